@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { parsePoints, PointValidationError } from './data-point.js';
+
+describe('parsePoints', () => {
+  it('fills id, quality and timestamp and accepts snake_case aliases', () => {
+    const [p] = parsePoints({ device_id: 'PLC001', tag_name: 'temperature', value: 21.5 }, 1000);
+    expect(p).toMatchObject({ deviceId: 'PLC001', tagName: 'temperature', value: 21.5, quality: 'GOOD', timestamp: 1000 });
+    expect(p!.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('assigns ids that sort in creation order', () => {
+    const pts = parsePoints(Array.from({ length: 50 }, (_, i) => ({ deviceId: 'd', tagName: 't', value: i })));
+    const ids = pts.map((p) => p.id);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(50);
+  });
+
+  it('names every field at fault and accepts nothing', () => {
+    try {
+      parsePoints([{ deviceId: 'a', tagName: 't', value: 1 }, { deviceId: '', tagName: 't', value: Number.NaN }]);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(PointValidationError);
+      const paths = (e as PointValidationError).issues.map((i) => i.path);
+      expect(paths).toContain('[1].deviceId');
+      expect(paths).toContain('[1].value');
+    }
+  });
+
+  it('rejects unknown fields', () => {
+    expect(() => parsePoints({ deviceId: 'a', tagName: 't', value: 1, bogus: 1 })).toThrow(/bogus/);
+  });
+});

@@ -1,0 +1,119 @@
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+
+/** Quality codes used by industrial sources; any other string is accepted and passed through. */
+export const KNOWN_QUALITIES = ['GOOD', 'BAD', 'UNCERTAIN', 'ALARM'] as const;
+
+/** The value of a reading: a number, a string, a boolean, or a structured object. */
+export type PointValue = number | string | boolean | Record<string, unknown>;
+
+/**
+ * One reading from a device: the unit of data that flows from sources through the durable queue to
+ * every connector (the seed's `CloudData`).
+ */
+export interface DataPoint {
+  /** Stable, unique id (UUIDv7), assigned at ingest when absent; sinks that can deduplicate use it. */
+  id: string;
+  /** The device that produced the reading, e.g. `PLC001`. */
+  deviceId: string;
+  /** The tag (signal) name on that device, e.g. `temperature`. */
+  tagName: string;
+  value: PointValue;
+  /** `GOOD`, `BAD`, `UNCERTAIN`, `ALARM` or a source-specific string. */
+  quality: string;
+  /** Epoch milliseconds. */
+  timestamp: number;
+  unit?: string;
+  tags?: Record<string, string>;
+  /** Delivery lane 0..9, 9 = most urgent. Routing rules may raise it. */
+  priority?: number;
+}
+
+/** A point as a producer submits it: `id`, `quality`, `timestamp` are optional and filled at ingest. */
+export type DataPointInput = Omit<DataPoint, 'id' | 'quality' | 'timestamp'> & {
+  id?: string;
+  quality?: string;
+  timestamp?: number | string;
+};
+
+const nonEmpty = (what: string) => z.string({ required_error: `${what} is required` }).min(1, `${what} must not be empty`).max(256);
+
+/** zod schema of an incoming point (snake_case aliases `device_id`, `tag_name` are accepted). */
+export const dataPointInputSchema = z
+  .object({
+    id: z.string().min(1).max(128).optional(),
+    deviceId: nonEmpty('deviceId'),
+    tagName: nonEmpty('tagName'),
+    value: z.union([z.number().finite(), z.string().max(65_536), z.boolean(), z.record(z.unknown())], {
+      errorMap: () => ({ message: 'value must be a finite number, a string, a boolean or an object' }),
+    }),
+    quality: z.string().min(1).max(64).optional(),
+    timestamp: z
+      .union([z.number().int().nonnegative(), z.string().datetime({ offset: true })])
+      .optional(),
+    unit: z.string().max(64).optional(),
+    tags: z.record(z.string()).optional(),
+    priority: z.number().int().min(0).max(9).optional(),
+  })
+  .strict();
+
+/** Accepts the seed's snake_case field names as aliases of the camelCase ones. */
+function normalizeKeys(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const r = { ...(raw as Record<string, unknown>) };
+  if ('device_id' in r && !('deviceId' in r)) { r.deviceId = r.device_id; delete r.device_id; }
+  if ('tag_name' in r && !('tagName' in r)) { r.tagName = r.tag_name; delete r.tag_name; }
+  return r;
+}
+
+/** Thrown by {@link parsePoints} with every problem found, each naming its field path. */
+export class PointValidationError extends Error {
+  readonly code = 'BIFROST_ERR_INVALID_POINT';
+  constructor(readonly issues: Array<{ path: string; message: string }>) {
+    super(`[bifrost] invalid data point: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    this.name = 'PointValidationError';
+  }
+}
+
+/**
+ * Validates one or many raw points and fills `id` (UUIDv7, monotonic), `quality` (`GOOD`) and
+ * `timestamp` (now). Throws {@link PointValidationError} naming every field at fault, e.g.
+ * `points[3].value`. Nothing is partially accepted.
+ */
+export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
+  const list = Array.isArray(raw) ? raw : [raw];
+  const prefix = Array.isArray(raw) ? (i: number) => `[${i}]` : () => '';
+  const issues: Array<{ path: string; message: string }> = [];
+  const out: DataPoint[] = [];
+  list.forEach((item, i) => {
+    const res = dataPointInputSchema.safeParse(normalizeKeys(item));
+    if (!res.success) {
+      for (const issue of res.error.issues) {
+        const p = issue.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('');
+        issues.push({ path: `${prefix(i)}${p}`.replace(/^\./, '') || '(point)', message: issue.message });
+      }
+      return;
+    }
+    const v = res.data;
+    const ts = v.timestamp === undefined ? now : typeof v.timestamp === 'string' ? Date.parse(v.timestamp) : v.timestamp;
+    const point: DataPoint = {
+      id: v.id ?? uuidv7(),
+      deviceId: v.deviceId,
+      tagName: v.tagName,
+      value: v.value as PointValue,
+      quality: v.quality ?? 'GOOD',
+      timestamp: ts,
+    };
+    if (v.unit !== undefined) point.unit = v.unit;
+    if (v.tags !== undefined) point.tags = v.tags;
+    if (v.priority !== undefined) point.priority = v.priority;
+    out.push(point);
+  });
+  if (issues.length) throw new PointValidationError(issues);
+  return out;
+}
+
+/** A new UUIDv7 point id (time-ordered, monotonic within the process). */
+export function newPointId(): string {
+  return uuidv7();
+}

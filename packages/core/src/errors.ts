@@ -1,0 +1,137 @@
+/**
+ * Classified errors. The delivery pipeline decides what to do from the class, never from the text:
+ * retry ({@link TransientError}, {@link CapacityError}), stop and open the breaker ({@link AuthError},
+ * {@link ConfigError}), or dead-letter the points ({@link PayloadError}, the rejected part of a
+ * {@link PartialWriteError}). Every error carries a stable `code`.
+ */
+export type ErrorKind = 'transient' | 'capacity' | 'auth' | 'config' | 'payload' | 'partial';
+
+export interface BifrostErrorOptions {
+  /** Stable machine-readable code, e.g. `BIFROST_ERR_MQTT_NOT_AUTHORIZED`. */
+  code?: string;
+  cause?: unknown;
+  /** `type:name` of the connector, used as the message prefix `[bifrost] [mqtt:plant-a]`. */
+  connector?: string;
+}
+
+export abstract class BifrostError extends Error {
+  abstract readonly kind: ErrorKind;
+  readonly code: string;
+  connector?: string;
+
+  constructor(message: string, defaultCode: string, opts: BifrostErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = opts.code ?? defaultCode;
+    if (opts.connector) this.setConnector(opts.connector);
+    this.name = new.target.name;
+  }
+
+  /** Attaches the connector label and prefixes the message once: `[bifrost] [mqtt:plant-a] ...`. */
+  setConnector(label: string): this {
+    if (!this.connector) {
+      this.connector = label;
+      this.message = `[bifrost] [${label}] ${this.message.replace(/^\[bifrost\] /, '')}`;
+    }
+    return this;
+  }
+}
+
+/** Network hiccup, timeout, broker restarting: retry with backoff. */
+export class TransientError extends BifrostError {
+  readonly kind = 'transient' as const;
+  constructor(message: string, opts?: BifrostErrorOptions) { super(message, 'BIFROST_ERR_TRANSIENT', opts); }
+}
+
+/** Rate limited, quota or flow control: retry, waiting at least `retryAfterMs` when the server said so. */
+export class CapacityError extends BifrostError {
+  readonly kind = 'capacity' as const;
+  constructor(message: string, readonly retryAfterMs?: number, opts?: BifrostErrorOptions) {
+    super(message, 'BIFROST_ERR_CAPACITY', opts);
+  }
+}
+
+/** Bad credentials or not authorized: no blind retry; the breaker opens, health turns red, data stays queued. */
+export class AuthError extends BifrostError {
+  readonly kind = 'auth' as const;
+  constructor(message: string, opts?: BifrostErrorOptions) { super(message, 'BIFROST_ERR_AUTH', opts); }
+}
+
+/** Wrong endpoint, missing topic or table, invalid settings: like {@link AuthError}, data stays queued. */
+export class ConfigError extends BifrostError {
+  readonly kind = 'config' as const;
+  constructor(message: string, opts?: BifrostErrorOptions) { super(message, 'BIFROST_ERR_CONFIG', opts); }
+}
+
+/**
+ * The remote side will never accept these points (poison). `pointIds` names them; when absent the
+ * whole batch is poison. They go to the dead-letter table with this message as the reason.
+ */
+export class PayloadError extends BifrostError {
+  readonly kind = 'payload' as const;
+  constructor(message: string, readonly pointIds?: string[], opts?: BifrostErrorOptions) {
+    super(message, 'BIFROST_ERR_PAYLOAD', opts);
+  }
+}
+
+/** One rejected point of a partial write and why. */
+export interface RejectedPoint {
+  id: string;
+  reason: string;
+  /** `payload` (poison, dead-letter it) or `transient` (retry it). Defaults to `payload`. */
+  kind?: 'payload' | 'transient';
+}
+
+/** Some points were acknowledged, others rejected; accepted ones are acked, rejected ones handled by kind. */
+export class PartialWriteError extends BifrostError {
+  readonly kind = 'partial' as const;
+  constructor(readonly accepted: string[], readonly rejected: RejectedPoint[], opts?: BifrostErrorOptions) {
+    super(`${accepted.length} point(s) accepted, ${rejected.length} rejected: ${rejected.slice(0, 3).map((r) => r.reason).join('; ')}`,
+      'BIFROST_ERR_PARTIAL_WRITE', opts);
+  }
+}
+
+export function isBifrostError(e: unknown): e is BifrostError {
+  return e instanceof BifrostError;
+}
+
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
+  'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ABORT_ERR',
+]);
+
+/** TLS failures that retrying will not fix: wrong CA, expired or mismatched certificates. */
+const TLS_CONFIG_CODES = new Set([
+  'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'ERR_SSL_WRONG_VERSION_NUMBER',
+]);
+
+/**
+ * Turns any thrown value into a classified error so connectors need not: Node network errors
+ * (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, ...) become {@link TransientError}, certificate problems
+ * become {@link ConfigError} with the reason, TLS alerts from the server about our client certificate
+ * become {@link AuthError}; a {@link BifrostError} passes through; anything unknown is transient (the
+ * safe choice: data stays queued and is retried).
+ */
+export function classifyError(err: unknown, connector?: string): BifrostError {
+  const out = classify(err);
+  if (connector) out.setConnector(connector);
+  return out;
+}
+
+function classify(err: unknown): BifrostError {
+  if (err instanceof BifrostError) return err;
+  const e = (err ?? {}) as { code?: unknown; message?: unknown; name?: unknown };
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const message = typeof e.message === 'string' && e.message ? e.message : String(err);
+  if (code && TLS_CONFIG_CODES.has(code)) {
+    return new ConfigError(`TLS: ${message} (${code})`, { code: `BIFROST_ERR_TLS_${code}`, cause: err });
+  }
+  if (code?.startsWith('ERR_SSL_') && /alert (certificate|bad certificate|unknown ca|handshake)/i.test(message)) {
+    return new AuthError(`TLS handshake rejected by the server: ${message}`, { code: 'BIFROST_ERR_TLS_REJECTED', cause: err });
+  }
+  if (code && TRANSIENT_CODES.has(code)) return new TransientError(message, { code: `BIFROST_ERR_NET_${code}`, cause: err });
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return new TransientError(message, { code: 'BIFROST_ERR_TIMEOUT', cause: err });
+  return new TransientError(message, { code: code ? `BIFROST_ERR_${code}` : 'BIFROST_ERR_UNKNOWN', cause: err });
+}

@@ -1,0 +1,54 @@
+import type { ConnectorDefinition } from '../plugin.js';
+import type { DataPoint } from '../data-point.js';
+
+/** Exponential backoff with full jitter. */
+export interface RetryPolicy {
+  initialDelayMs: number;
+  multiplier: number;
+  maxDelayMs: number;
+  /** Give up retrying a batch after this long and leave it queued for the next cycle; 0 = never. */
+  maxElapsedMs: number;
+}
+
+export interface BreakerPolicy {
+  /** Consecutive failed writes that open the breaker. */
+  failureThreshold: number;
+  /** Time open before a half-open trial write. */
+  resetMs: number;
+}
+
+/** How the host delivers to one connector. */
+export interface DeliveryOptions {
+  batchSize: number;
+  flushIntervalMs: number;
+  /** A write not acknowledged within this time counts as a transient failure. */
+  timeoutMs: number;
+  /** Batches in flight at once (forced to 1 when the connector needs per-device ordering). */
+  maxInFlight: number;
+  retry: RetryPolicy;
+  breaker: BreakerPolicy;
+  healthCheckIntervalMs: number;
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+/** Health of one connector, as served on `/api/cloud/health`. */
+export interface ConnectorHealth {
+  name: string;
+  type: string;
+  status: HealthStatus;
+  reason?: string;
+  connected: boolean;
+  breaker: BreakerState;
+  lastSuccessAt?: number;
+  lastFailureAt?: number;
+  lastError?: { code: string; message: string };
+  errorCount: number;
+  consecutiveFailures: number;
+  /** Average write round trip, ms. */
+  responseTimeMs?: number;
+  /** 0..1 over all writes, and over the last 100. */
+  successRate: number;
+  recentSuccessRate: number;
+}

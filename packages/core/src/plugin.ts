@@ -1,0 +1,144 @@
+import type { z } from 'zod';
+import type { DataPoint } from './data-point.js';
+import type { TlsMaterial } from './tls/types.js';
+
+/** Version of the plugin contract this core implements; plugins declare a compatible semver range. */
+export const PLUGIN_API_VERSION = '1.0.0';
+
+/** Brand that marks an object made by {@link defineConnector} / {@link defineSource} (checked at load, not `instanceof`). */
+export const PLUGIN_BRAND = Symbol.for('bifrost.plugin');
+
+/** Structured logger handed to plugins; pino loggers satisfy it. */
+export interface Logger {
+  trace(obj: unknown, msg?: string): void;
+  debug(obj: unknown, msg?: string): void;
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** What the host gives a connector or source when it creates one. */
+export interface PluginContext {
+  /** The instance name from the config, e.g. `plant-a`. */
+  name: string;
+  /** Logger bound to `{ connector: 'type:name' }`. */
+  logger: Logger;
+  /** TLS files named in the config, loaded and checked by the host; absent when TLS is off. */
+  tls?: TlsMaterial;
+  /** Aborted when the host shuts the instance down. */
+  signal: AbortSignal;
+}
+
+/** Static facts a connector declares so the host can batch and order for it. */
+export interface ConnectorCapabilities {
+  /** The sink drops redelivered points by `id` (Kafka key, SQL ON CONFLICT, Influx series+time). */
+  dedupe: boolean;
+  /** `per-device`: the host keeps one batch in flight so a device's points arrive in order. */
+  ordering: 'none' | 'per-device';
+  /** Largest batch `write` accepts; the host never leases more. */
+  maxBatch: number;
+}
+
+/** Result of an optional active health probe. */
+export interface HealthProbe {
+  ok: boolean;
+  detail?: string;
+}
+
+/**
+ * A live connection to one platform. Lifecycle:
+ * 1. `create` (in the definition) validates and builds: no I/O.
+ * 2. `connect()` opens the connection; the host calls it again after any failure, so it must be
+ *    safe to call repeatedly (close what is left of an old connection first).
+ * 3. `write(batch)` resolves only when the remote side acknowledged **every** point of the batch
+ *    (PUBACK, COMMIT, acks=all, confirm, HTTP 204); otherwise it throws a classified error from
+ *    `./errors` (unclassified throws are treated as transient). Never report success you did not get.
+ * 4. `close()` releases everything; idempotent.
+ */
+export interface Connector {
+  connect(): Promise<void>;
+  write(batch: readonly DataPoint[]): Promise<void>;
+  close(): Promise<void>;
+  /** Optional cheap probe run every `health_check_interval`; throwing counts as unhealthy. */
+  healthCheck?(): Promise<HealthProbe>;
+}
+
+/** The default export of a connector plugin package. */
+export interface ConnectorDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
+  readonly [PLUGIN_BRAND]: 'connector';
+  /** Lowercase noun naming the protocol or service, e.g. `mqtt`. */
+  readonly type: string;
+  /** Plugin contract version the plugin was built against. */
+  readonly api: string;
+  /** zod schema of `provider_config` plus connector-level fields; descriptions and defaults feed the docs. */
+  readonly configSchema: S;
+  readonly capabilities: ConnectorCapabilities;
+  create(config: z.output<S>, ctx: PluginContext): Connector;
+}
+
+/** Emits points into the gateway; resolves when they are durably queued (backpressure). */
+export type Emit = (points: Array<Partial<DataPoint> & Pick<DataPoint, 'deviceId' | 'tagName' | 'value'>>) => Promise<void>;
+
+/** A running source of points. `start` must return promptly; `stop` ends production and resolves when done. */
+export interface Source {
+  start(emit: Emit): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The default export of a source plugin package. */
+export interface SourceDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
+  readonly [PLUGIN_BRAND]: 'source';
+  readonly type: string;
+  readonly api: string;
+  readonly configSchema: S;
+  create(config: z.output<S>, ctx: PluginContext): Source;
+}
+
+const TYPE_RE = /^[a-z][a-z0-9-]*$/;
+
+function checkType(type: string): void {
+  if (!TYPE_RE.test(type)) throw new TypeError(`[bifrost] plugin type "${type}" must be a lowercase noun like "mqtt" or "aws-iot"`);
+}
+
+/** Declares a connector plugin. Use as the package's default export. */
+export function defineConnector<S extends z.ZodTypeAny>(def: {
+  type: string;
+  configSchema: S;
+  capabilities?: Partial<ConnectorCapabilities>;
+  create(config: z.output<S>, ctx: PluginContext): Connector;
+}): ConnectorDefinition<S> {
+  checkType(def.type);
+  return Object.freeze({
+    [PLUGIN_BRAND]: 'connector' as const,
+    type: def.type,
+    api: PLUGIN_API_VERSION,
+    configSchema: def.configSchema,
+    capabilities: { dedupe: false, ordering: 'none' as const, maxBatch: 1000, ...def.capabilities },
+    create: def.create,
+  });
+}
+
+/** Declares a source plugin. Use as the package's default export. */
+export function defineSource<S extends z.ZodTypeAny>(def: {
+  type: string;
+  configSchema: S;
+  create(config: z.output<S>, ctx: PluginContext): Source;
+}): SourceDefinition<S> {
+  checkType(def.type);
+  return Object.freeze({
+    [PLUGIN_BRAND]: 'source' as const,
+    type: def.type,
+    api: PLUGIN_API_VERSION,
+    configSchema: def.configSchema,
+    create: def.create,
+  });
+}
+
+export function isConnectorDefinition(x: unknown): x is ConnectorDefinition {
+  return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[PLUGIN_BRAND] === 'connector';
+}
+
+export function isSourceDefinition(x: unknown): x is SourceDefinition {
+  return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[PLUGIN_BRAND] === 'source';
+}

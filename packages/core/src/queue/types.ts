@@ -1,0 +1,166 @@
+import type { DataPoint } from '../data-point.js';
+
+/** What a full lane does with new points: wait (backpressure, REST 503), or drop and count. */
+export type WhenFull = 'block' | 'drop_oldest' | 'drop_newest';
+
+/**
+ * Durability versus speed. `always`: fsync on every commit (survives power loss, slowest).
+ * `batch`: one commit per group of concurrent ingests, WAL synchronous=NORMAL (survives process
+ * crash / `kill -9`; a power cut may lose the last few hundred ms). `interval`: commit with
+ * synchronous=OFF and checkpoint every `syncIntervalMs` (fastest; a crash of the OS may lose up to
+ * that interval).
+ */
+export type SyncMode = 'always' | 'batch' | 'interval';
+
+/** Per-connector lane settings; gateway-wide defaults apply where a connector sets none. */
+export interface LaneSettings {
+  /** Most points queued for this connector; 0 = unlimited. */
+  maxPoints: number;
+  /** Most payload bytes queued for this connector; 0 = unlimited. */
+  maxBytes: number;
+  whenFull: WhenFull;
+  /** Points older than this (by enqueue time) move to the dead-letter table with code `BIFROST_ERR_TTL_EXPIRED`; 0 = never. */
+  ttlMs: number;
+  /** Which end of each priority lane is leased first. */
+  order: 'oldest_first' | 'newest_first';
+}
+
+export const DEFAULT_LANE_SETTINGS: LaneSettings = {
+  maxPoints: 1_000_000,
+  maxBytes: 0,
+  whenFull: 'block',
+  ttlMs: 0,
+  order: 'oldest_first',
+};
+
+/** One point queued for one connector in priority lane 0..9 (9 first). */
+export interface EnqueueItem {
+  connector: string;
+  point: DataPoint;
+  priority: number;
+}
+
+export interface EnqueueResult {
+  /** Points now durably queued (per connector copy). */
+  accepted: number;
+  /** Points dropped by `drop_oldest` / `drop_newest`, per connector; always counted, never silent. */
+  dropped: Record<string, number>;
+}
+
+/**
+ * A batch handed to one delivery loop. Its points are invisible to other leases until the lease is
+ * settled. All leases are released when the queue is reopened (the process died mid-delivery).
+ */
+export interface Lease {
+  readonly id: number;
+  readonly connector: string;
+  readonly points: readonly DataPoint[];
+  /** Highest number of earlier delivery attempts among these points (0 = first try). */
+  readonly attempts: number;
+}
+
+/** A point to move to the dead-letter table, and why. */
+export interface DeadLetterItem {
+  id: string;
+  code: string;
+  reason: string;
+}
+
+/** How a lease ended. Points neither acked nor dead-lettered are released for another try (attempts + 1). */
+export interface LeaseOutcome {
+  /** `all`, or the ids the remote side acknowledged. */
+  acked: 'all' | readonly string[];
+  deadLetter?: readonly DeadLetterItem[];
+}
+
+export interface DeadLetterEntry {
+  /** Row id in the dead-letter table (for replay / purge by id). */
+  seq: number;
+  connector: string;
+  point: DataPoint;
+  code: string;
+  reason: string;
+  attempts: number;
+  /** Epoch ms when it was dead-lettered. */
+  time: number;
+}
+
+export interface DeadLetterFilter {
+  connector?: string;
+  seqs?: number[];
+  limit?: number;
+  offset?: number;
+}
+
+export interface LaneStats {
+  /** Points queued (including leased, not yet acked). */
+  points: number;
+  bytes: number;
+  /** Points currently leased. */
+  inFlight: number;
+  /** Enqueue time (epoch ms) of the oldest queued point, if any. */
+  oldestEnqueuedAt?: number;
+  /** Totals since open. */
+  dropped: number;
+  expired: number;
+  deadLetters: number;
+}
+
+/** Thrown by `enqueue` when a `block` lane is full; nothing of that call was queued. */
+export class QueueFullError extends Error {
+  readonly code = 'BIFROST_ERR_QUEUE_FULL';
+  constructor(readonly connector: string, readonly retryAfterMs = 1000) {
+    super(`[bifrost] queue for connector "${connector}" is full (when_full: block); retry later`);
+    this.name = 'QueueFullError';
+  }
+}
+
+/** The queue cannot write (disk full, I/O error): health turns red; nothing already queued is lost. */
+export class QueueStorageError extends Error {
+  readonly code = 'BIFROST_ERR_QUEUE_STORAGE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`[bifrost] queue storage: ${message}`, options);
+    this.name = 'QueueStorageError';
+  }
+}
+
+/**
+ * The durable queue: per-connector lanes, priority 0..9, leases, dead letters. Two implementations
+ * (memory and SQLite) pass the same test suite.
+ */
+export interface DurableQueue {
+  /** Settings for a connector's lane (defaults otherwise). Call before enqueueing for it. */
+  configureLane(connector: string, settings: Partial<LaneSettings>): void;
+  /**
+   * Queues every item in one transaction and resolves once it is durable per the sync mode
+   * (concurrent callers share a commit). Throws {@link QueueFullError} if any `block` lane would
+   * overflow (then nothing of this call is queued) or {@link QueueStorageError}.
+   */
+  enqueue(items: readonly EnqueueItem[]): Promise<EnqueueResult>;
+  /** Leases up to `max` visible points of the connector, highest priority first; null when none. */
+  lease(connector: string, max: number): Promise<Lease | null>;
+  /** Ends a lease: acked points deleted, dead-lettered points moved, the rest released. */
+  settle(lease: Lease, outcome: LeaseOutcome): Promise<void>;
+  /** Moves expired points (ttl) to the dead-letter table; returns how many per connector. */
+  expire(now?: number): Promise<Record<string, number>>;
+  stats(connector: string): LaneStats;
+  /** Connectors that have a lane (configured or with queued points). */
+  connectors(): string[];
+  listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetterEntry[]>;
+  /** Moves matching dead letters back into their connector's lane; returns how many. */
+  replayDeadLetters(filter?: DeadLetterFilter): Promise<number>;
+  purgeDeadLetters(filter?: DeadLetterFilter): Promise<number>;
+  /** False with a reason after a storage error (disk full); cleared by the next successful write. */
+  health(): { ok: boolean; reason?: string };
+  close(): Promise<void>;
+}
+
+/** Options shared by queue implementations. */
+export interface QueueOptions {
+  sync?: SyncMode;
+  /** For `sync: interval`. Default 1000 ms. */
+  syncIntervalMs?: number;
+  /** Compress stored payload chunks (SQLite). */
+  compression?: boolean;
+  defaults?: Partial<LaneSettings>;
+}
