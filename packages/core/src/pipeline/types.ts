@@ -46,9 +46,16 @@ export interface ConnectorHealth {
   lastError?: { code: string; message: string };
   errorCount: number;
   consecutiveFailures: number;
-  /** Average write round trip, ms. */
+  /** Average write round trip over the last 1000 acknowledged writes, ms. */
   responseTimeMs?: number;
+  /** 99th percentile of the same window, ms. */
+  p99ResponseTimeMs?: number;
   /** 0..1 over all writes, and over the last 100. */
   successRate: number;
   recentSuccessRate: number;
+}
+
+/** Chooses the connectors (and lane priority 0..9) for a point; `createRouter` from the routing module satisfies it. */
+export interface PointRouter {
+  route(point: DataPoint): Array<{ connector: string; priority: number }>;
 }

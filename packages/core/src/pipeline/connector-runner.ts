@@ -1,0 +1,428 @@
+import { isBrokenCircuitError } from 'cockatiel';
+import { CapacityError, PartialWriteError, PayloadError, classifyError, type BifrostError } from '../errors.js';
+import type { DataPoint } from '../data-point.js';
+import type { Connector, Logger } from '../plugin.js';
+import type { DurableQueue, Lease, LeaseOutcome } from '../queue/types.js';
+import type { PipelineMetrics } from '../metrics/pipeline-metrics.js';
+import { RetrySchedule } from './backoff.js';
+import { ConnectorBreaker } from './breaker.js';
+import { HealthTracker } from './health-tracker.js';
+import { planPoison } from './settle-plan.js';
+import { withTimeout } from './timeout.js';
+import type { ConnectorHealth, DeliveryOptions } from './types.js';
+import { Wakeup, sleep } from './wakeup.js';
+
+/** How often an idle loop re-reads the queue even without a wake-up (points replayed by an operator). */
+const IDLE_RECHECK_MS = 1_000;
+
+/** Timeout codes the host puts on calls it gave up waiting for. */
+export const WRITE_TIMEOUT_CODE = 'BIFROST_ERR_WRITE_TIMEOUT';
+export const CONNECT_TIMEOUT_CODE = 'BIFROST_ERR_CONNECT_TIMEOUT';
+export const HEALTH_CHECK_TIMEOUT_CODE = 'BIFROST_ERR_HEALTH_CHECK_TIMEOUT';
+
+/** Running totals of one connector since the pipeline started (the JSON metrics snapshot). */
+export interface ConnectorTotals {
+  ingested: number;
+  sent: number;
+  failed: number;
+  retries: number;
+  deadLettered: number;
+  dropped: number;
+  batches: number;
+  failedBatches: number;
+}
+
+export interface ConnectorRunnerDeps {
+  name: string;
+  type: string;
+  connector: Connector;
+  options: DeliveryOptions;
+  queue: DurableQueue;
+  metrics: PipelineMetrics;
+  logger: Logger;
+  /** Aborted after the connector is asked to close (the plugin's `ctx.signal`). */
+  closeSignal: AbortController;
+  /** Source of randomness for jitter (tests pin it). */
+  random?: () => number;
+}
+
+/** A lease settled at most once: a late write result after a timeout or a forced stop is ignored. */
+class LeaseHandle {
+  private settled = false;
+  constructor(readonly lease: Lease, private readonly queue: DurableQueue, private readonly logger: Logger) {}
+
+  get open(): boolean {
+    return !this.settled;
+  }
+
+  /** Returns false when the lease was already settled (nothing done). */
+  async settle(outcome: LeaseOutcome): Promise<boolean> {
+    if (this.settled) return false;
+    this.settled = true;
+    try {
+      await this.queue.settle(this.lease, outcome);
+      return true;
+    } catch (err) {
+      // The points stay leased until the queue is reopened: delayed, not lost.
+      this.logger.error({ err, lease: this.lease.id }, 'could not settle a lease; its points are redelivered after a restart');
+      return false;
+    }
+  }
+
+  release(): Promise<boolean> {
+    return this.settle({ acked: [] });
+  }
+}
+
+type Attempt =
+  | { ok: true; durationMs: number }
+  | { ok: false; error: BifrostError; phase: 'connect' | 'write'; durationMs?: number }
+  | { ok: false; error: 'breaker-open' };
+
+/**
+ * Delivers one connector's lane: leases batches, writes them with a timeout through the breaker,
+ * settles each lease exactly once, retries with backoff, reconnects, probes health, and drains on
+ * stop. One runner per connector, so a connector that is down never slows the others.
+ */
+export class ConnectorRunner {
+  readonly label: string;
+  readonly health: HealthTracker;
+  readonly breaker: ConnectorBreaker;
+  readonly totals: ConnectorTotals = {
+    ingested: 0, sent: 0, failed: 0, retries: 0, deadLettered: 0, dropped: 0, batches: 0, failedBatches: 0,
+  };
+
+  private readonly retry: RetrySchedule;
+  private readonly wake = new Wakeup();
+  private readonly stopping = new AbortController();
+  private readonly workers = new Map<LeaseHandle, Promise<void>>();
+  private readonly labels: { connector: string; type: string };
+  /** No new attempt before this time (epoch ms): the current backoff. */
+  private pauseUntil = 0;
+  /** Bumped by each failure that advanced the backoff; concurrent failures of the same outage share one step. */
+  private failureGeneration = 0;
+  private connecting: Promise<void> | undefined;
+  private dispatcher: Promise<void> | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+
+  constructor(private readonly deps: ConnectorRunnerDeps) {
+    this.label = `${deps.type}:${deps.name}`;
+    this.labels = { connector: deps.name, type: deps.type };
+    this.health = new HealthTracker(deps.name, deps.type);
+    this.retry = new RetrySchedule(deps.options.retry, deps.random);
+    this.breaker = new ConnectorBreaker(deps.options.breaker, (state) => {
+      deps.logger.warn({ breaker: state }, `circuit breaker ${state}`);
+      this.wake.notify();
+    });
+    deps.metrics.initConnector(deps.name, deps.type);
+  }
+
+  get name(): string {
+    return this.deps.name;
+  }
+
+  /** Connects in the background and starts the delivery loop and the periodic health check. */
+  start(): void {
+    void this.connectThroughBreaker();
+    this.dispatcher = this.dispatch().catch((err) => this.deps.logger.error({ err }, 'delivery loop crashed'));
+    this.healthTimer = setInterval(() => void this.checkHealth(), this.deps.options.healthCheckIntervalMs);
+    this.healthTimer.unref();
+  }
+
+  /** New points were queued for this connector: wake the loop (no polling delay). */
+  notify(): void {
+    this.wake.notify();
+  }
+
+  /**
+   * Stops leasing, lets in-flight batches finish until `deadlineMs`, releases what is still
+   * leased (it stays queued for the next start), then closes the connector.
+   * Returns how many points were released unfinished.
+   */
+  async stop(deadlineMs: number): Promise<number> {
+    this.stopping.abort();
+    clearInterval(this.healthTimer);
+    this.wake.notify();
+    await this.dispatcher;
+    const deadline = new AbortController();
+    const drained = await Promise.race([
+      Promise.allSettled([...this.workers.values()]).then(() => true),
+      sleep(deadlineMs, deadline.signal).then(() => false),
+    ]);
+    deadline.abort();
+    let released = 0;
+    if (!drained) {
+      for (const handle of this.workers.keys()) {
+        if (await handle.release()) released += handle.lease.points.length;
+      }
+      this.deps.logger.warn({ released }, 'stop deadline passed; unfinished batches stay queued');
+    }
+    this.deps.closeSignal.abort();
+    try {
+      await withTimeout(this.deps.connector.close(), this.deps.options.timeoutMs, 'close', CONNECT_TIMEOUT_CODE);
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'connector did not close cleanly');
+    }
+    this.health.connected = false;
+    return released;
+  }
+
+  /** Health as served on `/api/cloud/health`. */
+  snapshotHealth(): ConnectorHealth {
+    const q = this.deps.queue.health();
+    return this.health.snapshot({ breaker: this.breaker.state, queueProblem: q.ok ? undefined : (q.reason ?? 'storage error') });
+  }
+
+  /** Counts points queued for this connector and points its full lane dropped (old or new ones). */
+  countIngested(queued: number, dropped: number): void {
+    this.totals.ingested += queued;
+    this.deps.metrics.ingested.inc(this.labels, queued);
+    if (dropped) {
+      this.totals.dropped += dropped;
+      this.deps.metrics.dropped.inc(this.labels, dropped);
+    }
+  }
+
+  /** Counts points the queue moved to the dead-letter table on its own (TTL expiry). */
+  countDeadLettered(n: number, code: string): void {
+    this.totals.deadLettered += n;
+    this.deps.metrics.deadLettered.inc({ ...this.labels, code }, n);
+  }
+
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /** Points queued and not leased. */
+  private available(): number {
+    const s = this.deps.queue.stats(this.deps.name);
+    return s.points - s.inFlight;
+  }
+
+  private async dispatch(): Promise<void> {
+    const { batchSize, flushIntervalMs, maxInFlight } = this.deps.options;
+    let firstSeenAt: number | undefined;
+    while (!this.stopped) {
+      const now = Date.now();
+      const limit = this.breaker.state === 'closed' ? maxInFlight : 1;
+      if (this.workers.size >= limit) {
+        await this.wake.wait(IDLE_RECHECK_MS);
+        continue;
+      }
+      if (now < this.pauseUntil) {
+        await this.wake.wait(this.pauseUntil - now);
+        continue;
+      }
+      if (!this.breaker.admits(now)) {
+        const trialAt = this.breaker.trialAt;
+        await this.wake.wait(trialAt > now ? trialAt - now : IDLE_RECHECK_MS);
+        continue;
+      }
+      const visible = this.available();
+      if (visible <= 0) {
+        firstSeenAt = undefined;
+        await this.wake.wait(IDLE_RECHECK_MS);
+        continue;
+      }
+      firstSeenAt ??= now;
+      if (visible < batchSize && now < firstSeenAt + flushIntervalMs) {
+        await this.wake.wait(firstSeenAt + flushIntervalMs - now);
+        continue;
+      }
+      firstSeenAt = undefined;
+      const lease = await this.leaseBatch(batchSize);
+      if (!lease) continue;
+      const handle = new LeaseHandle(lease, this.deps.queue, this.deps.logger);
+      if (this.stopped) {
+        await handle.release();
+        break;
+      }
+      this.workers.set(handle, this.deliver(handle).finally(() => {
+        this.workers.delete(handle);
+        this.wake.notify();
+      }));
+    }
+  }
+
+  private async leaseBatch(max: number): Promise<Lease | null> {
+    try {
+      return await this.deps.queue.lease(this.deps.name, max);
+    } catch (err) {
+      this.deps.logger.error({ err }, 'could not lease from the queue; retrying');
+      await sleep(IDLE_RECHECK_MS, this.stopping.signal);
+      return null;
+    }
+  }
+
+  /** Writes one leased batch until it is acked, dead-lettered or handed back to the queue. */
+  private async deliver(handle: LeaseHandle): Promise<void> {
+    const { points } = handle.lease;
+    const { maxElapsedMs } = this.deps.options.retry;
+    const firstTryAt = Date.now();
+    for (;;) {
+      const generation = this.failureGeneration;
+      const attempt = await this.attempt(points);
+      if (!handle.open) return; // released by a stop deadline meanwhile
+      if (attempt.ok) {
+        await this.acked(handle, attempt.durationMs);
+        return;
+      }
+      if (attempt.error === 'breaker-open') {
+        await handle.release();
+        return;
+      }
+      const err = attempt.error;
+      if (err instanceof PayloadError || err instanceof PartialWriteError) {
+        await this.poisoned(handle, err, attempt.durationMs);
+        return;
+      }
+      this.failed(err, attempt.phase, points.length, generation);
+      const hopeless = err.code === WRITE_TIMEOUT_CODE || err.kind === 'auth' || err.kind === 'config';
+      const tooLong = maxElapsedMs > 0 && Date.now() - firstTryAt >= maxElapsedMs;
+      if (hopeless || tooLong || this.stopped || this.breaker.state !== 'closed') {
+        await handle.release();
+        return;
+      }
+      await sleep(this.pauseUntil - Date.now(), this.stopping.signal);
+      if (this.stopped || this.breaker.state !== 'closed') {
+        await handle.release();
+        return;
+      }
+      this.totals.retries++;
+      this.deps.metrics.retries.inc(this.labels);
+    }
+  }
+
+  /** One connect-if-needed plus write, through the breaker and under the write timeout. */
+  private async attempt(points: readonly DataPoint[]): Promise<Attempt> {
+    let writeStartedAt = 0;
+    try {
+      await this.breaker.execute(async () => {
+        await this.ensureConnected();
+        writeStartedAt = performance.now();
+        try {
+          await withTimeout(this.deps.connector.write(points), this.deps.options.timeoutMs, `write of ${points.length} point(s)`, WRITE_TIMEOUT_CODE);
+        } catch (err) {
+          throw classifyError(err, this.label);
+        }
+      });
+      return { ok: true, durationMs: performance.now() - writeStartedAt };
+    } catch (err) {
+      if (isBrokenCircuitError(err)) return { ok: false, error: 'breaker-open' };
+      const error = classifyError(err, this.label);
+      if (!writeStartedAt) return { ok: false, error, phase: 'connect' };
+      return { ok: false, error, phase: 'write', durationMs: performance.now() - writeStartedAt };
+    }
+  }
+
+  private async acked(handle: LeaseHandle, durationMs: number): Promise<void> {
+    const n = handle.lease.points.length;
+    if (!(await handle.settle({ acked: 'all' }))) return;
+    this.retry.reset();
+    this.health.writeSucceeded(durationMs);
+    this.totals.sent += n;
+    this.totals.batches++;
+    this.deps.metrics.sent.inc(this.labels, n);
+    this.deps.metrics.batches.inc({ ...this.labels, result: 'success' });
+    this.deps.metrics.responseTime.observe(this.labels, durationMs / 1000);
+  }
+
+  /** The remote side answered but refused some points: ack the accepted, dead-letter the poison. */
+  private async poisoned(handle: LeaseHandle, err: PayloadError | PartialWriteError, durationMs?: number): Promise<void> {
+    const plan = planPoison(handle.lease.points, err);
+    if (!(await handle.settle(plan.outcome))) return;
+    this.deps.logger.warn({ code: err.code, deadLettered: plan.deadLettered, acked: plan.acked, released: plan.released }, err.message);
+    this.retry.reset();
+    if (durationMs !== undefined) this.health.writeSucceeded(durationMs);
+    this.totals.sent += plan.acked;
+    this.totals.batches++;
+    this.deps.metrics.sent.inc(this.labels, plan.acked);
+    this.deps.metrics.batches.inc({ ...this.labels, result: 'partial' });
+    const failed = plan.deadLettered + plan.released;
+    this.totals.failed += failed;
+    this.deps.metrics.failed.inc(this.labels, failed);
+    for (const item of plan.outcome.deadLetter ?? []) this.countDeadLettered(1, item.code);
+  }
+
+  /** Bookkeeping for a failed attempt: metrics, health, backoff, and dropping the connection. */
+  private failed(err: BifrostError, phase: 'connect' | 'write', points: number, generation: number): void {
+    this.deps.logger.warn({ code: err.code, kind: err.kind, phase }, err.message);
+    if (phase === 'write') {
+      this.health.writeFailed(err);
+      this.totals.failed += points;
+      this.totals.failedBatches++;
+      this.deps.metrics.failed.inc(this.labels, points);
+      this.deps.metrics.batches.inc({ ...this.labels, result: 'failure' });
+    }
+    if (err.kind !== 'capacity') this.health.connected = false;
+    this.backOff(err, generation);
+  }
+
+  /** Advances the backoff once per outage (not once per concurrent failure) unless the breaker governs. */
+  private backOff(err: BifrostError, generation: number): void {
+    if (err.kind === 'auth' || err.kind === 'config' || generation !== this.failureGeneration) return;
+    this.failureGeneration++;
+    const retryAfter = err instanceof CapacityError ? err.retryAfterMs : undefined;
+    this.pauseUntil = Math.max(this.pauseUntil, Date.now() + this.retry.nextDelay(retryAfter));
+  }
+
+  private ensureConnected(): Promise<void> {
+    if (this.health.connected) return Promise.resolve();
+    this.connecting ??= this.connectOnce().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connectOnce(): Promise<void> {
+    try {
+      await withTimeout(this.deps.connector.connect(), this.deps.options.timeoutMs, 'connect', CONNECT_TIMEOUT_CODE);
+    } catch (e) {
+      const err = classifyError(e, this.label);
+      this.deps.metrics.connectionAttempts.inc({ ...this.labels, result: 'failure' });
+      this.health.connectFailed(err);
+      throw err;
+    }
+    this.deps.metrics.connectionAttempts.inc({ ...this.labels, result: 'success' });
+    this.health.connectSucceeded();
+    this.deps.logger.info({}, 'connected');
+  }
+
+  /** A connect outside a write (start, health tick, half-open trial), counted by the breaker. */
+  private async connectThroughBreaker(): Promise<void> {
+    const generation = this.failureGeneration;
+    try {
+      await this.breaker.execute(() => this.ensureConnected());
+    } catch (err) {
+      if (isBrokenCircuitError(err)) return;
+      this.failed(classifyError(err, this.label), 'connect', 0, generation);
+    } finally {
+      this.wake.notify();
+    }
+  }
+
+  /** Periodic: reconnect when disconnected and allowed, else run the connector's probe. */
+  private async checkHealth(): Promise<void> {
+    if (this.stopped || this.probing) return;
+    this.probing = true;
+    try {
+      if (!this.health.connected) {
+        if (Date.now() >= this.pauseUntil && this.breaker.admits()) await this.connectThroughBreaker();
+        return;
+      }
+      const probe = this.deps.connector.healthCheck;
+      if (!probe) return;
+      const result = await withTimeout(probe.call(this.deps.connector), this.deps.options.timeoutMs, 'health check', HEALTH_CHECK_TIMEOUT_CODE)
+        .catch((err: unknown) => ({ ok: false, detail: classifyError(err, this.label).message }));
+      this.health.probeResult(result.ok, result.detail);
+      if (!result.ok) {
+        this.deps.logger.warn({ detail: result.detail }, 'health check failed; reconnecting');
+        this.health.connected = false;
+        await this.connectThroughBreaker();
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import type { ConnectorCapabilities } from '../plugin.js';
+import type { DeliveryOptions } from './types.js';
+
+/**
+ * Delivery defaults: batches of 100 flushed at least every second, a 30 s write timeout, two
+ * batches in flight, backoff from 1 s doubling up to 60 s, a batch held for retries at most 5 min
+ * before it goes back to the queue, a breaker that opens after 5 consecutive failures and tries
+ * again after 30 s, and a health probe every 30 s.
+ */
+export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = Object.freeze({
+  batchSize: 100,
+  flushIntervalMs: 1_000,
+  timeoutMs: 30_000,
+  maxInFlight: 2,
+  retry: Object.freeze({ initialDelayMs: 1_000, multiplier: 2, maxDelayMs: 60_000, maxElapsedMs: 300_000 }),
+  breaker: Object.freeze({ failureThreshold: 5, resetMs: 30_000 }),
+  healthCheckIntervalMs: 30_000,
+}) as DeliveryOptions;
+
+const positiveInt = z.number().int().positive();
+const nonNegative = z.number().finite().nonnegative();
+
+const deliverySchema = z
+  .object({
+    batchSize: positiveInt,
+    flushIntervalMs: nonNegative,
+    timeoutMs: z.number().finite().positive(),
+    maxInFlight: positiveInt,
+    retry: z
+      .object({
+        initialDelayMs: z.number().finite().positive(),
+        multiplier: z.number().finite().min(1),
+        maxDelayMs: z.number().finite().positive(),
+        maxElapsedMs: nonNegative,
+      })
+      .strict(),
+    breaker: z.object({ failureThreshold: positiveInt, resetMs: z.number().finite().positive() }).strict(),
+    healthCheckIntervalMs: z.number().finite().positive(),
+  })
+  .strict();
+
+/** Delivery options with nested retry / breaker policies given partially. */
+export type DeliveryOptionsInput = Partial<Omit<DeliveryOptions, 'retry' | 'breaker'>> & {
+  retry?: Partial<DeliveryOptions['retry']>;
+  breaker?: Partial<DeliveryOptions['breaker']>;
+};
+
+/**
+ * Fills unset fields from {@link DEFAULT_DELIVERY_OPTIONS}, validates the result and applies the
+ * connector's capabilities: `batchSize` is capped at `maxBatch`, and `maxInFlight` is forced to 1
+ * for `ordering: 'per-device'` so a device's points arrive in order. Throws a {@link ConfigError}
+ * naming the field, e.g. `delivery.retry.multiplier`.
+ */
+export function resolveDeliveryOptions(
+  input: DeliveryOptionsInput | undefined,
+  capabilities: ConnectorCapabilities,
+  label: string,
+): DeliveryOptions {
+  const merged = {
+    ...DEFAULT_DELIVERY_OPTIONS,
+    ...input,
+    retry: { ...DEFAULT_DELIVERY_OPTIONS.retry, ...input?.retry },
+    breaker: { ...DEFAULT_DELIVERY_OPTIONS.breaker, ...input?.breaker },
+  };
+  const res = deliverySchema.safeParse(merged);
+  if (!res.success) {
+    const detail = res.error.issues.map((i) => `delivery.${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid delivery options: ${detail}`, { code: 'BIFROST_ERR_DELIVERY_OPTIONS', connector: label });
+  }
+  const opts = res.data;
+  return {
+    ...opts,
+    batchSize: Math.min(opts.batchSize, capabilities.maxBatch),
+    maxInFlight: capabilities.ordering === 'per-device' ? 1 : opts.maxInFlight,
+  };
+}
