@@ -1,0 +1,137 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { InfluxDB } from '@influxdata/influxdb-client';
+import {
+  PartialWriteError, TransientError, classifyError,
+  type Connector, type DataPoint, type HealthProbe, type PluginContext, type RejectedPoint,
+} from '@bifrost/core';
+import { baseUrl, type InfluxConfig } from './config.js';
+import { deliverLines, type IdentifiedLine } from './deliver.js';
+import { classifyWriteFailure } from './http-errors.js';
+import { UnwritablePointError, toLine } from './line-protocol.js';
+
+/** Bodies above this many bytes are gzipped when `gzip` is on. */
+const GZIP_THRESHOLD = 1024;
+
+/** The write path (with query) for the configured API version. */
+export function writePath(c: InfluxConfig): string {
+  const q = new URLSearchParams();
+  if (c.version === '1.x') {
+    q.set('db', c.database!);
+    if (c.retention_policy) q.set('rp', c.retention_policy);
+    q.set('precision', c.precision);
+    return `/write?${q}`;
+  }
+  q.set('org', (c.organization ?? c.org)!);
+  q.set('bucket', c.bucket!);
+  q.set('precision', c.precision);
+  return `/api/v2/write?${q}`;
+}
+
+/**
+ * An InfluxDB connection: line protocol over HTTP through the official client's transport, one
+ * request per `batch_size` lines, acknowledged by HTTP 204. It does not retry: the host does.
+ */
+export class InfluxConnector implements Connector {
+  private client?: InfluxDB;
+  private agent?: HttpAgent;
+  private readonly label: string;
+  private readonly path: string;
+  private readonly integerTags: ReadonlySet<string>;
+
+  constructor(private readonly config: InfluxConfig, private readonly ctx: PluginContext) {
+    this.label = `influxdb:${ctx.name}`;
+    this.path = writePath(config);
+    this.integerTags = new Set(config.integer_tags);
+  }
+
+  /** Builds the client and checks reachability, credentials and the database with an empty write. */
+  async connect(): Promise<void> {
+    await this.close();
+    const url = baseUrl(this.config);
+    const https = url.startsWith('https:');
+    const tls = this.ctx.tls;
+    this.agent = https
+      ? new HttpsAgent({ keepAlive: true, ca: tls?.ca, cert: tls?.cert, key: tls?.key, passphrase: tls?.passphrase, servername: tls?.servername, rejectUnauthorized: tls?.rejectUnauthorized ?? true })
+      : new HttpAgent({ keepAlive: true });
+    const headers: Record<string, string> = {};
+    if (this.config.version === '1.x' && this.config.username !== undefined) {
+      headers.authorization = `Basic ${Buffer.from(`${this.config.username}:${this.config.password ?? ''}`).toString('base64')}`;
+    }
+    this.client = new InfluxDB({
+      url,
+      token: this.config.version === '2.x' ? this.config.token : undefined,
+      timeout: this.config.request_timeout_ms,
+      headers,
+      transportOptions: { agent: this.agent },
+    });
+    try {
+      await this.post([]);
+    } catch (err) {
+      const failure = classifyWriteFailure(err);
+      // InfluxDB 2.x answers an empty write with 400 "writing requires points" after checking the token and bucket.
+      if (failure.kind === 'lines' && /requires points/i.test(failure.message)) return;
+      await this.close();
+      throw failure.kind === 'error' ? failure.error.setConnector(this.label) : classifyError(err, this.label);
+    }
+    this.ctx.logger.info({ url, api: this.config.version, path: this.path.split('?')[0] }, 'connected to InfluxDB');
+  }
+
+  /**
+   * Resolves when InfluxDB acknowledged every line. Poison points (unwritable, or rejected by the
+   * server) come back in a {@link PartialWriteError} with every other point accepted.
+   */
+  async write(batch: readonly DataPoint[]): Promise<void> {
+    if (!this.client) throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
+    const rejected: RejectedPoint[] = [];
+    const entries: IdentifiedLine[] = [];
+    for (const p of batch) {
+      try {
+        entries.push({ id: p.id, line: toLine(p, this.config, this.integerTags) });
+      } catch (err) {
+        if (!(err instanceof UnwritablePointError)) throw err;
+        rejected.push({ id: p.id, reason: err.message, kind: 'payload' });
+      }
+    }
+    const chunks: IdentifiedLine[][] = [];
+    for (let i = 0; i < entries.length; i += this.config.batch_size) chunks.push(entries.slice(i, i + this.config.batch_size));
+    const results = await Promise.allSettled(chunks.map((c) => deliverLines(c, (lines) => this.post(lines))));
+
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ chunk: chunks[i]!, error: classifyError(r.reason, this.label) }] : []));
+    if (failed.length === chunks.length && chunks.length > 0 && rejected.length === 0) throw failed[0]!.error;
+    for (const r of results) if (r.status === 'fulfilled') rejected.push(...r.value);
+    for (const f of failed) for (const e of f.chunk) rejected.push({ id: e.id, reason: f.error.message, kind: 'transient' });
+    if (rejected.length === 0) return;
+    const bad = new Set(rejected.map((r) => r.id));
+    throw new PartialWriteError(batch.filter((p) => !bad.has(p.id)).map((p) => p.id), rejected, { connector: this.label, code: 'BIFROST_ERR_INFLUXDB_PARTIAL_WRITE' });
+  }
+
+  /** `GET /ping`: the server is up (says nothing about credentials). */
+  async healthCheck(): Promise<HealthProbe> {
+    if (!this.client) return { ok: false, detail: 'not connected' };
+    try {
+      await this.client.transport.request('/ping', '', { method: 'GET', signal: this.ctx.signal });
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.agent?.destroy();
+    this.agent = undefined;
+    this.client = undefined;
+  }
+
+  private async post(lines: readonly string[]): Promise<void> {
+    const client = this.client;
+    if (!client) throw new TransientError('connection closed during write', { code: 'BIFROST_ERR_NOT_CONNECTED' });
+    await client.transport.request(this.path, lines.join('\n'), {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      gzipThreshold: this.config.gzip ? GZIP_THRESHOLD : undefined,
+      signal: this.ctx.signal,
+    });
+  }
+}
+

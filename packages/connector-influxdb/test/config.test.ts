@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { baseUrl, influxConfigSchema, writePath } from '../src/index.js';
+
+/** Seed 001's InfluxDB connector: `endpoint` plus its `provider_config`, as the host flattens it. */
+const seed001 = {
+  endpoint: 'http://localhost:8086',
+  url: 'http://localhost:8086',
+  database: 'bifrost',
+  username: 'admin',
+  password: 'password',
+  precision: 'ns',
+  retention_policy: 'autogen',
+  measurement: 'industrial_data',
+  batch_size: 1000,
+  version: '1.x',
+};
+
+describe('influxConfigSchema', () => {
+  it('accepts seed 001 as written', () => {
+    const c = influxConfigSchema.parse(seed001);
+    expect(c).toMatchObject({ version: '1.x', database: 'bifrost', batch_size: 1000, gzip: true });
+    expect(writePath(c)).toBe('/write?db=bifrost&rp=autogen&precision=ns');
+    expect(baseUrl(c)).toBe('http://localhost:8086');
+  });
+
+  it('builds the 2.x write path from organization (or org) and bucket', () => {
+    const c = influxConfigSchema.parse({ url: 'http://h:8086/', version: '2.x', org: 'acme', bucket: 'db/rp', token: 't', precision: 'ms' });
+    expect(writePath(c)).toBe('/api/v2/write?org=acme&bucket=db%2Frp&precision=ms');
+    expect(baseUrl(c)).toBe('http://h:8086');
+  });
+
+  it('names the field at fault', () => {
+    const issues = (raw: unknown) => influxConfigSchema.safeParse(raw).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(issues({ url: 'http://h' })).toEqual(['database: database is required for version 1.x']);
+    expect(issues({ url: 'http://h', version: '2.x' })).toEqual([
+      'organization: organization (or org) is required for version 2.x', 'bucket: bucket is required for version 2.x']);
+    expect(issues({ database: 'd' })).toEqual(['url: url (or endpoint) is required']);
+    expect(issues({ url: 'http://h', database: 'd', precision: 'h' })?.[0]).toMatch(/^precision: /);
+    expect(issues({ url: 'http://h', database: 'd', colour: 'red' })?.[0]).toMatch(/Unrecognized key.*colour/);
+  });
+
+  it('describes every field and marks secrets', () => {
+    const shape = influxConfigSchema._def.schema.shape;
+    for (const [key, field] of Object.entries(shape)) expect((field as { description?: string }).description, key).toBeTruthy();
+    expect(shape.password.description).toMatch(/\(secret\)/);
+    expect(shape.token.description).toMatch(/\(secret\)/);
+  });
+});
