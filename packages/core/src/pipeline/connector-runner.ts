@@ -408,7 +408,9 @@ export class ConnectorRunner {
     this.probing = true;
     try {
       if (!this.health.connected) {
-        if (Date.now() >= this.pauseUntil && this.breaker.admits()) await this.connectThroughBreaker();
+        // With data queued, the delivery loop's next write is the better (real) half-open trial.
+        const trialByWrite = this.breaker.state !== 'closed' && this.available() > 0;
+        if (Date.now() >= this.pauseUntil && this.breaker.admits() && !trialByWrite) await this.connectThroughBreaker();
         return;
       }
       const probe = this.deps.connector.healthCheck;

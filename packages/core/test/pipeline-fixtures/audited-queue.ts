@@ -1,0 +1,42 @@
+import type { DurableQueue, Lease, LeaseOutcome } from '../../src/index.js';
+
+/**
+ * Wraps a queue to check the pipeline's side of the lease contract: every lease is settled exactly
+ * once, and records which ids were acked (deleted) and dead-lettered.
+ */
+export function auditQueue(queue: DurableQueue) {
+  const settled = new Set<number>();
+  const open = new Map<number, Lease>();
+  const audit = {
+    acked: [] as string[],
+    deadLettered: [] as Array<{ id: string; code: string; reason: string }>,
+    releases: 0,
+    violations: [] as string[],
+    /** Leases handed out and not settled yet. */
+    openLeases: () => [...open.values()],
+  };
+  const lease: DurableQueue['lease'] = async (connector, max) => {
+    const l = await queue.lease(connector, max);
+    if (l) open.set(l.id, l);
+    return l;
+  };
+  const settle: DurableQueue['settle'] = async (lease: Lease, outcome: LeaseOutcome) => {
+    if (settled.has(lease.id)) audit.violations.push(`lease ${lease.id} settled twice`);
+    settled.add(lease.id);
+    open.delete(lease.id);
+    const ids = outcome.acked === 'all' ? lease.points.map((p) => p.id) : [...outcome.acked];
+    audit.acked.push(...ids);
+    audit.deadLettered.push(...(outcome.deadLetter ?? []));
+    if (!ids.length && !outcome.deadLetter?.length) audit.releases++;
+    return queue.settle(lease, outcome);
+  };
+  const wrapped = new Proxy(queue, {
+    get(target, prop) {
+      if (prop === 'lease') return lease;
+      if (prop === 'settle') return settle;
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { queue: wrapped, audit };
+}

@@ -1,0 +1,67 @@
+import type { DurableQueue, Logger, Pipeline, PipelineConnector } from '../../src/index.js';
+import { createPipeline } from '../../src/index.js';
+import { auditQueue } from './audited-queue.js';
+import { ScriptedConnector, scriptedDefinition, type Step } from './scripted-connector.js';
+import { createSimpleQueue } from './simple-queue.js';
+
+/** Delivery settings scaled down so failure paths play out in milliseconds. */
+export const FAST = {
+  batchSize: 10,
+  flushIntervalMs: 5,
+  timeoutMs: 100,
+  maxInFlight: 1,
+  retry: { initialDelayMs: 5, multiplier: 2, maxDelayMs: 20, maxElapsedMs: 0 },
+  breaker: { failureThreshold: 50, resetMs: 60 },
+  healthCheckIntervalMs: 30,
+};
+
+/** A logger that keeps every record (to observe breaker transitions and warnings). */
+export function recordingLogger(records: Array<Record<string, unknown> & { msg?: string }> = []): Logger & { records: typeof records } {
+  const make = (bindings: Record<string, unknown>): Logger => {
+    const log = (level: string) => (obj: unknown, msg?: string) => {
+      records.push({ level, ...bindings, ...(typeof obj === 'object' && obj ? obj : {}), msg });
+    };
+    return { trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (b) => make({ ...bindings, ...b }) };
+  };
+  return Object.assign(make({}), { records });
+}
+
+export interface Harness {
+  pipeline: Pipeline;
+  queue: DurableQueue;
+  audit: ReturnType<typeof auditQueue>['audit'];
+  connectors: Record<string, ScriptedConnector>;
+  logger: ReturnType<typeof recordingLogger>;
+}
+
+/** A pipeline over an audited queue with scripted connectors (default one named `a`). */
+export function harness(
+  specs: Record<string, { write?: Step[]; connect?: Step[]; delivery?: PipelineConnector['delivery']; capabilities?: Parameters<typeof scriptedDefinition>[1] }> = { a: {} },
+  extra: { queue?: DurableQueue; router?: Parameters<typeof createPipeline>[0]['router'] } = {},
+): Harness {
+  const { queue, audit } = auditQueue(extra.queue ?? createSimpleQueue());
+  const logger = recordingLogger();
+  const connectors: Record<string, ScriptedConnector> = {};
+  const entries: PipelineConnector[] = Object.entries(specs).map(([name, spec]) => {
+    connectors[name] = new ScriptedConnector(spec);
+    return {
+      name,
+      definition: scriptedDefinition(connectors[name], spec.capabilities),
+      config: {},
+      delivery: { ...FAST, ...spec.delivery, retry: { ...FAST.retry, ...spec.delivery?.retry }, breaker: { ...FAST.breaker, ...spec.delivery?.breaker } },
+    };
+  });
+  const pipeline = createPipeline({ queue, connectors: entries, logger, router: extra.router });
+  return { pipeline, queue, audit, connectors, logger };
+}
+
+/** Polls `cond` every 5 ms until true, or fails after `ms`. */
+export async function waitFor(cond: () => boolean, ms = 3_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));

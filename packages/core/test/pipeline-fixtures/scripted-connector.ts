@@ -1,0 +1,99 @@
+import { defineConnector, type Connector, type ConnectorCapabilities, type DataPoint, type PluginContext } from '../../src/index.js';
+import { z } from 'zod';
+
+/** What one `connect` or `write` call does; consumed in order, then `ok` forever. */
+export type Step = (batch: readonly DataPoint[]) => Promise<void>;
+
+export const ok: Step = async () => undefined;
+/** Throws `err` (a classified error, or anything `classifyError` should handle). */
+export const fail = (err: unknown): Step => async () => {
+  throw err;
+};
+/** Takes `ms` before resolving: past the write timeout this is a hung write whose ack arrives late. */
+export const hang = (ms: number): Step => () => new Promise((r) => setTimeout(r, ms));
+/** Repeats a step `n` times. */
+export const times = (n: number, step: Step): Step[] => Array.from({ length: n }, () => step);
+
+/**
+ * A connector whose `connect` and `write` follow a script, recording what it really received and
+ * acknowledged (a write "acks" a batch when its step resolves, even if the host stopped waiting).
+ */
+export class ScriptedConnector implements Connector {
+  readonly writeScript: Step[];
+  readonly connectScript: Step[];
+  /** Every batch `write` was called with. */
+  readonly received: DataPoint[][] = [];
+  /** Ids of every point whose write resolved, in order (duplicates = redeliveries). */
+  readonly acked: string[] = [];
+  /** `Date.now()` at each write call. */
+  readonly writeTimes: number[] = [];
+  /** Most writes that were running at the same time. */
+  maxConcurrent = 0;
+  private running = 0;
+  connects = 0;
+  closes = 0;
+  probe: () => Promise<{ ok: boolean; detail?: string }> = async () => ({ ok: true });
+  ctx: PluginContext | undefined;
+
+  constructor(script: { write?: Step[]; connect?: Step[] } = {}) {
+    this.writeScript = [...(script.write ?? [])];
+    this.connectScript = [...(script.connect ?? [])];
+  }
+
+  async connect(): Promise<void> {
+    this.connects++;
+    await (this.connectScript.shift() ?? ok)([]);
+  }
+
+  async write(batch: readonly DataPoint[]): Promise<void> {
+    const copy = [...batch];
+    this.received.push(copy);
+    this.writeTimes.push(Date.now());
+    this.maxConcurrent = Math.max(this.maxConcurrent, ++this.running);
+    try {
+      await (this.writeScript.shift() ?? ok)(copy);
+    } finally {
+      this.running--;
+    }
+    this.acked.push(...copy.map((p) => p.id));
+  }
+
+  async close(): Promise<void> {
+    this.closes++;
+  }
+
+  healthCheck(): Promise<{ ok: boolean; detail?: string }> {
+    return this.probe();
+  }
+
+  /** Distinct ids acknowledged. */
+  ackedIds(): Set<string> {
+    return new Set(this.acked);
+  }
+}
+
+/** A connector definition handing out `instance` (so the test keeps a handle on it). */
+export function scriptedDefinition(instance: ScriptedConnector, capabilities: Partial<ConnectorCapabilities> = {}) {
+  return defineConnector({
+    type: 'scripted',
+    configSchema: z.object({}).passthrough(),
+    capabilities,
+    create(_config, ctx) {
+      instance.ctx = ctx;
+      return instance;
+    },
+  });
+}
+
+let seq = 0;
+/** `n` valid points spread over `devices` devices. */
+export function makePoints(n: number, devices = 3): DataPoint[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `p-${++seq}`,
+    deviceId: `dev-${i % devices}`,
+    tagName: 'temperature',
+    value: i,
+    quality: 'GOOD',
+    timestamp: 1_700_000_000_000 + i,
+  }));
+}
