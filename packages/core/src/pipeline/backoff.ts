@@ -38,7 +38,7 @@ export class RetrySchedule {
 
   /** The wait before the next try, in ms; at least `retryAfterMs` when the server asked for it. */
   nextDelay(retryAfterMs?: number): number {
-    this.current = this.current ? this.current.next(undefined) : this.factory.next().next(undefined);
+    this.current = this.current ? this.current.next(undefined) : this.factory.next();
     this.failures++;
     return Math.max(this.current.duration, retryAfterMs ?? 0);
   }
