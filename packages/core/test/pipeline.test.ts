@@ -11,7 +11,7 @@ import {
   type Pipeline,
 } from '../src/index.js';
 import { delay, harness, waitFor, type Harness } from './pipeline-fixtures/harness.js';
-import { fail, hang, makePoints, times } from './pipeline-fixtures/scripted-connector.js';
+import { fail, hang, makePoints, times, type Step } from './pipeline-fixtures/scripted-connector.js';
 
 let running: Pipeline[] = [];
 function started(h: Harness): Harness {
@@ -139,6 +139,26 @@ describe('delivery pipeline: failures', () => {
     // 3 failures open it; the 4th failure is the half-open trial (reopens); the 5th write closes it.
     expect(transitions).toEqual(['open', 'half-open', 'open', 'half-open', 'closed']);
     expect(h.connectors.a.received).toHaveLength(5);
+  });
+
+  it('hands a batch back to the queue after retrying it for maxElapsedMs, so newer urgent points can go first', async () => {
+    const urgent = { ...makePoints(1)[0], priority: 9 };
+    let urgentDone = false;
+    // The link "recovers" only for the batch carrying the urgent point (and for everything after it).
+    const untilUrgent: Step = async (batch) => {
+      if (batch.some((p) => p.id === urgent.id)) urgentDone = true;
+      else if (!urgentDone) throw new TransientError('flaky');
+    };
+    const h = started(harness({ a: { write: times(200, untilUrgent), delivery: { batchSize: 5, retry: { initialDelayMs: 10, maxDelayMs: 10, maxElapsedMs: 25 } } } }));
+    const points = makePoints(5);
+    await h.pipeline.ingest(points);
+    await waitFor(() => h.audit.releases >= 1);
+    await h.pipeline.ingest([urgent], { connector: 'a' });
+    await waitFor(() => h.audit.acked.length === 6);
+    expectExactlyDelivered(h, [...points, urgent].map((p) => p.id));
+    const firstOk = h.connectors.a.received.find((b) => b.some((p) => p.id === urgent.id))!;
+    expect(firstOk[0].id).toBe(urgent.id); // leased first: its lane outranks the released batch
+    expect(h.audit.acked[0]).toBe(urgent.id);
   });
 
   it('dead-letters a poison point with its reason and delivers the rest', async () => {
