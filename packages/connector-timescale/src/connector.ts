@@ -1,0 +1,144 @@
+import pg from 'pg';
+import {
+  ConfigError, PartialWriteError, TransientError,
+  type Connector, type DataPoint, type HealthProbe, type PluginContext, type RejectedPoint,
+} from '@bifrost/core';
+import type { TimescaleConfig } from './config.js';
+import { poolConfig } from './connection.js';
+import { classifyPgError, isDataError } from './sqlstate.js';
+import { createHypertableStatement, createTableStatements, insertParameters, insertStatement, qualifiedTable } from './sql.js';
+
+/**
+ * A TimescaleDB/PostgreSQL connection pool. Each batch is one `INSERT ... SELECT FROM unnest(...)
+ * ON CONFLICT (id, time) DO NOTHING` statement (autocommit: acknowledged by COMMIT), so redelivered
+ * points never duplicate rows. It does not retry: the host does.
+ */
+export class TimescaleConnector implements Connector {
+  private pool?: pg.Pool;
+  private readonly label: string;
+  private readonly insert: string;
+  private readonly statementName: string;
+  private tableReady = false;
+
+  constructor(private readonly config: TimescaleConfig, private readonly ctx: PluginContext) {
+    this.label = `timescale:${ctx.name}`;
+    this.insert = insertStatement(config);
+    this.statementName = `bifrost_insert_${config.value_mode}`;
+  }
+
+  /** Opens the pool and makes sure the table exists (creating it, as a hypertable when possible). */
+  async connect(): Promise<void> {
+    await this.close();
+    let settings: pg.PoolConfig;
+    try {
+      settings = poolConfig(this.config, this.ctx.tls);
+    } catch (err) {
+      throw classifyPgError(err, this.label);
+    }
+    const pool = new pg.Pool(settings);
+    // An idle client losing its connection must not crash the process; the next query fails and is retried.
+    pool.on('error', (err) => this.ctx.logger.warn({ err: err.message }, 'idle PostgreSQL connection lost'));
+    try {
+      const client = await pool.connect();
+      try {
+        if (!this.tableReady) await this.prepareTable(client);
+      } finally {
+        client.release();
+      }
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw classifyPgError(err, this.label);
+    }
+    this.pool = pool;
+    this.ctx.logger.info({ host: settings.host, port: settings.port, database: settings.database, table: qualifiedTable(this.config) }, 'connected to PostgreSQL');
+  }
+
+  /**
+   * Resolves once PostgreSQL committed the batch. On a data error (SQLSTATE class 22/23) the batch
+   * is retried row by row and only the rows PostgreSQL refuses come back in a
+   * {@link PartialWriteError}; every other row is committed.
+   */
+  async write(batch: readonly DataPoint[]): Promise<void> {
+    const pool = this.pool;
+    if (!pool) throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
+    if (batch.length === 0) return;
+    try {
+      await this.insertRows(pool, batch);
+    } catch (err) {
+      if (!isDataError(err)) throw classifyPgError(err, this.label);
+      await this.isolatePoison(pool, batch);
+    }
+  }
+
+  /** `SELECT 1` through the pool. */
+  async healthCheck(): Promise<HealthProbe> {
+    if (!this.pool) return { ok: false, detail: 'not connected' };
+    try {
+      await this.pool.query('SELECT 1');
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, detail: classifyPgError(err).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.end().catch(() => undefined);
+  }
+
+  private async insertRows(pool: pg.Pool, rows: readonly DataPoint[]): Promise<void> {
+    await pool.query({ name: this.statementName, text: this.insert, values: insertParameters(rows, this.config.value_mode) });
+  }
+
+  private async isolatePoison(pool: pg.Pool, batch: readonly DataPoint[]): Promise<never> {
+    const accepted: string[] = [];
+    const rejected: RejectedPoint[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const point = batch[i]!;
+      try {
+        await this.insertRows(pool, [point]);
+        accepted.push(point.id);
+      } catch (err) {
+        if (isDataError(err)) {
+          rejected.push({ id: point.id, reason: classifyPgError(err).message, kind: 'payload' });
+          continue;
+        }
+        // Lost the server half-way: what is committed stays acked, the rest is retried later.
+        const cause = classifyPgError(err, this.label);
+        if (accepted.length === 0 && rejected.length === 0) throw cause;
+        for (const rest of batch.slice(i)) rejected.push({ id: rest.id, reason: cause.message, kind: 'transient' });
+        break;
+      }
+    }
+    throw new PartialWriteError(accepted, rejected, { connector: this.label, code: 'BIFROST_ERR_PG_PARTIAL_WRITE' });
+  }
+
+  private async prepareTable(client: pg.PoolClient): Promise<void> {
+    const c = this.config;
+    if (!c.create_table) {
+      const { rows } = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [qualifiedTable(c)]);
+      if (!rows[0]?.t) throw new ConfigError(`table ${qualifiedTable(c)} does not exist and create_table is off`, { code: 'BIFROST_ERR_PG_NO_TABLE' });
+      this.tableReady = true;
+      return;
+    }
+    await client.query('BEGIN');
+    try {
+      // Serializes concurrent gateways creating the same table (CREATE ... IF NOT EXISTS can race).
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`bifrost:${qualifiedTable(c)}`]);
+      for (const sql of createTableStatements(c)) await client.query(sql);
+      const { rows } = await client.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'");
+      if (rows.length > 0) {
+        await client.query(createHypertableStatement(c), [c.chunk_time_interval]);
+        this.ctx.logger.info({ table: qualifiedTable(c) }, 'using a TimescaleDB hypertable');
+      } else {
+        this.ctx.logger.info({ table: qualifiedTable(c) }, 'timescaledb extension not installed: using a plain PostgreSQL table');
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    this.tableReady = true;
+  }
+}

@@ -1,0 +1,21 @@
+import { defineConnector } from '@bifrost/core';
+import { timescaleConfigSchema } from './config.js';
+import { TimescaleConnector } from './connector.js';
+
+/**
+ * The TimescaleDB/PostgreSQL connector plugin (`type: timescale`): batches inserted with
+ * `ON CONFLICT (id, time) DO NOTHING`, so redelivered points never duplicate rows.
+ */
+const timescale = defineConnector({
+  type: 'timescale',
+  configSchema: timescaleConfigSchema,
+  capabilities: { dedupe: true, ordering: 'none', maxBatch: 10_000 },
+  create: (config, ctx) => new TimescaleConnector(config, ctx),
+});
+
+export default timescale;
+export { timescaleConfigSchema, SSL_MODES, type SslMode, type TimescaleConfig } from './config.js';
+export { TimescaleConnector } from './connector.js';
+export { poolConfig, sslOptions } from './connection.js';
+export { classifyPgError, isDataError, sqlState } from './sqlstate.js';
+export { createTableStatements, createHypertableStatement, insertStatement, insertParameters, qualifiedTable, valueColumns } from './sql.js';
