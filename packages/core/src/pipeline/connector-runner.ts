@@ -104,7 +104,8 @@ export class ConnectorRunner {
   private connecting: Promise<void> | undefined;
   private dispatcher: Promise<void> | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
-  private probing = false;
+  /** The health tick in progress, if any (stop waits for it before closing the connector). */
+  private healthRun: Promise<void> | undefined;
 
   constructor(private readonly deps: ConnectorRunnerDeps) {
     this.label = `${deps.type}:${deps.name}`;
@@ -126,7 +127,11 @@ export class ConnectorRunner {
   start(): void {
     void this.connectThroughBreaker();
     this.dispatcher = this.dispatch().catch((err) => this.deps.logger.error({ err }, 'delivery loop crashed'));
-    this.healthTimer = setInterval(() => void this.checkHealth(), this.deps.options.healthCheckIntervalMs);
+    this.healthTimer = setInterval(() => {
+      this.healthRun ??= this.checkHealth().finally(() => {
+        this.healthRun = undefined;
+      });
+    }, this.deps.options.healthCheckIntervalMs);
     this.healthTimer.unref();
   }
 
@@ -145,6 +150,7 @@ export class ConnectorRunner {
     clearInterval(this.healthTimer);
     this.wake.notify();
     await this.dispatcher;
+    await this.healthRun;
     const deadline = new AbortController();
     const drained = await Promise.race([
       Promise.allSettled([...this.workers.values()]).then(() => true),
@@ -391,6 +397,7 @@ export class ConnectorRunner {
 
   /** A connect outside a write (start, health tick, half-open trial), counted by the breaker. */
   private async connectThroughBreaker(): Promise<void> {
+    if (this.stopped) return;
     const generation = this.failureGeneration;
     try {
       await this.breaker.execute(() => this.ensureConnected());
@@ -404,27 +411,22 @@ export class ConnectorRunner {
 
   /** Periodic: reconnect when disconnected and allowed, else run the connector's probe. */
   private async checkHealth(): Promise<void> {
-    if (this.stopped || this.probing) return;
-    this.probing = true;
-    try {
-      if (!this.health.connected) {
-        // With data queued, the delivery loop's next write is the better (real) half-open trial.
-        const trialByWrite = this.breaker.state !== 'closed' && this.available() > 0;
-        if (Date.now() >= this.pauseUntil && this.breaker.admits() && !trialByWrite) await this.connectThroughBreaker();
-        return;
-      }
-      const probe = this.deps.connector.healthCheck;
-      if (!probe) return;
-      const result = await withTimeout(probe.call(this.deps.connector), this.deps.options.timeoutMs, 'health check', HEALTH_CHECK_TIMEOUT_CODE)
-        .catch((err: unknown) => ({ ok: false, detail: classifyError(err, this.label).message }));
-      this.health.probeResult(result.ok, result.detail);
-      if (!result.ok) {
-        this.deps.logger.warn({ detail: result.detail }, 'health check failed; reconnecting');
-        this.health.connected = false;
-        await this.connectThroughBreaker();
-      }
-    } finally {
-      this.probing = false;
+    if (this.stopped) return;
+    if (!this.health.connected) {
+      // With data queued, the delivery loop's next write is the better (real) half-open trial.
+      const trialByWrite = this.breaker.state !== 'closed' && this.available() > 0;
+      if (Date.now() >= this.pauseUntil && this.breaker.admits() && !trialByWrite) await this.connectThroughBreaker();
+      return;
+    }
+    const probe = this.deps.connector.healthCheck;
+    if (!probe) return;
+    const result = await withTimeout(probe.call(this.deps.connector), this.deps.options.timeoutMs, 'health check', HEALTH_CHECK_TIMEOUT_CODE)
+      .catch((err: unknown) => ({ ok: false, detail: classifyError(err, this.label).message }));
+    this.health.probeResult(result.ok, result.detail);
+    if (!result.ok && !this.stopped) {
+      this.deps.logger.warn({ detail: result.detail }, 'health check failed; reconnecting');
+      this.health.connected = false;
+      await this.connectThroughBreaker();
     }
   }
 }
