@@ -327,6 +327,18 @@ describe('health and metrics', () => {
     await waitFor(() => h.pipeline.health()[0].status === 'healthy', 1_000);
   });
 
+  it('moves expired points to the dead-letter table on a timer and counts them', async () => {
+    const base = harness().queue;
+    let expireCalls = 0;
+    const expiring: DurableQueue = new Proxy(base, {
+      get: (t, p) => (p === 'expire' ? async () => (++expireCalls === 1 ? { a: 3 } : {}) : Reflect.get(t, p)),
+    });
+    const h = started(harness({ a: {} }, { queue: expiring, expireIntervalMs: 20 }));
+    await waitFor(() => expireCalls >= 2);
+    expect(await counter(h, 'bifrost_cloud_dead_letter_total', { connector: 'a', code: 'BIFROST_ERR_TTL_EXPIRED' })).toBe(3);
+    expect(h.pipeline.metricsSnapshot().connectors[0].deadLettered).toBe(3);
+  });
+
   it('exposes Prometheus text on a dedicated registry with connector and type labels', async () => {
     const h = started(harness({ a: { write: [fail(new TransientError('x'))] } }));
     await h.pipeline.ingest(makePoints(4));

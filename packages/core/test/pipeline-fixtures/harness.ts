@@ -37,7 +37,7 @@ export interface Harness {
 /** A pipeline over an audited queue with scripted connectors (default one named `a`). */
 export function harness(
   specs: Record<string, { write?: Step[]; connect?: Step[]; delivery?: PipelineConnector['delivery']; capabilities?: Parameters<typeof scriptedDefinition>[1] }> = { a: {} },
-  extra: { queue?: DurableQueue; router?: Parameters<typeof createPipeline>[0]['router'] } = {},
+  extra: { queue?: DurableQueue; router?: Parameters<typeof createPipeline>[0]['router']; expireIntervalMs?: number } = {},
 ): Harness {
   const { queue, audit } = auditQueue(extra.queue ?? createSimpleQueue());
   const logger = recordingLogger();
@@ -51,7 +51,7 @@ export function harness(
       delivery: { ...FAST, ...spec.delivery, retry: { ...FAST.retry, ...spec.delivery?.retry }, breaker: { ...FAST.breaker, ...spec.delivery?.breaker } },
     };
   });
-  const pipeline = createPipeline({ queue, connectors: entries, logger, router: extra.router });
+  const pipeline = createPipeline({ queue, connectors: entries, logger, router: extra.router, expireIntervalMs: extra.expireIntervalMs });
   return { pipeline, queue, audit, connectors, logger };
 }
 
