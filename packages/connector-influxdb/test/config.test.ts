@@ -46,3 +46,11 @@ describe('influxConfigSchema', () => {
     expect(shape.token.description).toMatch(/\(secret\)/);
   });
 });
+
+describe('README', () => {
+  it('documents every option in its option table', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    for (const key of Object.keys(influxConfigSchema._def.schema.shape)) expect(readme, key).toContain(`| \`${key}\` |`);
+  });
+});

@@ -64,3 +64,11 @@ describe('config and connection settings', () => {
     expect(shape.password.description).toMatch(/\(secret\)/);
   });
 });
+
+describe('README', () => {
+  it('documents every option in its option table', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    for (const key of Object.keys(timescaleConfigSchema._def.schema.shape)) expect(readme, key).toContain(`| \`${key}\` |`);
+  });
+});
