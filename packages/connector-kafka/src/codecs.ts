@@ -1,0 +1,44 @@
+import kafkajs from 'kafkajs';
+import { ConfigError } from '@bifrost/core';
+import type { Compression } from './config.js';
+
+const { CompressionCodecs, CompressionTypes } = kafkajs;
+
+/** Optional codec packages and how each exposes its kafkajs codec factory. */
+const OPTIONAL_CODECS: Record<'snappy' | 'lz4' | 'zstd', { pkg: string; type: number; factory: (mod: any) => () => unknown }> = {
+  snappy: { pkg: 'kafkajs-snappy', type: CompressionTypes.Snappy, factory: (mod) => mod.default ?? mod },
+  lz4: { pkg: 'kafkajs-lz4', type: CompressionTypes.LZ4, factory: (mod) => new (mod.default ?? mod)().codec },
+  zstd: { pkg: '@kafkajs/zstd', type: CompressionTypes.ZSTD, factory: (mod) => (mod.ZstdCodec ?? mod.default?.ZstdCodec)() },
+};
+
+/** kafkajs's compression type number for a config value. */
+export function compressionType(c: Compression): number {
+  switch (c) {
+    case 'none': return CompressionTypes.None;
+    case 'gzip': return CompressionTypes.GZIP;
+    case 'snappy': return CompressionTypes.Snappy;
+    case 'lz4': return CompressionTypes.LZ4;
+    case 'zstd': return CompressionTypes.ZSTD;
+  }
+}
+
+/**
+ * Makes sure kafkajs can compress with `c`: gzip is built in; snappy, lz4 and zstd are registered
+ * from their codec package, or a ConfigError names the package to install.
+ */
+export async function ensureCodec(c: Compression): Promise<void> {
+  if (c === 'none' || c === 'gzip') return;
+  const { pkg, type, factory } = OPTIONAL_CODECS[c];
+  const codecs = CompressionCodecs as Record<number, unknown>;
+  if (codecs[type]) return;
+  let mod: unknown;
+  try {
+    mod = await import(pkg);
+  } catch (err) {
+    throw new ConfigError(`compression: ${c} needs the codec package "${pkg}"; install it beside the connector (npm install ${pkg}) or choose gzip`, {
+      code: 'BIFROST_ERR_KAFKA_CODEC_MISSING',
+      cause: err,
+    });
+  }
+  codecs[type] = factory(mod);
+}

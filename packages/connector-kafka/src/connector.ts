@@ -1,0 +1,197 @@
+import kafkajs, { type KafkaConfig as KafkaJsConfig, type Message, type Producer, type SASLOptions, type TopicMessages } from 'kafkajs';
+import {
+  PartialWriteError,
+  PayloadError,
+  TransientError,
+  type BifrostError,
+  type Connector,
+  type DataPoint,
+  type HealthProbe,
+  type PluginContext,
+  type RejectedPoint,
+} from '@bifrost/core';
+import { compressionType, ensureCodec } from './codecs.js';
+import { bootstrapBrokers, type KafkaConfig } from './config.js';
+import { classifyKafkaError } from './kafka-errors.js';
+import { kafkaLogCreator } from './log.js';
+import { compileTopic, topicNameProblem } from './topic.js';
+
+const { Kafka, Partitioners } = kafkajs;
+
+/** Header carrying the point id, so consumers can drop redeliveries. */
+export const ID_HEADER = 'bifrost-id';
+
+/**
+ * kafkajs's own retries stay short (a leader election, a topic being auto-created): anything longer
+ * is the host's backoff and breaker.
+ */
+const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 };
+
+/** One point as a Kafka record: key = device id (partition and order per device), value = the point as JSON. */
+export function toRecord(point: DataPoint): Message {
+  return {
+    key: point.deviceId,
+    value: JSON.stringify(point),
+    timestamp: String(point.timestamp),
+    headers: { [ID_HEADER]: point.id },
+  };
+}
+
+/** kafkajs client settings from the connector config and the host's TLS material. */
+export function clientConfig(config: KafkaConfig, ctx: PluginContext): KafkaJsConfig {
+  const tls = ctx.tls;
+  return {
+    clientId: config.client_id,
+    brokers: bootstrapBrokers(config),
+    connectionTimeout: config.connection_timeout_ms,
+    requestTimeout: config.request_timeout_ms,
+    retry: CLIENT_RETRY,
+    logCreator: kafkaLogCreator(ctx.logger),
+    ...(tls && {
+      ssl: {
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        passphrase: tls.passphrase,
+        servername: tls.servername,
+        rejectUnauthorized: tls.rejectUnauthorized,
+      },
+    }),
+    ...(config.sasl_mechanism !== 'none' && {
+      sasl: { mechanism: config.sasl_mechanism, username: config.username ?? '', password: config.password ?? '' } as SASLOptions,
+    }),
+  };
+}
+
+/**
+ * Sends each batch with an idempotent producer (`acks: all`) and resolves only when every
+ * partition leader and its in-sync replicas have the records. After a failed send the producer is
+ * replaced (fresh producer id), so records of a later batch can never be mistaken by the broker for
+ * duplicates of an unacknowledged one.
+ */
+export class KafkaConnector implements Connector {
+  private producer: Producer | undefined;
+  /** Set when the producer must be rebuilt before the next send. */
+  private stale = true;
+  private readonly topicOf: (p: DataPoint) => string;
+  private readonly label: string;
+
+  constructor(private readonly config: KafkaConfig, private readonly ctx: PluginContext) {
+    this.label = `kafka:${ctx.name}`;
+    this.topicOf = compileTopic(config.topic, config.topic_prefix);
+  }
+
+  async connect(): Promise<void> {
+    await this.close();
+    try {
+      await ensureCodec(this.config.compression);
+      const producer = new Kafka(clientConfig(this.config, this.ctx)).producer({
+        idempotent: true,
+        maxInFlightRequests: this.config.max_in_flight_requests,
+        allowAutoTopicCreation: this.config.allow_auto_topic_creation,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: CLIENT_RETRY,
+      });
+      this.producer = producer;
+      await producer.connect();
+      this.stale = false;
+    } catch (err) {
+      await this.close();
+      throw this.classify(err);
+    }
+  }
+
+  async write(batch: readonly DataPoint[]): Promise<void> {
+    const poison: RejectedPoint[] = [];
+    const sendable: Array<{ point: DataPoint; topic: string; record: Message }> = [];
+    for (const point of batch) {
+      const topic = this.topicOf(point);
+      const record = toRecord(point);
+      const problem = topicNameProblem(topic) ?? this.sizeProblem(record);
+      if (problem) poison.push({ id: point.id, reason: problem });
+      else sendable.push({ point, topic, record });
+    }
+    const rejected = sendable.length ? await this.send(sendable) : [];
+    const all = [...poison, ...rejected];
+    if (all.length === 0) return;
+    const refused = new Set(all.map((r) => r.id));
+    const accepted = batch.filter((p) => !refused.has(p.id)).map((p) => p.id);
+    if (accepted.length === 0) {
+      throw new PayloadError(all.slice(0, 3).map((r) => r.reason).join('; '), all.map((r) => r.id), {
+        code: 'BIFROST_ERR_KAFKA_REJECTED',
+        connector: this.label,
+      });
+    }
+    throw new PartialWriteError(accepted, all, { connector: this.label });
+  }
+
+  async close(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    this.stale = true;
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  async healthCheck(): Promise<HealthProbe> {
+    if (!this.producer || this.stale) return { ok: false, detail: 'producer not connected' };
+    return { ok: true };
+  }
+
+  /** Sends the records; when the broker refuses some as poison, finds which by sending them one by one. */
+  private async send(items: ReadonlyArray<{ point: DataPoint; topic: string; record: Message }>): Promise<RejectedPoint[]> {
+    try {
+      await this.sendBatch(items);
+      return [];
+    } catch (err) {
+      const e = this.classify(err);
+      if (!(e instanceof PayloadError) || items.length === 1) throw e;
+      this.ctx.logger.warn({ code: e.code, points: items.length }, 'the broker refused a record of the batch; sending one by one to find it');
+    }
+    const rejected: RejectedPoint[] = [];
+    for (const item of items) {
+      try {
+        await this.sendBatch([item]);
+      } catch (err) {
+        const e = this.classify(err);
+        if (!(e instanceof PayloadError)) throw e;
+        rejected.push({ id: item.point.id, reason: e.message });
+      }
+    }
+    return rejected;
+  }
+
+  private async sendBatch(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
+    if (this.stale || !this.producer) {
+      if (this.producer) await this.connect();
+      else throw new TransientError('not connected', { code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED', connector: this.label });
+    }
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, record } of items) {
+      const list = byTopic.get(topic);
+      if (list) list.push(record);
+      else byTopic.set(topic, [record]);
+    }
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    try {
+      await this.producer!.sendBatch({
+        topicMessages,
+        acks: -1,
+        timeout: this.config.request_timeout_ms,
+        compression: compressionType(this.config.compression),
+      });
+    } catch (err) {
+      this.stale = true;
+      throw err;
+    }
+  }
+
+  private sizeProblem(record: Message): string | undefined {
+    const bytes = Buffer.byteLength(record.value as string);
+    if (bytes <= this.config.max_message_bytes) return undefined;
+    return `record of ${bytes} bytes exceeds max_message_bytes (${this.config.max_message_bytes})`;
+  }
+
+  private classify(err: unknown): BifrostError {
+    return classifyKafkaError(err).setConnector(this.label);
+  }
+}

@@ -1,0 +1,22 @@
+import { defineConnector } from '@bifrost/core';
+import { kafkaConfigSchema } from './config.js';
+import { KafkaConnector } from './connector.js';
+
+/**
+ * The Apache Kafka connector plugin (`type: kafka`): an idempotent kafkajs producer with
+ * `acks: all`, key = device id (one partition and order per device), header `bifrost-id` = point id.
+ */
+const kafka = defineConnector({
+  type: 'kafka',
+  configSchema: kafkaConfigSchema,
+  capabilities: { dedupe: false, ordering: 'per-device', maxBatch: 10_000 },
+  create: (config, ctx) => new KafkaConnector(config, ctx),
+});
+
+export default kafka;
+export { kafkaConfigSchema, bootstrapBrokers, COMPRESSIONS, SASL_MECHANISMS, type KafkaConfig, type Compression } from './config.js';
+export { KafkaConnector, toRecord, clientConfig, ID_HEADER } from './connector.js';
+export { classifyKafkaError } from './kafka-errors.js';
+export { compileTopic, topicNameProblem, TOPIC_FIELDS } from './topic.js';
+export { ensureCodec, compressionType } from './codecs.js';
+export { kafkaLogCreator } from './log.js';
