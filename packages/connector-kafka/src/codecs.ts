@@ -11,6 +11,15 @@ const OPTIONAL_CODECS: Record<'snappy' | 'lz4' | 'zstd', { pkg: string; type: nu
   zstd: { pkg: '@kafkajs/zstd', type: CompressionTypes.ZSTD, factory: (mod) => (mod.ZstdCodec ?? mod.default?.ZstdCodec)() },
 };
 
+/** kafkajs ships placeholders for snappy, lz4 and zstd that throw "not implemented" when called. */
+function isRegistered(factory: (() => unknown) | undefined): boolean {
+  try {
+    return Boolean(factory?.());
+  } catch {
+    return false;
+  }
+}
+
 /** kafkajs's compression type number for a config value. */
 export function compressionType(c: Compression): number {
   switch (c) {
@@ -29,8 +38,8 @@ export function compressionType(c: Compression): number {
 export async function ensureCodec(c: Compression): Promise<void> {
   if (c === 'none' || c === 'gzip') return;
   const { pkg, type, factory } = OPTIONAL_CODECS[c];
-  const codecs = CompressionCodecs as Record<number, unknown>;
-  if (codecs[type]) return;
+  const codecs = CompressionCodecs as Record<number, () => unknown>;
+  if (isRegistered(codecs[type])) return;
   let mod: unknown;
   try {
     mod = await import(pkg);
