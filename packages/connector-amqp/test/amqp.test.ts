@@ -218,3 +218,12 @@ describe('AmqpConnector (fake broker)', () => {
     await expect(c.connect()).rejects.toMatchObject({ kind: 'auth', message: expect.stringMatching(/^\[bifrost\] \[amqp:test\]/) });
   });
 });
+
+describe('README', () => {
+  it('documents every option in its option table', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const shape: Record<string, unknown> = amqpConfigSchema.shape;
+    for (const key of Object.keys(shape)) expect(readme, key).toContain(`| \`${key}\` |`);
+  });
+});

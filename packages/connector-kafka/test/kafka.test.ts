@@ -89,3 +89,12 @@ describe('connector without a broker', () => {
     await expect(c.write([point()])).rejects.toMatchObject({ kind: 'transient', code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED' });
   });
 });
+
+describe('README', () => {
+  it('documents every option in its option table', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const shape: Record<string, unknown> = kafkaConfigSchema._def.schema.shape;
+    for (const key of Object.keys(shape)) expect(readme, key).toContain(`| \`${key}\` |`);
+  });
+});
