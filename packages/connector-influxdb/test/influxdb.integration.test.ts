@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthError, ConfigError, PartialWriteError, TransientError, type DataPoint, type Logger, type PluginContext } from '@bifrost/core';
+import influxdb, { influxConfigSchema } from '../src/index.js';
+import { influxdBinary, startInfluxd, type InfluxPeer } from './support/influxd.js';
+
+const binary = influxdBinary();
+if (!binary) {
+  const hint = 'influxd not found: install the peers with `bash scripts/install-peers.sh` (or set BIFROST_INFLUXD)';
+  if (process.env.CI === 'true') throw new Error(hint);
+  console.warn(`[connector-influxdb] skipping integration tests: ${hint}`);
+}
+
+const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+const ctx = (): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal });
+let seq = 0;
+const point = (over: Partial<DataPoint> = {}): DataPoint => ({
+  id: `p-${++seq}`, deviceId: 'PLC001', tagName: 'temperature', value: 20 + seq, quality: 'GOOD', timestamp: 1_700_000_000_000 + seq, ...over,
+});
+
+describe.skipIf(!binary)('InfluxDB connector against a real influxd', () => {
+  let peer: InfluxPeer;
+  const connector = (extra: Record<string, unknown> = {}) => influxdb.create(influxConfigSchema.parse({
+    url: peer.url, database: peer.database, username: peer.username, password: peer.password, ...extra,
+  }), ctx());
+
+  beforeAll(async () => { peer = await startInfluxd(binary!); });
+  afterAll(async () => { await peer?.stop(); });
+
+  it('writes every value type with awkward names, reads them back exactly, and redelivery does not duplicate', async () => {
+    const c = connector({ measurement: 'types' });
+    await c.connect();
+    const batch = [
+      point({ value: 1.25, unit: '°C', tags: { 'plant area': 'north,1', 'k=v': 'x=y' } }),
+      point({ tagName: 'state', value: 'RUN "fast" \\ now\nnext' }),
+      point({ tagName: 'alarm', value: true, quality: 'ALARM' }),
+      point({ tagName: 'pos', value: { x: 1.5, meta: { label: 'a b' } } }),
+      point({ deviceId: 'PLC 2,b=c', tagName: 'count', value: 7 }),
+    ];
+    await c.write(batch);
+    await c.write(batch);
+    const rows = await peer.query('SELECT * FROM "types"');
+    expect(rows).toHaveLength(5);
+    const byId = new Map(rows.map((r) => [r.point_id, r]));
+    expect(byId.get(batch[0]!.id)).toMatchObject({ value: 1.25, unit: '°C', 'plant area': 'north,1', 'k=v': 'x=y', device_id: 'PLC001' });
+    expect(byId.get(batch[1]!.id)).toMatchObject({ value_str: 'RUN "fast" \\ now\nnext' });
+    expect(byId.get(batch[2]!.id)).toMatchObject({ value_bool: true, quality: 'ALARM' });
+    expect(byId.get(batch[3]!.id)).toMatchObject({ x: 1.5, meta_label: 'a b' });
+    expect(byId.get(batch[4]!.id)).toMatchObject({ device_id: 'PLC 2,b=c', value: 7 });
+    expect(rows[0]!.time).toBe(new Date(batch[0]!.timestamp).toISOString());
+    await c.close();
+  });
+
+  it('dead-letters only the points InfluxDB refuses and delivers the rest of the batch', async () => {
+    const c = connector({ measurement: 'conflict', field_naming: 'single' });
+    await c.connect();
+    await c.write([point({ value: 1 })]);
+    const good = Array.from({ length: 20 }, () => point());
+    const bad = [point({ value: 'not a number' }), point({ value: 'nor this' })];
+    const batch = [...good.slice(0, 7), bad[0]!, ...good.slice(7, 15), bad[1]!, ...good.slice(15)];
+    const err = await c.write(batch).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PartialWriteError);
+    const partial = err as PartialWriteError;
+    expect(partial.rejected.map((r) => r.id).sort()).toEqual(bad.map((p) => p.id).sort());
+    expect(partial.rejected[0]!.reason).toMatch(/field type conflict/);
+    expect(partial.accepted.sort()).toEqual(good.map((p) => p.id).sort());
+    expect(await peer.query('SELECT count(value) FROM "conflict"')).toMatchObject([{ count: 21 }]);
+    await c.close();
+  });
+
+  it('classifies bad credentials, a missing database and a dead server', async () => {
+    await expect(connector({ password: 'wrong' }).connect()).rejects.toBeInstanceOf(AuthError);
+    const missing = await connector({ database: 'nope' }).connect().catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(ConfigError);
+    expect((missing as Error).message).toMatch(/database not found/);
+    const dead = influxdb.create(influxConfigSchema.parse({ url: 'http://127.0.0.1:9', database: 'x' }), ctx());
+    await expect(dead.connect()).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it('survives a server restart: the write during the outage fails transient, the next one lands', async () => {
+    const c = connector({ measurement: 'restart' });
+    await c.connect();
+    await c.write([point()]);
+    await peer.restart();
+    const after = [point(), point()];
+    await c.write(after).catch(async (e: unknown) => {
+      expect(e).toBeInstanceOf(TransientError);
+      await c.connect();
+      await c.write(after);
+    });
+    expect(await peer.query('SELECT count(value) FROM "restart"')).toMatchObject([{ count: 3 }]);
+    await c.close();
+  });
+
+  it('writes through the 2.x API (/api/v2/write) when the server has it', async (t) => {
+    if (!peer.v2) t.skip(`this influxd has no /api/v2/write (InfluxDB < 1.8); set BIFROST_INFLUXD to a 1.8+ build`);
+    const c = influxdb.create(influxConfigSchema.parse({
+      url: peer.url, version: '2.x', organization: 'any', bucket: `${peer.database}/autogen`, token: `${peer.username}:${peer.password}`, measurement: 'v2', precision: 'ms',
+    }), ctx());
+    await c.connect();
+    const batch = [point(), point({ value: 'x' })];
+    await c.write(batch);
+    expect((await peer.query('SELECT * FROM "v2"')).map((r) => r.point_id).sort()).toEqual(batch.map((p) => p.id).sort());
+    const bad = influxdb.create(influxConfigSchema.parse({ url: peer.url, version: '2.x', org: 'any', bucket: peer.database, token: 'admin:wrong' }), ctx());
+    await expect(bad.connect()).rejects.toBeInstanceOf(AuthError);
+    await c.close();
+  });
+});
