@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './plugin.js';
 export type * from './tls/types.js';
 export * from './queue/types.js';
+export { createMemoryQueue } from './queue/memory-queue.js';
 export type * from './pipeline/types.js';
 export * from './pipeline/pipeline.js';
 export { DEFAULT_DELIVERY_OPTIONS, resolveDeliveryOptions, type DeliveryOptionsInput } from './pipeline/options.js';

@@ -1,0 +1,68 @@
+import type { DataPoint } from '../data-point.js';
+import type { DeadLetterEntry, DeadLetterFilter } from './types.js';
+
+/**
+ * Storage underneath {@link ChunkedQueue}. Points are stored in chunks: one chunk holds the points
+ * of one (connector, priority) lane committed together, so a commit writes one row however many
+ * points it carries (as Fluent Bit chunks and Kafka record batches do). Per-point state (removed by
+ * ack / dead letter / drop / expiry, delivery attempts) is kept beside the immutable payload.
+ *
+ * All methods are synchronous; write methods are only called inside {@link ChunkStore.transaction}.
+ */
+export interface ChunkStore {
+  /** Runs `fn` atomically: everything it wrote is committed, or nothing when it throws. */
+  transaction<T>(fn: () => T): T;
+  /** Stores a new chunk and returns its sequence number (increasing with every insert). */
+  insertChunk(chunk: NewChunk): number;
+  /** Up to `limit` chunks of a lane in sequence order (descending when asked), after `afterSeq` in that order. */
+  scanLane(connector: string, priority: number, descending: boolean, afterSeq: number | undefined, limit: number): ChunkMeta[];
+  readChunk(seq: number): ChunkBody;
+  /** Records which point indexes of a chunk are gone and the per-point attempts (null = all 0). */
+  writeChunkState(seq: number, removed: readonly number[], attempts: readonly number[] | null): void;
+  deleteChunk(seq: number): void;
+  /** Persisted per-lane totals, read once on open (nothing else is loaded up front). */
+  readLaneTotals(): LaneTotal[];
+  writeLaneTotal(total: LaneTotal): void;
+  /** Enqueue time of the oldest chunk in a lane. */
+  firstEnqueuedAt(connector: string, priority: number): number | undefined;
+  addDeadLetters(rows: readonly NewDeadLetter[]): void;
+  listDeadLetters(filter: DeadLetterFilter): StoredDeadLetter[];
+  removeDeadLetters(seqs: readonly number[]): void;
+  close(): void;
+}
+
+/** Where a chunk sits; its points are read only when a lease, a drop or an expiry needs them. */
+export interface ChunkMeta {
+  seq: number;
+  enqueuedAt: number;
+}
+
+export interface NewChunk {
+  connector: string;
+  priority: number;
+  enqueuedAt: number;
+  points: readonly DataPoint[];
+  /** JSON of each point (what durable stores write). */
+  encoded: readonly string[];
+  /** Carried over for replayed dead letters; null = all 0. */
+  attempts: readonly number[] | null;
+}
+
+export interface ChunkBody {
+  points: DataPoint[];
+  /** Serialized size of each point in bytes (counts against `max_bytes`). */
+  sizes: number[];
+  removed: readonly number[];
+  attempts: readonly number[] | null;
+}
+
+/** Points and bytes queued in one (connector, priority) lane. */
+export interface LaneTotal {
+  connector: string;
+  priority: number;
+  points: number;
+  bytes: number;
+}
+
+export type NewDeadLetter = Omit<DeadLetterEntry, 'seq'> & { priority: number };
+export type StoredDeadLetter = DeadLetterEntry & { priority: number };

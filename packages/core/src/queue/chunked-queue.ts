@@ -1,0 +1,626 @@
+import type { DataPoint } from '../data-point.js';
+import type { ChunkMeta, ChunkStore, NewChunk, NewDeadLetter } from './chunk-store.js';
+import { checkDeadLetterFilter } from './dead-letter-filter.js';
+import { checkEnqueueItems, checkLaneSettings } from './validate.js';
+import {
+  DEFAULT_LANE_SETTINGS,
+  QueueFullError,
+  QueueStorageError,
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type DurableQueue,
+  type EnqueueItem,
+  type EnqueueResult,
+  type LaneSettings,
+  type LaneStats,
+  type Lease,
+  type LeaseOutcome,
+} from './types.js';
+
+/** Dead-letter code of points whose `ttl` ran out while queued. */
+export const TTL_EXPIRED_CODE = 'BIFROST_ERR_TTL_EXPIRED';
+
+const PRIORITIES = 10;
+const AVAILABLE = 0;
+const LEASED = 1;
+const GONE = 2;
+/** Chunks with no leased point kept parsed in memory, so consecutive small leases do not re-read a chunk. */
+const IDLE_CHUNK_CACHE = 32;
+const SCAN_PAGE = 16;
+
+/** A chunk whose points were read, with the state of each point. */
+class LiveChunk {
+  available: number;
+  leased = 0;
+  gone: number;
+
+  constructor(
+    readonly seq: number,
+    readonly connector: string,
+    readonly priority: number,
+    readonly points: readonly DataPoint[],
+    readonly sizes: readonly number[],
+    readonly state: Uint8Array,
+    readonly attempts: number[],
+  ) {
+    this.gone = state.reduce((n, s) => n + (s === GONE ? 1 : 0), 0);
+    this.available = points.length - this.gone;
+  }
+}
+
+interface LaneState {
+  settings: LaneSettings;
+  points: number[];
+  bytes: number[];
+  leased: number[];
+  dropped: number;
+  expired: number;
+  deadLetters: number;
+  oldest: number | undefined;
+  oldestStale: boolean;
+}
+
+interface LeaseRecord {
+  connector: string;
+  parts: Array<{ chunk: LiveChunk; idx: number[] }>;
+}
+
+interface PendingEnqueue {
+  items: readonly EnqueueItem[];
+  resolve: (r: EnqueueResult) => void;
+  reject: (e: unknown) => void;
+}
+
+interface EncodedItem {
+  item: EnqueueItem;
+  json: string;
+  size: number;
+}
+
+/**
+ * What one transaction changes, prepared before it runs and applied to the in-memory state only
+ * after it committed, so a failed commit (disk full) leaves memory and storage in agreement.
+ */
+class ChangeSet {
+  readonly gone = new Map<LiveChunk, Set<number>>();
+  readonly released = new Map<LiveChunk, number[]>();
+  readonly inserts: NewChunk[] = [];
+  readonly deadLetters: NewDeadLetter[] = [];
+  readonly laneDelta = new Map<string, { connector: string; priority: number; points: number; bytes: number }>();
+  readonly dropped = new Map<string, number>();
+  readonly expired = new Map<string, number>();
+  removedDeadLetters: number[] = [];
+
+  isEmpty(): boolean {
+    return !this.gone.size && !this.released.size && !this.inserts.length && !this.removedDeadLetters.length;
+  }
+
+  addDelta(connector: string, priority: number, points: number, bytes: number): void {
+    const key = `${connector}\u0000${priority}`;
+    const d = this.laneDelta.get(key);
+    if (d) { d.points += points; d.bytes += bytes; } else this.laneDelta.set(key, { connector, priority, points, bytes });
+  }
+
+  /** Marks a point of a chunk for removal (ack, dead letter, drop, expiry). */
+  remove(chunk: LiveChunk, i: number): void {
+    let set = this.gone.get(chunk);
+    if (!set) this.gone.set(chunk, (set = new Set()));
+    set.add(i);
+    this.addDelta(chunk.connector, chunk.priority, -1, -chunk.sizes[i]);
+  }
+
+  isRemoved(chunk: LiveChunk, i: number): boolean {
+    return this.gone.get(chunk)?.has(i) ?? false;
+  }
+
+  count(map: Map<string, number>, connector: string, n: number): void {
+    map.set(connector, (map.get(connector) ?? 0) + n);
+  }
+}
+
+/**
+ * {@link DurableQueue} over a {@link ChunkStore}: lanes, priorities, leases, limits, ttl and dead
+ * letters, the same for every store. Points are stored in chunks (one per lane per commit); concurrent
+ * `enqueue` calls are group-committed in one transaction on the next event-loop turn. Leases live in
+ * memory only, so reopening a store releases all of them.
+ */
+export class ChunkedQueue implements DurableQueue {
+  private readonly lanes = new Map<string, LaneState>();
+  private readonly live = new Map<number, LiveChunk>();
+  private readonly leases = new Map<number, LeaseRecord>();
+  private readonly defaults: LaneSettings;
+  private pending: PendingEnqueue[] = [];
+  private flushScheduled = false;
+  private leaseSeq = 0;
+  private closed = false;
+  private healthState: { ok: boolean; reason?: string } = { ok: true };
+  private readonly onClose?: () => void;
+
+  constructor(
+    private readonly store: ChunkStore,
+    options: { defaults?: Partial<LaneSettings>; onClose?: () => void } = {},
+  ) {
+    this.defaults = { ...DEFAULT_LANE_SETTINGS, ...checkLaneSettings(options.defaults ?? {}, 'defaults') };
+    this.onClose = options.onClose;
+    for (const t of store.readLaneTotals()) {
+      const lane = this.lane(t.connector);
+      lane.points[t.priority] = t.points;
+      lane.bytes[t.priority] = t.bytes;
+    }
+  }
+
+  configureLane(connector: string, settings: Partial<LaneSettings>): void {
+    if (typeof connector !== 'string' || !connector) throw new TypeError('[bifrost] configureLane: connector must be a non-empty string');
+    const lane = this.lane(connector);
+    lane.settings = { ...this.defaults, ...checkLaneSettings(settings, `lane "${connector}"`) };
+  }
+
+  enqueue(items: readonly EnqueueItem[]): Promise<EnqueueResult> {
+    if (this.closed) return Promise.reject(closedError());
+    try {
+      checkEnqueueItems(items);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!items.length) return Promise.resolve({ accepted: 0, dropped: {} });
+    return new Promise((resolve, reject) => {
+      this.pending.push({ items, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  async lease(connector: string, max: number): Promise<Lease | null> {
+    if (this.closed) throw closedError();
+    if (!Number.isInteger(max) || max < 1) throw new TypeError(`[bifrost] lease: max must be a positive integer, got ${String(max)}`);
+    const lane = this.lanes.get(connector);
+    if (!lane) return null;
+    const descending = lane.settings.order === 'newest_first';
+    const parts: LeaseRecord['parts'] = [];
+    let taken = 0;
+    try {
+      for (let p = PRIORITIES - 1; p >= 0 && taken < max; p--) {
+        if (lane.points[p] - lane.leased[p] <= 0) continue;
+        let after: number | undefined;
+        scan: for (;;) {
+          const page = this.store.scanLane(connector, p, descending, after, SCAN_PAGE);
+          if (!page.length) break;
+          for (const meta of page) {
+            after = meta.seq;
+            const known = this.live.get(meta.seq);
+            if (known && known.available === 0) continue;
+            const chunk = known ?? this.load(meta.seq, connector, p);
+            const idx = pickAvailable(chunk, max - taken, descending);
+            if (idx.length) { parts.push({ chunk, idx }); taken += idx.length; }
+            if (taken >= max) break scan;
+          }
+        }
+      }
+    } catch (err) {
+      throw this.storageFailure('reading queued points failed', err);
+    }
+    if (!taken) return null;
+    const points: DataPoint[] = [];
+    let attempts = 0;
+    for (const { chunk, idx } of parts) {
+      for (const i of idx) {
+        chunk.state[i] = LEASED;
+        points.push(chunk.points[i]);
+        if (chunk.attempts[i] > attempts) attempts = chunk.attempts[i];
+      }
+      chunk.available -= idx.length;
+      chunk.leased += idx.length;
+      lane.leased[chunk.priority] += idx.length;
+    }
+    const id = ++this.leaseSeq;
+    this.leases.set(id, { connector, parts });
+    return { id, connector, points, attempts };
+  }
+
+  async settle(lease: Lease, outcome: LeaseOutcome): Promise<void> {
+    if (this.closed) throw closedError();
+    const record = this.leases.get(lease.id);
+    if (!record) throw new Error(`[bifrost] settle: lease ${lease.id} is unknown or already settled`);
+    this.leases.delete(lease.id);
+    const acked = outcome.acked === 'all' ? undefined : new Set(outcome.acked);
+    const dead = new Map((outcome.deadLetter ?? []).map((d) => [d.id, d]));
+    const cs = new ChangeSet();
+    const now = Date.now();
+    for (const { chunk, idx } of record.parts) {
+      const released: number[] = [];
+      for (const i of idx) {
+        const point = chunk.points[i];
+        const d = dead.get(point.id);
+        if (d) {
+          cs.remove(chunk, i);
+          cs.deadLetters.push({ connector: record.connector, priority: chunk.priority, point, code: d.code, reason: d.reason, attempts: chunk.attempts[i] + 1, time: now });
+        } else if (!acked || acked.has(point.id)) {
+          cs.remove(chunk, i);
+        } else {
+          released.push(i);
+        }
+      }
+      if (released.length) cs.released.set(chunk, released);
+    }
+    try {
+      this.commit(cs);
+    } catch (err) {
+      // Nothing was removed: hand every point back for another delivery (at-least-once).
+      for (const { chunk, idx } of record.parts) this.unlease(chunk, idx, false);
+      throw err;
+    }
+  }
+
+  async expire(now = Date.now()): Promise<Record<string, number>> {
+    if (this.closed) throw closedError();
+    const cs = new ChangeSet();
+    try {
+      for (const [connector, lane] of this.lanes) {
+        const ttl = lane.settings.ttlMs;
+        if (!ttl) continue;
+        for (let p = 0; p < PRIORITIES; p++) {
+          if (lane.points[p] - lane.leased[p] <= 0) continue;
+          this.forEachOldest(connector, p, cs, (meta) => meta.enqueuedAt <= now - ttl, (chunk, i) => {
+            cs.remove(chunk, i);
+            cs.count(cs.expired, connector, 1);
+            cs.deadLetters.push({ connector, priority: p, point: chunk.points[i], code: TTL_EXPIRED_CODE, reason: `not delivered within ttl ${ttl} ms`, attempts: chunk.attempts[i], time: now });
+            return true;
+          });
+        }
+      }
+    } catch (err) {
+      throw this.storageFailure('reading queued points failed', err);
+    }
+    this.commit(cs);
+    return Object.fromEntries(cs.expired);
+  }
+
+  stats(connector: string): LaneStats {
+    const lane = this.lanes.get(connector);
+    if (!lane) return { points: 0, bytes: 0, inFlight: 0, dropped: 0, expired: 0, deadLetters: 0 };
+    if (lane.oldestStale && !this.closed) {
+      try {
+        let oldest: number | undefined;
+        for (let p = 0; p < PRIORITIES; p++) {
+          if (!lane.points[p]) continue;
+          const t = this.store.firstEnqueuedAt(connector, p);
+          if (t !== undefined && (oldest === undefined || t < oldest)) oldest = t;
+        }
+        lane.oldest = oldest;
+        lane.oldestStale = false;
+      } catch {
+        // stats must not throw; a storage problem already shows in health()
+      }
+    }
+    const s: LaneStats = { points: sum(lane.points), bytes: sum(lane.bytes), inFlight: sum(lane.leased), dropped: lane.dropped, expired: lane.expired, deadLetters: lane.deadLetters };
+    if (s.points > 0 && lane.oldest !== undefined) s.oldestEnqueuedAt = lane.oldest;
+    return s;
+  }
+
+  connectors(): string[] {
+    return [...this.lanes.keys()];
+  }
+
+  async listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetterEntry[]> {
+    if (this.closed) throw closedError();
+    checkDeadLetterFilter(filter);
+    try {
+      return this.store.listDeadLetters(filter).map(({ priority: _priority, ...entry }) => entry);
+    } catch (err) {
+      throw this.storageFailure('reading dead letters failed', err);
+    }
+  }
+
+  async replayDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
+    if (this.closed) throw closedError();
+    checkDeadLetterFilter(filter);
+    const cs = new ChangeSet();
+    let rows;
+    try {
+      rows = this.store.listDeadLetters(filter);
+    } catch (err) {
+      throw this.storageFailure('reading dead letters failed', err);
+    }
+    const groups = new Map<string, typeof rows>();
+    for (const r of rows) {
+      const key = `${r.connector}\u0000${r.priority}`;
+      const g = groups.get(key);
+      if (g) g.push(r); else groups.set(key, [r]);
+    }
+    const now = Date.now();
+    for (const g of groups.values()) {
+      const encoded = g.map((r) => JSON.stringify(r.point));
+      cs.inserts.push({ connector: g[0].connector, priority: g[0].priority, enqueuedAt: now, points: g.map((r) => r.point), encoded, attempts: g.map((r) => r.attempts) });
+      cs.addDelta(g[0].connector, g[0].priority, g.length, encoded.reduce((n, e) => n + Buffer.byteLength(e), 0));
+    }
+    cs.removedDeadLetters = rows.map((r) => r.seq);
+    this.commit(cs);
+    return rows.length;
+  }
+
+  async purgeDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
+    if (this.closed) throw closedError();
+    checkDeadLetterFilter(filter);
+    const cs = new ChangeSet();
+    try {
+      cs.removedDeadLetters = this.store.listDeadLetters(filter).map((r) => r.seq);
+    } catch (err) {
+      throw this.storageFailure('reading dead letters failed', err);
+    }
+    this.commit(cs);
+    return cs.removedDeadLetters.length;
+  }
+
+  health(): { ok: boolean; reason?: string } {
+    return { ...this.healthState };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.leases.clear();
+    this.live.clear();
+    this.onClose?.();
+    this.store.close();
+  }
+
+  private lane(connector: string): LaneState {
+    let lane = this.lanes.get(connector);
+    if (!lane) {
+      lane = {
+        settings: { ...this.defaults },
+        points: new Array(PRIORITIES).fill(0),
+        bytes: new Array(PRIORITIES).fill(0),
+        leased: new Array(PRIORITIES).fill(0),
+        dropped: 0,
+        expired: 0,
+        deadLetters: 0,
+        oldest: undefined,
+        oldestStale: true,
+      };
+      this.lanes.set(connector, lane);
+    }
+    return lane;
+  }
+
+  private load(seq: number, connector: string, priority: number): LiveChunk {
+    const body = this.store.readChunk(seq);
+    const state = new Uint8Array(body.points.length);
+    for (const i of body.removed) state[i] = GONE;
+    const attempts = body.attempts ? [...body.attempts] : new Array<number>(body.points.length).fill(0);
+    const chunk = new LiveChunk(seq, connector, priority, body.points, body.sizes, state, attempts);
+    this.live.set(seq, chunk);
+    this.trimCache();
+    return chunk;
+  }
+
+  private trimCache(): void {
+    if (this.live.size <= IDLE_CHUNK_CACHE) return;
+    let idle = 0;
+    for (const c of this.live.values()) if (c.leased === 0) idle++;
+    for (const [seq, c] of this.live) {
+      if (idle <= IDLE_CHUNK_CACHE) break;
+      if (c.leased === 0) { this.live.delete(seq); idle--; }
+    }
+  }
+
+  /**
+   * Visits the unleased points of a lane from the oldest chunk on while `chunkMatches`; `visit`
+   * returns false to stop.
+   */
+  private forEachOldest(connector: string, priority: number, cs: ChangeSet, chunkMatches: (m: ChunkMeta) => boolean, visit: (chunk: LiveChunk, i: number) => boolean): void {
+    let after: number | undefined;
+    for (;;) {
+      const page = this.store.scanLane(connector, priority, false, after, SCAN_PAGE);
+      if (!page.length) return;
+      for (const meta of page) {
+        after = meta.seq;
+        if (!chunkMatches(meta)) return;
+        const known = this.live.get(meta.seq);
+        if (known && known.available === 0) continue;
+        const chunk = known ?? this.load(meta.seq, connector, priority);
+        for (let i = 0; i < chunk.points.length; i++) {
+          if (chunk.state[i] === AVAILABLE && !cs.isRemoved(chunk, i) && !visit(chunk, i)) return;
+        }
+      }
+    }
+  }
+
+  /** Group commit: every enqueue call gathered since the last turn, in one transaction. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const calls = this.pending;
+    this.pending = [];
+    if (!calls.length) return;
+    const cs = new ChangeSet();
+    const done: Array<{ call: PendingEnqueue; result: EnqueueResult }> = [];
+    const refused = new Set<PendingEnqueue>();
+    const building = new Map<string, { connector: string; priority: number; items: EncodedItem[] }>();
+    const now = Date.now();
+    try {
+      for (const call of calls) {
+        const byConnector = new Map<string, EncodedItem[]>();
+        for (const item of call.items) {
+          const json = JSON.stringify(item.point);
+          const e = { item, json, size: Buffer.byteLength(json) };
+          const list = byConnector.get(item.connector);
+          if (list) list.push(e); else byConnector.set(item.connector, [e]);
+        }
+        const full = [...byConnector].find(([c, list]) => this.lane(c).settings.whenFull === 'block' && this.overflow(c, cs, list).any);
+        if (full) {
+          refused.add(call);
+          call.reject(new QueueFullError(full[0]));
+          continue;
+        }
+        const result: EnqueueResult = { accepted: 0, dropped: {} };
+        for (const [connector, list] of byConnector) {
+          const { kept, dropped } = this.makeRoom(connector, cs, list);
+          if (dropped) {
+            result.dropped[connector] = dropped;
+            cs.count(cs.dropped, connector, dropped);
+          }
+          for (const e of kept) {
+            const key = `${connector}\u0000${e.item.priority}`;
+            const b = building.get(key);
+            if (b) b.items.push(e); else building.set(key, { connector, priority: e.item.priority, items: [e] });
+            cs.addDelta(connector, e.item.priority, 1, e.size);
+          }
+          result.accepted += kept.length;
+        }
+        done.push({ call, result });
+      }
+      for (const b of building.values()) {
+        cs.inserts.push({ connector: b.connector, priority: b.priority, enqueuedAt: now, points: b.items.map((e) => e.item.point), encoded: b.items.map((e) => e.json), attempts: null });
+      }
+      this.commit(cs);
+    } catch (err) {
+      const failure = this.storageFailure('enqueue failed', err);
+      for (const call of calls) if (!refused.has(call)) call.reject(failure);
+      return;
+    }
+    for (const { call, result } of done) call.resolve(result);
+  }
+
+  /** Projected totals of a connector with this commit's changes so far, and whether `incoming` would overflow. */
+  private overflow(connector: string, cs: ChangeSet, incoming: readonly EncodedItem[]) {
+    const lane = this.lane(connector);
+    let points = sum(lane.points);
+    let bytes = sum(lane.bytes);
+    for (const d of cs.laneDelta.values()) if (d.connector === connector) { points += d.points; bytes += d.bytes; }
+    const { maxPoints, maxBytes } = lane.settings;
+    const inBytes = incoming.reduce((n, e) => n + e.size, 0);
+    const excessPoints = maxPoints > 0 ? Math.max(0, points + incoming.length - maxPoints) : 0;
+    const excessBytes = maxBytes > 0 ? Math.max(0, bytes + inBytes - maxBytes) : 0;
+    return { any: excessPoints > 0 || excessBytes > 0, excessPoints, excessBytes };
+  }
+
+  /** Applies `when_full` (drop_newest / drop_oldest): the incoming points to queue and how many points were dropped. */
+  private makeRoom(connector: string, cs: ChangeSet, incoming: EncodedItem[]): { kept: EncodedItem[]; dropped: number } {
+    let { any, excessPoints, excessBytes } = this.overflow(connector, cs, incoming);
+    if (!any) return { kept: incoming, dropped: 0 };
+    const policy = this.lane(connector).settings.whenFull;
+    if (policy === 'drop_oldest') {
+      let freed = 0;
+      for (let p = 0; p < PRIORITIES && (excessPoints > 0 || excessBytes > 0); p++) {
+        this.forEachOldest(connector, p, cs, () => true, (chunk, i) => {
+          cs.remove(chunk, i);
+          freed++;
+          excessPoints--;
+          excessBytes -= chunk.sizes[i];
+          return excessPoints > 0 || excessBytes > 0;
+        });
+      }
+      let start = 0;
+      while (start < incoming.length && (excessPoints > 0 || excessBytes > 0)) {
+        excessPoints--;
+        excessBytes -= incoming[start++].size;
+      }
+      return { kept: incoming.slice(start), dropped: freed + start };
+    }
+    let end = incoming.length;
+    while (end > 0 && (excessPoints > 0 || excessBytes > 0)) {
+      excessPoints--;
+      excessBytes -= incoming[--end].size;
+    }
+    return { kept: incoming.slice(0, end), dropped: incoming.length - end };
+  }
+
+  /** Writes a change set in one transaction, then applies it to memory. */
+  private commit(cs: ChangeSet): void {
+    if (cs.isEmpty()) return;
+    try {
+      this.store.transaction(() => this.persist(cs));
+    } catch (err) {
+      throw this.storageFailure('write failed', err);
+    }
+    this.healthState = { ok: true };
+    this.apply(cs);
+  }
+
+  private persist(cs: ChangeSet): void {
+    for (const chunk of cs.inserts) this.store.insertChunk(chunk);
+    for (const chunk of new Set([...cs.gone.keys(), ...cs.released.keys()])) {
+      const gone = cs.gone.get(chunk);
+      const removed: number[] = [];
+      for (let i = 0; i < chunk.points.length; i++) if (chunk.state[i] === GONE || gone?.has(i)) removed.push(i);
+      if (removed.length === chunk.points.length) {
+        this.store.deleteChunk(chunk.seq);
+        continue;
+      }
+      const attempts = [...chunk.attempts];
+      for (const i of cs.released.get(chunk) ?? []) attempts[i]++;
+      this.store.writeChunkState(chunk.seq, removed, attempts.some((a) => a > 0) ? attempts : null);
+    }
+    if (cs.deadLetters.length) this.store.addDeadLetters(cs.deadLetters);
+    if (cs.removedDeadLetters.length) this.store.removeDeadLetters(cs.removedDeadLetters);
+    for (const d of cs.laneDelta.values()) {
+      const lane = this.lane(d.connector);
+      this.store.writeLaneTotal({ connector: d.connector, priority: d.priority, points: lane.points[d.priority] + d.points, bytes: lane.bytes[d.priority] + d.bytes });
+    }
+  }
+
+  private apply(cs: ChangeSet): void {
+    for (const [chunk, set] of cs.gone) {
+      const lane = this.lane(chunk.connector);
+      for (const i of set) {
+        if (chunk.state[i] === LEASED) { chunk.leased--; lane.leased[chunk.priority]--; } else chunk.available--;
+        chunk.state[i] = GONE;
+        chunk.gone++;
+      }
+      if (chunk.gone === chunk.points.length) this.live.delete(chunk.seq);
+    }
+    for (const [chunk, idx] of cs.released) this.unlease(chunk, idx, true);
+    for (const d of cs.laneDelta.values()) {
+      const lane = this.lane(d.connector);
+      lane.points[d.priority] += d.points;
+      lane.bytes[d.priority] += d.bytes;
+      lane.oldestStale = true;
+    }
+    for (const [c, n] of cs.dropped) this.lane(c).dropped += n;
+    for (const [c, n] of cs.expired) this.lane(c).expired += n;
+    for (const d of cs.deadLetters) this.lane(d.connector).deadLetters++;
+    this.trimCache();
+  }
+
+  private unlease(chunk: LiveChunk, idx: readonly number[], countAttempt: boolean): void {
+    const lane = this.lane(chunk.connector);
+    for (const i of idx) {
+      if (chunk.state[i] !== LEASED) continue;
+      chunk.state[i] = AVAILABLE;
+      chunk.leased--;
+      chunk.available++;
+      lane.leased[chunk.priority]--;
+      if (countAttempt) chunk.attempts[i]++;
+    }
+  }
+
+  private storageFailure(what: string, err: unknown): QueueStorageError {
+    const e = err instanceof QueueStorageError ? err : new QueueStorageError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    this.healthState = { ok: false, reason: e.message };
+    return e;
+  }
+}
+
+function pickAvailable(chunk: LiveChunk, want: number, descending: boolean): number[] {
+  const idx: number[] = [];
+  if (!chunk.available) return idx;
+  const n = chunk.points.length;
+  for (let k = 0; k < n && idx.length < want; k++) {
+    const i = descending ? n - 1 - k : k;
+    if (chunk.state[i] === AVAILABLE) idx.push(i);
+  }
+  return idx;
+}
+
+function sum(a: readonly number[]): number {
+  let s = 0;
+  for (const v of a) s += v;
+  return s;
+}
+
+function closedError(): Error {
+  return new Error('[bifrost] the queue is closed');
+}

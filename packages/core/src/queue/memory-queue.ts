@@ -1,0 +1,12 @@
+import { ChunkedQueue } from './chunked-queue.js';
+import { MemoryChunkStore } from './memory-store.js';
+import type { DurableQueue, QueueOptions } from './types.js';
+
+/**
+ * A queue kept in process memory, for users who choose speed over durability: everything queued is
+ * lost when the process exits. Same behaviour as the SQLite queue otherwise (lanes, priorities,
+ * leases, limits, ttl, dead letters); `sync` and `compression` do not apply.
+ */
+export function createMemoryQueue(opts: QueueOptions = {}): DurableQueue {
+  return new ChunkedQueue(new MemoryChunkStore(), { defaults: opts.defaults });
+}
