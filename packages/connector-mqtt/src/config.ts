@@ -12,6 +12,11 @@ export const DEFAULT_TOPIC = '{topic_prefix}/{device_id}/{tag_name}';
 /** Topic template used when `data_topic`, `event_topic` or `alarm_topic` is set and `topic` is not. */
 export const DEFAULT_CHANNEL_TOPIC = '{topic_prefix}/{channel}/{device_id}/{tag_name}';
 
+/** Default window of unacknowledged messages. */
+export const DEFAULT_MAX_INFLIGHT = 1000;
+/** Default window for QoS 2 over MQTT 3.1.1: Mosquitto's default `max_inflight_messages`. */
+export const QOS2_V311_MAX_INFLIGHT = 20;
+
 const brokerUrl = (field: string) =>
   z
     .string()
@@ -63,8 +68,8 @@ export const mqttConfigSchema = z
     alarm_topic: channelTopic('points with quality `ALARM`; falls back to `data_topic`', 'alarms'),
     payload_format: z.enum(['json', 'json-batch']).default('json')
       .describe('`json`: one message per point, the point as a JSON object (`id`, `deviceId`, `tagName`, `value`, `quality`, `timestamp`, ...). `json-batch`: one JSON array per topic per batch (fewer, larger messages).'),
-    max_inflight: z.number().int().min(1).max(65_000).default(1000)
-      .describe('Most messages awaiting their PUBACK / PUBCOMP at once per connection; lowered to the broker\'s Receive Maximum under MQTT 5.'),
+    max_inflight: z.number().int().min(1).max(65_000).optional()
+      .describe(`Most messages awaiting their PUBACK / PUBCOMP at once per connection; lowered to the broker's Receive Maximum under MQTT 5. Default ${DEFAULT_MAX_INFLIGHT}, but ${QOS2_V311_MAX_INFLIGHT} for QoS 2 over MQTT 3.1.1: brokers such as Mosquitto answer PUBREC to QoS 2 messages beyond their in-flight limit and then drop them, and 3.1.1 has no way to announce that limit.`),
     max_packet_size: z.number().int().min(64).optional()
       .describe('Largest PUBLISH packet the broker accepts, bytes. Larger points are dead-lettered instead of being retried forever. Under MQTT 5 the broker\'s announced Maximum Packet Size applies too.'),
   })
@@ -80,6 +85,12 @@ export const mqttConfigSchema = z
 
 /** Validated settings as `create` receives them. */
 export type MqttConfig = z.output<typeof mqttConfigSchema>;
+
+/** The configured window of unacknowledged messages, before the broker's Receive Maximum applies. */
+export function maxInflightOf(config: MqttConfig): number {
+  if (config.max_inflight !== undefined) return config.max_inflight;
+  return config.qos === 2 && config.protocol_version === 4 ? QOS2_V311_MAX_INFLIGHT : DEFAULT_MAX_INFLIGHT;
+}
 
 /** The broker URL to use: `broker` wins over `endpoint`. Only call on a validated config. */
 export function brokerUrlOf(config: MqttConfig): URL {

@@ -11,7 +11,7 @@ import {
   type PluginContext,
 } from '@bifrost/core';
 import { connect as mqttConnect, type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
-import { DEFAULT_CHANNEL_TOPIC, DEFAULT_TOPIC, SECURE_SCHEMES, brokerUrlOf, type MqttConfig } from './config.js';
+import { DEFAULT_CHANNEL_TOPIC, DEFAULT_TOPIC, SECURE_SCHEMES, brokerUrlOf, maxInflightOf, type MqttConfig } from './config.js';
 import { buildMessages, type MessageFormat } from './messages.js';
 import { classifyConnectError } from './mqtt-errors.js';
 import { PublishWindow } from './publish-window.js';
@@ -73,6 +73,7 @@ export class MqttConnector implements Connector {
   private readonly topics: TopicResolver;
   private readonly url: URL;
   private readonly clientId: string;
+  private readonly maxInflight: number;
   private readonly label: string;
 
   constructor(private readonly config: MqttConfig, private readonly ctx: PluginContext) {
@@ -96,6 +97,7 @@ export class MqttConnector implements Connector {
       throw classifyError(err, this.label);
     }
     this.clientId = config.client_id ?? defaultClientId(ctx.name);
+    this.maxInflight = maxInflightOf(config);
   }
 
   async connect(): Promise<void> {
@@ -119,7 +121,7 @@ export class MqttConnector implements Connector {
   async write(batch: readonly DataPoint[]): Promise<void> {
     const client = this.usableClient();
     const { messages, poison } = buildMessages(batch, this.topics, this.messageFormat());
-    const window = new PublishWindow(client, messages, Math.min(this.config.max_inflight, this.serverLimits.receiveMaximum ?? Infinity));
+    const window = new PublishWindow(client, messages, Math.min(this.maxInflight, this.serverLimits.receiveMaximum ?? Infinity));
     this.inflight.add(window);
     let refused;
     try {

@@ -22,6 +22,9 @@ export {
   BROKER_SCHEMES,
   DEFAULT_TOPIC,
   DEFAULT_CHANNEL_TOPIC,
+  DEFAULT_MAX_INFLIGHT,
+  QOS2_V311_MAX_INFLIGHT,
+  maxInflightOf,
   type MqttConfig,
 } from './config.js';
 export { MqttConnector, clientOptions, defaultClientId, PERSISTENT_SESSION_EXPIRY_S } from './connector.js';

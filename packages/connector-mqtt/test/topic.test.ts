@@ -1,0 +1,40 @@
+import { ConfigError, type DataPoint } from '@bifrost/core';
+import { describe, expect, it } from 'vitest';
+import { TopicResolver } from '../src/topic.js';
+
+const point = (over: Partial<DataPoint> = {}): DataPoint => ({
+  id: 'p1', deviceId: 'PLC001', tagName: 'temperature', value: 1, quality: 'GOOD', timestamp: 0, ...over,
+});
+const channels = { data: 'telemetry', event: 'events', alarm: 'alarms' };
+
+describe('TopicResolver', () => {
+  it('fills every placeholder', () => {
+    const r = new TopicResolver('{topic_prefix}/{channel}/{device_id}/{tag_name}/{quality}', 'plant', channels);
+    expect(r.resolve(point())).toEqual({ topic: 'plant/telemetry/PLC001/temperature/GOOD' });
+  });
+
+  it('sends ALARM to the alarm topic and EVENT to the event topic', () => {
+    const r = new TopicResolver('{topic_prefix}/{channel}/{device_id}', 'p', channels);
+    expect(r.resolve(point({ quality: 'ALARM' }))).toEqual({ topic: 'p/alarms/PLC001' });
+    expect(r.resolve(point({ quality: 'EVENT' }))).toEqual({ topic: 'p/events/PLC001' });
+    expect(r.resolve(point({ quality: 'BAD' }))).toEqual({ topic: 'p/telemetry/PLC001' });
+  });
+
+  it('reuses the same topic string for the same device, tag and quality', () => {
+    const r = new TopicResolver('{topic_prefix}/{device_id}/{tag_name}', 'p', channels);
+    const a = r.resolve(point());
+    expect(r.resolve(point({ id: 'p2', value: 7 }))).toBe(a);
+  });
+
+  it('marks topics MQTT forbids as invalid instead of sending them', () => {
+    const r = new TopicResolver('{device_id}/{tag_name}', 'p', channels);
+    expect(r.resolve(point({ deviceId: 'a+b' }))).toEqual({ invalid: expect.stringMatching(/wildcard/) });
+    expect(r.resolve(point({ tagName: '#' }))).toEqual({ invalid: expect.stringMatching(/wildcard/) });
+    expect(r.resolve(point({ tagName: 'x'.repeat(70_000) }))).toEqual({ invalid: expect.stringMatching(/longer than 65535 bytes/) });
+  });
+
+  it('rejects an unknown placeholder with a ConfigError naming topic', () => {
+    expect(() => new TopicResolver('{topic_prefix}/{device}', 'p', channels)).toThrow(ConfigError);
+    expect(() => new TopicResolver('{device}', 'p', channels)).toThrow(/^topic: unknown placeholder \{device\}/);
+  });
+});
