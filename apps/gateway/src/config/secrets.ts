@@ -1,0 +1,62 @@
+const SECRET_KEY_RE = /(pass(word|phrase)?|token|secret|api_?key|access_?key|sas_?key|credentials?|private_?key|connection_string)$/i;
+/** What replaces a secret anywhere it would be shown. */
+export const REDACTED = '***';
+
+/** True for config keys whose values are secrets: `password`, `key_passphrase`, `token`, `sas_key`, ... */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY_RE.test(key);
+}
+
+/**
+ * The secret values of a loaded config. Redacts them by key (objects) and by value (free text such
+ * as error messages from a plugin that echoed a password).
+ */
+export class SecretRegistry {
+  private readonly values = new Set<string>();
+  private readonly extraKeys = new Set<string>();
+  private pattern: RegExp | undefined;
+
+  /** Registers a secret value (values shorter than 4 characters are only redacted by key). */
+  add(value: string): void {
+    if (value.length >= 4 && !this.values.has(value)) {
+      this.values.add(value);
+      this.pattern = undefined;
+    }
+  }
+
+  /** Registers a key a plugin marked secret in its schema (`.describe('... (secret)')`). */
+  addKey(key: string): void {
+    this.extraKeys.add(key);
+  }
+
+  isSecret(key: string): boolean {
+    return isSecretKey(key) || this.extraKeys.has(key);
+  }
+
+  /** Replaces every registered secret value inside `text`. */
+  redactText(text: string): string {
+    if (!this.values.size) return text;
+    this.pattern ??= new RegExp([...this.values].sort((a, b) => b.length - a.length).map(escapeRe).join('|'), 'g');
+    return text.replace(this.pattern, REDACTED);
+  }
+
+  /** A deep copy with secret keys replaced by `***` and secret values scrubbed from strings. */
+  redact<T>(value: T): T {
+    return this.redactValue(value) as T;
+  }
+
+  private redactValue(value: unknown): unknown {
+    if (typeof value === 'string') return this.redactText(value);
+    if (Array.isArray(value)) return value.map((v) => this.redactValue(v));
+    if (value === null || typeof value !== 'object') return value;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = this.isSecret(k) && v !== undefined && v !== null && v !== '' ? REDACTED : this.redactValue(v);
+    }
+    return out;
+  }
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,218 @@
+import { timingSafeEqual } from 'node:crypto';
+import {
+  parsePoints, PointValidationError, QueueFullError, QueueStorageError, UnknownConnectorError,
+  type DataPoint, type DeadLetterFilter, type DurableQueue, type Pipeline,
+} from '@bifrost/core';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import type { SecretRegistry } from '../config/secrets.js';
+import { dashboardHtml } from './dashboard.js';
+import { buildOpenApi, ROUTES } from './openapi.js';
+
+/** What the HTTP API serves. */
+export interface ApiDeps {
+  pipeline: Pipeline;
+  queue: DurableQueue;
+  /** Per connector name: its config as written (host fields and provider_config); redacted when served. */
+  connectorConfigs: Record<string, unknown>;
+  secrets: SecretRegistry;
+  logger: PinoLogger;
+  /** Bearer token required on every route but `/health` and the page shell `/`. */
+  token?: string;
+  /** Largest request body, bytes (413 above). Default 1 MiB. */
+  bodyLimit?: number;
+  /** PEM server certificate and key for HTTPS. */
+  https?: { cert: string; key: string; ca?: string };
+  /** False while starting or stopping: `/ready` answers 503. */
+  isAccepting(): boolean;
+  /** Version shown in `/health` and `/openapi.json`. */
+  version: string;
+}
+
+/** Error body of every non-2xx answer. */
+interface ErrorBody {
+  error: string;
+  message: string;
+  issues?: Array<{ path: string; message: string }>;
+}
+
+/** A malformed request other than a point (dead-letter filters): 400 naming the field. */
+class BadRequestError extends Error {
+  readonly code = 'BIFROST_ERR_BAD_REQUEST';
+  constructor(readonly issues: Array<{ path: string; message: string }>) {
+    super(`[bifrost] bad request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  }
+}
+
+const PUBLIC_ROUTES = new Set(['/health', '/']);
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Accepts a point, an array of points or `{ "points": [...] }`; errors name the field (`points[3].value`). */
+function pointsFromBody(body: unknown): DataPoint[] {
+  if (body === undefined || body === null || body === '') {
+    throw new PointValidationError([{ path: '(body)', message: 'a JSON point, an array of points or { "points": [...] } is required' }]);
+  }
+  if (typeof body === 'object' && !Array.isArray(body) && 'points' in body) {
+    const list = (body as { points: unknown }).points;
+    if (!Array.isArray(list)) throw new PointValidationError([{ path: 'points', message: 'must be an array of points' }]);
+    try {
+      return parsePoints(list);
+    } catch (err) {
+      if (err instanceof PointValidationError) throw new PointValidationError(err.issues.map((i) => ({ ...i, path: `points${i.path}` })));
+      throw err;
+    }
+  }
+  return parsePoints(body);
+}
+
+/**
+ * Builds the REST API (not listening yet). Routes are listed in {@link ROUTES} and described at
+ * `/openapi.json`. A data POST answers 200 only after its points are durably queued.
+ */
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    disableRequestLogging: true,
+    bodyLimit: deps.bodyLimit ?? 1_048_576,
+    ...(deps.https ? { https: deps.https } : {}),
+  }) as unknown as FastifyInstance;
+  const redact = <T>(v: T): T => deps.secrets.redact(v);
+  const connectorNames = () => new Set(Object.keys(deps.connectorConfigs));
+
+  if (deps.token) {
+    const token = deps.token;
+    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      const path = req.url.split('?')[0]!;
+      if (PUBLIC_ROUTES.has(path)) return;
+      if (!tokenMatches(req.headers.authorization, token)) {
+        reply.header('www-authenticate', 'Bearer realm="bifrost"');
+        return reply.code(401).send({ error: 'BIFROST_ERR_UNAUTHORIZED', message: 'missing or wrong bearer token (Authorization: Bearer <token>)' } satisfies ErrorBody);
+      }
+    });
+  }
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err instanceof PointValidationError || err instanceof BadRequestError) {
+      return reply.code(400).send({ error: err.code, message: redact(err.message), issues: redact(err.issues) } satisfies ErrorBody);
+    }
+    if (err instanceof QueueFullError) {
+      reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+      return reply.code(503).send({ error: err.code, message: err.message } satisfies ErrorBody);
+    }
+    if (err instanceof QueueStorageError) {
+      reply.header('retry-after', '5');
+      return reply.code(503).send({ error: err.code, message: redact(err.message) } satisfies ErrorBody);
+    }
+    if (err instanceof UnknownConnectorError) return reply.code(404).send({ error: err.code, message: err.message } satisfies ErrorBody);
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) deps.logger.error({ err: { message: redact(err.message), code: err.code } }, 'request failed');
+    const code = err.code?.startsWith('FST_ERR_CTP_BODY_TOO_LARGE') ? 'BIFROST_ERR_BODY_TOO_LARGE' : err.code ?? 'BIFROST_ERR_INTERNAL';
+    return reply.code(status).send({ error: code, message: redact(status === 500 ? 'internal error' : err.message) } satisfies ErrorBody);
+  });
+
+  const notFound = (reply: FastifyReply, name: string) =>
+    reply.code(404).send({ error: 'BIFROST_ERR_UNKNOWN_CONNECTOR', message: `unknown connector "${name}" (configured: ${[...connectorNames()].join(', ') || 'none'})` } satisfies ErrorBody);
+
+  const deadLetterFilter = (q: Record<string, unknown>): DeadLetterFilter => {
+    const f: DeadLetterFilter = {};
+    const bad = (path: string, message: string) => new BadRequestError([{ path, message }]);
+    if (q.connector !== undefined) {
+      if (typeof q.connector !== 'string' || !connectorNames().has(q.connector)) throw new UnknownConnectorError(String(q.connector), [...connectorNames()]);
+      f.connector = q.connector;
+    }
+    for (const key of ['limit', 'offset'] as const) {
+      if (q[key] === undefined) continue;
+      const n = Number(q[key]);
+      if (!Number.isInteger(n) || n < 0) throw bad(key, 'must be a non-negative integer');
+      f[key] = n;
+    }
+    if (q.seqs !== undefined) {
+      const list = Array.isArray(q.seqs) ? q.seqs : String(q.seqs).split(',');
+      const seqs = list.map(Number);
+      if (seqs.some((s) => !Number.isInteger(s) || s < 0)) throw bad('seqs', 'must be a list of dead-letter seq numbers');
+      f.seqs = seqs;
+    }
+    return f;
+  };
+  const bodyObject = (body: unknown): Record<string, unknown> => {
+    if (body === undefined || body === null) return {};
+    if (typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError([{ path: '(body)', message: 'must be a JSON object like { "connector": "name", "seqs": [1, 2] }' }]);
+    return body as Record<string, unknown>;
+  };
+
+  app.get('/health', async () => ({ status: 'ok', version: deps.version, uptime_s: Math.round(process.uptime()) }));
+
+  app.get('/ready', async (_req, reply) => {
+    const q = deps.queue.health();
+    const ready = deps.isAccepting() && q.ok;
+    return reply.code(ready ? 200 : 503).send({ ready, queue: redact(q) });
+  });
+
+  app.get('/api/cloud/health', async () => {
+    const connectors = deps.pipeline.health();
+    const queue = deps.queue.health();
+    const status = !queue.ok || connectors.some((c) => c.status === 'unhealthy') ? 'unhealthy'
+      : connectors.some((c) => c.status === 'degraded') ? 'degraded' : 'healthy';
+    return redact({ status, queue, connectors });
+  });
+
+  app.get('/api/cloud/metrics', async () => redact({ ...deps.pipeline.metricsSnapshot(), uptime_s: Math.round(process.uptime()), rss_bytes: process.memoryUsage.rss() }));
+
+  app.post('/api/data', async (req) => {
+    const points = pointsFromBody(req.body);
+    const r = await deps.pipeline.ingest(points);
+    return { accepted: points.length, queued: r.queued, unrouted: r.unrouted, dropped: r.dropped, ids: points.map((p) => p.id) };
+  });
+
+  app.post<{ Params: { name: string } }>('/api/cloud/connectors/:name/data', async (req, reply) => {
+    if (!connectorNames().has(req.params.name)) return notFound(reply, req.params.name);
+    const points = pointsFromBody(req.body);
+    const r = await deps.pipeline.ingest(points, { connector: req.params.name });
+    return { accepted: points.length, queued: r.queued, dropped: r.dropped, ids: points.map((p) => p.id) };
+  });
+
+  app.get<{ Params: { name: string } }>('/api/cloud/connectors/:name/config', async (req, reply) => {
+    const cfg = deps.connectorConfigs[req.params.name];
+    if (cfg === undefined) return notFound(reply, req.params.name);
+    return { name: req.params.name, config: redact(cfg) };
+  });
+
+  app.get('/api/cloud/deadletters', async (req) => {
+    const filter = deadLetterFilter(req.query as Record<string, unknown>);
+    filter.limit ??= 100;
+    return redact({ deadLetters: await deps.queue.listDeadLetters(filter) });
+  });
+
+  app.post('/api/cloud/deadletters/replay', async (req) => {
+    const filter = deadLetterFilter(bodyObject(req.body));
+    const replayed = await deps.queue.replayDeadLetters(filter);
+    deps.pipeline.notify(filter.connector);
+    return { replayed };
+  });
+
+  app.post('/api/cloud/deadletters/purge', async (req) => {
+    const purged = await deps.queue.purgeDeadLetters(deadLetterFilter(bodyObject(req.body)));
+    return { purged };
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', deps.pipeline.registry.contentType);
+    return deps.pipeline.registry.metrics();
+  });
+
+  app.get('/openapi.json', async () => buildOpenApi(deps.version));
+
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml()));
+
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: 'BIFROST_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]} (see /openapi.json; routes: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})` } satisfies ErrorBody));
+
+  return app;
+}

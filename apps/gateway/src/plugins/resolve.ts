@@ -1,0 +1,159 @@
+import type { ConnectorDefinition, SourceDefinition } from '@bifrost/core';
+import type { z } from 'zod';
+import type { ConfigIssue, PathSegment } from '../config/issues.js';
+import { formatPath, zodIssuesToConfigIssues } from '../config/issues.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { ConnectorEntry, GatewayConfig, SourceEntry } from '../config/schema.js';
+import { candidateNames, discoverPlugins, findByType, findExplicit, type PluginPackage, type PluginRole } from './discovery.js';
+import { loadPlugin } from './load.js';
+
+/** A connector instance whose plugin was found, loaded and whose settings passed the plugin's schema. */
+export interface ResolvedConnector {
+  name: string;
+  entry: ConnectorEntry;
+  plugin: PluginPackage;
+  definition: ConnectorDefinition;
+  /** Output of the plugin's `configSchema`. */
+  config: unknown;
+}
+
+export interface ResolvedSource {
+  name: string;
+  entry: SourceEntry;
+  plugin: PluginPackage;
+  definition: SourceDefinition;
+  config: unknown;
+}
+
+export interface ResolvedPlugins {
+  connectors: ResolvedConnector[];
+  sources: ResolvedSource[];
+  issues: ConfigIssue[];
+}
+
+/** Value of `endpoint: embedded`: the connector publishes to the gateway's embedded broker. */
+export const EMBEDDED_ENDPOINT = 'embedded';
+
+/** Keys of a source entry handled by the host; the rest goes to the source plugin. */
+const SOURCE_HOST_KEYS = new Set(['type', 'plugin', 'enabled']);
+
+/** `{ endpoint, ...provider_config }`: what a connector plugin's schema validates. */
+export function connectorPluginInput(entry: ConnectorEntry, embeddedUrl?: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...entry.provider_config };
+  const endpoint = entry.endpoint === EMBEDDED_ENDPOINT && embeddedUrl ? embeddedUrl : entry.endpoint;
+  if (endpoint !== undefined) out.endpoint = endpoint;
+  if (out.broker === EMBEDDED_ENDPOINT && embeddedUrl) out.broker = embeddedUrl;
+  return out;
+}
+
+function sourcePluginInput(entry: SourceEntry): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(entry).filter(([k]) => !SOURCE_HOST_KEYS.has(k)));
+}
+
+/** Field names a plugin schema marks secret with `.describe('... (secret)')`. */
+export function secretKeysOf(schema: z.ZodTypeAny): string[] {
+  let s: z.ZodTypeAny | undefined = schema;
+  for (let i = 0; i < 10 && s; i++) {
+    const def = s._def as { typeName?: string; schema?: z.ZodTypeAny; innerType?: z.ZodTypeAny; shape?: () => Record<string, z.ZodTypeAny> };
+    if (def.typeName === 'ZodObject' && def.shape) {
+      return Object.entries(def.shape()).filter(([, v]) => /\(secret\)/i.test(v.description ?? '')).map(([k]) => k);
+    }
+    s = def.schema ?? def.innerType;
+  }
+  return [];
+}
+
+async function findAndLoad<R extends PluginRole>(
+  role: R, type: string, spec: string | undefined, found: PluginPackage[], baseDir: string,
+): Promise<{ plugin: PluginPackage; definition: R extends 'connector' ? ConnectorDefinition : SourceDefinition }> {
+  const plugin = spec ? findExplicit(found, spec, baseDir) : findByType(found, role, type);
+  if (!plugin) {
+    const [official, thirdParty] = candidateNames(role, type);
+    throw new Error(`no ${role} plugin for type "${type}" is installed; install ${official} (or a third-party ${thirdParty}), or name one with plugin: <package or path>`);
+  }
+  const definition = await loadPlugin(plugin, role);
+  return { plugin, definition: definition as R extends 'connector' ? ConnectorDefinition : SourceDefinition };
+}
+
+/**
+ * Finds, loads and validates the plugins of every enabled connector and source. Collects every
+ * problem as a config issue with its YAML path and line instead of stopping at the first.
+ */
+export async function resolvePlugins(
+  loaded: LoadedConfig & { config: GatewayConfig },
+  opts: { embeddedUrl?: string; found?: PluginPackage[] } = {},
+): Promise<ResolvedPlugins> {
+  const cfg = loaded.config;
+  const found = opts.found ?? discoverPlugins([loaded.baseDir]);
+  const issues: ConfigIssue[] = [];
+  const connectors: ResolvedConnector[] = [];
+  const sources: ResolvedSource[] = [];
+  const at = (path: PathSegment[], message: string) => issues.push({ path: formatPath(path), line: loaded.locator.lineOf(path), message });
+
+  for (const [name, entry] of Object.entries(cfg.cloud.connectors)) {
+    if (!entry.enabled) continue;
+    const base: PathSegment[] = ['gateway', 'cloud', 'connectors', name];
+    try {
+      const { plugin, definition } = await findAndLoad('connector', entry.type, entry.plugin, found, loaded.baseDir);
+      for (const k of secretKeysOf(definition.configSchema)) loaded.secrets.addKey(k);
+      const input = connectorPluginInput(entry, opts.embeddedUrl ?? embeddedUrlOf(cfg));
+      const parsed = definition.configSchema.safeParse(input);
+      if (!parsed.success) {
+        issues.push(...zodIssuesToConfigIssues(parsed.error.issues, base, loaded.locator, (p) => (p[0] === 'endpoint' ? p : ['provider_config', ...p])));
+        continue;
+      }
+      connectors.push({ name, entry, plugin, definition, config: parsed.data });
+    } catch (err) {
+      at([...base, entry.plugin ? 'plugin' : 'type'], loaded.secrets.redactText((err as Error).message.replace(/^\[bifrost\] /, '')));
+    }
+  }
+
+  for (const [name, entry] of Object.entries(cfg.sources)) {
+    if (!entry.enabled) continue;
+    const base: PathSegment[] = ['gateway', 'sources', name];
+    try {
+      const { plugin, definition } = await findAndLoad('source', entry.type, entry.plugin, found, loaded.baseDir);
+      for (const k of secretKeysOf(definition.configSchema)) loaded.secrets.addKey(k);
+      const parsed = definition.configSchema.safeParse(sourcePluginInput(entry));
+      if (!parsed.success) {
+        issues.push(...zodIssuesToConfigIssues(parsed.error.issues, base, loaded.locator));
+        continue;
+      }
+      sources.push({ name, entry, plugin, definition, config: parsed.data });
+    } catch (err) {
+      at([...base, entry.plugin ? 'plugin' : 'type'], loaded.secrets.redactText((err as Error).message.replace(/^\[bifrost\] /, '')));
+    }
+  }
+
+  issues.push(...checkReferences(cfg, loaded));
+  return { connectors, sources, issues };
+}
+
+/** URL of the embedded broker as configured (port 0 is replaced by the real port at run time). */
+export function embeddedUrlOf(cfg: GatewayConfig, actualPort?: number): string | undefined {
+  const b = cfg.embedded_broker;
+  if (!b.enabled) return undefined;
+  return `mqtt://${b.host.includes(':') ? `[${b.host}]` : b.host}:${actualPort ?? (b.port || 1883)}`;
+}
+
+/** Routing rules and `default_connector` must name configured connectors. */
+function checkReferences(cfg: GatewayConfig, loaded: LoadedConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const names = new Set(Object.keys(cfg.cloud.connectors));
+  const check = (name: string, path: PathSegment[]) => {
+    if (!names.has(name)) {
+      issues.push({ path: formatPath(path), line: loaded.locator.lineOf(path), message: `unknown connector "${name}" (configured: ${[...names].join(', ') || 'none'})` });
+    }
+  };
+  if (cfg.cloud.default_connector !== undefined) check(cfg.cloud.default_connector, ['gateway', 'cloud', 'default_connector']);
+  cfg.cloud.routing_rules.forEach((r, i) => r.connectors.forEach((c, j) => check(c, ['gateway', 'cloud', 'routing_rules', i, 'connectors', j])));
+  if (cfg.embedded_broker.enabled === false) {
+    for (const [name, c] of Object.entries(cfg.cloud.connectors)) {
+      if (c.enabled && c.endpoint === EMBEDDED_ENDPOINT) {
+        const path = ['gateway', 'cloud', 'connectors', name, 'endpoint'];
+        issues.push({ path: formatPath(path), line: loaded.locator.lineOf(path), message: 'endpoint "embedded" needs embedded_broker.enabled: true' });
+      }
+    }
+  }
+  return issues;
+}
