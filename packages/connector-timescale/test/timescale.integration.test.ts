@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AuthError, ConfigError, PartialWriteError, TransientError, type DataPoint, type Logger, type PluginContext, type TlsMaterial,
+} from '@bifrost/core';
+import timescale, { timescaleConfigSchema } from '../src/index.js';
+import { postgresBinDir, startPostgres, type PostgresPeer } from './support/postgres.js';
+
+const bin = postgresBinDir();
+if (!bin) {
+  const hint = 'PostgreSQL not found: install the peers with `bash scripts/install-peers.sh` (or set BIFROST_PG_BIN)';
+  if (process.env.CI === 'true') throw new Error(hint);
+  console.warn(`[connector-timescale] skipping integration tests: ${hint}`);
+}
+
+const logs: string[] = [];
+const logger: Logger = { trace() {}, debug() {}, info: (_o, m) => { logs.push(String(m)); }, warn() {}, error() {}, child: () => logger };
+const ctx = (tls?: TlsMaterial): PluginContext => ({ name: 'it', logger, tls, signal: new AbortController().signal });
+let seq = 0;
+const point = (over: Partial<DataPoint> = {}): DataPoint => ({
+  id: `p-${++seq}`, deviceId: 'PLC001', tagName: 'temperature', value: 20 + seq, quality: 'GOOD', timestamp: 1_700_000_000_000 + seq, ...over,
+});
+
+describe.skipIf(!bin)('Timescale connector against a real PostgreSQL', () => {
+  let peer: PostgresPeer;
+  const config = (extra: Record<string, unknown> = {}) => timescaleConfigSchema.parse({
+    endpoint: `postgres://${peer.user}:${peer.password}@${peer.host}:${peer.port}/${peer.database}`, ssl_mode: 'disable', ...extra,
+  });
+  const rows = async (sql: string) => {
+    const c = peer.admin();
+    await c.connect();
+    try { return (await c.query(sql)).rows; } finally { await c.end(); }
+  };
+
+  beforeAll(async () => { peer = await startPostgres(bin!); });
+  afterAll(async () => { await peer?.stop(); });
+
+  it('creates the table (plain, logged once) and stores every value type; redelivery adds no row', async () => {
+    const c = timescale.create(config({ schema: 'plant', table: 'typed' }), ctx());
+    await c.connect();
+    expect(logs).toContain('timescaledb extension not installed: using a plain PostgreSQL table');
+    const batch = [
+      point({ value: 1.25, unit: '°C', tags: { line: '3' } }),
+      point({ tagName: 'state', value: 'RUN "x" \\ y\nz' }),
+      point({ tagName: 'alarm', value: true, quality: 'ALARM' }),
+      point({ tagName: 'pos', value: { x: 1.5, label: 'a' } }),
+    ];
+    await c.write(batch);
+    await c.write(batch);
+    const got = await rows('SELECT * FROM plant.typed ORDER BY time');
+    expect(got).toHaveLength(4);
+    expect(got[0]).toMatchObject({ id: batch[0]!.id, device_id: 'PLC001', value_double: 1.25, unit: '°C', tags: { line: '3' }, quality: 'GOOD' });
+    expect((got[0].time as Date).getTime()).toBe(batch[0]!.timestamp);
+    expect(got[1]).toMatchObject({ value_text: 'RUN "x" \\ y\nz', value_double: null });
+    expect(got[2]).toMatchObject({ value_bool: true, quality: 'ALARM' });
+    expect(got[3]).toMatchObject({ value_json: { x: 1.5, label: 'a' } });
+    await c.close();
+  });
+
+  it('stores one jsonb value column in jsonb mode', async () => {
+    const c = timescale.create(config({ table: 'json_values', value_mode: 'jsonb' }), ctx());
+    await c.connect();
+    await c.write([point({ value: 3 }), point({ value: 'x' }), point({ value: { a: [1, 2] } })]);
+    expect((await rows('SELECT value FROM json_values ORDER BY time')).map((r) => r.value)).toEqual([3, 'x', { a: [1, 2] }]);
+    await c.close();
+  });
+
+  it('writes a large batch in one statement', async () => {
+    const c = timescale.create(config({ table: 'large' }), ctx());
+    await c.connect();
+    await c.write(Array.from({ length: 10_000 }, () => point()));
+    expect(await rows('SELECT count(*)::int AS n FROM large')).toEqual([{ n: 10_000 }]);
+    await c.close();
+  });
+
+  it('dead-letters only the rows PostgreSQL refuses and commits the rest', async () => {
+    const c = timescale.create(config({ table: 'poison' }), ctx());
+    await c.connect();
+    const good = Array.from({ length: 10 }, () => point());
+    const bad = point({ value: 'nul\u0000byte' });
+    const err = await c.write([...good.slice(0, 4), bad, ...good.slice(4)]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PartialWriteError);
+    expect((err as PartialWriteError).rejected).toEqual([{ id: bad.id, reason: expect.stringMatching(/PostgreSQL 22021/), kind: 'payload' }]);
+    expect((err as PartialWriteError).accepted.sort()).toEqual(good.map((p) => p.id).sort());
+    expect(await rows('SELECT count(*)::int AS n FROM poison')).toEqual([{ n: 10 }]);
+    await c.close();
+  });
+
+  it('classifies bad credentials, a missing database, a missing table and a dead server', async () => {
+    const wrong = await timescale.create(config({ password: 'nope' }), ctx()).connect().catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(AuthError);
+    expect((wrong as AuthError).code).toBe('BIFROST_ERR_PG_28P01');
+    await expect(timescale.create(config({ database: 'nope' }), ctx()).connect()).rejects.toBeInstanceOf(ConfigError);
+    await expect(timescale.create(config({ table: 'absent', create_table: false }), ctx()).connect()).rejects.toBeInstanceOf(ConfigError);
+    const dead = timescale.create(timescaleConfigSchema.parse({ endpoint: 'postgres://u:p@127.0.0.1:9/db' }), ctx());
+    await expect(dead.connect()).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it('connects with sslmode verify-full and the CA from ctx.tls; a wrong CA or host name is a ConfigError', async () => {
+    const tls = (ca: string, servername?: string): TlsMaterial => ({ ca, rejectUnauthorized: true, servername });
+    const ok = timescale.create(config({ ssl_mode: undefined, table: 'tls' }), ctx(tls(peer.ca)));
+    await ok.connect();
+    await ok.write([point()]);
+    expect(await rows(`SELECT ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE usename = 'bifrost'`)).toContainEqual({ ssl: true });
+    await ok.close();
+    const wrongCa = await timescale.create(config({ ssl_mode: 'verify-full' }), ctx(tls(peer.otherCa))).connect().catch((e: unknown) => e);
+    expect(wrongCa).toBeInstanceOf(ConfigError);
+    const wrongHost = await timescale.create(config({ ssl_mode: 'verify-full' }), ctx(tls(peer.ca, 'db.example.com'))).connect().catch((e: unknown) => e);
+    expect(wrongHost).toBeInstanceOf(ConfigError);
+  });
+
+  it('survives a server restart: the write during the outage fails transient, the next one lands', async () => {
+    const c = timescale.create(config({ table: 'restart' }), ctx());
+    await c.connect();
+    await c.write([point()]);
+    await peer.restart();
+    const after = [point(), point()];
+    await c.write(after).catch(async (e: unknown) => {
+      expect(e).toBeInstanceOf(TransientError);
+      await c.connect();
+      await c.write(after);
+    });
+    expect(await rows('SELECT count(*)::int AS n FROM restart')).toEqual([{ n: 3 }]);
+    await c.close();
+  });
+});
