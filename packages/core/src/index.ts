@@ -4,6 +4,7 @@ export * from './plugin.js';
 export type * from './tls/types.js';
 export * from './queue/types.js';
 export { createMemoryQueue } from './queue/memory-queue.js';
+export { openSqliteQueue, type SqliteQueueOptions, type QueueLogger } from './queue/sqlite-queue.js';
 export type * from './pipeline/types.js';
 export * from './pipeline/pipeline.js';
 export { DEFAULT_DELIVERY_OPTIONS, resolveDeliveryOptions, type DeliveryOptionsInput } from './pipeline/options.js';
@@ -13,3 +14,6 @@ export { WRITE_TIMEOUT_CODE, CONNECT_TIMEOUT_CODE, HEALTH_CHECK_TIMEOUT_CODE } f
 export { REJECTED_POINT_CODE } from './pipeline/settle-plan.js';
 export type { DeviceSnapshot } from './pipeline/device-stats.js';
 export { PipelineMetrics, type ConnectorGaugeSource } from './metrics/pipeline-metrics.js';
+export { parseDuration, durationSchema, DurationError } from './config/duration.js';
+export { compileCondition, ConditionSyntaxError, CONDITION_FIELDS, type PointPredicate } from './routing/condition.js';
+export { createRouter, RoutingConfigError, type RoutingRule, type RouterOptions, type RouteTarget, type Router } from './routing/router.js';

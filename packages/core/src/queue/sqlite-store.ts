@@ -1,0 +1,173 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { DataPoint } from '../data-point.js';
+import type { ChunkBody, ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter, StoredDeadLetter } from './chunk-store.js';
+import type { DeadLetterFilter } from './types.js';
+
+/** Stored payload encodings of a chunk: its points as JSON lines, raw or deflated. */
+const CODEC_JSON_LINES = 0;
+const CODEC_DEFLATE_JSON_LINES = 1;
+
+/** Tables and indexes of the queue file (version 1). */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (
+  seq INTEGER PRIMARY KEY,
+  connector TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  codec INTEGER NOT NULL,
+  payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_lane ON chunks (connector, priority, seq);
+CREATE TABLE IF NOT EXISTS chunk_state (seq INTEGER PRIMARY KEY, removed TEXT NOT NULL, attempts TEXT);
+CREATE TABLE IF NOT EXISTS lanes (
+  connector TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  points INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (connector, priority)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+  seq INTEGER PRIMARY KEY,
+  connector TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  code TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  point TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_by_connector ON dead_letters (connector, seq);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+`;
+
+/**
+ * {@link ChunkStore} in one SQLite file (node:sqlite). A chunk is one row whose payload holds all
+ * its points; acks and dead letters of single points are recorded in `chunk_state` so the payload
+ * row is never rewritten. Lane totals are kept in `lanes` so opening reads no backlog.
+ */
+export class SqliteChunkStore implements ChunkStore {
+  private readonly st: Record<string, StatementSync>;
+
+  constructor(
+    private readonly db: DatabaseSync,
+    private readonly compress: boolean,
+  ) {
+    const lane = 'SELECT seq, enqueued_at AS enqueuedAt FROM chunks WHERE connector = ? AND priority = ?';
+    const sql = {
+      insertChunk: 'INSERT INTO chunks (connector, priority, enqueued_at, codec, payload) VALUES (?, ?, ?, ?, ?)',
+      insertState: 'INSERT INTO chunk_state (seq, removed, attempts) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET removed = excluded.removed, attempts = excluded.attempts',
+      scanAsc: `${lane} ORDER BY seq LIMIT ?`,
+      scanAscAfter: `${lane} AND seq > ? ORDER BY seq LIMIT ?`,
+      scanDesc: `${lane} ORDER BY seq DESC LIMIT ?`,
+      scanDescAfter: `${lane} AND seq < ? ORDER BY seq DESC LIMIT ?`,
+      readChunk: 'SELECT c.codec, c.payload, s.removed, s.attempts FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq WHERE c.seq = ?',
+      deleteChunk: 'DELETE FROM chunks WHERE seq = ?',
+      deleteState: 'DELETE FROM chunk_state WHERE seq = ?',
+      laneTotals: 'SELECT connector, priority, points, bytes FROM lanes',
+      upsertLane: 'INSERT INTO lanes (connector, priority, points, bytes) VALUES (?, ?, ?, ?) ON CONFLICT (connector, priority) DO UPDATE SET points = excluded.points, bytes = excluded.bytes',
+      deleteLane: 'DELETE FROM lanes WHERE connector = ? AND priority = ?',
+      first: 'SELECT enqueued_at AS t FROM chunks WHERE connector = ? AND priority = ? ORDER BY seq LIMIT 1',
+      insertDead: 'INSERT INTO dead_letters (connector, priority, code, reason, attempts, time, point) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      listDead: `SELECT seq, connector, priority, code, reason, attempts, time, point FROM dead_letters
+        WHERE (?1 IS NULL OR connector = ?1) AND (?2 IS NULL OR seq IN (SELECT value FROM json_each(?2)))
+        ORDER BY seq LIMIT ?3 OFFSET ?4`,
+      deleteDead: 'DELETE FROM dead_letters WHERE seq = ?',
+    };
+    this.st = Object.fromEntries(Object.entries(sql).map(([k, v]) => [k, db.prepare(v)]));
+  }
+
+  transaction<T>(fn: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const out = fn();
+      this.db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  insertChunk(c: NewChunk): number {
+    const text = c.encoded.join('\n');
+    const deflate = this.compress;
+    const payload = deflate ? deflateRawSync(text, { level: 1 }) : text;
+    const seq = Number(this.st.insertChunk.run(c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_JSON_LINES : CODEC_JSON_LINES, payload).lastInsertRowid);
+    if (c.attempts?.some((a) => a > 0)) this.st.insertState.run(seq, '[]', JSON.stringify(c.attempts));
+    return seq;
+  }
+
+  scanLane(connector: string, priority: number, descending: boolean, afterSeq: number | undefined, limit: number): ChunkMeta[] {
+    const rows = afterSeq === undefined
+      ? (descending ? this.st.scanDesc : this.st.scanAsc).all(connector, priority, limit)
+      : (descending ? this.st.scanDescAfter : this.st.scanAscAfter).all(connector, priority, afterSeq, limit);
+    return rows as unknown as ChunkMeta[];
+  }
+
+  readChunk(seq: number): ChunkBody {
+    const row = this.st.readChunk.get(seq) as { codec: number; payload: string | Uint8Array; removed: string | null; attempts: string | null } | undefined;
+    if (!row) throw new Error(`queue chunk ${seq} not found`);
+    const text = row.codec === CODEC_DEFLATE_JSON_LINES
+      ? inflateRawSync(row.payload as Uint8Array).toString()
+      : typeof row.payload === 'string' ? row.payload : Buffer.from(row.payload).toString();
+    const lines = text.split('\n');
+    const points: DataPoint[] = new Array(lines.length);
+    const sizes: number[] = new Array(lines.length);
+    for (let i = 0; i < lines.length; i++) {
+      points[i] = JSON.parse(lines[i]) as DataPoint;
+      sizes[i] = Buffer.byteLength(lines[i]);
+    }
+    return {
+      points,
+      sizes,
+      removed: row.removed ? (JSON.parse(row.removed) as number[]) : [],
+      attempts: row.attempts ? (JSON.parse(row.attempts) as number[]) : null,
+    };
+  }
+
+  writeChunkState(seq: number, removed: readonly number[], attempts: readonly number[] | null): void {
+    this.st.insertState.run(seq, JSON.stringify(removed), attempts ? JSON.stringify(attempts) : null);
+  }
+
+  deleteChunk(seq: number): void {
+    this.st.deleteChunk.run(seq);
+    this.st.deleteState.run(seq);
+  }
+
+  readLaneTotals(): LaneTotal[] {
+    return this.st.laneTotals.all() as unknown as LaneTotal[];
+  }
+
+  writeLaneTotal(t: LaneTotal): void {
+    if (t.points > 0) this.st.upsertLane.run(t.connector, t.priority, t.points, t.bytes);
+    else this.st.deleteLane.run(t.connector, t.priority);
+  }
+
+  firstEnqueuedAt(connector: string, priority: number): number | undefined {
+    return (this.st.first.get(connector, priority) as { t: number } | undefined)?.t;
+  }
+
+  addDeadLetters(rows: readonly NewDeadLetter[]): void {
+    for (const r of rows) this.st.insertDead.run(r.connector, r.priority, r.code, r.reason, r.attempts, r.time, JSON.stringify(r.point));
+  }
+
+  listDeadLetters(filter: DeadLetterFilter): StoredDeadLetter[] {
+    const rows = this.st.listDead.all(
+      filter.connector ?? null,
+      filter.seqs ? JSON.stringify(filter.seqs) : null,
+      filter.limit ?? -1,
+      filter.offset ?? 0,
+    ) as Array<Omit<StoredDeadLetter, 'point'> & { point: string }>;
+    return rows.map((r) => ({ ...r, point: JSON.parse(r.point) as DataPoint }));
+  }
+
+  removeDeadLetters(seqs: readonly number[]): void {
+    for (const s of seqs) this.st.deleteDead.run(s);
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+}
