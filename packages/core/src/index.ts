@@ -17,6 +17,3 @@ export { PipelineMetrics, type ConnectorGaugeSource } from './metrics/pipeline-m
 export { parseDuration, durationSchema, DurationError } from './config/duration.js';
 export { compileCondition, ConditionSyntaxError, CONDITION_FIELDS, type PointPredicate } from './routing/condition.js';
 export { createRouter, RoutingConfigError, type RoutingRule, type RouterOptions, type RouteTarget, type Router } from './routing/router.js';
-export { parseDuration, durationSchema, DurationError } from './config/duration.js';
-export { compileCondition, ConditionSyntaxError, CONDITION_FIELDS, type PointPredicate } from './routing/condition.js';
-export { createRouter, RoutingConfigError, type RoutingRule, type RouterOptions, type RouteTarget, type Router } from './routing/router.js';
