@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationSchema } from '@bifrost/core';
 
 /** Timestamp precision of the written lines; points carry epoch milliseconds. */
 export const PRECISIONS = ['ns', 'us', 'ms', 's'] as const;
@@ -37,7 +38,7 @@ export const influxConfigSchema = z
     gzip: z.boolean().default(true).describe('Gzip request bodies larger than 1 KiB.'),
     batch_size: z.number().int().positive().max(100_000).default(5000)
       .describe('Most lines per HTTP request; a larger batch from the host is sent as several requests in parallel.'),
-    request_timeout_ms: z.number().int().positive().default(30_000).describe('Socket timeout of one HTTP request, milliseconds.'),
+    request_timeout: durationSchema.default('30s').describe('Socket timeout of one HTTP request, e.g. `30s` (a number is milliseconds).'),
   })
   .strict()
   .superRefine((c, ctx) => {

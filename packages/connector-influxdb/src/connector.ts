@@ -61,7 +61,7 @@ export class InfluxConnector implements Connector {
     this.client = new InfluxDB({
       url,
       token: this.config.version === '2.x' ? this.config.token : undefined,
-      timeout: this.config.request_timeout_ms,
+      timeout: this.config.request_timeout,
       headers,
       transportOptions: { agent: this.agent },
     });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationSchema } from '@bifrost/core';
 
 const identifier = (what: string) =>
   z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, `${what} must be a plain SQL identifier (letters, digits, _; at most 63)`);
@@ -31,7 +32,7 @@ export const timescaleConfigSchema = z
     chunk_time_interval: z.string().regex(/^\d+\s*(second|minute|hour|day|week)s?$/, 'chunk_time_interval must look like "1 day" or "6 hours"').default('1 day')
       .describe('Hypertable chunk interval for a new hypertable.'),
     pool_size: z.number().int().min(1).max(100).default(4).describe('Connections in the pool (batches written in parallel).'),
-    connect_timeout_ms: z.number().int().positive().default(10_000).describe('Time to establish a connection, milliseconds.'),
+    connect_timeout: durationSchema.default('10s').describe('Time to establish a connection, e.g. `10s` (a number is milliseconds).'),
     application_name: z.string().default('bifrost').describe('`application_name` shown in pg_stat_activity.'),
   })
   .strict()

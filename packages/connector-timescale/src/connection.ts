@@ -33,7 +33,7 @@ export function poolConfig(c: TimescaleConfig, tls: TlsMaterial | undefined): Po
     password: c.password ?? fromUrl(url?.password),
     ssl: sslOptions(mode, tls),
     max: c.pool_size,
-    connectionTimeoutMillis: c.connect_timeout_ms,
+    connectionTimeoutMillis: c.connect_timeout,
     idleTimeoutMillis: 30_000,
     application_name: c.application_name,
   };
