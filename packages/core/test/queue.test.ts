@@ -1,0 +1,138 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, afterEach } from 'vitest';
+import { createMemoryQueue } from '../src/queue/memory-queue.js';
+import { openSqliteQueue, type QueueLogger } from '../src/queue/sqlite-queue.js';
+import { QueueStorageError, type DurableQueue, type SyncMode } from '../src/queue/types.js';
+import { describeQueueBehaviour, items } from './queue.suite.js';
+
+describeQueueBehaviour('memory', () => ({
+  durable: false,
+  open: async (opts) => createMemoryQueue(opts),
+  cleanup: () => {},
+}));
+
+for (const compression of [false, true]) {
+  describeQueueBehaviour(`sqlite${compression ? ' (compressed chunks)' : ''}`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bifrost-queue-'));
+    return {
+      durable: true,
+      open: (opts) => openSqliteQueue(join(dir, 'queue.db'), { ...opts, compression, logger: silentLogger() }),
+      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    };
+  });
+}
+
+function silentLogger(): QueueLogger & { lines: Array<{ obj: object; msg: string }> } {
+  const lines: Array<{ obj: object; msg: string }> = [];
+  return { lines, info: (obj, msg) => lines.push({ obj, msg }), error: (obj, msg) => lines.push({ obj, msg }) };
+}
+
+describe('sqlite queue file', () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'bifrost-queue-'));
+    dirs.push(d);
+    return d;
+  };
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('moves a file that is not a database aside, logs it, and starts empty', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'queue.db');
+    writeFileSync(file, 'this is not a sqlite database, it was overwritten by something '.repeat(200));
+    const logger = silentLogger();
+    const q = await openSqliteQueue(file, { logger });
+    try {
+      const aside = readdirSync(dir).filter((f) => f.startsWith('queue.db.corrupt-'));
+      expect(aside).toHaveLength(1);
+      expect(logger.lines).toHaveLength(1);
+      expect(logger.lines[0].msg).toMatch(/damaged; moved it aside/);
+      expect(logger.lines[0].obj).toMatchObject({ file, movedTo: join(dir, aside[0]) });
+      await q.enqueue(items('a', 3));
+      expect(q.stats('a').points).toBe(3);
+      expect(q.health().ok).toBe(true);
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('moves a database with damaged pages aside instead of crash-looping', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'queue.db');
+    let q = await openSqliteQueue(file, { logger: silentLogger() });
+    for (let i = 0; i < 20; i++) await q.enqueue(items('a', 200));
+    await q.close();
+    const size = statSync(file).size;
+    const fd = openSync(file, 'r+');
+    // Scribble over every b-tree page header after the first page; the schema page stays readable.
+    for (let off = 4096; off < size; off += 4096) writeSync(fd, Buffer.alloc(16, 0xa5), 0, 16, off);
+    closeSync(fd);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const logger = silentLogger();
+      q = await openSqliteQueue(file, { logger });
+      expect(logger.lines.length).toBe(attempt === 0 ? 1 : 0);
+      expect(q.stats('a').points).toBe(attempt); // fresh after the move, then kept normally
+      await q.enqueue(items('a', 1));
+      await q.close();
+    }
+    expect(readdirSync(dir).filter((f) => f.includes('.corrupt-'))).toHaveLength(1);
+  });
+
+  it('surfaces a full disk as QueueStorageError and red health, keeps what was queued, and recovers', async () => {
+    const dir = tempDir();
+    const q: DurableQueue = await openSqliteQueue(join(dir, 'queue.db'), { maxFileBytes: 256 * 1024, logger: silentLogger() });
+    try {
+      let accepted = 0;
+      let failure: unknown;
+      for (let i = 0; i < 200 && !failure; i++) {
+        try {
+          accepted += (await q.enqueue(items('a', 50))).accepted;
+        } catch (e) {
+          failure = e;
+        }
+      }
+      expect(failure).toBeInstanceOf(QueueStorageError);
+      expect((failure as Error).message).toMatch(/full/);
+      expect(q.health()).toMatchObject({ ok: false, reason: expect.stringMatching(/full/) });
+      expect(q.stats('a').points).toBe(accepted);
+      const lease = (await q.lease('a', accepted))!;
+      expect(lease.points).toHaveLength(accepted);
+      await q.settle(lease, { acked: 'all' });
+      await q.enqueue(items('a', 5));
+      expect(q.health()).toEqual({ ok: true });
+    } finally {
+      await q.close();
+    }
+  });
+
+  it.each<SyncMode>(['always', 'batch', 'interval'])('works and persists with sync=%s', async (sync) => {
+    const file = join(tempDir(), 'queue.db');
+    let q = await openSqliteQueue(file, { sync, syncIntervalMs: 20, logger: silentLogger() });
+    await q.enqueue(items('a', 100));
+    await new Promise((r) => setTimeout(r, 50));
+    await q.close();
+    q = await openSqliteQueue(file, { sync, logger: silentLogger() });
+    expect(q.stats('a').points).toBe(100);
+    await q.close();
+  });
+
+  it('refuses a second process-level opener of the same file with a clear error', async () => {
+    const file = join(tempDir(), 'queue.db');
+    const q = await openSqliteQueue(file, { logger: silentLogger() });
+    await q.enqueue(items('a', 1));
+    try {
+      await expect(openSqliteQueue(file, { logger: silentLogger() })).rejects.toThrow(/in use by another process/);
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('rejects bad options naming the field', async () => {
+    await expect(openSqliteQueue(join(tempDir(), 'q.db'), { sync: 'sometimes' as never })).rejects.toThrow(/sync must be always \| batch \| interval/);
+    await expect(openSqliteQueue(join(tempDir(), 'q.db'), { syncIntervalMs: 0 })).rejects.toThrow(/syncIntervalMs/);
+  });
+});
