@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from './duration.js';
+import { durationSchema as duration } from '@bifrost/core';
 
 /** Levels accepted by `gateway.log_level` (pino levels). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import type { ConnectorDefinition, DeadLetterFilter, SourceDefinition } from '@bifrost/core';
+import { formatIssues } from './config/issues.js';
+import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { configJsonSchema } from './config/json-schema.js';
+import type { GatewayConfig } from './config/schema.js';
+import { GATEWAY_VERSION, openConfiguredQueue, startGateway } from './gateway.js';
+import { discoverPlugins, GATEWAY_DIR } from './plugins/discovery.js';
+import { isApiCompatible, loadPlugin } from './plugins/load.js';
+import { resolvePlugins } from './plugins/resolve.js';
+import { routingChecks } from './routing.js';
+
+const DEFAULT_CONFIG = 'examples/gateway.yaml';
+
+/** `-c` as given, or the default example (from the current directory, else the repository's). */
+function configPath(given: string | undefined): string {
+  if (given) return resolve(given);
+  const local = resolve(DEFAULT_CONFIG);
+  if (existsSync(local)) return local;
+  return join(GATEWAY_DIR, '..', '..', DEFAULT_CONFIG);
+}
+
+/** Loads a config and checks everything `run` would: schema, plugins and their schemas, routing. */
+async function checkConfig(file: string): Promise<LoadedConfig> {
+  const loaded = loadConfigFile(file);
+  if (loaded.config && !loaded.issues.length) {
+    const withConfig = loaded as LoadedConfig & { config: GatewayConfig };
+    const resolved = await resolvePlugins(withConfig);
+    loaded.issues.push(...resolved.issues, ...routingChecks(withConfig, resolved.issues));
+  }
+  return loaded;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+const program = new Command()
+  .name('bifrost')
+  .description('Bifrost edge gateway: delivers every sensor reading to MQTT brokers, cloud platforms and databases')
+  .version(GATEWAY_VERSION);
+
+program
+  .command('run')
+  .description('run the gateway')
+  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG})`)
+  .action(async (opts: { config?: string }) => {
+    const file = configPath(opts.config);
+    const loaded = loadConfigFile(file);
+    if (loaded.issues.length) fail(`[bifrost] invalid config (${loaded.issues.length} problem(s)):\n${formatIssues(loaded.issues, file)}`);
+    let gateway;
+    try {
+      gateway = await startGateway(loaded);
+    } catch (err) {
+      fail(loaded.secrets.redactText((err as Error).message));
+    }
+    let signals = 0;
+    const shutdown = (signal: string) => {
+      if (++signals > 1) {
+        gateway.logger.warn(`${signal} again: exiting without waiting (queued points stay on disk)`);
+        process.exit(1);
+      }
+      gateway.logger.info(`${signal}: shutting down (stopping sources, draining in-flight batches)`);
+      gateway.stop().then(
+        () => {
+          gateway.logger.info('stopped');
+          gateway.logger.flush();
+          process.exit(0);
+        },
+        (err: unknown) => {
+          gateway.logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
+
+program
+  .command('validate')
+  .description('check a config file: every problem with its YAML path and line; exits 1 if any')
+  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG})`)
+  .action(async (opts: { config?: string }) => {
+    const file = configPath(opts.config);
+    const loaded = await checkConfig(file);
+    if (loaded.issues.length) fail(`${formatIssues(loaded.issues, file)}\n${loaded.issues.length} problem(s) in ${file}`);
+    const cfg = loaded.config!;
+    const enabled = Object.values(cfg.cloud.connectors).filter((c) => c.enabled).length;
+    process.stdout.write(`${file}: OK (${enabled} connector(s) enabled, ${Object.keys(cfg.sources).length} source(s), ${cfg.cloud.routing_rules.length} routing rule(s))\n`);
+  });
+
+program
+  .command('plugins')
+  .description('list installed plugins with versions and types')
+  .option('-c, --config <file>', 'also search node_modules above this config file')
+  .action((opts: { config?: string }) => {
+    const found = discoverPlugins(opts.config ? [resolve(opts.config, '..')] : [process.cwd()]);
+    if (!found.length) {
+      process.stdout.write('no bifrost plugins found (install e.g. @bifrost/connector-mqtt)\n');
+      return;
+    }
+    const rows = [['ROLE', 'TYPE', 'PACKAGE', 'VERSION', 'API', 'FROM'], ...found.map((p) => [
+      p.role, p.type, p.name, p.version, `${p.api}${isApiCompatible(p) ? '' : ' (incompatible)'}`, `${p.origin} ${p.dir}`,
+    ])];
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of the config file (installed plugin schemas included)')
+  .action(async () => {
+    const found = discoverPlugins([process.cwd()]).filter(isApiCompatible);
+    const connectors: ConnectorDefinition[] = [];
+    const sources: SourceDefinition[] = [];
+    for (const p of found) {
+      try {
+        if (p.role === 'connector') connectors.push(await loadPlugin(p, 'connector'));
+        else sources.push(await loadPlugin(p, 'source'));
+      } catch (err) {
+        process.stderr.write(`skipping ${p.name}: ${(err as Error).message}\n`);
+      }
+    }
+    process.stdout.write(`${JSON.stringify(configJsonSchema({ connectors, sources }), null, 2)}\n`);
+  });
+
+const connectorOption = new Option('--connector <name>', 'only this connector');
+const dlq = program.command('dlq').description('dead letters in the queue of a config (run while the gateway is stopped, or use the REST API)');
+
+async function withQueue<T>(file: string | undefined, fn: (q: Awaited<ReturnType<typeof openConfiguredQueue>>['queue']) => Promise<T>): Promise<T> {
+  const path = configPath(file);
+  const loaded = loadConfigFile(path);
+  if (!loaded.config || loaded.issues.length) fail(formatIssues(loaded.issues, path));
+  const { queue } = await openConfiguredQueue(loaded.config, loaded.baseDir);
+  try {
+    return await fn(queue);
+  } finally {
+    await queue.close();
+  }
+}
+
+function filterOf(opts: { connector?: string; seq?: string[] }): DeadLetterFilter {
+  const f: DeadLetterFilter = {};
+  if (opts.connector) f.connector = opts.connector;
+  if (opts.seq?.length) f.seqs = opts.seq.map(Number);
+  return f;
+}
+
+dlq.command('list')
+  .description('list dead letters')
+  .option('-c, --config <file>', 'config file')
+  .addOption(connectorOption)
+  .option('--limit <n>', 'at most this many', '100')
+  .option('--json', 'one JSON object per line')
+  .action(async (opts: { config?: string; connector?: string; limit: string; json?: boolean }) => {
+    await withQueue(opts.config, async (q) => {
+      const list = await q.listDeadLetters({ ...filterOf(opts), limit: Number(opts.limit) });
+      for (const d of list) {
+        process.stdout.write(opts.json ? `${JSON.stringify(d)}\n`
+          : `${d.seq}\t${new Date(d.time).toISOString()}\t${d.connector}\t${d.code}\t${d.point.deviceId}/${d.point.tagName}\t${d.reason}\n`);
+      }
+      if (!opts.json) process.stdout.write(`${list.length} dead letter(s)\n`);
+    });
+  });
+
+dlq.command('replay')
+  .description('move dead letters back into their connector queue')
+  .option('-c, --config <file>', 'config file')
+  .addOption(connectorOption)
+  .option('--seq <seq...>', 'only these dead-letter numbers')
+  .action(async (opts: { config?: string; connector?: string; seq?: string[] }) => {
+    await withQueue(opts.config, async (q) => process.stdout.write(`${await q.replayDeadLetters(filterOf(opts))} dead letter(s) replayed\n`));
+  });
+
+dlq.command('purge')
+  .description('delete dead letters')
+  .option('-c, --config <file>', 'config file')
+  .addOption(connectorOption)
+  .option('--seq <seq...>', 'only these dead-letter numbers')
+  .action(async (opts: { config?: string; connector?: string; seq?: string[] }) => {
+    await withQueue(opts.config, async (q) => process.stdout.write(`${await q.purgeDeadLetters(filterOf(opts))} dead letter(s) purged\n`));
+  });
+
+await program.parseAsync();

@@ -1,0 +1,41 @@
+import type { ConnectorDefinition, SourceDefinition } from '@bifrost/core';
+import { zodToJsonSchema } from 'zod-to-json-schema';
+import { configFileSchema } from './schema.js';
+
+type Json = Record<string, unknown>;
+
+/**
+ * JSON Schema (draft-07) of the whole config file for editor completion: the gateway schema, with
+ * each installed plugin's schema applied to the entries whose `type` names it (`provider_config`
+ * for connectors, the entry itself for sources).
+ */
+export function configJsonSchema(plugins: { connectors: ConnectorDefinition[]; sources: SourceDefinition[] }): Json {
+  const root = zodToJsonSchema(configFileSchema, { name: 'BifrostConfig', $refStrategy: 'none' }) as Json;
+  const defs = root.definitions as Record<string, Json>;
+  const gateway = (defs.BifrostConfig!.properties as Record<string, Json>).gateway!;
+  const props = gateway.properties as Record<string, Json>;
+  const cloudProps = props.cloud!.properties as Record<string, Json>;
+
+  const connectorEntry = cloudProps.connectors!.additionalProperties as Json;
+  connectorEntry.allOf = plugins.connectors.map((d) => ({
+    if: { properties: { type: { const: d.type } }, required: ['type'] },
+    then: { properties: { provider_config: pluginSchema(d.configSchema, ['endpoint']) } },
+  }));
+
+  const sourceEntry = props.sources!.additionalProperties as Json;
+  sourceEntry.allOf = plugins.sources.map((d) => ({
+    if: { properties: { type: { const: d.type } }, required: ['type'] },
+    then: pluginSchema(d.configSchema, []),
+  }));
+  return root;
+}
+
+/** A plugin's schema without the keys the host handles (`endpoint` lives beside `provider_config`). */
+function pluginSchema(schema: ConnectorDefinition['configSchema'], omit: string[]): Json {
+  const s = zodToJsonSchema(schema, { $refStrategy: 'none', effectStrategy: 'input' }) as Json;
+  delete s.$schema;
+  const props = s.properties as Record<string, unknown> | undefined;
+  if (props) for (const k of omit) delete props[k];
+  if (Array.isArray(s.required)) s.required = (s.required as string[]).filter((k) => !omit.includes(k));
+  return s;
+}

@@ -1,0 +1,205 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  createMemoryQueue, createPipeline, createRouter, newPointId, openSqliteQueue, QueueFullError,
+  type DataPoint, type DurableQueue, type Emit, type Logger as CoreLogger, type Pipeline, type Source,
+} from '@bifrost/core';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.js';
+import { connectorLane, deliveryOptions, queueDirectory, queueOptions } from './config/host-settings.js';
+import { ConfigFileError } from './config/issues.js';
+import type { LoadedConfig } from './config/load.js';
+import type { GatewayConfig } from './config/schema.js';
+import { connectorTls } from './config/tls-files.js';
+import { buildApi } from './http/server.js';
+import { createLogger } from './logging.js';
+import { GATEWAY_DIR } from './plugins/discovery.js';
+import { embeddedUrlOf, resolvePlugins } from './plugins/resolve.js';
+import { routingChecks, routerOptions } from './routing.js';
+
+/** Version of this gateway package. */
+export const GATEWAY_VERSION: string = (JSON.parse(readFileSync(join(GATEWAY_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** File name of the durable queue inside `queue.path` / `buffer.persistent_path`. */
+export const QUEUE_FILE = 'queue.db';
+
+/** A running gateway. */
+export interface RunningGateway {
+  /** Base URL of the REST API, e.g. `http://127.0.0.1:8080`. */
+  apiUrl: string;
+  /** URL of the embedded MQTT broker, when one runs. */
+  brokerUrl?: string;
+  pipeline: Pipeline;
+  queue: DurableQueue;
+  api: FastifyInstance;
+  logger: Logger;
+  /** Graceful stop: API and sources first, then in-flight batches within the shutdown deadline, then the queue. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this logger instead of one built from `log_level`. */
+  logger?: Logger;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Opens the queue the config asks for: SQLite under the queue directory, or memory only. */
+export async function openConfiguredQueue(cfg: GatewayConfig, baseDir: string, logger?: CoreLogger): Promise<{ queue: DurableQueue; file?: string }> {
+  const dir = queueDirectory(cfg);
+  const opts = queueOptions(cfg);
+  if (dir === undefined) return { queue: createMemoryQueue(opts) };
+  const abs = resolve(baseDir, dir);
+  mkdirSync(abs, { recursive: true });
+  const file = join(abs, QUEUE_FILE);
+  return { queue: await openSqliteQueue(file, { ...opts, ...(logger ? { logger } : {}) }), file };
+}
+
+/**
+ * Starts everything a config describes: the embedded broker, the queue, the pipeline with its
+ * connectors, the REST API and the sources. Throws {@link ConfigFileError} listing every problem.
+ */
+export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}): Promise<RunningGateway> {
+  if (!loaded.config || loaded.issues.length) throw new ConfigFileError(loaded.issues, loaded.file);
+  const cfg = loaded.config;
+  const logger = opts.logger ?? createLogger(cfg.log_level, loaded.secrets);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch((err) => logger.error({ err }, 'shutdown step failed'));
+  };
+
+  try {
+    let broker: EmbeddedBroker | undefined;
+    if (cfg.embedded_broker.enabled) {
+      broker = await startEmbeddedBroker(cfg.embedded_broker.host, cfg.embedded_broker.port);
+      const b = broker;
+      cleanups.push(() => b.close());
+    }
+
+    const resolved = await resolvePlugins(loaded as LoadedConfig & { config: GatewayConfig }, { embeddedUrl: embeddedUrlOf(cfg, broker?.port) });
+    const issues = [...resolved.issues, ...routingChecks(loaded as LoadedConfig & { config: GatewayConfig }, resolved.issues)];
+    if (issues.length) throw new ConfigFileError(issues, loaded.file);
+
+    const { queue, file: queueFile } = await openConfiguredQueue(cfg, loaded.baseDir, logger);
+    cleanups.push(() => queue.close());
+
+    const pipeline = createPipeline({
+      queue,
+      router: createRouter(routerOptions(cfg)),
+      logger: logger as unknown as CoreLogger,
+      connectors: resolved.connectors.map((c) => {
+        const tls = connectorTls(c.entry, loaded.baseDir);
+        return {
+          name: c.name,
+          definition: c.definition,
+          config: c.config,
+          delivery: deliveryOptions(cfg, c.entry),
+          lane: connectorLane(c.entry),
+          ...(tls ? { tls } : {}),
+        };
+      }),
+    });
+    let accepting = false;
+    pipeline.start();
+    cleanups.push(async () => {
+      accepting = false;
+      const { released } = await pipeline.stop({ deadlineMs: cfg.shutdown_timeout });
+      const left = Object.values(released).reduce((a, b) => a + b, 0);
+      if (left) logger.info({ released }, `${left} in-flight point(s) stay queued for the next start`);
+    });
+
+    const api = buildApi({
+      pipeline,
+      queue,
+      connectorConfigs: Object.fromEntries(Object.entries(cfg.cloud.connectors)),
+      secrets: loaded.secrets,
+      logger,
+      token: cfg.api.token,
+      bodyLimit: cfg.api.body_limit,
+      https: cfg.api.tls && {
+        cert: readFileSync(resolve(loaded.baseDir, cfg.api.tls.cert_file), 'utf8'),
+        key: readFileSync(resolve(loaded.baseDir, cfg.api.tls.key_file), 'utf8'),
+        ...(cfg.api.tls.ca_file ? { ca: readFileSync(resolve(loaded.baseDir, cfg.api.tls.ca_file), 'utf8') } : {}),
+      },
+      isAccepting: () => accepting,
+      version: GATEWAY_VERSION,
+    });
+    await api.listen({ host: cfg.api.host, port: cfg.api.port ?? cfg.port });
+    cleanups.push(() => api.close());
+    const addr = api.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : cfg.api.port ?? cfg.port;
+    const apiUrl = `${cfg.api.tls ? 'https' : 'http'}://${cfg.api.host.includes(':') ? `[${cfg.api.host}]` : cfg.api.host}:${port}`;
+
+    const sources: Source[] = [];
+    let stopping = false;
+    const emit: Emit = async (raw) => {
+      const now = Date.now();
+      const points = raw.map((p) => ({ ...p, id: p.id ?? newPointId(), quality: p.quality ?? 'GOOD', timestamp: p.timestamp ?? now }) as DataPoint);
+      for (;;) {
+        try {
+          await pipeline.ingest(points);
+          return;
+        } catch (err) {
+          // when_full: block is backpressure for sources: wait, then try the same points again.
+          if (err instanceof QueueFullError && !stopping) await sleep(err.retryAfterMs);
+          else throw err;
+        }
+      }
+    };
+    const sourceAbort = new AbortController();
+    cleanups.push(async () => {
+      stopping = true;
+      sourceAbort.abort();
+      await Promise.all(sources.map((s) => s.stop().catch((err) => logger.error({ err }, 'source did not stop cleanly'))));
+    });
+    for (const s of resolved.sources) {
+      const source = s.definition.create(s.config, { name: s.name, logger: logger.child({ source: `${s.definition.type}:${s.name}` }) as unknown as CoreLogger, signal: sourceAbort.signal });
+      await source.start(emit);
+      sources.push(source);
+    }
+    accepting = true;
+
+    const throughput = startThroughputLog(pipeline, logger, cfg.throughput_log_interval);
+    cleanups.push(async () => clearInterval(throughput));
+
+    logger.info(`bifrost ${GATEWAY_VERSION} running`);
+    for (const c of resolved.connectors) logger.info(`  connector ${c.name} (${c.plugin.name}@${c.plugin.version})${c.entry.endpoint ? ` -> ${c.entry.endpoint === 'embedded' ? broker?.url : c.entry.endpoint}` : ''}`);
+    for (const s of resolved.sources) logger.info(`  source    ${s.name} (${s.plugin.name}@${s.plugin.version})`);
+    logger.info(`  queue     ${queueFile ?? 'memory only (lost on restart)'}`);
+    logger.info(`  API       ${apiUrl}  (status page ${apiUrl}/, metrics ${apiUrl}/metrics)`);
+    if (broker) logger.info(`  broker    ${broker.url}  (watch: mosquitto_sub -p ${broker.port} -t 'bifrost/#' -v)`);
+
+    let stopped: Promise<void> | undefined;
+    return {
+      apiUrl,
+      ...(broker ? { brokerUrl: broker.url } : {}),
+      pipeline,
+      queue,
+      api,
+      logger,
+      stop: () => (stopped ??= cleanup()),
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** Logs one line per interval: points ingested and acknowledged per second, and what is queued. */
+function startThroughputLog(pipeline: Pipeline, logger: Logger, intervalMs: number): NodeJS.Timeout | undefined {
+  if (!intervalMs) return undefined;
+  let prev = pipeline.metricsSnapshot();
+  const timer = setInterval(() => {
+    const now = pipeline.metricsSnapshot();
+    const dt = (now.time - prev.time) / 1000;
+    const sum = (s: typeof now, f: (c: (typeof now.connectors)[number]) => number) => s.connectors.reduce((a, c) => a + f(c), 0);
+    const sent = sum(now, (c) => c.sent) - sum(prev, (c) => c.sent);
+    const ingested = sum(now, (c) => c.ingested) - sum(prev, (c) => c.ingested);
+    const per = Object.fromEntries(now.connectors.map((c) => [c.name, { queued: c.queue.depth, breaker: c.breaker, connected: c.connected }]));
+    logger.info({ connectors: per }, `throughput: ${(ingested / dt).toFixed(0)} points/s in, ${(sent / dt).toFixed(0)} points/s delivered, ${sum(now, (c) => c.queue.depth)} queued`);
+    prev = now;
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}
