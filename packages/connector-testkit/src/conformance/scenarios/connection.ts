@@ -1,0 +1,29 @@
+import { expect } from 'vitest';
+import { createConnector, openCollector } from '../harness.js';
+import { expectDelivered, makePoints } from '../points.js';
+import type { Scenario } from '../types.js';
+
+/** connect/close in any order and any number of times; reconnecting on a live connection works. */
+export const connectCloseIdempotent: Scenario = {
+  name: 'connect-close-idempotent',
+  description: 'close before connect, connect twice, close twice, reconnect after close: all succeed and the connector still delivers',
+  timeoutMs: 30_000,
+  async run(ctx) {
+    const collector = await openCollector(ctx);
+    const connector = createConnector(ctx, { kind: 'plain' });
+    await connector.close();
+    await connector.connect();
+    await connector.connect();
+    if (connector.healthCheck) expect((await connector.healthCheck()).ok, 'healthy after connect').toBe(true);
+    const first = makePoints(3, 'idem');
+    await connector.write(first);
+    await connector.close();
+    await connector.close();
+    if (connector.healthCheck) expect((await connector.healthCheck()).ok, 'unhealthy after close').toBe(false);
+    await expect(connector.write(makePoints(1, 'idem')), 'write after close must fail, not pretend success').rejects.toThrow();
+    await connector.connect();
+    const second = makePoints(3, 'idem');
+    await connector.write(second);
+    await expectDelivered(collector, [...first, ...second], 10_000, ctx.target.capabilities);
+  },
+};

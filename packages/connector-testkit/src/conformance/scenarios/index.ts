@@ -1,0 +1,37 @@
+import type { Scenario } from '../types.js';
+import { connectCloseIdempotent } from './connection.js';
+import { metricsMatchDelivery } from './metrics.js';
+import { networkBandwidth, networkLatency, networkResetPeer, networkTimeout } from './network.js';
+import { poisonToDeadLetter } from './poison.js';
+import { peerDownThenUp, peerRestart } from './resilience.js';
+import { badCredentials, expiredCert, mtls, tls, untrustedCa } from './security.js';
+import { parallelWriters, sendLarge, sendOne, sendThousand } from './send.js';
+
+export {
+  badCredentials, connectCloseIdempotent, expiredCert, metricsMatchDelivery, mtls, networkBandwidth, networkLatency,
+  networkResetPeer, networkTimeout, parallelWriters, peerDownThenUp, peerRestart, poisonToDeadLetter, sendLarge, sendOne,
+  sendThousand, tls, untrustedCa,
+};
+export { drained, ingestSteadily } from './resilience.js';
+
+/** Every scenario of the suite, in the order `describeConnector` runs them. */
+export const ALL_SCENARIOS: readonly Scenario[] = [
+  connectCloseIdempotent,
+  sendOne,
+  sendThousand,
+  sendLarge,
+  parallelWriters,
+  tls,
+  mtls,
+  badCredentials,
+  untrustedCa,
+  expiredCert,
+  poisonToDeadLetter,
+  metricsMatchDelivery,
+  networkLatency,
+  networkBandwidth,
+  networkTimeout,
+  networkResetPeer,
+  peerRestart,
+  peerDownThenUp,
+];

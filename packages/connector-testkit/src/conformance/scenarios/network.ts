@@ -1,0 +1,61 @@
+import { expect } from 'vitest';
+import { metricsOf, openCollector, sleep, startDelivery } from '../harness.js';
+import { expectDelivered, makePoints } from '../points.js';
+import type { FaultProxy, NetworkFault, Scenario, ScenarioContext } from '../types.js';
+import { drained, ingestSteadily } from './resilience.js';
+
+async function openProxy<P>(ctx: ScenarioContext<P>): Promise<FaultProxy> {
+  const { address, faultProxy } = ctx.target;
+  if (!address || !faultProxy) return ctx.skip('no address(peer) / faultProxy given');
+  const proxy = await faultProxy(address(ctx.peer));
+  ctx.defer(() => proxy.close());
+  return proxy;
+}
+
+/**
+ * Streams points through a degraded link: the fault is on for `faultMs` while points flow, then
+ * removed; every point must arrive.
+ */
+function degradedLink(name: string, description: string, fault: NetworkFault, opts: { points: number; faultMs: number; timeoutMs: number }): Scenario {
+  return {
+    name,
+    description,
+    timeoutMs: opts.timeoutMs,
+    async run(ctx) {
+      const proxy = await openProxy(ctx);
+      const collector = await openCollector(ctx);
+      const d = startDelivery(ctx, { kind: 'proxied', host: proxy.listen.host, port: proxy.listen.port });
+      const warmup = makePoints(50, `${name}-warm`);
+      await d.ingest(warmup);
+      await drained(d, 15_000);
+      const remove = await proxy.inject(fault);
+      let removed = false;
+      try {
+        const points = makePoints(opts.points, name);
+        const streaming = ingestSteadily(d, points, Math.max(1, Math.ceil(opts.points / 20)), opts.faultMs / 20);
+        await sleep(opts.faultMs);
+        await streaming;
+        await remove();
+        removed = true;
+        await drained(d, opts.timeoutMs / 2);
+        await expectDelivered(collector, [...warmup, ...points], 20_000, ctx.target.capabilities);
+        expect(metricsOf(d).deadLettered, 'dead-lettered').toBe(0);
+        ctx.log(`${JSON.stringify(fault)}: ${points.length} points delivered, ${metricsOf(d).retries} retries`);
+      } finally {
+        if (!removed) await remove();
+      }
+    },
+  };
+}
+
+export const networkLatency = degradedLink('network-latency-500ms', '500 ms of added latency: slower, nothing lost',
+  { type: 'latency', latencyMs: 500 }, { points: 1_000, faultMs: 4_000, timeoutMs: 60_000 });
+
+export const networkBandwidth = degradedLink('network-bandwidth-10kbps', 'the link limited to 10 KB/s: slower, nothing lost',
+  { type: 'bandwidth', kbPerSecond: 10 }, { points: 200, faultMs: 4_000, timeoutMs: 60_000 });
+
+export const networkTimeout = degradedLink('network-timeout', 'the link goes silent (data stops, connection closed after 2 s): writes time out and are retried, nothing lost',
+  { type: 'timeout', timeoutMs: 2_000 }, { points: 500, faultMs: 4_000, timeoutMs: 60_000 });
+
+export const networkResetPeer = degradedLink('network-reset-peer', 'connections are reset (TCP RST) 500 ms after they open: reconnects and retries, nothing lost',
+  { type: 'reset_peer', timeoutMs: 500 }, { points: 500, faultMs: 4_000, timeoutMs: 60_000 });

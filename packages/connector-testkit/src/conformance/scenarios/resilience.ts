@@ -1,0 +1,81 @@
+import { expect } from 'vitest';
+import type { DataPoint } from '@bifrost/core';
+import { healthOf, metricsOf, openCollector, sleep, startDelivery, waitUntil, type Delivery } from '../harness.js';
+import { expectDelivered, makePoints } from '../points.js';
+import type { Scenario } from '../types.js';
+
+/** Ingests `points` in chunks of `chunk` every `everyMs`, like a steady source. */
+export async function ingestSteadily(d: Delivery, points: readonly DataPoint[], chunk: number, everyMs: number): Promise<void> {
+  for (let i = 0; i < points.length; i += chunk) {
+    await d.ingest(points.slice(i, i + chunk));
+    await sleep(everyMs);
+  }
+}
+
+/** Waits until the connector's lane is empty (everything acknowledged or dead-lettered). */
+export function drained(d: Delivery, timeoutMs: number): Promise<void> {
+  return waitUntil(() => d.queue.stats(d.name).points === 0, timeoutMs, () => `an empty queue (${d.queue.stats(d.name).points} points left; health: ${JSON.stringify(healthOf(d))})`);
+}
+
+/** The peer restarts while points stream in: the pipeline reconnects and nothing is lost. */
+export const peerRestart: Scenario = {
+  name: 'peer-restart-mid-stream',
+  description: 'the peer restarts while points stream through the pipeline: it reconnects and every point arrives',
+  timeoutMs: 90_000,
+  async run(ctx) {
+    const restart = ctx.target.restart;
+    if (!restart) return ctx.skip('no restart(peer) given');
+    const collector = await openCollector(ctx);
+    const d = startDelivery(ctx, { kind: 'plain' });
+    const points = makePoints(6_000, 'restart');
+    const streaming = ingestSteadily(d, points, 100, 25);
+    await waitUntil(() => metricsOf(d).sent >= 1_000, 20_000, () => `1,000 points sent before the restart (sent ${metricsOf(d).sent})`);
+    await restart(ctx.peer);
+    ctx.log(`peer restarted after ${metricsOf(d).sent} points were acknowledged`);
+    await streaming;
+    await drained(d, 45_000);
+    await expectDelivered(collector, points, 20_000, ctx.target.capabilities);
+    const m = metricsOf(d);
+    expect(m.sent, 'points acknowledged').toBe(points.length);
+    expect(m.deadLettered, 'dead-lettered').toBe(0);
+    await waitUntil(() => healthOf(d).connected, 10_000, () => 'the connector to report connected again');
+  },
+};
+
+/** Down for ~10 s: the breaker opens, points wait in the queue, and once the peer is back the breaker closes and all arrive. */
+export const peerDownThenUp: Scenario = {
+  name: 'peer-down-then-up',
+  description: 'the peer is down for 10 s: the breaker opens and health turns red, nothing is dropped; when it is back the breaker closes and every point arrives',
+  timeoutMs: 90_000,
+  async run(ctx) {
+    const { stop, start } = ctx.target;
+    if (!stop || !start) return ctx.skip('no stop(peer) / start(peer) given');
+    const collector = await openCollector(ctx);
+    const d = startDelivery(ctx, { kind: 'plain' });
+    const before = makePoints(500, 'down-before');
+    await d.ingest(before);
+    await drained(d, 20_000);
+
+    await stop(ctx.peer);
+    const downSince = Date.now();
+    let restarted = false;
+    try {
+      const during = makePoints(1_000, 'down-during');
+      await ingestSteadily(d, during, 100, 100);
+      await waitUntil(() => healthOf(d).breaker === 'open', 9_000, () => `the breaker to open (health: ${JSON.stringify(healthOf(d))})`);
+      expect(healthOf(d).status, 'health while the peer is down').toBe('unhealthy');
+      expect(d.queue.stats(d.name).points, 'points kept queued during the outage').toBe(during.length);
+      expect(metricsOf(d).deadLettered, 'nothing dead-lettered during the outage').toBe(0);
+      await sleep(Math.max(0, 10_000 - (Date.now() - downSince)));
+      await start(ctx.peer);
+      restarted = true;
+      ctx.log(`peer was down ${Date.now() - downSince} ms`);
+      await drained(d, 30_000);
+      await waitUntil(() => healthOf(d).breaker === 'closed', 10_000, () => `the breaker to close (health: ${JSON.stringify(healthOf(d))})`);
+      await expectDelivered(collector, [...before, ...during], 20_000, ctx.target.capabilities);
+      expect(metricsOf(d).sent).toBe(before.length + during.length);
+    } finally {
+      if (!restarted) await start(ctx.peer);
+    }
+  },
+};
