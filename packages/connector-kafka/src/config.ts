@@ -31,7 +31,7 @@ export const kafkaConfigSchema = z
       .describe('Produce requests in flight per broker connection (the idempotent producer keeps order for up to 5).'),
     allow_auto_topic_creation: z.boolean().default(true).describe('Let the broker create missing topics (if its `auto.create.topics.enable` allows).'),
     max_message_bytes: z.number().int().positive().default(1_000_000)
-      .describe('Largest record value sent; bigger points are dead-lettered instead of failing the batch (keep at or below the broker\'s `message.max.bytes`).'),
+      .describe('Most (uncompressed) bytes per produce request: a batch is sent as several requests of at most this size, and a single point bigger than this is dead-lettered instead of failing the batch. Keep at or below the broker\'s `message.max.bytes`.'),
     request_timeout_ms: z.number().int().positive().default(30_000).describe('Produce / metadata request timeout, milliseconds.'),
     connection_timeout_ms: z.number().int().positive().default(10_000).describe('TCP + TLS connect timeout, milliseconds.'),
   })

@@ -27,6 +27,44 @@ export const ID_HEADER = 'bifrost-id';
  */
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 };
 
+/** A point ready to send: its topic, record and approximate size in a record batch. */
+interface SendItem {
+  point: DataPoint;
+  topic: string;
+  record: Message;
+  bytes: number;
+}
+
+/** Per-record framing in a v2 record batch (length, attributes, deltas, header key), rounded up. */
+const RECORD_OVERHEAD_BYTES = 64;
+
+/** Approximate bytes of one of our records inside an uncompressed record batch. */
+export function recordBytes(record: Message): number {
+  const id = record.headers?.[ID_HEADER] as string;
+  return Buffer.byteLength(record.value as string) + Buffer.byteLength(record.key as string) + ID_HEADER.length + id.length + RECORD_OVERHEAD_BYTES;
+}
+
+/**
+ * Splits items into requests of at most `maxBytes` (uncompressed), so no partition's record batch
+ * can exceed the broker's `message.max.bytes` and be refused whole.
+ */
+export function chunkBySize<T extends { bytes: number }>(items: readonly T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    if (current.length && size + item.bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += item.bytes;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
+}
+
 /** One point as a Kafka record: key = device id (partition and order per device), value = the point as JSON. */
 export function toRecord(point: DataPoint): Message {
   return {
@@ -102,27 +140,39 @@ export class KafkaConnector implements Connector {
   }
 
   async write(batch: readonly DataPoint[]): Promise<void> {
-    const poison: RejectedPoint[] = [];
-    const sendable: Array<{ point: DataPoint; topic: string; record: Message }> = [];
+    const rejected: RejectedPoint[] = [];
+    const sendable: SendItem[] = [];
     for (const point of batch) {
       const topic = this.topicOf(point);
       const record = toRecord(point);
-      const problem = topicNameProblem(topic) ?? this.sizeProblem(record);
-      if (problem) poison.push({ id: point.id, reason: problem });
-      else sendable.push({ point, topic, record });
+      const bytes = recordBytes(record);
+      const problem = topicNameProblem(topic) ?? this.sizeProblem(bytes);
+      if (problem) rejected.push({ id: point.id, reason: problem });
+      else sendable.push({ point, topic, record, bytes });
     }
-    const rejected = sendable.length ? await this.send(sendable) : [];
-    const all = [...poison, ...rejected];
-    if (all.length === 0) return;
-    const refused = new Set(all.map((r) => r.id));
+    let sent = 0;
+    for (const chunk of chunkBySize(sendable, this.config.max_message_bytes)) {
+      try {
+        rejected.push(...(await this.send(chunk)));
+      } catch (err) {
+        const e = this.classify(err);
+        if (sent === 0 || (e.kind !== 'transient' && e.kind !== 'capacity')) throw e;
+        // Earlier requests were acknowledged: report them, and hand the rest back for a retry.
+        for (const item of sendable.slice(sent)) rejected.push({ id: item.point.id, reason: e.message, kind: 'transient' });
+        break;
+      }
+      sent += chunk.length;
+    }
+    if (rejected.length === 0) return;
+    const refused = new Set(rejected.map((r) => r.id));
     const accepted = batch.filter((p) => !refused.has(p.id)).map((p) => p.id);
     if (accepted.length === 0) {
-      throw new PayloadError(all.slice(0, 3).map((r) => r.reason).join('; '), all.map((r) => r.id), {
+      throw new PayloadError(rejected.slice(0, 3).map((r) => r.reason).join('; '), rejected.map((r) => r.id), {
         code: 'BIFROST_ERR_KAFKA_REJECTED',
         connector: this.label,
       });
     }
-    throw new PartialWriteError(accepted, all, { connector: this.label });
+    throw new PartialWriteError(accepted, rejected, { connector: this.label });
   }
 
   async close(): Promise<void> {
@@ -138,7 +188,7 @@ export class KafkaConnector implements Connector {
   }
 
   /** Sends the records; when the broker refuses some as poison, finds which by sending them one by one. */
-  private async send(items: ReadonlyArray<{ point: DataPoint; topic: string; record: Message }>): Promise<RejectedPoint[]> {
+  private async send(items: readonly SendItem[]): Promise<RejectedPoint[]> {
     try {
       await this.sendBatch(items);
       return [];
@@ -185,8 +235,7 @@ export class KafkaConnector implements Connector {
     }
   }
 
-  private sizeProblem(record: Message): string | undefined {
-    const bytes = Buffer.byteLength(record.value as string);
+  private sizeProblem(bytes: number): string | undefined {
     if (bytes <= this.config.max_message_bytes) return undefined;
     return `record of ${bytes} bytes exceeds max_message_bytes (${this.config.max_message_bytes})`;
   }

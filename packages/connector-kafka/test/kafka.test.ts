@@ -1,6 +1,6 @@
 import { AuthError, ConfigError, PayloadError, TransientError, type DataPoint, type PluginContext } from '@bifrost/core';
 import { describe, expect, it } from 'vitest';
-import kafka, { bootstrapBrokers, classifyKafkaError, clientConfig, compileTopic, ensureCodec, kafkaConfigSchema, toRecord, topicNameProblem } from '../src/index.js';
+import kafka, { bootstrapBrokers, chunkBySize, recordBytes, classifyKafkaError, clientConfig, compileTopic, ensureCodec, kafkaConfigSchema, toRecord, topicNameProblem } from '../src/index.js';
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
 const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({ name: 'test', logger: silent, signal: new AbortController().signal, ...over });
@@ -50,6 +50,18 @@ describe('record', () => {
     const r = toRecord(point());
     expect(r).toMatchObject({ key: 'PLC001', timestamp: '1700000000123', headers: { 'bifrost-id': point().id } });
     expect(JSON.parse(r.value as string)).toEqual(point());
+  });
+});
+
+describe('request sizing', () => {
+  it('splits a batch into requests under the byte limit', () => {
+    const items = [5, 5, 5, 12, 1].map((bytes) => ({ bytes }));
+    expect(chunkBySize(items, 10).map((c) => c.map((i) => i.bytes))).toEqual([[5, 5], [5], [12], [1]]);
+    expect(chunkBySize([], 10)).toEqual([]);
+  });
+  it('counts value, key, id header and framing', () => {
+    const r = toRecord(point());
+    expect(recordBytes(r)).toBeGreaterThan(Buffer.byteLength(r.value as string) + 'PLC001'.length + 36);
   });
 });
 

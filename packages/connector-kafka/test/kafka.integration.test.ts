@@ -1,0 +1,137 @@
+import kafkajs from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PartialWriteError, TransientError, newPointId, type DataPoint, type Logger, type PluginContext } from '@bifrost/core';
+import kafka, { ID_HEADER, kafkaConfigSchema } from '../src/index.js';
+import { KafkaPeer, kafkaInstallation } from '../../connector-testkit/dist/peers/kafka.js';
+
+const found = kafkaInstallation();
+const missing = 'missing' in found ? found.missing : undefined;
+if (missing) {
+  if (process.env.CI === 'true') throw new Error(`[connector-kafka] ${missing}`);
+  console.warn(`[connector-kafka] skipping integration tests: ${missing}`);
+}
+
+const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+const ctx = (): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal });
+let seq = 0;
+const point = (over: Partial<DataPoint> = {}): DataPoint => ({
+  id: newPointId(), deviceId: `PLC${seq % 4}`, tagName: 'temperature', value: 20 + ++seq, quality: 'GOOD', timestamp: 1_700_000_000_000 + seq, ...over,
+});
+
+interface ReadRecord { key: string; id: string; point: DataPoint; partition: number; offset: number }
+
+/**
+ * Reads `topic` from the beginning until `count` records arrived (or the time runs out). A record
+ * the consumer sees twice (same partition and offset, after a rebalance) is counted once.
+ */
+async function readTopic(bootstrap: string, topic: string, count: number, timeoutMs = 30_000): Promise<ReadRecord[]> {
+  const client = new kafkajs.Kafka({ brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING });
+  const consumer = client.consumer({ groupId: `readback-${newPointId()}` });
+  const out = new Map<string, ReadRecord>();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ message, partition }) => {
+          out.set(`${partition}/${message.offset}`, {
+            key: message.key?.toString() ?? '',
+            id: message.headers?.[ID_HEADER]?.toString() ?? '',
+            point: JSON.parse(message.value!.toString()) as DataPoint,
+            partition,
+            offset: Number(message.offset),
+          });
+          if (out.size >= count) { clearTimeout(timer); resolve(); }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return [...out.values()];
+}
+
+describe.skipIf(missing)('Kafka connector against a real KRaft broker', () => {
+  let peer: KafkaPeer;
+  const connector = (extra: Record<string, unknown> = {}) =>
+    kafka.create(kafkaConfigSchema.parse({ endpoint: peer.bootstrap, ...extra }), ctx());
+
+  beforeAll(async () => {
+    peer = await KafkaPeer.start();
+  });
+  afterAll(async () => { await peer?.stop(); });
+
+  it('delivers a batch that reads back by id with equal values, keyed and ordered per device', async () => {
+    const topic = `it.${seq}.batch`;
+    const c = connector({ topic });
+    await c.connect();
+    const batch = Array.from({ length: 1000 }, () => point());
+    await c.write(batch.slice(0, 500));
+    await c.write(batch.slice(500));
+    const got = await readTopic(peer.bootstrap, topic, batch.length);
+    expect(got).toHaveLength(batch.length);
+    const byId = new Map(got.map((r) => [r.id, r]));
+    for (const p of batch) {
+      const r = byId.get(p.id);
+      expect(r?.point).toEqual(p);
+      expect(r?.key).toBe(p.deviceId);
+    }
+    for (const device of ['PLC0', 'PLC1', 'PLC2', 'PLC3']) {
+      const mine = got.filter((r) => r.key === device);
+      expect(new Set(mine.map((r) => r.partition)).size).toBe(1);
+      const sent = batch.filter((p) => p.deviceId === device).map((p) => p.id);
+      expect(mine.sort((a, b) => a.offset - b.offset).map((r) => r.id)).toEqual(sent);
+    }
+    await c.close();
+  });
+
+  it('renders the topic template per point', async () => {
+    const c = connector({ topic: '{topic_prefix}{device_id}.{tag_name}', topic_prefix: `it${seq}.` });
+    await c.connect();
+    const p = point({ deviceId: 'line-7', tagName: 'speed' });
+    await c.write([p]);
+    const [r] = await readTopic(peer.bootstrap, `it${seq - 1}.line-7.speed`, 1);
+    expect(r?.id).toBe(p.id);
+    await c.close();
+  });
+
+  it('dead-letters only the records the broker refuses and delivers the rest', async () => {
+    const topic = `it.${seq}.poison`;
+    const admin = new kafkajs.Kafka({ brokers: [peer.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }] });
+    await admin.disconnect();
+    const c = connector({ topic, compression: 'none' });
+    await c.connect();
+    const good = [point(), point(), point()];
+    const big = point({ value: 'x'.repeat(6000) });
+    const err = await c.write([good[0]!, big, good[1]!, good[2]!]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PartialWriteError);
+    expect((err as PartialWriteError).rejected).toEqual([expect.objectContaining({ id: big.id, reason: expect.stringMatching(/large/i) })]);
+    expect(new Set((err as PartialWriteError).accepted)).toEqual(new Set(good.map((p) => p.id)));
+    // The refused request is resent one record at a time, so written records may repeat: compare ids.
+    const got = await readTopic(peer.bootstrap, topic, 3, 5_000);
+    expect(new Set(got.map((r) => r.id))).toEqual(new Set(good.map((p) => p.id)));
+    await c.close();
+  });
+
+  it('fails writes while the broker is down and delivers after it is back, losing nothing', async () => {
+    const topic = `it.${seq}.restart`;
+    const c = connector({ topic, request_timeout_ms: 3000, connection_timeout_ms: 1000 });
+    await c.connect();
+    const before = [point(), point()];
+    await c.write(before);
+    await peer.halt();
+    const during = [point(), point()];
+    const err = await c.write(during).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientError);
+    await peer.resume();
+    // The host reconnects after a failure and resends the batch.
+    await c.connect();
+    await c.write(during);
+    const got = await readTopic(peer.bootstrap, topic, 4);
+    expect(new Set(got.map((r) => r.id))).toEqual(new Set([...before, ...during].map((p) => p.id)));
+    await c.close();
+  });
+});
