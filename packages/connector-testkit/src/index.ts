@@ -1,1 +1,3 @@
 export * from './conformance/index.js';
+export * from './peers/kafka.js';
+export * from './peers/rabbitmq.js';
