@@ -1,0 +1,23 @@
+import timescale, { timescaleConfigSchema } from '@bifrost/connector-timescale';
+import { defineConnector, createPipeline, openSqliteQueue } from '@bifrost/core';
+import { postgresBinDir, startPostgres } from '../test/support/postgres.ts';
+import { makePoints } from './_pipeline-throughput.ts';
+const peer = await startPostgres(postgresBinDir()!);
+const endpoint = `postgres://${peer.user}:${peer.password}@${peer.host}:${peer.port}/${peer.database}`;
+let inflight = 0, maxIn = 0, writes = 0, writeMs = 0; const hist = new Map();
+const wrapped = defineConnector({ type: 'timescale', configSchema: timescale.configSchema, create(c, ctx) {
+  const inner = timescale.create(c, ctx);
+  return { connect: () => inner.connect(), close: () => inner.close(), async write(b) { inflight++; hist.set(inflight, (hist.get(inflight) ?? 0) + 1); maxIn = Math.max(maxIn, inflight); writes++; const t = performance.now(); try { await inner.write(b); } finally { writeMs += performance.now() - t; inflight--; } } };
+} });
+const queue = await openSqliteQueue(`/tmp/h6/q-${Date.now()}.db`, { sync: 'batch' });
+const p = createPipeline({ queue, connectors: [{ name: 'b', definition: wrapped, config: timescaleConfigSchema.parse({ endpoint, table: 'p', pool_size: 4 }), delivery: { batchSize: 1000, maxInFlight: 4, flushIntervalMs: 5 } }] });
+p.start();
+const pts = makePoints(60000);
+await new Promise((r) => setTimeout(r, 300));
+const t0 = performance.now();
+for (let i = 0; i < pts.length; i += 1000) await p.ingest(pts.slice(i, i + 1000));
+const t1 = performance.now();
+while (queue.stats('b').points > 0) await new Promise((r) => setTimeout(r, 2));
+const t2 = performance.now();
+console.log({ ingestMs: t1 - t0, totalMs: t2 - t0, writes, avgWriteMs: writeMs / writes, maxIn, hist: [...hist] });
+await p.stop(); await queue.close(); await peer.stop();
