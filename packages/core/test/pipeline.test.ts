@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AuthError,
   CapacityError,
@@ -7,10 +7,11 @@ import {
   PayloadError,
   QueueFullError,
   TransientError,
+  createPipeline,
   type DurableQueue,
   type Pipeline,
 } from '../src/index.js';
-import { delay, harness, waitFor, type Harness } from './pipeline-fixtures/harness.js';
+import { QUEUE_KINDS, closeQueues, delay, harness, openQueue, useQueue, waitFor, type Harness } from './pipeline-fixtures/harness.js';
 import { fail, hang, makePoints, times, type Step } from './pipeline-fixtures/scripted-connector.js';
 
 let running: Pipeline[] = [];
@@ -22,6 +23,7 @@ function started(h: Harness): Harness {
 afterEach(async () => {
   await Promise.all(running.map((p) => p.stop({ deadlineMs: 200 })));
   running = [];
+  await closeQueues();
 });
 
 async function counter(h: Harness, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -41,323 +43,326 @@ function expectExactlyDelivered(h: Harness, ids: string[], connector = 'a'): voi
   expect(h.queue.stats(connector).points).toBe(0);
 }
 
-describe('delivery pipeline: happy path and batching', () => {
-  it('delivers every point in batches of at most batchSize and counts them', async () => {
-    const h = started(harness());
-    const points = makePoints(95);
-    await h.pipeline.ingest(points);
-    await waitFor(() => h.audit.acked.length === 95);
-    expectExactlyDelivered(h, points.map((p) => p.id));
-    const c = h.connectors.a;
-    expect(Math.max(...c.received.map((b) => b.length))).toBeLessThanOrEqual(10);
-    expect(await counter(h, 'bifrost_cloud_data_points_sent_total', { connector: 'a', type: 'scripted' })).toBe(c.ackedIds().size);
-    expect(await counter(h, 'bifrost_cloud_batch_operations_total', { result: 'success' })).toBe(c.received.length);
-    expect(await counter(h, 'bifrost_cloud_points_ingested_total')).toBe(95);
-    expect(await counter(h, 'bifrost_cloud_connection_attempts_total', { result: 'success' })).toBe(1);
-  });
+describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
+  beforeAll(() => useQueue(kind));
 
-  it('sends a full batch at once but waits up to flushIntervalMs to fill a partial one', async () => {
-    const h = started(harness({ a: { delivery: { batchSize: 10, flushIntervalMs: 400 } } }));
-    await waitFor(() => h.connectors.a.connects === 1);
-    const t0 = Date.now();
-    await h.pipeline.ingest(makePoints(10));
-    await waitFor(() => h.audit.acked.length === 10, 1_000);
-    expect(Date.now() - t0).toBeLessThan(250);
-
-    const t1 = Date.now();
-    await h.pipeline.ingest(makePoints(3));
-    await delay(150);
-    expect(h.audit.acked.length).toBe(10);
-    await waitFor(() => h.audit.acked.length === 13, 2_000);
-    expect(Date.now() - t1).toBeGreaterThanOrEqual(380);
-    expect(h.connectors.a.received.map((b) => b.length)).toEqual([10, 3]);
-  });
-});
-
-describe('delivery pipeline: failures', () => {
-  it('retries transient errors with backoff, reconnecting, and acks only after success', async () => {
-    const netErr = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-    const h = started(harness({ a: { write: [fail(new TransientError('broker restarting')), fail(netErr), fail(new TransientError('again'))] } }));
-    const points = makePoints(10);
-    await h.pipeline.ingest(points);
-    await waitFor(() => h.audit.acked.length === 10);
-    expectExactlyDelivered(h, points.map((p) => p.id));
-    const c = h.connectors.a;
-    expect(c.received).toHaveLength(4);
-    expect(c.connects).toBe(4); // initial + one reconnect after each transient failure
-    expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(3);
-    expect(await counter(h, 'bifrost_cloud_data_points_failed_total')).toBe(30);
-    expect(await counter(h, 'bifrost_cloud_batch_operations_total', { result: 'failure' })).toBe(3);
-    const health = h.pipeline.health()[0];
-    expect(health).toMatchObject({ status: 'healthy', connected: true, errorCount: 3, consecutiveFailures: 0 });
-    expect(health.successRate).toBeCloseTo(0.25);
-    expect(health.lastError?.code).toBe('BIFROST_ERR_TRANSIENT');
-  });
-
-  it('honours a CapacityError retry-after without reconnecting', async () => {
-    const h = started(harness({ a: { write: [fail(new CapacityError('rate limited', 250))] } }));
-    await h.pipeline.ingest(makePoints(5));
-    await waitFor(() => h.audit.acked.length === 5);
-    const c = h.connectors.a;
-    expect(c.received).toHaveLength(2);
-    expect(c.connects).toBe(1);
-    const gaps = h.logger.records.filter((r) => r.code === 'BIFROST_ERR_CAPACITY');
-    expect(gaps).toHaveLength(1);
-    expect(c.writeTimes[1] - c.writeTimes[0]).toBeGreaterThanOrEqual(245);
-  });
-
-  it('opens the breaker at once on an auth error, keeps the data queued, and recovers through a half-open trial', async () => {
-    const h = started(harness({ a: { write: [fail(new AuthError('not authorized'))], delivery: { breaker: { failureThreshold: 50, resetMs: 300 } } } }));
-    const points = makePoints(8);
-    await h.pipeline.ingest(points);
-    await waitFor(() => h.pipeline.health()[0].breaker === 'open');
-    const health = h.pipeline.health()[0];
-    expect(health.status).toBe('unhealthy');
-    expect(health.reason).toMatch(/auth error/);
-    expect(health.reason).toMatch(/not authorized/);
-    expect(h.queue.stats('a').points).toBe(8);
-    expect(h.audit.acked).toEqual([]);
-    expect(await counter(h, 'bifrost_cloud_breaker_state')).toBe(2);
-    const writesWhileOpen = h.connectors.a.received.length;
-    await delay(150);
-    expect(h.connectors.a.received.length).toBe(writesWhileOpen); // no blind retry
-    await waitFor(() => h.audit.acked.length === 8, 3_000);
-    expectExactlyDelivered(h, points.map((p) => p.id));
-    const transitions = h.logger.records.filter((r) => r.breaker).map((r) => r.breaker);
-    expect(transitions).toEqual(['open', 'half-open', 'closed']);
-    expect(h.pipeline.health()[0].breaker).toBe('closed');
-    expect(await counter(h, 'bifrost_cloud_breaker_state')).toBe(0);
-  });
-
-  it('opens the breaker after failureThreshold consecutive transient failures, and reopens on a failed trial', async () => {
-    const h = started(harness({ a: { write: times(4, fail(new TransientError('down'))), delivery: { breaker: { failureThreshold: 3, resetMs: 100 } } } }));
-    const points = makePoints(4);
-    await h.pipeline.ingest(points);
-    await waitFor(() => h.audit.acked.length === 4, 3_000);
-    expectExactlyDelivered(h, points.map((p) => p.id));
-    const transitions = h.logger.records.filter((r) => r.breaker).map((r) => r.breaker);
-    // 3 failures open it; the 4th failure is the half-open trial (reopens); the 5th write closes it.
-    expect(transitions).toEqual(['open', 'half-open', 'open', 'half-open', 'closed']);
-    expect(h.connectors.a.received).toHaveLength(5);
-  });
-
-  it('hands a batch back to the queue after retrying it for maxElapsedMs, so newer urgent points can go first', async () => {
-    const urgent = { ...makePoints(1)[0], priority: 9 };
-    let urgentDone = false;
-    // The link "recovers" only for the batch carrying the urgent point (and for everything after it).
-    const untilUrgent: Step = async (batch) => {
-      if (batch.some((p) => p.id === urgent.id)) urgentDone = true;
-      else if (!urgentDone) throw new TransientError('flaky');
-    };
-    const h = started(harness({ a: { write: times(200, untilUrgent), delivery: { batchSize: 5, retry: { initialDelayMs: 10, maxDelayMs: 10, maxElapsedMs: 25 } } } }));
-    const points = makePoints(5);
-    await h.pipeline.ingest(points);
-    await waitFor(() => h.audit.releases >= 1);
-    await h.pipeline.ingest([urgent], { connector: 'a' });
-    await waitFor(() => h.audit.acked.length === 6);
-    expectExactlyDelivered(h, [...points, urgent].map((p) => p.id));
-    const firstOk = h.connectors.a.received.find((b) => b.some((p) => p.id === urgent.id))!;
-    expect(firstOk[0].id).toBe(urgent.id); // leased first: its lane outranks the released batch
-    expect(h.audit.acked[0]).toBe(urgent.id);
-  });
-
-  it('dead-letters a poison point with its reason and delivers the rest', async () => {
-    const points = makePoints(5);
-    const poison = points[2].id;
-    const h = started(harness({ a: { write: [fail(new PayloadError('value is not a number', [poison]))] } }));
-    await h.pipeline.ingest(points);
-    await waitFor(() => h.audit.acked.length === 4);
-    await waitFor(() => h.queue.stats('a').points === 0);
-    expect(h.audit.deadLettered).toEqual([{ id: poison, code: 'BIFROST_ERR_PAYLOAD', reason: expect.stringContaining('value is not a number') }]);
-    expect(h.audit.deadLettered[0].reason).toContain('[bifrost] [scripted:a]');
-    const dead = await h.queue.listDeadLetters({ connector: 'a' });
-    expect(dead.map((d) => d.point.id)).toEqual([poison]);
-    expect(new Set(h.audit.acked)).toEqual(new Set(points.filter((p) => p.id !== poison).map((p) => p.id)));
-    expect(await counter(h, 'bifrost_cloud_dead_letter_total', { code: 'BIFROST_ERR_PAYLOAD' })).toBe(1);
-    expect(h.audit.violations).toEqual([]);
-  });
-
-  it('on a partial write acks the accepted, dead-letters the rejected and retries transient rejections', async () => {
-    const points = makePoints(4);
-    const [a, b, c, d] = points.map((p) => p.id);
-    const h = started(harness({ a: { write: [fail(new PartialWriteError([a, b], [{ id: c, reason: 'field too long' }, { id: d, reason: 'throttled', kind: 'transient' }]))] } }));
-    await h.pipeline.ingest(points);
-    await waitFor(() => h.queue.stats('a').points === 0);
-    expect(h.audit.acked).toEqual([a, b, d]);
-    expect(h.audit.deadLettered).toEqual([{ id: c, code: 'BIFROST_ERR_PAYLOAD', reason: 'field too long' }]);
-    expect(h.connectors.a.received[1].map((p) => p.id)).toEqual([d]);
-    expect(await counter(h, 'bifrost_cloud_batch_operations_total', { result: 'partial' })).toBe(1);
-    expect(await counter(h, 'bifrost_cloud_data_points_sent_total')).toBe(3);
-    expect(h.audit.violations).toEqual([]);
-  });
-
-  it('releases a write that hangs past the timeout and ignores its late ack', async () => {
-    const h = started(harness({ a: { write: [hang(250)], delivery: { timeoutMs: 60 } } }));
-    const points = makePoints(6);
-    await h.pipeline.ingest(points);
-    await waitFor(() => h.audit.acked.length === 6);
-    await delay(300); // the hung write acknowledges late
-    expect(h.connectors.a.acked).toHaveLength(12); // delivered twice (at-least-once) ...
-    expectExactlyDelivered(h, points.map((p) => p.id)); // ... but acked in the queue once
-    expect(h.audit.releases).toBe(1);
-    expect(h.pipeline.health()[0].lastError?.code).toBe('BIFROST_ERR_WRITE_TIMEOUT');
-    expect(h.connectors.a.connects).toBe(2);
-  });
-
-  it('keeps a ConfigError on connect out of retry loops until the breaker admits a trial', async () => {
-    const h = started(harness({ a: { connect: [fail(new ConfigError('no such topic'))], delivery: { breaker: { failureThreshold: 50, resetMs: 200 } } } }));
-    await h.pipeline.ingest(makePoints(3));
-    await waitFor(() => h.pipeline.health()[0].breaker === 'open');
-    expect(h.pipeline.health()[0]).toMatchObject({ status: 'unhealthy', connected: false });
-    expect(h.connectors.a.received).toHaveLength(0);
-    await waitFor(() => h.audit.acked.length === 3, 3_000);
-    expect(await counter(h, 'bifrost_cloud_connection_attempts_total', { result: 'failure' })).toBe(1);
-  });
-});
-
-describe('delivery pipeline: concurrency and isolation', () => {
-  it('keeps at most maxInFlight batches in flight', async () => {
-    const h = started(harness({ a: { write: times(20, hang(30)), delivery: { maxInFlight: 3 } } }));
-    await h.pipeline.ingest(makePoints(100));
-    await waitFor(() => h.audit.acked.length === 100);
-    expect(h.connectors.a.maxConcurrent).toBe(3);
-  });
-
-  it('forces one batch in flight for per-device ordering and keeps each device in order', async () => {
-    const h = started(harness({ a: { write: times(20, hang(5)), delivery: { maxInFlight: 4 }, capabilities: { ordering: 'per-device' } } }));
-    const points = makePoints(60, 4);
-    await h.pipeline.ingest(points);
-    await waitFor(() => h.audit.acked.length === 60);
-    expect(h.connectors.a.maxConcurrent).toBe(1);
-    const seen = h.connectors.a.received.flat();
-    for (const dev of ['dev-0', 'dev-1', 'dev-2', 'dev-3']) {
-      expect(seen.filter((p) => p.deviceId === dev).map((p) => p.id)).toEqual(points.filter((p) => p.deviceId === dev).map((p) => p.id));
-    }
-  });
-
-  it('one connector down never slows another', async () => {
-    const h = started(harness({
-      down: { write: times(1000, fail(new TransientError('unreachable'))), delivery: { breaker: { failureThreshold: 2, resetMs: 10_000 } } },
-      up: {},
-    }));
-    const points = makePoints(50);
-    const t0 = Date.now();
-    await h.pipeline.ingest(points);
-    await waitFor(() => h.queue.stats('up').points === 0, 1_000);
-    expect(Date.now() - t0).toBeLessThan(500);
-    expect(h.connectors.up.ackedIds().size).toBe(50);
-    expect(h.queue.stats('down').points).toBe(50);
-    await waitFor(() => h.pipeline.health().find((x) => x.name === 'down')?.breaker === 'open');
-    expect(h.queue.stats('down').points).toBe(50);
-  });
-});
-
-describe('delivery pipeline: stop', () => {
-  it('drains in-flight batches within the deadline and closes the connector', async () => {
-    const h = harness({ a: { write: [hang(150)], delivery: { timeoutMs: 1_000 } } });
-    h.pipeline.start();
-    await h.pipeline.ingest(makePoints(10));
-    await waitFor(() => h.connectors.a.received.length === 1);
-    const { released } = await h.pipeline.stop({ deadlineMs: 2_000 });
-    expect(released).toEqual({ a: 0 });
-    expect(h.audit.acked).toHaveLength(10);
-    expect(h.connectors.a.closes).toBe(1);
-    expect(h.connectors.a.ctx?.signal.aborted).toBe(true);
-  });
-
-  it('releases what is still in flight at the deadline; nothing is lost', async () => {
-    const h = harness({ a: { write: [hang(400)], delivery: { timeoutMs: 5_000 } } });
-    h.pipeline.start();
-    await h.pipeline.ingest(makePoints(10));
-    await waitFor(() => h.connectors.a.received.length === 1);
-    const { released } = await h.pipeline.stop({ deadlineMs: 50 });
-    expect(released).toEqual({ a: 10 });
-    expect(h.queue.stats('a')).toMatchObject({ points: 10, inFlight: 0 });
-    await delay(450); // the late ack changes nothing
-    expect(h.audit.acked).toEqual([]);
-    expect(h.audit.violations).toEqual([]);
-    await expect(h.pipeline.ingest(makePoints(1))).rejects.toThrow(/stopped/);
-  });
-});
-
-describe('ingest', () => {
-  it('routes with fan-out, honours an explicit connector, and counts unrouted points and devices', async () => {
-    const router = {
-      route: (p: { tagName: string }) =>
-        p.tagName === 'temperature' ? [{ connector: 'a', priority: 1 }, { connector: 'b', priority: 5 }] : [],
-    };
-    const h = started(harness({ a: {}, b: {} }, { router }));
-    const points = makePoints(6);
-    const other = { ...makePoints(1)[0], tagName: 'pressure' };
-    const res = await h.pipeline.ingest([...points, other]);
-    expect(res).toMatchObject({ queued: 12, unrouted: 1 });
-    await h.pipeline.ingest([other], { connector: 'b' });
-    await waitFor(() => h.queue.stats('a').points === 0 && h.queue.stats('b').points === 0);
-    expect(h.connectors.a.ackedIds().size).toBe(6);
-    expect(h.connectors.b.ackedIds()).toEqual(new Set([...points.map((p) => p.id), other.id]));
-    await expect(h.pipeline.ingest(points, { connector: 'nope' })).rejects.toMatchObject({ code: 'BIFROST_ERR_UNKNOWN_CONNECTOR' });
-    const snap = h.pipeline.metricsSnapshot();
-    expect(snap.unrouted).toBe(1);
-    expect(snap.devices['dev-0'].ingested).toBe(4); // two routed, `other` unrouted, then `other` sent explicitly
-    expect(Object.values(snap.devices).reduce((s, d) => s + d.ingested, 0)).toBe(8);
-    expect(snap.connectors.find((c) => c.name === 'b')).toMatchObject({ ingested: 7, sent: 7, failed: 0, queue: { depth: 0 } });
-  });
-
-  it('propagates QueueFullError so callers can back off', async () => {
-    const h = harness();
-    const full: DurableQueue = new Proxy(h.queue, {
-      get: (t, p) => (p === 'enqueue' ? async () => { throw new QueueFullError('a', 750); } : Reflect.get(t, p)),
+  describe('delivery pipeline: happy path and batching', () => {
+    it('delivers every point in batches of at most batchSize and counts them', async () => {
+      const h = started(await harness());
+      const points = makePoints(95);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.audit.acked.length === 95);
+      expectExactlyDelivered(h, points.map((p) => p.id));
+      const c = h.connectors.a;
+      expect(Math.max(...c.received.map((b) => b.length))).toBeLessThanOrEqual(10);
+      expect(await counter(h, 'bifrost_cloud_data_points_sent_total', { connector: 'a', type: 'scripted' })).toBe(c.ackedIds().size);
+      expect(await counter(h, 'bifrost_cloud_batch_operations_total', { result: 'success' })).toBe(c.received.length);
+      expect(await counter(h, 'bifrost_cloud_points_ingested_total')).toBe(95);
+      expect(await counter(h, 'bifrost_cloud_connection_attempts_total', { result: 'success' })).toBe(1);
     });
-    const { createPipeline } = await import('../src/index.js');
-    const p = createPipeline({ queue: full, connectors: [] });
-    await expect(p.ingest(makePoints(1), {})).resolves.toMatchObject({ queued: 0, unrouted: 1 });
-    const q = harness({ a: {} }, { queue: full });
-    await expect(q.pipeline.ingest(makePoints(2))).rejects.toMatchObject({ code: 'BIFROST_ERR_QUEUE_FULL', retryAfterMs: 750 });
-    expect(q.pipeline.metricsSnapshot().devices).toEqual({});
-  });
-});
 
-describe('health and metrics', () => {
-  it('probes health periodically and reconnects after a failed probe', async () => {
-    const h = started(harness());
-    await waitFor(() => h.connectors.a.connects === 1);
-    h.connectors.a.probe = async () => ({ ok: false, detail: 'ping timeout' });
-    await waitFor(() => h.connectors.a.connects >= 2, 1_000);
-    h.connectors.a.probe = async () => ({ ok: true });
-    await waitFor(() => h.pipeline.health()[0].status === 'healthy', 1_000);
-  });
+    it('sends a full batch at once but waits up to flushIntervalMs to fill a partial one', async () => {
+      const h = started(await harness({ a: { delivery: { batchSize: 10, flushIntervalMs: 400 } } }));
+      await waitFor(() => h.connectors.a.connects === 1);
+      const t0 = Date.now();
+      await h.pipeline.ingest(makePoints(10));
+      await waitFor(() => h.audit.acked.length === 10, 1_000);
+      expect(Date.now() - t0).toBeLessThan(250);
 
-  it('moves expired points to the dead-letter table on a timer and counts them', async () => {
-    const base = harness().queue;
-    let expireCalls = 0;
-    const expiring: DurableQueue = new Proxy(base, {
-      get: (t, p) => (p === 'expire' ? async () => (++expireCalls === 1 ? { a: 3 } : {}) : Reflect.get(t, p)),
+      const t1 = Date.now();
+      await h.pipeline.ingest(makePoints(3));
+      await delay(150);
+      expect(h.audit.acked.length).toBe(10);
+      await waitFor(() => h.audit.acked.length === 13, 2_000);
+      expect(Date.now() - t1).toBeGreaterThanOrEqual(380);
+      expect(h.connectors.a.received.map((b) => b.length)).toEqual([10, 3]);
     });
-    const h = started(harness({ a: {} }, { queue: expiring, expireIntervalMs: 20 }));
-    await waitFor(() => expireCalls >= 2);
-    expect(await counter(h, 'bifrost_cloud_dead_letter_total', { connector: 'a', code: 'BIFROST_ERR_TTL_EXPIRED' })).toBe(3);
-    expect(h.pipeline.metricsSnapshot().connectors[0].deadLettered).toBe(3);
   });
 
-  it('exposes Prometheus text on a dedicated registry with connector and type labels', async () => {
-    const h = started(harness({ a: { write: [fail(new TransientError('x'))] } }));
-    await h.pipeline.ingest(makePoints(4));
-    await waitFor(() => h.audit.acked.length === 4);
-    const text = await h.pipeline.registry.metrics();
-    for (const name of [
-      'bifrost_cloud_data_points_sent_total{connector="a",type="scripted"} 4',
-      'bifrost_cloud_data_points_failed_total{connector="a",type="scripted"} 4',
-      'bifrost_cloud_batch_operations_total{connector="a",type="scripted",result="success"} 1',
-      'bifrost_cloud_connection_attempts_total{connector="a",type="scripted",result="success"} 2',
-      'bifrost_cloud_buffer_size{connector="a",type="scripted"} 0',
-      'bifrost_cloud_breaker_state{connector="a",type="scripted"} 0',
-      'bifrost_cloud_retries_total{connector="a",type="scripted"} 1',
-      'bifrost_cloud_response_time_seconds_count{connector="a",type="scripted"} 1',
-      'bifrost_cloud_oldest_queued_age_seconds{connector="a",type="scripted"} 0',
-    ]) expect(text).toContain(name);
-    const snap = h.pipeline.metricsSnapshot().connectors[0];
-    expect(snap).toMatchObject({ sent: 4, failed: 4, retries: 1, batches: 1, failedBatches: 1, breaker: 'closed', connected: true });
-    expect(snap.successRate).toBe(0.5);
-    expect(snap.p99ResponseTimeMs).toBeGreaterThanOrEqual(0);
+  describe('delivery pipeline: failures', () => {
+    it('retries transient errors with backoff, reconnecting, and acks only after success', async () => {
+      const netErr = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+      const h = started(await harness({ a: { write: [fail(new TransientError('broker restarting')), fail(netErr), fail(new TransientError('again'))] } }));
+      const points = makePoints(10);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.audit.acked.length === 10);
+      expectExactlyDelivered(h, points.map((p) => p.id));
+      const c = h.connectors.a;
+      expect(c.received).toHaveLength(4);
+      expect(c.connects).toBe(4); // initial + one reconnect after each transient failure
+      expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(3);
+      expect(await counter(h, 'bifrost_cloud_data_points_failed_total')).toBe(30);
+      expect(await counter(h, 'bifrost_cloud_batch_operations_total', { result: 'failure' })).toBe(3);
+      const health = h.pipeline.health()[0];
+      expect(health).toMatchObject({ status: 'healthy', connected: true, errorCount: 3, consecutiveFailures: 0 });
+      expect(health.successRate).toBeCloseTo(0.25);
+      expect(health.lastError?.code).toBe('BIFROST_ERR_TRANSIENT');
+    });
+
+    it('honours a CapacityError retry-after without reconnecting', async () => {
+      const h = started(await harness({ a: { write: [fail(new CapacityError('rate limited', 250))] } }));
+      await h.pipeline.ingest(makePoints(5));
+      await waitFor(() => h.audit.acked.length === 5);
+      const c = h.connectors.a;
+      expect(c.received).toHaveLength(2);
+      expect(c.connects).toBe(1);
+      const gaps = h.logger.records.filter((r) => r.code === 'BIFROST_ERR_CAPACITY');
+      expect(gaps).toHaveLength(1);
+      expect(c.writeTimes[1] - c.writeTimes[0]).toBeGreaterThanOrEqual(245);
+    });
+
+    it('opens the breaker at once on an auth error, keeps the data queued, and recovers through a half-open trial', async () => {
+      const h = started(await harness({ a: { write: [fail(new AuthError('not authorized'))], delivery: { breaker: { failureThreshold: 50, resetMs: 300 } } } }));
+      const points = makePoints(8);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.pipeline.health()[0].breaker === 'open');
+      const health = h.pipeline.health()[0];
+      expect(health.status).toBe('unhealthy');
+      expect(health.reason).toMatch(/auth error/);
+      expect(health.reason).toMatch(/not authorized/);
+      expect(h.queue.stats('a').points).toBe(8);
+      expect(h.audit.acked).toEqual([]);
+      expect(await counter(h, 'bifrost_cloud_breaker_state')).toBe(2);
+      const writesWhileOpen = h.connectors.a.received.length;
+      await delay(150);
+      expect(h.connectors.a.received.length).toBe(writesWhileOpen); // no blind retry
+      await waitFor(() => h.audit.acked.length === 8, 3_000);
+      expectExactlyDelivered(h, points.map((p) => p.id));
+      const transitions = h.logger.records.filter((r) => r.breaker).map((r) => r.breaker);
+      expect(transitions).toEqual(['open', 'half-open', 'closed']);
+      expect(h.pipeline.health()[0].breaker).toBe('closed');
+      expect(await counter(h, 'bifrost_cloud_breaker_state')).toBe(0);
+    });
+
+    it('opens the breaker after failureThreshold consecutive transient failures, and reopens on a failed trial', async () => {
+      const h = started(await harness({ a: { write: times(4, fail(new TransientError('down'))), delivery: { breaker: { failureThreshold: 3, resetMs: 100 } } } }));
+      const points = makePoints(4);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.audit.acked.length === 4, 3_000);
+      expectExactlyDelivered(h, points.map((p) => p.id));
+      const transitions = h.logger.records.filter((r) => r.breaker).map((r) => r.breaker);
+      // 3 failures open it; the 4th failure is the half-open trial (reopens); the 5th write closes it.
+      expect(transitions).toEqual(['open', 'half-open', 'open', 'half-open', 'closed']);
+      expect(h.connectors.a.received).toHaveLength(5);
+    });
+
+    it('hands a batch back to the queue after retrying it for maxElapsedMs, so newer urgent points can go first', async () => {
+      const urgent = { ...makePoints(1)[0], priority: 9 };
+      let urgentDone = false;
+      // The link "recovers" only for the batch carrying the urgent point (and for everything after it).
+      const untilUrgent: Step = async (batch) => {
+        if (batch.some((p) => p.id === urgent.id)) urgentDone = true;
+        else if (!urgentDone) throw new TransientError('flaky');
+      };
+      const h = started(await harness({ a: { write: times(200, untilUrgent), delivery: { batchSize: 5, retry: { initialDelayMs: 10, maxDelayMs: 10, maxElapsedMs: 25 } } } }));
+      const points = makePoints(5);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.audit.releases >= 1);
+      await h.pipeline.ingest([urgent], { connector: 'a' });
+      await waitFor(() => h.audit.acked.length === 6);
+      expectExactlyDelivered(h, [...points, urgent].map((p) => p.id));
+      const firstOk = h.connectors.a.received.find((b) => b.some((p) => p.id === urgent.id))!;
+      expect(firstOk[0].id).toBe(urgent.id); // leased first: its lane outranks the released batch
+      expect(h.audit.acked[0]).toBe(urgent.id);
+    });
+
+    it('dead-letters a poison point with its reason and delivers the rest', async () => {
+      const points = makePoints(5);
+      const poison = points[2].id;
+      const h = started(await harness({ a: { write: [fail(new PayloadError('value is not a number', [poison]))] } }));
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.audit.acked.length === 4);
+      await waitFor(() => h.queue.stats('a').points === 0);
+      expect(h.audit.deadLettered).toEqual([{ id: poison, code: 'BIFROST_ERR_PAYLOAD', reason: expect.stringContaining('value is not a number') }]);
+      expect(h.audit.deadLettered[0].reason).toContain('[bifrost] [scripted:a]');
+      const dead = await h.queue.listDeadLetters({ connector: 'a' });
+      expect(dead.map((d) => d.point.id)).toEqual([poison]);
+      expect(new Set(h.audit.acked)).toEqual(new Set(points.filter((p) => p.id !== poison).map((p) => p.id)));
+      expect(await counter(h, 'bifrost_cloud_dead_letter_total', { code: 'BIFROST_ERR_PAYLOAD' })).toBe(1);
+      expect(h.audit.violations).toEqual([]);
+    });
+
+    it('on a partial write acks the accepted, dead-letters the rejected and retries transient rejections', async () => {
+      const points = makePoints(4);
+      const [a, b, c, d] = points.map((p) => p.id);
+      const h = started(await harness({ a: { write: [fail(new PartialWriteError([a, b], [{ id: c, reason: 'field too long' }, { id: d, reason: 'throttled', kind: 'transient' }]))] } }));
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.queue.stats('a').points === 0);
+      expect(h.audit.acked).toEqual([a, b, d]);
+      expect(h.audit.deadLettered).toEqual([{ id: c, code: 'BIFROST_ERR_PAYLOAD', reason: 'field too long' }]);
+      expect(h.connectors.a.received[1].map((p) => p.id)).toEqual([d]);
+      expect(await counter(h, 'bifrost_cloud_batch_operations_total', { result: 'partial' })).toBe(1);
+      expect(await counter(h, 'bifrost_cloud_data_points_sent_total')).toBe(3);
+      expect(h.audit.violations).toEqual([]);
+    });
+
+    it('releases a write that hangs past the timeout and ignores its late ack', async () => {
+      const h = started(await harness({ a: { write: [hang(250)], delivery: { timeoutMs: 60 } } }));
+      const points = makePoints(6);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.audit.acked.length === 6);
+      await delay(300); // the hung write acknowledges late
+      expect(h.connectors.a.acked).toHaveLength(12); // delivered twice (at-least-once) ...
+      expectExactlyDelivered(h, points.map((p) => p.id)); // ... but acked in the queue once
+      expect(h.audit.releases).toBe(1);
+      expect(h.pipeline.health()[0].lastError?.code).toBe('BIFROST_ERR_WRITE_TIMEOUT');
+      expect(h.connectors.a.connects).toBe(2);
+    });
+
+    it('keeps a ConfigError on connect out of retry loops until the breaker admits a trial', async () => {
+      const h = started(await harness({ a: { connect: [fail(new ConfigError('no such topic'))], delivery: { breaker: { failureThreshold: 50, resetMs: 200 } } } }));
+      await h.pipeline.ingest(makePoints(3));
+      await waitFor(() => h.pipeline.health()[0].breaker === 'open');
+      expect(h.pipeline.health()[0]).toMatchObject({ status: 'unhealthy', connected: false });
+      expect(h.connectors.a.received).toHaveLength(0);
+      await waitFor(() => h.audit.acked.length === 3, 3_000);
+      expect(await counter(h, 'bifrost_cloud_connection_attempts_total', { result: 'failure' })).toBe(1);
+    });
+  });
+
+  describe('delivery pipeline: concurrency and isolation', () => {
+    it('keeps at most maxInFlight batches in flight', async () => {
+      const h = started(await harness({ a: { write: times(20, hang(30)), delivery: { maxInFlight: 3 } } }));
+      await h.pipeline.ingest(makePoints(100));
+      await waitFor(() => h.audit.acked.length === 100);
+      expect(h.connectors.a.maxConcurrent).toBe(3);
+    });
+
+    it('forces one batch in flight for per-device ordering and keeps each device in order', async () => {
+      const h = started(await harness({ a: { write: times(20, hang(5)), delivery: { maxInFlight: 4 }, capabilities: { ordering: 'per-device' } } }));
+      const points = makePoints(60, 4);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.audit.acked.length === 60);
+      expect(h.connectors.a.maxConcurrent).toBe(1);
+      const seen = h.connectors.a.received.flat();
+      for (const dev of ['dev-0', 'dev-1', 'dev-2', 'dev-3']) {
+        expect(seen.filter((p) => p.deviceId === dev).map((p) => p.id)).toEqual(points.filter((p) => p.deviceId === dev).map((p) => p.id));
+      }
+    });
+
+    it('one connector down never slows another', async () => {
+      const h = started(await harness({
+        down: { write: times(1000, fail(new TransientError('unreachable'))), delivery: { breaker: { failureThreshold: 2, resetMs: 10_000 } } },
+        up: {},
+      }));
+      const points = makePoints(50);
+      const t0 = Date.now();
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.queue.stats('up').points === 0, 1_000);
+      expect(Date.now() - t0).toBeLessThan(500);
+      expect(h.connectors.up.ackedIds().size).toBe(50);
+      expect(h.queue.stats('down').points).toBe(50);
+      await waitFor(() => h.pipeline.health().find((x) => x.name === 'down')?.breaker === 'open');
+      expect(h.queue.stats('down').points).toBe(50);
+    });
+  });
+
+  describe('delivery pipeline: stop', () => {
+    it('drains in-flight batches within the deadline and closes the connector', async () => {
+      const h = await harness({ a: { write: [hang(150)], delivery: { timeoutMs: 1_000 } } });
+      h.pipeline.start();
+      await h.pipeline.ingest(makePoints(10));
+      await waitFor(() => h.connectors.a.received.length === 1);
+      const { released } = await h.pipeline.stop({ deadlineMs: 2_000 });
+      expect(released).toEqual({ a: 0 });
+      expect(h.audit.acked).toHaveLength(10);
+      expect(h.connectors.a.closes).toBe(1);
+      expect(h.connectors.a.ctx?.signal.aborted).toBe(true);
+    });
+
+    it('releases what is still in flight at the deadline; nothing is lost', async () => {
+      const h = await harness({ a: { write: [hang(400)], delivery: { timeoutMs: 5_000 } } });
+      h.pipeline.start();
+      await h.pipeline.ingest(makePoints(10));
+      await waitFor(() => h.connectors.a.received.length === 1);
+      const { released } = await h.pipeline.stop({ deadlineMs: 50 });
+      expect(released).toEqual({ a: 10 });
+      expect(h.queue.stats('a')).toMatchObject({ points: 10, inFlight: 0 });
+      await delay(450); // the late ack changes nothing
+      expect(h.audit.acked).toEqual([]);
+      expect(h.audit.violations).toEqual([]);
+      await expect(h.pipeline.ingest(makePoints(1))).rejects.toThrow(/stopped/);
+    });
+  });
+
+  describe('ingest', () => {
+    it('routes with fan-out, honours an explicit connector, and counts unrouted points and devices', async () => {
+      const router = {
+        route: (p: { tagName: string }) =>
+          p.tagName === 'temperature' ? [{ connector: 'a', priority: 1 }, { connector: 'b', priority: 5 }] : [],
+      };
+      const h = started(await harness({ a: {}, b: {} }, { router }));
+      const points = makePoints(6);
+      const other = { ...makePoints(1)[0], tagName: 'pressure' };
+      const res = await h.pipeline.ingest([...points, other]);
+      expect(res).toMatchObject({ queued: 12, unrouted: 1 });
+      await h.pipeline.ingest([other], { connector: 'b' });
+      await waitFor(() => h.queue.stats('a').points === 0 && h.queue.stats('b').points === 0);
+      expect(h.connectors.a.ackedIds().size).toBe(6);
+      expect(h.connectors.b.ackedIds()).toEqual(new Set([...points.map((p) => p.id), other.id]));
+      await expect(h.pipeline.ingest(points, { connector: 'nope' })).rejects.toMatchObject({ code: 'BIFROST_ERR_UNKNOWN_CONNECTOR' });
+      const snap = h.pipeline.metricsSnapshot();
+      expect(snap.unrouted).toBe(1);
+      expect(snap.devices['dev-0'].ingested).toBe(4); // two routed, `other` unrouted, then `other` sent explicitly
+      expect(Object.values(snap.devices).reduce((s, d) => s + d.ingested, 0)).toBe(8);
+      expect(snap.connectors.find((c) => c.name === 'b')).toMatchObject({ ingested: 7, sent: 7, failed: 0, queue: { depth: 0 } });
+    });
+
+    it('propagates QueueFullError so callers can back off', async () => {
+      const h = await harness();
+      const full: DurableQueue = new Proxy(h.queue, {
+        get: (t, p) => (p === 'enqueue' ? async () => { throw new QueueFullError('a', 750); } : Reflect.get(t, p)),
+      });
+      const p = createPipeline({ queue: full, connectors: [] });
+      await expect(p.ingest(makePoints(1), {})).resolves.toMatchObject({ queued: 0, unrouted: 1 });
+      const q = await harness({ a: {} }, { queue: full });
+      await expect(q.pipeline.ingest(makePoints(2))).rejects.toMatchObject({ code: 'BIFROST_ERR_QUEUE_FULL', retryAfterMs: 750 });
+      expect(q.pipeline.metricsSnapshot().devices).toEqual({});
+    });
+  });
+
+  describe('health and metrics', () => {
+    it('probes health periodically and reconnects after a failed probe', async () => {
+      const h = started(await harness());
+      await waitFor(() => h.connectors.a.connects === 1);
+      h.connectors.a.probe = async () => ({ ok: false, detail: 'ping timeout' });
+      await waitFor(() => h.connectors.a.connects >= 2, 1_000);
+      h.connectors.a.probe = async () => ({ ok: true });
+      await waitFor(() => h.pipeline.health()[0].status === 'healthy', 1_000);
+    });
+
+    it('moves expired points to the dead-letter table on a timer and counts them', async () => {
+      const base = await openQueue();
+      let expireCalls = 0;
+      const expiring: DurableQueue = new Proxy(base, {
+        get: (t, p) => (p === 'expire' ? async () => (++expireCalls === 1 ? { a: 3 } : {}) : Reflect.get(t, p)),
+      });
+      const h = started(await harness({ a: {} }, { queue: expiring, expireIntervalMs: 20 }));
+      await waitFor(() => expireCalls >= 2);
+      expect(await counter(h, 'bifrost_cloud_dead_letter_total', { connector: 'a', code: 'BIFROST_ERR_TTL_EXPIRED' })).toBe(3);
+      expect(h.pipeline.metricsSnapshot().connectors[0].deadLettered).toBe(3);
+    });
+
+    it('exposes Prometheus text on a dedicated registry with connector and type labels', async () => {
+      const h = started(await harness({ a: { write: [fail(new TransientError('x'))] } }));
+      await h.pipeline.ingest(makePoints(4));
+      await waitFor(() => h.audit.acked.length === 4);
+      const text = await h.pipeline.registry.metrics();
+      for (const name of [
+        'bifrost_cloud_data_points_sent_total{connector="a",type="scripted"} 4',
+        'bifrost_cloud_data_points_failed_total{connector="a",type="scripted"} 4',
+        'bifrost_cloud_batch_operations_total{connector="a",type="scripted",result="success"} 1',
+        'bifrost_cloud_connection_attempts_total{connector="a",type="scripted",result="success"} 2',
+        'bifrost_cloud_buffer_size{connector="a",type="scripted"} 0',
+        'bifrost_cloud_breaker_state{connector="a",type="scripted"} 0',
+        'bifrost_cloud_retries_total{connector="a",type="scripted"} 1',
+        'bifrost_cloud_response_time_seconds_count{connector="a",type="scripted"} 1',
+        'bifrost_cloud_oldest_queued_age_seconds{connector="a",type="scripted"} 0',
+      ]) expect(text).toContain(name);
+      const snap = h.pipeline.metricsSnapshot().connectors[0];
+      expect(snap).toMatchObject({ sent: 4, failed: 4, retries: 1, batches: 1, failedBatches: 1, breaker: 'closed', connected: true });
+      expect(snap.successRate).toBe(0.5);
+      expect(snap.p99ResponseTimeMs).toBeGreaterThanOrEqual(0);
+    });
   });
 });

@@ -1,8 +1,10 @@
 import type { DurableQueue, Logger, Pipeline, PipelineConnector } from '../../src/index.js';
-import { createPipeline } from '../../src/index.js';
+import { createMemoryQueue, createPipeline, openSqliteQueue } from '../../src/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { auditQueue } from './audited-queue.js';
 import { ScriptedConnector, scriptedDefinition, type Step } from './scripted-connector.js';
-import { createSimpleQueue } from './simple-queue.js';
 
 /** Delivery settings scaled down so failure paths play out in milliseconds. */
 export const FAST = {
@@ -34,12 +36,40 @@ export interface Harness {
   logger: ReturnType<typeof recordingLogger>;
 }
 
+/** The queue implementations every pipeline test runs against. */
+export type QueueKind = 'memory' | 'sqlite';
+export const QUEUE_KINDS: QueueKind[] = ['memory', 'sqlite'];
+let queueKind: QueueKind = 'memory';
+const cleanups: Array<() => Promise<void>> = [];
+
+/** Selects the queue implementation the next harnesses use. */
+export function useQueue(kind: QueueKind): void {
+  queueKind = kind;
+}
+
+/** A fresh queue of the selected kind (SQLite in a temp dir, removed by {@link closeQueues}). */
+export async function openQueue(): Promise<DurableQueue> {
+  if (queueKind === 'memory') return createMemoryQueue();
+  const dir = mkdtempSync(join(tmpdir(), 'bifrost-pipeline-'));
+  const q = await openSqliteQueue(join(dir, 'queue.db'), { sync: 'batch' });
+  cleanups.push(async () => {
+    await q.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return q;
+}
+
+/** Closes SQLite queues and removes their temp dirs (call after the pipelines stopped). */
+export async function closeQueues(): Promise<void> {
+  for (const c of cleanups.splice(0)) await c();
+}
+
 /** A pipeline over an audited queue with scripted connectors (default one named `a`). */
-export function harness(
+export async function harness(
   specs: Record<string, { write?: Step[]; connect?: Step[]; delivery?: PipelineConnector['delivery']; capabilities?: Parameters<typeof scriptedDefinition>[1] }> = { a: {} },
   extra: { queue?: DurableQueue; router?: Parameters<typeof createPipeline>[0]['router']; expireIntervalMs?: number } = {},
-): Harness {
-  const { queue, audit } = auditQueue(extra.queue ?? createSimpleQueue());
+): Promise<Harness> {
+  const { queue, audit } = auditQueue(extra.queue ?? (await openQueue()));
   const logger = recordingLogger();
   const connectors: Record<string, ScriptedConnector> = {};
   const entries: PipelineConnector[] = Object.entries(specs).map(([name, spec]) => {
