@@ -84,22 +84,18 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     const { queue, file: queueFile } = await openConfiguredQueue(cfg, loaded.baseDir, logger);
     cleanups.push(() => queue.close());
 
-    const pipeline = createPipeline({
-      queue,
-      router: createRouter(routerOptions(cfg)),
-      logger: logger as unknown as CoreLogger,
-      connectors: resolved.connectors.map((c) => {
-        const tls = connectorTls(c.entry, loaded.baseDir);
-        return {
-          name: c.name,
-          definition: c.definition,
-          config: c.config,
-          delivery: deliveryOptions(cfg, c.entry),
-          lane: connectorLane(c.entry),
-          ...(tls ? { tls } : {}),
-        };
-      }),
-    });
+    const connectors = await Promise.all(resolved.connectors.map(async (c) => {
+      const tls = await connectorTls(c.entry, loaded.baseDir);
+      return {
+        name: c.name,
+        definition: c.definition,
+        config: c.config,
+        delivery: deliveryOptions(cfg, c.entry),
+        lane: connectorLane(c.entry),
+        ...(tls ? { tls } : {}),
+      };
+    }));
+    const pipeline = createPipeline({ queue, router: createRouter(routerOptions(cfg)), logger: logger as unknown as CoreLogger, connectors });
     let accepting = false;
     pipeline.start();
     cleanups.push(async () => {

@@ -20,7 +20,7 @@ export function createLogger(level: string, secrets: SecretRegistry, opts: { pre
     serializers: { err: serializeError },
     hooks: {
       logMethod(args, method) {
-        const scrubbed = args.map((a) => (typeof a === 'string' ? secrets.redactText(a) : a instanceof Error ? secrets.redact(serializeError(a)) : secrets.redact(a)));
+        const scrubbed = args.map((a) => (typeof a === 'string' ? secrets.redactText(a) : secrets.redact(a)));
         return method.apply(this, scrubbed as Parameters<typeof method>);
       },
     },

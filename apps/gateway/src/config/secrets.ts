@@ -49,6 +49,10 @@ export class SecretRegistry {
     if (typeof value === 'string') return this.redactText(value);
     if (Array.isArray(value)) return value.map((v) => this.redactValue(v));
     if (value === null || typeof value !== 'object') return value;
+    if (value instanceof Error) {
+      const e = value as Error & { code?: unknown };
+      return { type: e.name, message: this.redactText(e.message), ...(e.code !== undefined ? { code: e.code } : {}) };
+    }
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       out[k] = this.isSecret(k) && v !== undefined && v !== null && v !== '' ? REDACTED : this.redactValue(v);

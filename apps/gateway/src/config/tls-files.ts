@@ -1,28 +1,20 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { TlsMaterial } from '@bifrost/core';
+import { loadTlsMaterial, type TlsMaterial } from '@bifrost/core';
 import type { ConnectorEntry } from './schema.js';
 
-/** Reads a connector's TLS files (relative to `baseDir`) into the `ctx.tls` handed to its plugin. */
-export function connectorTls(entry: ConnectorEntry, baseDir: string): TlsMaterial | undefined {
+/**
+ * Loads and checks a connector's TLS files (paths relative to `baseDir`) into the `ctx.tls` handed
+ * to its plugin; undefined when `tls_enabled` is false.
+ */
+export async function connectorTls(entry: ConnectorEntry, baseDir: string): Promise<TlsMaterial | undefined> {
   if (!entry.tls_enabled) return undefined;
-  const read = (field: 'ca_file' | 'cert_file' | 'key_file'): string | undefined => {
-    const file = entry[field];
-    if (file === undefined) return undefined;
-    try {
-      return readFileSync(resolve(baseDir, file), 'utf8');
-    } catch (err) {
-      throw new Error(`[bifrost] cannot read ${field} ${resolve(baseDir, file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  };
-  const tls: TlsMaterial = { rejectUnauthorized: !entry.insecure_skip_verify };
-  const ca = read('ca_file');
-  const cert = read('cert_file');
-  const key = read('key_file');
-  if (ca !== undefined) tls.ca = ca;
-  if (cert !== undefined) tls.cert = cert;
-  if (key !== undefined) tls.key = key;
-  if (entry.key_passphrase !== undefined) tls.passphrase = entry.key_passphrase;
-  if (entry.servername !== undefined) tls.servername = entry.servername;
-  return tls;
+  const path = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
+  return loadTlsMaterial({
+    ca_file: path(entry.ca_file),
+    cert_file: path(entry.cert_file),
+    key_file: path(entry.key_file),
+    passphrase: entry.key_passphrase,
+    servername: entry.servername,
+    insecure_skip_verify: entry.insecure_skip_verify,
+  });
 }

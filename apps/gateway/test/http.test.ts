@@ -1,0 +1,260 @@
+import { createMemoryQueue, createPipeline, createRouter, defineConnector, PayloadError, type DataPoint, type DurableQueue, type Pipeline } from '@bifrost/core';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { SecretRegistry } from '../src/config/secrets.js';
+import { buildApi } from '../src/http/server.js';
+import { ROUTES } from '../src/http/openapi.js';
+
+/** A connector that records what it got; `poison` device ids are refused as PayloadError. */
+function recordingConnector(received: DataPoint[]) {
+  return defineConnector({
+    type: 'recorder',
+    configSchema: z.object({ password: z.string().optional().describe('pretend password (secret)') }),
+    create: () => ({
+      async connect() {},
+      async write(batch) {
+        const bad = batch.filter((p) => p.deviceId === 'poison').map((p) => p.id);
+        if (bad.length) throw new PayloadError('refused', bad);
+        received.push(...batch);
+      },
+      async close() {},
+    }),
+  });
+}
+
+interface Harness {
+  app: ReturnType<typeof buildApi>;
+  pipeline: Pipeline;
+  queue: DurableQueue;
+  received: DataPoint[];
+}
+
+const open: Harness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) {
+    await h.app.close();
+    await h.pipeline.stop({ deadlineMs: 1000 });
+    await h.queue.close();
+  }
+});
+
+function harness(opts: { token?: string; maxPoints?: number; start?: boolean; bodyLimit?: number } = {}): Harness {
+  const received: DataPoint[] = [];
+  const queue = createMemoryQueue();
+  const definition = recordingConnector(received);
+  const secrets = new SecretRegistry();
+  secrets.add('hunter2-password');
+  const pipeline = createPipeline({
+    queue,
+    router: createRouter({ rules: [{ name: 'alarms', condition: 'quality=ALARM', connectors: ['b'], priority: 5 }], defaultConnector: 'a', connectors: ['a', 'b'] }),
+    connectors: [
+      { name: 'a', definition, config: {}, delivery: { flushIntervalMs: 5, batchSize: 50 }, lane: opts.maxPoints ? { maxPoints: opts.maxPoints, whenFull: 'block' } : {} },
+      { name: 'b', definition, config: {}, delivery: { flushIntervalMs: 5 } },
+    ],
+  });
+  if (opts.start !== false) pipeline.start();
+  const app = buildApi({
+    pipeline, queue, secrets,
+    connectorConfigs: {
+      a: { type: 'recorder', endpoint: 'mqtt://u:hunter2-password@host', provider_config: { username: 'u', password: 'hunter2-password', token: 'abc' } },
+      b: { type: 'recorder', provider_config: {} },
+    },
+    logger: pino({ level: 'silent' }),
+    isAccepting: () => true,
+    version: '0.0.0-test',
+    ...(opts.token ? { token: opts.token } : {}),
+    ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+  });
+  const h = { app, pipeline, queue, received };
+  open.push(h);
+  return h;
+}
+
+const point = (i: number, extra: Record<string, unknown> = {}) => ({ deviceId: 'PLC001', tagName: 'temperature', value: 20 + i, ...extra });
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('REST API', () => {
+  it('GET /health and /ready', async () => {
+    const { app } = harness();
+    const health = await app.inject('/health');
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toMatchObject({ status: 'ok', version: '0.0.0-test' });
+    const ready = await app.inject('/ready');
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toMatchObject({ ready: true });
+  });
+
+  it('/ready is 503 while the gateway does not accept data', async () => {
+    const h = harness();
+    const app = buildApi({ pipeline: h.pipeline, queue: h.queue, secrets: new SecretRegistry(), connectorConfigs: {}, logger: pino({ level: 'silent' }), isAccepting: () => false, version: 'x' });
+    const res = await app.inject('/ready');
+    expect(res.statusCode).toBe(503);
+    await app.close();
+  });
+
+  it('POST /api/data routes points, answers with their ids, and they are delivered', async () => {
+    const { app, received } = harness();
+    const res = await app.inject({ method: 'POST', url: '/api/data', payload: [point(1), point(2, { quality: 'ALARM' })] });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ accepted: 2, queued: 2, unrouted: 0 });
+    expect(body.ids).toHaveLength(2);
+    await until(() => received.length === 2);
+    expect(received.map((p) => p.id).sort()).toEqual([...body.ids].sort());
+  });
+
+  it('POST /api/cloud/connectors/{name}/data queues for that connector only; single point and { points } bodies work', async () => {
+    const { app, received, pipeline } = harness();
+    const one = await app.inject({ method: 'POST', url: '/api/cloud/connectors/b/data', payload: point(1) });
+    expect(one.statusCode).toBe(200);
+    const many = await app.inject({ method: 'POST', url: '/api/cloud/connectors/b/data', payload: { points: [point(2), { device_id: 'PLC002', tag_name: 'x', value: true }] } });
+    expect(many.json()).toMatchObject({ accepted: 2, queued: 2 });
+    await until(() => received.length === 3);
+    expect(pipeline.metricsSnapshot().connectors.find((c) => c.name === 'b')!.sent).toBe(3);
+    expect(pipeline.metricsSnapshot().connectors.find((c) => c.name === 'a')!.sent).toBe(0);
+  });
+
+  it('400 with the field path for malformed points, bad JSON and empty bodies', async () => {
+    const { app } = harness();
+    const bad = await app.inject({ method: 'POST', url: '/api/data', payload: [point(1), { deviceId: 'x', tagName: 't', value: [1] }] });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: 'BIFROST_ERR_INVALID_POINT', issues: [{ path: '[1].value' }] });
+    const wrapped = await app.inject({ method: 'POST', url: '/api/data', payload: { points: [{ tagName: 't', value: 1 }] } });
+    expect(wrapped.json().issues[0].path).toBe('points[0].deviceId');
+    const json = await app.inject({ method: 'POST', url: '/api/data', headers: { 'content-type': 'application/json' }, payload: '{"deviceId": ' });
+    expect(json.statusCode).toBe(400);
+    const empty = await app.inject({ method: 'POST', url: '/api/data' });
+    expect(empty.statusCode).toBe(400);
+  });
+
+  it('413 for a body over the limit', async () => {
+    const { app } = harness({ bodyLimit: 1024 });
+    const res = await app.inject({ method: 'POST', url: '/api/data', payload: Array.from({ length: 100 }, (_, i) => point(i)) });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().error).toBe('BIFROST_ERR_BODY_TOO_LARGE');
+  });
+
+  it('404 for unknown connectors and routes', async () => {
+    const { app } = harness();
+    for (const req of [
+      { method: 'POST' as const, url: '/api/cloud/connectors/nope/data', payload: point(1) },
+      { method: 'GET' as const, url: '/api/cloud/connectors/nope/config' },
+      { method: 'GET' as const, url: '/api/cloud/deadletters?connector=nope' },
+      { method: 'GET' as const, url: '/no/such/route' },
+    ]) {
+      const res = await app.inject(req);
+      expect(res.statusCode, req.url).toBe(404);
+    }
+  });
+
+  it('503 with Retry-After when a block queue is full; nothing of the request is queued', async () => {
+    const { app, queue } = harness({ maxPoints: 3, start: false });
+    expect((await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/data', payload: [point(1), point(2)] })).statusCode).toBe(200);
+    const full = await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/data', payload: [point(3), point(4)] });
+    expect(full.statusCode).toBe(503);
+    expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(full.json().error).toBe('BIFROST_ERR_QUEUE_FULL');
+    expect(queue.stats('a').points).toBe(2);
+  });
+
+  it('GET /api/cloud/connectors/{name}/config redacts secrets by key and by value', async () => {
+    const { app } = harness();
+    const res = await app.inject('/api/cloud/connectors/a/config');
+    expect(res.statusCode).toBe(200);
+    const text = res.body;
+    expect(text).not.toContain('hunter2-password');
+    expect(res.json().config.provider_config).toEqual({ username: 'u', password: '***', token: '***' });
+    expect(res.json().config.endpoint).toBe('mqtt://u:***@host');
+  });
+
+  it('GET /api/cloud/health and /api/cloud/metrics report connectors and devices', async () => {
+    const { app, received } = harness();
+    await app.inject({ method: 'POST', url: '/api/data', payload: [point(1), point(2)] });
+    await until(() => received.length === 2);
+    const health = await app.inject('/api/cloud/health');
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toMatchObject({ status: expect.any(String), queue: { ok: true } });
+    expect(health.json().connectors.map((c: { name: string }) => c.name)).toEqual(['a', 'b']);
+    const metrics = (await app.inject('/api/cloud/metrics')).json();
+    const a = metrics.connectors.find((c: { name: string }) => c.name === 'a');
+    expect(a).toMatchObject({ sent: 2, failed: 0, breaker: 'closed', queue: { depth: 0 } });
+    expect(a.successRate).toBe(1);
+    expect(metrics.devices.PLC001.ingested).toBe(2);
+  });
+
+  it('dead letters: list, replay and purge', async () => {
+    const { app, received, pipeline } = harness();
+    await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/data', payload: [point(1, { deviceId: 'poison' }), point(2, { deviceId: 'poison' }), point(3)] });
+    await until(() => received.length === 1 && pipeline.metricsSnapshot().connectors[0]!.deadLettered === 2);
+    const list = await app.inject('/api/cloud/deadletters?connector=a');
+    expect(list.statusCode).toBe(200);
+    const dls = list.json().deadLetters;
+    expect(dls).toHaveLength(2);
+    expect(dls[0]).toMatchObject({ connector: 'a', code: expect.any(String), point: { deviceId: 'poison' } });
+    const replay = await app.inject({ method: 'POST', url: '/api/cloud/deadletters/replay', payload: { connector: 'a', seqs: [dls[0].seq] } });
+    expect(replay.json()).toEqual({ replayed: 1 });
+    await until(() => pipeline.metricsSnapshot().connectors[0]!.deadLettered === 3);
+    const purge = await app.inject({ method: 'POST', url: '/api/cloud/deadletters/purge', payload: { connector: 'a' } });
+    expect(purge.json()).toEqual({ purged: 2 });
+    expect((await app.inject('/api/cloud/deadletters')).json().deadLetters).toEqual([]);
+    const badFilter = await app.inject({ method: 'POST', url: '/api/cloud/deadletters/replay', payload: { seqs: ['x'] } });
+    expect(badFilter.statusCode).toBe(400);
+    expect(badFilter.json().issues[0].path).toBe('seqs');
+    const badLimit = await app.inject('/api/cloud/deadletters?limit=-1');
+    expect(badLimit.json().issues[0].path).toBe('limit');
+  });
+
+  it('GET /metrics serves the seed Prometheus names', async () => {
+    const { app, received } = harness();
+    await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)] });
+    await until(() => received.length === 1);
+    const res = await app.inject('/metrics');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    for (const name of ['bifrost_cloud_data_points_sent_total', 'bifrost_cloud_data_points_failed_total', 'bifrost_cloud_batch_operations_total',
+      'bifrost_cloud_connection_attempts_total', 'bifrost_cloud_buffer_size', 'bifrost_cloud_response_time_seconds', 'bifrost_cloud_breaker_state']) {
+      expect(res.body).toContain(name);
+    }
+    expect(res.body).toMatch(/bifrost_cloud_data_points_sent_total\{connector="a",type="recorder"\} 1/);
+  });
+
+  it('GET /openapi.json describes every route the server has', async () => {
+    const { app } = harness();
+    const doc = (await app.inject('/openapi.json')).json();
+    expect(doc.openapi).toBe('3.1.0');
+    for (const r of ROUTES) expect(doc.paths[r.path][r.method.toLowerCase()], `${r.method} ${r.path}`).toBeDefined();
+    const served = app.printRoutes({ commonPrefix: false });
+    for (const r of ROUTES) expect(served).toContain(r.path.replace('{name}', ':name').split('/').pop() || '/');
+  });
+
+  it('GET / serves the status page', async () => {
+    const { app } = harness({ token: 't0ken-value' });
+    const res = await app.inject('/');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/html');
+    expect(res.body).toContain('/api/cloud/metrics');
+  });
+
+  it('bearer token: 401 without it on every route but /health and the page shell', async () => {
+    const { app } = harness({ token: 't0ken-value' });
+    expect((await app.inject('/health')).statusCode).toBe(200);
+    for (const url of ['/ready', '/api/cloud/health', '/api/cloud/metrics', '/metrics', '/openapi.json', '/api/cloud/deadletters', '/api/cloud/connectors/a/config']) {
+      const res = await app.inject(url);
+      expect(res.statusCode, url).toBe(401);
+      expect(res.headers['www-authenticate']).toContain('Bearer');
+      expect((await app.inject({ url, headers: { authorization: 'Bearer wrong-token' } })).statusCode, url).toBe(401);
+    }
+    const post = await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)] });
+    expect(post.statusCode).toBe(401);
+    const ok = await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)], headers: { authorization: 'Bearer t0ken-value' } });
+    expect(ok.statusCode).toBe(200);
+  });
+});
