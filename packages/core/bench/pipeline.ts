@@ -1,0 +1,165 @@
+// `pnpm bench pipeline`: what the delivery pipeline costs on top of the queue. For the memory queue
+// and the SQLite queue (sync=batch): ingest -> route -> enqueue -> lease -> write -> ack of N points
+// through `createPipeline` with a connector whose write acknowledges at once, beside the same work
+// done by a hand-written loop on the same queue kind in the same run (enqueue 1000, lease 1000, write,
+// settle); plus ingest-to-ack latency of single points against the same loop doing one point.
+// Bounded: a few seconds in total.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { createMemoryQueue, createPipeline, defineConnector, openSqliteQueue } from '../dist/index.js';
+import type { DataPoint, DurableQueue } from '../dist/index.js';
+
+const POINTS = Number(process.env.BIFROST_BENCH_PIPELINE_POINTS ?? 200_000);
+const CHUNK = 1000;
+const LATENCY_SAMPLES = 200;
+const work = mkdtempSync(join(tmpdir(), 'bifrost-bench-pipeline-'));
+let serial = 0;
+
+function makePoints(n: number): DataPoint[] {
+  const out: DataPoint[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = serial++;
+    out[i] = {
+      id: `0190f3a2-7c1d-7000-8000-${k.toString(16).padStart(12, '0')}`,
+      deviceId: `PLC${String(k % 50).padStart(3, '0')}`,
+      tagName: 'temperature',
+      value: 20 + (k % 1000) / 100,
+      quality: 'GOOD',
+      timestamp: 1_700_000_000_000 + k,
+    };
+  }
+  return out;
+}
+
+/** A connector that acknowledges every write at once and calls `onWrite` with the batch size. */
+function instantConnector(onWrite: (n: number) => void) {
+  return defineConnector({
+    type: 'instant',
+    configSchema: z.object({}),
+    capabilities: { maxBatch: CHUNK },
+    create: () => ({
+      connect: async () => undefined,
+      write: async (batch: readonly DataPoint[]) => onWrite(batch.length),
+      close: async () => undefined,
+    }),
+  });
+}
+
+let dbSeq = 0;
+async function openQueue(kind: string): Promise<DurableQueue> {
+  if (kind === 'memory') return createMemoryQueue();
+  return openSqliteQueue(join(work, `q${dbSeq++}.db`), { sync: 'batch' });
+}
+
+/** The hand-written loop: enqueue a chunk, lease it, write it, ack it. Points per second. */
+async function rawThroughput(kind: string): Promise<number> {
+  const q = await openQueue(kind);
+  let written = 0;
+  const write = async (batch: readonly DataPoint[]) => {
+    written += batch.length;
+  };
+  const t0 = performance.now();
+  for (let sent = 0; sent < POINTS; sent += CHUNK) {
+    const points = makePoints(CHUNK);
+    await q.enqueue(points.map((point) => ({ connector: 'cloud', point, priority: 0 })));
+    const lease = await q.lease('cloud', CHUNK);
+    if (!lease) throw new Error('nothing leased');
+    await write(lease.points);
+    await q.settle(lease, { acked: 'all' });
+  }
+  const rate = written / ((performance.now() - t0) / 1000);
+  await q.close();
+  return rate;
+}
+
+/** The same points through createPipeline: a producer ingests chunks while the loop delivers. */
+async function pipelineThroughput(kind: string): Promise<number> {
+  const q = await openQueue(kind);
+  let written = 0;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((r) => (done = r));
+  const pipeline = createPipeline({
+    queue: q,
+    connectors: [{
+      name: 'cloud',
+      definition: instantConnector((n) => {
+        written += n;
+        if (written >= POINTS) done();
+      }),
+      config: {},
+      delivery: { batchSize: CHUNK, flushIntervalMs: 50, maxInFlight: 2 },
+    }],
+  });
+  pipeline.start();
+  const t0 = performance.now();
+  for (let sent = 0; sent < POINTS; sent += CHUNK) await pipeline.ingest(makePoints(CHUNK));
+  await finished;
+  while (q.stats('cloud').points > 0) await new Promise((r) => setTimeout(r, 1));
+  const rate = POINTS / ((performance.now() - t0) / 1000);
+  await pipeline.stop({ deadlineMs: 1000 });
+  await q.close();
+  return rate;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Single-point ingest-to-ack latency through the pipeline (flushIntervalMs 0), median ms. */
+async function pipelineLatency(kind: string): Promise<number> {
+  const q = await openQueue(kind);
+  let onWrite: () => void = () => undefined;
+  const pipeline = createPipeline({
+    queue: q,
+    connectors: [{ name: 'cloud', definition: instantConnector(() => onWrite()), config: {}, delivery: { batchSize: 1, flushIntervalMs: 0, maxInFlight: 1 } }],
+  });
+  pipeline.start();
+  const samples: number[] = [];
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    const written = new Promise<void>((r) => (onWrite = r));
+    const t0 = performance.now();
+    await pipeline.ingest(makePoints(1));
+    await written;
+    samples.push(performance.now() - t0);
+  }
+  await pipeline.stop({ deadlineMs: 1000 });
+  await q.close();
+  return median(samples);
+}
+
+/** The same single point through the hand-written loop, median ms. */
+async function rawLatency(kind: string): Promise<number> {
+  const q = await openQueue(kind);
+  const samples: number[] = [];
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    const t0 = performance.now();
+    const [point] = makePoints(1);
+    await q.enqueue([{ connector: 'cloud', point, priority: 0 }]);
+    const lease = await q.lease('cloud', 1);
+    if (!lease) throw new Error('nothing leased');
+    samples.push(performance.now() - t0);
+    await q.settle(lease, { acked: 'all' });
+  }
+  await q.close();
+  return median(samples);
+}
+
+const cases: Array<Record<string, string | number>> = [];
+try {
+  for (const kind of ['memory', 'sqlite']) {
+    const label = kind === 'memory' ? 'memory' : 'sqlite sync=batch';
+    const baseline = await rawThroughput(kind);
+    const piped = await pipelineThroughput(kind);
+    cases.push({ case: `${label} pipeline batch=${CHUNK}`, points_per_s: Math.round(piped), baseline_points_per_s: Math.round(baseline), ratio: Math.round((piped / baseline) * 100) / 100 });
+    const rawMs = await rawLatency(kind);
+    const pipeMs = await pipelineLatency(kind);
+    cases.push({ case: `${label} single-point ingest-to-write latency`, median_ms: Math.round(pipeMs * 1000) / 1000, baseline_median_ms: Math.round(rawMs * 1000) / 1000 });
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+console.table(cases);
+const dir = process.env.BIFROST_BENCH_RESULTS ?? join(process.cwd(), 'bench/results');
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, 'pipeline.json'), `${JSON.stringify({ name: 'pipeline', points: POINTS, cases }, null, 2)}\n`);
