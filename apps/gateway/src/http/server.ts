@@ -3,7 +3,7 @@ import {
   parsePoints, PointValidationError, QueueFullError, QueueStorageError, UnknownConnectorError,
   type DataPoint, type DeadLetterFilter, type DurableQueue, type Pipeline,
 } from '@bifrost/core';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { SecretRegistry } from '../config/secrets.js';
 import { dashboardHtml } from './dashboard.js';
@@ -79,7 +79,7 @@ function pointsFromBody(body: unknown): DataPoint[] {
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit ?? 1_048_576,
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
