@@ -1,0 +1,174 @@
+import {
+  AuthError,
+  PartialWriteError,
+  TransientError,
+  defineConnector,
+  type Connector,
+  type DataPoint,
+} from '@bifrost/core';
+import { z } from 'zod';
+import { describe, expect, it } from 'vitest';
+import {
+  ScenarioSkipped,
+  badCredentials,
+  connectCloseIdempotent,
+  makePoints,
+  metricsMatchDelivery,
+  parallelWriters,
+  peerRestart,
+  poisonToDeadLetter,
+  runScenario,
+  sendOne,
+  sendThousand,
+  tls,
+  type Collector,
+  type ConnectorUnderTest,
+  type ReceivedPoint,
+  type Scenario,
+} from '../src/index.js';
+
+/** An in-memory "peer": what a real broker or database would be, without the network. */
+class MemoryPeer {
+  up = true;
+  epoch = 0;
+  readonly password = 'secret';
+  readonly received = new Map<string, DataPoint>();
+  async restart(): Promise<void> {
+    this.up = false;
+    this.epoch++;
+    await new Promise((r) => setTimeout(r, 200));
+    this.up = true;
+  }
+}
+
+type Flaw = 'none' | 'loses-points' | 'changes-values' | 'acks-when-closed';
+
+/** A connector to {@link MemoryPeer}; `flaw` plants the bug a conformance scenario must catch. */
+function memoryPlugin(peer: MemoryPeer, flaw: Flaw) {
+  return defineConnector({
+    type: 'memory',
+    configSchema: z.object({ password: z.string(), reject_value: z.string().default('POISON') }).strict(),
+    capabilities: { maxBatch: 500 },
+    create(config): Connector {
+      let epoch: number | undefined;
+      let sentCount = 0;
+      const live = () => epoch !== undefined && epoch === peer.epoch && peer.up;
+      return {
+        async connect() {
+          if (!peer.up) throw new TransientError('connect ECONNREFUSED', { code: 'BIFROST_ERR_NET_ECONNREFUSED' });
+          if (config.password !== peer.password) throw new AuthError('bad password', { code: 'BIFROST_ERR_MEMORY_AUTH', connector: 'memory:conformance' });
+          epoch = peer.epoch;
+        },
+        async write(batch) {
+          if (!live() && flaw !== 'acks-when-closed') throw new TransientError('not connected', { code: 'BIFROST_ERR_NOT_CONNECTED' });
+          const rejected = batch.filter((p) => p.value === config.reject_value).map((p) => ({ id: p.id, reason: 'value refused by the memory peer' }));
+          for (const p of batch) {
+            if (p.value === config.reject_value) continue;
+            sentCount++;
+            if (flaw === 'loses-points' && sentCount % 500 === 0) continue;
+            peer.received.set(p.id, flaw === 'changes-values' && sentCount % 300 === 0 ? { ...p, value: 'changed' } : p);
+          }
+          if (rejected.length) throw new PartialWriteError(batch.filter((p) => p.value !== config.reject_value).map((p) => p.id), rejected);
+        },
+        async close() {
+          epoch = undefined;
+        },
+        async healthCheck() {
+          return { ok: live() };
+        },
+      };
+    },
+  });
+}
+
+function memoryCollector(peer: MemoryPeer): Collector {
+  return {
+    async waitFor(ids, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (ids.some((id) => !peer.received.has(id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const out = new Map<string, ReceivedPoint>();
+      for (const id of ids) {
+        const p = peer.received.get(id);
+        if (p) out.set(id, p);
+      }
+      return out;
+    },
+    async close() {},
+  };
+}
+
+function target(flaw: Flaw = 'none'): { target: ConnectorUnderTest<MemoryPeer>; peer: MemoryPeer } {
+  const peer = new MemoryPeer();
+  return {
+    peer,
+    target: {
+      name: `memory (${flaw})`,
+      plugin: memoryPlugin(peer, flaw),
+      peer: async () => peer,
+      dispose: async () => {},
+      config: (p, v) => {
+        if (v.kind === 'plain') return { config: { password: p.password } };
+        if (v.kind === 'bad-credentials') return { config: { password: 'wrong' } };
+        return undefined;
+      },
+      readBack: async (p) => memoryCollector(p),
+      restart: (p) => p.restart(),
+      poison: () => ({ ...makePoints(1, 'poison')[0]!, value: 'POISON' }),
+    },
+  };
+}
+
+const quiet = { log: () => {} };
+const run = (s: Scenario, flaw: Flaw = 'none') => {
+  const t = target(flaw);
+  return runScenario(s, t.target, t.peer, quiet);
+};
+
+describe('conformance scenarios pass a correct connector', () => {
+  for (const s of [connectCloseIdempotent, sendOne, sendThousand, parallelWriters, metricsMatchDelivery, poisonToDeadLetter, badCredentials, peerRestart]) {
+    it(s.name, () => run(s), s.timeoutMs);
+  }
+});
+
+describe('conformance scenarios catch a broken connector', () => {
+  it('send-1000 fails when the sink silently loses points, naming how many', async () => {
+    await expect(run(sendThousand, 'loses-points')).rejects.toThrow(/998\/1000 points read back .* 2 missing/);
+  });
+
+  it('send-1000 fails when values arrive changed', async () => {
+    await expect(run(sendThousand, 'changes-values')).rejects.toThrow(/3 with other values .*value "changed"/);
+  });
+
+  it('connect-close-idempotent fails when a write after close reports success', async () => {
+    await expect(run(connectCloseIdempotent, 'acks-when-closed')).rejects.toThrow(/write after close must fail/);
+  });
+
+  it('the poison scenario fails when the poison point is delivered instead of dead-lettered', async () => {
+    const t = target();
+    t.target.poison = () => makePoints(1, 'not-poison')[0]!;
+    await expect(runScenario(poisonToDeadLetter, t.target, t.peer, quiet)).rejects.toThrow(/dead-lettered ids/);
+  });
+});
+
+describe('runScenario', () => {
+  it('reports a scenario the target cannot run as skipped, with the reason', async () => {
+    const err = await run(tls).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScenarioSkipped);
+    expect((err as Error).message).toBe("[conformance] tls skipped: the connector under test offers no 'tls' configuration");
+  });
+
+  it('runs cleanups even when the scenario fails', async () => {
+    const order: string[] = [];
+    const failing: Scenario = {
+      name: 'failing', description: 'x', timeoutMs: 1_000,
+      async run(ctx) {
+        ctx.defer(() => { order.push('first'); });
+        ctx.defer(() => { order.push('second'); });
+        throw new Error('boom');
+      },
+    };
+    const t = target();
+    await expect(runScenario(failing, t.target, t.peer, quiet)).rejects.toThrow('boom');
+    expect(order).toEqual(['second', 'first']);
+  });
+});
