@@ -1,4 +1,4 @@
-import { defineConnector, type Connector, type ConnectorCapabilities, type DataPoint, type PluginContext } from '../../src/index.js';
+import { PartialWriteError, defineConnector, type Connector, type ConnectorCapabilities, type DataPoint, type PluginContext } from '../../src/index.js';
 import { z } from 'zod';
 
 /** What one `connect` or `write` call does; consumed in order, then `ok` forever. */
@@ -23,7 +23,7 @@ export class ScriptedConnector implements Connector {
   readonly connectScript: Step[];
   /** Every batch `write` was called with. */
   readonly received: DataPoint[][] = [];
-  /** Ids of every point whose write resolved, in order (duplicates = redeliveries). */
+  /** Ids of every point this sink accepted (write resolved, or listed as accepted in a partial write), in order; duplicates = redeliveries. */
   readonly acked: string[] = [];
   /** `Date.now()` at each write call. */
   readonly writeTimes: number[] = [];
@@ -52,6 +52,9 @@ export class ScriptedConnector implements Connector {
     this.maxConcurrent = Math.max(this.maxConcurrent, ++this.running);
     try {
       await (this.writeScript.shift() ?? ok)(copy);
+    } catch (err) {
+      if (err instanceof PartialWriteError) this.acked.push(...err.accepted);
+      throw err;
     } finally {
       this.running--;
     }
