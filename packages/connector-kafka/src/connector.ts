@@ -111,6 +111,7 @@ export class KafkaConnector implements Connector {
   private producer: Producer | undefined;
   /** Set when the producer must be rebuilt before the next send. */
   private stale = true;
+  private replacing: Promise<void> | undefined;
   private readonly topicOf: (p: DataPoint) => string;
   private readonly label: string;
 
@@ -210,11 +211,18 @@ export class KafkaConnector implements Connector {
     return rejected;
   }
 
-  private async sendBatch(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
-    if (this.stale || !this.producer) {
-      if (this.producer) await this.connect();
-      else throw new TransientError('not connected', { code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED', connector: this.label });
+  /** Replaces a producer whose last send failed; concurrent writers share one replacement. */
+  private async freshProducer(): Promise<Producer> {
+    if (this.stale && this.producer) {
+      this.replacing ??= this.connect().finally(() => { this.replacing = undefined; });
+      await this.replacing;
     }
+    if (!this.producer || this.stale) throw new TransientError('not connected', { code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED', connector: this.label });
+    return this.producer;
+  }
+
+  private async sendBatch(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
+    const producer = await this.freshProducer();
     const byTopic = new Map<string, Message[]>();
     for (const { topic, record } of items) {
       const list = byTopic.get(topic);
@@ -223,14 +231,14 @@ export class KafkaConnector implements Connector {
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     try {
-      await this.producer!.sendBatch({
+      await producer.sendBatch({
         topicMessages,
         acks: -1,
         timeout: this.config.request_timeout_ms,
         compression: compressionType(this.config.compression),
       });
     } catch (err) {
-      this.stale = true;
+      if (this.producer === producer) this.stale = true;
       throw err;
     }
   }

@@ -28,7 +28,7 @@ export interface KafkaUser {
 }
 
 export interface KafkaPeerOptions {
-  /** Enables the SASL_SSL listener. Without it only PLAINTEXT is opened. */
+  /** Enables the SASL_SSL listener and the MTLS listener (TLS, client certificate required). Without it only PLAINTEXT is opened. */
   tls?: KafkaTlsFiles;
   /** Users for SASL PLAIN and SCRAM; default one `bifrost` user with a random password. */
   users?: KafkaUser[];
@@ -51,6 +51,14 @@ export function kafkaInstallation(): { home: string; classpath: string } | { mis
   return { home, classpath: join(home, 'libs', '*') };
 }
 
+/** Listener ports; `saslSsl` and `mtls` only with TLS. */
+export interface KafkaPorts {
+  plaintext: number;
+  controller: number;
+  saslSsl?: number;
+  mtls?: number;
+}
+
 /** Kafka cluster ids are 16 random bytes, base64url without padding. */
 function randomClusterId(): string {
   return randomBytes(16).toString('base64url');
@@ -59,7 +67,7 @@ function randomClusterId(): string {
 /** The broker config: KRaft combined mode, loopback listeners, single-replica internal topics. */
 export function kafkaServerProperties(p: {
   dataDir: string;
-  ports: { plaintext: number; controller: number; saslSsl?: number };
+  ports: KafkaPorts;
   tlsDir?: string;
   users: KafkaUser[];
   partitions: number;
@@ -73,7 +81,7 @@ export function kafkaServerProperties(p: {
     'controller.quorum.voters': `1@127.0.0.1:${p.ports.controller}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL,CONTROLLER:PLAINTEXT',
     'log.dirs': p.dataDir,
     'num.partitions': p.partitions,
     'auto.create.topics.enable': true,
@@ -86,9 +94,11 @@ export function kafkaServerProperties(p: {
     'num.network.threads': 2,
     'num.io.threads': 2,
   };
-  if (p.ports.saslSsl !== undefined && p.tlsDir) {
-    listeners.push(`SASL_SSL://127.0.0.1:${p.ports.saslSsl}`);
-    advertised.push(`SASL_SSL://127.0.0.1:${p.ports.saslSsl}`);
+  if (p.ports.saslSsl !== undefined && p.ports.mtls !== undefined && p.tlsDir) {
+    for (const l of [`SASL_SSL://127.0.0.1:${p.ports.saslSsl}`, `MTLS://127.0.0.1:${p.ports.mtls}`]) {
+      listeners.push(l);
+      advertised.push(l);
+    }
     const plainUsers = p.users.map((u) => `user_${u.username}="${u.password}"`).join(' ');
     Object.assign(props, {
       'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
@@ -100,7 +110,8 @@ export function kafkaServerProperties(p: {
       'ssl.keystore.location': join(p.tlsDir, 'keystore.pem'),
       'ssl.truststore.type': 'PEM',
       'ssl.truststore.location': join(p.tlsDir, 'ca.pem'),
-      'ssl.client.auth': 'requested',
+      'listener.name.sasl_ssl.ssl.client.auth': 'none',
+      'listener.name.mtls.ssl.client.auth': 'required',
     });
   }
   props.listeners = listeners.join(',');
@@ -136,9 +147,11 @@ export class KafkaPeer {
   bootstrap = '';
   /** `127.0.0.1:port` of the SASL_SSL listener (when started with `tls`). */
   saslSslBootstrap: string | undefined;
+  /** `127.0.0.1:port` of the TLS listener that requires a client certificate signed by the CA (when started with `tls`). */
+  mtlsBootstrap: string | undefined;
   readonly users: KafkaUser[];
   private dir = '';
-  private ports: { plaintext: number; controller: number; saslSsl?: number } = { plaintext: 0, controller: 0 };
+  private ports: KafkaPorts = { plaintext: 0, controller: 0 };
   private proc: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
   private log: string[] = [];
@@ -203,6 +216,7 @@ export class KafkaPeer {
     let tlsDir: string | undefined;
     if (this.opts.tls) {
       this.ports.saslSsl = await getPort({ host: '127.0.0.1' });
+      this.ports.mtls = await getPort({ host: '127.0.0.1' });
       tlsDir = join(this.dir, 'tls');
       await mkdir(tlsDir);
       await writeFile(join(tlsDir, 'keystore.pem'), `${this.opts.tls.keyPem.trim()}\n${this.opts.tls.certPem.trim()}\n`, { mode: 0o600 });
@@ -228,6 +242,7 @@ export class KafkaPeer {
     if (format.status !== 0) throw new Error(`[testkit] kafka storage format failed:\n${format.stdout}${format.stderr}`);
     this.bootstrap = `127.0.0.1:${this.ports.plaintext}`;
     this.saslSslBootstrap = this.ports.saslSsl === undefined ? undefined : `127.0.0.1:${this.ports.saslSsl}`;
+    this.mtlsBootstrap = this.ports.mtls === undefined ? undefined : `127.0.0.1:${this.ports.mtls}`;
   }
 
   private jvmArgs(): string[] {

@@ -1,0 +1,101 @@
+import kafkajs from 'kafkajs';
+import type { DataPoint } from '@bifrost/core';
+import { KafkaPeer, describeConnector, kafkaInstallation, type Collector, type ReceivedPoint } from '@bifrost/connector-testkit';
+import kafka, { ID_HEADER } from '../src/index.js';
+import { makeTestTls, type TestTls } from './support/tls.js';
+
+const found = kafkaInstallation();
+if ('missing' in found) {
+  if (process.env.CI === 'true') throw new Error(`[connector-kafka] ${found.missing}`);
+  console.warn(`[connector-kafka] skipping the conformance suite: ${found.missing}`);
+}
+
+const TOPIC = 'conformance';
+
+interface Peer {
+  broker: KafkaPeer;
+  tls: TestTls;
+}
+
+/**
+ * Collects every record of the conformance topic from the start, by the `bifrost-id` header. The
+ * consumer keeps retrying through broker outages (the down-then-up scenario stops the broker).
+ */
+async function collect(bootstrap: string): Promise<Collector> {
+  const client = new kafkajs.Kafka({
+    brokers: [bootstrap],
+    logLevel: kafkajs.logLevel.NOTHING,
+    retry: { retries: 10_000, initialRetryTime: 200, maxRetryTime: 1_000, restartOnFailure: async () => true },
+  });
+  const consumer = client.consumer({ groupId: `readback-${Date.now()}-${Math.random()}`, maxWaitTimeInMs: 100 });
+  const received = new Map<string, ReceivedPoint>();
+  await consumer.connect();
+  await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const id = message.headers?.[ID_HEADER]?.toString();
+      if (!id || received.has(id)) return;
+      const p = JSON.parse(message.value!.toString()) as DataPoint;
+      received.set(id, { id, value: p.value, deviceId: p.deviceId, tagName: p.tagName, quality: p.quality, timestamp: p.timestamp });
+    },
+  });
+  return {
+    async waitFor(ids, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline && !ids.every((id) => received.has(id))) await new Promise((r) => setTimeout(r, 50));
+      return new Map(ids.filter((id) => received.has(id)).map((id) => [id, received.get(id)!]));
+    },
+    close: () => consumer.disconnect(),
+  };
+}
+
+describeConnector<Peer>({
+  name: 'kafka on a KRaft broker',
+  plugin: kafka,
+  async peer() {
+    const tls = makeTestTls();
+    const broker = await KafkaPeer.start({ tls: { caPem: tls.ca, certPem: tls.server.cert, keyPem: tls.server.key } });
+    const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
+    await admin.disconnect();
+    return { broker, tls };
+  },
+  dispose: (p) => p.broker.stop(),
+  config({ broker, tls }, variant) {
+    const user = broker.users[0]!;
+    const base = { topic: TOPIC, request_timeout_ms: 5_000, connection_timeout_ms: 2_000 };
+    const sasl = { endpoint: broker.saslSslBootstrap, sasl_mechanism: 'scram-sha-256', username: user.username };
+    switch (variant.kind) {
+      case 'plain':
+        return { config: { ...base, endpoint: broker.bootstrap } };
+      case 'tls':
+        return { config: { ...base, ...sasl, password: user.password }, tls: { ca: tls.ca, rejectUnauthorized: true } };
+      case 'mtls':
+        return {
+          config: { ...base, endpoint: broker.mtlsBootstrap },
+          tls: { ca: tls.ca, cert: tls.client.cert, key: tls.client.key, rejectUnauthorized: true },
+        };
+      case 'bad-credentials':
+        return { config: { ...base, ...sasl, password: `${user.password}-wrong` }, tls: { ca: tls.ca, rejectUnauthorized: true } };
+      case 'untrusted-ca':
+        return { config: { ...base, ...sasl, password: user.password }, tls: { ca: tls.otherCa, rejectUnauthorized: true } };
+      default:
+        // 'proxied': Kafka clients reconnect to the advertised listener after bootstrap, so a TCP
+        // proxy in front of the bootstrap port would not carry the produce traffic.
+        return undefined;
+    }
+  },
+  readBack: (p) => collect(p.broker.bootstrap),
+  restart: (p) => p.broker.restart(),
+  stop: (p) => p.broker.halt(),
+  start: (p) => p.broker.resume(),
+  poison: () => ({
+    id: `poison-${Date.now()}`,
+    deviceId: 'conf-poison',
+    tagName: 'blob',
+    value: 'x'.repeat(1_100_000),
+    quality: 'GOOD',
+    timestamp: Date.now(),
+  }),
+});
