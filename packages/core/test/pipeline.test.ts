@@ -1,4 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   AuthError,
   CapacityError,
@@ -8,11 +11,12 @@ import {
   QueueFullError,
   TransientError,
   createPipeline,
+  openSqliteQueue,
   type DurableQueue,
   type Pipeline,
 } from '../src/index.js';
 import { QUEUE_KINDS, closeQueues, delay, harness, openQueue, useQueue, waitFor, type Harness } from './pipeline-fixtures/harness.js';
-import { fail, hang, makePoints, times, type Step } from './pipeline-fixtures/scripted-connector.js';
+import { ScriptedConnector, fail, hang, makePoints, scriptedDefinition, times, type Step } from './pipeline-fixtures/scripted-connector.js';
 
 let running: Pipeline[] = [];
 function started(h: Harness): Harness {
@@ -364,5 +368,35 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(snap.successRate).toBe(0.5);
       expect(snap.p99ResponseTimeMs).toBeGreaterThanOrEqual(0);
     });
+  });
+});
+
+describe('restart', () => {
+  it('points released at a stop deadline are delivered by the next run from the same SQLite file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bifrost-restart-'));
+    const file = join(dir, 'queue.db');
+    try {
+      const points = makePoints(30);
+      const first = new ScriptedConnector({ write: [hang(1_000)] });
+      let queue = await openSqliteQueue(file);
+      let pipeline = createPipeline({ queue, connectors: [{ name: 'a', definition: scriptedDefinition(first), config: {}, delivery: { batchSize: 30, flushIntervalMs: 0, timeoutMs: 10_000 } }] });
+      pipeline.start();
+      await pipeline.ingest(points);
+      await waitFor(() => first.received.length === 1);
+      expect(await pipeline.stop({ deadlineMs: 20 })).toEqual({ released: { a: 30 } });
+      await queue.close();
+
+      const second = new ScriptedConnector();
+      queue = await openSqliteQueue(file);
+      expect(queue.stats('a').points).toBe(30);
+      pipeline = createPipeline({ queue, connectors: [{ name: 'a', definition: scriptedDefinition(second), config: {}, delivery: { flushIntervalMs: 0 } }] });
+      pipeline.start();
+      await waitFor(() => queue.stats('a').points === 0);
+      expect(second.ackedIds()).toEqual(new Set(points.map((p) => p.id)));
+      await pipeline.stop();
+      await queue.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
