@@ -1,0 +1,173 @@
+// End to end: the real `bifrost` process, REST ingest, Mosquitto in its own process, an independent
+// subscriber. The gateway is SIGKILLed and restarted at random moments and the broker restarted
+// once while 50,000 points are posted at a steady rate; every point that got a 2xx must arrive.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MosquittoPeer, findMosquitto, freePort, waitUntil } from './support/mosquitto.js';
+
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
+const TOTAL = 50_000;
+const BATCH = 50;
+const RATE_PER_S = 1_250;
+const GATEWAY_KILLS = 6;
+
+const mosquittoBin = findMosquitto();
+if (!mosquittoBin) {
+  const msg = 'mosquitto not found; install it with: bash scripts/install-peers.sh (or apt-get install mosquitto)';
+  if (process.env.CI === 'true') throw new Error(msg);
+  console.warn(`[skip] gateway e2e: ${msg}`);
+}
+
+class GatewayProcess {
+  private child: ChildProcess | undefined;
+  log = '';
+  starts = 0;
+  constructor(private readonly config: string, readonly apiUrl: string) {}
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [CLI, 'run', '-c', this.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d: Buffer) => { this.log = (this.log + d.toString()).slice(-20_000); };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    this.child = child;
+    this.starts++;
+    await waitUntil(`gateway ready (log: ${this.log.slice(-2000)})`, async () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${this.log.slice(-3000)}`);
+      return fetch(`${this.apiUrl}/ready`).then((r) => r.ok, () => false);
+    }, 30_000);
+  }
+
+  async stop(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+}
+
+describe.skipIf(!mosquittoBin)('gateway end to end (kill -9, broker restart)', () => {
+  let dir: string;
+  let broker: MosquittoPeer;
+  let gateway: GatewayProcess;
+  let subscriber: mqtt.MqttClient;
+  const received = new Map<string, number>();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bifrost-e2e-'));
+    broker = await MosquittoPeer.start(mosquittoBin!);
+    const apiPort = await freePort();
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, [
+      'gateway:',
+      `  port: ${apiPort}`,
+      '  log_level: warn',
+      '  throughput_log_interval: 0',
+      '  shutdown_timeout: 2s',
+      '  cloud:',
+      '    batch_size: 500',
+      '    batch_timeout: 20ms',
+      '    queue: { path: ./queue, sync: batch }',
+      '    connectors:',
+      '      broker:',
+      '        type: mqtt',
+      `        endpoint: ${broker.url}`,
+      '        timeout: 5s',
+      '        retry_delay: 100ms',
+      '        retry: { max: 1s }',
+      '        breaker: { failure_threshold: 10, reset: 1s }',
+      '        provider_config: { qos: 1, topic_prefix: e2e, client_id: bifrost-e2e-gateway }',
+      '',
+    ].join('\n'));
+    gateway = new GatewayProcess(config, `http://127.0.0.1:${apiPort}`);
+
+    subscriber = mqtt.connect(broker.url, { clientId: 'bifrost-e2e-subscriber', clean: false, reconnectPeriod: 200, protocolVersion: 4 });
+    subscriber.on('connect', (ack) => {
+      if (!ack.sessionPresent) subscriber.subscribe('e2e/#', { qos: 1 });
+    });
+    subscriber.on('message', (_topic, payload) => {
+      const id = (JSON.parse(payload.toString()) as { id: string }).id;
+      received.set(id, (received.get(id) ?? 0) + 1);
+    });
+    await waitUntil('subscriber connected', () => subscriber.connected);
+    await gateway.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await gateway?.stop('SIGKILL');
+    subscriber?.end(true);
+    await broker?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('delivers every acknowledged point through SIGKILLs of the gateway and a broker restart', async () => {
+    const accepted = new Set<string>();
+    let rejected = 0;
+    const durationMs = (TOTAL / RATE_PER_S) * 1000;
+    const start = Date.now();
+    // Random kill moments, at least 2.5 s apart, within the posting window; the broker restarts once mid-run.
+    const kills: number[] = [];
+    while (kills.length < GATEWAY_KILLS) {
+      const t = 2_000 + Math.random() * (durationMs - 4_000);
+      if (kills.every((k) => Math.abs(k - t) > 2_500)) kills.push(t);
+    }
+    kills.sort((a, b) => a - b);
+    const brokerRestartAt = durationMs * 0.45;
+
+    const chaos = (async () => {
+      let brokerDone = false;
+      for (const at of kills) {
+        if (!brokerDone && at > brokerRestartAt) {
+          await sleepUntil(start + brokerRestartAt);
+          await broker.stopProcess('SIGTERM');
+          await sleep(1_000);
+          await broker.startProcess();
+          brokerDone = true;
+        }
+        await sleepUntil(start + at);
+        await gateway.stop('SIGKILL');
+        await sleep(Math.random() * 700);
+        await gateway.start();
+      }
+    })();
+
+    for (let sent = 0; sent < TOTAL; sent += BATCH) {
+      await sleepUntil(start + (sent / RATE_PER_S) * 1000);
+      const points = Array.from({ length: BATCH }, (_, i) => ({ id: randomUUID(), deviceId: `dev-${(sent + i) % 20}`, tagName: 'seq', value: sent + i }));
+      // Retry the same points until the gateway answers 2xx (it may be dead or restarting).
+      for (;;) {
+        const res = await fetch(`${gateway.apiUrl}/api/data`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(points), signal: AbortSignal.timeout(5_000),
+        }).catch(() => undefined);
+        if (res?.ok) {
+          for (const p of points) accepted.add(p.id);
+          break;
+        }
+        rejected++;
+        await sleep(50);
+      }
+    }
+    await chaos;
+    const postedIn = Date.now() - start;
+
+    await waitUntil(`all ${accepted.size} accepted points at the subscriber`, () => [...accepted].every((id) => received.has(id)), 90_000)
+      .catch(() => undefined);
+    const missing = [...accepted].filter((id) => !received.has(id));
+    const duplicates = [...received.values()].reduce((a, n) => a + (n - 1), 0);
+    console.log(`[e2e] ${accepted.size} points accepted in ${(postedIn / 1000).toFixed(1)} s (${rejected} failed POST attempts during restarts), `
+      + `gateway started ${gateway.starts} times (${GATEWAY_KILLS} SIGKILLs), broker restarted once; `
+      + `received ${received.size} distinct ids, missing ${missing.length}, duplicates ${duplicates}`);
+    expect(gateway.starts).toBe(GATEWAY_KILLS + 1);
+    expect(accepted.size).toBe(TOTAL);
+    expect(missing).toEqual([]);
+  });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleepUntil = (t: number) => sleep(Math.max(0, t - Date.now()));
