@@ -63,3 +63,8 @@ export function postgresBinDir(): string | undefined {
   const dir = pgConfig.status === 0 ? pgConfig.stdout.trim() : '';
   return dir && isExecutable(join(dir, 'postgres')) ? dir : undefined;
 }
+
+/** The error a `start<Peer>()` throws when its binary is missing. */
+export function binaryNotFound(what: string): Error {
+  return new Error(`[testkit] ${what} not found; ${INSTALL_HINT}`);
+}
