@@ -44,6 +44,8 @@ export interface NewChunk {
   points: readonly DataPoint[];
   /** JSON of each point (what durable stores write). */
   encoded: readonly string[];
+  /** UTF-8 size of each encoded point. */
+  sizes: readonly number[];
   /** Carried over for replayed dead letters; null = all 0. */
   attempts: readonly number[] | null;
 }

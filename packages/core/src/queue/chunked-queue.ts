@@ -86,7 +86,10 @@ class ChangeSet {
   readonly released = new Map<LiveChunk, number[]>();
   readonly inserts: NewChunk[] = [];
   readonly deadLetters: NewDeadLetter[] = [];
-  readonly laneDelta = new Map<string, { connector: string; priority: number; points: number; bytes: number }>();
+  /** Per connector, the change of points and bytes in each priority lane. */
+  readonly laneDelta = new Map<string, { points: number[]; bytes: number[] }>();
+  /** Sequence numbers the inserts got, in order (filled while persisting). */
+  readonly insertedSeqs: number[] = [];
   readonly dropped = new Map<string, number>();
   readonly expired = new Map<string, number>();
   removedDeadLetters: number[] = [];
@@ -96,9 +99,10 @@ class ChangeSet {
   }
 
   addDelta(connector: string, priority: number, points: number, bytes: number): void {
-    const key = `${connector}\u0000${priority}`;
-    const d = this.laneDelta.get(key);
-    if (d) { d.points += points; d.bytes += bytes; } else this.laneDelta.set(key, { connector, priority, points, bytes });
+    let d = this.laneDelta.get(connector);
+    if (!d) this.laneDelta.set(connector, (d = { points: new Array(PRIORITIES).fill(0), bytes: new Array(PRIORITIES).fill(0) }));
+    d.points[priority] += points;
+    d.bytes[priority] += bytes;
   }
 
   /** Marks a point of a chunk for removal (ack, dead letter, drop, expiry). */
@@ -332,8 +336,9 @@ export class ChunkedQueue implements DurableQueue {
     const now = Date.now();
     for (const g of groups.values()) {
       const encoded = g.map((r) => JSON.stringify(r.point));
-      cs.inserts.push({ connector: g[0].connector, priority: g[0].priority, enqueuedAt: now, points: g.map((r) => r.point), encoded, attempts: g.map((r) => r.attempts) });
-      cs.addDelta(g[0].connector, g[0].priority, g.length, encoded.reduce((n, e) => n + Buffer.byteLength(e), 0));
+      const sizes = encoded.map((e) => Buffer.byteLength(e));
+      cs.inserts.push({ connector: g[0].connector, priority: g[0].priority, enqueuedAt: now, points: g.map((r) => r.point), encoded, sizes, attempts: g.map((r) => r.attempts) });
+      cs.addDelta(g[0].connector, g[0].priority, g.length, sum(sizes));
     }
     cs.removedDeadLetters = rows.map((r) => r.seq);
     this.commit(cs);
@@ -438,7 +443,8 @@ export class ChunkedQueue implements DurableQueue {
     const cs = new ChangeSet();
     const done: Array<{ call: PendingEnqueue; result: EnqueueResult }> = [];
     const refused = new Set<PendingEnqueue>();
-    const building = new Map<string, { connector: string; priority: number; items: EncodedItem[] }>();
+    /** Accepted points per connector, per priority: each becomes one chunk. */
+    const building = new Map<string, EncodedItem[][]>();
     const now = Date.now();
     try {
       for (const call of calls) {
@@ -462,18 +468,21 @@ export class ChunkedQueue implements DurableQueue {
             result.dropped[connector] = dropped;
             cs.count(cs.dropped, connector, dropped);
           }
+          let lanes = building.get(connector);
+          if (!lanes) building.set(connector, (lanes = []));
           for (const e of kept) {
-            const key = `${connector}\u0000${e.item.priority}`;
-            const b = building.get(key);
-            if (b) b.items.push(e); else building.set(key, { connector, priority: e.item.priority, items: [e] });
-            cs.addDelta(connector, e.item.priority, 1, e.size);
+            const p = e.item.priority;
+            (lanes[p] ??= []).push(e);
+            cs.addDelta(connector, p, 1, e.size);
           }
           result.accepted += kept.length;
         }
         done.push({ call, result });
       }
-      for (const b of building.values()) {
-        cs.inserts.push({ connector: b.connector, priority: b.priority, enqueuedAt: now, points: b.items.map((e) => e.item.point), encoded: b.items.map((e) => e.json), attempts: null });
+      for (const [connector, lanes] of building) {
+        lanes.forEach((list, priority) => {
+          if (list?.length) cs.inserts.push({ connector, priority, enqueuedAt: now, points: list.map((e) => e.item.point), encoded: list.map((e) => e.json), sizes: list.map((e) => e.size), attempts: null });
+        });
       }
       this.commit(cs);
     } catch (err) {
@@ -489,7 +498,8 @@ export class ChunkedQueue implements DurableQueue {
     const lane = this.lane(connector);
     let points = sum(lane.points);
     let bytes = sum(lane.bytes);
-    for (const d of cs.laneDelta.values()) if (d.connector === connector) { points += d.points; bytes += d.bytes; }
+    const d = cs.laneDelta.get(connector);
+    if (d) { points += sum(d.points); bytes += sum(d.bytes); }
     const { maxPoints, maxBytes } = lane.settings;
     const inBytes = incoming.reduce((n, e) => n + e.size, 0);
     const excessPoints = maxPoints > 0 ? Math.max(0, points + incoming.length - maxPoints) : 0;
@@ -541,7 +551,7 @@ export class ChunkedQueue implements DurableQueue {
   }
 
   private persist(cs: ChangeSet): void {
-    for (const chunk of cs.inserts) this.store.insertChunk(chunk);
+    for (const chunk of cs.inserts) cs.insertedSeqs.push(this.store.insertChunk(chunk));
     for (const chunk of new Set([...cs.gone.keys(), ...cs.released.keys()])) {
       const gone = cs.gone.get(chunk);
       const removed: number[] = [];
@@ -556,9 +566,11 @@ export class ChunkedQueue implements DurableQueue {
     }
     if (cs.deadLetters.length) this.store.addDeadLetters(cs.deadLetters);
     if (cs.removedDeadLetters.length) this.store.removeDeadLetters(cs.removedDeadLetters);
-    for (const d of cs.laneDelta.values()) {
-      const lane = this.lane(d.connector);
-      this.store.writeLaneTotal({ connector: d.connector, priority: d.priority, points: lane.points[d.priority] + d.points, bytes: lane.bytes[d.priority] + d.bytes });
+    for (const [connector, d] of cs.laneDelta) {
+      const lane = this.lane(connector);
+      for (let p = 0; p < PRIORITIES; p++) {
+        if (d.points[p] || d.bytes[p]) this.store.writeLaneTotal({ connector, priority: p, points: lane.points[p] + d.points[p], bytes: lane.bytes[p] + d.bytes[p] });
+      }
     }
   }
 
@@ -573,12 +585,19 @@ export class ChunkedQueue implements DurableQueue {
       if (chunk.gone === chunk.points.length) this.live.delete(chunk.seq);
     }
     for (const [chunk, idx] of cs.released) this.unlease(chunk, idx, true);
-    for (const d of cs.laneDelta.values()) {
-      const lane = this.lane(d.connector);
-      lane.points[d.priority] += d.points;
-      lane.bytes[d.priority] += d.bytes;
+    for (const [connector, d] of cs.laneDelta) {
+      const lane = this.lane(connector);
+      for (let p = 0; p < PRIORITIES; p++) {
+        lane.points[p] += d.points[p];
+        lane.bytes[p] += d.bytes[p];
+      }
       lane.oldestStale = true;
     }
+    // The newest chunks stay parsed: a consumer that keeps up leases them without reading storage.
+    cs.inserts.forEach((c, k) => {
+      const seq = cs.insertedSeqs[k];
+      this.live.set(seq, new LiveChunk(seq, c.connector, c.priority, c.points, c.sizes, new Uint8Array(c.points.length), c.attempts ? [...c.attempts] : new Array<number>(c.points.length).fill(0)));
+    });
     for (const [c, n] of cs.dropped) this.lane(c).dropped += n;
     for (const [c, n] of cs.expired) this.lane(c).expired += n;
     for (const d of cs.deadLetters) this.lane(d.connector).deadLetters++;

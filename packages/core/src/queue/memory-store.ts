@@ -78,7 +78,7 @@ export class MemoryChunkStore implements ChunkStore {
       seq,
       enqueuedAt: c.enqueuedAt,
       points: [...c.points],
-      sizes: c.encoded.map((e) => Buffer.byteLength(e)),
+      sizes: [...c.sizes],
       removed: [],
       attempts: c.attempts,
     });

@@ -4,9 +4,9 @@ import type { DataPoint } from '../data-point.js';
 import type { ChunkBody, ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter, StoredDeadLetter } from './chunk-store.js';
 import type { DeadLetterFilter } from './types.js';
 
-/** Stored payload encodings of a chunk: its points as JSON lines, raw or deflated. */
-const CODEC_JSON_LINES = 0;
-const CODEC_DEFLATE_JSON_LINES = 1;
+/** Stored payload encodings of a chunk: its points as one JSON array, raw or deflated. */
+const CODEC_JSON = 0;
+const CODEC_DEFLATE_JSON = 1;
 
 /** Tables and indexes of the queue file (version 1). */
 export const SCHEMA = `
@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS chunks (
   priority INTEGER NOT NULL,
   enqueued_at INTEGER NOT NULL,
   codec INTEGER NOT NULL,
-  payload BLOB NOT NULL
+  payload BLOB NOT NULL,
+  sizes BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_lane ON chunks (connector, priority, seq);
 CREATE TABLE IF NOT EXISTS chunk_state (seq INTEGER PRIMARY KEY, removed TEXT NOT NULL, attempts TEXT);
@@ -56,13 +57,13 @@ export class SqliteChunkStore implements ChunkStore {
   ) {
     const lane = 'SELECT seq, enqueued_at AS enqueuedAt FROM chunks WHERE connector = ? AND priority = ?';
     const sql = {
-      insertChunk: 'INSERT INTO chunks (connector, priority, enqueued_at, codec, payload) VALUES (?, ?, ?, ?, ?)',
+      insertChunk: 'INSERT INTO chunks (connector, priority, enqueued_at, codec, payload, sizes) VALUES (?, ?, ?, ?, ?, ?)',
       insertState: 'INSERT INTO chunk_state (seq, removed, attempts) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET removed = excluded.removed, attempts = excluded.attempts',
       scanAsc: `${lane} ORDER BY seq LIMIT ?`,
       scanAscAfter: `${lane} AND seq > ? ORDER BY seq LIMIT ?`,
       scanDesc: `${lane} ORDER BY seq DESC LIMIT ?`,
       scanDescAfter: `${lane} AND seq < ? ORDER BY seq DESC LIMIT ?`,
-      readChunk: 'SELECT c.codec, c.payload, s.removed, s.attempts FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq WHERE c.seq = ?',
+      readChunk: 'SELECT c.codec, c.payload, c.sizes, s.removed, s.attempts FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq WHERE c.seq = ?',
       deleteChunk: 'DELETE FROM chunks WHERE seq = ?',
       deleteState: 'DELETE FROM chunk_state WHERE seq = ?',
       laneTotals: 'SELECT connector, priority, points, bytes FROM lanes',
@@ -91,10 +92,11 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   insertChunk(c: NewChunk): number {
-    const text = c.encoded.join('\n');
+    const text = `[${c.encoded.join(',')}]`;
     const deflate = this.compress;
     const payload = deflate ? deflateRawSync(text, { level: 1 }) : text;
-    const seq = Number(this.st.insertChunk.run(c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_JSON_LINES : CODEC_JSON_LINES, payload).lastInsertRowid);
+    const sizes = new Uint8Array(Uint32Array.from(c.sizes).buffer);
+    const seq = Number(this.st.insertChunk.run(c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_JSON : CODEC_JSON, payload, sizes).lastInsertRowid);
     if (c.attempts?.some((a) => a > 0)) this.st.insertState.run(seq, '[]', JSON.stringify(c.attempts));
     return seq;
   }
@@ -107,21 +109,14 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   readChunk(seq: number): ChunkBody {
-    const row = this.st.readChunk.get(seq) as { codec: number; payload: string | Uint8Array; removed: string | null; attempts: string | null } | undefined;
+    const row = this.st.readChunk.get(seq) as { codec: number; payload: string | Uint8Array; sizes: Uint8Array; removed: string | null; attempts: string | null } | undefined;
     if (!row) throw new Error(`queue chunk ${seq} not found`);
-    const text = row.codec === CODEC_DEFLATE_JSON_LINES
+    const text = row.codec === CODEC_DEFLATE_JSON
       ? inflateRawSync(row.payload as Uint8Array).toString()
       : typeof row.payload === 'string' ? row.payload : Buffer.from(row.payload).toString();
-    const lines = text.split('\n');
-    const points: DataPoint[] = new Array(lines.length);
-    const sizes: number[] = new Array(lines.length);
-    for (let i = 0; i < lines.length; i++) {
-      points[i] = JSON.parse(lines[i]) as DataPoint;
-      sizes[i] = Buffer.byteLength(lines[i]);
-    }
     return {
-      points,
-      sizes,
+      points: JSON.parse(text) as DataPoint[],
+      sizes: Array.from(new Uint32Array(row.sizes.slice().buffer)),
       removed: row.removed ? (JSON.parse(row.removed) as number[]) : [],
       attempts: row.attempts ? (JSON.parse(row.attempts) as number[]) : null,
     };
