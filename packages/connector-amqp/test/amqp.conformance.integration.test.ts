@@ -1,0 +1,113 @@
+import { connect, type ChannelModel } from 'amqplib';
+import type { DataPoint } from '@bifrost/core';
+import { RabbitPeer, describeConnector, rabbitInstallation, type Collector, type ReceivedPoint } from '@bifrost/connector-testkit';
+import amqp from '../src/index.js';
+import { makeTestTls, type TestTls } from '../../connector-kafka/test/support/tls.js';
+
+const found = rabbitInstallation();
+if ('missing' in found) {
+  if (process.env.CI === 'true') throw new Error(`[connector-amqp] ${found.missing}`);
+  console.warn(`[connector-amqp] skipping the conformance suite: ${found.missing}`);
+}
+
+const EXCHANGE = 'conformance';
+
+interface Peer {
+  broker: RabbitPeer;
+  tls: TestTls;
+}
+
+/**
+ * Consumes a fresh durable queue bound to every routing key of the exchange, reconnecting through
+ * broker restarts (the queue and its persistent messages survive them).
+ */
+async function collect(url: string): Promise<Collector> {
+  const queue = `readback-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const received = new Map<string, ReceivedPoint>();
+  let model: ChannelModel | undefined;
+  let closed = false;
+  const open = async (): Promise<void> => {
+    const m = await connect(url);
+    m.on('error', () => undefined);
+    m.on('close', () => {
+      if (!closed) void reopen();
+    });
+    const ch = await m.createChannel();
+    await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
+    await ch.assertQueue(queue, { durable: true });
+    await ch.bindQueue(queue, EXCHANGE, '#');
+    await ch.consume(queue, (msg) => {
+      if (!msg) return;
+      const id = msg.properties.messageId as string;
+      if (!received.has(id)) {
+        const p = JSON.parse(msg.content.toString()) as DataPoint;
+        received.set(id, { id, value: p.value, deviceId: p.deviceId, tagName: p.tagName, quality: p.quality, timestamp: p.timestamp });
+      }
+      ch.ack(msg);
+    });
+    model = m;
+  };
+  const reopen = async (): Promise<void> => {
+    while (!closed) {
+      try {
+        await open();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  };
+  await open();
+  return {
+    async waitFor(ids, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline && !ids.every((id) => received.has(id))) await new Promise((r) => setTimeout(r, 50));
+      return new Map(ids.filter((id) => received.has(id)).map((id) => [id, received.get(id)!]));
+    },
+    async close() {
+      closed = true;
+      await model?.close().catch(() => undefined);
+    },
+  };
+}
+
+describeConnector<Peer>({
+  name: 'amqp on RabbitMQ',
+  plugin: amqp,
+  async peer() {
+    const tls = makeTestTls();
+    const broker = await RabbitPeer.start({ tls: { caPem: tls.ca, certPem: tls.server.cert, keyPem: tls.server.key } });
+    return { broker, tls };
+  },
+  dispose: (p) => p.broker.stop(),
+  config({ broker, tls }, variant) {
+    const base = { exchange: EXCHANGE, connect_timeout_ms: 2_000, heartbeat_s: 5 };
+    const { username, password } = broker.user;
+    const amqps = broker.tlsUrl?.replace(/\/\/[^@]*@/, '//');
+    switch (variant.kind) {
+      case 'plain':
+        return { config: { ...base, endpoint: broker.url } };
+      case 'tls':
+        return { config: { ...base, endpoint: amqps, username, password }, tls: { ca: tls.ca, rejectUnauthorized: true } };
+      case 'mtls':
+        return {
+          config: { ...base, endpoint: amqps, username, password },
+          tls: { ca: tls.ca, cert: tls.client.cert, key: tls.client.key, rejectUnauthorized: true },
+        };
+      case 'bad-credentials':
+        return { config: { ...base, endpoint: broker.url, password: `${password}-wrong` } };
+      case 'untrusted-ca':
+        return { config: { ...base, endpoint: amqps, username, password }, tls: { ca: tls.otherCa, rejectUnauthorized: true } };
+      case 'proxied':
+        return { config: { ...base, endpoint: `amqp://${variant.host}:${variant.port}`, username, password } };
+      default:
+        return undefined;
+    }
+  },
+  readBack: (p) => collect(p.broker.url),
+  restart: (p) => p.broker.restart(),
+  stop: (p) => p.broker.halt(),
+  start: (p) => p.broker.resume(),
+  // A routing key longer than AMQP's 255-byte limit can never be published.
+  poison: () => ({ id: `poison-${Date.now()}`, deviceId: 'd'.repeat(300), tagName: 'temperature', value: 1, quality: 'GOOD', timestamp: Date.now() }),
+});
