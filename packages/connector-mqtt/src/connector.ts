@@ -103,6 +103,10 @@ export class MqttConnector implements Connector {
   async connect(): Promise<void> {
     this.dropClient(new TransientError('reconnecting', { code: 'BIFROST_ERR_MQTT_RECONNECT' }))?.end(true);
     const client = mqttConnect(this.url.href, clientOptions(this.config, this.ctx, this.clientId));
+    // Held at once so a connect the host gave up on (timeout) is ended by the next connect() or close().
+    this.client = client;
+    // mqtt.js throws 'error' events nobody listens to; this one outlives the per-phase listeners.
+    client.on('error', (err) => this.ctx.logger.debug({ err: err.message }, 'mqtt client error'));
     try {
       const connack = await this.awaitConnack(client);
       this.serverLimits = {
@@ -111,9 +115,13 @@ export class MqttConnector implements Connector {
       };
     } catch (err) {
       client.end(true);
+      if (this.client === client) this.client = undefined;
       throw classifyConnectError(err).setConnector(this.label);
     }
-    this.client = client;
+    if (this.client !== client) {
+      client.end(true);
+      throw new TransientError('connect superseded by a newer connect() or close()', { code: 'BIFROST_ERR_MQTT_CONNECT_SUPERSEDED', connector: this.label });
+    }
     this.broken = undefined;
     this.watch(client);
   }

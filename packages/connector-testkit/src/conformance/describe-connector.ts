@@ -68,7 +68,9 @@ export function describeConnector<P>(target: ConnectorUnderTest<P>, scenarios: r
   const unknown = target.scenarios?.filter((n) => !scenarios.some((s) => s.name === n)) ?? [];
   if (unknown.length) throw new Error(`[conformance] unknown scenario name(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
 
-  describe(`conformance: ${target.name}`, () => {
+  const gate = target.requires && !target.requires.available;
+  const title = `conformance: ${target.name}${gate ? ` (skipped: ${target.requires!.reason ?? 'peer not installed'})` : ''}`;
+  describe.skipIf(gate)(title, () => {
     let peer: P | undefined;
     beforeAll(async () => {
       peer = await target.peer();

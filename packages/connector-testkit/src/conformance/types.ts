@@ -120,6 +120,11 @@ export interface ConnectorUnderTest<P = unknown> {
   capabilities?: ConformanceCapabilities;
   /** Only these scenarios (by name); default all. */
   scenarios?: readonly string[];
+  /**
+   * Gate on the peer being installed, e.g. the result of `requirePeer('mosquitto', ...)`: when
+   * `available` is false the whole suite is skipped (outside CI; `requirePeer` throws in CI).
+   */
+  requires?: { available: boolean; reason?: string | undefined };
   /** Delivery settings for pipeline scenarios, over the suite's fast-retry defaults. */
   delivery?: DeliveryOptionsInput;
 }
