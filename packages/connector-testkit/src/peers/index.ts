@@ -2,8 +2,9 @@
 export { INSTALL_HINT, binaryNotFound, findBinary, peersDir, postgresBinDir } from './binaries.js';
 export { LogRing } from './log-ring.js';
 export { httpReady, tcpOpen, waitFor } from './probes.js';
-export { PEER_HOST, ProcessPeer, startProcessPeer, type PeerContext, type ProcessPeerSpec } from './process-peer.js';
+export { PEER_HOST, ProcessPeer, startProcessPeer, type PeerContext, type ProcessPeerSpec, type UserIds } from './process-peer.js';
 export { PEER_DIR_PREFIX, reapOrphans } from './reaper.js';
 export { isCi, requirePeer, type PeerCheck, type PeerRequirement } from './require-peer.js';
 export { mosquittoBinary, mosquittoConf, startMosquitto, type MosquittoOptions, type MosquittoPeer, type MqttUser } from './mosquitto.js';
 export * from '../tls/index.js';
+export { postgresInstallation, startPostgres, timescaleAvailable, type PostgresOptions, type PostgresPeer, type PostgresUser } from './postgres.js';

@@ -20,6 +20,8 @@ export interface PeerContext<Port extends string = string> {
   readonly host: typeof PEER_HOST;
   /** Free ports on 127.0.0.1, one per name in the spec; fixed for the peer's life (restarts keep them). */
   readonly ports: Readonly<Record<Port, number>>;
+  /** uid/gid the server runs as (from `runAs` when tests run as root), for helper commands in `prepare`. */
+  readonly osUser: UserIds | undefined;
 }
 
 /**
@@ -64,7 +66,8 @@ export interface ProcessPeerSpec<Port extends string = string> {
   logLines?: number;
 }
 
-interface UserIds {
+/** A system user's numeric ids (spawn options `uid` / `gid`). */
+export interface UserIds {
   uid: number;
   gid: number;
 }
@@ -97,7 +100,7 @@ export class ProcessPeer<Port extends string = string> implements PeerContext<Po
     private readonly spec: ProcessPeerSpec<Port>,
     readonly dir: string,
     readonly ports: Readonly<Record<Port, number>>,
-    private readonly ids: UserIds | undefined,
+    readonly osUser: UserIds | undefined,
   ) {
     this.log = new LogRing(spec.logLines ?? 400);
   }
@@ -132,7 +135,7 @@ export class ProcessPeer<Port extends string = string> implements PeerContext<Po
       env: this.spec.env?.(this) ?? { PATH: process.env.PATH, LANG: 'C.UTF-8' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // own process group: stop/kill reach the server's helpers too
-      ...(this.ids ?? {}),
+      ...(this.osUser ?? {}),
     });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('close', () => resolve()));
@@ -235,9 +238,11 @@ export async function startProcessPeer<Port extends string>(spec: ProcessPeerSpe
   for (const name of spec.ports) ports[name] = await getPort({ host: PEER_HOST });
   const ids = spec.runAs && process.getuid?.() === 0 ? userIds(spec.runAs) : undefined;
   const peer = new ProcessPeer(spec, dir, ports, ids);
+  const handOver = () => { if (ids) spawnSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]); };
   try {
+    handOver();
     await spec.prepare?.(peer);
-    if (ids) spawnSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]);
+    handOver();
     await peer.start();
   } catch (err) {
     await peer.dispose();
