@@ -69,5 +69,5 @@ try {
   }
   writeResults('timescale', cases);
 } finally {
-  await peer.stop();
+  await peer.dispose();
 }

@@ -32,7 +32,7 @@ describe.skipIf(!bin)('Timescale connector against a real PostgreSQL', () => {
   };
 
   beforeAll(async () => { peer = await startPostgres(bin!); });
-  afterAll(async () => { await peer?.stop(); });
+  afterAll(async () => { await peer?.dispose(); });
 
   it('creates the table (plain, logged once) and stores every value type; redelivery adds no row', async () => {
     const c = timescale.create(config({ schema: 'plant', table: 'typed' }), ctx());

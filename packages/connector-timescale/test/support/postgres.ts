@@ -8,7 +8,8 @@ import pg from 'pg';
 /**
  * Interim PostgreSQL peer for this package's integration tests until the testkit's lands: a
  * throw-away cluster on 127.0.0.1 (random port, temp dir) with TLS (a generated CA and a server
- * certificate for 127.0.0.1/localhost), user `bifrost` / password `secret` (scram), database `bifrost`.
+ * certificate for 127.0.0.1/localhost), user `bifrost` / password `secret` (scram), database `bifrost`,
+ * and user `bifrost_cert` who logs in over TLS with a client certificate only.
  */
 export interface PostgresPeer {
   host: string;
@@ -20,9 +21,17 @@ export interface PostgresPeer {
   ca: string;
   /** A second, unrelated CA (for "wrong CA" tests). */
   otherCa: string;
+  /** Client certificate and key (PEM) of `bifrost_cert`, signed by `ca`. */
+  clientCert: { user: string; cert: string; key: string };
+  /** Superuser connection settings (database `bifrost`). */
+  adminConfig: pg.ClientConfig;
   admin(): pg.Client;
   restart(): Promise<void>;
+  /** Stops the server, keeping its data and port, until `start`. */
   stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the server and removes its files. */
+  dispose(): Promise<void>;
 }
 
 export function postgresBinDir(): string | undefined {
@@ -59,6 +68,8 @@ function makeCerts(dir: string): void {
   openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
   openssl(dir, 'x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext', '-out', 'server.crt');
+  openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=bifrost_cert', '-keyout', 'client.key', '-out', 'client.csr');
+  openssl(dir, 'x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'client.crt');
 }
 
 export async function startPostgres(bin: string): Promise<PostgresPeer> {
@@ -78,11 +89,12 @@ export async function startPostgres(bin: string): Promise<PostgresPeer> {
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   writeFileSync(join(data, 'postgresql.auto.conf'), [
     `listen_addresses = '127.0.0.1'`, `port = ${port}`, `unix_socket_directories = '${dir}'`,
-    `ssl = on`, `ssl_cert_file = '${dir}/server.crt'`, `ssl_key_file = '${dir}/server.key'`,
+    `ssl = on`, `ssl_cert_file = '${dir}/server.crt'`, `ssl_key_file = '${dir}/server.key'`, `ssl_ca_file = '${dir}/ca.pem'`,
     `fsync = off`, `synchronous_commit = off`, `max_connections = 50`,
   ].join('\n') + '\n');
   writeFileSync(join(data, 'pg_hba.conf'), [
-    'local all all trust', 'host all postgres 127.0.0.1/32 trust', 'host all all 127.0.0.1/32 scram-sha-256',
+    'local all all trust', 'host all postgres 127.0.0.1/32 trust', 'hostssl all bifrost_cert 127.0.0.1/32 cert',
+    'host all bifrost_cert 127.0.0.1/32 reject', 'host all all 127.0.0.1/32 scram-sha-256',
   ].join('\n') + '\n');
   let child: ChildProcess | undefined;
   const launch = async () => {
@@ -117,13 +129,22 @@ export async function startPostgres(bin: string): Promise<PostgresPeer> {
   await a.connect();
   await a.query(`CREATE ROLE bifrost LOGIN PASSWORD 'secret'`);
   await a.query('CREATE DATABASE bifrost OWNER bifrost');
+  await a.query('CREATE ROLE bifrost_cert LOGIN IN ROLE bifrost');
+  const inDb = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'bifrost' });
+  await inDb.connect();
+  await inDb.query('GRANT ALL ON SCHEMA public TO bifrost_cert');
+  await inDb.end();
   await a.end();
   return {
     host: '127.0.0.1', port, user: 'bifrost', password: 'secret', database: 'bifrost',
     ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
     otherCa: readFileSync(join(dir, 'other.pem'), 'utf8'),
+    clientCert: { user: 'bifrost_cert', cert: readFileSync(join(dir, 'client.crt'), 'utf8'), key: readFileSync(join(dir, 'client.key'), 'utf8') },
+    adminConfig: { host: '127.0.0.1', port, user: 'postgres', database: 'bifrost' },
     admin: () => new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'bifrost' }),
     restart: async () => { await halt(); await launch(); },
-    stop: async () => { await halt(); rmSync(dir, { recursive: true, force: true }); },
+    stop: halt,
+    start: launch,
+    dispose: async () => { await halt(); rmSync(dir, { recursive: true, force: true }); },
   };
 }
