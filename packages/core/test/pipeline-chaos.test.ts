@@ -27,8 +27,8 @@ function chaos(random: () => number): Step {
     const r = random();
     if (r < 0.12) throw new TransientError('connection reset');
     if (r < 0.18) throw new CapacityError('throttled', 5);
-    if (r < 0.24) return new Promise((res) => setTimeout(res, 120)); // hangs past the 60 ms timeout, then acks
-    if (r < 0.4) {
+    if (r < 0.24) await new Promise((res) => setTimeout(res, 120)); // hangs past the 60 ms timeout, then answers
+    else if (r < 0.4) {
       const accepted: string[] = [];
       const rejected: Array<{ id: string; reason: string; kind?: 'transient' }> = [];
       for (const p of batch) {

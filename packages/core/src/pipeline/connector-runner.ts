@@ -141,8 +141,9 @@ export class ConnectorRunner {
   }
 
   /**
-   * Stops leasing, lets in-flight batches finish until `deadlineMs`, releases what is still
-   * leased (it stays queued for the next start), then closes the connector.
+   * Stops leasing, lets in-flight batches (and a running health check) finish until `deadlineMs`,
+   * releases what is still leased (it stays queued for the next start), then closes the connector
+   * (waiting at most `timeoutMs` for `close()`).
    * Returns how many points were released unfinished.
    */
   async stop(deadlineMs: number): Promise<number> {
@@ -150,10 +151,9 @@ export class ConnectorRunner {
     clearInterval(this.healthTimer);
     this.wake.notify();
     await this.dispatcher;
-    await this.healthRun;
     const deadline = new AbortController();
     const drained = await Promise.race([
-      Promise.allSettled([...this.workers.values()]).then(() => true),
+      Promise.allSettled([...this.workers.values(), this.healthRun]).then(() => true),
       sleep(deadlineMs, deadline.signal).then(() => false),
     ]);
     deadline.abort();
@@ -206,6 +206,11 @@ export class ConnectorRunner {
     return s.points - s.inFlight;
   }
 
+  /** Enqueue time of the oldest queued point (it may be in flight); `fallback` when unknown. */
+  private oldestQueuedAt(fallback: number): number {
+    return Math.min(this.deps.queue.stats(this.deps.name).oldestEnqueuedAt ?? fallback, fallback);
+  }
+
   private async dispatch(): Promise<void> {
     const { batchSize, flushIntervalMs, maxInFlight } = this.deps.options;
     let firstSeenAt: number | undefined;
@@ -231,7 +236,8 @@ export class ConnectorRunner {
         await this.wake.wait(IDLE_RECHECK_MS);
         continue;
       }
-      firstSeenAt ??= now;
+      // A partial batch waits for more points, but no point waits longer than flushIntervalMs in all.
+      firstSeenAt ??= this.oldestQueuedAt(now);
       if (visible < batchSize && now < firstSeenAt + flushIntervalMs) {
         await this.wake.wait(firstSeenAt + flushIntervalMs - now);
         continue;
@@ -284,9 +290,10 @@ export class ConnectorRunner {
         return;
       }
       this.failed(err, attempt.phase, points.length, generation);
-      const hopeless = err.code === WRITE_TIMEOUT_CODE || err.kind === 'auth' || err.kind === 'config';
+      // A timed-out write may still be running: hand its points back rather than race it.
+      const handBack = err.code === WRITE_TIMEOUT_CODE || err.kind === 'auth' || err.kind === 'config';
       const tooLong = maxElapsedMs > 0 && Date.now() - firstTryAt >= maxElapsedMs;
-      if (hopeless || tooLong || this.stopped || this.breaker.state !== 'closed') {
+      if (handBack || tooLong || this.stopped || this.breaker.state !== 'closed') {
         await handle.release();
         return;
       }

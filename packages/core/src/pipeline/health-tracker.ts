@@ -82,10 +82,6 @@ export class HealthTracker {
     if (!ok) this.errors++;
   }
 
-  get consecutiveFailures(): number {
-    return this.consecutive;
-  }
-
   /** Average and 99th percentile of the last {@link LATENCY_WINDOW} write round trips, ms. */
   responseTimes(): { avg?: number; p99?: number } {
     const v = this.latencies.values();
