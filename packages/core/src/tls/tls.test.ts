@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../errors.js';
+import type { Logger } from '../plugin.js';
 import { certificateExpiry, expiringSoon, registerTlsExpiryGauge } from './expiry.js';
 import { loadTlsMaterial, type TlsFileOptions } from './load.js';
+import { manageConnectorTls } from './manage.js';
 import { watchTlsMaterial } from './watch.js';
 
 /** Certificates made with the openssl binary in a temp dir (EC P-256: fast). */
@@ -200,5 +202,57 @@ describe('watchTlsMaterial', () => {
 
   it('fails at start like loadTlsMaterial', async () => {
     await expect(watchTlsMaterial({ ca_file: f('garbage.pem') }, vi.fn())).rejects.toThrow(/no PEM certificate found/);
+  });
+});
+
+describe('manageConnectorTls', () => {
+  const recorder = () => {
+    const lines: Array<{ level: string; obj: unknown; msg?: string }> = [];
+    const logger: Logger = {
+      trace: (obj, msg) => lines.push({ level: 'trace', obj, msg }),
+      debug: (obj, msg) => lines.push({ level: 'debug', obj, msg }),
+      info: (obj, msg) => lines.push({ level: 'info', obj, msg }),
+      warn: (obj, msg) => lines.push({ level: 'warn', obj, msg }),
+      error: (obj, msg) => lines.push({ level: 'error', obj, msg }),
+      child: () => logger,
+    };
+    return { lines, logger };
+  };
+
+  it('publishes expiry, warns ahead of it, and hands rotations to onRotate', async () => {
+    const live = mkdtempSync(join(dir, 'managed-'));
+    const put = (name: string, from: string) => writeFileSync(join(live, name), readFileSync(f(from)));
+    put('ca.pem', 'ca.pem');
+    put('tls.crt', 'client.pem');
+    put('tls.key', 'client.key');
+    const { lines, logger } = recorder();
+    const registry = new Registry();
+    const gauge = registerTlsExpiryGauge(registry);
+    const rotated: string[] = [];
+    const tls = await manageConnectorTls({
+      connector: 'mqtt:plant', logger, gauge, warnBeforeMs: 31 * 86_400_000,
+      files: { ca_file: join(live, 'ca.pem'), cert_file: join(live, 'tls.crt'), key_file: join(live, 'tls.key') },
+      onRotate: (m) => rotated.push(m.cert!), watch: { debounceMs: 50, pollIntervalMs: 200 },
+    });
+    try {
+      const warn = lines.find((l) => l.level === 'warn');
+      expect(warn?.msg).toMatch(/TLS certificate in cert_file expires in 30 day\(s\)/);
+      expect(warn?.obj).toMatchObject({ connector: 'mqtt:plant', file: 'cert_file', path: join(live, 'tls.crt'), subject: 'CN=client' });
+      expect(await registry.metrics()).toMatch(/bifrost_tls_certificate_expiry_seconds\{connector="mqtt:plant",file="cert_file"\} \d+/);
+
+      put('tls.key', 'stranger.key');
+      const until = Date.now() + 5000;
+      while (!lines.some((l) => l.level === 'error') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(lines.find((l) => l.level === 'error')?.msg).toMatch(/cannot be used; keeping the previous certificates: .*does not match/);
+
+      put('tls.crt', 'client2.pem');
+      put('tls.key', 'client2.key');
+      while (!rotated.length && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(rotated).toEqual([readFileSync(f('client2.pem'), 'utf8')]);
+      expect(tls.material.cert).toBe(rotated[0]);
+    } finally {
+      tls.close();
+    }
+    expect(await registry.metrics()).not.toContain('mqtt:plant');
   });
 });
