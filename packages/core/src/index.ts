@@ -20,3 +20,4 @@ export { createRouter, RoutingConfigError, type RoutingRule, type RouterOptions,
 export { loadTlsMaterial, parseCertificates, type TlsFileOptions, type LoadTlsOptions } from './tls/load.js';
 export { certificateExpiry, expiringSoon, registerTlsExpiryGauge, DEFAULT_EXPIRY_WARNING_MS, type CertificateExpiry, type TlsExpiryGauge } from './tls/expiry.js';
 export { watchTlsMaterial, type TlsWatchOptions, type TlsWatcher } from './tls/watch.js';
+export { manageConnectorTls, type ConnectorTlsOptions, type ConnectorTls } from './tls/manage.js';
