@@ -161,6 +161,23 @@ export function describeQueueBehaviour(name: string, makeHarness: () => QueueHar
       expect(ids(l3.points.slice(0, 3))).toEqual(ids(l1.points));
     });
 
+    it('never hands out a point twice when a lease or a drop spans many chunks', async () => {
+      for (let i = 0; i < 100; i++) await q.enqueue(items('a', 2)); // 100 separate chunks
+      const first = (await q.lease('a', 130))!;
+      const second = (await q.lease('a', 130))!;
+      const all = [...ids(first.points), ...ids(second.points)];
+      expect(all).toHaveLength(200);
+      expect(new Set(all).size).toBe(200);
+      await q.settle(first, { acked: [] });
+      await q.settle(second, { acked: 'all' });
+      q.configureLane('a', { maxPoints: 130, whenFull: 'drop_oldest' });
+      expect(await q.enqueue(items('a', 60))).toEqual({ accepted: 60, dropped: { a: 60 } });
+      const rest = (await q.lease('a', 1000))!;
+      expect(rest.points).toHaveLength(130);
+      expect(new Set(ids(rest.points)).size).toBe(130);
+      expect(ids(rest.points).slice(0, 70)).toEqual(ids(first.points).slice(60));
+    });
+
     it('group-commits concurrent enqueues and resolves each', async () => {
       const batches = Array.from({ length: 50 }, (_, i) => items('a', (i % 3) + 1, i % 10));
       const results = await Promise.all(batches.map((b) => q.enqueue(b)));

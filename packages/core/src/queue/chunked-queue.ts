@@ -205,7 +205,10 @@ export class ChunkedQueue implements DurableQueue {
     } catch (err) {
       throw this.storageFailure('reading queued points failed', err);
     }
-    if (!taken) return null;
+    if (!taken) {
+      this.trimCache();
+      return null;
+    }
     const points: DataPoint[] = [];
     let attempts = 0;
     for (const { chunk, idx } of parts) {
@@ -218,6 +221,8 @@ export class ChunkedQueue implements DurableQueue {
       chunk.leased += idx.length;
       lane.leased[chunk.priority] += idx.length;
     }
+    // Only now that they are marked: evicting during the scan could drop a chunk this lease takes.
+    this.trimCache();
     const id = ++this.leaseSeq;
     this.leases.set(id, { connector, parts });
     return { id, connector, points, attempts };
@@ -398,10 +403,10 @@ export class ChunkedQueue implements DurableQueue {
     const attempts = body.attempts ? [...body.attempts] : new Array<number>(body.points.length).fill(0);
     const chunk = new LiveChunk(seq, connector, priority, body.points, body.sizes, state, attempts);
     this.live.set(seq, chunk);
-    this.trimCache();
     return chunk;
   }
 
+  /** Drops parsed chunks with no leased point beyond the cache size (never during a scan: callers collect first). */
   private trimCache(): void {
     if (this.live.size <= IDLE_CHUNK_CACHE) return;
     let idle = 0;

@@ -1,0 +1,33 @@
+// Child process of queue-crash.test.ts: ingests into the SQLite queue (sync=batch) until it is
+// SIGKILLed, writing `ok <id> <id> ...` to stdout after each enqueue promise resolved. It loads the
+// TypeScript sources directly (Node 24 type transform plus a resolve hook mapping `.js` to `.ts`).
+import { registerHooks } from 'node:module';
+
+registerHooks({
+  resolve(specifier, context, next) {
+    if (specifier.startsWith('.') && specifier.endsWith('.js')) {
+      try {
+        return next(specifier, context);
+      } catch {
+        return next(`${specifier.slice(0, -3)}.ts`, context);
+      }
+    }
+    return next(specifier, context);
+  },
+});
+
+const { openSqliteQueue } = await import('../src/queue/sqlite-queue.ts');
+const [file, runTag] = process.argv.slice(2);
+const queue = await openSqliteQueue(file, { sync: 'batch' });
+let n = 0;
+const point = () => ({ id: `${runTag}-${n++}`, deviceId: 'PLC001', tagName: 'temperature', value: n, quality: 'GOOD', timestamp: Date.now() });
+process.stdout.write('ready\n');
+// Several producers at once so that group commits carry many calls.
+await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+  for (;;) {
+    const size = 1 + ((n + w) % 50);
+    const items = Array.from({ length: size }, () => ({ connector: 'cloud', priority: (n % 3) * 4, point: point() }));
+    await queue.enqueue(items);
+    process.stdout.write(`ok ${items.map((i) => i.point.id).join(' ')}\n`);
+  }
+}));

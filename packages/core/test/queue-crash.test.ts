@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+import { openSqliteQueue, type QueueLogger } from '../src/queue/sqlite-queue.js';
+import type { Lease } from '../src/queue/types.js';
+
+const CHILD = fileURLToPath(new URL('./queue-crash-child.mjs', import.meta.url));
+const KILLS = 22;
+const dir = mkdtempSync(join(tmpdir(), 'bifrost-queue-crash-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs the ingesting child, SIGKILLs it at a random moment, and returns the ids it saw resolve. */
+async function ingestUntilKilled(file: string, tag: string): Promise<string[]> {
+  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', CHILD, file, tag], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const confirmed: string[] = [];
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  const ready = new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line === 'ready') resolve();
+      else if (line.startsWith('ok ')) confirmed.push(...line.slice(3).split(' '));
+    });
+    void exited.then(() => reject(new Error(`child exited before it was ready: ${stderr}`)));
+  });
+  await ready;
+  await new Promise((r) => setTimeout(r, 40 + Math.random() * 260));
+  child.kill('SIGKILL');
+  expect(await exited).toBe('SIGKILL');
+  return confirmed;
+}
+
+it(`keeps every point whose enqueue resolved across ${KILLS} SIGKILLs (sync=batch), none delivered twice`, async () => {
+  const file = join(dir, 'queue.db');
+  const confirmed = new Set<string>();
+  const delivered = new Set<string>();
+  const log: string[] = [];
+  const logger: QueueLogger = { info: (_o, msg) => log.push(msg), error: (_o, msg) => log.push(msg) };
+
+  /** Reopens, checks the invariant, then delivers (acks) a random share of what is queued. */
+  const reopenAndCheck = async (deliverShare: number) => {
+    const q = await openSqliteQueue(file, { sync: 'batch', logger });
+    try {
+      const leases: Lease[] = [];
+      for (let l = await q.lease('cloud', 5000); l; l = await q.lease('cloud', 5000)) leases.push(l);
+      const queued = leases.flatMap((l) => l.points.map((p) => p.id));
+      expect(new Set(queued).size).toBe(queued.length);
+      expect(queued.filter((id) => delivered.has(id))).toEqual([]);
+      const present = new Set(queued);
+      const lost = [...confirmed].filter((id) => !present.has(id) && !delivered.has(id));
+      expect(lost).toEqual([]);
+      expect(q.stats('cloud')).toMatchObject({ points: queued.length, inFlight: queued.length });
+      for (const lease of leases) {
+        if (Math.random() < deliverShare) {
+          await q.settle(lease, { acked: 'all' });
+          for (const p of lease.points) delivered.add(p.id);
+        } else {
+          // partial delivery: ack every other point, release the rest
+          const acked = lease.points.filter((_, i) => i % 2 === 0).map((p) => p.id);
+          await q.settle(lease, { acked });
+          for (const id of acked) delivered.add(id);
+        }
+      }
+      return queued.length;
+    } finally {
+      await q.close();
+    }
+  };
+
+  let queuedSeen = 0;
+  for (let round = 0; round < KILLS; round++) {
+    for (const id of await ingestUntilKilled(file, `r${round}`)) confirmed.add(id);
+    queuedSeen += await reopenAndCheck(0.5);
+  }
+  await reopenAndCheck(1);
+  expect(await reopenAndCheck(1)).toBe(0);
+  expect(confirmed.size).toBeGreaterThan(KILLS * 10);
+  expect(queuedSeen).toBeGreaterThan(0);
+  expect(log).toEqual([]); // no damaged file was ever found
+  expect(readdirSync(dir).filter((f) => f.includes('.corrupt-'))).toEqual([]);
+}, 90_000);
