@@ -6,5 +6,10 @@ export { PEER_HOST, ProcessPeer, startProcessPeer, type PeerContext, type Proces
 export { PEER_DIR_PREFIX, reapOrphans } from './reaper.js';
 export { isCi, requirePeer, type PeerCheck, type PeerRequirement } from './require-peer.js';
 export { mosquittoBinary, mosquittoConf, startMosquitto, type MosquittoOptions, type MosquittoPeer, type MqttUser } from './mosquitto.js';
+export { KAFKA_VERSION, kafkaInstallation, kafkaServerProperties, startKafka, type KafkaOptions, type KafkaPeer, type KafkaUser } from './kafka.js';
+export { rabbitConf, rabbitInstallation, startRabbitMq, type RabbitOptions, type RabbitPeer, type RabbitUser } from './rabbitmq.js';
 export * from '../tls/index.js';
 export { postgresInstallation, startPostgres, timescaleAvailable, type PostgresOptions, type PostgresPeer, type PostgresUser } from './postgres.js';
+export { influxdBinary, startInflux, type InfluxOptions, type InfluxPeer, type InfluxRow } from './influxdb.js';
+export { startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy, ToxiproxyClient, ToxiproxyProxy, type Toxic, type ToxicOptions, type ToxiproxyPeer } from './toxiproxy.js';
+export { pstestBinary, startPubSubFake, type PubSubFakePeer } from './pstest.js';
