@@ -1,0 +1,70 @@
+import { afterAll } from 'vitest';
+import {
+  createTlsFixture,
+  describeConnector,
+  makePoints,
+  mosquittoBinary,
+  requirePeer,
+  startMosquitto,
+  type ConnectorSetup,
+  type ConnectionVariant,
+  type MosquittoPeer,
+} from '@bifrost/connector-testkit';
+import mqtt from '../src/index.js';
+import { mqttCollector } from './support/mqtt-collector.js';
+
+const mosquitto = requirePeer('mosquitto', mosquittoBinary);
+const tls = createTlsFixture();
+afterAll(() => tls.dispose());
+
+const TOPIC_PREFIX = 'conf';
+const USER = { username: 'bifrost', password: 'conformance-secret' };
+/** The broker's `max_packet_size`: MQTT 5 clients learn it from the CONNACK, 3.1.1 clients must be told. */
+const MAX_PACKET = 16_384;
+
+function startBroker(): Promise<MosquittoPeer> {
+  return startMosquitto({
+    tls: tls.serverTls(),
+    users: [USER],
+    // No cap on what the broker queues for the persistent read-back session while it is offline.
+    conf: [`max_packet_size ${MAX_PACKET}`, 'max_queued_messages 0'],
+  });
+}
+
+function setup(protocol: 4 | 5) {
+  return (p: MosquittoPeer, v: ConnectionVariant): ConnectorSetup | undefined => {
+    const base = {
+      ...USER,
+      topic_prefix: TOPIC_PREFIX,
+      protocol_version: protocol,
+      // 3.1.1 has no way to learn the broker's limit; Mosquitto would drop the connection instead of refusing the message.
+      ...(protocol === 4 ? { max_packet_size: MAX_PACKET } : {}),
+    };
+    switch (v.kind) {
+      case 'plain': return { config: { ...base, endpoint: p.url } };
+      case 'bad-credentials': return { config: { ...base, endpoint: p.url, password: 'wrong' } };
+      case 'proxied': return { config: { ...base, endpoint: `mqtt://${v.host}:${v.port}` } };
+      case 'tls': return { config: { ...base, endpoint: p.tlsUrl }, tls: tls.clientTls('tls') };
+      case 'mtls': return { config: { ...base, endpoint: p.mtlsUrl }, tls: tls.clientTls('mtls') };
+      case 'untrusted-ca': return { config: { ...base, endpoint: p.tlsUrl }, tls: tls.clientTls('untrusted-ca') };
+      case 'expired-cert': return { config: { ...base, endpoint: p.mtlsUrl }, tls: tls.clientTls('expired-cert') };
+    }
+  };
+}
+
+for (const protocol of [4, 5] as const) {
+  describeConnector<MosquittoPeer>({
+    name: `mqtt ${protocol === 4 ? '3.1.1' : '5'} on mosquitto`,
+    requires: mosquitto,
+    plugin: mqtt,
+    peer: startBroker,
+    dispose: (p) => p.dispose(),
+    config: setup(protocol),
+    readBack: (p) => mqttCollector(p.url, `${TOPIC_PREFIX}/#`, { ...USER, protocolVersion: protocol }),
+    address: (p) => ({ host: p.host, port: p.ports.mqtt }),
+    restart: (p) => p.restart(),
+    stop: (p) => p.stop(),
+    start: (p) => p.start(),
+    poison: () => ({ ...makePoints(1, 'poison')[0]!, value: 'x'.repeat(MAX_PACKET * 2) }),
+  });
+}
