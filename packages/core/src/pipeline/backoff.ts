@@ -43,6 +43,7 @@ export class RetrySchedule {
     return Math.max(this.current.duration, retryAfterMs ?? 0);
   }
 
+  /** After a success: the next failure starts again from `initialDelayMs`. */
   reset(): void {
     this.current = undefined;
     this.failures = 0;

@@ -113,7 +113,8 @@ export class ConnectorRunner {
     this.health = new HealthTracker(deps.name, deps.type);
     this.retry = new RetrySchedule(deps.options.retry, deps.random);
     this.breaker = new ConnectorBreaker(deps.options.breaker, (state) => {
-      deps.logger.warn({ breaker: state }, `circuit breaker ${state}`);
+      const log = state === 'closed' ? deps.logger.info : deps.logger.warn;
+      log.call(deps.logger, { breaker: state }, `circuit breaker ${state}`);
       this.wake.notify();
     });
     deps.metrics.initConnector(deps.name, deps.type);
