@@ -274,6 +274,19 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.connectors.a.ctx?.signal.aborted).toBe(true);
     });
 
+    it('does not wait out a backoff on stop: the retrying batch goes back to the queue at once', async () => {
+      const h = await harness({ a: { write: times(100, fail(new TransientError('down'))), delivery: { retry: { initialDelayMs: 5_000, maxDelayMs: 5_000 } } } });
+      h.pipeline.start();
+      await h.pipeline.ingest(makePoints(10));
+      await waitFor(() => h.connectors.a.received.length === 1);
+      const t0 = Date.now();
+      await h.pipeline.stop({ deadlineMs: 3_000 });
+      expect(Date.now() - t0).toBeLessThan(500);
+      expect(h.queue.stats('a')).toMatchObject({ points: 10, inFlight: 0 });
+      expect(h.audit.acked).toEqual([]);
+      expect(h.connectors.a.closes).toBe(1);
+    });
+
     it('releases what is still in flight at the deadline; nothing is lost', async () => {
       const h = await harness({ a: { write: [hang(400)], delivery: { timeoutMs: 5_000 } } });
       h.pipeline.start();
