@@ -1,20 +1,26 @@
 import kafkajs from 'kafkajs';
 import type { DataPoint } from '@bifrost/core';
-import { KafkaPeer, describeConnector, kafkaInstallation, type Collector, type ReceivedPoint } from '@bifrost/connector-testkit';
+import { describe } from 'vitest';
+import {
+  createTlsFixture,
+  describeConnector,
+  kafkaInstallation,
+  requirePeer,
+  startKafka,
+  type Collector,
+  type KafkaPeer,
+  type ReceivedPoint,
+  type TlsFixture,
+} from '@bifrost/connector-testkit';
 import kafka, { ID_HEADER } from '../src/index.js';
-import { makeTestTls, type TestTls } from './support/tls.js';
 
-const found = kafkaInstallation();
-if ('missing' in found) {
-  if (process.env.CI === 'true') throw new Error(`[connector-kafka] ${found.missing}`);
-  console.warn(`[connector-kafka] skipping the conformance suite: ${found.missing}`);
-}
+const kafkaPeer = requirePeer('kafka', kafkaInstallation);
 
 const TOPIC = 'conformance';
 
 interface Peer {
   broker: KafkaPeer;
-  tls: TestTls;
+  tls: TlsFixture;
 }
 
 /**
@@ -49,19 +55,22 @@ async function collect(bootstrap: string): Promise<Collector> {
   };
 }
 
-describeConnector<Peer>({
+describe.skipIf(!kafkaPeer.available)('kafka', () => describeConnector<Peer>({
   name: 'kafka on a KRaft broker',
   plugin: kafka,
   async peer() {
-    const tls = makeTestTls();
-    const broker = await KafkaPeer.start({ tls: { caPem: tls.ca, certPem: tls.server.cert, keyPem: tls.server.key } });
+    const tls = createTlsFixture();
+    const broker = await startKafka({ tls: tls.serverTls() });
     const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
     await admin.disconnect();
     return { broker, tls };
   },
-  dispose: (p) => p.broker.stop(),
+  async dispose(p) {
+    await p.broker.dispose();
+    p.tls.dispose();
+  },
   config({ broker, tls }, variant) {
     const user = broker.users[0]!;
     const base = { topic: TOPIC, request_timeout_ms: 5_000, connection_timeout_ms: 2_000 };
@@ -70,16 +79,15 @@ describeConnector<Peer>({
       case 'plain':
         return { config: { ...base, endpoint: broker.bootstrap } };
       case 'tls':
-        return { config: { ...base, ...sasl, password: user.password }, tls: { ca: tls.ca, rejectUnauthorized: true } };
+        return { config: { ...base, ...sasl, password: user.password }, tls: tls.clientTls('tls') };
       case 'mtls':
-        return {
-          config: { ...base, endpoint: broker.mtlsBootstrap },
-          tls: { ca: tls.ca, cert: tls.client.cert, key: tls.client.key, rejectUnauthorized: true },
-        };
+        return { config: { ...base, endpoint: broker.mtlsBootstrap }, tls: tls.clientTls('mtls') };
       case 'bad-credentials':
-        return { config: { ...base, ...sasl, password: `${user.password}-wrong` }, tls: { ca: tls.ca, rejectUnauthorized: true } };
+        return { config: { ...base, ...sasl, password: `${user.password}-wrong` }, tls: tls.clientTls('tls') };
       case 'untrusted-ca':
-        return { config: { ...base, ...sasl, password: user.password }, tls: { ca: tls.otherCa, rejectUnauthorized: true } };
+        return { config: { ...base, ...sasl, password: user.password }, tls: tls.clientTls('untrusted-ca') };
+      case 'expired-cert':
+        return { config: { ...base, endpoint: broker.mtlsBootstrap }, tls: tls.clientTls('expired-cert') };
       default:
         // 'proxied': Kafka clients reconnect to the advertised listener after bootstrap, so a TCP
         // proxy in front of the bootstrap port would not carry the produce traffic.
@@ -88,8 +96,8 @@ describeConnector<Peer>({
   },
   readBack: (p) => collect(p.broker.bootstrap),
   restart: (p) => p.broker.restart(),
-  stop: (p) => p.broker.halt(),
-  start: (p) => p.broker.resume(),
+  stop: (p) => p.broker.stop(),
+  start: (p) => p.broker.start(),
   poison: () => ({
     id: `poison-${Date.now()}`,
     deviceId: 'conf-poison',
@@ -98,4 +106,4 @@ describeConnector<Peer>({
     quality: 'GOOD',
     timestamp: Date.now(),
   }),
-});
+}));

@@ -2,14 +2,9 @@ import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartialWriteError, TransientError, newPointId, type DataPoint, type Logger, type PluginContext } from '@bifrost/core';
 import kafka, { ID_HEADER, kafkaConfigSchema } from '../src/index.js';
-import { KafkaPeer, kafkaInstallation } from '../../connector-testkit/dist/peers/kafka.js';
+import { kafkaInstallation, requirePeer, showPeerLogsOnFailure, startKafka, type KafkaPeer } from '@bifrost/connector-testkit';
 
-const found = kafkaInstallation();
-const missing = 'missing' in found ? found.missing : undefined;
-if (missing) {
-  if (process.env.CI === 'true') throw new Error(`[connector-kafka] ${missing}`);
-  console.warn(`[connector-kafka] skipping integration tests: ${missing}`);
-}
+const kafkaPeer = requirePeer('kafka', kafkaInstallation);
 
 const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 const ctx = (): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal });
@@ -52,15 +47,16 @@ async function readTopic(bootstrap: string, topic: string, count: number, timeou
   return [...out.values()];
 }
 
-describe.skipIf(missing)('Kafka connector against a real KRaft broker', () => {
+describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft broker', () => {
   let peer: KafkaPeer;
+  showPeerLogsOnFailure(() => [peer]);
   const connector = (extra: Record<string, unknown> = {}) =>
     kafka.create(kafkaConfigSchema.parse({ endpoint: peer.bootstrap, ...extra }), ctx());
 
   beforeAll(async () => {
-    peer = await KafkaPeer.start();
+    peer = await startKafka();
   });
-  afterAll(async () => { await peer?.stop(); });
+  afterAll(async () => { await peer?.dispose(); });
 
   it('delivers a batch that reads back by id with equal values, keyed and ordered per device', async () => {
     const topic = `it.${seq}.batch`;
@@ -122,11 +118,11 @@ describe.skipIf(missing)('Kafka connector against a real KRaft broker', () => {
     await c.connect();
     const before = [point(), point()];
     await c.write(before);
-    await peer.halt();
+    await peer.stop();
     const during = [point(), point()];
     const err = await c.write(during).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransientError);
-    await peer.resume();
+    await peer.start();
     // The host reconnects after a failure and resends the batch.
     await c.connect();
     await c.write(during);

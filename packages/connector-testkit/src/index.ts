@@ -1,5 +1,3 @@
 export * from './conformance/index.js';
-export * from './peers/kafka.js';
-export * from './peers/rabbitmq.js';
 export * from './peers/index.js';
 export { showPeerLogsOnFailure, type HasLogs } from './peers/vitest-hooks.js';
