@@ -10,6 +10,7 @@ import {
   resolveDeliveryOptions,
 } from '../src/index.js';
 import { planPoison } from '../src/pipeline/settle-plan.js';
+import { withTimeout } from '../src/pipeline/timeout.js';
 import { makePoints } from './pipeline-fixtures/scripted-connector.js';
 
 const caps = { dedupe: false, ordering: 'none' as const, maxBatch: 500 };
@@ -126,5 +127,23 @@ describe('planPoison', () => {
     expect(plan.outcome.deadLetter).toEqual([{ id: b, code: 'BIFROST_ERR_PAYLOAD', reason: 'dup reject' }]);
     expect(plan.released).toBe(2); // c (transient) and d (not mentioned)
     expect([...plan.outcome.acked, ...(plan.outcome.deadLetter ?? []).map((x) => x.id)]).not.toContain(d);
+  });
+});
+
+describe('withTimeout', () => {
+  it('turns a synchronous throw of a plugin method into a rejection', async () => {
+    await expect(withTimeout(() => { throw new Error('boom'); }, 50, 'write', 'X')).rejects.toThrow('boom');
+  });
+
+  it('times out with a TransientError carrying the code, and swallows the late result', async () => {
+    let lateReject: (e: Error) => void = () => undefined;
+    const hung = new Promise<void>((_, reject) => (lateReject = reject));
+    await expect(withTimeout(() => hung, 20, 'write of 3 point(s)', 'BIFROST_ERR_WRITE_TIMEOUT')).rejects.toMatchObject({
+      kind: 'transient',
+      code: 'BIFROST_ERR_WRITE_TIMEOUT',
+      message: 'write of 3 point(s) timed out after 20 ms',
+    });
+    lateReject(new Error('late failure')); // must not become an unhandled rejection
+    await new Promise((r) => setTimeout(r, 10));
   });
 });

@@ -167,7 +167,7 @@ export class ConnectorRunner {
     }
     this.deps.closeSignal.abort();
     try {
-      await withTimeout(this.deps.connector.close(), this.deps.options.timeoutMs, 'close', CONNECT_TIMEOUT_CODE);
+      await withTimeout(() => this.deps.connector.close(), this.deps.options.timeoutMs, 'close', CONNECT_TIMEOUT_CODE);
     } catch (err) {
       this.deps.logger.warn({ err }, 'connector did not close cleanly');
     }
@@ -316,7 +316,7 @@ export class ConnectorRunner {
         await this.ensureConnected();
         writeStartedAt = performance.now();
         try {
-          await withTimeout(this.deps.connector.write(points), this.deps.options.timeoutMs, `write of ${points.length} point(s)`, WRITE_TIMEOUT_CODE);
+          await withTimeout(() => this.deps.connector.write(points), this.deps.options.timeoutMs, `write of ${points.length} point(s)`, WRITE_TIMEOUT_CODE);
         } catch (err) {
           throw classifyError(err, this.label);
         }
@@ -391,7 +391,7 @@ export class ConnectorRunner {
 
   private async connectOnce(): Promise<void> {
     try {
-      await withTimeout(this.deps.connector.connect(), this.deps.options.timeoutMs, 'connect', CONNECT_TIMEOUT_CODE);
+      await withTimeout(() => this.deps.connector.connect(), this.deps.options.timeoutMs, 'connect', CONNECT_TIMEOUT_CODE);
     } catch (e) {
       const err = classifyError(e, this.label);
       this.deps.metrics.connectionAttempts.inc({ ...this.labels, result: 'failure' });
@@ -428,7 +428,7 @@ export class ConnectorRunner {
     }
     const probe = this.deps.connector.healthCheck;
     if (!probe) return;
-    const result = await withTimeout(probe.call(this.deps.connector), this.deps.options.timeoutMs, 'health check', HEALTH_CHECK_TIMEOUT_CODE)
+    const result = await withTimeout(() => probe.call(this.deps.connector), this.deps.options.timeoutMs, 'health check', HEALTH_CHECK_TIMEOUT_CODE)
       .catch((err: unknown) => ({ ok: false, detail: classifyError(err, this.label).message }));
     this.health.probeResult(result.ok, result.detail);
     if (!result.ok && !this.stopped) {
