@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { z } from 'zod';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -11,6 +12,7 @@ import {
   QueueFullError,
   TransientError,
   createPipeline,
+  defineConnector,
   openSqliteQueue,
   type DurableQueue,
   type Pipeline,
@@ -411,5 +413,24 @@ describe('restart', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('createPipeline', () => {
+  it('names the connector when its plugin refuses the config or the delivery options are wrong', async () => {
+    const queue = await openQueue();
+    const refusing = defineConnector({
+      type: 'picky',
+      configSchema: z.object({}),
+      create: () => {
+        throw new Error('topic_prefix must not end with /');
+      },
+    });
+    expect(() => createPipeline({ queue, connectors: [{ name: 'plant-a', definition: refusing, config: {} }] })).toThrow(
+      expect.objectContaining({ code: 'BIFROST_ERR_CONNECTOR_CREATE', message: '[bifrost] [picky:plant-a] could not create the connector: topic_prefix must not end with /' }),
+    );
+    const ok = scriptedDefinition(new ScriptedConnector());
+    expect(() => createPipeline({ queue, connectors: [{ name: 'b', definition: ok, config: {}, delivery: { timeoutMs: -1 } }] })).toThrow(/\[scripted:b\].*delivery\.timeoutMs/);
+    expect(() => createPipeline({ queue, connectors: [{ name: 'b', definition: ok, config: {} }, { name: 'b', definition: ok, config: {} }] })).toThrow(/used twice/);
   });
 });

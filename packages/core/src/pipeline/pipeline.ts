@@ -1,9 +1,9 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { DataPoint } from '../data-point.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, isBifrostError } from '../errors.js';
 import { PipelineMetrics, type ConnectorGaugeSource } from '../metrics/pipeline-metrics.js';
-import type { ConnectorDefinition, Logger } from '../plugin.js';
+import type { Connector, ConnectorDefinition, Logger } from '../plugin.js';
 import type { DurableQueue, EnqueueItem, LaneSettings } from '../queue/types.js';
 import type { TlsMaterial } from '../tls/types.js';
 import { ConnectorRunner } from './connector-runner.js';
@@ -133,8 +133,9 @@ export interface Pipeline {
 
 /**
  * Builds the delivery pipeline. Creates each connector through `definition.create(config, ctx)`
- * (no I/O there), applies lane settings to the queue, and validates the delivery options (throws a
- * `ConfigError` naming the connector and field). Nothing runs until {@link Pipeline.start}.
+ * (no I/O there; a throw becomes a `ConfigError` prefixed `[bifrost] [type:name]`), applies lane
+ * settings to the queue, and validates the delivery options (a `ConfigError` naming the connector
+ * and the field). Nothing runs until {@link Pipeline.start}.
  *
  * @example
  * const pipeline = createPipeline({ queue, router, connectors: [{ name: 'plant-a', definition: mqtt, config }] });
@@ -172,7 +173,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const delivery = resolveDeliveryOptions(c.delivery, c.definition.capabilities, label);
     const childLogger = logger.child({ connector: label });
     const closeSignal = new AbortController();
-    const connector = c.definition.create(c.config, { name: c.name, logger: childLogger, tls: c.tls, signal: closeSignal.signal });
+    let connector: Connector;
+    try {
+      connector = c.definition.create(c.config, { name: c.name, logger: childLogger, tls: c.tls, signal: closeSignal.signal });
+    } catch (err) {
+      if (isBifrostError(err)) throw err.setConnector(label);
+      throw new ConfigError(`could not create the connector: ${err instanceof Error ? err.message : String(err)}`, { code: 'BIFROST_ERR_CONNECTOR_CREATE', cause: err, connector: label });
+    }
     if (c.lane) queue.configureLane(c.name, c.lane);
     runners.set(c.name, new ConnectorRunner({
       name: c.name, type: c.definition.type, connector, options: delivery, queue, metrics, logger: childLogger, closeSignal,
