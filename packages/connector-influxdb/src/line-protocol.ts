@@ -1,4 +1,4 @@
-import { Point } from '@influxdata/influxdb-client';
+import { escape } from '@influxdata/influxdb-client';
 import type { DataPoint } from '@bifrost/core';
 import type { InfluxConfig, Precision } from './config.js';
 
@@ -53,17 +53,19 @@ function flatten(value: unknown, prefix: string, out: Array<[string, Leaf]>): vo
   throw new Error(`field "${prefix}" has unsupported type ${typeof value}`);
 }
 
-function addField(line: Point, key: string, value: Leaf, integer: boolean): void {
+/** One `key=value` field, typed: float, integer (`42i`), string (quoted, escaped) or boolean (`T`/`F`). */
+function field(key: string, value: Leaf, integer: boolean): string {
+  const k = escape.tag(key);
   if (typeof value === 'number') {
     if (integer) {
       if (!Number.isSafeInteger(value)) throw new Error(`field "${key}" must be an integer (tag is in integer_tags), got ${value}`);
-      line.intField(key, value);
-    } else {
-      if (!Number.isFinite(value)) throw new Error(`field "${key}" must be a finite number, got ${value}`);
-      line.floatField(key, value);
+      return `${k}=${value}i`;
     }
-  } else if (typeof value === 'string') line.stringField(key, value);
-  else line.booleanField(key, value);
+    if (!Number.isFinite(value)) throw new Error(`field "${key}" must be a finite number, got ${value}`);
+    return `${k}=${value}`;
+  }
+  if (typeof value === 'string') return `${k}=${escape.quoted(value)}`;
+  return `${k}=${value ? 'T' : 'F'}`;
 }
 
 function valueFieldName(value: Leaf, naming: LineOptions['field_naming']): string {
@@ -71,46 +73,50 @@ function valueFieldName(value: Leaf, naming: LineOptions['field_naming']): strin
   return typeof value === 'string' ? 'value_str' : 'value_bool';
 }
 
+/** Tags the connector sets itself; a point's own tags of these names are ignored. */
+const CORE_TAGS = new Set(['device_id', 'tag_name', 'quality', 'unit']);
+
+function tagSet(p: DataPoint, o: LineOptions): string {
+  const tags: Array<[string, string]> = [['device_id', p.deviceId], ['quality', p.quality], ['tag_name', p.tagName]];
+  if (p.unit) tags.push(['unit', p.unit]);
+  if (p.tags) {
+    for (const [k, v] of Object.entries(p.tags)) {
+      if (CORE_TAGS.has(k) || (o.measurement_from === 'point_tag' && k === o.measurement_tag)) continue;
+      tags.push([k, v]);
+    }
+    tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+  let out = '';
+  // InfluxDB has no empty tag values (nor keys): such tags are left out.
+  for (const [k, v] of tags) if (k && v) out += `,${escape.tag(k)}=${escape.tag(v)}`;
+  return out;
+}
+
 /**
  * One data point as an InfluxDB line: measurement per `measurement_from`; tags `device_id`,
- * `tag_name`, `quality`, `unit` and the point's own tags (which cannot override those); the value
- * as a typed field (objects flattened into one field per leaf); the point id as field `point_id`;
- * the timestamp in `precision`. Escaping is the official client's. The series+timestamp is a pure
- * function of the point, so a redelivered point overwrites itself instead of duplicating.
- * Throws {@link UnwritablePointError} for a point InfluxDB could never accept.
+ * `tag_name`, `quality`, `unit` and the point's own tags (which cannot override those), sorted by
+ * key; the value as a typed field (objects flattened into one field per leaf); the point id as field
+ * `point_id`; the timestamp in `precision`. Escaping is the official client's (`escape`). The
+ * series+timestamp is a pure function of the point, so a redelivered point overwrites itself
+ * instead of duplicating. Throws {@link UnwritablePointError} for a point InfluxDB could never accept.
  */
 export function toLine(p: DataPoint, o: LineOptions, integerTags: ReadonlySet<string> = new Set(o.integer_tags)): string {
   try {
-    const line = new Point(measurementOf(p, o));
-    if (p.tags) {
-      for (const [k, v] of Object.entries(p.tags)) {
-        if (o.measurement_from === 'point_tag' && k === o.measurement_tag) continue;
-        line.tag(k, v);
-      }
-    }
-    line.tag('device_id', p.deviceId).tag('tag_name', p.tagName).tag('quality', p.quality);
-    if (p.unit) line.tag('unit', p.unit);
-
     const integer = integerTags.has(p.tagName);
     const v = p.value;
+    const fields: string[] = [];
     if (typeof v === 'object' && v !== null) {
       const leaves: Array<[string, Leaf]> = [];
       flatten(v, '', leaves);
-      const kept = leaves.filter(([k]) => k !== '' && !(o.include_id && k === ID_FIELD));
-      if (kept.length === 0) throw new Error('value object has no fields to write');
-      for (const [k, leaf] of kept) addField(line, k, leaf, integer);
+      for (const [k, leaf] of leaves) if (k !== '' && !(o.include_id && k === ID_FIELD)) fields.push(field(k, leaf, integer));
+      if (fields.length === 0) throw new Error('value object has no fields to write');
     } else {
-      addField(line, valueFieldName(v, o.field_naming), v, integer);
+      fields.push(field(valueFieldName(v, o.field_naming), v, integer));
     }
-    if (o.include_id) line.stringField(ID_FIELD, p.id);
-
+    if (o.include_id) fields.push(`${ID_FIELD}=${escape.quoted(p.id)}`);
     if (!Number.isFinite(p.timestamp) || p.timestamp < 0) throw new Error(`timestamp must be non-negative epoch milliseconds, got ${p.timestamp}`);
-    line.timestamp(formatTimestamp(p.timestamp, o.precision));
-    const text = line.toLineProtocol();
-    if (!text) throw new Error('no line produced');
-    return text;
+    return `${escape.measurement(measurementOf(p, o))}${tagSet(p, o)} ${fields.join(',')} ${formatTimestamp(p.timestamp, o.precision)}`;
   } catch (err) {
-    if (err instanceof UnwritablePointError) throw err;
     throw new UnwritablePointError(p.id, `point ${p.id} (${p.deviceId}/${p.tagName}): ${(err as Error).message}`);
   }
 }

@@ -9,9 +9,9 @@ const point = (over: Partial<DataPoint> = {}): DataPoint => ({
 });
 
 describe('toLine', () => {
-  it('writes measurement, sorted tags, a float value, the point id and a ns timestamp', () => {
+  it('writes measurement, tags sorted by key, a float value, the point id and a ns timestamp', () => {
     expect(toLine(point(), opts)).toBe(
-      'industrial_data,device_id=PLC001,quality=GOOD,tag_name=temperature point_id="0190a4c6-0000-7000-8000-000000000001",value=21.5 1700000000123000000');
+      'industrial_data,device_id=PLC001,quality=GOOD,tag_name=temperature value=21.5,point_id="0190a4c6-0000-7000-8000-000000000001" 1700000000123000000');
   });
 
   it('escapes commas and spaces in the measurement; commas, equals and spaces in tag keys, tag values and field keys', () => {
@@ -27,15 +27,15 @@ describe('toLine', () => {
   });
 
   it('types fields: string, boolean, integer tags, floats', () => {
-    expect(toLine(point({ value: true }), opts)).toContain(',value_bool=T ');
-    expect(toLine(point({ value: 'RUN' }), { ...opts, field_naming: 'single' })).toContain(',value="RUN" ');
-    expect(toLine(point({ value: 42 }), { ...opts, integer_tags: ['temperature'] })).toContain(',value=42i ');
-    expect(toLine(point({ value: 42 }), opts)).toContain(',value=42 ');
+    expect(toLine(point({ value: true }), opts)).toContain(' value_bool=T,');
+    expect(toLine(point({ value: 'RUN' }), { ...opts, field_naming: 'single' })).toContain(' value="RUN",');
+    expect(toLine(point({ value: 42 }), { ...opts, integer_tags: ['temperature'] })).toContain(' value=42i,');
+    expect(toLine(point({ value: 42 }), opts)).toContain(' value=42,');
   });
 
-  it('flattens object values into one field per leaf (fields sorted), skipping nulls', () => {
+  it('flattens object values into one field per leaf, skipping nulls', () => {
     const line = toLine(point({ value: { x: 1, pos: { lat: 2.5, ok: false }, label: 'a', gone: null } }), { ...opts, include_id: false });
-    expect(line).toContain(' label="a",pos_lat=2.5,pos_ok=F,x=1 ');
+    expect(line).toContain(' x=1,pos_lat=2.5,pos_ok=F,label="a" ');
   });
 
   it('takes the measurement from tag_name, device_id or a point tag (which is then not a tag)', () => {
@@ -49,6 +49,11 @@ describe('toLine', () => {
   it('lets core tags win over point tags of the same name and adds unit', () => {
     const line = toLine(point({ unit: '°C', tags: { device_id: 'spoof', site: 'north' } }), opts);
     expect(line).toMatch(/^industrial_data,device_id=PLC001,quality=GOOD,site=north,tag_name=temperature,unit=°C /);
+  });
+
+  it('leaves out empty tags and escapes newlines in tags', () => {
+    expect(toLine(point({ tags: { empty: '', multi: 'a\nb' } }), { ...opts, include_id: false }))
+      .toBe('industrial_data,device_id=PLC001,multi=a\\nb,quality=GOOD,tag_name=temperature value=21.5 1700000000123000000');
   });
 
   it('gives a redelivered point exactly the same line (series + timestamp dedupe)', () => {
