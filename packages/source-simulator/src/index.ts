@@ -37,6 +37,7 @@ export default defineSource({
       tags: streams.length,
       pointsPerSecond,
       async start(emit: Emit) {
+        if (ctx.signal.aborted) return;
         ctx.signal.addEventListener('abort', onAbort, { once: true });
         scheduler.start(emit);
         ctx.logger.info({ devices, tags: streams.length, pointsPerSecond: Math.round(pointsPerSecond), seed }, 'simulator started');

@@ -146,6 +146,17 @@ describe('simulator source (fake timers)', () => {
     expect(n).toBe(after);
     await src.stop();
   });
+
+  it('does not start when the host has already aborted', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const src = create({ seed: 9, rate: 10, devices: [{ id: 'd', tags: [{ name: 'x', generator: 'counter' }] }] }, ac.signal);
+    let n = 0;
+    await src.start(async (b) => { n += b.length; });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(n).toBe(0);
+    await src.stop();
+  });
 });
 
 describe('simulator source (real time)', () => {
