@@ -1,20 +1,26 @@
 import { connect, type ChannelModel } from 'amqplib';
 import type { DataPoint } from '@bifrost/core';
-import { RabbitPeer, describeConnector, rabbitInstallation, type Collector, type ReceivedPoint } from '@bifrost/connector-testkit';
+import { describe } from 'vitest';
+import {
+  createTlsFixture,
+  describeConnector,
+  rabbitInstallation,
+  requirePeer,
+  startRabbitMq,
+  type Collector,
+  type RabbitPeer,
+  type ReceivedPoint,
+  type TlsFixture,
+} from '@bifrost/connector-testkit';
 import amqp from '../src/index.js';
-import { makeTestTls, type TestTls } from '../../connector-kafka/test/support/tls.js';
 
-const found = rabbitInstallation();
-if ('missing' in found) {
-  if (process.env.CI === 'true') throw new Error(`[connector-amqp] ${found.missing}`);
-  console.warn(`[connector-amqp] skipping the conformance suite: ${found.missing}`);
-}
+const rabbit = requirePeer('rabbitmq', rabbitInstallation);
 
 const EXCHANGE = 'conformance';
 
 interface Peer {
   broker: RabbitPeer;
-  tls: TestTls;
+  tls: TlsFixture;
 }
 
 /**
@@ -71,15 +77,18 @@ async function collect(url: string): Promise<Collector> {
   };
 }
 
-describeConnector<Peer>({
+describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
   name: 'amqp on RabbitMQ',
   plugin: amqp,
   async peer() {
-    const tls = makeTestTls();
-    const broker = await RabbitPeer.start({ tls: { caPem: tls.ca, certPem: tls.server.cert, keyPem: tls.server.key } });
+    const tls = createTlsFixture();
+    const broker = await startRabbitMq({ tls: tls.serverTls() });
     return { broker, tls };
   },
-  dispose: (p) => p.broker.stop(),
+  async dispose(p) {
+    await p.broker.dispose();
+    p.tls.dispose();
+  },
   config({ broker, tls }, variant) {
     const base = { exchange: EXCHANGE, connect_timeout_ms: 2_000, heartbeat_s: 5 };
     const { username, password } = broker.user;
@@ -88,16 +97,15 @@ describeConnector<Peer>({
       case 'plain':
         return { config: { ...base, endpoint: broker.url } };
       case 'tls':
-        return { config: { ...base, endpoint: amqps, username, password }, tls: { ca: tls.ca, rejectUnauthorized: true } };
+        return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('tls') };
       case 'mtls':
-        return {
-          config: { ...base, endpoint: amqps, username, password },
-          tls: { ca: tls.ca, cert: tls.client.cert, key: tls.client.key, rejectUnauthorized: true },
-        };
+        return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('mtls') };
+      case 'expired-cert':
+        return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('expired-cert') };
       case 'bad-credentials':
         return { config: { ...base, endpoint: broker.url, password: `${password}-wrong` } };
       case 'untrusted-ca':
-        return { config: { ...base, endpoint: amqps, username, password }, tls: { ca: tls.otherCa, rejectUnauthorized: true } };
+        return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('untrusted-ca') };
       case 'proxied':
         return { config: { ...base, endpoint: `amqp://${variant.host}:${variant.port}`, username, password } };
       default:
@@ -106,8 +114,8 @@ describeConnector<Peer>({
   },
   readBack: (p) => collect(p.broker.url),
   restart: (p) => p.broker.restart(),
-  stop: (p) => p.broker.halt(),
-  start: (p) => p.broker.resume(),
+  stop: (p) => p.broker.stop(),
+  start: (p) => p.broker.start(),
   // A routing key longer than AMQP's 255-byte limit can never be published.
   poison: () => ({ id: `poison-${Date.now()}`, deviceId: 'd'.repeat(300), tagName: 'temperature', value: 1, quality: 'GOOD', timestamp: Date.now() }),
-});
+}));
