@@ -56,6 +56,10 @@ describe('compileCondition', () => {
     ['tag_name="or"', { tagName: 'or' }, true],
     ['tag_name=or', { tagName: 'or' }, true],
     ['not quality=GOOD', {}, false],
+    ['value=21.5', {}, true],
+    ['value=true', { value: true }, true],
+    ['value=RUN*', { value: 'RUNNING' }, true],
+    ['value=*', { value: { a: 1 } }, false],
     ['NOT (quality=GOOD or quality=UNCERTAIN)', { quality: 'BAD' }, true],
   ] as const)('%s', (cond, over, expected) => {
     expect(compileCondition(cond)(point(over as Partial<DataPoint>))).toBe(expected);
@@ -95,7 +99,7 @@ describe('compileCondition', () => {
     ['quality=ALARM and', 18, /expected a field.*end of condition/],
     ['quality ALARM', 9, /expected "=" or "!=" after "quality"/],
     ['quality=', 9, /expected a value/],
-    ['colour=red', 1, /unknown field "colour" \(known: device_id, tag_name, quality, unit, tags.<key>\)/],
+    ['colour=red', 1, /unknown field "colour" \(known: device_id, tag_name, quality, unit, value, tags.<key>\)/],
     ['tags.=x', 1, /unknown field "tags."/],
     ['(quality=ALARM', 15, /expected "\)" to close "\(" at position 1/],
     ['quality=ALARM)', 14, /unmatched "\)"/],

@@ -16,8 +16,11 @@ export class ConditionSyntaxError extends Error {
   }
 }
 
-/** Fields a condition can test; `tags.<key>` reads one entry of the point's tags. */
-export const CONDITION_FIELDS = ['device_id', 'tag_name', 'quality', 'unit', 'tags.<key>'] as const;
+/**
+ * Fields a condition can test; `tags.<key>` reads one entry of the point's tags, `value` the value
+ * as text (numbers, strings and booleans; structured values never match).
+ */
+export const CONDITION_FIELDS = ['device_id', 'tag_name', 'quality', 'unit', 'value', 'tags.<key>'] as const;
 
 type FieldReader = (p: DataPoint) => string | undefined;
 
@@ -26,6 +29,7 @@ const FIELD_READERS: Record<string, FieldReader> = {
   tag_name: (p) => p.tagName,
   quality: (p) => p.quality,
   unit: (p) => p.unit,
+  value: (p) => (typeof p.value === 'object' ? undefined : String(p.value)),
 };
 const FIELD_ALIASES: Record<string, string> = { deviceId: 'device_id', tagName: 'tag_name' };
 
@@ -176,8 +180,8 @@ class Parser {
 
 /**
  * Compiles a routing condition once into a predicate. Grammar: comparisons `field=value` and
- * `field!=value` (`==` also accepted), where field is `device_id`, `tag_name`, `quality`, `unit` or
- * `tags.<key>` and value is a bare word or a quoted string in which `*` and `?` are wildcards
+ * `field!=value` (`==` also accepted), where field is `device_id`, `tag_name`, `quality`, `unit`,
+ * `value` or `tags.<key>` and value is a bare word or a quoted string in which `*` and `?` are wildcards
  * (`\*` a literal star); combined with `and`, `or` (and binds tighter), `not` and parentheses.
  * Keywords are case-insensitive, values case-sensitive. `!=` is true when the field is absent.
  * Throws {@link ConditionSyntaxError} with the position of the problem.
