@@ -184,7 +184,9 @@ export class MqttConnector implements Connector {
       const onError = (err: Error) => { cleanup(); reject(err); };
       const onClose = () => {
         cleanup();
-        reject(new TransientError(`connection to ${this.url.host} closed before the broker answered CONNECT`, { code: 'BIFROST_ERR_MQTT_CLOSED' }));
+        // A TLS 1.3 server that refuses the client certificate may just close the connection, without an alert.
+        const hint = this.ctx.tls?.cert ? ' (over TLS with a client certificate: the broker may have rejected the certificate)' : '';
+        reject(new TransientError(`connection to ${this.url.host} closed before the broker answered CONNECT${hint}`, { code: 'BIFROST_ERR_MQTT_CLOSED' }));
       };
       client.on('connect', onConnect);
       client.on('error', onError);
