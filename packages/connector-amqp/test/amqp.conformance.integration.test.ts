@@ -7,7 +7,11 @@ import {
   rabbitInstallation,
   requirePeer,
   startRabbitMq,
+  startToxiproxy,
+  toxiproxyBinary,
+  toxiproxyFaultProxy,
   type Collector,
+  type ToxiproxyPeer,
   type RabbitPeer,
   type ReceivedPoint,
   type TlsFixture,
@@ -15,6 +19,7 @@ import {
 import amqp from '../src/index.js';
 
 const rabbit = requirePeer('rabbitmq', rabbitInstallation);
+const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
 
 const EXCHANGE = 'conformance';
 
@@ -22,6 +27,9 @@ interface Peer {
   broker: RabbitPeer;
   tls: TlsFixture;
 }
+
+/** Toxiproxy between the connector and the broker for the network-fault scenarios. */
+let toxi: ToxiproxyPeer | undefined;
 
 /**
  * Consumes a fresh durable queue bound to every routing key of the exchange, reconnecting through
@@ -83,9 +91,11 @@ describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
   async peer() {
     const tls = createTlsFixture();
     const broker = await startRabbitMq({ tls: tls.serverTls() });
+    if (toxiproxy.available) toxi = await startToxiproxy();
     return { broker, tls };
   },
   async dispose(p) {
+    await toxi?.dispose();
     await p.broker.dispose();
     p.tls.dispose();
   },
@@ -113,6 +123,8 @@ describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
     }
   },
   readBack: (p) => collect(p.broker.url),
+  address: (p) => ({ host: p.broker.host, port: p.broker.ports.amqp }),
+  ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy(() => toxi!) }),
   restart: (p) => p.broker.restart(),
   stop: (p) => p.broker.stop(),
   start: (p) => p.broker.start(),
