@@ -232,21 +232,27 @@ function signalGroup(group: number, signal: NodeJS.Signals): void {
  */
 export async function startProcessPeer<Port extends string>(spec: ProcessPeerSpec<Port>): Promise<ProcessPeer<Port>> {
   reapOrphans();
-  const dir = mkdtempSync(join(tmpdir(), `${PEER_DIR_PREFIX}${spec.name}-`));
-  track(dir);
-  const ports = {} as Record<Port, number>;
-  for (const name of spec.ports) ports[name] = await getPort({ host: PEER_HOST });
   const ids = spec.runAs && process.getuid?.() === 0 ? userIds(spec.runAs) : undefined;
-  const peer = new ProcessPeer(spec, dir, ports, ids);
-  const handOver = () => { if (ids) spawnSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]); };
-  try {
-    handOver();
-    await spec.prepare?.(peer);
-    handOver();
-    await peer.start();
-  } catch (err) {
-    await peer.dispose();
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), `${PEER_DIR_PREFIX}${spec.name}-`));
+    track(dir);
+    const ports = {} as Record<Port, number>;
+    for (const name of spec.ports) ports[name] = await getPort({ host: PEER_HOST });
+    const peer = new ProcessPeer(spec, dir, ports, ids);
+    const handOver = () => { if (ids) spawnSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]); };
+    try {
+      handOver();
+      await spec.prepare?.(peer);
+      handOver();
+      await peer.start();
+      return peer;
+    } catch (err) {
+      await peer.dispose();
+      // Another process may take a port between allocation and bind (parallel test runs): retry on fresh ports.
+      if (attempt < 3 && PORT_TAKEN.test((err as Error).message)) continue;
+      throw err;
+    }
   }
-  return peer;
 }
+
+const PORT_TAKEN = /address already in use|EADDRINUSE|bind.*(in use|failed)/i;

@@ -40,6 +40,12 @@ function reapAllSync(): void {
   live.clear();
 }
 
+/** A signal skips 'exit' handlers: reap, then die of the signal unless someone else handles it. */
+function onSignal(signal: NodeJS.Signals): void {
+  reapAllSync();
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
 /**
  * Removes what crashed test runs left: peer directories whose owning process is gone, after
  * killing the server group recorded there. Directories of live processes (parallel runs) are kept.
@@ -73,6 +79,7 @@ export function track(dir: string, group?: number): void {
   if (!hooked) {
     hooked = true;
     process.once('exit', reapAllSync);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => onSignal(signal));
   }
   const entry: Owner = { owner: process.pid, ...(group ? { group } : {}) };
   live.set(dir, entry);
