@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AuthError, TransientError } from '../src/index.js';
+import { DeviceStats } from '../src/pipeline/device-stats.js';
 import { HealthTracker } from '../src/pipeline/health-tracker.js';
 
 describe('HealthTracker', () => {
@@ -45,5 +46,24 @@ describe('HealthTracker', () => {
     const s = t.snapshot({ breaker: 'closed' });
     expect(s.responseTimeMs).toBeCloseTo(50.5);
     expect(s.p99ResponseTimeMs).toBe(99);
+  });
+});
+
+describe('DeviceStats', () => {
+  const point = (deviceId: string) => ({ id: 'x', deviceId, tagName: 't', value: 1, quality: 'GOOD', timestamp: 0 });
+
+  it('counts points and last sight per device', () => {
+    const d = new DeviceStats();
+    d.record([point('a'), point('a'), point('b')], 1_000);
+    d.record([point('a')], 2_000);
+    expect(d.snapshot()).toEqual({ a: { ingested: 3, lastSeen: 2_000 }, b: { ingested: 1, lastSeen: 1_000 } });
+  });
+
+  it('forgets the least recently seen device beyond its bound', () => {
+    const d = new DeviceStats(2);
+    d.record([point('a'), point('b')], 1);
+    d.record([point('a')], 2);
+    d.record([point('c')], 3);
+    expect(Object.keys(d.snapshot()).sort()).toEqual(['a', 'c']);
   });
 });

@@ -2,25 +2,38 @@ import type { DataPoint } from '../data-point.js';
 
 /** What the pipeline knows about one device. */
 export interface DeviceSnapshot {
-  /** Points ingested from the device since start. */
+  /** Points ingested from the device since start (or since it was last evicted). */
   ingested: number;
   /** Epoch ms of the device's latest ingest. */
   lastSeen: number;
 }
 
-/** Per-device ingest counts and last-seen times (served in the JSON metrics, not as Prometheus labels). */
+/** Devices tracked at most; beyond that the least recently seen is forgotten (bounded memory). */
+export const MAX_TRACKED_DEVICES = 10_000;
+
+/**
+ * Per-device ingest counts and last-seen times, served in the JSON metrics rather than as
+ * Prometheus labels (device ids are unbounded). Keeps the {@link MAX_TRACKED_DEVICES} most recently
+ * seen devices.
+ */
 export class DeviceStats {
   private readonly devices = new Map<string, DeviceSnapshot>();
 
+  constructor(private readonly max = MAX_TRACKED_DEVICES) {}
+
   record(points: readonly DataPoint[], now = Date.now()): void {
+    let last: string | undefined;
     for (const p of points) {
-      const d = this.devices.get(p.deviceId);
-      if (d) {
-        d.ingested++;
-        d.lastSeen = now;
-      } else {
-        this.devices.set(p.deviceId, { ingested: 1, lastSeen: now });
+      if (p.deviceId === last) {
+        this.devices.get(last)!.ingested++;
+        continue;
       }
+      last = p.deviceId;
+      const d = this.devices.get(last);
+      // Re-inserting keeps the map ordered by last sight, so the first key is the one to evict.
+      if (d) this.devices.delete(last);
+      this.devices.set(last, { ingested: (d?.ingested ?? 0) + 1, lastSeen: now });
+      if (this.devices.size > this.max) this.devices.delete(this.devices.keys().next().value!);
     }
   }
 
