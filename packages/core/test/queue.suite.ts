@@ -241,12 +241,17 @@ export function describeQueueBehaviour(name: string, makeHarness: () => QueueHar
     });
 
     it('applies max_bytes like max_points', async () => {
-      await q.enqueue(items('probe', 1));
-      const size = q.stats('probe').bytes;
-      q.configureLane('a', { maxPoints: 0, maxBytes: size * 3 + Math.floor(size / 2), whenFull: 'drop_newest' });
-      expect((await q.enqueue(items('a', 5))).accepted).toBe(3);
-      q.configureLane('b', { maxPoints: 0, maxBytes: size * 2, whenFull: 'block' });
-      await expect(q.enqueue(items('b', 3))).rejects.toBeInstanceOf(QueueFullError);
+      q.configureLane('a', { maxPoints: 0, maxBytes: 2000, whenFull: 'drop_newest' });
+      const first = await q.enqueue(items('a', 100));
+      expect(first.accepted).toBeGreaterThan(0);
+      expect(first.accepted).toBeLessThan(100);
+      expect(first.dropped).toEqual({ a: 100 - first.accepted });
+      await q.enqueue(items('a', 100));
+      expect(q.stats('a').bytes).toBeLessThanOrEqual(2000);
+      expect(q.stats('a').points).toBeLessThan(200);
+      q.configureLane('b', { maxPoints: 0, maxBytes: 2000, whenFull: 'block' });
+      await expect(q.enqueue(items('b', 100))).rejects.toBeInstanceOf(QueueFullError);
+      await expect(q.enqueue(items('b', 1))).resolves.toMatchObject({ accepted: 1 });
     });
 
     it('moves points past their ttl to the dead-letter table, never silently', async () => {

@@ -1,4 +1,5 @@
 import type { DataPoint } from '../data-point.js';
+import type { encodeChunk } from './chunk-codec.js';
 import type { DeadLetterEntry, DeadLetterFilter } from './types.js';
 
 /**
@@ -42,9 +43,9 @@ export interface NewChunk {
   priority: number;
   enqueuedAt: number;
   points: readonly DataPoint[];
-  /** JSON of each point (what durable stores write). */
-  encoded: readonly string[];
-  /** UTF-8 size of each encoded point. */
+  /** The points as {@link encodeChunk} wrote them (what durable stores keep). */
+  text: string;
+  /** Payload bytes each point accounts for. */
   sizes: readonly number[];
   /** Carried over for replayed dead letters; null = all 0. */
   attempts: readonly number[] | null;

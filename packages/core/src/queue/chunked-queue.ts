@@ -1,4 +1,5 @@
 import type { DataPoint } from '../data-point.js';
+import { encodeChunk } from './chunk-codec.js';
 import type { ChunkMeta, ChunkStore, NewChunk, NewDeadLetter } from './chunk-store.js';
 import { checkDeadLetterFilter } from './dead-letter-filter.js';
 import { checkEnqueueItems, checkLaneSettings } from './validate.js';
@@ -73,7 +74,7 @@ interface PendingEnqueue {
 
 interface EncodedItem {
   item: EnqueueItem;
-  json: string;
+  /** Size estimate (its JSON) while placing it under `max_bytes`; 0 when the lane has no byte limit. */
   size: number;
 }
 
@@ -340,9 +341,9 @@ export class ChunkedQueue implements DurableQueue {
     }
     const now = Date.now();
     for (const g of groups.values()) {
-      const encoded = g.map((r) => JSON.stringify(r.point));
-      const sizes = encoded.map((e) => Buffer.byteLength(e));
-      cs.inserts.push({ connector: g[0].connector, priority: g[0].priority, enqueuedAt: now, points: g.map((r) => r.point), encoded, sizes, attempts: g.map((r) => r.attempts) });
+      const points = g.map((r) => r.point);
+      const { text, sizes } = encodeChunk(points);
+      cs.inserts.push({ connector: g[0].connector, priority: g[0].priority, enqueuedAt: now, points, text, sizes, attempts: g.map((r) => r.attempts) });
       cs.addDelta(g[0].connector, g[0].priority, g.length, sum(sizes));
     }
     cs.removedDeadLetters = rows.map((r) => r.seq);
@@ -455,8 +456,7 @@ export class ChunkedQueue implements DurableQueue {
       for (const call of calls) {
         const byConnector = new Map<string, EncodedItem[]>();
         for (const item of call.items) {
-          const json = JSON.stringify(item.point);
-          const e = { item, json, size: Buffer.byteLength(json) };
+          const e = { item, size: this.lane(item.connector).settings.maxBytes > 0 ? sizeEstimate(item.point) : 0 };
           const list = byConnector.get(item.connector);
           if (list) list.push(e); else byConnector.set(item.connector, [e]);
         }
@@ -486,7 +486,12 @@ export class ChunkedQueue implements DurableQueue {
       }
       for (const [connector, lanes] of building) {
         lanes.forEach((list, priority) => {
-          if (list?.length) cs.inserts.push({ connector, priority, enqueuedAt: now, points: list.map((e) => e.item.point), encoded: list.map((e) => e.json), sizes: list.map((e) => e.size), attempts: null });
+          if (!list?.length) return;
+          const points = list.map((e) => e.item.point);
+          const { text, sizes } = encodeChunk(points);
+          cs.inserts.push({ connector, priority, enqueuedAt: now, points, text, sizes, attempts: null });
+          // Replace the placement estimates by the stored sizes.
+          cs.addDelta(connector, priority, 0, sum(sizes) - list.reduce((n, e) => n + e.size, 0));
         });
       }
       this.commit(cs);
@@ -637,6 +642,14 @@ function pickAvailable(chunk: LiveChunk, want: number, descending: boolean): num
     if (chunk.state[i] === AVAILABLE) idx.push(i);
   }
   return idx;
+}
+
+/**
+ * Upper bound of the bytes a point adds to a chunk: its JSON plus the per-field overhead of the
+ * column layout when it is alone in a chunk (bigger chunks store it in less).
+ */
+function sizeEstimate(point: DataPoint): number {
+  return Buffer.byteLength(JSON.stringify(point)) + 32;
 }
 
 function sum(a: readonly number[]): number {

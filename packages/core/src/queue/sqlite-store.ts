@@ -1,12 +1,13 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { DataPoint } from '../data-point.js';
+import { decodeChunk, type encodeChunk } from './chunk-codec.js';
 import type { ChunkBody, ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter, StoredDeadLetter } from './chunk-store.js';
 import type { DeadLetterFilter } from './types.js';
 
-/** Stored payload encodings of a chunk: its points as one JSON array, raw or deflated. */
-const CODEC_JSON = 0;
-const CODEC_DEFLATE_JSON = 1;
+/** Stored payload encodings of a chunk: {@link encodeChunk} text, raw or deflated. */
+const CODEC_COLUMNS = 0;
+const CODEC_DEFLATE_COLUMNS = 1;
 
 /** Tables and indexes of the queue file (version 1). */
 export const SCHEMA = `
@@ -92,11 +93,10 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   insertChunk(c: NewChunk): number {
-    const text = `[${c.encoded.join(',')}]`;
     const deflate = this.compress;
-    const payload = deflate ? deflateRawSync(text, { level: 1 }) : text;
+    const payload = deflate ? deflateRawSync(c.text, { level: 1 }) : c.text;
     const sizes = new Uint8Array(Uint32Array.from(c.sizes).buffer);
-    const seq = Number(this.st.insertChunk.run(c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_JSON : CODEC_JSON, payload, sizes).lastInsertRowid);
+    const seq = Number(this.st.insertChunk.run(c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_COLUMNS : CODEC_COLUMNS, payload, sizes).lastInsertRowid);
     if (c.attempts?.some((a) => a > 0)) this.st.insertState.run(seq, '[]', JSON.stringify(c.attempts));
     return seq;
   }
@@ -111,11 +111,11 @@ export class SqliteChunkStore implements ChunkStore {
   readChunk(seq: number): ChunkBody {
     const row = this.st.readChunk.get(seq) as { codec: number; payload: string | Uint8Array; sizes: Uint8Array; removed: string | null; attempts: string | null } | undefined;
     if (!row) throw new Error(`queue chunk ${seq} not found`);
-    const text = row.codec === CODEC_DEFLATE_JSON
+    const text = row.codec === CODEC_DEFLATE_COLUMNS
       ? inflateRawSync(row.payload as Uint8Array).toString()
       : typeof row.payload === 'string' ? row.payload : Buffer.from(row.payload).toString();
     return {
-      points: JSON.parse(text) as DataPoint[],
+      points: decodeChunk(text),
       sizes: Array.from(new Uint32Array(row.sizes.slice().buffer)),
       removed: row.removed ? (JSON.parse(row.removed) as number[]) : [],
       attempts: row.attempts ? (JSON.parse(row.attempts) as number[]) : null,
