@@ -185,6 +185,20 @@ describe.skipIf(!postgresReq.available)('postgres peer', () => {
     expect(await psql('SELECT 1', verified())).toBe('1');
   });
 
+  it('with requireClientCert accepts only TLS with a client certificate from the run CA', async () => {
+    const strict = await startPostgres({ tls: tls.serverTls(), requireClientCert: true, timescale: false });
+    try {
+      const base = `${strict.url}?sslmode=verify-full&sslrootcert=${tls.ca.certFile}`;
+      const psqlStrict = (params: string) => run(`${postgresBinDir()}/psql`, ['-X', '-At', '-c', 'SELECT 1', `${base}${params}`]).then((r) => r.stdout.trim());
+      expect(await psqlStrict(`&sslcert=${tls.client.certFile}&sslkey=${tls.client.keyFile}`)).toBe('1');
+      await expect(psqlStrict('')).rejects.toThrow(/certificate/i);
+      await expect(psqlStrict(`&sslcert=${tls.foreignClient.certFile}&sslkey=${tls.foreignClient.keyFile}`)).rejects.toThrow();
+      await expect(run(`${postgresBinDir()}/psql`, ['-X', '-c', 'SELECT 1', `${strict.url}?sslmode=disable`])).rejects.toThrow(/no encryption|rejects connection|reject/i);
+    } finally {
+      await strict.dispose();
+    }
+  });
+
   it('cleans up', async () => {
     await expectCleanedUp(pg);
   });

@@ -13,3 +13,5 @@ export { postgresInstallation, startPostgres, timescaleAvailable, type PostgresO
 export { influxdBinary, startInflux, type InfluxOptions, type InfluxPeer, type InfluxRow } from './influxdb.js';
 export { startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy, ToxiproxyClient, ToxiproxyProxy, type Toxic, type ToxicOptions, type ToxiproxyPeer } from './toxiproxy.js';
 export { pstestBinary, startPubSubFake, type PubSubFakePeer } from './pstest.js';
+export * from './kafka.js';
+export * from './rabbitmq.js';
