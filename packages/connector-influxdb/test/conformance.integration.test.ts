@@ -1,16 +1,16 @@
-import { describeConnector, type Collector, type ConnectionVariant, type ConnectorSetup, type ReceivedPoint } from '@bifrost/connector-testkit';
+import { describe } from 'vitest';
+import {
+  createTlsFixture, describeConnector, influxdBinary, requirePeer, startInflux, startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy,
+  type Collector, type ConnectionVariant, type ConnectorSetup, type InfluxPeer, type ReceivedPoint, type TlsFixture, type ToxiproxyPeer,
+} from '@bifrost/connector-testkit';
 import { newPointId, type DataPoint } from '@bifrost/core';
 import influxdb from '../src/index.js';
-import { influxdBinary, startInfluxd, type InfluxPeer } from './support/influxd.js';
 
-const binary = influxdBinary();
-if (!binary) {
-  const hint = 'influxd not found: install the peers with `bash scripts/install-peers.sh` (or set BIFROST_INFLUXD)';
-  if (process.env.CI === 'true') throw new Error(hint);
-  console.warn(`[connector-influxdb] skipping conformance: ${hint}`);
-}
+const influx = requirePeer('influxdb', influxdBinary);
+const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
 
-interface Peers { plain: InfluxPeer; tls: InfluxPeer }
+/** A plain and an HTTPS-only influxd (one server cannot serve both), the run's TLS material, Toxiproxy. */
+interface Peers { plain: InfluxPeer; secure: InfluxPeer; tls: TlsFixture; toxi: ToxiproxyPeer | undefined }
 
 const MEASUREMENT = 'conformance';
 const NOT_VALUE = new Set(['time', 'device_id', 'tag_name', 'quality', 'point_id']);
@@ -22,21 +22,17 @@ function valueOf(row: Record<string, unknown>): unknown {
   return Object.fromEntries(fields);
 }
 
-/**
- * Polls InfluxDB (the plain and the TLS instance) for the points written since the collector
- * opened, minus the suite's timestamp spread.
- */
+/** Polls both servers for the points written since the collector opened (minus the suite's timestamp spread). */
 async function collector(peers: Peers): Promise<Collector> {
-  const sinceNs = `${Date.now() - 15 * 60_000}000000`;
+  const q = `SELECT *::field, "device_id"::tag, "tag_name"::tag, "quality"::tag FROM "${MEASUREMENT}" WHERE time >= ${Date.now() - 15 * 60_000}000000`;
   return {
     async waitFor(ids, timeoutMs) {
       const wanted = new Set(ids);
       const found = new Map<string, ReceivedPoint>();
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const q = `SELECT *::field, "device_id"::tag, "tag_name"::tag, "quality"::tag FROM "${MEASUREMENT}" WHERE time >= ${sinceNs}`;
-        // The plain instance is down during outage scenarios: read what can be read.
-        const rows = (await Promise.all([peers.plain, peers.tls].map((p) => p.query(q).catch(() => [])))).flat();
+        // A server is down during the outage scenarios: read what can be read.
+        const rows = (await Promise.all([peers.plain, peers.secure].map((p) => p.query(q).catch(() => [])))).flat();
         for (const row of rows) {
           const id = row.point_id as string;
           if (!wanted.has(id) || found.has(id)) continue;
@@ -54,32 +50,45 @@ async function collector(peers: Peers): Promise<Collector> {
 }
 
 function config(peers: Peers, variant: ConnectionVariant): ConnectorSetup | undefined {
-  const p = peers.plain;
-  const base = { database: p.database, username: p.username, password: p.password, measurement: MEASUREMENT };
+  const { plain, secure, tls } = peers;
+  const base = { database: plain.database, username: plain.admin.username, password: plain.admin.password, measurement: MEASUREMENT };
+  const overTls = { ...base, url: secure.url, username: secure.admin.username, password: secure.admin.password };
   switch (variant.kind) {
-    case 'plain': return { config: { ...base, url: p.url } };
-    case 'bad-credentials': return { config: { ...base, url: p.url, password: 'wrong' } };
+    case 'plain': return { config: { ...base, url: plain.url } };
+    case 'bad-credentials': return { config: { ...base, url: plain.url, password: 'wrong' } };
     case 'proxied': return { config: { ...base, url: `http://${variant.host}:${variant.port}` } };
-    case 'tls': return { config: { ...base, url: peers.tls.url }, tls: { ca: peers.tls.ca, rejectUnauthorized: true } };
-    case 'untrusted-ca': return { config: { ...base, url: peers.tls.url }, tls: { ca: peers.tls.otherCa, rejectUnauthorized: true } };
-    default: return undefined; // InfluxDB 1.x has no client-certificate authentication
+    case 'tls': return { config: overTls, tls: tls.clientTls('tls') };
+    case 'untrusted-ca': return { config: overTls, tls: tls.clientTls('untrusted-ca') };
+    default: return undefined; // InfluxDB 1.x has no client-certificate authentication (mtls, expired-cert)
   }
 }
 
-describeConnector<Peers>({
-  name: `influxdb on influxd ${binary ?? '(missing)'}`,
+let current: Peers | undefined;
+
+describe.skipIf(!influx.available)('influxdb', () => describeConnector<Peers>({
+  name: 'influxdb on influxd',
   plugin: influxdb,
-  peer: async () => {
-    if (!binary) throw new Error('influxd not found');
-    return { plain: await startInfluxd(binary), tls: await startInfluxd(binary, { tls: true }) };
+  async peer() {
+    const tls = createTlsFixture();
+    const plain = await startInflux();
+    const secure = await startInflux({ tls: tls.serverTls() });
+    const toxi = toxiproxy.available ? await startToxiproxy() : undefined;
+    current = { plain, secure, tls, toxi };
+    return current;
   },
-  dispose: async (p) => { await p.plain.dispose(); await p.tls.dispose(); },
+  async dispose(p) {
+    await p.toxi?.dispose();
+    await p.plain.dispose();
+    await p.secure.dispose();
+    p.tls.dispose();
+  },
   config,
-  readBack: (p) => collector(p),
-  address: (p) => ({ host: p.plain.host, port: p.plain.port }),
+  readBack: collector,
+  address: (p) => ({ host: p.plain.host, port: p.plain.ports.http }),
+  ...(toxiproxy.available && { faultProxy: (upstream) => toxiproxyFaultProxy(() => current!.toxi!)(upstream) }),
   restart: (p) => p.plain.restart(),
   stop: (p) => p.plain.stop(),
   start: (p) => p.plain.start(),
   // A series key longer than InfluxDB's 65535-byte limit: the server refuses that line, always.
   poison: (): DataPoint => ({ id: newPointId(), deviceId: 'poison', tagName: 'big', value: 1, quality: 'GOOD', timestamp: Date.now(), tags: { big: 'x'.repeat(70_000) } }),
-}, binary ? undefined : []);
+}));
