@@ -3,7 +3,7 @@
 // through `createPipeline` with a connector whose write acknowledges at once, beside the same work
 // done by a hand-written loop on the same queue kind in the same run (enqueue 1000, lease 1000, write,
 // settle); plus ingest-to-ack latency of single points against the same loop doing one point.
-// Bounded: a few seconds in total.
+// Each figure is the best of 3 alternating runs. Bounded: a few seconds in total.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { createMemoryQueue, createPipeline, defineConnector, openSqliteQueue } from '../dist/index.js';
 import type { DataPoint, DurableQueue } from '../dist/index.js';
 
-const POINTS = Number(process.env.BIFROST_BENCH_PIPELINE_POINTS ?? 200_000);
+const POINTS = Number(process.env.BIFROST_BENCH_PIPELINE_POINTS ?? 100_000);
+const ROUNDS = 3;
 const CHUNK = 1000;
 const LATENCY_SAMPLES = 200;
 const work = mkdtempSync(join(tmpdir(), 'bifrost-bench-pipeline-'));
@@ -144,15 +145,26 @@ async function rawLatency(kind: string): Promise<number> {
   return median(samples);
 }
 
+/** Best of ROUNDS alternating runs of each, so warm-up, GC and a busy shared machine hit both alike. */
+async function bestOf(a: () => Promise<number>, b: () => Promise<number>, better: (x: number, y: number) => number): Promise<[number, number]> {
+  let bestA = NaN;
+  let bestB = NaN;
+  for (let i = 0; i < ROUNDS; i++) {
+    const x = await a();
+    const y = await b();
+    bestA = Number.isNaN(bestA) ? x : better(bestA, x);
+    bestB = Number.isNaN(bestB) ? y : better(bestB, y);
+  }
+  return [bestA, bestB];
+}
+
 const cases: Array<Record<string, string | number>> = [];
 try {
   for (const kind of ['memory', 'sqlite']) {
     const label = kind === 'memory' ? 'memory' : 'sqlite sync=batch';
-    const baseline = await rawThroughput(kind);
-    const piped = await pipelineThroughput(kind);
+    const [baseline, piped] = await bestOf(() => rawThroughput(kind), () => pipelineThroughput(kind), Math.max);
     cases.push({ case: `${label} pipeline batch=${CHUNK}`, points_per_s: Math.round(piped), baseline_points_per_s: Math.round(baseline), ratio: Math.round((piped / baseline) * 100) / 100 });
-    const rawMs = await rawLatency(kind);
-    const pipeMs = await pipelineLatency(kind);
+    const [rawMs, pipeMs] = await bestOf(() => rawLatency(kind), () => pipelineLatency(kind), Math.min);
     cases.push({ case: `${label} single-point ingest-to-write latency`, median_ms: Math.round(pipeMs * 1000) / 1000, baseline_median_ms: Math.round(rawMs * 1000) / 1000 });
   }
 } finally {
