@@ -29,7 +29,7 @@ fi
 
 mkdir -p "$peers_dir/bin"
 echo "[pstest] building $src (once)"
-(cd "$src" && GOFLAGS="-buildvcs=false -mod=mod" go build -o "$bin.tmp" .)
+(cd "$src" && GOFLAGS=-buildvcs=false go build -trimpath -o "$bin.tmp" .)
 mv "$bin.tmp" "$bin"
 rm -f "$peers_dir"/bin/.pstest-*
 touch "$stamp"

@@ -28,7 +28,7 @@ mkdir -p "$peers_dir/bin"
 echo "[toxiproxy] building github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION (once)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-GOBIN="$tmp" GOFLAGS=-buildvcs=false go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+GOBIN="$tmp" GOFLAGS=-buildvcs=false go install -trimpath "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
 mv "$tmp/server" "$bin"
 rm -f "$peers_dir"/bin/.toxiproxy-*
 touch "$stamp"
