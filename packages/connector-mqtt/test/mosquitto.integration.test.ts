@@ -11,10 +11,12 @@ import {
   type MosquittoPeer,
 } from '@bifrost/connector-testkit';
 import mqtt from '../src/index.js';
+import { toxiproxyForFile } from './support/fault-proxy.js';
 import { mqttCollector } from './support/mqtt-collector.js';
 
 const mosquitto = requirePeer('mosquitto', mosquittoBinary);
 const tls = createTlsFixture();
+const faultProxy = toxiproxyForFile();
 afterAll(() => tls.dispose());
 
 const TOPIC_PREFIX = 'conf';
@@ -62,6 +64,7 @@ for (const protocol of [4, 5] as const) {
     config: setup(protocol),
     readBack: (p) => mqttCollector(p.url, `${TOPIC_PREFIX}/#`, { ...USER, protocolVersion: protocol }),
     address: (p) => ({ host: p.host, port: p.ports.mqtt }),
+    ...(faultProxy ? { faultProxy } : {}),
     restart: (p) => p.restart(),
     stop: (p) => p.stop(),
     start: (p) => p.start(),

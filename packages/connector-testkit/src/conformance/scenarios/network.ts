@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { metricsOf, openCollector, sleep, startDelivery } from '../harness.js';
+import { healthOf, metricsOf, openCollector, sleep, startDelivery } from '../harness.js';
 import { expectDelivered, makePoints } from '../points.js';
 import type { FaultProxy, NetworkFault, Scenario, ScenarioContext } from '../types.js';
 import { drained, ingestSteadily } from './resilience.js';
@@ -16,6 +16,20 @@ async function openProxy<P>(ctx: ScenarioContext<P>): Promise<FaultProxy> {
  * Streams points through a degraded link: the fault is on for `faultMs` while points flow, then
  * removed; every point must arrive.
  */
+/**
+ * Whether the fault visibly affected delivery: slower acknowledgements for latency and bandwidth,
+ * failed writes or connects for timeout and reset. A fault without effect means the connector did
+ * not go through the proxy (check the `proxied` config), and the scenario would prove nothing.
+ */
+function faultObserved(fault: NetworkFault, m: { p99ResponseTimeMs?: number }, h: { errorCount: number }): boolean {
+  switch (fault.type) {
+    case 'latency': return (m.p99ResponseTimeMs ?? 0) >= fault.latencyMs;
+    case 'bandwidth': return (m.p99ResponseTimeMs ?? 0) >= 100;
+    case 'timeout':
+    case 'reset_peer': return h.errorCount > 0;
+  }
+}
+
 function degradedLink(name: string, description: string, fault: NetworkFault, opts: { points: number; faultMs: number; timeoutMs: number }): Scenario {
   return {
     name,
@@ -39,8 +53,11 @@ function degradedLink(name: string, description: string, fault: NetworkFault, op
         removed = true;
         await drained(d, opts.timeoutMs / 2);
         await expectDelivered(collector, [...warmup, ...points], 20_000, ctx.target.capabilities);
-        expect(metricsOf(d).deadLettered, 'dead-lettered').toBe(0);
-        ctx.log(`${JSON.stringify(fault)}: ${points.length} points delivered, ${metricsOf(d).retries} retries`);
+        const m = metricsOf(d);
+        const h = healthOf(d);
+        expect(m.deadLettered, 'dead-lettered').toBe(0);
+        expect(faultObserved(fault, m, h), `the fault had a visible effect (p99 ${m.p99ResponseTimeMs?.toFixed(0)} ms, ${h.errorCount} errors); does the 'proxied' config use the proxy's host and port?`).toBe(true);
+        ctx.log(`${points.length} points delivered; p99 write ${m.p99ResponseTimeMs?.toFixed(0)} ms, ${m.failedBatches} failed batches, ${h.errorCount} errors`);
       } finally {
         if (!removed) await remove();
       }
