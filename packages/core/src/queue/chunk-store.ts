@@ -21,15 +21,18 @@ export interface ChunkStore {
   /** Records which point indexes of a chunk are gone and the per-point attempts (null = all 0). */
   writeChunkState(seq: number, removed: readonly number[], attempts: readonly number[] | null): void;
   deleteChunk(seq: number): void;
-  /** Persisted per-lane totals, read once on open (nothing else is loaded up front). */
+  /** Per-lane totals, read once on open (the backlog itself is not loaded). */
   readLaneTotals(): LaneTotal[];
-  writeLaneTotal(total: LaneTotal): void;
   /** Enqueue time of the oldest chunk in a lane. */
   firstEnqueuedAt(connector: string, priority: number): number | undefined;
   addDeadLetters(rows: readonly NewDeadLetter[]): void;
   listDeadLetters(filter: DeadLetterFilter): StoredDeadLetter[];
   removeDeadLetters(seqs: readonly number[]): void;
-  close(): void;
+  /**
+   * Closes the store. `totals` are the lane totals to keep for a fast next open; `clean` is false
+   * when a storage error was seen, so that the next open checks the whole file.
+   */
+  close(totals: readonly LaneTotal[], clean: boolean): void;
 }
 
 /** Where a chunk sits; its points are read only when a lease, a drop or an expiry needs them. */

@@ -1,6 +1,6 @@
 import type { DataPoint } from '../data-point.js';
 import { encodeChunk } from './chunk-codec.js';
-import type { ChunkMeta, ChunkStore, NewChunk, NewDeadLetter } from './chunk-store.js';
+import type { ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter } from './chunk-store.js';
 import { checkDeadLetterFilter } from './dead-letter-filter.js';
 import { checkEnqueueItems, checkLaneSettings } from './validate.js';
 import {
@@ -140,6 +140,7 @@ export class ChunkedQueue implements DurableQueue {
   private closed = false;
   private healthState: { ok: boolean; reason?: string } = { ok: true };
   private readonly onClose?: () => void;
+  private sawStorageError = false;
 
   constructor(
     private readonly store: ChunkStore,
@@ -375,7 +376,11 @@ export class ChunkedQueue implements DurableQueue {
     this.leases.clear();
     this.live.clear();
     this.onClose?.();
-    this.store.close();
+    const totals: LaneTotal[] = [];
+    for (const [connector, lane] of this.lanes) {
+      for (let p = 0; p < PRIORITIES; p++) if (lane.points[p]) totals.push({ connector, priority: p, points: lane.points[p], bytes: lane.bytes[p] });
+    }
+    this.store.close(totals, !this.sawStorageError);
   }
 
   private lane(connector: string): LaneState {
@@ -576,12 +581,6 @@ export class ChunkedQueue implements DurableQueue {
     }
     if (cs.deadLetters.length) this.store.addDeadLetters(cs.deadLetters);
     if (cs.removedDeadLetters.length) this.store.removeDeadLetters(cs.removedDeadLetters);
-    for (const [connector, d] of cs.laneDelta) {
-      const lane = this.lane(connector);
-      for (let p = 0; p < PRIORITIES; p++) {
-        if (d.points[p] || d.bytes[p]) this.store.writeLaneTotal({ connector, priority: p, points: lane.points[p] + d.points[p], bytes: lane.bytes[p] + d.bytes[p] });
-      }
-    }
   }
 
   private apply(cs: ChangeSet): void {
@@ -627,6 +626,7 @@ export class ChunkedQueue implements DurableQueue {
   }
 
   private storageFailure(what: string, err: unknown): QueueStorageError {
+    this.sawStorageError = true;
     const e = err instanceof QueueStorageError ? err : new QueueStorageError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     this.healthState = { ok: false, reason: e.message };
     return e;

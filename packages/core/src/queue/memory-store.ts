@@ -58,7 +58,6 @@ export class MemoryChunkStore implements ChunkStore {
   private readonly chunks = new Map<number, MemoryChunk>();
   private readonly lanes = new Map<string, LaneIndex>();
   private readonly chunkLane = new Map<number, LaneIndex>();
-  private readonly totals = new Map<string, LaneTotal>();
   private readonly deadLetters = new Map<number, StoredDeadLetter>();
   private seq = 0;
   private deadSeq = 0;
@@ -108,11 +107,7 @@ export class MemoryChunkStore implements ChunkStore {
   }
 
   readLaneTotals(): LaneTotal[] {
-    return [...this.totals.values()];
-  }
-
-  writeLaneTotal(t: LaneTotal): void {
-    this.totals.set(`${t.connector}\u0000${t.priority}`, { ...t });
+    return [];
   }
 
   firstEnqueuedAt(connector: string, priority: number): number | undefined {

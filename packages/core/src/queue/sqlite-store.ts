@@ -42,12 +42,19 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_by_connector ON dead_letters (connector, seq);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('clean_close', '0');
 `;
+
+/** Whether the file was closed cleanly last time (then `lanes` holds exact totals). */
+export function wasClosedCleanly(db: DatabaseSync): boolean {
+  return (db.prepare("SELECT value FROM meta WHERE key = 'clean_close'").get() as { value: string } | undefined)?.value === '1';
+}
 
 /**
  * {@link ChunkStore} in one SQLite file (node:sqlite). A chunk is one row whose payload holds all
  * its points; acks and dead letters of single points are recorded in `chunk_state` so the payload
- * row is never rewritten. Lane totals are kept in `lanes` so opening reads no backlog.
+ * row is never rewritten. Lane totals are written to `lanes` on a clean close, so the next open
+ * reads no backlog; after a crash they are recounted from the chunks (their sizes, not payloads).
  */
 export class SqliteChunkStore implements ChunkStore {
   private readonly st: Record<string, StatementSync>;
@@ -55,6 +62,7 @@ export class SqliteChunkStore implements ChunkStore {
   constructor(
     private readonly db: DatabaseSync,
     private readonly compress: boolean,
+    private readonly closedCleanly: boolean,
   ) {
     const lane = 'SELECT seq, enqueued_at AS enqueuedAt FROM chunks WHERE connector = ? AND priority = ?';
     const sql = {
@@ -68,8 +76,9 @@ export class SqliteChunkStore implements ChunkStore {
       deleteChunk: 'DELETE FROM chunks WHERE seq = ?',
       deleteState: 'DELETE FROM chunk_state WHERE seq = ?',
       laneTotals: 'SELECT connector, priority, points, bytes FROM lanes',
-      upsertLane: 'INSERT INTO lanes (connector, priority, points, bytes) VALUES (?, ?, ?, ?) ON CONFLICT (connector, priority) DO UPDATE SET points = excluded.points, bytes = excluded.bytes',
-      deleteLane: 'DELETE FROM lanes WHERE connector = ? AND priority = ?',
+      chunkSizes: 'SELECT c.connector, c.priority, c.sizes, s.removed FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq',
+      insertLane: 'INSERT INTO lanes (connector, priority, points, bytes) VALUES (?, ?, ?, ?)',
+      setClean: "UPDATE meta SET value = ? WHERE key = 'clean_close'",
       first: 'SELECT enqueued_at AS t FROM chunks WHERE connector = ? AND priority = ? ORDER BY seq LIMIT 1',
       insertDead: 'INSERT INTO dead_letters (connector, priority, code, reason, attempts, time, point) VALUES (?, ?, ?, ?, ?, ?, ?)',
       listDead: `SELECT seq, connector, priority, code, reason, attempts, time, point FROM dead_letters
@@ -78,6 +87,8 @@ export class SqliteChunkStore implements ChunkStore {
       deleteDead: 'DELETE FROM dead_letters WHERE seq = ?',
     };
     this.st = Object.fromEntries(Object.entries(sql).map(([k, v]) => [k, db.prepare(v)]));
+    // From now until a clean close, `lanes` is stale.
+    this.st.setClean.run('0');
   }
 
   transaction<T>(fn: () => T): T {
@@ -132,12 +143,20 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   readLaneTotals(): LaneTotal[] {
-    return this.st.laneTotals.all() as unknown as LaneTotal[];
-  }
-
-  writeLaneTotal(t: LaneTotal): void {
-    if (t.points > 0) this.st.upsertLane.run(t.connector, t.priority, t.points, t.bytes);
-    else this.st.deleteLane.run(t.connector, t.priority);
+    if (this.closedCleanly) return this.st.laneTotals.all() as unknown as LaneTotal[];
+    const totals = new Map<string, LaneTotal>();
+    for (const row of this.st.chunkSizes.iterate() as Iterable<{ connector: string; priority: number; sizes: Uint8Array; removed: string | null }>) {
+      const sizes = new Uint32Array(row.sizes.slice().buffer);
+      let points = sizes.length;
+      let bytes = sizes.reduce((a, b) => a + b, 0);
+      for (const i of row.removed ? (JSON.parse(row.removed) as number[]) : []) { points--; bytes -= sizes[i]; }
+      const key = `${row.connector}\u0000${row.priority}`;
+      const t = totals.get(key) ?? { connector: row.connector, priority: row.priority, points: 0, bytes: 0 };
+      t.points += points;
+      t.bytes += bytes;
+      totals.set(key, t);
+    }
+    return [...totals.values()];
   }
 
   firstEnqueuedAt(connector: string, priority: number): number | undefined {
@@ -162,7 +181,19 @@ export class SqliteChunkStore implements ChunkStore {
     for (const s of seqs) this.st.deleteDead.run(s);
   }
 
-  close(): void {
-    if (this.db.isOpen) this.db.close();
+  close(totals: readonly LaneTotal[], clean: boolean): void {
+    if (!this.db.isOpen) return;
+    try {
+      this.transaction(() => {
+        this.db.exec('DELETE FROM lanes');
+        for (const t of totals) this.st.insertLane.run(t.connector, t.priority, t.points, t.bytes);
+        this.st.setClean.run(clean ? '1' : '0');
+      });
+      this.db.exec('PRAGMA synchronous=NORMAL; PRAGMA wal_checkpoint(TRUNCATE);');
+    } catch {
+      // Not marked clean: the next open recounts and checks the whole file.
+    } finally {
+      this.db.close();
+    }
   }
 }
