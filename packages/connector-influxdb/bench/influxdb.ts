@@ -4,15 +4,15 @@
 import { InfluxDB, Point } from '@influxdata/influxdb-client';
 import type { DataPoint } from '@bifrost/core';
 import influxdb, { influxConfigSchema } from '@bifrost/connector-influxdb';
-import { influxdBinary, startInfluxd } from '../test/support/influxd.ts';
+// The testkit's peer harness without its vitest-bound conformance part (no `./peers` export yet).
+import { startInflux } from '../../connector-testkit/dist/peers/index.js';
 // The end-to-end driver is shared with the timescale bench (to move to the testkit).
 import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '../../connector-timescale/bench/_pipeline-throughput.ts';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 60_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const binary = influxdBinary();
-if (!binary) throw new Error('influxd not found: bash scripts/install-peers.sh');
-const peer = await startInfluxd(binary);
+const peer = await startInflux();
+const { username, password } = peer.admin;
 let runs = 0;
 
 /** What a user of the client writes for a point: the same tags and fields as the connector. */
@@ -26,7 +26,7 @@ function toPoint(p: DataPoint, measurement: string): Point {
 /** The best raw loop: one WriteApi per worker (no retries, gzip as the client defaults), `workers` batches in flight. */
 async function raw(batchSize: number, workers: number): Promise<number> {
   const measurement = `raw_${++runs}`;
-  const client = new InfluxDB({ url: peer.url, headers: { authorization: `Basic ${Buffer.from(`${peer.username}:${peer.password}`).toString('base64')}` } });
+  const client = new InfluxDB({ url: peer.url, headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` } });
   const apis = Array.from({ length: workers }, () => {
     const api = client.getWriteApi('', peer.database, 'ns', { batchSize: batchSize + 1, flushInterval: 0, maxRetries: 0 });
     api.path = `/write?db=${peer.database}&precision=ns`;
@@ -50,7 +50,7 @@ async function e2e(batchSize: number, workers: number): Promise<number> {
   const measurement = `e2e_${++runs}`;
   const rate = await pipelineThroughput({
     definition: influxdb,
-    config: influxConfigSchema.parse({ url: peer.url, database: peer.database, username: peer.username, password: peer.password, measurement, include_id: true }),
+    config: influxConfigSchema.parse({ url: peer.url, database: peer.database, username, password, measurement, include_id: true }),
     points: makePoints(POINTS),
     delivery: { batchSize, maxInFlight: workers, flushIntervalMs: 5 },
   });

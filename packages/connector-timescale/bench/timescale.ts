@@ -2,17 +2,17 @@
 // connector) beside a raw `pg` loop doing the same inserts to the same PostgreSQL in the same run.
 import pg from 'pg';
 import timescale, { insertParameters, insertStatement, timescaleConfigSchema } from '@bifrost/connector-timescale';
-import { postgresBinDir, startPostgres } from '../test/support/postgres.ts';
+// The testkit's peer harness without its vitest-bound conformance part (no `./peers` export yet).
+import { startPostgres } from '../../connector-testkit/dist/peers/index.js';
 import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from './_pipeline-throughput.ts';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 60_000);
-const bin = postgresBinDir();
-if (!bin) throw new Error('PostgreSQL not found: bash scripts/install-peers.sh');
-const peer = await startPostgres(bin);
-const endpoint = `postgres://${peer.user}:${peer.password}@${peer.host}:${peer.port}/${peer.database}`;
+const peer = await startPostgres();
+const endpoint = peer.url;
+const connection = { host: peer.host, port: peer.port, user: peer.user.username, password: peer.user.password, database: peer.database };
 
 async function count(table: string): Promise<number> {
-  const c = peer.admin();
+  const c = new pg.Client(connection);
   await c.connect();
   try { return (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n; } finally { await c.end(); }
 }
@@ -23,7 +23,7 @@ async function rawPg(table: string, batchSize: number, workers: number): Promise
   const setup = timescale.create(cfg, { name: 'setup', logger: silent, signal: new AbortController().signal });
   await setup.connect();
   await setup.close();
-  const pool = new pg.Pool({ host: peer.host, port: peer.port, user: peer.user, password: peer.password, database: peer.database, max: workers });
+  const pool = new pg.Pool({ ...connection, max: workers });
   const text = insertStatement(cfg);
   const batches = chunk(makePoints(POINTS), batchSize);
   try {

@@ -1,15 +1,17 @@
-import { describeConnector, type Collector, type ConnectionVariant, type ConnectorSetup, type ReceivedPoint } from '@bifrost/connector-testkit';
-import { newPointId, type DataPoint } from '@bifrost/core';
+import { describe } from 'vitest';
 import pg from 'pg';
+import {
+  createTlsFixture, describeConnector, postgresInstallation, requirePeer, startPostgres, startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy,
+  type Collector, type ConnectionVariant, type ConnectorSetup, type PostgresPeer, type ReceivedPoint, type TlsFixture, type ToxiproxyPeer,
+} from '@bifrost/connector-testkit';
+import { newPointId, type DataPoint } from '@bifrost/core';
 import timescale from '../src/index.js';
-import { postgresBinDir, startPostgres, type PostgresPeer } from './support/postgres.js';
 
-const bin = postgresBinDir();
-if (!bin) {
-  const hint = 'PostgreSQL not found: install the peers with `bash scripts/install-peers.sh` (or set BIFROST_PG_BIN)';
-  if (process.env.CI === 'true') throw new Error(hint);
-  console.warn(`[connector-timescale] skipping conformance: ${hint}`);
-}
+const postgres = requirePeer('postgres', postgresInstallation);
+const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
+
+/** A PostgreSQL with TLS (password auth), one that also requires a client certificate, the run's TLS material, Toxiproxy. */
+interface Peers { db: PostgresPeer; mtlsDb: PostgresPeer; tls: TlsFixture; toxi: ToxiproxyPeer | undefined }
 
 const TABLE = 'conformance';
 
@@ -18,17 +20,21 @@ interface Row {
   value_double: number | null; value_text: string | null; value_bool: boolean | null; value_json: unknown;
 }
 
-/** Polls the table for the wanted ids (through a pool: it outlives the peer's restarts). */
-async function collector(peer: PostgresPeer): Promise<Collector> {
-  const client = new pg.Pool({ ...peer.adminConfig, max: 1 });
-  client.on('error', () => undefined);
+/** Polls the table of both servers for the wanted ids (through pools, which outlive restarts). */
+async function collector(peers: Peers): Promise<Collector> {
+  const pools = [peers.db, peers.mtlsDb].map((p) => {
+    const pool = new pg.Pool({ host: p.host, port: p.port, user: p.superuser.username, password: p.superuser.password, database: p.database, max: 1, ssl: { ...peers.tls.clientTls('mtls') } });
+    pool.on('error', () => undefined);
+    return pool;
+  });
   return {
     async waitFor(ids, timeoutMs) {
       const found = new Map<string, ReceivedPoint>();
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const missing = ids.filter((id) => !found.has(id));
-        const rows = await client.query<Row>(`SELECT * FROM ${TABLE} WHERE id = ANY($1)`, [missing]).then((r) => r.rows, () => []);
+        // The table may not exist yet, and a server is down during outage scenarios: read what can be read.
+        const rows = (await Promise.all(pools.map((pool) => pool.query<Row>(`SELECT * FROM ${TABLE} WHERE id = ANY($1)`, [missing]).then((r) => r.rows, () => [])))).flat();
         for (const r of rows) {
           found.set(r.id, {
             id: r.id, deviceId: r.device_id, tagName: r.tag_name, quality: r.quality, timestamp: r.time.getTime(),
@@ -39,37 +45,51 @@ async function collector(peer: PostgresPeer): Promise<Collector> {
         await new Promise((res) => setTimeout(res, 200));
       }
     },
-    async close() { await client.end(); },
+    async close() { await Promise.all(pools.map((p) => p.end())); },
   };
 }
 
-function config(peer: PostgresPeer, variant: ConnectionVariant): ConnectorSetup | undefined {
-  const base = { host: peer.host, port: peer.port, database: peer.database, username: peer.user, password: peer.password, table: TABLE };
+function config({ db, mtlsDb, tls }: Peers, variant: ConnectionVariant): ConnectorSetup | undefined {
+  const plain = { endpoint: db.url, table: TABLE, ssl_mode: 'disable' };
+  const secure = { endpoint: db.url, table: TABLE };
+  const mutual = { endpoint: mtlsDb.url, table: TABLE };
   switch (variant.kind) {
-    case 'plain': return { config: { ...base, ssl_mode: 'disable' } };
-    case 'bad-credentials': return { config: { ...base, ssl_mode: 'disable', password: 'wrong' } };
-    case 'proxied': return { config: { ...base, ssl_mode: 'disable', host: variant.host, port: variant.port } };
-    case 'tls': return { config: base, tls: { ca: peer.ca, rejectUnauthorized: true } };
-    case 'untrusted-ca': return { config: base, tls: { ca: peer.otherCa, rejectUnauthorized: true } };
-    case 'mtls': {
-      const { password: _none, ...noPassword } = base;
-      return { config: { ...noPassword, username: peer.clientCert.user }, tls: { ca: peer.ca, cert: peer.clientCert.cert, key: peer.clientCert.key, rejectUnauthorized: true } };
-    }
-    default: return undefined;
+    case 'plain': return { config: plain };
+    case 'bad-credentials': return { config: { ...plain, password: 'wrong' } };
+    case 'proxied': return { config: { ...plain, host: variant.host, port: variant.port } };
+    case 'tls': return { config: secure, tls: tls.clientTls('tls') };
+    case 'untrusted-ca': return { config: secure, tls: tls.clientTls('untrusted-ca') };
+    case 'mtls': return { config: mutual, tls: tls.clientTls('mtls') };
+    case 'expired-cert': return { config: mutual, tls: tls.clientTls('expired-cert') };
   }
 }
 
-describeConnector<PostgresPeer>({
+let current: Peers | undefined;
+
+describe.skipIf(!postgres.available)('timescale', () => describeConnector<Peers>({
   name: 'timescale on PostgreSQL',
   plugin: timescale,
-  peer: () => startPostgres(bin!),
-  dispose: (p) => p.dispose(),
+  async peer() {
+    const tls = createTlsFixture();
+    const db = await startPostgres({ tls: tls.serverTls() });
+    const mtlsDb = await startPostgres({ tls: tls.serverTls(), requireClientCert: true });
+    const toxi = toxiproxy.available ? await startToxiproxy() : undefined;
+    current = { db, mtlsDb, tls, toxi };
+    return current;
+  },
+  async dispose(p) {
+    await p.toxi?.dispose();
+    await p.db.dispose();
+    await p.mtlsDb.dispose();
+    p.tls.dispose();
+  },
   config,
   readBack: collector,
-  address: (p) => ({ host: p.host, port: p.port }),
-  restart: (p) => p.restart(),
-  stop: (p) => p.stop(),
-  start: (p) => p.start(),
+  address: (p) => ({ host: p.db.host, port: p.db.port }),
+  ...(toxiproxy.available && { faultProxy: (upstream) => toxiproxyFaultProxy(() => current!.toxi!)(upstream) }),
+  restart: (p) => p.db.restart(),
+  stop: (p) => p.db.stop(),
+  start: (p) => p.db.start(),
   // PostgreSQL text cannot hold a NUL character (SQLSTATE 22021): refused, always.
   poison: (): DataPoint => ({ id: newPointId(), deviceId: 'poison', tagName: 'nul', value: 'a\u0000b', quality: 'GOOD', timestamp: Date.now() }),
-}, bin ? undefined : []);
+}));

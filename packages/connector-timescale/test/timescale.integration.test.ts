@@ -1,16 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { createTlsFixture, postgresInstallation, requirePeer, startPostgres, type PostgresPeer, type TlsFixture } from '@bifrost/connector-testkit';
 import {
   AuthError, ConfigError, PartialWriteError, TransientError, type DataPoint, type Logger, type PluginContext, type TlsMaterial,
 } from '@bifrost/core';
 import timescale, { timescaleConfigSchema } from '../src/index.js';
-import { postgresBinDir, startPostgres, type PostgresPeer } from './support/postgres.js';
 
-const bin = postgresBinDir();
-if (!bin) {
-  const hint = 'PostgreSQL not found: install the peers with `bash scripts/install-peers.sh` (or set BIFROST_PG_BIN)';
-  if (process.env.CI === 'true') throw new Error(hint);
-  console.warn(`[connector-timescale] skipping integration tests: ${hint}`);
-}
+const postgres = requirePeer('postgres', postgresInstallation);
 
 const logs: string[] = [];
 const logger: Logger = { trace() {}, debug() {}, info: (_o, m) => { logs.push(String(m)); }, warn() {}, error() {}, child: () => logger };
@@ -20,24 +16,29 @@ const point = (over: Partial<DataPoint> = {}): DataPoint => ({
   id: `p-${++seq}`, deviceId: 'PLC001', tagName: 'temperature', value: 20 + seq, quality: 'GOOD', timestamp: 1_700_000_000_000 + seq, ...over,
 });
 
-describe.skipIf(!bin)('Timescale connector against a real PostgreSQL', () => {
+describe.skipIf(!postgres.available)('Timescale connector against a real PostgreSQL', () => {
   let peer: PostgresPeer;
-  const config = (extra: Record<string, unknown> = {}) => timescaleConfigSchema.parse({
-    endpoint: `postgres://${peer.user}:${peer.password}@${peer.host}:${peer.port}/${peer.database}`, ssl_mode: 'disable', ...extra,
-  });
+  let tls: TlsFixture;
+  const config = (extra: Record<string, unknown> = {}) => timescaleConfigSchema.parse({ endpoint: peer.url, ssl_mode: 'disable', ...extra });
   const rows = async (sql: string) => {
-    const c = peer.admin();
+    const c = new pg.Client({ host: peer.host, port: peer.port, user: peer.superuser.username, password: peer.superuser.password, database: peer.database });
     await c.connect();
     try { return (await c.query(sql)).rows; } finally { await c.end(); }
   };
 
-  beforeAll(async () => { peer = await startPostgres(bin!); });
-  afterAll(async () => { await peer?.dispose(); });
+  beforeAll(async () => {
+    tls = createTlsFixture();
+    peer = await startPostgres({ tls: tls.serverTls() });
+  });
+  afterAll(async () => {
+    await peer?.dispose();
+    tls?.dispose();
+  });
 
-  it('creates the table (plain, logged once) and stores every value type; redelivery adds no row', async () => {
+  it('creates the table (a hypertable with TimescaleDB, else plain, logged) and stores every value type; redelivery adds no row', async () => {
     const c = timescale.create(config({ schema: 'plant', table: 'typed' }), ctx());
     await c.connect();
-    expect(logs).toContain('timescaledb extension not installed: using a plain PostgreSQL table');
+    expect(logs).toContain(peer.timescale ? 'using a TimescaleDB hypertable' : 'timescaledb extension not installed: using a plain PostgreSQL table');
     const batch = [
       point({ value: 1.25, unit: '°C', tags: { line: '3' } }),
       point({ tagName: 'state', value: 'RUN "x" \\ y\nz' }),
@@ -96,16 +97,16 @@ describe.skipIf(!bin)('Timescale connector against a real PostgreSQL', () => {
   });
 
   it('connects with sslmode verify-full and the CA from ctx.tls; a wrong CA or host name is a ConfigError', async () => {
-    const tls = (ca: string, servername?: string): TlsMaterial => ({ ca, rejectUnauthorized: true, servername });
-    const ok = timescale.create(config({ ssl_mode: undefined, table: 'tls' }), ctx(tls(peer.ca)));
+    const ok = timescale.create(config({ ssl_mode: undefined, table: 'tls' }), ctx(tls.clientTls('tls')));
     await ok.connect();
     await ok.write([point()]);
-    expect(await rows(`SELECT ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE usename = 'bifrost'`)).toContainEqual({ ssl: true });
+    expect(await rows(`SELECT ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE usename = '${peer.user.username}'`)).toContainEqual({ ssl: true });
     await ok.close();
-    const wrongCa = await timescale.create(config({ ssl_mode: 'verify-full' }), ctx(tls(peer.otherCa))).connect().catch((e: unknown) => e);
+    const wrongCa = await timescale.create(config({ ssl_mode: 'verify-full' }), ctx(tls.clientTls('untrusted-ca'))).connect().catch((e: unknown) => e);
     expect(wrongCa).toBeInstanceOf(ConfigError);
-    const wrongHost = await timescale.create(config({ ssl_mode: 'verify-full' }), ctx(tls(peer.ca, 'db.example.com'))).connect().catch((e: unknown) => e);
+    const wrongHost = await timescale.create(config({ ssl_mode: 'verify-full' }), ctx({ ...tls.clientTls('tls'), servername: 'db.example.com' })).connect().catch((e: unknown) => e);
     expect(wrongHost).toBeInstanceOf(ConfigError);
+    expect((wrongHost as Error).message).toMatch(/db\.example\.com/);
   });
 
   it('survives a server restart: the write during the outage fails transient, the next one lands', async () => {
