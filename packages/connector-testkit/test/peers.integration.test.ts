@@ -14,6 +14,7 @@ import {
   postgresInstallation,
   pstestBinary,
   requirePeer,
+  sharedToxiproxy,
   showPeerLogsOnFailure,
   startInflux,
   startMosquitto,
@@ -306,6 +307,19 @@ describe.skipIf(!toxiproxyReq.available)('toxiproxy peer', () => {
     await removeTimeout();
     expect(await roundTrip(proxy.listen.port)).toBeLessThan(200);
     await proxy.close();
+  });
+
+  it('starts one shared server on demand for toxiproxyFaultProxy() without arguments', async () => {
+    const faults = toxiproxyFaultProxy();
+    const a = await faults({ host: '127.0.0.1', port: echoPort });
+    const b = await faults({ host: '127.0.0.1', port: echoPort });
+    expect(a.listen.port).not.toBe(b.listen.port);
+    const shared = await sharedToxiproxy();
+    expect(shared.pid).not.toBe(toxi.pid);
+    expect(await roundTrip(b.listen.port)).toBeLessThan(200);
+    await a.close();
+    await b.close();
+    await expectCleanedUp(shared);
   });
 
   it('restarts and cleans up', async () => {

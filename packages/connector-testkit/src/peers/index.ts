@@ -11,7 +11,7 @@ export { rabbitConf, rabbitInstallation, startRabbitMq, type RabbitOptions, type
 export * from '../tls/index.js';
 export { postgresInstallation, startPostgres, timescaleAvailable, type PostgresOptions, type PostgresPeer, type PostgresUser } from './postgres.js';
 export { influxdBinary, startInflux, type InfluxOptions, type InfluxPeer, type InfluxRow } from './influxdb.js';
-export { startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy, ToxiproxyClient, ToxiproxyProxy, type Toxic, type ToxicOptions, type ToxiproxyPeer } from './toxiproxy.js';
+export { sharedToxiproxy, startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy, ToxiproxyClient, ToxiproxyProxy, type Toxic, type ToxicOptions, type ToxiproxyPeer } from './toxiproxy.js';
 export { pstestBinary, startPubSubFake, type PubSubFakePeer } from './pstest.js';
 export * from './kafka.js';
 export * from './rabbitmq.js';

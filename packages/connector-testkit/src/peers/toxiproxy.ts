@@ -153,17 +153,37 @@ function toxicsFor(fault: NetworkFault): Array<[Toxic, ToxicOptions]> {
   }
 }
 
+let shared: Promise<ToxiproxyPeer> | undefined;
+
+/**
+ * One Toxiproxy server for the whole test process, started on first call (and again if it was
+ * disposed or died). Nobody needs to dispose it: the harness kills it and removes its directory
+ * when the process exits.
+ */
+export async function sharedToxiproxy(): Promise<ToxiproxyPeer> {
+  const current = shared;
+  if (current) {
+    const peer = await current.catch(() => undefined);
+    if (peer?.running) return peer;
+    if (shared === current) shared = undefined;
+  }
+  shared ??= startToxiproxy();
+  return shared;
+}
+
 /**
  * Adapts a Toxiproxy server to the conformance suite's `faultProxy`: one proxy per call in front
- * of the given upstream, faults as toxics, removed with the proxy.
+ * of the given upstream, faults as toxics, removed with the proxy. Without an argument it uses
+ * {@link sharedToxiproxy}, started only when a network scenario first runs.
  *
  * @example
- * let toxi: ToxiproxyPeer;
- * describeConnector({ ..., address: (p) => ({ host: '127.0.0.1', port: p.ports.mqtt }), faultProxy: toxiproxyFaultProxy(() => toxi) });
+ * const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
+ * describeConnector({ ..., address: (p) => ({ host: '127.0.0.1', port: p.ports.mqtt }),
+ *   ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }) });
  */
-export function toxiproxyFaultProxy(server: ToxiproxyPeer | (() => ToxiproxyPeer)): FaultProxyFactory {
+export function toxiproxyFaultProxy(server?: ToxiproxyPeer | (() => ToxiproxyPeer)): FaultProxyFactory {
   return async (upstream) => {
-    const toxi = typeof server === 'function' ? server() : server;
+    const toxi = server === undefined ? await sharedToxiproxy() : typeof server === 'function' ? server() : server;
     const proxy = await toxi.client.createProxy({ upstream: `${upstream.host}:${upstream.port}` });
     return {
       listen: { host: proxy.host, port: proxy.port },
