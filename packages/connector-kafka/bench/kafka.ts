@@ -1,0 +1,92 @@
+// `pnpm bench kafka`: durable end-to-end throughput (SQLite queue + core pipeline + this connector)
+// beside a raw kafkajs send loop doing the same sends (idempotent producer, acks=all, gzip, same
+// batch size, key = device id, id header) to the same KRaft broker in the same run. Every run
+// writes its own topic, whose record count is checked afterwards: nothing lost.
+import kafkajs from 'kafkajs';
+import type { DataPoint } from '@bifrost/core';
+import kafka, { kafkaConfigSchema } from '@bifrost/connector-kafka';
+import { startKafka } from '@bifrost/connector-testkit/peers';
+// The end-to-end driver is shared with the timescale and influxdb benches (to move to the testkit).
+import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '../../connector-timescale/bench/_pipeline-throughput.ts';
+
+const POINTS = Number(process.env.BENCH_POINTS ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const { Kafka, CompressionTypes, Partitioners, logLevel } = kafkajs;
+
+const peer = await startKafka();
+const client = new Kafka({ brokers: [peer.bootstrap], logLevel: logLevel.NOTHING });
+const admin = client.admin();
+await admin.connect();
+let runs = 0;
+
+/** A fresh topic per run (3 partitions), so its record count proves the run delivered everything. */
+async function freshTopic(label: string): Promise<string> {
+  const topic = `bench.${label}.${++runs}`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  return topic;
+}
+
+async function records(topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+}
+
+/** The best raw loop: one idempotent producer, `workers` sends of one batch each in flight. */
+async function raw(batchSize: number, workers: number): Promise<number> {
+  const topic = await freshTopic('raw');
+  const producer = client.producer({ idempotent: true, maxInFlightRequests: 5, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    const rate = await concurrentLoop(chunk(makePoints(POINTS), batchSize), workers, async (batch: DataPoint[]) => {
+      await producer.send({
+        topic,
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        messages: batch.map((p) => ({ key: p.deviceId, value: JSON.stringify(p), timestamp: String(p.timestamp), headers: { 'bifrost-id': p.id } })),
+      });
+    });
+    const n = await records(topic);
+    if (n !== POINTS) throw new Error(`raw: ${n} of ${POINTS} records in ${topic}`);
+    return rate;
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+async function e2e(batchSize: number, workers: number): Promise<number> {
+  const topic = await freshTopic('e2e');
+  const rate = await pipelineThroughput({
+    definition: kafka,
+    config: kafkaConfigSchema.parse({ endpoint: peer.bootstrap, topic }),
+    points: makePoints(POINTS),
+    delivery: { batchSize, maxInFlight: workers, flushIntervalMs: 5 },
+  });
+  const n = await records(topic);
+  if (n !== POINTS) throw new Error(`e2e: ${n} of ${POINTS} records in ${topic}`);
+  return rate;
+}
+
+const cases: BenchCase[] = [];
+try {
+  for (const batchSize of (process.env.BENCH_BATCHES ?? '1000,5000').split(',').map(Number)) {
+    // Raw gets its best in-flight window. The connector declares per-device ordering, so the host
+    // keeps one batch in flight whatever is asked. Rounds alternate raw and ours; each keeps its
+    // best round (the 2-core machine is shared: the best round is the least disturbed one).
+    let rawBest = 0, ours = 0, rawWorkers = 1;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const w of [1, 2, 4]) {
+        const r = await raw(batchSize, w);
+        if (r > rawBest) { rawBest = r; rawWorkers = w; }
+        console.log(`batch ${batchSize}: raw ${w} in flight ${Math.round(r)} points/s`);
+      }
+      const o = await e2e(batchSize, 1);
+      ours = Math.max(ours, o);
+      console.log(`batch ${batchSize}: ours ${Math.round(o)} points/s`);
+    }
+    cases.push(benchCase(`durable e2e (SQLite queue sync=batch + pipeline + connector, per-device order: 1 batch in flight), batch ${batchSize}; raw: kafkajs idempotent producer send loop (acks=all, gzip), ${rawWorkers} in flight`, ours, rawBest));
+  }
+  writeResults('kafka', cases);
+} finally {
+  await admin.disconnect();
+  await peer.dispose();
+}
