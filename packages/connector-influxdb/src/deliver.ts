@@ -12,7 +12,7 @@ export type PostLines = (lines: readonly string[]) => Promise<void>;
 
 /**
  * Writes `entries` and returns the points InfluxDB will never accept (poison), having had every
- * other line acknowledged. When the server rejects lines (400, 413) it names them if it can
+ * other line acknowledged. When the server rejects lines (400, 413, 422) it names them if it can
  * (parse errors); otherwise the set is bisected and each half resent until the culprits are
  * single lines. Resending is safe: the same series+timestamp overwrites, it never duplicates.
  * Any other failure (auth, capacity, network) is thrown classified, and the caller retries the

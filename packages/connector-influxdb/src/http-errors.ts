@@ -13,12 +13,13 @@ const REQUEST_LEVEL_400 = /database is required|bucket|organization|invalid prec
 
 /**
  * Outcome of a failed write request. `lines`: the server rejected (some of) the lines themselves
- * (400 or 413), so the caller finds which and dead-letters only those. Otherwise a classified error.
+ * (400, 413 or 422), so the caller finds which and dead-letters only those. Otherwise a classified error.
  */
 export type WriteFailure = { kind: 'lines'; status: number; message: string } | { kind: 'error'; error: BifrostError };
 
 /**
- * Maps a failed request to a {@link WriteFailure}: 401/403 AuthError, 404 (database or bucket not
+ * Maps a failed request to a {@link WriteFailure}: 400/413/422 are about lines (the caller isolates
+ * them); 401/403 AuthError, 404 (database or bucket not
  * found) and other request-level 4xx ConfigError, 429/503 CapacityError with the server's
  * Retry-After, other 5xx TransientError, network errors through core `classifyError`.
  */
@@ -33,7 +34,8 @@ export function classifyWriteFailure(err: unknown): WriteFailure {
     const seconds = err.retryAfter();
     return { kind: 'error', error: new CapacityError(`InfluxDB is overloaded (HTTP ${status}): ${message}`, seconds > 0 ? seconds * 1000 : undefined, code(`HTTP_${status}`)) };
   }
-  if (status === 413) return { kind: 'lines', status, message };
+  // 413: body too large (split it); 422: InfluxDB 2.x refusing some points (e.g. outside the retention period).
+  if (status === 413 || status === 422) return { kind: 'lines', status, message };
   if (status === 400) {
     if (REQUEST_LEVEL_400.test(message) && !/unable to parse|partial write/i.test(message)) {
       return { kind: 'error', error: new ConfigError(`InfluxDB rejected the request (HTTP 400): ${message}`, code('BAD_REQUEST')) };

@@ -83,6 +83,8 @@ describe('classifyWriteFailure', () => {
     expect(err(classifyWriteFailure(json(400, { error: 'database is required' })))).toBeInstanceOf(ConfigError);
     expect(classifyWriteFailure(json(400, { error: 'partial write: x dropped=1' })).kind).toBe('lines');
     expect(classifyWriteFailure(json(413, { error: 'too large' })).kind).toBe('lines');
+    expect(classifyWriteFailure(json(422, { code: 'unprocessable entity', message: 'points beyond retention policy dropped=1' })).kind).toBe('lines');
+    expect(err(classifyWriteFailure(json(405, { error: 'method not allowed' })))).toBeInstanceOf(ConfigError);
   });
   it('classifies network errors through core', () => {
     const e = err(classifyWriteFailure(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })));
