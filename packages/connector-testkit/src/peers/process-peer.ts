@@ -75,7 +75,7 @@ export interface UserIds {
 function userIds(user: string): UserIds {
   const id = (flag: string) => {
     const res = spawnSync('id', [flag, user], { encoding: 'utf8' });
-    if (res.status !== 0) throw new Error(`[testkit] system user '${user}' not found (${res.stderr.trim()}); ${'the peer must run as it when tests run as root'}`);
+    if (res.status !== 0) throw new Error(`[testkit] system user '${user}' not found (${res.stderr.trim()}); the server runs as that user when tests run as root`);
     return Number(res.stdout.trim());
   };
   return { uid: id('-u'), gid: id('-g') };
