@@ -14,7 +14,7 @@ const CONFIG_CODES: Record<number, string> = {
 /**
  * Classifies an amqplib failure. Server close frames carry a numeric reply code: 403 is an
  * AuthError (bad credentials, or no permission on the vhost or exchange), 404 / 406 / 530 are
- * ConfigErrors (missing exchange, exchange of another type, unknown vhost); everything else,
+ * ConfigErrors (missing exchange, exchange of another type, unknown or forbidden vhost); everything else,
  * including a broker shutting down (320) and lost sockets, is transient. A refused login during
  * the handshake only shows in the message text, so that is matched too.
  */
@@ -30,6 +30,13 @@ export function classifyAmqpError(err: unknown): BifrostError {
   }
   if (/\b530 \(NOT[-_]ALLOWED\)/.test(message)) {
     return new ConfigError(message, { code: CONFIG_CODES[NOT_ALLOWED], cause: err });
+  }
+  // amqplib drops the reply text when the broker closes instead of opening the vhost.
+  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message)) {
+    return new ConfigError(`the broker refused the virtual host (unknown, or the user has no permission on it): ${message}`, {
+      code: 'BIFROST_ERR_AMQP_VHOST_REFUSED',
+      cause: err,
+    });
   }
   if (replyCode !== undefined) return new TransientError(message, { code: `BIFROST_ERR_AMQP_${replyCode}`, cause: err });
   return classifyError(err);

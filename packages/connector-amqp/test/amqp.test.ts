@@ -74,6 +74,7 @@ describe('classifyAmqpError', () => {
     expect(classifyAmqpError(Object.assign(new Error('no exchange'), { code: 404 }))).toBeInstanceOf(ConfigError);
     expect(classifyAmqpError(Object.assign(new Error('inequivalent arg'), { code: 406 })).code).toBe('BIFROST_ERR_AMQP_PRECONDITION_FAILED');
     expect(classifyAmqpError(new Error('Connection closed: 530 (NOT-ALLOWED) with message "vhost x not found"'))).toBeInstanceOf(ConfigError);
+    expect(classifyAmqpError(new Error('Expected ConnectionOpenOk; got <ConnectionClose channel:0>')).code).toBe('BIFROST_ERR_AMQP_VHOST_REFUSED');
     expect(classifyAmqpError(Object.assign(new Error('shutdown'), { code: 320 }))).toBeInstanceOf(TransientError);
     expect(classifyAmqpError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })).code).toBe('BIFROST_ERR_NET_ECONNREFUSED');
   });
