@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 
 /** A PEM certificate and its unencrypted PKCS#8 private key (`BEGIN PRIVATE KEY`, which Kafka also accepts). */
@@ -19,6 +19,8 @@ export interface CertificateRequest {
   /** Subject alternative names: DNS names and IP addresses (v4 or v6). */
   dnsNames?: readonly string[];
   ipAddresses?: readonly string[];
+  /** PKCS#8 PEM private key to certify (several certificates may share one); default a fresh RSA 2048 key. */
+  key?: string;
   /** Validity window; default from one hour ago to 30 days ahead. */
   notBefore?: Date;
   notAfter?: Date;
@@ -26,21 +28,20 @@ export interface CertificateRequest {
 
 const HOUR = 3_600_000;
 
-function newKeyPair(): { privateKeyPem: string; publicKeyPem: string } {
-  // Native key generation: node-forge's pure-JS RSA would take seconds per key.
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+/** A fresh RSA 2048 private key, PKCS#8 PEM (native: node-forge's pure-JS RSA takes seconds per key). */
+export function newPrivateKey(): string {
+  return generateKeyPairSync('rsa', {
     modulusLength: 2048,
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+  }).privateKey;
 }
 
 /** Issues one certificate (RSA 2048, SHA-256) for the test run. */
 export function issueCertificate(req: CertificateRequest): PemPair {
-  const keys = newKeyPair();
+  const key = req.key ?? newPrivateKey();
   const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
+  cert.publicKey = forge.pki.publicKeyFromPem(createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString());
   // Positive serial: a leading 0x00..0x7f byte keeps the DER INTEGER non-negative.
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
   cert.validity.notBefore = req.notBefore ?? new Date(Date.now() - HOUR);
@@ -64,7 +65,7 @@ export function issueCertificate(req: CertificateRequest): PemPair {
   if (req.usage?.length) extensions.push({ name: 'extKeyUsage', ...Object.fromEntries(req.usage.map((u) => [u, true])) });
   if (altNames.length) extensions.push({ name: 'subjectAltName', altNames });
   cert.setExtensions(extensions);
-  const signingKey = forge.pki.privateKeyFromPem(req.issuer?.key ?? keys.privateKeyPem);
+  const signingKey = forge.pki.privateKeyFromPem(req.issuer?.key ?? key);
   cert.sign(signingKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: keys.privateKeyPem };
+  return { cert: forge.pki.certificateToPem(cert), key };
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TlsMaterial } from '@bifrost/core';
-import { issueCertificate, type PemPair } from './certificates.js';
+import { issueCertificate, newPrivateKey, type PemPair } from './certificates.js';
 
 /** A certificate and key as PEM strings and as files in the fixture's directory. */
 export interface CertFiles extends PemPair {
@@ -87,23 +87,28 @@ export function createTlsFixture(opts: TlsFixtureOptions = {}): TlsFixture {
     ipAddresses: ['127.0.0.1', '::1', ...extra.filter((h) => IP.test(h))],
   };
   const clientName = opts.clientName ?? 'bifrost-client';
+  // Certificates of one role share a key: what the negative cases test is the chain and the dates,
+  // and key generation is most of the fixture's cost.
+  const serverKey = newPrivateKey();
+  const clientKey = newPrivateKey();
   const ca = write('ca', issueCertificate({ commonName: 'Bifrost test CA', ca: true }));
   const otherCa = write('other-ca', issueCertificate({ commonName: 'Bifrost other CA', ca: true }));
   const fixture: TlsFixture = {
     dir,
     ca,
     otherCa,
-    server: write('server', issueCertificate({ commonName: 'localhost', issuer: ca, usage: ['serverAuth'], ...sans })),
-    client: write('client', issueCertificate({ commonName: clientName, issuer: ca, usage: ['clientAuth'] })),
+    server: write('server', issueCertificate({ commonName: 'localhost', issuer: ca, key: serverKey, usage: ['serverAuth'], ...sans })),
+    client: write('client', issueCertificate({ commonName: clientName, issuer: ca, key: clientKey, usage: ['clientAuth'] })),
     expiredClient: write('expired-client', issueCertificate({
       commonName: clientName,
       issuer: ca,
+      key: clientKey,
       usage: ['clientAuth'],
       notBefore: new Date(Date.now() - 3 * DAY),
       notAfter: new Date(Date.now() - DAY),
     })),
-    foreignClient: write('foreign-client', issueCertificate({ commonName: clientName, issuer: otherCa, usage: ['clientAuth'] })),
-    foreignServer: write('foreign-server', issueCertificate({ commonName: 'localhost', issuer: otherCa, usage: ['serverAuth'], ...sans })),
+    foreignClient: write('foreign-client', issueCertificate({ commonName: clientName, issuer: otherCa, key: clientKey, usage: ['clientAuth'] })),
+    foreignServer: write('foreign-server', issueCertificate({ commonName: 'localhost', issuer: otherCa, key: serverKey, usage: ['serverAuth'], ...sans })),
     serverTls: () => ({ caPem: ca.cert, certPem: fixture.server.cert, keyPem: fixture.server.key }),
     clientTls(kind) {
       const base = { servername: 'localhost', rejectUnauthorized: true };
