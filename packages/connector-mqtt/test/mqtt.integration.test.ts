@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,15 +34,29 @@ async function subscribe(url: string, filter: string) {
   };
 }
 
+/** A port free on 127.0.0.1 right now (for the extra WebSocket listener). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
   let broker: MosquittoPeer;
   let aclDir: string;
+  let wsPort: number;
   const open: MqttConnector[] = [];
 
   beforeAll(async () => {
     aclDir = mkdtempSync(join(tmpdir(), 'bifrost-mqtt-acl-'));
     writeFileSync(join(aclDir, 'acl'), `user ${USER.username}\ntopic readwrite it/#\ntopic readwrite industrial/#\n`);
-    broker = await startMosquitto({ users: [USER], conf: [`acl_file ${join(aclDir, 'acl')}`] });
+    wsPort = await freePort();
+    broker = await startMosquitto({
+      users: [USER],
+      conf: [`acl_file ${join(aclDir, 'acl')}`, `listener ${wsPort} 127.0.0.1`, 'protocol websockets'],
+    });
   });
   afterAll(async () => {
     await Promise.all(open.map((c) => c.close()));
@@ -121,6 +136,16 @@ describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
     expect(err).toBeInstanceOf(AuthError);
     expect((err as AuthError).code).toBe('BIFROST_ERR_MQTT_NOT_AUTHORIZED');
     expect((err as AuthError).message).toMatch(/^\[bifrost\] \[mqtt:it\] broker rejected the message: .*0x87/);
+  });
+
+  it('publishes over WebSocket (ws://)', async () => {
+    const sub = await subscribe(broker.url, 'it/ws/#');
+    const c = await connector({ endpoint: `ws://127.0.0.1:${wsPort}`, topic_prefix: 'it/ws' });
+    const points = makePoints(50, 'ws');
+    await c.write(points);
+    const got = await sub.until(points.length);
+    await sub.close();
+    expect(got.map((m) => (m.payload as DataPoint).id).sort()).toEqual(points.map((p) => p.id).sort());
   });
 
   it('a persistent session with a fixed client id reconnects', async () => {
