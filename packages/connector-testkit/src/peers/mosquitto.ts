@@ -52,7 +52,9 @@ export function mosquittoConf(ctx: PeerContext<MosquittoPort>, opts: MosquittoOp
     ...(opts.hasPasswords ? [`password_file ${join(ctx.dir, 'passwd')}`] : []),
     'persistence true',
     `persistence_location ${join(ctx.dir, 'data')}/`,
-    'autosave_interval 1',
+    'autosave_interval 10',
+    // A test broker must never drop what it acknowledged: no cap on a slow subscriber's queue.
+    'max_queued_messages 0',
     'log_dest stderr',
     'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
     'connection_messages true',
