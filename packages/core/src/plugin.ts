@@ -47,6 +47,14 @@ export interface HealthProbe {
 }
 
 /**
+ * What `write` may resolve to instead of nothing: facts the host cannot see, such as the payload
+ * bytes put on the wire (reported as `bytesSent` in health and `bifrost_cloud_bytes_sent_total`).
+ */
+export interface WriteReceipt {
+  bytes?: number;
+}
+
+/**
  * A live connection to one platform. Lifecycle:
  * 1. `create` (in the definition) validates and builds: no I/O.
  * 2. `connect()` opens the connection; the host calls it again after any failure, so it must be
@@ -54,11 +62,12 @@ export interface HealthProbe {
  * 3. `write(batch)` resolves only when the remote side acknowledged **every** point of the batch
  *    (PUBACK, COMMIT, acks=all, confirm, HTTP 204); otherwise it throws a classified error from
  *    `./errors` (unclassified throws are treated as transient). Never report success you did not get.
+ *    It may resolve to a {@link WriteReceipt} (payload bytes) for the host's metrics.
  * 4. `close()` releases everything; idempotent.
  */
 export interface Connector {
   connect(): Promise<void>;
-  write(batch: readonly DataPoint[]): Promise<void>;
+  write(batch: readonly DataPoint[]): Promise<void | WriteReceipt>;
   close(): Promise<void>;
   /** Optional cheap probe run every `health_check_interval`; throwing counts as unhealthy. */
   healthCheck?(): Promise<HealthProbe>;

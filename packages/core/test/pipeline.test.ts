@@ -352,6 +352,17 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       await waitFor(() => h.pipeline.health()[0].status === 'healthy', 1_000);
     });
 
+    it('counts payload bytes when the connector resolves its write with a receipt', async () => {
+      const h = started(await harness());
+      const c = h.connectors.a;
+      c.receipt = (batch) => ({ bytes: batch.length * 100 });
+      await h.pipeline.ingest(makePoints(25));
+      await waitFor(() => h.audit.acked.length === 25);
+      expect(await counter(h, 'bifrost_cloud_bytes_sent_total')).toBe(2_500);
+      expect(h.pipeline.health()[0].bytesSent).toBe(2_500);
+      expect(h.pipeline.metricsSnapshot().connectors[0].bytesSent).toBe(2_500);
+    });
+
     it('moves expired points to the dead-letter table on a timer and counts them', async () => {
       const base = await openQueue();
       let expireCalls = 0;

@@ -33,6 +33,7 @@ export class PipelineMetrics {
   readonly ingested: Counter<'connector' | 'type'>;
   readonly unrouted: Counter;
   readonly retries: Counter<'connector' | 'type'>;
+  readonly bytesSent: Counter<'connector' | 'type'>;
 
   constructor(readonly registry: Registry, gaugeSource: () => ConnectorGaugeSource[]) {
     const registers = [registry];
@@ -51,6 +52,7 @@ export class PipelineMetrics {
     this.ingested = counter('bifrost_cloud_points_ingested_total', 'Points durably queued for the connector', LABELS);
     this.unrouted = new Counter({ name: 'bifrost_cloud_points_unrouted_total', help: 'Ingested points no routing rule (and no default connector) selected', registers });
     this.retries = counter('bifrost_cloud_retries_total', 'Batch write retries after a transient or capacity error', LABELS);
+    this.bytesSent = counter('bifrost_cloud_bytes_sent_total', 'Payload bytes acknowledged, for connectors that report them', LABELS);
     this.responseTime = new Histogram({
       name: 'bifrost_cloud_response_time_seconds',
       help: 'Round trip of acknowledged batch writes',

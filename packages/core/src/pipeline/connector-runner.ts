@@ -1,7 +1,7 @@
 import { isBrokenCircuitError } from 'cockatiel';
 import { CapacityError, PartialWriteError, PayloadError, classifyError, type BifrostError } from '../errors.js';
 import type { DataPoint } from '../data-point.js';
-import type { Connector, Logger } from '../plugin.js';
+import type { Connector, Logger, WriteReceipt } from '../plugin.js';
 import type { DurableQueue, Lease, LeaseOutcome } from '../queue/types.js';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { RetrySchedule } from './backoff.js';
@@ -46,6 +46,12 @@ export interface ConnectorRunnerDeps {
   random?: () => number;
 }
 
+/** Payload bytes from a connector's {@link WriteReceipt}, when it returned one. */
+function receiptBytes(receipt: unknown): number | undefined {
+  const bytes = (receipt as WriteReceipt | undefined)?.bytes;
+  return typeof bytes === 'number' && Number.isFinite(bytes) && bytes >= 0 ? bytes : undefined;
+}
+
 /** A lease settled at most once: a late write result after a timeout or a forced stop is ignored. */
 class LeaseHandle {
   private settled = false;
@@ -75,7 +81,7 @@ class LeaseHandle {
 }
 
 type Attempt =
-  | { ok: true; durationMs: number }
+  | { ok: true; durationMs: number; bytes?: number }
   | { ok: false; error: BifrostError; phase: 'connect' | 'write'; durationMs?: number }
   | { ok: false; error: 'breaker-open' };
 
@@ -278,7 +284,7 @@ export class ConnectorRunner {
       const attempt = await this.attempt(points);
       if (!handle.open) return; // released by a stop deadline meanwhile
       if (attempt.ok) {
-        await this.acked(handle, attempt.durationMs);
+        await this.acked(handle, attempt.durationMs, attempt.bytes);
         return;
       }
       if (attempt.error === 'breaker-open') {
@@ -312,16 +318,16 @@ export class ConnectorRunner {
   private async attempt(points: readonly DataPoint[]): Promise<Attempt> {
     let writeStartedAt = 0;
     try {
-      await this.breaker.execute(async () => {
+      const receipt: unknown = await this.breaker.execute(async () => {
         await this.ensureConnected();
         writeStartedAt = performance.now();
         try {
-          await withTimeout(() => this.deps.connector.write(points), this.deps.options.timeoutMs, `write of ${points.length} point(s)`, WRITE_TIMEOUT_CODE);
+          return await withTimeout(() => this.deps.connector.write(points), this.deps.options.timeoutMs, `write of ${points.length} point(s)`, WRITE_TIMEOUT_CODE);
         } catch (err) {
           throw classifyError(err, this.label);
         }
       });
-      return { ok: true, durationMs: performance.now() - writeStartedAt };
+      return { ok: true, durationMs: performance.now() - writeStartedAt, bytes: receiptBytes(receipt) };
     } catch (err) {
       if (isBrokenCircuitError(err)) return { ok: false, error: 'breaker-open' };
       const error = classifyError(err, this.label);
@@ -330,11 +336,12 @@ export class ConnectorRunner {
     }
   }
 
-  private async acked(handle: LeaseHandle, durationMs: number): Promise<void> {
+  private async acked(handle: LeaseHandle, durationMs: number, bytes?: number): Promise<void> {
     const n = handle.lease.points.length;
     if (!(await handle.settle({ acked: 'all' }))) return;
     this.retry.reset();
-    this.health.writeSucceeded(durationMs);
+    this.health.writeSucceeded(durationMs, Date.now(), bytes);
+    if (bytes !== undefined) this.deps.metrics.bytesSent.inc(this.labels, bytes);
     this.totals.sent += n;
     this.totals.batches++;
     this.deps.metrics.sent.inc(this.labels, n);

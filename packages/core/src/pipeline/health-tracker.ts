@@ -41,6 +41,7 @@ export class HealthTracker {
   private okWrites = 0;
   private errors = 0;
   private consecutive = 0;
+  private bytes: number | undefined;
   private lastSuccessAt: number | undefined;
   private lastFailureAt: number | undefined;
   private lastError: BifrostError | undefined;
@@ -62,7 +63,8 @@ export class HealthTracker {
   }
 
   /** A write the remote side acknowledged (fully, or in part for a partial write). */
-  writeSucceeded(durationMs: number, now = Date.now()): void {
+  writeSucceeded(durationMs: number, now = Date.now(), bytes?: number): void {
+    if (bytes !== undefined) this.bytes = (this.bytes ?? 0) + bytes;
     this.writes++;
     this.okWrites++;
     this.consecutive = 0;
@@ -120,6 +122,7 @@ export class HealthTracker {
     if (this.lastError) h.lastError = { code: this.lastError.code, message: this.lastError.message };
     if (times.avg !== undefined) h.responseTimeMs = times.avg;
     if (times.p99 !== undefined) h.p99ResponseTimeMs = times.p99;
+    if (this.bytes !== undefined) h.bytesSent = this.bytes;
     return h;
   }
 

@@ -79,6 +79,8 @@ export interface ConnectorMetricsSnapshot {
   recentSuccessRate: number;
   responseTimeMs?: number;
   p99ResponseTimeMs?: number;
+  /** Payload bytes acknowledged, when the connector reports them. */
+  bytesSent?: number;
   queue: { depth: number; inFlight: number; oldestAgeSeconds: number; deadLetters: number };
   breaker: BreakerState;
   connected: boolean;
@@ -286,6 +288,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         };
         if (h.responseTimeMs !== undefined) snap.responseTimeMs = h.responseTimeMs;
         if (h.p99ResponseTimeMs !== undefined) snap.p99ResponseTimeMs = h.p99ResponseTimeMs;
+        if (h.bytesSent !== undefined) snap.bytesSent = h.bytesSent;
         if (h.lastSuccessAt !== undefined) snap.lastSuccessAt = h.lastSuccessAt;
         if (h.lastFailureAt !== undefined) snap.lastFailureAt = h.lastFailureAt;
         return snap;

@@ -53,6 +53,8 @@ export interface ConnectorHealth {
   /** 0..1 over all writes, and over the last 100. */
   successRate: number;
   recentSuccessRate: number;
+  /** Payload bytes acknowledged, when the connector reports them (a `WriteReceipt` from `write`). */
+  bytesSent?: number;
 }
 
 /** Chooses the connectors (and lane priority 0..9) for a point; `createRouter` from the routing module satisfies it. */

@@ -1,4 +1,4 @@
-import { PartialWriteError, defineConnector, type Connector, type ConnectorCapabilities, type DataPoint, type PluginContext } from '../../src/index.js';
+import { PartialWriteError, defineConnector, type Connector, type ConnectorCapabilities, type DataPoint, type PluginContext, type WriteReceipt } from '../../src/index.js';
 import { z } from 'zod';
 
 /** What one `connect` or `write` call does; consumed in order, then `ok` forever. */
@@ -45,7 +45,10 @@ export class ScriptedConnector implements Connector {
     await (this.connectScript.shift() ?? ok)([]);
   }
 
-  async write(batch: readonly DataPoint[]): Promise<void> {
+  /** What a successful write resolves to (a `WriteReceipt`), if anything. */
+  receipt: ((batch: readonly DataPoint[]) => WriteReceipt) | undefined;
+
+  async write(batch: readonly DataPoint[]): Promise<void | WriteReceipt> {
     const copy = [...batch];
     this.received.push(copy);
     this.writeTimes.push(Date.now());
@@ -59,6 +62,7 @@ export class ScriptedConnector implements Connector {
       this.running--;
     }
     this.acked.push(...copy.map((p) => p.id));
+    return this.receipt?.(copy);
   }
 
   async close(): Promise<void> {
