@@ -42,8 +42,6 @@ export interface ConnectorRunnerDeps {
   logger: Logger;
   /** Aborted after the connector is asked to close (the plugin's `ctx.signal`). */
   closeSignal: AbortController;
-  /** Source of randomness for jitter (tests pin it). */
-  random?: () => number;
 }
 
 /** Payload bytes from a connector's {@link WriteReceipt}, when it returned one. */
@@ -69,8 +67,8 @@ class LeaseHandle {
       await this.queue.settle(this.lease, outcome);
       return true;
     } catch (err) {
-      // The points stay leased until the queue is reopened: delayed, not lost.
-      this.logger.error({ err, lease: this.lease.id }, 'could not settle a lease; its points are redelivered after a restart');
+      // Nothing of the outcome was applied: the points stay queued and are delivered again (at-least-once).
+      this.logger.error({ err, lease: this.lease.id }, 'could not settle a lease; its points stay queued');
       return false;
     }
   }
@@ -117,7 +115,7 @@ export class ConnectorRunner {
     this.label = `${deps.type}:${deps.name}`;
     this.labels = { connector: deps.name, type: deps.type };
     this.health = new HealthTracker(deps.name, deps.type);
-    this.retry = new RetrySchedule(deps.options.retry, deps.random);
+    this.retry = new RetrySchedule(deps.options.retry);
     this.breaker = new ConnectorBreaker(deps.options.breaker, (state) => {
       const log = state === 'closed' ? deps.logger.info : deps.logger.warn;
       log.call(deps.logger, { breaker: state }, `circuit breaker ${state}`);
