@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
-  createMemoryQueue,
   createPipeline,
+  openSqliteQueue,
   type Connector,
   type DataPoint,
   type DeliveryOptionsInput,
@@ -75,7 +78,7 @@ export const FAST_DELIVERY: DeliveryOptionsInput = {
   healthCheckIntervalMs: 250,
 };
 
-/** A running pipeline with one connector under test, on a memory queue. */
+/** A running pipeline with one connector under test, on the SQLite queue the gateway uses. */
 export interface Delivery {
   pipeline: Pipeline;
   queue: DurableQueue;
@@ -87,12 +90,15 @@ export interface Delivery {
 
 /**
  * Runs the real core pipeline (batching, retries, breaker, dead letters, metrics) with the
- * connector under test for `variant`; stopped after the scenario.
+ * connector under test for `variant`, on a durable SQLite queue in a temporary directory; stopped
+ * and removed after the scenario.
  */
-export function startDelivery<P>(ctx: ScenarioContext<P>, variant: ConnectionVariant, delivery: DeliveryOptionsInput = {}): Delivery {
+export async function startDelivery<P>(ctx: ScenarioContext<P>, variant: ConnectionVariant, delivery: DeliveryOptionsInput = {}): Promise<Delivery> {
   const setup = setupFor(ctx, variant);
   const { plugin } = ctx.target;
-  const queue = createMemoryQueue();
+  const dir = mkdtempSync(join(tmpdir(), 'bifrost-conformance-'));
+  ctx.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const queue = await openSqliteQueue(join(dir, 'queue.db'), { sync: 'batch' });
   const author = ctx.target.delivery ?? {};
   const pipeline = createPipeline({
     queue,

@@ -19,7 +19,7 @@ export const metricsMatchDelivery: Scenario = {
   timeoutMs: 60_000,
   async run(ctx) {
     const collector = await openCollector(ctx);
-    const d = startDelivery(ctx, { kind: 'plain' });
+    const d = await startDelivery(ctx, { kind: 'plain' });
     const points = makePoints(2_000, 'metrics');
     for (let i = 0; i < points.length; i += 250) await d.ingest(points.slice(i, i + 250));
     await drained(d, 30_000);

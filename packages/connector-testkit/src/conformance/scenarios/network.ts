@@ -38,7 +38,7 @@ function degradedLink(name: string, description: string, fault: NetworkFault, op
     async run(ctx) {
       const proxy = await openProxy(ctx);
       const collector = await openCollector(ctx);
-      const d = startDelivery(ctx, { kind: 'proxied', host: proxy.listen.host, port: proxy.listen.port });
+      const d = await startDelivery(ctx, { kind: 'proxied', host: proxy.listen.host, port: proxy.listen.port });
       const warmup = makePoints(50, `${name}-warm`);
       await d.ingest(warmup);
       await drained(d, 15_000);

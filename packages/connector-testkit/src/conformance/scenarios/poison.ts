@@ -13,7 +13,7 @@ export const poisonToDeadLetter: Scenario = {
     const factory = ctx.target.poison;
     if (!factory) return ctx.skip('no poison() point factory: the sink accepts any point');
     const collector = await openCollector(ctx);
-    const d = startDelivery(ctx, { kind: 'plain' });
+    const d = await startDelivery(ctx, { kind: 'plain' });
     const before = makePoints(20, 'poison-a');
     const after = makePoints(20, 'poison-b');
     const poison = factory();

@@ -26,7 +26,7 @@ export const peerRestart: Scenario = {
     const restart = ctx.target.restart;
     if (!restart) return ctx.skip('no restart(peer) given');
     const collector = await openCollector(ctx);
-    const d = startDelivery(ctx, { kind: 'plain' });
+    const d = await startDelivery(ctx, { kind: 'plain' });
     const points = makePoints(6_000, 'restart');
     const streaming = ingestSteadily(d, points, 100, 25);
     await waitUntil(() => metricsOf(d).sent >= 1_000, 20_000, () => `1,000 points sent before the restart (sent ${metricsOf(d).sent})`);
@@ -51,7 +51,7 @@ export const peerDownThenUp: Scenario = {
     const { stop, start } = ctx.target;
     if (!stop || !start) return ctx.skip('no stop(peer) / start(peer) given');
     const collector = await openCollector(ctx);
-    const d = startDelivery(ctx, { kind: 'plain' });
+    const d = await startDelivery(ctx, { kind: 'plain' });
     const before = makePoints(500, 'down-before');
     await d.ingest(before);
     await drained(d, 20_000);

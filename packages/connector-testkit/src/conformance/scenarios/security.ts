@@ -51,7 +51,7 @@ export const badCredentials: Scenario = {
     const err = await connectError(ctx, { kind: 'bad-credentials' });
     expect(err, `AuthError, got ${err.name}: ${err.message}`).toBeInstanceOf(AuthError);
 
-    const d = startDelivery(ctx, { kind: 'bad-credentials' });
+    const d = await startDelivery(ctx, { kind: 'bad-credentials' });
     const points = makePoints(50, 'badcred');
     await d.ingest(points);
     await waitUntil(() => healthOf(d).status === 'unhealthy', 10_000, () => `health unhealthy (health: ${JSON.stringify(healthOf(d))})`);
