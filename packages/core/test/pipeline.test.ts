@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { z } from 'zod';
 import { tmpdir } from 'node:os';
@@ -103,6 +103,20 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(health).toMatchObject({ status: 'healthy', connected: true, errorCount: 3, consecutiveFailures: 0 });
       expect(health.successRate).toBeCloseTo(0.25);
       expect(health.lastError?.code).toBe('BIFROST_ERR_TRANSIENT');
+    });
+
+    it('jitters the first retry too (full jitter: a uniform draw below initialDelayMs)', async () => {
+      const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
+      try {
+        const h = started(await harness({ a: { write: [fail(new TransientError('reset'))], delivery: { retry: { initialDelayMs: 400, maxDelayMs: 400 } } } }));
+        await h.pipeline.ingest(makePoints(3));
+        await waitFor(() => h.audit.acked.length === 3);
+        const gap = h.connectors.a.writeTimes[1] - h.connectors.a.writeTimes[0];
+        expect(gap).toBeGreaterThanOrEqual(190); // 0.5 * 400
+        expect(gap).toBeLessThan(390); // not the un-jittered 400
+      } finally {
+        random.mockRestore();
+      }
     });
 
     it('honours a CapacityError retry-after without reconnecting', async () => {
