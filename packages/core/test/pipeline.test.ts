@@ -343,6 +343,20 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(snap.connectors.find((c) => c.name === 'b')).toMatchObject({ ingested: 7, sent: 7, failed: 0, queue: { depth: 0 } });
     });
 
+    it('applies lane limits: a full block lane refuses the whole call, a drop_oldest lane counts what it dropped', async () => {
+      const h = started(await harness({
+        slow: { write: times(100, hang(2_000)), delivery: { timeoutMs: 5_000 }, lane: { maxPoints: 20, whenFull: 'block' } },
+        lossy: { write: times(100, hang(2_000)), delivery: { timeoutMs: 5_000 }, lane: { maxPoints: 20, whenFull: 'drop_oldest' } },
+      }));
+      await h.pipeline.ingest(makePoints(15), { connector: 'slow' });
+      await expect(h.pipeline.ingest(makePoints(10), { connector: 'slow' })).rejects.toBeInstanceOf(QueueFullError);
+      expect(h.queue.stats('slow').points).toBe(15);
+      const res = await h.pipeline.ingest(makePoints(30), { connector: 'lossy' });
+      expect(res.dropped).toEqual({ lossy: 10 });
+      expect(await counter(h, 'bifrost_cloud_points_dropped_total', { connector: 'lossy' })).toBe(10);
+      expect(h.pipeline.metricsSnapshot().connectors.find((c) => c.name === 'lossy')).toMatchObject({ ingested: 30, dropped: 10 });
+    });
+
     it('propagates QueueFullError so callers can back off', async () => {
       const h = await harness();
       const full: DurableQueue = new Proxy(h.queue, {

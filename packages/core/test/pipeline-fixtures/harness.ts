@@ -66,7 +66,7 @@ export async function closeQueues(): Promise<void> {
 
 /** A pipeline over an audited queue with scripted connectors (default one named `a`). */
 export async function harness(
-  specs: Record<string, { write?: Step[]; connect?: Step[]; delivery?: PipelineConnector['delivery']; capabilities?: Parameters<typeof scriptedDefinition>[1] }> = { a: {} },
+  specs: Record<string, { write?: Step[]; connect?: Step[]; delivery?: PipelineConnector['delivery']; lane?: PipelineConnector['lane']; capabilities?: Parameters<typeof scriptedDefinition>[1] }> = { a: {} },
   extra: { queue?: DurableQueue; router?: Parameters<typeof createPipeline>[0]['router']; expireIntervalMs?: number } = {},
 ): Promise<Harness> {
   const { queue, audit } = auditQueue(extra.queue ?? (await openQueue()));
@@ -78,6 +78,7 @@ export async function harness(
       name,
       definition: scriptedDefinition(connectors[name], spec.capabilities),
       config: {},
+      lane: spec.lane,
       delivery: { ...FAST, ...spec.delivery, retry: { ...FAST.retry, ...spec.delivery?.retry }, breaker: { ...FAST.breaker, ...spec.delivery?.breaker } },
     };
   });
