@@ -6,7 +6,7 @@ import {
   type Connector, type DataPoint, type HealthProbe, type PluginContext, type RejectedPoint,
 } from '@bifrost/core';
 import { baseUrl, type InfluxConfig } from './config.js';
-import { deliverLines, type IdentifiedLine } from './deliver.js';
+import { deliverChunks, type IdentifiedLine } from './deliver.js';
 import { classifyWriteFailure } from './http-errors.js';
 import { UnwritablePointError, toLine } from './line-protocol.js';
 
@@ -93,14 +93,14 @@ export class InfluxConnector implements Connector {
         rejected.push({ id: p.id, reason: err.message, kind: 'payload' });
       }
     }
-    const chunks: IdentifiedLine[][] = [];
-    for (let i = 0; i < entries.length; i += this.config.batch_size) chunks.push(entries.slice(i, i + this.config.batch_size));
-    const results = await Promise.allSettled(chunks.map((c) => deliverLines(c, (lines) => this.post(lines))));
-
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ chunk: chunks[i]!, error: classifyError(r.reason, this.label) }] : []));
-    if (failed.length === chunks.length && chunks.length > 0 && rejected.length === 0) throw failed[0]!.error;
-    for (const r of results) if (r.status === 'fulfilled') rejected.push(...r.value);
-    for (const f of failed) for (const e of f.chunk) rejected.push({ id: e.id, reason: f.error.message, kind: 'transient' });
+    try {
+      rejected.push(...(await deliverChunks(entries, this.config.batch_size, (lines) => this.post(lines))));
+    } catch (err) {
+      const error = classifyError(err, this.label);
+      if (rejected.length === 0) throw error;
+      // Nothing was delivered, but the unwritable points are still poison: dead-letter them, retry the rest.
+      for (const e of entries) rejected.push({ id: e.id, reason: error.message, kind: 'transient' });
+    }
     if (rejected.length === 0) return;
     const bad = new Set(rejected.map((r) => r.id));
     throw new PartialWriteError(batch.filter((p) => !bad.has(p.id)).map((p) => p.id), rejected, { connector: this.label, code: 'BIFROST_ERR_INFLUXDB_PARTIAL_WRITE' });

@@ -1,4 +1,4 @@
-import type { RejectedPoint } from '@bifrost/core';
+import { classifyError, type BifrostError, type RejectedPoint } from '@bifrost/core';
 import { classifyWriteFailure, namedLines } from './http-errors.js';
 
 /** One point's line, keyed by the point id. */
@@ -40,4 +40,25 @@ export async function deliverLines(entries: readonly IdentifiedLine[], post: Pos
     const right = await deliverLines(entries.slice(mid), post);
     return [...left, ...right];
   }
+}
+
+/**
+ * Sends `entries` as requests of at most `chunkSize` lines, in parallel, each through
+ * {@link deliverLines}. Returns the points not acknowledged: poison ones (`payload`) and, when some
+ * requests failed while others succeeded, the points of the failed requests (`transient`: retried
+ * later, the rest stays acknowledged). Throws the classified error when every request failed.
+ */
+export async function deliverChunks(entries: readonly IdentifiedLine[], chunkSize: number, post: PostLines): Promise<RejectedPoint[]> {
+  const chunks: IdentifiedLine[][] = [];
+  for (let i = 0; i < entries.length; i += chunkSize) chunks.push(entries.slice(i, i + chunkSize));
+  const results = await Promise.allSettled(chunks.map((c) => deliverLines(c, post)));
+  const failed: Array<{ chunk: IdentifiedLine[]; error: BifrostError }> = [];
+  const rejected: RejectedPoint[] = [];
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') rejected.push(...r.value);
+    else failed.push({ chunk: chunks[i]!, error: classifyError(r.reason) });
+  });
+  if (failed.length > 0 && failed.length === chunks.length) throw failed[0]!.error;
+  for (const f of failed) for (const e of f.chunk) rejected.push({ id: e.id, reason: f.error.message, kind: 'transient' });
+  return rejected;
 }

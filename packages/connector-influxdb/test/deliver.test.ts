@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '@influxdata/influxdb-client';
 import { AuthError, CapacityError, ConfigError, TransientError } from '@bifrost/core';
-import { classifyWriteFailure, deliverLines, namedLines, type IdentifiedLine } from '../src/index.js';
+import { classifyWriteFailure, deliverChunks, deliverLines, namedLines, type IdentifiedLine } from '../src/index.js';
 
 const json = (status: number, body: object, retryAfter?: string) =>
   new HttpError(status, 'x', JSON.stringify(body), retryAfter, 'application/json');
@@ -53,6 +53,40 @@ describe('deliverLines', () => {
     const post = async () => { calls++; throw json(401, { error: 'authorization failed' }); };
     await expect(deliverLines(entries(8), post)).rejects.toBeInstanceOf(AuthError);
     expect(calls).toBe(1);
+  });
+});
+
+describe('deliverChunks', () => {
+  it('splits into requests of chunkSize lines sent in parallel', async () => {
+    const sizes: number[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const post = async (lines: readonly string[]) => {
+      sizes.push(lines.length);
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+    };
+    expect(await deliverChunks(entries(25), 10, post)).toEqual([]);
+    expect(sizes).toEqual([10, 10, 5]);
+    expect(most).toBe(3);
+  });
+
+  it('keeps acknowledged requests and hands back the points of failed ones as transient', async () => {
+    const all = entries(20);
+    const post = async (lines: readonly string[]) => {
+      if (lines.includes(all[12]!.line)) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    };
+    const rejected = await deliverChunks(all, 10, post);
+    expect(rejected.map((r) => r.id)).toEqual(all.slice(10).map((e) => e.id));
+    expect(rejected.every((r) => r.kind === 'transient' && /socket hang up/.test(r.reason))).toBe(true);
+  });
+
+  it('throws the classified error when every request failed', async () => {
+    const post = async () => { throw json(503, { error: 'busy' }, '2'); };
+    const err = await deliverChunks(entries(20), 10, post).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CapacityError);
+    expect((err as CapacityError).retryAfterMs).toBe(2000);
   });
 });
 

@@ -1,10 +1,11 @@
 import pg from 'pg';
 import {
-  ConfigError, PartialWriteError, TransientError,
-  type Connector, type DataPoint, type HealthProbe, type PluginContext, type RejectedPoint,
+  ConfigError, TransientError,
+  type Connector, type DataPoint, type HealthProbe, type PluginContext,
 } from '@bifrost/core';
 import type { TimescaleConfig } from './config.js';
 import { poolConfig } from './connection.js';
+import { insertRowByRow } from './row-by-row.js';
 import { classifyPgError, isDataError } from './sqlstate.js';
 import { createHypertableStatement, createTableStatements, insertParameters, insertStatement, qualifiedTable } from './sql.js';
 
@@ -66,7 +67,7 @@ export class TimescaleConnector implements Connector {
       await this.insertRows(pool, batch);
     } catch (err) {
       if (!isDataError(err)) throw classifyPgError(err, this.label);
-      await this.isolatePoison(pool, batch);
+      await insertRowByRow(batch, (point) => this.insertRows(pool, [point]), this.label);
     }
   }
 
@@ -89,29 +90,6 @@ export class TimescaleConnector implements Connector {
 
   private async insertRows(pool: pg.Pool, rows: readonly DataPoint[]): Promise<void> {
     await pool.query({ name: this.statementName, text: this.insert, values: insertParameters(rows, this.config.value_mode) });
-  }
-
-  private async isolatePoison(pool: pg.Pool, batch: readonly DataPoint[]): Promise<never> {
-    const accepted: string[] = [];
-    const rejected: RejectedPoint[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const point = batch[i]!;
-      try {
-        await this.insertRows(pool, [point]);
-        accepted.push(point.id);
-      } catch (err) {
-        if (isDataError(err)) {
-          rejected.push({ id: point.id, reason: classifyPgError(err).message, kind: 'payload' });
-          continue;
-        }
-        // Lost the server half-way: what is committed stays acked, the rest is retried later.
-        const cause = classifyPgError(err, this.label);
-        if (accepted.length === 0 && rejected.length === 0) throw cause;
-        for (const rest of batch.slice(i)) rejected.push({ id: rest.id, reason: cause.message, kind: 'transient' });
-        break;
-      }
-    }
-    throw new PartialWriteError(accepted, rejected, { connector: this.label, code: 'BIFROST_ERR_PG_PARTIAL_WRITE' });
   }
 
   private async prepareTable(client: pg.PoolClient): Promise<void> {

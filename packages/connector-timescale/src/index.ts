@@ -18,4 +18,5 @@ export { timescaleConfigSchema, SSL_MODES, type SslMode, type TimescaleConfig } 
 export { TimescaleConnector } from './connector.js';
 export { poolConfig, sslOptions } from './connection.js';
 export { classifyPgError, isDataError, sqlState } from './sqlstate.js';
+export { insertRowByRow } from './row-by-row.js';
 export { createTableStatements, createHypertableStatement, insertStatement, insertParameters, qualifiedTable, valueColumns } from './sql.js';
