@@ -2,7 +2,7 @@
 // mode with batches of 1, 100 and 1000, beside the naive durable FIFO on raw node:sqlite in the same
 // run; then RSS from an empty queue to a 1M-point backlog and open time with that backlog.
 // Bounded: every case runs for about a second, the whole bench well under two minutes.
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -37,6 +37,7 @@ function makeItems(n: number): EnqueueItem[] {
 }
 
 const rssMb = () => Math.round((process.memoryUsage().rss / 1048576) * 10) / 10;
+const heapMb = () => Math.round((process.memoryUsage().heapUsed / 1048576) * 10) / 10;
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
 const SLICES = 5;
@@ -118,14 +119,13 @@ async function compare(q: DurableQueue, sync: string, batch: number): Promise<[n
   return [median(ours), median(theirs)];
 }
 
-interface Case { case: string; points_per_s: number; baseline_points_per_s: number; ratio: number; rss_mb: number; note?: string }
+interface Case { case: string; points_per_s: number; baseline_points_per_s: number; ratio: number; rss_mb: number }
 const cases: Case[] = [];
 
-function record(name: string, rate: number, baseline: number, note?: string): void {
-  const c: Case = { case: name, points_per_s: Math.round(rate), baseline_points_per_s: Math.round(baseline), ratio: Math.round((rate / baseline) * 100) / 100, rss_mb: rssMb() };
-  if (note) c.note = note;
+function record(name: string, rate: number, baseline: number, note?: string, rss = rssMb()): void {
+  const c: Case = { case: name, points_per_s: Math.round(rate), baseline_points_per_s: Math.round(baseline), ratio: Math.round((rate / baseline) * 100) / 100, rss_mb: rss };
   cases.push(c);
-  console.log(`${name.padEnd(44)} ${String(c.points_per_s).padStart(9)} pts/s   baseline ${String(c.baseline_points_per_s).padStart(9)} pts/s   ratio ${c.ratio.toFixed(2).padStart(5)}   rss ${c.rss_mb} MB`);
+  console.log(`${name.padEnd(50)} ${String(c.points_per_s).padStart(9)} pts/s   baseline ${String(c.baseline_points_per_s).padStart(9)} pts/s   ratio ${c.ratio.toFixed(2).padStart(5)}   rss ${c.rss_mb} MB${note ? `   (${note})` : ''}`);
 }
 
 async function throughputCases(): Promise<void> {
@@ -169,25 +169,66 @@ async function groupCommitCase(): Promise<void> {
   await q.close();
 }
 
-/** RSS from empty to a BACKLOG-point backlog, then open time with it versus an empty file. */
+/** The naive FIFO with a BACKLOG-row backlog: fill in transactions of 1000, then drain (select, parse, delete range). */
+function naiveBacklog(): { fill: number; drain: number } {
+  const db = new DatabaseSync(join(work, 'naive-backlog.db'));
+  db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+    CREATE TABLE points (id INTEGER PRIMARY KEY, connector TEXT NOT NULL, priority INTEGER NOT NULL, payload TEXT NOT NULL);`);
+  const insert = db.prepare('INSERT INTO points (connector, priority, payload) VALUES (?, ?, ?)');
+  const select = db.prepare('SELECT id, payload FROM points WHERE connector = ? ORDER BY id LIMIT 1000');
+  const remove = db.prepare('DELETE FROM points WHERE id >= ? AND id <= ?');
+  let start = performance.now();
+  for (let b = 0; b < BACKLOG / 1000; b++) {
+    const items = makeItems(1000);
+    db.exec('BEGIN');
+    for (const it of items) insert.run(it.connector, it.priority, JSON.stringify(it.point));
+    db.exec('COMMIT');
+  }
+  const fill = BACKLOG / ((performance.now() - start) / 1000);
+  start = performance.now();
+  let drained = 0;
+  for (;;) {
+    const rows = select.all('cloud') as Array<{ id: number; payload: string }>;
+    if (!rows.length) break;
+    for (const r of rows) JSON.parse(r.payload);
+    db.exec('BEGIN');
+    remove.run(rows[0].id, rows[rows.length - 1].id);
+    db.exec('COMMIT');
+    drained += rows.length;
+  }
+  const drain = drained / ((performance.now() - start) / 1000);
+  db.close();
+  return { fill, drain };
+}
+
+/**
+ * RSS from an empty queue to a BACKLOG-point backlog, open time with it versus an empty file, and
+ * draining it, beside the naive FIFO doing the same.
+ */
 async function backlogCase(): Promise<void> {
   const file = join(work, 'backlog.db');
-  gc();
-  const rssBefore = rssMb();
   let q = await openSqliteQueue(file, { sync: 'batch' });
-  // Warm up with the same traffic on an empty queue first: V8 sizes its young generation to the
-  // allocation rate, which raises RSS whatever the backlog; the backlog must not add to that.
-  await queueSlice(q, 1000, CASE_MS);
+  // Warm up with the same traffic first (fill 20% of the backlog, drain it): V8 sizes its heap to
+  // the allocation rate, which raises RSS whatever the backlog; the backlog must not add to that.
+  for (let i = 0; i < BACKLOG / 5000; i++) await q.enqueue(makeItems(1000));
+  for (let l = await q.lease('cloud', 1000); l; l = await q.lease('cloud', 1000)) await q.settle(l, { acked: 'all' });
   gc();
   const rssEmpty = rssMb();
+  const heapEmpty = heapMb();
   const start = performance.now();
   for (let i = 0; i < BACKLOG / 1000; i++) await q.enqueue(makeItems(1000));
   const fillRate = BACKLOG / ((performance.now() - start) / 1000);
   gc();
   const rssFull = rssMb();
+  const heapFull = heapMb();
   if (q.stats('cloud').points !== BACKLOG) throw new Error('backlog not queued');
+  // The files as a kill -9 would leave them (nothing is written between commits).
+  const crashed = join(work, 'crashed.db');
+  for (const suffix of ['', '-wal']) if (existsSync(file + suffix)) copyFileSync(file + suffix, crashed + suffix);
   await q.close();
+
   const emptyFile = join(work, 'empty.db');
+  await (await openSqliteQueue(emptyFile, {})).close();
   const t0 = performance.now();
   const e = await openSqliteQueue(emptyFile, {});
   const openEmptyMs = performance.now() - t0;
@@ -195,37 +236,29 @@ async function backlogCase(): Promise<void> {
   const t1 = performance.now();
   q = await openSqliteQueue(file, { sync: 'batch' });
   const openFullMs = performance.now() - t1;
+  if (q.stats('cloud').points !== BACKLOG) throw new Error('backlog not found after reopening');
   const t2 = performance.now();
-  const lease = await q.lease('cloud', 1000);
-  await q.settle(lease!, { acked: 'all' });
-  const firstLeaseMs = performance.now() - t2;
+  const afterCrash = await openSqliteQueue(crashed, { sync: 'batch' });
+  const openCrashedMs = performance.now() - t2;
+  if (afterCrash.stats('cloud').points !== BACKLOG) throw new Error('backlog not recounted after the crash');
+  await afterCrash.close();
   const drainStart = performance.now();
   let drained = 0;
-  while (performance.now() - drainStart < CASE_MS) {
-    const l = await q.lease('cloud', 1000);
-    if (!l) break;
+  for (let l = await q.lease('cloud', 1000); l; l = await q.lease('cloud', 1000)) {
     await q.settle(l, { acked: 'all' });
     drained += l.points.length;
   }
-  const rate = drained / ((performance.now() - drainStart) / 1000);
+  const drainRate = drained / ((performance.now() - drainStart) / 1000);
   await q.close();
-  const sizeMb = Math.round(statSync(file).size / 1048576);
-  console.log(`\nbacklog ${BACKLOG} points: fill ${Math.round(fillRate)} pts/s, file ${sizeMb} MB`);
-  console.log(`RSS: before open ${rssBefore} MB, empty queue after warm-up ${rssEmpty} MB, with backlog ${rssFull} MB (${(((rssFull - rssEmpty) / rssEmpty) * 100).toFixed(1)}%)`);
-  console.log(`drain from the stored backlog (lease 1000 + ack): ${Math.round(rate)} pts/s`);
-  console.log(`open: empty file ${openEmptyMs.toFixed(1)} ms, with ${BACKLOG}-point backlog ${openFullMs.toFixed(1)} ms; first lease+ack after open ${firstLeaseMs.toFixed(1)} ms`);
-  cases.push({
-    case: `sqlite sync=batch backlog=${BACKLOG}`,
-    points_per_s: Math.round(fillRate),
-    baseline_points_per_s: NaN,
-    ratio: NaN,
-    rss_mb: rssFull,
-    note: `fill rate (enqueue only); rss empty ${rssEmpty} MB -> backlog ${rssFull} MB; open empty ${openEmptyMs.toFixed(1)} ms vs backlog ${openFullMs.toFixed(1)} ms; draining the backlog (lease+ack, reads stored chunks) ${Math.round(rate)} pts/s`,
-  });
+  if (drained !== BACKLOG) throw new Error(`drained ${drained} of ${BACKLOG}`);
+  const naive = naiveBacklog();
+  record(`sqlite sync=batch batch=1000 fill to backlog=${BACKLOG}`, fillRate, naive.fill, `enqueue only; RSS empty (after warm-up) ${rssEmpty} MB -> with backlog ${rssFull} MB (${(((rssFull - rssEmpty) / rssEmpty) * 100).toFixed(1)}%), JS heap used ${heapEmpty} -> ${heapFull} MB`, rssFull);
+  record(`sqlite sync=batch batch=1000 drain backlog=${BACKLOG}`, drainRate, naive.drain, 'lease+ack from stored chunks vs select+parse+delete of rows');
+  console.log(`open: empty file ${openEmptyMs.toFixed(1)} ms, with ${BACKLOG}-point backlog ${openFullMs.toFixed(1)} ms after a clean close, ${openCrashedMs.toFixed(1)} ms after kill -9 (WAL recovery, whole-file quick_check, lane totals recounted)`);
 }
 
 try {
-  console.log(`case${' '.repeat(40)} throughput (enqueue + lease + ack), ${CASE_MS} ms per case`);
+  console.log(`case${' '.repeat(46)} throughput (enqueue + lease + ack), ${CASE_MS} ms per case`);
   await throughputCases();
   await groupCommitCase();
   await backlogCase();
@@ -234,5 +267,5 @@ try {
 }
 const outDir = process.env.BIFROST_BENCH_RESULTS ?? join(process.cwd(), 'bench/results');
 mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'core.json'), `${JSON.stringify({ name: 'core', cases }, (_k, v: unknown) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 2)}\n`);
+writeFileSync(join(outDir, 'core.json'), `${JSON.stringify({ name: 'core', cases }, null, 2)}\n`);
 console.log(`\nwrote ${join(outDir, 'core.json')}`);

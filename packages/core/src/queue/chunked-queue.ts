@@ -594,6 +594,14 @@ export class ChunkedQueue implements DurableQueue {
       if (chunk.gone === chunk.points.length) this.live.delete(chunk.seq);
     }
     for (const [chunk, idx] of cs.released) this.unlease(chunk, idx, true);
+    // A new chunk stays parsed when nothing else waits in its lane: a consumer that keeps up then
+    // leases it without reading storage. Behind a backlog it would only be evicted unread.
+    cs.inserts.forEach((c, k) => {
+      const lane = this.lane(c.connector);
+      if (lane.points[c.priority] - lane.leased[c.priority] > 0) return;
+      const seq = cs.insertedSeqs[k];
+      this.live.set(seq, new LiveChunk(seq, c.connector, c.priority, c.points, c.sizes, new Uint8Array(c.points.length), c.attempts ? [...c.attempts] : new Array<number>(c.points.length).fill(0)));
+    });
     for (const [connector, d] of cs.laneDelta) {
       const lane = this.lane(connector);
       for (let p = 0; p < PRIORITIES; p++) {
@@ -602,11 +610,6 @@ export class ChunkedQueue implements DurableQueue {
       }
       lane.oldestStale = true;
     }
-    // The newest chunks stay parsed: a consumer that keeps up leases them without reading storage.
-    cs.inserts.forEach((c, k) => {
-      const seq = cs.insertedSeqs[k];
-      this.live.set(seq, new LiveChunk(seq, c.connector, c.priority, c.points, c.sizes, new Uint8Array(c.points.length), c.attempts ? [...c.attempts] : new Array<number>(c.points.length).fill(0)));
-    });
     for (const [c, n] of cs.dropped) this.lane(c).dropped += n;
     for (const [c, n] of cs.expired) this.lane(c).expired += n;
     for (const d of cs.deadLetters) this.lane(d.connector).deadLetters++;
