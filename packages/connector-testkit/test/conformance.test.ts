@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ScenarioSkipped,
   badCredentials,
+  describeConnector,
   connectCloseIdempotent,
   makePoints,
   metricsMatchDelivery,
@@ -170,5 +171,14 @@ describe('runScenario', () => {
     const t = target();
     await expect(runScenario(failing, t.target, t.peer, quiet)).rejects.toThrow('boom');
     expect(order).toEqual(['second', 'first']);
+  });
+});
+
+// describeConnector itself: registers a describe block with one test per chosen scenario.
+describeConnector({ ...target().target, name: 'memory via describeConnector', scenarios: ['send-1', 'metrics-counted'] });
+
+describe('describeConnector', () => {
+  it('refuses unknown scenario names, listing the known ones', () => {
+    expect(() => describeConnector({ ...target().target, scenarios: ['send-2'] })).toThrow(/unknown scenario name\(s\): send-2; known: connect-close-idempotent, send-1,/);
   });
 });
