@@ -22,10 +22,12 @@ const { Kafka, Partitioners } = kafkajs;
 export const ID_HEADER = 'bifrost-id';
 
 /**
- * kafkajs's own retries stay short (a leader election, a topic being auto-created): anything longer
- * is the host's backoff and breaker.
+ * kafkajs's own retries stay short: connecting and metadata may ride out a leader election or a
+ * topic being auto-created; a failed produce is retried once (the idempotent producer needs at
+ * least one retry), then reported, so the host's backoff and breaker see every outage.
  */
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 };
+const PRODUCE_RETRY = { retries: 1, initialRetryTime: 100, maxRetryTime: 1_000 };
 
 /** A point ready to send: its topic, record and approximate size in a record batch. */
 interface SendItem {
@@ -129,7 +131,7 @@ export class KafkaConnector implements Connector {
         maxInFlightRequests: this.config.max_in_flight_requests,
         allowAutoTopicCreation: this.config.allow_auto_topic_creation,
         createPartitioner: Partitioners.DefaultPartitioner,
-        retry: CLIENT_RETRY,
+        retry: PRODUCE_RETRY,
       });
       this.producer = producer;
       await producer.connect();

@@ -7,7 +7,12 @@ import {
   kafkaInstallation,
   requirePeer,
   startKafka,
+  startToxiproxy,
+  toxiproxyBinary,
+  toxiproxyFaultProxy,
   type Collector,
+  type FaultProxyFactory,
+  type ToxiproxyPeer,
   type KafkaPeer,
   type ReceivedPoint,
   type TlsFixture,
@@ -15,6 +20,7 @@ import {
 import kafka, { ID_HEADER } from '../src/index.js';
 
 const kafkaPeer = requirePeer('kafka', kafkaInstallation);
+const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
 
 const TOPIC = 'conformance';
 
@@ -22,6 +28,20 @@ interface Peer {
   broker: KafkaPeer;
   tls: TlsFixture;
 }
+
+let toxi: ToxiproxyPeer | undefined;
+let broker: KafkaPeer | undefined;
+
+/**
+ * Toxiproxy in front of the broker's `proxied` listener. The proxy must listen where the broker
+ * advertises that listener (Kafka clients reconnect to the advertised address after bootstrap), so
+ * the testkit adapter is handed a client that creates its proxy there.
+ */
+const kafkaFaultProxy: FaultProxyFactory = (upstream) => {
+  const { host, port } = broker!.proxied!.advertised;
+  const client = { createProxy: (o: { upstream: string }) => toxi!.client.createProxy({ ...o, listen: `${host}:${port}` }) };
+  return toxiproxyFaultProxy(() => ({ client }) as unknown as ToxiproxyPeer)(upstream);
+};
 
 /**
  * Collects every record of the conformance topic from the start, by the `bifrost-id` header. The
@@ -60,7 +80,8 @@ describe.skipIf(!kafkaPeer.available)('kafka', () => describeConnector<Peer>({
   plugin: kafka,
   async peer() {
     const tls = createTlsFixture();
-    const broker = await startKafka({ tls: tls.serverTls() });
+    broker = await startKafka({ tls: tls.serverTls(), proxied: true });
+    if (toxiproxy.available) toxi = await startToxiproxy();
     const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
@@ -68,12 +89,13 @@ describe.skipIf(!kafkaPeer.available)('kafka', () => describeConnector<Peer>({
     return { broker, tls };
   },
   async dispose(p) {
+    await toxi?.dispose();
     await p.broker.dispose();
     p.tls.dispose();
   },
   config({ broker, tls }, variant) {
     const user = broker.users[0]!;
-    const base = { topic: TOPIC, request_timeout_ms: 5_000, connection_timeout_ms: 2_000 };
+    const base = { topic: TOPIC, request_timeout_ms: 1_500, connection_timeout_ms: 1_000 };
     const sasl = { endpoint: broker.saslSslBootstrap, sasl_mechanism: 'scram-sha-256', username: user.username };
     switch (variant.kind) {
       case 'plain':
@@ -88,13 +110,15 @@ describe.skipIf(!kafkaPeer.available)('kafka', () => describeConnector<Peer>({
         return { config: { ...base, ...sasl, password: user.password }, tls: tls.clientTls('untrusted-ca') };
       case 'expired-cert':
         return { config: { ...base, endpoint: broker.mtlsBootstrap }, tls: tls.clientTls('expired-cert') };
+      case 'proxied':
+        return { config: { ...base, endpoint: `${variant.host}:${variant.port}` } };
       default:
-        // 'proxied': Kafka clients reconnect to the advertised listener after bootstrap, so a TCP
-        // proxy in front of the bootstrap port would not carry the produce traffic.
         return undefined;
     }
   },
   readBack: (p) => collect(p.broker.bootstrap),
+  address: (p) => p.broker.proxied!.upstream,
+  ...(toxiproxy.available && { faultProxy: kafkaFaultProxy }),
   restart: (p) => p.broker.restart(),
   stop: (p) => p.broker.stop(),
   start: (p) => p.broker.start(),

@@ -30,9 +30,16 @@ export interface KafkaOptions {
   properties?: Readonly<Record<string, string | number | boolean>>;
   /** JVM heap cap, default `512m`. */
   heap?: string;
+  /**
+   * Adds a PLAINTEXT listener meant to be reached through a TCP proxy (Toxiproxy): the broker
+   * listens on `proxied.upstream` but advertises `proxied.advertised`, where the proxy must listen.
+   * Kafka clients connect to the advertised address after bootstrap, so only this way does all
+   * their traffic cross the proxy.
+   */
+  proxied?: boolean;
 }
 
-type KafkaPort = 'plaintext' | 'controller' | 'saslSsl' | 'mtls';
+type KafkaPort = 'plaintext' | 'controller' | 'saslSsl' | 'mtls' | 'proxied' | 'proxiedAdvertised';
 
 /** A running single-node Kafka (KRaft, broker and controller in one JVM) on 127.0.0.1. */
 export interface KafkaPeer extends ProcessPeer<KafkaPort> {
@@ -43,6 +50,8 @@ export interface KafkaPeer extends ProcessPeer<KafkaPort> {
   /** `127.0.0.1:port` of the TLS listener that requires a client certificate, when started with `tls`. */
   readonly mtlsBootstrap: string | undefined;
   readonly users: readonly KafkaUser[];
+  /** With `proxied`: where the broker listens, and where a proxy in front of it must listen. */
+  readonly proxied: { upstream: { host: string; port: number }; advertised: { host: string; port: number } } | undefined;
 }
 
 /** The jars and `java`, or why the peer cannot run (for `requirePeer('kafka', kafkaInstallation)`). */
@@ -57,17 +66,22 @@ export function kafkaInstallation(): { java: string; classpath: string } | { mis
 /** The broker config: KRaft combined mode, loopback listeners, single-replica internal topics. */
 export function kafkaServerProperties(
   ctx: PeerContext<KafkaPort>,
-  opts: { users: readonly KafkaUser[]; partitions: number; tlsDir?: string; extra?: KafkaOptions['properties'] },
+  opts: { users: readonly KafkaUser[]; partitions: number; tlsDir?: string; proxied?: boolean; extra?: KafkaOptions['properties'] },
 ): string {
   const { ports, host } = ctx;
   const listeners = [`PLAINTEXT://${host}:${ports.plaintext}`];
+  const advertised = [...listeners];
+  if (opts.proxied) {
+    listeners.push(`PROXIED://${host}:${ports.proxied}`);
+    advertised.push(`PROXIED://${host}:${ports.proxiedAdvertised}`);
+  }
   const props: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@${host}:${ports.controller}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL,CONTROLLER:PLAINTEXT',
     'log.dirs': join(ctx.dir, 'data'),
     'num.partitions': opts.partitions,
     'auto.create.topics.enable': true,
@@ -82,7 +96,9 @@ export function kafkaServerProperties(
     'num.io.threads': 2,
   };
   if (opts.tlsDir) {
-    listeners.push(`SASL_SSL://${host}:${ports.saslSsl}`, `MTLS://${host}:${ports.mtls}`);
+    const secure = [`SASL_SSL://${host}:${ports.saslSsl}`, `MTLS://${host}:${ports.mtls}`];
+    listeners.push(...secure);
+    advertised.push(...secure);
     const plainUsers = opts.users.map((u) => `user_${u.username}="${u.password}"`).join(' ');
     Object.assign(props, {
       'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
@@ -99,7 +115,7 @@ export function kafkaServerProperties(
     });
   }
   props.listeners = [...listeners, `CONTROLLER://${host}:${ports.controller}`].join(',');
-  props['advertised.listeners'] = listeners.join(',');
+  props['advertised.listeners'] = advertised.join(',');
   Object.assign(props, opts.extra);
   return Object.entries(props).map(([k, v]) => `${k}=${String(v)}`).join('\n') + '\n';
 }
@@ -116,7 +132,8 @@ const LOG4J = [
 /**
  * Starts Apache Kafka in KRaft mode (one JVM, broker + controller) from the jars
  * `scripts/peers/kafka.sh` fetched: a PLAINTEXT listener, and with `tls` a SASL_SSL listener
- * (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 for `users`) and an mTLS listener. Storage is formatted
+ * (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 for `users`) and an mTLS listener, with `proxied` a
+ * listener to put a fault proxy in front of. Storage is formatted
  * with a random cluster id; `restart()` / `stop()` + `start()` keep the data. Throws (with the
  * install hint) when the jars or java are missing; gate tests with
  * `requirePeer('kafka', kafkaInstallation)`.
@@ -137,7 +154,11 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
   const peer = await startProcessPeer<KafkaPort>({
     name: 'kafka',
     command: found.java,
-    ports: opts.tls ? ['plaintext', 'controller', 'saslSsl', 'mtls'] : ['plaintext', 'controller'],
+    ports: [
+      'plaintext', 'controller',
+      ...(opts.tls ? (['saslSsl', 'mtls'] as const) : []),
+      ...(opts.proxied ? (['proxied', 'proxiedAdvertised'] as const) : []),
+    ],
     args: ({ dir }) => [...jvm(dir), 'kafka.Kafka', join(dir, 'server.properties')],
     startTimeoutMs: 90_000,
     stopTimeoutMs: 20_000,
@@ -149,7 +170,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
         writeFileSync(join(tlsDir, 'keystore.pem'), `${opts.tls.keyPem.trim()}\n${opts.tls.certPem.trim()}\n`, { mode: 0o600 });
         writeFileSync(join(tlsDir, 'ca.pem'), opts.tls.caPem);
       }
-      writeFileSync(join(ctx.dir, 'server.properties'), kafkaServerProperties(ctx, { users, partitions: opts.partitions ?? 3, tlsDir, extra: opts.properties }));
+      writeFileSync(join(ctx.dir, 'server.properties'), kafkaServerProperties(ctx, { users, partitions: opts.partitions ?? 3, tlsDir, proxied: opts.proxied, extra: opts.properties }));
       writeFileSync(join(ctx.dir, 'log4j.properties'), LOG4J);
       const scram = opts.tls
         ? users.flatMap((u) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.username},password=${u.password}]`]))
@@ -168,5 +189,8 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
     saslSslBootstrap: at(opts.tls ? peer.ports.saslSsl : undefined),
     mtlsBootstrap: at(opts.tls ? peer.ports.mtls : undefined),
     users,
+    proxied: opts.proxied
+      ? { upstream: { host: peer.host, port: peer.ports.proxied }, advertised: { host: peer.host, port: peer.ports.proxiedAdvertised } }
+      : undefined,
   });
 }
