@@ -26,7 +26,8 @@ export const influxConfigSchema = z
     token: z.string().optional().describe('2.x: API token (secret).'),
     precision: z.enum(PRECISIONS).default('ns')
       .describe('Timestamp precision written. With `s`, points of one series within the same second overwrite each other.'),
-    measurement: z.string().min(1).default('industrial_data').describe('Measurement name (the default when `measurement_from` finds none).'),
+    measurement: z.string().min(1).refine((m) => !m.startsWith('#'), "measurement must not start with '#' (InfluxDB would read the lines as comments)")
+      .default('industrial_data').describe('Measurement name (the default when `measurement_from` finds none).'),
     measurement_from: z.enum(['config', 'tag_name', 'device_id', 'point_tag']).default('config')
       .describe('Where each point\'s measurement comes from: `config` (`measurement`), the point\'s `tag_name` or `device_id`, or `point_tag` (the point tag named by `measurement_tag`, which is then not written as a tag).'),
     measurement_tag: z.string().min(1).default('measurement').describe('Point tag holding the measurement when `measurement_from: point_tag`.'),

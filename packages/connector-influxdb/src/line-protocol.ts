@@ -29,12 +29,13 @@ export function formatTimestamp(ms: number, precision: Precision): string {
 }
 
 function measurementOf(p: DataPoint, o: LineOptions): string {
-  switch (o.measurement_from) {
-    case 'config': return o.measurement;
-    case 'tag_name': return p.tagName;
-    case 'device_id': return p.deviceId;
-    case 'point_tag': return p.tags?.[o.measurement_tag] || o.measurement;
-  }
+  const name = o.measurement_from === 'config' ? o.measurement
+    : o.measurement_from === 'tag_name' ? p.tagName
+      : o.measurement_from === 'device_id' ? p.deviceId
+        : p.tags?.[o.measurement_tag] || o.measurement;
+  // InfluxDB reads a line starting with '#' as a comment: it would answer 204 and store nothing.
+  if (name.startsWith('#')) throw new Error(`measurement "${name}" starts with '#', which InfluxDB would silently ignore as a comment`);
+  return name;
 }
 
 type Leaf = number | string | boolean;

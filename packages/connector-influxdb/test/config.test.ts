@@ -37,6 +37,7 @@ describe('influxConfigSchema', () => {
     expect(issues({ database: 'd' })).toEqual(['url: url (or endpoint) is required']);
     expect(issues({ url: 'http://h', database: 'd', precision: 'h' })?.[0]).toMatch(/^precision: /);
     expect(issues({ url: 'http://h', database: 'd', colour: 'red' })?.[0]).toMatch(/Unrecognized key.*colour/);
+    expect(issues({ url: 'http://h', database: 'd', measurement: '#m' })).toEqual(["measurement: measurement must not start with '#' (InfluxDB would read the lines as comments)"]);
   });
 
   it('describes every field and marks secrets', () => {

@@ -65,6 +65,8 @@ describe('toLine', () => {
     expect(() => toLine(point({ value: 1.5 }), { ...opts, integer_tags: ['temperature'] })).toThrow(/field "value" must be an integer/);
     expect(() => toLine(point({ value: {} }), opts)).toThrow(/point 0190a4c6.*no fields/);
     expect(() => toLine(point({ timestamp: -5 }), opts)).toThrow(/timestamp/);
+    // InfluxDB answers 204 to a line starting with '#' and stores nothing: that would be silent loss.
+    expect(() => toLine(point({ tagName: '#1 pump' }), { ...opts, measurement_from: 'tag_name' })).toThrow(/starts with '#'/);
   });
 });
 
