@@ -5,10 +5,10 @@ export type WhenFull = 'block' | 'drop_oldest' | 'drop_newest';
 
 /**
  * Durability versus speed. `always`: fsync on every commit (survives power loss, slowest).
- * `batch`: one commit per group of concurrent ingests, WAL synchronous=NORMAL (survives process
- * crash / `kill -9`; a power cut may lose the last few hundred ms). `interval`: commit with
- * synchronous=OFF and checkpoint every `syncIntervalMs` (fastest; a crash of the OS may lose up to
- * that interval).
+ * `batch`: one commit per group of concurrent ingests, WAL synchronous=NORMAL, fsync at a
+ * checkpoint every `syncIntervalMs` (survives process crash / `kill -9`; a power cut may lose up to
+ * that interval). `interval`: commit with synchronous=OFF and checkpoint every `syncIntervalMs`
+ * (fastest; a crash of the OS may lose up to that interval).
  */
 export type SyncMode = 'always' | 'batch' | 'interval';
 
@@ -158,7 +158,7 @@ export interface DurableQueue {
 /** Options shared by queue implementations. */
 export interface QueueOptions {
   sync?: SyncMode;
-  /** For `sync: interval`. Default 1000 ms. */
+  /** Checkpoint (fsync) period for `sync: batch` and `interval`. Default 1000 ms. */
   syncIntervalMs?: number;
   /** Compress stored payload chunks (SQLite). */
   compression?: boolean;
