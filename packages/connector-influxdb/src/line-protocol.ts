@@ -109,7 +109,15 @@ export function toLine(p: DataPoint, o: LineOptions, integerTags: ReadonlySet<st
     if (typeof v === 'object' && v !== null) {
       const leaves: Array<[string, Leaf]> = [];
       flatten(v, '', leaves);
-      for (const [k, leaf] of leaves) if (k !== '' && !(o.include_id && k === ID_FIELD)) fields.push(field(k, leaf, integer));
+      const seen = new Set<string>();
+      for (const [k, leaf] of leaves) {
+        // InfluxDB keeps only the last of duplicate field keys: refuse rather than lose a value quietly.
+        if (k === '') throw new Error('value object has an empty key');
+        if (o.include_id && k === ID_FIELD) throw new Error(`value field "${ID_FIELD}" collides with the point id field (set include_id: false)`);
+        if (seen.has(k)) throw new Error(`value field "${k}" appears twice after flattening`);
+        seen.add(k);
+        fields.push(field(k, leaf, integer));
+      }
       if (fields.length === 0) throw new Error('value object has no fields to write');
     } else {
       fields.push(field(valueFieldName(v, o.field_naming), v, integer));

@@ -65,6 +65,9 @@ describe('toLine', () => {
     expect(() => toLine(point({ value: 1.5 }), { ...opts, integer_tags: ['temperature'] })).toThrow(/field "value" must be an integer/);
     expect(() => toLine(point({ value: {} }), opts)).toThrow(/point 0190a4c6.*no fields/);
     expect(() => toLine(point({ timestamp: -5 }), opts)).toThrow(/timestamp/);
+    expect(() => toLine(point({ value: { a_b: 1, a: { b: 2 } } }), opts)).toThrow(/"a_b" appears twice/);
+    expect(() => toLine(point({ value: { point_id: 'x' } }), opts)).toThrow(/collides with the point id/);
+    expect(() => toLine(point({ value: { '': 1 } }), opts)).toThrow(/empty key/);
     // InfluxDB answers 204 to a line starting with '#' and stores nothing: that would be silent loss.
     expect(() => toLine(point({ tagName: '#1 pump' }), { ...opts, measurement_from: 'tag_name' })).toThrow(/starts with '#'/);
   });
