@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthError, type DataPoint, type Logger } from '@bifrost/core';
-import { makePoints, mosquittoBinary, requirePeer, startMosquitto, type MosquittoPeer } from '@bifrost/connector-testkit';
+import { AuthError, type DataPoint, type Logger, type TlsMaterial } from '@bifrost/core';
+import { createTlsFixture, makePoints, mosquittoBinary, requirePeer, startMosquitto, type MosquittoPeer, type TlsFixture } from '@bifrost/connector-testkit';
 import { connect, type IPublishPacket } from 'mqtt';
 import mqtt, { ID_PROPERTY, type MqttConnector } from '../src/index.js';
 
@@ -47,13 +48,16 @@ describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
   let broker: MosquittoPeer;
   let aclDir: string;
   let wsPort: number;
+  let tls: TlsFixture;
   const open: MqttConnector[] = [];
 
   beforeAll(async () => {
     aclDir = mkdtempSync(join(tmpdir(), 'bifrost-mqtt-acl-'));
     writeFileSync(join(aclDir, 'acl'), `user ${USER.username}\ntopic readwrite it/#\ntopic readwrite industrial/#\n`);
     wsPort = await freePort();
+    tls = createTlsFixture();
     broker = await startMosquitto({
+      tls: tls.serverTls(),
       users: [USER],
       conf: [`acl_file ${join(aclDir, 'acl')}`, `listener ${wsPort} 127.0.0.1`, 'protocol websockets'],
     });
@@ -61,12 +65,13 @@ describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
   afterAll(async () => {
     await Promise.all(open.map((c) => c.close()));
     await broker?.dispose();
+    tls?.dispose();
     rmSync(aclDir, { recursive: true, force: true });
   });
 
-  async function connector(config: Record<string, unknown>): Promise<MqttConnector> {
+  async function connector(config: Record<string, unknown>, tlsMaterial?: TlsMaterial): Promise<MqttConnector> {
     const c = mqtt.create(mqtt.configSchema.parse({ endpoint: broker.url, ...USER, ...config }), {
-      name: 'it', logger: silent, signal: new AbortController().signal,
+      name: 'it', logger: silent, signal: new AbortController().signal, ...(tlsMaterial ? { tls: tlsMaterial } : {}),
     }) as MqttConnector;
     open.push(c);
     await c.connect();
@@ -146,6 +151,32 @@ describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
     const got = await sub.until(points.length);
     await sub.close();
     expect(got.map((m) => (m.payload as DataPoint).id).sort()).toEqual(points.map((p) => p.id).sort());
+  });
+
+  /** Publishes a few points and checks they arrive; returns nothing on success. */
+  async function roundTrip(prefix: string, config: Record<string, unknown>, tlsMaterial?: TlsMaterial): Promise<void> {
+    const sub = await subscribe(broker.url, `${prefix}/#`);
+    const c = await connector({ topic_prefix: prefix, ...config }, tlsMaterial);
+    const points = makePoints(30, prefix.replace(/\W/g, ''));
+    await c.write(points);
+    const got = await sub.until(points.length);
+    await sub.close();
+    expect(got.map((m) => (m.payload as DataPoint).id).sort()).toEqual(points.map((p) => p.id).sort());
+  }
+
+  it('QoS 0 delivers on a healthy link', () => roundTrip('it/qos0', { qos: 0 }));
+
+  it('accepts the seed\'s tcp:// and tls:// spellings', async () => {
+    await roundTrip('it/tcp', { endpoint: broker.url.replace('mqtt://', 'tcp://') });
+    await roundTrip('it/tls', { endpoint: broker.tlsUrl!.replace('mqtts://', 'tls://') }, tls.clientTls('tls'));
+  });
+
+  it('mTLS with a passphrase-protected client key and an explicit servername', async () => {
+    const m = tls.clientTls('mtls');
+    const passphrase = 'key-secret';
+    const key = createPrivateKey(m.key!).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase }).toString();
+    const endpoint = broker.mtlsUrl!.replace('localhost', '127.0.0.1');
+    await roundTrip('it/mtls', { endpoint }, { ...m, key, passphrase, servername: 'localhost' });
   });
 
   it('a persistent session with a fixed client id reconnects', async () => {
