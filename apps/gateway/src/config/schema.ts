@@ -64,8 +64,8 @@ export const connectorEntrySchema = z
     disk_persistent: z.boolean().optional()
       .describe('Accepted for compatibility. Durability is gateway-wide: points are on disk whenever `buffer.persistent_path` / `queue.path` is set.'),
     queue: laneSchema.optional().describe('Queue limits for this connector; gateway-wide `cloud.queue` otherwise.'),
-    retry: retrySchema.optional(),
-    breaker: breakerSchema.optional(),
+    retry: retrySchema.optional().describe('Retry policy of this connector.'),
+    breaker: breakerSchema.optional().describe('Circuit breaker of this connector.'),
     provider_config: z.record(z.unknown()).default({})
       .describe('Plugin settings, validated by the plugin\'s own schema (see its README).'),
   })
@@ -144,12 +144,12 @@ export const cloudSchema = z
     batch_size: positiveInt.optional().describe('Default points per write.'),
     batch_timeout: duration.optional().describe('Default longest wait to fill a batch.'),
     health_check_interval: duration.optional().describe('How often connectors are probed. Default 30s.'),
-    buffer: bufferSchema.optional(),
-    queue: queueSchema.default({}),
+    buffer: bufferSchema.optional().describe('The seed\'s buffer settings (aliases of `queue` settings).'),
+    queue: queueSchema.default({}).describe('The durable queue and default lane settings of every connector.'),
     retry: retrySchema.optional().describe('Default retry policy.'),
     breaker: breakerSchema.optional().describe('Default circuit breaker policy.'),
-    connectors: z.record(connectorEntrySchema).default({}),
-    routing_rules: z.array(routingRuleSchema).default([]),
+    connectors: z.record(connectorEntrySchema).default({}).describe('Connector instances by name.'),
+    routing_rules: z.array(routingRuleSchema).default([]).describe('Routing rules; every matching rule fans out. No rules: every point goes to every connector.'),
   })
   .strict();
 
@@ -157,12 +157,12 @@ export const gatewaySchema = z
   .object({
     port: port.default(8080).describe('REST API port.'),
     log_level: z.enum(LOG_LEVELS).default('info').describe('Log level.'),
-    shutdown_timeout: duration.default(10_000).describe('On SIGINT/SIGTERM, how long in-flight batches may take to finish (the rest stays queued).'),
-    throughput_log_interval: duration.default(10_000).describe('Interval of the throughput log line; 0 disables it.'),
-    api: apiSchema.default({}),
-    embedded_broker: embeddedBrokerSchema.default({}),
-    sources: z.record(sourceEntrySchema).default({}),
-    cloud: cloudSchema.default({}),
+    shutdown_timeout: duration.default('10s').describe('On SIGINT/SIGTERM, how long in-flight batches may take to finish (the rest stays queued).'),
+    throughput_log_interval: duration.default('10s').describe('Interval of the throughput log line; 0 disables it.'),
+    api: apiSchema.default({}).describe('REST API: address, port, bearer token, TLS, body limit.'),
+    embedded_broker: embeddedBrokerSchema.default({}).describe('In-process MQTT broker for the embedded default.'),
+    sources: z.record(sourceEntrySchema).default({}).describe('Sources by instance name: `type`, `enabled`, `plugin`, then the plugin\'s own settings (see its README).'),
+    cloud: cloudSchema.default({}).describe('Delivery: connectors, routing, queue, retry and breaker defaults.'),
   })
   .strict();
 

@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createPipeline, createRouter, openSqliteQueue, defineConnector, PayloadError, parsePoints } from '@bifrost/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+
+const run = promisify(execFile);
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
+const EXAMPLE = join(import.meta.dirname, '..', '..', '..', 'examples', 'gateway.yaml');
+const dir = mkdtempSync(join(tmpdir(), 'bifrost-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function bifrost(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: dir });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('bifrost CLI', () => {
+  it('--version and --help', async () => {
+    expect((await bifrost('--version')).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const help = (await bifrost('--help')).stdout;
+    for (const cmd of ['run', 'validate', 'plugins', 'schema', 'dlq']) expect(help).toContain(cmd);
+  });
+
+  it('validate accepts the embedded default and the seed example', async () => {
+    const ok = await bifrost('validate', '-c', EXAMPLE);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('OK (1 connector(s) enabled, 1 source(s)');
+    expect((await bifrost('validate', '-c', join(import.meta.dirname, 'fixtures', 'seed-gateway.yaml'))).code).toBe(0);
+  });
+
+  it('validate prints every problem with file, line and path, and exits 1', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'gateway:\n  port: x\n  cloud:\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://h:1", provider_config: { qos: 7 } }\n      b: { type: nosuch }\n');
+    const res = await bifrost('validate', '-c', file);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`${file}:2 gateway.port:`);
+    // Plugin checks need a schema-valid file: fix the port and look again.
+    writeFileSync(file, 'gateway:\n  port: 1\n  cloud:\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://h:1", provider_config: { qos: 7 } }\n      b: { type: nosuch }\n');
+    const res2 = await bifrost('validate', '-c', file);
+    expect(res2.code).toBe(1);
+    expect(res2.stderr).toContain(`${file}:5 gateway.cloud.connectors.a.provider_config.qos:`);
+    expect(res2.stderr).toContain(`${file}:6 gateway.cloud.connectors.b.type: no connector plugin for type "nosuch" is installed; install @bifrost/connector-nosuch`);
+    expect(res2.stderr).toContain('2 problem(s)');
+  });
+
+  it('plugins lists the installed plugins with versions and types', async () => {
+    const res = await bifrost('plugins');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/connector\s+mqtt\s+@bifrost\/connector-mqtt\s+\d+\.\d+\.\d+\s+\^1/);
+    expect(res.stdout).toMatch(/source\s+simulator\s+@bifrost\/source-simulator/);
+  });
+
+  it('schema prints a JSON Schema with plugin schemas applied by type', async () => {
+    const res = await bifrost('schema');
+    expect(res.code).toBe(0);
+    const schema = JSON.parse(res.stdout);
+    const text = JSON.stringify(schema);
+    expect(text).toContain('"const":"mqtt"');
+    expect(text).toContain('topic_prefix');
+    expect(text).toContain('"const":"simulator"');
+    expect(text).toContain('routing_rules');
+  });
+
+  it('dlq list, replay and purge work on the queue of a config', async () => {
+    const qdir = join(dir, 'q');
+    const file = join(dir, 'dlq.yaml');
+    writeFileSync(file, `gateway:\n  cloud:\n    queue: { path: ${qdir} }\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://127.0.0.1:1" }\n`);
+    // Put two dead letters into that queue through the pipeline, as a refusing sink would.
+    const queue = await openSqliteQueue(join(qdir, 'queue.db'));
+    const refuse = defineConnector({ type: 'refuse', configSchema: z.object({}), create: () => ({
+      async connect() {}, async close() {}, async write(b) { throw new PayloadError('refused by test', b.map((p) => p.id)); },
+    }) });
+    const pipeline = createPipeline({ queue, router: createRouter({ connectors: ['a'] }), connectors: [{ name: 'a', definition: refuse, config: {}, delivery: { flushIntervalMs: 1 } }] });
+    pipeline.start();
+    await pipeline.ingest(parsePoints([{ deviceId: 'd', tagName: 't', value: 1 }, { deviceId: 'd', tagName: 't', value: 2 }]));
+    while (pipeline.metricsSnapshot().connectors[0]!.deadLettered < 2) await new Promise((r) => setTimeout(r, 10));
+    await pipeline.stop();
+    await queue.close();
+
+    const list = await bifrost('dlq', 'list', '-c', file);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain('refused by test');
+    expect(list.stdout).toContain('2 dead letter(s)');
+    const seq = list.stdout.split('\n')[0]!.split('\t')[0]!;
+    expect((await bifrost('dlq', 'replay', '-c', file, '--connector', 'a', '--seq', seq)).stdout).toContain('1 dead letter(s) replayed');
+    expect((await bifrost('dlq', 'purge', '-c', file)).stdout).toContain('1 dead letter(s) purged');
+    expect((await bifrost('dlq', 'list', '-c', file)).stdout).toContain('0 dead letter(s)');
+  });
+});
