@@ -131,6 +131,15 @@ describe('sqlite queue file', () => {
     }
   });
 
+  it('reports a path it cannot use as QueueStorageError naming the file', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'plain-file'), 'x');
+    const file = join(dir, 'plain-file', 'queue.db');
+    const err = await openSqliteQueue(file, { logger: silentLogger() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QueueStorageError);
+    expect((err as Error).message).toContain(file);
+  });
+
   it('rejects bad options naming the field', async () => {
     await expect(openSqliteQueue(join(tempDir(), 'q.db'), { sync: 'sometimes' as never })).rejects.toThrow(/sync must be always \| batch \| interval/);
     await expect(openSqliteQueue(join(tempDir(), 'q.db'), { syncIntervalMs: 0 })).rejects.toThrow(/syncIntervalMs/);

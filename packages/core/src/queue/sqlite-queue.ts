@@ -53,14 +53,18 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
   const maxFileBytes = opts.maxFileBytes ?? 0;
   if (!(Number.isSafeInteger(maxFileBytes) && maxFileBytes >= 0)) throw new TypeError(`[bifrost] queue: maxFileBytes must be a non-negative integer, got ${JSON.stringify(maxFileBytes)}`);
   const logger = opts.logger ?? stderrLogger;
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-
   let db: DatabaseSync;
   try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = openChecked(path, sync, maxFileBytes);
   } catch (err) {
     if (!(err instanceof DamagedFileError)) throw asStorageError(path, err);
-    const movedTo = moveAside(path);
+    let movedTo: string;
+    try {
+      movedTo = moveAside(path);
+    } catch (renameErr) {
+      throw asStorageError(path, new Error(`the file is damaged (${err.message}) and could not be moved aside: ${String(renameErr)}`));
+    }
     logger.error({ file: path, movedTo, reason: err.message }, 'queue file is damaged; moved it aside and started an empty queue (points in it were not delivered; inspect or recover it with the sqlite3 tool)');
     try {
       db = openChecked(path, sync, maxFileBytes);
