@@ -6,7 +6,7 @@ import {
 import type { TimescaleConfig } from './config.js';
 import { poolConfig } from './connection.js';
 import { insertRowByRow } from './row-by-row.js';
-import { classifyPgError, isDataError } from './sqlstate.js';
+import { classifyPgError, isDataError, sqlState } from './sqlstate.js';
 import { createHypertableStatement, createTableStatements, insertParameters, insertStatement, qualifiedTable } from './sql.js';
 
 /**
@@ -66,6 +66,8 @@ export class TimescaleConnector implements Connector {
     try {
       await this.insertRows(pool, batch);
     } catch (err) {
+      // The table was dropped under us: the next connect() creates it again (when create_table is on).
+      if (sqlState(err) === '42P01') this.tableReady = false;
       if (!isDataError(err)) throw classifyPgError(err, this.label);
       await insertRowByRow(batch, (point) => this.insertRows(pool, [point]), this.label);
     }

@@ -109,6 +109,19 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
     expect((wrongHost as Error).message).toMatch(/db\.example\.com/);
   });
 
+  it('recreates a table dropped while running, at the next connect', async () => {
+    const c = timescale.create(config({ table: 'dropped' }), ctx());
+    await c.connect();
+    await c.write([point()]);
+    await rows('DROP TABLE dropped');
+    const again = [point()];
+    await expect(c.write(again)).rejects.toBeInstanceOf(ConfigError);
+    await c.connect();
+    await c.write(again);
+    expect(await rows('SELECT id FROM dropped')).toEqual([{ id: again[0]!.id }]);
+    await c.close();
+  });
+
   it('survives a server restart: the write during the outage fails transient, the next one lands', async () => {
     const c = timescale.create(config({ table: 'restart' }), ctx());
     await c.connect();
