@@ -17,29 +17,30 @@ export const MAX_TRACKED_DEVICES = 10_000;
  * seen devices.
  */
 export class DeviceStats {
-  private readonly devices = new Map<string, DeviceSnapshot>();
+  private readonly devices = new Map<string, DeviceSnapshot & { call: number }>();
+  private calls = 0;
 
   constructor(private readonly max = MAX_TRACKED_DEVICES) {}
 
   record(points: readonly DataPoint[], now = Date.now()): void {
-    let last: string | undefined;
+    const call = ++this.calls;
     for (const p of points) {
-      if (p.deviceId === last) {
-        this.devices.get(last)!.ingested++;
+      const d = this.devices.get(p.deviceId);
+      if (d?.call === call) {
+        d.ingested++;
         continue;
       }
-      last = p.deviceId;
-      const d = this.devices.get(last);
-      // Re-inserting keeps the map ordered by last sight, so the first key is the one to evict.
-      if (d) this.devices.delete(last);
-      this.devices.set(last, { ingested: (d?.ingested ?? 0) + 1, lastSeen: now });
+      // First point of this device in this call: re-insert so the map stays ordered by last sight
+      // and its first key is the one to evict.
+      if (d) this.devices.delete(p.deviceId);
+      this.devices.set(p.deviceId, { ingested: (d?.ingested ?? 0) + 1, lastSeen: now, call });
       if (this.devices.size > this.max) this.devices.delete(this.devices.keys().next().value!);
     }
   }
 
   snapshot(): Record<string, DeviceSnapshot> {
     const out: Record<string, DeviceSnapshot> = {};
-    for (const [id, d] of this.devices) out[id] = { ...d };
+    for (const [id, d] of this.devices) out[id] = { ingested: d.ingested, lastSeen: d.lastSeen };
     return out;
   }
 }

@@ -188,14 +188,32 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     }));
   }
 
-  function selectTargets(point: DataPoint, explicit: string | undefined): Array<{ connector: string; priority: number }> {
-    if (explicit !== undefined) return [{ connector: explicit, priority: point.priority ?? DEFAULT_PRIORITY }];
-    if (!router) return [...runners.keys()].map((connector) => ({ connector, priority: point.priority ?? DEFAULT_PRIORITY }));
-    return router.route(point).filter((t) => {
-      if (runners.has(t.connector)) return true;
-      logger.warn({ connector: t.connector }, 'routing selected an unknown connector; point not queued for it');
-      return false;
-    });
+  /** The queue items of one ingest call and how many go to each connector; `missed` = points routed nowhere. */
+  function planEnqueue(points: readonly DataPoint[], explicit: string | undefined): { items: EnqueueItem[]; counts: Map<string, number>; missed: number } {
+    if (explicit !== undefined || !router) {
+      const names = explicit !== undefined ? [explicit] : [...runners.keys()];
+      const items: EnqueueItem[] = new Array(points.length * names.length);
+      let k = 0;
+      for (const connector of names) for (const point of points) items[k++] = { connector, point, priority: point.priority ?? DEFAULT_PRIORITY };
+      return { items, counts: new Map(names.map((n) => [n, points.length])), missed: names.length ? 0 : points.length };
+    }
+    const items: EnqueueItem[] = [];
+    const counts = new Map<string, number>();
+    let missed = 0;
+    for (const point of points) {
+      let routed = false;
+      for (const t of router.route(point)) {
+        if (!runners.has(t.connector)) {
+          logger.warn({ connector: t.connector }, 'routing selected an unknown connector; point not queued for it');
+          continue;
+        }
+        routed = true;
+        items.push({ connector: t.connector, point, priority: t.priority });
+        counts.set(t.connector, (counts.get(t.connector) ?? 0) + 1);
+      }
+      if (!routed) missed++;
+    }
+    return { items, counts, missed };
   }
 
   async function expire(): Promise<void> {
@@ -235,17 +253,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     async ingest(points, opts = {}) {
       if (state === 'stopped') throw new Error('[bifrost] pipeline is stopped; points not accepted');
       if (opts.connector !== undefined && !runners.has(opts.connector)) throw new UnknownConnectorError(opts.connector, [...runners.keys()]);
-      const items: EnqueueItem[] = [];
-      let missed = 0;
-      for (const point of points) {
-        const targets = selectTargets(point, opts.connector);
-        if (!targets.length) missed++;
-        for (const t of targets) items.push({ connector: t.connector, point, priority: t.priority });
-      }
+      const { items, counts, missed } = planEnqueue(points, opts.connector);
       const result = items.length ? await queue.enqueue(items) : { accepted: 0, dropped: {} };
-      const perConnector = new Map<string, number>();
-      for (const item of items) perConnector.set(item.connector, (perConnector.get(item.connector) ?? 0) + 1);
-      for (const [name, n] of perConnector) {
+      for (const [name, n] of counts) {
         const runner = runners.get(name)!;
         runner.countIngested(n, result.dropped[name] ?? 0);
         runner.notify();
