@@ -4,8 +4,7 @@
 import { InfluxDB, Point } from '@influxdata/influxdb-client';
 import type { DataPoint } from '@bifrost/core';
 import influxdb, { influxConfigSchema } from '@bifrost/connector-influxdb';
-// The testkit's peer harness without its vitest-bound conformance part (no `./peers` export yet).
-import { startInflux } from '../../connector-testkit/dist/peers/index.js';
+import { startInflux } from '@bifrost/connector-testkit/peers';
 // The end-to-end driver is shared with the timescale bench (to move to the testkit).
 import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '../../connector-timescale/bench/_pipeline-throughput.ts';
 

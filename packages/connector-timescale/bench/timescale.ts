@@ -2,8 +2,7 @@
 // connector) beside a raw `pg` loop doing the same inserts to the same PostgreSQL in the same run.
 import pg from 'pg';
 import timescale, { insertParameters, insertStatement, timescaleConfigSchema } from '@bifrost/connector-timescale';
-// The testkit's peer harness without its vitest-bound conformance part (no `./peers` export yet).
-import { startPostgres } from '../../connector-testkit/dist/peers/index.js';
+import { startPostgres } from '@bifrost/connector-testkit/peers';
 import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from './_pipeline-throughput.ts';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 60_000);
