@@ -1,7 +1,7 @@
 import { describe } from 'vitest';
 import {
-  createTlsFixture, describeConnector, influxdBinary, requirePeer, startInflux, startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy,
-  type Collector, type ConnectionVariant, type ConnectorSetup, type InfluxPeer, type ReceivedPoint, type TlsFixture, type ToxiproxyPeer,
+  createTlsFixture, describeConnector, influxdBinary, peerRestart, requirePeer, startInflux, startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy,
+  type Collector, type ConnectionVariant, type ConnectorSetup, type ConnectorUnderTest, type InfluxPeer, type ReceivedPoint, type TlsFixture, type ToxiproxyPeer,
 } from '@bifrost/connector-testkit';
 import { newPointId, type DataPoint } from '@bifrost/core';
 import influxdb from '../src/index.js';
@@ -65,7 +65,7 @@ function config(peers: Peers, variant: ConnectionVariant): ConnectorSetup | unde
 
 let current: Peers | undefined;
 
-describe.skipIf(!influx.available)('influxdb', () => describeConnector<Peers>({
+const target = {
   name: 'influxdb on influxd',
   plugin: influxdb,
   async peer() {
@@ -91,4 +91,11 @@ describe.skipIf(!influx.available)('influxdb', () => describeConnector<Peers>({
   start: (p) => p.plain.start(),
   // A series key longer than InfluxDB's 65535-byte limit: the server refuses that line, always.
   poison: (): DataPoint => ({ id: newPointId(), deviceId: 'poison', tagName: 'big', value: 1, quality: 'GOOD', timestamp: Date.now(), tags: { big: 'x'.repeat(70_000) } }),
-}));
+} satisfies ConnectorUnderTest<Peers>;
+
+describe.skipIf(!influx.available)('influxdb', () => {
+  describeConnector<Peers>(target);
+  // The restart scenario again, but influxd dies by SIGKILL: what it acknowledged (204 after its
+  // WAL write) must survive, the rest is redelivered and overwrites itself.
+  describeConnector<Peers>({ ...target, name: 'influxdb on influxd killed with SIGKILL', restart: async (p) => { await p.plain.kill(); await p.plain.start(); } }, [peerRestart]);
+});

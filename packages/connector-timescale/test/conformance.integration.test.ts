@@ -1,8 +1,8 @@
 import { describe } from 'vitest';
 import pg from 'pg';
 import {
-  createTlsFixture, describeConnector, postgresInstallation, requirePeer, startPostgres, startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy,
-  type Collector, type ConnectionVariant, type ConnectorSetup, type PostgresPeer, type ReceivedPoint, type TlsFixture, type ToxiproxyPeer,
+  createTlsFixture, describeConnector, peerRestart, postgresInstallation, requirePeer, startPostgres, startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy,
+  type Collector, type ConnectionVariant, type ConnectorSetup, type ConnectorUnderTest, type PostgresPeer, type ReceivedPoint, type TlsFixture, type ToxiproxyPeer,
 } from '@bifrost/connector-testkit';
 import { newPointId, type DataPoint } from '@bifrost/core';
 import timescale from '../src/index.js';
@@ -66,7 +66,7 @@ function config({ db, mtlsDb, tls }: Peers, variant: ConnectionVariant): Connect
 
 let current: Peers | undefined;
 
-describe.skipIf(!postgres.available)('timescale', () => describeConnector<Peers>({
+const target = {
   name: 'timescale on PostgreSQL',
   plugin: timescale,
   async peer() {
@@ -92,4 +92,11 @@ describe.skipIf(!postgres.available)('timescale', () => describeConnector<Peers>
   start: (p) => p.db.start(),
   // PostgreSQL text cannot hold a NUL character (SQLSTATE 22021): refused, always.
   poison: (): DataPoint => ({ id: newPointId(), deviceId: 'poison', tagName: 'nul', value: 'a\u0000b', quality: 'GOOD', timestamp: Date.now() }),
-}));
+} satisfies ConnectorUnderTest<Peers>;
+
+describe.skipIf(!postgres.available)('timescale', () => {
+  describeConnector<Peers>(target);
+  // The restart scenario again, but the server dies by SIGKILL (as in a power cut of its host):
+  // what PostgreSQL acknowledged must survive, what it did not is redelivered without duplicates.
+  describeConnector<Peers>({ ...target, name: 'timescale on PostgreSQL killed with SIGKILL', restart: async (p) => { await p.db.kill(); await p.db.start(); } }, [peerRestart]);
+});
