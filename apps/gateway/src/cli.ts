@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { ConnectorDefinition, DeadLetterFilter, SourceDefinition } from '@bifrost/core';
+import { hostFileChecks } from './config/file-checks.js';
 import { formatIssues } from './config/issues.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { configJsonSchema } from './config/json-schema.js';
@@ -29,8 +30,9 @@ async function checkConfig(file: string): Promise<LoadedConfig> {
   if (loaded.config && !loaded.issues.length) {
     const withConfig = loaded as LoadedConfig & { config: GatewayConfig };
     const resolved = await resolvePlugins(withConfig);
-    loaded.issues.push(...resolved.issues, ...routingChecks(withConfig, resolved.issues));
+    loaded.issues.push(...resolved.issues, ...routingChecks(withConfig, resolved.issues), ...(await hostFileChecks(withConfig)));
   }
+  loaded.issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   return loaded;
 }
 

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.js';
 import { connectorLane, deliveryOptions, queueDirectory, queueOptions } from './config/host-settings.js';
+import { hostFileChecks } from './config/file-checks.js';
 import { ConfigFileError } from './config/issues.js';
 import type { LoadedConfig } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -78,10 +79,13 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     }
 
     const resolved = await resolvePlugins(loaded as LoadedConfig & { config: GatewayConfig }, { embeddedUrl: embeddedUrlOf(cfg, broker?.port) });
-    const issues = [...resolved.issues, ...routingChecks(loaded as LoadedConfig & { config: GatewayConfig }, resolved.issues)];
+    const withConfig = loaded as LoadedConfig & { config: GatewayConfig };
+    const issues = [...resolved.issues, ...routingChecks(withConfig, resolved.issues), ...(await hostFileChecks(withConfig))];
     if (issues.length) throw new ConfigFileError(issues, loaded.file);
 
     const { queue, file: queueFile } = await openConfiguredQueue(cfg, loaded.baseDir, logger);
+    const volatile = Object.entries(cfg.cloud.connectors).filter(([, c]) => c.enabled && c.disk_persistent === false).map(([n]) => n);
+    if (queueFile && volatile.length) logger.warn(`disk_persistent: false on ${volatile.join(', ')}: the queue is one SQLite file per gateway, so their points are on disk too (set queue.memory_only: true for a memory-only gateway)`);
     cleanups.push(() => queue.close());
 
     const connectors = await Promise.all(resolved.connectors.map(async (c) => {

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hostFileChecks } from '../src/config/file-checks.js';
 import { deliveryOptions, connectorLane, queueOptions } from '../src/config/host-settings.js';
 import { loadConfigFile, parseConfigText, type LoadedConfig } from '../src/config/load.js';
 import type { GatewayConfig } from '../src/config/schema.js';
@@ -188,5 +189,26 @@ describe('host-level settings', () => {
     });
     expect(connectorLane(a)).toEqual({ maxPoints: 1000, order: 'newest_first' });
     expect(queueOptions(config!)).toMatchObject({ sync: 'always', defaults: { maxPoints: 10_000, whenFull: 'drop_oldest', ttlMs: 7_200_000 } });
+  });
+});
+
+describe('files the host loads', () => {
+  it('reports unreadable TLS files at their field and line', async () => {
+    const loaded = parseConfigText([
+      'gateway:',
+      '  api: { tls: { cert_file: /nonexistent/api.pem, key_file: /nonexistent/api.key } }',
+      '  cloud:',
+      '    connectors:',
+      '      a:',
+      '        type: mqtt',
+      '        tls_enabled: true',
+      '        ca_file: /nonexistent/ca.pem',
+    ].join('\n'));
+    const issues = await hostFileChecks(loaded as LoadedConfig & { config: GatewayConfig });
+    expect(issues).toEqual(expect.arrayContaining([
+      { path: 'gateway.cloud.connectors.a.ca_file', line: 8, message: expect.stringContaining('/nonexistent/ca.pem') },
+      { path: 'gateway.api.tls.cert_file', line: 2, message: expect.stringContaining('ENOENT') },
+      { path: 'gateway.api.tls.key_file', line: 2, message: expect.stringContaining('ENOENT') },
+    ]));
   });
 });
