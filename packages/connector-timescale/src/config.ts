@@ -33,6 +33,8 @@ export const timescaleConfigSchema = z
       .describe('Hypertable chunk interval for a new hypertable.'),
     pool_size: z.number().int().min(1).max(100).default(4).describe('Connections in the pool (batches written in parallel).'),
     connect_timeout: durationSchema.default('10s').describe('Time to establish a connection, e.g. `10s` (a number is milliseconds).'),
+    statement_timeout: durationSchema.default('30s')
+      .describe('Server-side limit of one statement, e.g. `30s`; a batch insert running longer is cancelled (and retried), so no connection stays stuck behind it. 0 = no limit.'),
     application_name: z.string().default('bifrost').describe('`application_name` shown in pg_stat_activity.'),
   })
   .strict()

@@ -36,5 +36,6 @@ export function poolConfig(c: TimescaleConfig, tls: TlsMaterial | undefined): Po
     connectionTimeoutMillis: c.connect_timeout,
     idleTimeoutMillis: 30_000,
     application_name: c.application_name,
+    statement_timeout: c.statement_timeout,
   };
 }

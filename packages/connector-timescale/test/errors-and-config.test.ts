@@ -34,7 +34,7 @@ describe('config and connection settings', () => {
   const tls = { ca: 'CA PEM', cert: 'CERT', key: 'KEY', rejectUnauthorized: true };
   it('takes the endpoint URL apart, explicit fields win', () => {
     const c = timescaleConfigSchema.parse({ endpoint: 'postgres://bi%40frost:s%3Acret@db.example.com:6543/plant', database: 'other' });
-    expect(poolConfig(c, undefined)).toMatchObject({ host: 'db.example.com', port: 6543, user: 'bi@frost', password: 's:cret', database: 'other', ssl: false, max: 4 });
+    expect(poolConfig(c, undefined)).toMatchObject({ host: 'db.example.com', port: 6543, user: 'bi@frost', password: 's:cret', database: 'other', ssl: false, max: 4, statement_timeout: 30_000, connectionTimeoutMillis: 10_000 });
   });
   it('defaults to verify-full when the host hands over TLS material', () => {
     const c = timescaleConfigSchema.parse({ endpoint: 'postgres://u@h/db' });
