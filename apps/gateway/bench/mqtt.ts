@@ -5,7 +5,7 @@
 // Erasable TypeScript only (Node type stripping).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipeline, defineConnector, newPointId, openSqliteQueue, type DataPoint } from '@bifrost/core';
 import mqttConnector from '@bifrost/connector-mqtt';
@@ -15,7 +15,8 @@ import { MosquittoPeer, findMosquitto, freePort, portOpen, waitUntil } from '../
 const THROUGHPUT_POINTS = 100_000;
 const LATENCY_RATE = 10_000;
 const LATENCY_SECONDS = 5;
-const ROUNDS = 2;
+const ROUNDS = 3;
+const LATENCY_ROUNDS = 2;
 
 interface Case {
   case: string;
@@ -31,7 +32,6 @@ interface Case {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rssMb = () => Math.round(process.memoryUsage.rss() / 1048576);
 
 function makePoints(n: number): DataPoint[] {
   const t = Date.now();
@@ -278,15 +278,25 @@ try {
   }
   cases.push({
     case: `durable e2e QoS 1 (SQLite sync=batch + pipeline + connector) vs raw mqtt.js window ${bestWindow}, ${THROUGHPUT_POINTS} points, ${broker.name}`,
-    points_per_s: Math.round(ours), baseline_points_per_s: Math.round(raw), ratio: Math.round((ours / raw) * 100) / 100, rss_mb: rssMb(),
+    points_per_s: Math.round(ours), baseline_points_per_s: Math.round(raw), ratio: Math.round((ours / raw) * 100) / 100,
+    note: `best of ${ROUNDS} alternating rounds each; 1000-point ingest chunks from 4 producers; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
   });
 
-  const l = await oursLatency(broker.url, LATENCY_RATE, LATENCY_SECONDS);
-  const rl = await rawLatency(broker.url, LATENCY_RATE, LATENCY_SECONDS, bestWindow);
+  // Alternating rounds; the round with the lowest p99 counts, for both sides alike.
+  let l = { rate: 0, p50: Infinity, p99: Infinity };
+  let rl = { rate: 0, p50: Infinity, p99: Infinity };
+  for (let round = 0; round < LATENCY_ROUNDS; round++) {
+    const a = await oursLatency(broker.url, LATENCY_RATE, LATENCY_SECONDS);
+    const b = await rawLatency(broker.url, LATENCY_RATE, LATENCY_SECONDS, bestWindow);
+    console.log(`latency round ${round + 1}: ours p50 ${a.p50} p99 ${a.p99} ms, raw p50 ${b.p50} p99 ${b.p99} ms`);
+    if (a.p99 < l.p99) l = a;
+    if (b.p99 < rl.p99) rl = b;
+  }
   cases.push({
     case: `ingest-to-PUBACK latency at ${LATENCY_RATE} points/s for ${LATENCY_SECONDS} s (raw: publish-to-PUBACK)`,
     points_per_s: Math.round(l.rate), baseline_points_per_s: Math.round(rl.rate), ratio: Math.round((l.rate / rl.rate) * 100) / 100,
-    p50_ms: l.p50, p99_ms: l.p99, baseline_p50_ms: rl.p50, baseline_p99_ms: rl.p99, rss_mb: rssMb(),
+    p50_ms: l.p50, p99_ms: l.p99, baseline_p50_ms: rl.p50, baseline_p99_ms: rl.p99,
+    note: `best p99 of ${LATENCY_ROUNDS} alternating rounds each; 100 points ingested every 10 ms; load average ${loadavg()[0]!.toFixed(1)}`,
   });
 
   const rss = await baseRss();
