@@ -70,9 +70,11 @@ export class InfluxConnector implements Connector {
     } catch (err) {
       const failure = classifyWriteFailure(err);
       // InfluxDB 2.x answers an empty write with 400 "writing requires points" after checking the token and bucket.
-      if (failure.kind === 'lines' && /requires points/i.test(failure.message)) return;
-      await this.close();
-      throw failure.kind === 'error' ? failure.error.setConnector(this.label) : classifyError(err, this.label);
+      const acceptedProbe = failure.kind === 'lines' && /requires points/i.test(failure.message);
+      if (!acceptedProbe) {
+        await this.close();
+        throw failure.kind === 'error' ? failure.error.setConnector(this.label) : classifyError(err, this.label);
+      }
     }
     this.ctx.logger.info({ url, api: this.config.version, path: this.path.split('?')[0] }, 'connected to InfluxDB');
   }
