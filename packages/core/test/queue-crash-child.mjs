@@ -1,5 +1,6 @@
 // Child process of queue-crash.test.ts: ingests into the SQLite queue (sync=batch) until it is
-// SIGKILLed, writing `ok <id> <id> ...` to stdout after each enqueue promise resolved. It loads the
+// SIGKILLed, writing `ok <id> ...` after each enqueue promise resolved, while a consumer leases and
+// acks: `acking <id> ...` before settle, `acked <id> ...` after settle resolved. It loads the
 // TypeScript sources directly (Node 24 type transform plus a resolve hook mapping `.js` to `.ts`).
 import { registerHooks } from 'node:module';
 
@@ -22,12 +23,26 @@ const queue = await openSqliteQueue(file, { sync: 'batch' });
 let n = 0;
 const point = () => ({ id: `${runTag}-${n++}`, deviceId: 'PLC001', tagName: 'temperature', value: n, quality: 'GOOD', timestamp: Date.now() });
 process.stdout.write('ready\n');
+const consumer = async () => {
+  for (;;) {
+    const lease = await queue.lease('cloud', 1 + (n % 300));
+    if (!lease) {
+      await new Promise((r) => setTimeout(r, 1));
+      continue;
+    }
+    // ack about two thirds, release the rest
+    const acked = lease.points.filter((_, i) => i % 3 !== 2).map((p) => p.id);
+    process.stdout.write(`acking ${acked.join(' ')}\n`);
+    await queue.settle(lease, { acked });
+    process.stdout.write(`acked ${acked.join(' ')}\n`);
+  }
+};
 // Several producers at once so that group commits carry many calls.
-await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+await Promise.all([consumer(), ...Array.from({ length: 8 }, async (_, w) => {
   for (;;) {
     const size = 1 + ((n + w) % 50);
     const items = Array.from({ length: size }, () => ({ connector: 'cloud', priority: (n % 3) * 4, point: point() }));
     await queue.enqueue(items);
     process.stdout.write(`ok ${items.map((i) => i.point.id).join(' ')}\n`);
   }
-}));
+})]);

@@ -84,7 +84,6 @@ interface EncodedItem {
  */
 class ChangeSet {
   readonly gone = new Map<LiveChunk, Set<number>>();
-  readonly released = new Map<LiveChunk, number[]>();
   readonly inserts: NewChunk[] = [];
   readonly deadLetters: NewDeadLetter[] = [];
   /** Per connector, the change of points and bytes in each priority lane. */
@@ -96,7 +95,7 @@ class ChangeSet {
   removedDeadLetters: number[] = [];
 
   isEmpty(): boolean {
-    return !this.gone.size && !this.released.size && !this.inserts.length && !this.removedDeadLetters.length;
+    return !this.gone.size && !this.inserts.length && !this.removedDeadLetters.length && !this.deadLetters.length;
   }
 
   addDelta(connector: string, priority: number, points: number, bytes: number): void {
@@ -141,6 +140,10 @@ export class ChunkedQueue implements DurableQueue {
   private healthState: { ok: boolean; reason?: string } = { ok: true };
   private readonly onClose?: () => void;
   private sawStorageError = false;
+  /** Chunks whose settled state is not stored yet: kept parsed (never evicted) until it is. */
+  private readonly unsaved = new Set<LiveChunk>();
+  private pendingDeadLetters: NewDeadLetter[] = [];
+  private settleWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
   constructor(
     private readonly store: ChunkStore,
@@ -171,11 +174,15 @@ export class ChunkedQueue implements DurableQueue {
     if (!items.length) return Promise.resolve({ accepted: 0, dropped: {} });
     return new Promise((resolve, reject) => {
       this.pending.push({ items, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.scheduleFlush();
     });
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   async lease(connector: string, max: number): Promise<Lease | null> {
@@ -230,6 +237,13 @@ export class ChunkedQueue implements DurableQueue {
     return { id, connector, points, attempts };
   }
 
+  /**
+   * Applies the outcome at once in memory (acked and dead-lettered points are gone, the rest
+   * available again with attempts + 1) and resolves once it is stored by the next group commit,
+   * shared with the enqueues and settles of the same event-loop turn. If storing fails, it rejects
+   * with `QueueStorageError` and is retried with the next commit; until then the points stay stored,
+   * so a restart delivers them again (at-least-once), never loses them.
+   */
   async settle(lease: Lease, outcome: LeaseOutcome): Promise<void> {
     if (this.closed) throw closedError();
     const record = this.leases.get(lease.id);
@@ -237,31 +251,38 @@ export class ChunkedQueue implements DurableQueue {
     this.leases.delete(lease.id);
     const acked = outcome.acked === 'all' ? undefined : new Set(outcome.acked);
     const dead = new Map((outcome.deadLetter ?? []).map((d) => [d.id, d]));
-    const cs = new ChangeSet();
     const now = Date.now();
     for (const { chunk, idx } of record.parts) {
-      const released: number[] = [];
+      const lane = this.lane(chunk.connector);
+      const p = chunk.priority;
       for (const i of idx) {
+        if (chunk.state[i] !== LEASED) continue;
         const point = chunk.points[i];
         const d = dead.get(point.id);
-        if (d) {
-          cs.remove(chunk, i);
-          cs.deadLetters.push({ connector: record.connector, priority: chunk.priority, point, code: d.code, reason: d.reason, attempts: chunk.attempts[i] + 1, time: now });
-        } else if (!acked || acked.has(point.id)) {
-          cs.remove(chunk, i);
+        chunk.leased--;
+        lane.leased[p]--;
+        if (d || !acked || acked.has(point.id)) {
+          chunk.state[i] = GONE;
+          chunk.gone++;
+          lane.points[p]--;
+          lane.bytes[p] -= chunk.sizes[i];
+          if (d) {
+            this.pendingDeadLetters.push({ connector: record.connector, priority: p, point, code: d.code, reason: d.reason, attempts: chunk.attempts[i] + 1, time: now });
+            lane.deadLetters++;
+          }
         } else {
-          released.push(i);
+          chunk.state[i] = AVAILABLE;
+          chunk.available++;
+          chunk.attempts[i]++;
         }
       }
-      if (released.length) cs.released.set(chunk, released);
+      lane.oldestStale = true;
+      this.unsaved.add(chunk);
     }
-    try {
-      this.commit(cs);
-    } catch (err) {
-      // Nothing was removed: hand every point back for another delivery (at-least-once).
-      for (const { chunk, idx } of record.parts) this.unlease(chunk, idx, false);
-      throw err;
-    }
+    return new Promise((resolve, reject) => {
+      this.settleWaiters.push({ resolve, reject });
+      this.scheduleFlush();
+    });
   }
 
   async expire(now = Date.now()): Promise<Record<string, number>> {
@@ -317,6 +338,7 @@ export class ChunkedQueue implements DurableQueue {
   async listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetterEntry[]> {
     if (this.closed) throw closedError();
     checkDeadLetterFilter(filter);
+    this.commit(new ChangeSet()); // settled dead letters not stored yet
     try {
       return this.store.listDeadLetters(filter).map(({ priority: _priority, ...entry }) => entry);
     } catch (err) {
@@ -327,6 +349,7 @@ export class ChunkedQueue implements DurableQueue {
   async replayDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
     if (this.closed) throw closedError();
     checkDeadLetterFilter(filter);
+    this.commit(new ChangeSet());
     const cs = new ChangeSet();
     let rows;
     try {
@@ -355,6 +378,7 @@ export class ChunkedQueue implements DurableQueue {
   async purgeDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
     if (this.closed) throw closedError();
     checkDeadLetterFilter(filter);
+    this.commit(new ChangeSet());
     const cs = new ChangeSet();
     try {
       cs.removedDeadLetters = this.store.listDeadLetters(filter).map((r) => r.seq);
@@ -419,7 +443,7 @@ export class ChunkedQueue implements DurableQueue {
     for (const c of this.live.values()) if (c.leased === 0) idle++;
     for (const [seq, c] of this.live) {
       if (idle <= IDLE_CHUNK_CACHE) break;
-      if (c.leased === 0) { this.live.delete(seq); idle--; }
+      if (c.leased === 0 && !this.unsaved.has(c)) { this.live.delete(seq); idle--; }
     }
   }
 
@@ -450,7 +474,6 @@ export class ChunkedQueue implements DurableQueue {
     this.flushScheduled = false;
     const calls = this.pending;
     this.pending = [];
-    if (!calls.length) return;
     const cs = new ChangeSet();
     const done: Array<{ call: PendingEnqueue; result: EnqueueResult }> = [];
     const refused = new Set<PendingEnqueue>();
@@ -503,6 +526,9 @@ export class ChunkedQueue implements DurableQueue {
     } catch (err) {
       const failure = this.storageFailure('enqueue failed', err);
       for (const call of calls) if (!refused.has(call)) call.reject(failure);
+      const waiters = this.settleWaiters;
+      this.settleWaiters = [];
+      for (const w of waiters) w.reject(failure);
       return;
     }
     for (const { call, result } of done) call.resolve(result);
@@ -554,20 +580,34 @@ export class ChunkedQueue implements DurableQueue {
   }
 
   /** Writes a change set in one transaction, then applies it to memory. */
+  /** Writes a change set, and every settled change not stored yet, in one transaction; then applies it to memory. */
   private commit(cs: ChangeSet): void {
-    if (cs.isEmpty()) return;
+    const waiters = this.settleWaiters;
+    if (cs.isEmpty() && !this.unsaved.size && !this.pendingDeadLetters.length) {
+      this.settleWaiters = [];
+      for (const w of waiters) w.resolve();
+      return;
+    }
     try {
       this.store.transaction(() => this.persist(cs));
     } catch (err) {
-      throw this.storageFailure('write failed', err);
+      const failure = this.storageFailure('write failed', err);
+      this.settleWaiters = [];
+      for (const w of waiters) w.reject(failure);
+      throw failure;
     }
     this.healthState = { ok: true };
+    for (const chunk of this.unsaved) if (chunk.gone === chunk.points.length) this.live.delete(chunk.seq);
+    this.unsaved.clear();
+    this.pendingDeadLetters = [];
+    this.settleWaiters = [];
     this.apply(cs);
+    for (const w of waiters) w.resolve();
   }
 
   private persist(cs: ChangeSet): void {
     for (const chunk of cs.inserts) cs.insertedSeqs.push(this.store.insertChunk(chunk));
-    for (const chunk of new Set([...cs.gone.keys(), ...cs.released.keys()])) {
+    for (const chunk of new Set([...cs.gone.keys(), ...this.unsaved])) {
       const gone = cs.gone.get(chunk);
       const removed: number[] = [];
       for (let i = 0; i < chunk.points.length; i++) if (chunk.state[i] === GONE || gone?.has(i)) removed.push(i);
@@ -575,11 +615,10 @@ export class ChunkedQueue implements DurableQueue {
         this.store.deleteChunk(chunk.seq);
         continue;
       }
-      const attempts = [...chunk.attempts];
-      for (const i of cs.released.get(chunk) ?? []) attempts[i]++;
-      this.store.writeChunkState(chunk.seq, removed, attempts.some((a) => a > 0) ? attempts : null);
+      this.store.writeChunkState(chunk.seq, removed, chunk.attempts.some((a) => a > 0) ? chunk.attempts : null);
     }
-    if (cs.deadLetters.length) this.store.addDeadLetters(cs.deadLetters);
+    const deadLetters = this.pendingDeadLetters.length ? [...this.pendingDeadLetters, ...cs.deadLetters] : cs.deadLetters;
+    if (deadLetters.length) this.store.addDeadLetters(deadLetters);
     if (cs.removedDeadLetters.length) this.store.removeDeadLetters(cs.removedDeadLetters);
   }
 
@@ -593,7 +632,6 @@ export class ChunkedQueue implements DurableQueue {
       }
       if (chunk.gone === chunk.points.length) this.live.delete(chunk.seq);
     }
-    for (const [chunk, idx] of cs.released) this.unlease(chunk, idx, true);
     // A new chunk stays parsed when nothing else waits in its lane: a consumer that keeps up then
     // leases it without reading storage. Behind a backlog it would only be evicted unread.
     cs.inserts.forEach((c, k) => {
@@ -614,18 +652,6 @@ export class ChunkedQueue implements DurableQueue {
     for (const [c, n] of cs.expired) this.lane(c).expired += n;
     for (const d of cs.deadLetters) this.lane(d.connector).deadLetters++;
     this.trimCache();
-  }
-
-  private unlease(chunk: LiveChunk, idx: readonly number[], countAttempt: boolean): void {
-    const lane = this.lane(chunk.connector);
-    for (const i of idx) {
-      if (chunk.state[i] !== LEASED) continue;
-      chunk.state[i] = AVAILABLE;
-      chunk.leased--;
-      chunk.available++;
-      lane.leased[chunk.priority]--;
-      if (countAttempt) chunk.attempts[i]++;
-    }
   }
 
   private storageFailure(what: string, err: unknown): QueueStorageError {
