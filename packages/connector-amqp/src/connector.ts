@@ -74,9 +74,6 @@ export class AmqpConnector implements Connector {
     if (ctx.tls && !secure) {
       throw new ConfigError('endpoint: TLS is enabled but the endpoint is amqp://; use amqps://', { code: 'BIFROST_ERR_AMQP_TLS_SCHEME', connector: this.label });
     }
-    if (config.exchange === '' && config.exchange_declare) {
-      ctx.logger.debug({}, 'the default exchange ("") is never declared');
-    }
   }
 
   async connect(): Promise<void> {
