@@ -70,8 +70,7 @@ program
       gateway.stop().then(
         () => {
           gateway.logger.info('stopped');
-          gateway.logger.flush();
-          process.exit(0);
+          gateway.logger.flush(() => process.exit(0));
         },
         (err: unknown) => {
           gateway.logger.error({ err }, 'shutdown failed');

@@ -196,8 +196,8 @@ function startThroughputLog(pipeline: Pipeline, logger: Logger, intervalMs: numb
     const sum = (s: typeof now, f: (c: (typeof now.connectors)[number]) => number) => s.connectors.reduce((a, c) => a + f(c), 0);
     const sent = sum(now, (c) => c.sent) - sum(prev, (c) => c.sent);
     const ingested = sum(now, (c) => c.ingested) - sum(prev, (c) => c.ingested);
-    const per = Object.fromEntries(now.connectors.map((c) => [c.name, { queued: c.queue.depth, breaker: c.breaker, connected: c.connected }]));
-    logger.info({ connectors: per }, `throughput: ${(ingested / dt).toFixed(0)} points/s in, ${(sent / dt).toFixed(0)} points/s delivered, ${sum(now, (c) => c.queue.depth)} queued`);
+    const per = now.connectors.map((c) => `${c.name}: ${c.connected ? 'connected' : 'disconnected'}, breaker ${c.breaker}, ${c.queue.depth} queued`).join('; ');
+    logger.info(`throughput: ${(ingested / dt).toFixed(0)} points/s in, ${(sent / dt).toFixed(0)} points/s delivered, ${sum(now, (c) => c.queue.depth)} queued (${per})`);
     prev = now;
   }, intervalMs);
   timer.unref();
