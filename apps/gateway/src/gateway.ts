@@ -133,9 +133,14 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
 
     const sources: Source[] = [];
     let stopping = false;
-    const emit: Emit = async (raw) => {
+    /** The emit function of one source: fills id, quality, timestamp (and the source's lane) and waits out a full queue. */
+    const emitFor = (priority: number | undefined): Emit => async (raw) => {
       const now = Date.now();
-      const points = raw.map((p) => ({ ...p, id: p.id ?? newPointId(), quality: p.quality ?? 'GOOD', timestamp: p.timestamp ?? now }) as DataPoint);
+      const points = raw.map((p) => {
+        const point = { ...p, id: p.id ?? newPointId(), quality: p.quality ?? 'GOOD', timestamp: p.timestamp ?? now } as DataPoint;
+        if (point.priority === undefined && priority !== undefined) point.priority = priority;
+        return point;
+      });
       for (;;) {
         try {
           await pipeline.ingest(points);
@@ -155,7 +160,7 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     });
     for (const s of resolved.sources) {
       const source = s.definition.create(s.config, { name: s.name, logger: logger.child({ source: `${s.definition.type}:${s.name}` }) as unknown as CoreLogger, signal: sourceAbort.signal });
-      await source.start(emit);
+      await source.start(emitFor(s.entry.priority));
       sources.push(source);
     }
     accepting = true;

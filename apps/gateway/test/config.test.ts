@@ -212,3 +212,20 @@ describe('files the host loads', () => {
     ]));
   });
 });
+
+describe('sources', () => {
+  it('host-level source keys (type, enabled, plugin, priority) are not passed to the plugin schema', async () => {
+    const loaded = parseConfigText('gateway:\n  sources:\n    sim: { type: simulator, priority: 7, devices: 2, interval: 500ms }\n    off: { type: not-installed, enabled: false }\n');
+    const l = loaded as LoadedConfig & { config: GatewayConfig };
+    const r = await resolvePlugins(l);
+    expect(r.issues).toEqual([]);
+    expect(r.sources).toHaveLength(1);
+    expect(r.sources[0]!.entry.priority).toBe(7);
+    expect(r.sources[0]!.config).toMatchObject({ devices: 2, interval: 500 });
+  });
+
+  it('source plugin schema errors point at the source entry and line', async () => {
+    const issues = await allIssues(parseConfigText('gateway:\n  sources:\n    sim:\n      type: simulator\n      devices: -1\n'));
+    expect(issues).toEqual([{ path: 'gateway.sources.sim.devices', line: 5, message: expect.any(String) }]);
+  });
+});

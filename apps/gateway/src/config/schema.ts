@@ -88,6 +88,7 @@ export const sourceEntrySchema = z
       .describe('Source plugin type: `simulator` loads `@bifrost/source-simulator`.'),
     plugin: z.string().min(1).optional().describe('Explicit plugin package name or path.'),
     enabled: z.boolean().default(true).describe('`false`: not started.'),
+    priority: z.number().int().min(0).max(9).optional().describe('Queue lane 0..9 (9 first) of this source\'s points that carry no priority of their own; routing rules may raise it.'),
   })
   .passthrough();
 

@@ -35,7 +35,7 @@ export interface ResolvedPlugins {
 export const EMBEDDED_ENDPOINT = 'embedded';
 
 /** Keys of a source entry handled by the host; the rest goes to the source plugin. */
-const SOURCE_HOST_KEYS = new Set(['type', 'plugin', 'enabled']);
+const SOURCE_HOST_KEYS = new Set(['type', 'plugin', 'enabled', 'priority']);
 
 /** `{ endpoint, ...provider_config }`: what a connector plugin's schema validates. */
 export function connectorPluginInput(entry: ConnectorEntry, embeddedUrl?: string): Record<string, unknown> {
