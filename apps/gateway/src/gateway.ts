@@ -125,10 +125,16 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
       isAccepting: () => accepting,
       version: GATEWAY_VERSION,
     });
-    await api.listen({ host: cfg.api.host, port: cfg.api.port ?? cfg.port });
+    const apiPort = cfg.api.port ?? cfg.port;
+    try {
+      await api.listen({ host: cfg.api.host, port: apiPort });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      throw new Error(`[bifrost] api: ${cfg.api.host}:${apiPort} is already in use; set gateway.port (or api.port) to a free port`);
+    }
     cleanups.push(() => api.close());
     const addr = api.server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : cfg.api.port ?? cfg.port;
+    const port = typeof addr === 'object' && addr ? addr.port : apiPort;
     const apiUrl = `${cfg.api.tls ? 'https' : 'http'}://${cfg.api.host.includes(':') ? `[${cfg.api.host}]` : cfg.api.host}:${port}`;
 
     const sources: Source[] = [];

@@ -111,3 +111,20 @@ describe('gateway in-process', () => {
     }
   }, 30_000);
 });
+
+describe('busy ports', () => {
+  it('a taken embedded broker port or API port is a clear error naming the setting', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      writeFileSync(join(dir, 'busy1.yaml'), `gateway:\n  api: { port: 0 }\n  embedded_broker: { enabled: true, port: ${port} }\n`);
+      await expect(startGateway(loadConfigFile(join(dir, 'busy1.yaml')), { logger: pino({ level: 'silent' }) })).rejects.toThrow(/embedded_broker: 127\.0\.0\.1:\d+ is already in use/);
+      writeFileSync(join(dir, 'busy2.yaml'), `gateway:\n  port: ${port}\n`);
+      await expect(startGateway(loadConfigFile(join(dir, 'busy2.yaml')), { logger: pino({ level: 'silent' }) })).rejects.toThrow(/api: 127\.0\.0\.1:\d+ is already in use; set gateway.port/);
+    } finally {
+      blocker.close();
+    }
+  });
+});
