@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { createPipeline, defineConnector, newPointId, openSqliteQueue, type DataPoint } from '@bifrost/core';
 import mqttConnector from '@bifrost/connector-mqtt';
 import mqtt from 'mqtt';
-import { MosquittoPeer, findMosquitto, freePort, portOpen, waitUntil } from '../test/support/mosquitto.ts';
+import { mosquittoBinary, startMosquitto, tcpOpen } from '@bifrost/connector-testkit';
+import { freePort, waitUntil } from '../test/support/net.ts';
 
 const THROUGHPUT_POINTS = 100_000;
 const LATENCY_RATE = 10_000;
@@ -49,15 +50,14 @@ function percentile(sorted: number[], p: number): number {
 interface Broker { url: string; name: string; close(): Promise<void> }
 
 async function startBroker(): Promise<Broker> {
-  const bin = findMosquitto();
-  if (bin) {
-    const m = await MosquittoPeer.start(bin);
-    return { url: m.url, name: 'mosquitto', close: () => m.close() };
+  if (mosquittoBinary()) {
+    const m = await startMosquitto();
+    return { url: m.url, name: 'mosquitto', close: () => m.dispose() };
   }
   const port = await freePort();
   const script = `import aedes from 'aedes'; import { createServer } from 'node:net'; const b = aedes.createBroker(); createServer(b.handle).listen(${port}, '127.0.0.1');`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..'), stdio: 'inherit' });
-  await waitUntil('aedes broker', () => portOpen(port));
+  await waitUntil('aedes broker', () => tcpOpen(port));
   return {
     url: `mqtt://127.0.0.1:${port}`, name: 'aedes (separate process)',
     close: async () => { const e = new Promise((r) => child.once('exit', r)); child.kill('SIGKILL'); await e; },

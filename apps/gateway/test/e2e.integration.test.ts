@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MosquittoPeer, findMosquitto, freePort, waitUntil } from './support/mosquitto.js';
+import { mosquittoBinary, requirePeer, startMosquitto, type MosquittoPeer } from '@bifrost/connector-testkit';
+import { freePort, waitUntil } from './support/net.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
 const TOTAL = 50_000;
@@ -16,12 +17,7 @@ const BATCH = 50;
 const RATE_PER_S = 1_250;
 const GATEWAY_KILLS = 6;
 
-const mosquittoBin = findMosquitto();
-if (!mosquittoBin) {
-  const msg = 'mosquitto not found; install it with: bash scripts/install-peers.sh (or apt-get install mosquitto)';
-  if (process.env.CI === 'true') throw new Error(msg);
-  console.warn(`[skip] gateway e2e: ${msg}`);
-}
+const mosquitto = requirePeer('mosquitto', mosquittoBinary);
 
 class GatewayProcess {
   private child: ChildProcess | undefined;
@@ -52,7 +48,7 @@ class GatewayProcess {
   }
 }
 
-describe.skipIf(!mosquittoBin)('gateway end to end (kill -9, broker restart)', () => {
+describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker restart)', () => {
   let dir: string;
   let broker: MosquittoPeer;
   let gateway: GatewayProcess;
@@ -61,7 +57,7 @@ describe.skipIf(!mosquittoBin)('gateway end to end (kill -9, broker restart)', (
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bifrost-e2e-'));
-    broker = await MosquittoPeer.start(mosquittoBin!);
+    broker = await startMosquitto();
     const apiPort = await freePort();
     const config = join(dir, 'gateway.yaml');
     writeFileSync(config, [
@@ -102,7 +98,7 @@ describe.skipIf(!mosquittoBin)('gateway end to end (kill -9, broker restart)', (
   afterAll(async () => {
     await gateway?.stop('SIGKILL');
     subscriber?.end(true);
-    await broker?.close();
+    await broker?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -125,9 +121,9 @@ describe.skipIf(!mosquittoBin)('gateway end to end (kill -9, broker restart)', (
       for (const at of kills) {
         if (!brokerDone && at > brokerRestartAt) {
           await sleepUntil(start + brokerRestartAt);
-          await broker.stopProcess('SIGTERM');
+          await broker.stop(); // SIGTERM: Mosquitto saves its sessions and queued messages
           await sleep(1_000);
-          await broker.startProcess();
+          await broker.start();
           brokerDone = true;
         }
         await sleepUntil(start + at);

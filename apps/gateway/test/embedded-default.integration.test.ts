@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, waitUntil } from './support/mosquitto.js';
+import { freePort, waitUntil } from './support/net.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
 const EXAMPLE = join(import.meta.dirname, '..', '..', '..', 'examples', 'gateway.yaml');
