@@ -24,11 +24,13 @@ export function auditQueue(queue: DurableQueue) {
     if (settled.has(lease.id)) audit.violations.push(`lease ${lease.id} settled twice`);
     settled.add(lease.id);
     open.delete(lease.id);
+    await queue.settle(lease, outcome);
+    // Recorded once the queue applied it, so a test waiting on these also sees the pipeline's
+    // bookkeeping (it runs in the same microtask turn).
     const ids = outcome.acked === 'all' ? lease.points.map((p) => p.id) : [...outcome.acked];
     audit.acked.push(...ids);
     audit.deadLettered.push(...(outcome.deadLetter ?? []));
     if (!ids.length && !outcome.deadLetter?.length) audit.releases++;
-    return queue.settle(lease, outcome);
   };
   const wrapped = new Proxy(queue, {
     get(target, prop) {
