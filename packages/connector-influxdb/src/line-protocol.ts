@@ -14,6 +14,15 @@ export class UnwritablePointError extends Error {
   }
 }
 
+// The client's escapers scan strings char by char; most names need no escaping, which a native
+// regex test finds much faster. Each set is exactly the characters the client's escaper handles.
+const MEASUREMENT_SPECIAL = /[, \n\r\t]/;
+const TAG_SPECIAL = /[, =\n\r\t]/;
+const QUOTED_SPECIAL = /["\\]/;
+const escapeMeasurement = (s: string) => (MEASUREMENT_SPECIAL.test(s) ? escape.measurement(s) : s);
+const escapeKey = (s: string) => (TAG_SPECIAL.test(s) ? escape.tag(s) : s);
+const quote = (s: string) => (QUOTED_SPECIAL.test(s) ? escape.quoted(s) : `"${s}"`);
+
 /** Field holding the point id when `include_id` is on. */
 export const ID_FIELD = 'point_id';
 
@@ -56,7 +65,7 @@ function flatten(value: unknown, prefix: string, out: Array<[string, Leaf]>): vo
 
 /** One `key=value` field, typed: float, integer (`42i`), string (quoted, escaped) or boolean (`T`/`F`). */
 function field(key: string, value: Leaf, integer: boolean): string {
-  const k = escape.tag(key);
+  const k = escapeKey(key);
   if (typeof value === 'number') {
     if (integer) {
       if (!Number.isSafeInteger(value)) throw new Error(`field "${key}" must be an integer (tag is in integer_tags), got ${value}`);
@@ -65,7 +74,7 @@ function field(key: string, value: Leaf, integer: boolean): string {
     if (!Number.isFinite(value)) throw new Error(`field "${key}" must be a finite number, got ${value}`);
     return `${k}=${value}`;
   }
-  if (typeof value === 'string') return `${k}=${escape.quoted(value)}`;
+  if (typeof value === 'string') return `${k}=${quote(value)}`;
   return `${k}=${value ? 'T' : 'F'}`;
 }
 
@@ -89,7 +98,7 @@ function tagSet(p: DataPoint, o: LineOptions): string {
   }
   let out = '';
   // InfluxDB has no empty tag values (nor keys): such tags are left out.
-  for (const [k, v] of tags) if (k && v) out += `,${escape.tag(k)}=${escape.tag(v)}`;
+  for (const [k, v] of tags) if (k && v) out += `,${escapeKey(k)}=${escapeKey(v)}`;
   return out;
 }
 
@@ -122,9 +131,9 @@ export function toLine(p: DataPoint, o: LineOptions, integerTags: ReadonlySet<st
     } else {
       fields.push(field(valueFieldName(v, o.field_naming), v, integer));
     }
-    if (o.include_id) fields.push(`${ID_FIELD}=${escape.quoted(p.id)}`);
+    if (o.include_id) fields.push(`${ID_FIELD}=${quote(p.id)}`);
     if (!Number.isFinite(p.timestamp) || p.timestamp < 0) throw new Error(`timestamp must be non-negative epoch milliseconds, got ${p.timestamp}`);
-    return `${escape.measurement(measurementOf(p, o))}${tagSet(p, o)} ${fields.join(',')} ${formatTimestamp(p.timestamp, o.precision)}`;
+    return `${escapeMeasurement(measurementOf(p, o))}${tagSet(p, o)} ${fields.join(',')} ${formatTimestamp(p.timestamp, o.precision)}`;
   } catch (err) {
     throw new UnwritablePointError(p.id, `point ${p.id} (${p.deviceId}/${p.tagName}): ${(err as Error).message}`);
   }

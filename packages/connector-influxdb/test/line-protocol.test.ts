@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { escape } from '@influxdata/influxdb-client';
 import type { DataPoint } from '@bifrost/core';
 import { influxConfigSchema, formatTimestamp, toLine, UnwritablePointError } from '../src/index.js';
 
@@ -54,6 +55,16 @@ describe('toLine', () => {
   it('leaves out empty tags and escapes newlines in tags', () => {
     expect(toLine(point({ tags: { empty: '', multi: 'a\nb' } }), { ...opts, include_id: false }))
       .toBe('industrial_data,device_id=PLC001,multi=a\\nb,quality=GOOD,tag_name=temperature value=21.5 1700000000123000000');
+  });
+
+  it('escapes exactly as the official client for any mix of special characters', () => {
+    const alphabet = 'ab ,=\n\r\t"\\#é';
+    for (let n = 0; n < 500; n++) {
+      const s = Array.from({ length: 1 + (n % 12) }, (_, i) => alphabet[(n * 7 + i * 13 + n * i) % alphabet.length]).join('');
+      const name = `m${s}`;
+      const line = toLine(point({ deviceId: s, value: { [`k${s}`]: s } }), { ...opts, measurement: name, include_id: false });
+      expect(line).toBe(`${escape.measurement(name)},device_id=${escape.tag(s)},quality=GOOD,tag_name=temperature ${escape.tag(`k${s}`)}=${escape.quoted(s)} 1700000000123000000`);
+    }
   });
 
   it('gives a redelivered point exactly the same line (series + timestamp dedupe)', () => {
