@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import kafkajs from 'kafkajs';
 import { ConfigError } from '@bifrost/core';
 import type { Compression } from './config.js';
@@ -17,6 +20,19 @@ function isRegistered(factory: (() => unknown) | undefined): boolean {
     return Boolean(factory?.());
   } catch {
     return false;
+  }
+}
+
+/**
+ * Imports an optional package from this connector's dependencies, else from the running app's
+ * (with pnpm's strict layout a package the app installed is not visible from here).
+ */
+async function importBesideApp(pkg: string): Promise<unknown> {
+  try {
+    return await import(pkg);
+  } catch {
+    const resolved = createRequire(join(process.cwd(), 'package.json')).resolve(pkg);
+    return import(pathToFileURL(resolved).href);
   }
 }
 
@@ -42,7 +58,7 @@ export async function ensureCodec(c: Compression): Promise<void> {
   if (isRegistered(codecs[type])) return;
   let mod: unknown;
   try {
-    mod = await import(pkg);
+    mod = await importBesideApp(pkg);
   } catch (err) {
     throw new ConfigError(`compression: ${c} needs the codec package "${pkg}"; install it beside the connector (npm install ${pkg}) or choose gzip`, {
       code: 'BIFROST_ERR_KAFKA_CODEC_MISSING',

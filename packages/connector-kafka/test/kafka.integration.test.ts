@@ -2,12 +2,12 @@ import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartialWriteError, TransientError, newPointId, type DataPoint, type Logger, type PluginContext } from '@bifrost/core';
 import kafka, { ID_HEADER, kafkaConfigSchema } from '../src/index.js';
-import { kafkaInstallation, requirePeer, showPeerLogsOnFailure, startKafka, type KafkaPeer } from '@bifrost/connector-testkit';
+import { createTlsFixture, kafkaInstallation, requirePeer, showPeerLogsOnFailure, startKafka, type KafkaPeer, type TlsFixture } from '@bifrost/connector-testkit';
 
 const kafkaPeer = requirePeer('kafka', kafkaInstallation);
 
 const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-const ctx = (): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal });
+const ctx = (tls?: PluginContext['tls']): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal, ...(tls && { tls }) });
 let seq = 0;
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
   id: newPointId(), deviceId: `PLC${seq % 4}`, tagName: 'temperature', value: 20 + ++seq, quality: 'GOOD', timestamp: 1_700_000_000_000 + seq, ...over,
@@ -82,6 +82,17 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     await c.close();
   });
 
+  it('compresses with snappy when its codec package is installed', async () => {
+    const topic = `it.${seq}.snappy`;
+    const c = connector({ topic, compression: 'snappy' });
+    await c.connect();
+    const batch = Array.from({ length: 100 }, () => point());
+    await c.write(batch);
+    const got = await readTopic(peer.bootstrap, topic, batch.length);
+    expect(new Set(got.map((r) => r.id))).toEqual(new Set(batch.map((p) => p.id)));
+    await c.close();
+  });
+
   it('renders the topic template per point', async () => {
     const c = connector({ topic: '{topic_prefix}{device_id}.{tag_name}', topic_prefix: `it${seq}.` });
     await c.connect();
@@ -130,4 +141,35 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     expect(new Set(got.map((r) => r.id))).toEqual(new Set([...before, ...during].map((p) => p.id)));
     await c.close();
   });
+});
+
+describe.skipIf(!kafkaPeer.available)('Kafka connector over SASL_SSL', () => {
+  let peer: KafkaPeer;
+  let tls: TlsFixture;
+  showPeerLogsOnFailure(() => [peer]);
+  beforeAll(async () => {
+    tls = createTlsFixture();
+    peer = await startKafka({ tls: tls.serverTls() });
+  });
+  afterAll(async () => {
+    await peer?.dispose();
+    tls?.dispose();
+  });
+
+  for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512'] as const) {
+    it(`authenticates with SASL ${mechanism} over TLS and delivers`, async () => {
+      const topic = `it.sasl.${mechanism}`;
+      const { username, password } = peer.users[0]!;
+      const config = kafkaConfigSchema.parse({ endpoint: peer.saslSslBootstrap, topic, sasl_mechanism: mechanism, username, password });
+      const c = kafka.create(config, ctx(tls.clientTls('tls')));
+      await c.connect();
+      const p = point();
+      await c.write([p]);
+      const [r] = await readTopic(peer.bootstrap, topic, 1);
+      expect(r?.point).toEqual(p);
+      await c.close();
+      const wrong = kafka.create(kafkaConfigSchema.parse({ ...config, password: `${password}x` }), ctx(tls.clientTls('tls')));
+      await expect(wrong.connect()).rejects.toMatchObject({ kind: 'auth' });
+    });
+  }
 });

@@ -1,3 +1,4 @@
+import kafkajs from 'kafkajs';
 import { AuthError, ConfigError, PayloadError, TransientError, type DataPoint, type PluginContext } from '@bifrost/core';
 import { describe, expect, it } from 'vitest';
 import kafka, { bootstrapBrokers, chunkBySize, recordBytes, classifyKafkaError, clientConfig, compileTopic, ensureCodec, kafkaConfigSchema, toRecord, topicNameProblem } from '../src/index.js';
@@ -87,7 +88,13 @@ describe('codecs', () => {
   it('gzip is built in; a missing codec package is a ConfigError naming it', async () => {
     await expect(ensureCodec('gzip')).resolves.toBeUndefined();
     await expect(ensureCodec('zstd')).rejects.toThrow(/@kafkajs\/zstd/);
-    await expect(ensureCodec('snappy')).rejects.toBeInstanceOf(ConfigError);
+    await expect(ensureCodec('lz4')).rejects.toBeInstanceOf(ConfigError);
+  });
+  it('registers an installed codec package with kafkajs (kafkajs-snappy is a dev dependency)', async () => {
+    await ensureCodec('snappy');
+    const codec = (kafkajs.CompressionCodecs as Record<number, () => { compress(e: { buffer: Buffer }): Promise<Buffer>; decompress(b: Buffer): Promise<Buffer> }>)[kafkajs.CompressionTypes.Snappy]!();
+    const packed = await codec.compress({ buffer: Buffer.from('bifrost '.repeat(100)) });
+    expect((await codec.decompress(packed)).toString()).toBe('bifrost '.repeat(100));
   });
 });
 
