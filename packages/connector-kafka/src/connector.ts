@@ -169,7 +169,7 @@ export class KafkaConnector implements Connector {
     if (rejected.length === 0) return;
     const refused = new Set(rejected.map((r) => r.id));
     const accepted = batch.filter((p) => !refused.has(p.id)).map((p) => p.id);
-    if (accepted.length === 0) {
+    if (accepted.length === 0 && rejected.every((r) => (r.kind ?? 'payload') === 'payload')) {
       throw new PayloadError(rejected.slice(0, 3).map((r) => r.reason).join('; '), rejected.map((r) => r.id), {
         code: 'BIFROST_ERR_KAFKA_REJECTED',
         connector: this.label,
