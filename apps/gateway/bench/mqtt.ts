@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createPipeline, defineConnector, newPointId, openSqliteQueue, type DataPoint } from '@bifrost/core';
 import mqttConnector from '@bifrost/connector-mqtt';
 import mqtt from 'mqtt';
-import { mosquittoBinary, startMosquitto, tcpOpen } from '@bifrost/connector-testkit';
+import { mosquittoBinary, startMosquitto, tcpOpen } from '@bifrost/connector-testkit/peers';
 import { freePort, waitUntil } from '../test/support/net.ts';
 
 const THROUGHPUT_POINTS = 100_000;

@@ -78,8 +78,8 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
       cleanups.push(() => b.close());
     }
 
-    const resolved = await resolvePlugins(loaded as LoadedConfig & { config: GatewayConfig }, { embeddedUrl: embeddedUrlOf(cfg, broker?.port) });
     const withConfig = loaded as LoadedConfig & { config: GatewayConfig };
+    const resolved = await resolvePlugins(withConfig, { embeddedUrl: embeddedUrlOf(cfg, broker?.port) });
     const issues = [...resolved.issues, ...routingChecks(withConfig, resolved.issues), ...(await hostFileChecks(withConfig))];
     if (issues.length) throw new ConfigFileError(issues, loaded.file);
 
@@ -103,7 +103,6 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     let accepting = false;
     pipeline.start();
     cleanups.push(async () => {
-      accepting = false;
       const { released } = await pipeline.stop({ deadlineMs: cfg.shutdown_timeout });
       const left = Object.values(released).reduce((a, b) => a + b, 0);
       if (left) logger.info({ released }, `${left} in-flight point(s) stay queued for the next start`);
@@ -112,7 +111,7 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     const api = buildApi({
       pipeline,
       queue,
-      connectorConfigs: Object.fromEntries(Object.entries(cfg.cloud.connectors)),
+      connectorConfigs: cfg.cloud.connectors,
       secrets: loaded.secrets,
       logger,
       token: cfg.api.token,
@@ -189,7 +188,10 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
       queue,
       api,
       logger,
-      stop: () => (stopped ??= cleanup()),
+      stop: () => {
+        accepting = false;
+        return (stopped ??= cleanup());
+      },
     };
   } catch (err) {
     await cleanup();
