@@ -17,7 +17,7 @@ const THROUGHPUT_POINTS = 100_000;
 const LATENCY_RATE = 10_000;
 const LATENCY_SECONDS = 5;
 const ROUNDS = 3;
-const LATENCY_ROUNDS = 2;
+const LATENCY_ROUNDS = 3;
 
 interface Case {
   case: string;

@@ -1,5 +1,6 @@
 // Regenerates the config reference in README.md from the gateway's zod schemas (the schemas are the
-// source of truth): one option table per section. Run after `build`: `pnpm --filter @bifrost/gateway docs`.
+// source of truth): one option table per section. Run after `build`: `pnpm --filter @bifrost/gateway docs`;
+// `--check` only verifies it (used by the tests).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { durationSchema } from '@bifrost/core';
@@ -68,5 +69,14 @@ const text = readFileSync(readme, 'utf8');
 const a = text.indexOf(START);
 const b = text.indexOf(END);
 if (a < 0 || b < a) throw new Error(`README.md needs the markers ${START} and ${END}`);
-writeFileSync(readme, `${text.slice(0, a + START.length)}\n${sections.join('\n\n')}\n${text.slice(b)}`);
-console.log(`README.md: ${sections.length} sections`);
+const updated = `${text.slice(0, a + START.length)}\n${sections.join('\n\n')}\n${text.slice(b)}`;
+if (process.argv.includes('--check')) {
+  if (updated !== text) {
+    console.error('README.md config reference is out of date: run `pnpm --filter @bifrost/gateway docs`');
+    process.exit(1);
+  }
+  console.log('README.md config reference is up to date');
+} else {
+  writeFileSync(readme, updated);
+  console.log(`README.md: ${sections.length} sections`);
+}

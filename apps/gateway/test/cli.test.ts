@@ -96,3 +96,10 @@ describe('bifrost CLI', () => {
     expect((await bifrost('dlq', 'list', '-c', file)).stdout).toContain('0 dead letter(s)');
   });
 });
+
+describe('README config reference', () => {
+  it('matches the schemas (regenerate with pnpm --filter @bifrost/gateway docs)', async () => {
+    const { stdout } = await run(process.execPath, [join(import.meta.dirname, '..', 'scripts', 'config-reference.mjs'), '--check']);
+    expect(stdout).toContain('up to date');
+  });
+});
