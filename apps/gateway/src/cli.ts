@@ -6,7 +6,6 @@ import type { ConnectorDefinition, DeadLetterFilter, SourceDefinition } from '@b
 import { hostFileChecks } from './config/file-checks.js';
 import { formatIssues } from './config/issues.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
-import { configJsonSchema } from './config/json-schema.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GATEWAY_VERSION, openConfiguredQueue, startGateway } from './gateway.js';
 import { discoverPlugins, GATEWAY_DIR } from './plugins/discovery.js';
@@ -127,6 +126,8 @@ program
         process.stderr.write(`skipping ${p.name}: ${(err as Error).message}\n`);
       }
     }
+    // Loaded here only: `run` does not need zod-to-json-schema.
+    const { configJsonSchema } = await import('./config/json-schema.js');
     process.stdout.write(`${JSON.stringify(configJsonSchema({ connectors, sources }), null, 2)}\n`);
   });
 

@@ -6,7 +6,7 @@ import {
 } from '@bifrost/core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.js';
+import type { EmbeddedBroker } from './broker/embedded-broker.js';
 import { connectorLane, deliveryOptions, queueDirectory, queueOptions } from './config/host-settings.js';
 import { hostFileChecks } from './config/file-checks.js';
 import { ConfigFileError } from './config/issues.js';
@@ -73,6 +73,8 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
   try {
     let broker: EmbeddedBroker | undefined;
     if (cfg.embedded_broker.enabled) {
+      // aedes is loaded only when the embedded broker is on.
+      const { startEmbeddedBroker } = await import('./broker/embedded-broker.js');
       broker = await startEmbeddedBroker(cfg.embedded_broker.host, cfg.embedded_broker.port);
       const b = broker;
       cleanups.push(() => b.close());
