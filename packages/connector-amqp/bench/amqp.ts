@@ -5,8 +5,7 @@ import { connect, type ConfirmChannel } from 'amqplib';
 import type { DataPoint } from '@bifrost/core';
 import amqp, { amqpConfigSchema } from '@bifrost/connector-amqp';
 import { startRabbitMq } from '@bifrost/connector-testkit/peers';
-// The end-to-end driver is shared with the timescale and influxdb benches (to move to the testkit).
-import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '../../connector-timescale/bench/_pipeline-throughput.ts';
+import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '@bifrost/connector-testkit/bench';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 30_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);

@@ -5,8 +5,7 @@ import { InfluxDB, Point } from '@influxdata/influxdb-client';
 import type { DataPoint } from '@bifrost/core';
 import influxdb, { influxConfigSchema } from '@bifrost/connector-influxdb';
 import { startInflux } from '@bifrost/connector-testkit/peers';
-// The end-to-end driver is shared with the timescale bench (to move to the testkit).
-import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '../../connector-timescale/bench/_pipeline-throughput.ts';
+import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '@bifrost/connector-testkit/bench';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 60_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);

@@ -6,8 +6,7 @@ import kafkajs from 'kafkajs';
 import type { DataPoint } from '@bifrost/core';
 import kafka, { kafkaConfigSchema } from '@bifrost/connector-kafka';
 import { startKafka } from '@bifrost/connector-testkit/peers';
-// The end-to-end driver is shared with the timescale and influxdb benches (to move to the testkit).
-import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '../../connector-timescale/bench/_pipeline-throughput.ts';
+import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '@bifrost/connector-testkit/bench';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);

@@ -3,7 +3,7 @@
 import pg from 'pg';
 import timescale, { insertParameters, insertStatement, timescaleConfigSchema } from '@bifrost/connector-timescale';
 import { startPostgres } from '@bifrost/connector-testkit/peers';
-import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from './_pipeline-throughput.ts';
+import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '@bifrost/connector-testkit/bench';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 60_000);
 const peer = await startPostgres();

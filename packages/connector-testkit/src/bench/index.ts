@@ -1,5 +1,5 @@
-// Shared by the timescale and influxdb benches (files starting with `_` are not benches themselves).
-// Erasable TypeScript only: scripts/bench.mjs runs it with Node 24 type stripping.
+// `@bifrost/connector-testkit/bench`: the durable end-to-end bench driver every connector bench uses
+// beside its raw client loop. No vitest here: benches run as plain Node scripts (scripts/bench.mjs).
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +74,7 @@ export async function concurrentLoop<T>(batches: readonly T[][], workers: number
   return points / ((performance.now() - t0) / 1000);
 }
 
+/** Splits `items` into consecutive slices of at most `size`. */
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -88,6 +89,7 @@ export function writeResults(name: string, cases: BenchCase[]): void {
   for (const c of cases) console.log(`${c.case}: ${Math.round(c.points_per_s)} points/s vs raw ${Math.round(c.baseline_points_per_s)} points/s = ${c.ratio.toFixed(2)}x`);
 }
 
+/** A result row with the ratio of `ours` to `raw` (rounded to two decimals). */
 export function benchCase(name: string, ours: number, raw: number): BenchCase {
   return { case: name, points_per_s: Math.round(ours), baseline_points_per_s: Math.round(raw), ratio: Math.round((ours / raw) * 100) / 100 };
 }
