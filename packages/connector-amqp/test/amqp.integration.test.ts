@@ -87,8 +87,13 @@ describe.skipIf(!rabbit.available)('AMQP connector against a real RabbitMQ', () 
     await c.write([point()]);
     peer.ctl('set_vm_memory_high_watermark', '0.000001');
     try {
-      // The broker blocks a connection when it next publishes; the write fails fast instead of hanging.
-      const err = await c.write([point()]).catch((e: unknown) => e);
+      // The alarm is raised at the broker's next memory check, and a connection is blocked when it
+      // next publishes; from then on the write fails fast instead of hanging.
+      let err: unknown;
+      for (let i = 0; i < 100 && !err; i++) {
+        err = await c.write([point()]).then(() => undefined, (e: unknown) => e);
+        if (!err) await new Promise((r) => setTimeout(r, 100));
+      }
       expect(err).toBeInstanceOf(CapacityError);
       expect((err as CapacityError).code).toBe('BIFROST_ERR_AMQP_BLOCKED');
       await expect(c.write([point()])).rejects.toBeInstanceOf(CapacityError);
