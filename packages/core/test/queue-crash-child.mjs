@@ -1,6 +1,7 @@
 // Child process of queue-crash.test.ts: ingests into the SQLite queue (sync=batch) until it is
-// SIGKILLed, writing `ok <id> ...` after each enqueue promise resolved, while a consumer leases and
-// acks: `acking <id> ...` before settle, `acked <id> ...` after settle resolved. It loads the
+// SIGKILLed, reporting `ok <id> ... ;` after each enqueue promise resolved, while a consumer leases
+// and acks: `acking <id> ... ;` before settle, `acked <id> ... ;` after settle resolved. Reports are
+// appended to a file with synchronous writes (a pipe would lose what is still buffered at the kill). It loads the
 // TypeScript sources directly (Node 24 type transform plus a resolve hook mapping `.js` to `.ts`).
 import { registerHooks } from 'node:module';
 
@@ -17,12 +18,15 @@ registerHooks({
   },
 });
 
+const { openSync, writeSync } = await import('node:fs');
 const { openSqliteQueue } = await import('../src/queue/sqlite-queue.ts');
-const [file, runTag] = process.argv.slice(2);
+const [file, runTag, reportFile] = process.argv.slice(2);
+const reportFd = openSync(reportFile, 'a');
+const report = (line) => writeSync(reportFd, `${line} ;\n`);
 const queue = await openSqliteQueue(file, { sync: 'batch' });
 let n = 0;
 const point = () => ({ id: `${runTag}-${n++}`, deviceId: 'PLC001', tagName: 'temperature', value: n, quality: 'GOOD', timestamp: Date.now() });
-process.stdout.write('ready\n');
+report('ready');
 const consumer = async () => {
   for (;;) {
     const lease = await queue.lease('cloud', 1 + (n % 300));
@@ -32,9 +36,9 @@ const consumer = async () => {
     }
     // ack about two thirds, release the rest
     const acked = lease.points.filter((_, i) => i % 3 !== 2).map((p) => p.id);
-    process.stdout.write(`acking ${acked.join(' ')}\n`);
+    report(`acking ${acked.join(' ')}`);
     await queue.settle(lease, { acked });
-    process.stdout.write(`acked ${acked.join(' ')}\n`);
+    report(`acked ${acked.join(' ')}`);
   }
 };
 // Several producers at once so that group commits carry many calls.
@@ -43,6 +47,6 @@ await Promise.all([consumer(), ...Array.from({ length: 8 }, async (_, w) => {
     const size = 1 + ((n + w) % 50);
     const items = Array.from({ length: size }, () => ({ connector: 'cloud', priority: (n % 3) * 4, point: point() }));
     await queue.enqueue(items);
-    process.stdout.write(`ok ${items.map((i) => i.point.id).join(' ')}\n`);
+    report(`ok ${items.map((i) => i.point.id).join(' ')}`);
   }
 })]);

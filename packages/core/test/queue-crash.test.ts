@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { openSqliteQueue, type QueueLogger } from '../src/queue/sqlite-queue.js';
@@ -24,24 +23,29 @@ interface ChildReport {
 
 /** Runs the ingesting and delivering child, SIGKILLs it at a random moment, and returns what it reported. */
 async function ingestUntilKilled(file: string, tag: string): Promise<ChildReport> {
-  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', CHILD, file, tag], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const report: ChildReport = { confirmed: [], acked: [], acking: [] };
+  const reportFile = join(dir, `${tag}.report`);
+  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', CHILD, file, tag, reportFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-  const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line === 'ready') resolve();
-      else if (line.startsWith('ok ')) report.confirmed.push(...line.slice(3).split(' '));
-      else if (line.startsWith('acking ')) report.acking.push(...line.slice(7).split(' '));
-      else if (line.startsWith('acked ')) report.acked.push(...line.slice(6).split(' '));
-    });
-    void exited.then(() => reject(new Error(`child exited before it was ready: ${stderr}`)));
-  });
-  await ready;
+  let gone = false;
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => { gone = true; resolve(signal); }));
+  const readLines = () => (existsSync(reportFile) ? readFileSync(reportFile, 'utf8').split('\n') : []);
+  while (!readLines().includes('ready ;')) {
+    if (gone) throw new Error(`child exited before it was ready: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
   await new Promise((r) => setTimeout(r, 40 + Math.random() * 260));
   child.kill('SIGKILL');
   expect(await exited).toBe('SIGKILL');
+  const report: ChildReport = { confirmed: [], acked: [], acking: [] };
+  for (const raw of readLines()) {
+    // A line cut short by the kill has no terminator: ignore it.
+    if (!raw.endsWith(' ;')) continue;
+    const [kind, ...ids] = raw.slice(0, -2).split(' ');
+    if (kind === 'ok') report.confirmed.push(...ids);
+    else if (kind === 'acking') report.acking.push(...ids);
+    else if (kind === 'acked') report.acked.push(...ids);
+  }
   const done = new Set(report.acked);
   report.acking = report.acking.filter((id) => !done.has(id));
   return report;
