@@ -229,3 +229,18 @@ describe('sources', () => {
     expect(issues).toEqual([{ path: 'gateway.sources.sim.devices', line: 5, message: expect.any(String) }]);
   });
 });
+
+describe('examples/', () => {
+  it('every example config is valid, plugin schemas and routing rules included', async () => {
+    const dir = join(import.meta.dirname, '..', '..', '..', 'examples');
+    const { readdirSync } = await import('node:fs');
+    const secret = tmp();
+    writeFileSync(join(secret, 'mqtt'), 'example-password\n');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(files).toContain('gateway.yaml');
+    for (const f of files) {
+      const loaded = loadConfigFile(join(dir, f), { BIFROST_API_TOKEN: 'example-token', MQTT_PASSWORD_FILE: join(secret, 'mqtt') });
+      expect(await allIssues(loaded), f).toEqual([]);
+    }
+  });
+});

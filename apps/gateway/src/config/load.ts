@@ -58,13 +58,16 @@ export function parseConfigText(text: string, opts: { file?: string; baseDir?: s
   }
   if (issues.length) return { ...base, raw: undefined, issues };
 
-  issues.push(...substituteEnv(doc, env, locator));
+  const envIssues = substituteEnv(doc, env, locator);
+  issues.push(...envIssues);
   const raw = doc.toJS() as unknown;
   issues.push(...inlineSecretFiles(raw, [], baseDir, locator, secrets));
   collectSecretValues(raw, secrets);
 
   const parsed = configFileSchema.safeParse(raw ?? {});
-  if (!parsed.success) issues.push(...zodIssuesToConfigIssues(parsed.error.issues, [], locator));
+  // A value emptied by a missing ${VAR} is reported once, as the missing variable.
+  const emptied = new Set(envIssues.map((i) => i.path));
+  if (!parsed.success) issues.push(...zodIssuesToConfigIssues(parsed.error.issues, [], locator).filter((i) => !emptied.has(i.path)));
   return { ...base, raw, issues, config: parsed.success && !issues.length ? parsed.data.gateway : undefined };
 }
 

@@ -83,6 +83,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     bodyLimit: deps.bodyLimit ?? 1_048_576,
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
+  const documented = new Set(ROUTES.map((r) => `${r.method} ${r.path.replace(/\{(\w+)\}/g, ':$1')}`));
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD' && !documented.has(`${method} ${route.url}`)) throw new Error(`[bifrost] route ${method} ${route.url} is missing from ROUTES (openapi.ts)`);
+    }
+  });
   const redact = <T>(v: T): T => deps.secrets.redact(v);
   const connectorNames = () => new Set(Object.keys(deps.connectorConfigs));
 
