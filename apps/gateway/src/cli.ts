@@ -138,7 +138,13 @@ async function withQueue<T>(file: string | undefined, fn: (q: Awaited<ReturnType
   const path = configPath(file);
   const loaded = loadConfigFile(path);
   if (!loaded.config || loaded.issues.length) fail(formatIssues(loaded.issues, path));
-  const { queue } = await openConfiguredQueue(loaded.config, loaded.baseDir);
+  let queue: Awaited<ReturnType<typeof openConfiguredQueue>>['queue'];
+  try {
+    ({ queue } = await openConfiguredQueue(loaded.config, loaded.baseDir));
+  } catch (err) {
+    const inUse = /in use by another process/.test((err as Error).message);
+    fail(`${(err as Error).message}${inUse ? '\nThe gateway is running: use the REST API instead (GET /api/cloud/deadletters, POST /api/cloud/deadletters/replay|purge).' : ''}`);
+  }
   try {
     return await fn(queue);
   } finally {
@@ -188,4 +194,4 @@ dlq.command('purge')
     await withQueue(opts.config, async (q) => process.stdout.write(`${await q.purgeDeadLetters(filterOf(opts))} dead letter(s) purged\n`));
   });
 
-await program.parseAsync();
+await program.parseAsync().catch((err: unknown) => fail(`[bifrost] ${(err as Error).message.replace(/^\[bifrost\] /, '')}`));

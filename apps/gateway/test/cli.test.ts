@@ -94,6 +94,17 @@ describe('bifrost CLI', () => {
     expect((await bifrost('dlq', 'replay', '-c', file, '--connector', 'a', '--seq', seq)).stdout).toContain('1 dead letter(s) replayed');
     expect((await bifrost('dlq', 'purge', '-c', file)).stdout).toContain('1 dead letter(s) purged');
     expect((await bifrost('dlq', 'list', '-c', file)).stdout).toContain('0 dead letter(s)');
+
+    // While a gateway holds the queue, dlq refuses with a pointer to the REST routes.
+    const held = await openSqliteQueue(join(qdir, 'queue.db'));
+    try {
+      const busy = await bifrost('dlq', 'list', '-c', file);
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain('in use by another process');
+      expect(busy.stderr).toContain('/api/cloud/deadletters');
+    } finally {
+      await held.close();
+    }
   });
 });
 
