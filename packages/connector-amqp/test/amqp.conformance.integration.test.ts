@@ -7,11 +7,9 @@ import {
   rabbitInstallation,
   requirePeer,
   startRabbitMq,
-  startToxiproxy,
   toxiproxyBinary,
   toxiproxyFaultProxy,
   type Collector,
-  type ToxiproxyPeer,
   type RabbitPeer,
   type ReceivedPoint,
   type TlsFixture,
@@ -28,8 +26,6 @@ interface Peer {
   tls: TlsFixture;
 }
 
-/** Toxiproxy between the connector and the broker for the network-fault scenarios. */
-let toxi: ToxiproxyPeer | undefined;
 
 /**
  * Consumes a fresh durable queue bound to every routing key of the exchange, reconnecting through
@@ -91,11 +87,9 @@ describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
   async peer() {
     const tls = createTlsFixture();
     const broker = await startRabbitMq({ tls: tls.serverTls() });
-    if (toxiproxy.available) toxi = await startToxiproxy();
     return { broker, tls };
   },
   async dispose(p) {
-    await toxi?.dispose();
     await p.broker.dispose();
     p.tls.dispose();
   },
@@ -124,7 +118,7 @@ describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
   },
   readBack: (p) => collect(p.broker.url),
   address: (p) => ({ host: p.broker.host, port: p.broker.ports.amqp }),
-  ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy(() => toxi!) }),
+  ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
   restart: (p) => p.broker.restart(),
   stop: (p) => p.broker.stop(),
   start: (p) => p.broker.start(),

@@ -7,7 +7,7 @@ import {
   kafkaInstallation,
   requirePeer,
   startKafka,
-  startToxiproxy,
+  sharedToxiproxy,
   toxiproxyBinary,
   toxiproxyFaultProxy,
   type Collector,
@@ -29,7 +29,6 @@ interface Peer {
   tls: TlsFixture;
 }
 
-let toxi: ToxiproxyPeer | undefined;
 let broker: KafkaPeer | undefined;
 
 /**
@@ -37,9 +36,10 @@ let broker: KafkaPeer | undefined;
  * advertises that listener (Kafka clients reconnect to the advertised address after bootstrap), so
  * the testkit adapter is handed a client that creates its proxy there.
  */
-const kafkaFaultProxy: FaultProxyFactory = (upstream) => {
+const kafkaFaultProxy: FaultProxyFactory = async (upstream) => {
+  const toxi = await sharedToxiproxy();
   const { host, port } = broker!.proxied!.advertised;
-  const client = { createProxy: (o: { upstream: string }) => toxi!.client.createProxy({ ...o, listen: `${host}:${port}` }) };
+  const client = { createProxy: (o: { upstream: string }) => toxi.client.createProxy({ ...o, listen: `${host}:${port}` }) };
   return toxiproxyFaultProxy(() => ({ client }) as unknown as ToxiproxyPeer)(upstream);
 };
 
@@ -81,7 +81,6 @@ describe.skipIf(!kafkaPeer.available)('kafka', () => describeConnector<Peer>({
   async peer() {
     const tls = createTlsFixture();
     broker = await startKafka({ tls: tls.serverTls(), proxied: true });
-    if (toxiproxy.available) toxi = await startToxiproxy();
     const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
@@ -89,7 +88,6 @@ describe.skipIf(!kafkaPeer.available)('kafka', () => describeConnector<Peer>({
     return { broker, tls };
   },
   async dispose(p) {
-    await toxi?.dispose();
     await p.broker.dispose();
     p.tls.dispose();
   },
