@@ -1,7 +1,6 @@
 // End to end: the real `bifrost` process, REST ingest, Mosquitto in its own process, an independent
 // subscriber. The gateway is SIGKILLed and restarted at random moments and the broker restarted
 // once while 50,000 points are posted at a steady rate; every point that got a 2xx must arrive.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,44 +8,15 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mosquittoBinary, requirePeer, startMosquitto, type MosquittoPeer } from '@bifrost/connector-testkit';
+import { GatewayProcess, postUntilAccepted } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
 const TOTAL = 50_000;
 const BATCH = 50;
 const RATE_PER_S = 1_250;
 const GATEWAY_KILLS = 6;
 
 const mosquitto = requirePeer('mosquitto', mosquittoBinary);
-
-class GatewayProcess {
-  private child: ChildProcess | undefined;
-  log = '';
-  starts = 0;
-  constructor(private readonly config: string, readonly apiUrl: string) {}
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, [CLI, 'run', '-c', this.config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (d: Buffer) => { this.log = (this.log + d.toString()).slice(-20_000); };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    this.child = child;
-    this.starts++;
-    await waitUntil(`gateway ready (log: ${this.log.slice(-2000)})`, async () => {
-      if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${this.log.slice(-3000)}`);
-      return fetch(`${this.apiUrl}/ready`).then((r) => r.ok, () => false);
-    }, 30_000);
-  }
-
-  async stop(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill(signal);
-    await exited;
-  }
-}
 
 describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker restart)', () => {
   let dir: string;
@@ -136,18 +106,9 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
     for (let sent = 0; sent < TOTAL; sent += BATCH) {
       await sleepUntil(start + (sent / RATE_PER_S) * 1000);
       const points = Array.from({ length: BATCH }, (_, i) => ({ id: randomUUID(), deviceId: `dev-${(sent + i) % 20}`, tagName: 'seq', value: sent + i }));
-      // Retry the same points until the gateway answers 2xx (it may be dead or restarting).
-      for (;;) {
-        const res = await fetch(`${gateway.apiUrl}/api/data`, {
-          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(points), signal: AbortSignal.timeout(5_000),
-        }).catch(() => undefined);
-        if (res?.ok) {
-          for (const p of points) accepted.add(p.id);
-          break;
-        }
-        rejected++;
-        await sleep(50);
-      }
+      // The same points again until the gateway answers 2xx (it may be dead or restarting).
+      rejected += await postUntilAccepted(gateway.apiUrl, points);
+      for (const p of points) accepted.add(p.id);
     }
     await chaos;
     const postedIn = Date.now() - start;

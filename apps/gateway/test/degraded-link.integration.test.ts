@@ -1,0 +1,126 @@
+// The real `bifrost` process publishing to Mosquitto through Toxiproxy while the link degrades:
+// high latency with jitter, a bandwidth cap, a black hole (writes time out), connection resets.
+// Every point that got a 2xx must reach an independent subscriber, and delivery must recover.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  mosquittoBinary, requirePeer, startMosquitto, startToxiproxy, toxiproxyBinary,
+  type MosquittoPeer, type ToxiproxyPeer, type ToxiproxyProxy,
+} from '@bifrost/connector-testkit';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GatewayProcess, postUntilAccepted } from './support/gateway-process.js';
+import { freePort, waitUntil } from './support/net.js';
+
+const mosquitto = requirePeer('mosquitto', mosquittoBinary);
+const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
+const TOTAL = 10_000;
+const BATCH = 50;
+const RATE_PER_S = 500;
+
+describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a degraded link (Toxiproxy)', () => {
+  let dir: string;
+  let broker: MosquittoPeer;
+  let toxi: ToxiproxyPeer;
+  let proxy: ToxiproxyProxy;
+  let gateway: GatewayProcess;
+  let subscriber: mqtt.MqttClient;
+  const received = new Map<string, number>();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bifrost-degraded-'));
+    broker = await startMosquitto();
+    toxi = await startToxiproxy();
+    proxy = await toxi.client.createProxy({ upstream: `127.0.0.1:${broker.ports.mqtt}` });
+    const apiPort = await freePort();
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, [
+      'gateway:',
+      `  port: ${apiPort}`,
+      '  log_level: warn',
+      '  throughput_log_interval: 0',
+      '  cloud:',
+      '    batch_size: 200',
+      '    batch_timeout: 20ms',
+      '    health_check_interval: 1s',
+      '    queue: { path: ./queue }',
+      '    connectors:',
+      '      broker:',
+      '        type: mqtt',
+      `        endpoint: mqtt://${proxy.host}:${proxy.port}`,
+      '        timeout: 2s',
+      '        retry_delay: 100ms',
+      '        retry: { max: 1s }',
+      '        breaker: { failure_threshold: 5, reset: 1s }',
+      '        provider_config: { qos: 1, topic_prefix: degraded, keepalive_s: 2, connect_timeout_ms: 2000 }',
+      '',
+    ].join('\n'));
+    gateway = new GatewayProcess(config, `http://127.0.0.1:${apiPort}`);
+    // The subscriber talks to the broker directly: only the gateway's link is degraded.
+    subscriber = mqtt.connect(broker.url, { clientId: 'bifrost-degraded-subscriber', clean: false, reconnectPeriod: 200, protocolVersion: 4 });
+    subscriber.on('connect', (ack) => {
+      if (!ack.sessionPresent) subscriber.subscribe('degraded/#', { qos: 1 });
+    });
+    subscriber.on('message', (_t, payload) => {
+      const id = (JSON.parse(payload.toString()) as { id: string }).id;
+      received.set(id, (received.get(id) ?? 0) + 1);
+    });
+    await waitUntil('subscriber connected', () => subscriber.connected);
+    await gateway.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await gateway?.stop('SIGKILL');
+    subscriber?.end(true);
+    await toxi?.dispose();
+    await broker?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('delivers every acknowledged point through latency, a bandwidth cap, a black hole and resets, then recovers', async () => {
+    const accepted = new Set<string>();
+    const start = Date.now();
+    const durationMs = (TOTAL / RATE_PER_S) * 1000;
+    const phases = (async () => {
+      const at = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, start + ms - Date.now())));
+      await at(2_000);
+      const latency = await proxy.addToxic({ type: 'latency', attributes: { latency: 300, jitter: 200 } });
+      await at(6_000);
+      await proxy.removeToxic(latency);
+      const bandwidth = await proxy.addToxic({ type: 'bandwidth', attributes: { rate: 16 } });
+      await at(9_000);
+      await proxy.removeToxic(bandwidth);
+      const blackhole = await proxy.addToxic({ type: 'timeout', attributes: { timeout: 0 } }, { stream: 'upstream' });
+      await at(13_000);
+      await proxy.removeToxic(blackhole);
+      const reset = await proxy.addToxic({ type: 'reset_peer', attributes: { timeout: 500 } }, { stream: 'upstream' });
+      await at(16_000);
+      await proxy.removeToxic(reset);
+    })();
+
+    for (let sent = 0; sent < TOTAL; sent += BATCH) {
+      await new Promise((r) => setTimeout(r, Math.max(0, start + (sent / RATE_PER_S) * 1000 - Date.now())));
+      const points = Array.from({ length: BATCH }, (_, i) => ({ id: randomUUID(), deviceId: `dev-${(sent + i) % 10}`, tagName: 'seq', value: sent + i }));
+      await postUntilAccepted(gateway.apiUrl, points);
+      for (const p of points) accepted.add(p.id);
+    }
+    await phases;
+
+    await waitUntil('every accepted point at the subscriber', () => [...accepted].every((id) => received.has(id)), 60_000).catch(() => undefined);
+    const missing = [...accepted].filter((id) => !received.has(id));
+    const duplicates = [...received.values()].reduce((a, n) => a + (n - 1), 0);
+    const metrics = (await (await fetch(`${gateway.apiUrl}/api/cloud/metrics`)).json()) as { connectors: Array<{ failed: number; retries: number; queue: { depth: number }; breaker: string }> };
+    const m = metrics.connectors[0]!;
+    console.log(`[degraded] ${accepted.size} accepted over ${(durationMs / 1000).toFixed(0)} s of latency/bandwidth/black hole/resets; `
+      + `missing ${missing.length}, duplicates ${duplicates}, failed write attempts ${m.failed} points, retries ${m.retries}`);
+    expect(accepted.size).toBe(TOTAL);
+    expect(missing).toEqual([]);
+    expect(m.failed).toBeGreaterThan(0); // the faults really hit delivery
+    await waitUntil('queue drained and breaker closed', async () => {
+      const now = (await (await fetch(`${gateway.apiUrl}/api/cloud/metrics`)).json()) as typeof metrics;
+      return now.connectors[0]!.queue.depth === 0 && now.connectors[0]!.breaker === 'closed';
+    }, 20_000);
+  });
+});

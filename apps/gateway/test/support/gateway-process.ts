@@ -1,0 +1,51 @@
+// The real `bifrost run` as a child process, for end-to-end tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { waitUntil } from './net.js';
+
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+
+export class GatewayProcess {
+  private child: ChildProcess | undefined;
+  /** The last 20 kB of its stdout and stderr. */
+  log = '';
+  starts = 0;
+  constructor(private readonly config: string, readonly apiUrl: string) {}
+
+  /** Starts `bifrost run -c <config>` and waits until `/ready` answers 200. */
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [CLI, 'run', '-c', this.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d: Buffer) => { this.log = (this.log + d.toString()).slice(-20_000); };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    this.child = child;
+    this.starts++;
+    await waitUntil(`gateway ready (log: ${this.log.slice(-2000)})`, async () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${this.log.slice(-3000)}`);
+      return fetch(`${this.apiUrl}/ready`).then((r) => r.ok, () => false);
+    }, 30_000);
+  }
+
+  /** Sends `signal` and waits for the exit; returns the exit code (null when killed by the signal). */
+  async stop(signal: NodeJS.Signals): Promise<number | null> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill(signal);
+    return exited;
+  }
+}
+
+/** POSTs points to `/api/data` until a 2xx (the gateway may be down or restarting); returns failed attempts. */
+export async function postUntilAccepted(apiUrl: string, points: unknown[]): Promise<number> {
+  let failures = 0;
+  for (;;) {
+    const res = await fetch(`${apiUrl}/api/data`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(points), signal: AbortSignal.timeout(5_000),
+    }).catch(() => undefined);
+    if (res?.ok) return failures;
+    failures++;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
