@@ -120,6 +120,10 @@ describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
   address: (p) => ({ host: p.broker.host, port: p.broker.ports.amqp }),
   ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
   restart: (p) => p.broker.restart(),
+  async kill(p) {
+    await p.broker.kill();
+    await p.broker.start();
+  },
   stop: (p) => p.broker.stop(),
   start: (p) => p.broker.start(),
   // A routing key longer than AMQP's 255-byte limit can never be published.

@@ -118,6 +118,10 @@ describe.skipIf(!kafkaPeer.available)('kafka', () => describeConnector<Peer>({
   address: (p) => p.broker.proxied!.upstream,
   ...(toxiproxy.available && { faultProxy: kafkaFaultProxy }),
   restart: (p) => p.broker.restart(),
+  async kill(p) {
+    await p.broker.kill();
+    await p.broker.start();
+  },
   stop: (p) => p.broker.stop(),
   start: (p) => p.broker.start(),
   poison: () => ({
