@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it, afterEach } from 'vitest';
 import { createMemoryQueue } from '../src/queue/memory-queue.js';
 import { openSqliteQueue, type QueueLogger } from '../src/queue/sqlite-queue.js';
@@ -138,6 +139,16 @@ describe('sqlite queue file', () => {
     const err = await openSqliteQueue(file, { logger: silentLogger() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueStorageError);
     expect((err as Error).message).toContain(file);
+  });
+
+  it('refuses a file of another layout version instead of misreading it', async () => {
+    const file = join(tempDir(), 'queue.db');
+    const raw = new DatabaseSync(file);
+    raw.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; INSERT INTO meta VALUES ('schema_version', '1')");
+    raw.close();
+    const err = await openSqliteQueue(file, { logger: silentLogger() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QueueStorageError);
+    expect((err as Error).message).toMatch(/layout version 1, this build reads version 2/);
   });
 
   it('rejects bad options naming the field', async () => {

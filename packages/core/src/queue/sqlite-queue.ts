@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ChunkedQueue } from './chunked-queue.js';
-import { SCHEMA, SqliteChunkStore, wasClosedCleanly } from './sqlite-store.js';
+import { SCHEMA, SCHEMA_VERSION, SqliteChunkStore, schemaVersion, wasClosedCleanly } from './sqlite-store.js';
 import { QueueStorageError, type DurableQueue, type QueueOptions, type SyncMode } from './types.js';
 
 /** The part of a pino logger the queue uses. */
@@ -111,6 +111,8 @@ function openChecked(path: string, sync: SyncMode, maxFileBytes: number): Databa
     // and did not measurably help batches of 1000.
     db.exec('PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;');
     db.exec(SCHEMA);
+    const version = schemaVersion(db);
+    if (version !== SCHEMA_VERSION) throw new Error(`the file has queue layout version ${version ?? 'none'}, this build reads version ${SCHEMA_VERSION}; deliver or move it aside first`);
     // After a clean close only the small bookkeeping tables are checked, so opening does not grow
     // with the backlog; after a crash or a storage error the whole file is checked.
     const check = (wasClosedCleanly(db)

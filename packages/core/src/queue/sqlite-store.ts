@@ -9,7 +9,18 @@ import type { DeadLetterFilter } from './types.js';
 const CODEC_COLUMNS = 0;
 const CODEC_DEFLATE_COLUMNS = 1;
 
-/** Tables and indexes of the queue file (version 1). */
+/**
+ * The chunks of one (connector, priority) lane occupy the rowid range (base, base + LANE_SPAN), with
+ * base = (connector id * 10 + priority) * LANE_SPAN: a lane is scanned on the primary key, so no
+ * secondary index is written on every commit. Bases stay below 2^53 for up to 13,000 connectors.
+ */
+const LANE_SPAN = 2 ** 36;
+const MAX_CONNECTOR_ID = Math.floor((2 ** 53 / LANE_SPAN - 10) / 10);
+
+/** Layout version of the queue file; files of another version are refused, not misread. */
+export const SCHEMA_VERSION = '2';
+
+/** Tables of the queue file. */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chunks (
@@ -21,7 +32,7 @@ CREATE TABLE IF NOT EXISTS chunks (
   payload BLOB NOT NULL,
   sizes BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS chunks_by_lane ON chunks (connector, priority, seq);
+CREATE TABLE IF NOT EXISTS connectors (name TEXT PRIMARY KEY, id INTEGER NOT NULL UNIQUE) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chunk_state (seq INTEGER PRIMARY KEY, removed TEXT NOT NULL, attempts TEXT);
 CREATE TABLE IF NOT EXISTS lanes (
   connector TEXT NOT NULL,
@@ -41,9 +52,14 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   point TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dead_letters_by_connector ON dead_letters (connector, seq);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '2');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('clean_close', '0');
 `;
+
+/** The layout version recorded in the file. */
+export function schemaVersion(db: DatabaseSync): string | undefined {
+  return (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value;
+}
 
 /** Whether the file was closed cleanly last time (then `lanes` holds exact totals). */
 export function wasClosedCleanly(db: DatabaseSync): boolean {
@@ -58,20 +74,24 @@ export function wasClosedCleanly(db: DatabaseSync): boolean {
  */
 export class SqliteChunkStore implements ChunkStore {
   private readonly st: Record<string, StatementSync>;
+  private connectorIds = new Map<string, number>();
+  /** Next free rowid per lane base, found on first use. */
+  private readonly nextSeq = new Map<number, number>();
 
   constructor(
     private readonly db: DatabaseSync,
     private readonly compress: boolean,
     private readonly closedCleanly: boolean,
   ) {
-    const lane = 'SELECT seq, enqueued_at AS enqueuedAt FROM chunks WHERE connector = ? AND priority = ?';
+    const lane = 'SELECT seq, enqueued_at AS enqueuedAt FROM chunks WHERE seq > ? AND seq < ?';
     const sql = {
-      insertChunk: 'INSERT INTO chunks (connector, priority, enqueued_at, codec, payload, sizes) VALUES (?, ?, ?, ?, ?, ?)',
+      insertChunk: 'INSERT INTO chunks (seq, connector, priority, enqueued_at, codec, payload, sizes) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      lastInLane: 'SELECT max(seq) AS m FROM chunks WHERE seq > ? AND seq < ?',
+      connectorIds: 'SELECT name, id FROM connectors',
+      insertConnector: 'INSERT INTO connectors (name, id) VALUES (?, ?)',
       insertState: 'INSERT INTO chunk_state (seq, removed, attempts) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET removed = excluded.removed, attempts = excluded.attempts',
       scanAsc: `${lane} ORDER BY seq LIMIT ?`,
-      scanAscAfter: `${lane} AND seq > ? ORDER BY seq LIMIT ?`,
       scanDesc: `${lane} ORDER BY seq DESC LIMIT ?`,
-      scanDescAfter: `${lane} AND seq < ? ORDER BY seq DESC LIMIT ?`,
       readChunk: 'SELECT c.codec, c.payload, c.sizes, s.removed, s.attempts FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq WHERE c.seq = ?',
       deleteChunk: 'DELETE FROM chunks WHERE seq = ?',
       deleteState: 'DELETE FROM chunk_state WHERE seq = ?',
@@ -79,7 +99,6 @@ export class SqliteChunkStore implements ChunkStore {
       chunkSizes: 'SELECT c.connector, c.priority, c.sizes, s.removed FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq',
       insertLane: 'INSERT INTO lanes (connector, priority, points, bytes) VALUES (?, ?, ?, ?)',
       setClean: "UPDATE meta SET value = ? WHERE key = 'clean_close'",
-      first: 'SELECT enqueued_at AS t FROM chunks WHERE connector = ? AND priority = ? ORDER BY seq LIMIT 1',
       insertDead: 'INSERT INTO dead_letters (connector, priority, code, reason, attempts, time, point) VALUES (?, ?, ?, ?, ?, ?, ?)',
       listDead: `SELECT seq, connector, priority, code, reason, attempts, time, point FROM dead_letters
         WHERE (?1 IS NULL OR connector = ?1) AND (?2 IS NULL OR seq IN (SELECT value FROM json_each(?2)))
@@ -87,6 +106,7 @@ export class SqliteChunkStore implements ChunkStore {
       deleteDead: 'DELETE FROM dead_letters WHERE seq = ?',
     };
     this.st = Object.fromEntries(Object.entries(sql).map(([k, v]) => [k, db.prepare(v)]));
+    this.loadConnectorIds();
     // From now until a clean close, `lanes` is stale.
     this.st.setClean.run('0');
   }
@@ -99,23 +119,49 @@ export class SqliteChunkStore implements ChunkStore {
       return out;
     } catch (err) {
       if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      // Connector ids handed out in the rolled-back transaction do not exist.
+      this.loadConnectorIds();
+      this.nextSeq.clear();
       throw err;
     }
+  }
+
+  private loadConnectorIds(): void {
+    const rows = this.st.connectorIds.all() as Array<{ name: string; id: number }>;
+    this.connectorIds = new Map(rows.map((r) => [r.name, r.id]));
+  }
+
+  /** Rowid base of a lane; `create` registers an unknown connector (inside a transaction). */
+  private laneBase(connector: string, priority: number, create: boolean): number | undefined {
+    let id = this.connectorIds.get(connector);
+    if (id === undefined) {
+      if (!create) return undefined;
+      id = this.connectorIds.size + 1;
+      if (id > MAX_CONNECTOR_ID) throw new Error(`more than ${MAX_CONNECTOR_ID} connectors in one queue file`);
+      this.st.insertConnector.run(connector, id);
+      this.connectorIds.set(connector, id);
+    }
+    return (id * 10 + priority) * LANE_SPAN;
   }
 
   insertChunk(c: NewChunk): number {
     const deflate = this.compress;
     const payload = deflate ? deflateRawSync(c.text, { level: 1 }) : c.text;
     const sizes = new Uint8Array(Uint32Array.from(c.sizes).buffer);
-    const seq = Number(this.st.insertChunk.run(c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_COLUMNS : CODEC_COLUMNS, payload, sizes).lastInsertRowid);
+    const base = this.laneBase(c.connector, c.priority, true)!;
+    const seq = this.nextSeq.get(base) ?? ((this.st.lastInLane.get(base, base + LANE_SPAN) as { m: number | null }).m ?? base) + 1;
+    this.nextSeq.set(base, seq + 1);
+    this.st.insertChunk.run(seq, c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_COLUMNS : CODEC_COLUMNS, payload, sizes);
     if (c.attempts?.some((a) => a > 0)) this.st.insertState.run(seq, '[]', JSON.stringify(c.attempts));
     return seq;
   }
 
   scanLane(connector: string, priority: number, descending: boolean, afterSeq: number | undefined, limit: number): ChunkMeta[] {
-    const rows = afterSeq === undefined
-      ? (descending ? this.st.scanDesc : this.st.scanAsc).all(connector, priority, limit)
-      : (descending ? this.st.scanDescAfter : this.st.scanAscAfter).all(connector, priority, afterSeq, limit);
+    const base = this.laneBase(connector, priority, false);
+    if (base === undefined) return [];
+    const rows = descending
+      ? this.st.scanDesc.all(base, afterSeq ?? base + LANE_SPAN, limit)
+      : this.st.scanAsc.all(afterSeq ?? base, base + LANE_SPAN, limit);
     return rows as unknown as ChunkMeta[];
   }
 
@@ -160,7 +206,7 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   firstEnqueuedAt(connector: string, priority: number): number | undefined {
-    return (this.st.first.get(connector, priority) as { t: number } | undefined)?.t;
+    return this.scanLane(connector, priority, false, undefined, 1)[0]?.enqueuedAt;
   }
 
   addDeadLetters(rows: readonly NewDeadLetter[]): void {
