@@ -3,7 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import {
   PartialWriteError, TransientError, classifyError,
-  type Connector, type DataPoint, type HealthProbe, type PluginContext, type RejectedPoint,
+  type Connector, type DataPoint, type HealthProbe, type PluginContext, type RejectedPoint, type WriteReceipt,
 } from '@bifrost/core';
 import { baseUrl, type InfluxConfig } from './config.js';
 import { deliverChunks, type IdentifiedLine } from './deliver.js';
@@ -81,9 +81,10 @@ export class InfluxConnector implements Connector {
 
   /**
    * Resolves when InfluxDB acknowledged every line. Poison points (unwritable, or rejected by the
-   * server) come back in a {@link PartialWriteError} with every other point accepted.
+   * server) come back in a {@link PartialWriteError} with every other point accepted. The receipt
+   * counts the line-protocol bytes of the acknowledged requests (before gzip).
    */
-  async write(batch: readonly DataPoint[]): Promise<void> {
+  async write(batch: readonly DataPoint[]): Promise<WriteReceipt> {
     if (!this.client) throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
     const rejected: RejectedPoint[] = [];
     const entries: IdentifiedLine[] = [];
@@ -95,15 +96,17 @@ export class InfluxConnector implements Connector {
         rejected.push({ id: p.id, reason: err.message, kind: 'payload' });
       }
     }
+    let bytes = 0;
+    const post = async (lines: readonly string[]) => { bytes += await this.post(lines); };
     try {
-      rejected.push(...(await deliverChunks(entries, this.config.batch_size, (lines) => this.post(lines))));
+      rejected.push(...(await deliverChunks(entries, this.config.batch_size, post)));
     } catch (err) {
       const error = classifyError(err, this.label);
       if (rejected.length === 0) throw error;
       // Nothing was delivered, but the unwritable points are still poison: dead-letter them, retry the rest.
       for (const e of entries) rejected.push({ id: e.id, reason: error.message, kind: 'transient' });
     }
-    if (rejected.length === 0) return;
+    if (rejected.length === 0) return { bytes };
     const bad = new Set(rejected.map((r) => r.id));
     throw new PartialWriteError(batch.filter((p) => !bad.has(p.id)).map((p) => p.id), rejected, { connector: this.label, code: 'BIFROST_ERR_INFLUXDB_PARTIAL_WRITE' });
   }
@@ -125,15 +128,18 @@ export class InfluxConnector implements Connector {
     this.client = undefined;
   }
 
-  private async post(lines: readonly string[]): Promise<void> {
+  /** Sends one request; resolves on 204 with the body's bytes (before gzip). */
+  private async post(lines: readonly string[]): Promise<number> {
     const client = this.client;
     if (!client) throw new TransientError('connection closed during write', { code: 'BIFROST_ERR_NOT_CONNECTED' });
-    await client.transport.request(this.path, lines.join('\n'), {
+    const body = lines.join('\n');
+    await client.transport.request(this.path, body, {
       method: 'POST',
       headers: { 'content-type': 'text/plain; charset=utf-8' },
       gzipThreshold: this.config.gzip ? GZIP_THRESHOLD : undefined,
       signal: this.ctx.signal,
     });
+    return Buffer.byteLength(body);
   }
 }
 

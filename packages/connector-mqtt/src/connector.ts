@@ -9,16 +9,24 @@ import {
   type DataPoint,
   type HealthProbe,
   type PluginContext,
+  type WriteReceipt,
 } from '@bifrost/core';
 import { connect as mqttConnect, type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import { DEFAULT_CHANNEL_TOPIC, DEFAULT_TOPIC, SECURE_SCHEMES, brokerUrlOf, maxInflightOf, type MqttConfig } from './config.js';
 import { buildMessages, type MessageFormat } from './messages.js';
 import { classifyConnectError } from './mqtt-errors.js';
-import { PublishWindow } from './publish-window.js';
+import { PublishWindow, type OutgoingMessage } from './publish-window.js';
 import { TopicResolver } from './topic.js';
 
 /** MQTT 5 session lifetime asked for when `clean_session` is false (MQTT 5 ends a session at disconnect otherwise). */
 export const PERSISTENT_SESSION_EXPIRY_S = 86_400;
+
+/** UTF-8 bytes of the messages' payloads. */
+function payloadBytes(messages: readonly OutgoingMessage[]): number {
+  let bytes = 0;
+  for (const m of messages) bytes += Buffer.byteLength(m.payload);
+  return bytes;
+}
 
 /** Builds mqtt.js client options from the config and the host's TLS material (no I/O). */
 export function clientOptions(config: MqttConfig, ctx: Pick<PluginContext, 'tls'>, clientId: string): IClientOptions {
@@ -126,7 +134,8 @@ export class MqttConnector implements Connector {
     this.watch(client);
   }
 
-  async write(batch: readonly DataPoint[]): Promise<void> {
+  /** Resolves once every message was acknowledged (QoS 1/2), with the payload bytes published. */
+  async write(batch: readonly DataPoint[]): Promise<WriteReceipt> {
     const client = this.usableClient();
     const { messages, poison } = buildMessages(batch, this.topics, this.messageFormat());
     const window = new PublishWindow(client, messages, Math.min(this.maxInflight, this.serverLimits.receiveMaximum ?? Infinity));
@@ -140,7 +149,7 @@ export class MqttConnector implements Connector {
       this.inflight.delete(window);
     }
     const rejected = poison.length ? [...poison, ...refused] : refused;
-    if (rejected.length === 0) return;
+    if (rejected.length === 0) return { bytes: payloadBytes(messages) };
     const bad = new Set(rejected.map((r) => r.id));
     throw new PartialWriteError(batch.filter((p) => !bad.has(p.id)).map((p) => p.id), rejected, { connector: this.label });
   }

@@ -1,15 +1,14 @@
 import { afterAll } from 'vitest';
-import { createTlsFixture, describeConnector, makePoints } from '@bifrost/connector-testkit';
+import { createTlsFixture, describeConnector, makePoints, requirePeer, toxiproxyBinary, toxiproxyFaultProxy } from '@bifrost/connector-testkit';
 import mqtt from '../src/index.js';
 import { startAedes, type AedesPeer } from './support/aedes-peer.js';
-import { toxiproxyForFile } from './support/fault-proxy.js';
 import { mqttCollector } from './support/mqtt-collector.js';
 
 const TOPIC_PREFIX = 'conf';
 /** aedes announces no packet limit (MQTT 3.1.1), so the connector's own `max_packet_size` is what makes the poison point poison. */
 const MAX_PACKET = 16_384;
 const tls = createTlsFixture();
-const faultProxy = toxiproxyForFile();
+const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
 afterAll(() => tls.dispose());
 
 describeConnector<AedesPeer>({
@@ -31,7 +30,7 @@ describeConnector<AedesPeer>({
   },
   readBack: (p) => mqttCollector(p.url, `${TOPIC_PREFIX}/#`, { username: p.username, password: p.password }),
   address: (p) => ({ host: '127.0.0.1', port: p.port }),
-  ...(faultProxy ? { faultProxy } : {}),
+  ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
   restart: (p) => p.restart(),
   stop: (p) => p.stop(),
   start: (p) => p.start(),

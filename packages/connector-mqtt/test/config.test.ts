@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { brokerUrlOf, maxInflightOf, mqttConfigSchema } from '../src/config.js';
+import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
 
 describe('mqttConfigSchema', () => {
   it('accepts the seed 001 examples as written (endpoint flattened with provider_config)', () => {
@@ -45,5 +46,11 @@ describe('mqttConfigSchema', () => {
     expect(maxInflightOf(mqttConfigSchema.parse({ endpoint: 'mqtt://x', qos: 2 }))).toBe(20);
     expect(maxInflightOf(mqttConfigSchema.parse({ endpoint: 'mqtt://x', qos: 2, protocol_version: 5 }))).toBe(1000);
     expect(maxInflightOf(mqttConfigSchema.parse({ endpoint: 'mqtt://x', qos: 2, max_inflight: 5 }))).toBe(5);
+  });
+});
+
+describe('README', () => {
+  it('carries the option table generated from the schema (`pnpm docs`)', () => {
+    expectReadmeOptionsTable(new URL('../README.md', import.meta.url), mqttConfigSchema);
   });
 });

@@ -116,13 +116,15 @@ describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
     const sub = await subscribe(broker.url, 'it/batch/#');
     const c = await connector({ topic_prefix: 'it/batch', payload_format: 'json-batch' });
     const points = makePoints(100, 'batch').map((p) => ({ ...p, tagName: 'level' }));
-    await c.write(points);
+    const receipt = await c.write(points);
     const got = await sub.until(10);
     await new Promise((r) => setTimeout(r, 200));
     await sub.close();
     expect(got).toHaveLength(10);
     const ids = got.flatMap((m) => (m.payload as DataPoint[]).map((p) => p.id));
     expect(ids.sort()).toEqual(points.map((p) => p.id).sort());
+    // The receipt counts the payload bytes the subscriber received (for bifrost_cloud_bytes_sent_total).
+    expect(receipt).toEqual({ bytes: got.reduce((n, m) => n + Buffer.byteLength(JSON.stringify(m.payload)), 0) });
   });
 
   it('retain: a subscriber arriving later gets the last reading', async () => {

@@ -16,6 +16,7 @@ import {
   makePoints,
   metricsMatchDelivery,
   parallelWriters,
+  peerKilled,
   peerRestart,
   poisonToDeadLetter,
   runScenario,
@@ -114,6 +115,8 @@ function target(flaw: Flaw = 'none'): { target: ConnectorUnderTest<MemoryPeer>; 
       },
       readBack: async (p) => memoryCollector(p),
       restart: (p) => p.restart(),
+      // The memory peer keeps nothing unacknowledged, so a crash is a restart to it.
+      kill: (p) => p.restart(),
       poison: () => ({ ...makePoints(1, 'poison')[0]!, value: 'POISON' }),
     },
   };
@@ -126,7 +129,7 @@ const run = (s: Scenario, flaw: Flaw = 'none') => {
 };
 
 describe('conformance scenarios pass a correct connector', () => {
-  for (const s of [connectCloseIdempotent, sendOne, sendThousand, parallelWriters, metricsMatchDelivery, poisonToDeadLetter, badCredentials, peerRestart]) {
+  for (const s of [connectCloseIdempotent, sendOne, sendThousand, parallelWriters, metricsMatchDelivery, poisonToDeadLetter, badCredentials, peerRestart, peerKilled]) {
     it(s.name, () => run(s), s.timeoutMs);
   }
 });
@@ -156,6 +159,14 @@ describe('runScenario', () => {
     const err = await run(tls).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ScenarioSkipped);
     expect((err as Error).message).toBe("[conformance] tls skipped: the connector under test offers no 'tls' configuration");
+  });
+
+  it('skips the kill scenario for a peer that cannot be killed', async () => {
+    const t = target();
+    delete t.target.kill;
+    const err = await runScenario(peerKilled, t.target, t.peer, quiet).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScenarioSkipped);
+    expect((err as Error).message).toBe('[conformance] peer-killed-mid-stream skipped: no kill(peer) given');
   });
 
   it('runs cleanups even when the scenario fails', async () => {

@@ -1,7 +1,8 @@
 import pg from 'pg';
+import { prepareValue } from 'pg/lib/utils.js';
 import {
   ConfigError, TransientError,
-  type Connector, type DataPoint, type HealthProbe, type PluginContext,
+  type Connector, type DataPoint, type HealthProbe, type PluginContext, type WriteReceipt,
 } from '@bifrost/core';
 import type { TimescaleConfig } from './config.js';
 import { poolConfig } from './connection.js';
@@ -57,19 +58,20 @@ export class TimescaleConnector implements Connector {
   /**
    * Resolves once PostgreSQL committed the batch. On a data error (SQLSTATE class 22/23) the batch
    * is retried row by row and only the rows PostgreSQL refuses come back in a
-   * {@link PartialWriteError}; every other row is committed.
+   * {@link PartialWriteError}; every other row is committed. The receipt counts the statement's
+   * parameter bytes.
    */
-  async write(batch: readonly DataPoint[]): Promise<void> {
+  async write(batch: readonly DataPoint[]): Promise<WriteReceipt> {
     const pool = this.pool;
     if (!pool) throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
-    if (batch.length === 0) return;
+    if (batch.length === 0) return { bytes: 0 };
     try {
-      await this.insertRows(pool, batch);
+      return { bytes: await this.insertRows(pool, batch) };
     } catch (err) {
       // The table was dropped under us: the next connect() creates it again (when create_table is on).
       if (sqlState(err) === '42P01') this.tableReady = false;
       if (!isDataError(err)) throw classifyPgError(err, this.label);
-      await insertRowByRow(batch, (point) => this.insertRows(pool, [point]), this.label);
+      return insertRowByRow(batch, async (point) => { await this.insertRows(pool, [point]); }, this.label);
     }
   }
 
@@ -90,8 +92,14 @@ export class TimescaleConnector implements Connector {
     await pool?.end().catch(() => undefined);
   }
 
-  private async insertRows(pool: pg.Pool, rows: readonly DataPoint[]): Promise<void> {
-    await pool.query({ name: this.statementName, text: this.insert, values: insertParameters(rows, this.config.value_mode) });
+  /** Inserts `rows` in one statement; resolves after COMMIT with the bytes of its parameters. */
+  private async insertRows(pool: pg.Pool, rows: readonly DataPoint[]): Promise<number> {
+    // Serialised here (as pg would) so the bytes sent can be counted; pg passes strings through.
+    const values = insertParameters(rows, this.config.value_mode).map((column) => prepareValue(column) as string);
+    let bytes = 0;
+    for (const v of values) bytes += Buffer.byteLength(v);
+    await pool.query({ name: this.statementName, text: this.insert, values });
+    return bytes;
   }
 
   private async prepareTable(client: pg.PoolClient): Promise<void> {

@@ -68,8 +68,13 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
   it('writes a large batch in one statement', async () => {
     const c = timescale.create(config({ table: 'large' }), ctx());
     await c.connect();
-    await c.write(Array.from({ length: 10_000 }, () => point()));
+    const batch = Array.from({ length: 10_000 }, () => point());
+    const receipt = await c.write(batch);
     expect(await rows('SELECT count(*)::int AS n FROM large')).toEqual([{ n: 10_000 }]);
+    // The receipt counts the statement's parameter bytes: at least every id and device id, well under 1 KB a row.
+    const floor = batch.reduce((n, p) => n + p.id.length + p.deviceId.length, 0);
+    expect(receipt?.bytes).toBeGreaterThan(floor);
+    expect(receipt?.bytes).toBeLessThan(batch.length * 1_000);
     await c.close();
   });
 

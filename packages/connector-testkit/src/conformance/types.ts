@@ -107,6 +107,12 @@ export interface ConnectorUnderTest<P = unknown> {
   address?: (peer: P) => PeerAddress;
   /** Restarts the peer gracefully on the same address (omit to skip the restart scenario). */
   restart?: (peer: P) => Promise<void>;
+  /**
+   * Kills the peer with SIGKILL (as in a power cut of its host) and starts it again on the same
+   * address and data, e.g. `async (p) => { await p.kill(); await p.start(); }` with a testkit peer
+   * (omit to skip the kill scenario).
+   */
+  kill?: (peer: P) => Promise<void>;
   /** Stops the peer, keeping its data and address, until `start` (omit to skip the outage scenario). */
   stop?: (peer: P) => Promise<void>;
   start?: (peer: P) => Promise<void>;

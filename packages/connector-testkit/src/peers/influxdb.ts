@@ -1,13 +1,18 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { binaryNotFound, findBinary } from './binaries.js';
+import { binaryNotFound, findBinary, peersDir } from './binaries.js';
 import { startProcessPeer, type PeerContext, type ProcessPeer } from './process-peer.js';
 import type { ServerTlsPem } from '../tls/fixture.js';
 
 export interface InfluxOptions {
+  /**
+   * The `influxd` to run (default {@link influxdBinary}, InfluxDB 1.x). Pass {@link influxd2Binary}
+   * for the 1.8 build that also serves the 2.x write API (`/api/v2/write`).
+   */
+  binary?: string;
   /** Serves HTTPS (only) on the HTTP port with this certificate. */
   tls?: ServerTlsPem;
   /** The admin user created at first start (default `admin` with a random password). */
@@ -36,6 +41,21 @@ export interface InfluxPeer extends ProcessPeer<InfluxPort> {
 /** The `influxd` binary (InfluxDB 1.x: Debian package `influxdb`; `$BIFROST_INFLUXD` overrides). */
 export function influxdBinary(): string | undefined {
   return findBinary('influxd', { env: 'BIFROST_INFLUXD' });
+}
+
+/**
+ * InfluxDB 1.8 built by `scripts/peers/influxdb2.sh` (`$BIFROST_PEERS_DIR/influxd-1.8/influxd`;
+ * `$BIFROST_INFLUXD2` overrides): it also serves the 2.x write API `/api/v2/write` (bucket `db/rp`,
+ * token `user:password`), which Debian's 1.6 lacks. Gate 2.x API tests on it with `requirePeer`.
+ */
+export function influxd2Binary(): string | undefined {
+  const candidate = process.env.BIFROST_INFLUXD2 || join(peersDir(), 'influxd-1.8', 'influxd');
+  try {
+    accessSync(candidate, constants.X_OK);
+    return candidate;
+  } catch {
+    return undefined;
+  }
 }
 
 function influxConf(ctx: PeerContext<InfluxPort>, tls: boolean): string {
@@ -81,7 +101,7 @@ interface Reply {
  * await influx.query('SELECT * FROM temperature'); // as the admin, in influx.database
  */
 export async function startInflux(opts: InfluxOptions = {}): Promise<InfluxPeer> {
-  const bin = influxdBinary();
+  const bin = opts.binary ?? influxdBinary();
   if (!bin) throw binaryNotFound('influxd (InfluxDB 1.x, Debian package influxdb)');
   const admin = opts.admin ?? { username: 'admin', password: randomBytes(12).toString('base64url') };
   const database = opts.database ?? 'bifrost';

@@ -3,13 +3,13 @@ import { connectCloseIdempotent } from './connection.js';
 import { metricsMatchDelivery } from './metrics.js';
 import { networkBandwidth, networkLatency, networkResetPeer, networkTimeout } from './network.js';
 import { poisonToDeadLetter } from './poison.js';
-import { peerDownThenUp, peerRestart } from './resilience.js';
+import { peerDownThenUp, peerKilled, peerRestart } from './resilience.js';
 import { badCredentials, expiredCert, mtls, tls, untrustedCa } from './security.js';
 import { parallelWriters, sendLarge, sendOne, sendThousand } from './send.js';
 
 export {
   badCredentials, connectCloseIdempotent, expiredCert, metricsMatchDelivery, mtls, networkBandwidth, networkLatency,
-  networkResetPeer, networkTimeout, parallelWriters, peerDownThenUp, peerRestart, poisonToDeadLetter, sendLarge, sendOne,
+  networkResetPeer, networkTimeout, parallelWriters, peerDownThenUp, peerKilled, peerRestart, poisonToDeadLetter, sendLarge, sendOne,
   sendThousand, tls, untrustedCa,
 };
 export { drained, ingestSteadily } from './resilience.js';
@@ -33,5 +33,6 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   networkTimeout,
   networkResetPeer,
   peerRestart,
+  peerKilled,
   peerDownThenUp,
 ];

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { DataPoint } from '@bifrost/core';
 import { healthOf, metricsOf, openCollector, sleep, startDelivery, waitUntil, type Delivery } from '../harness.js';
 import { expectDelivered, makePoints } from '../points.js';
-import type { Scenario } from '../types.js';
+import type { Scenario, ScenarioContext } from '../types.js';
 
 /** Ingests `points` in chunks of `chunk` every `everyMs`, like a steady source. */
 export async function ingestSteadily(d: Delivery, points: readonly DataPoint[], chunk: number, everyMs: number): Promise<void> {
@@ -17,6 +17,27 @@ export function drained(d: Delivery, timeoutMs: number): Promise<void> {
   return waitUntil(() => d.queue.stats(d.name).points === 0, timeoutMs, () => `an empty queue (${d.queue.stats(d.name).points} points left; health: ${JSON.stringify(healthOf(d))})`);
 }
 
+/**
+ * Streams 6,000 points through the pipeline and bounces the peer with `bounce` once 1,000 were
+ * acknowledged: the pipeline reconnects and every point arrives, none dead-lettered.
+ */
+async function bounceMidStream<P>(ctx: ScenarioContext<P>, bounce: (peer: P) => Promise<void>, what: string, tag: string): Promise<void> {
+  const collector = await openCollector(ctx);
+  const d = await startDelivery(ctx, { kind: 'plain' });
+  const points = makePoints(6_000, tag);
+  const streaming = ingestSteadily(d, points, 100, 25);
+  await waitUntil(() => metricsOf(d).sent >= 1_000, 20_000, () => `1,000 points sent before the peer was ${what} (sent ${metricsOf(d).sent})`);
+  await bounce(ctx.peer);
+  ctx.log(`peer ${what} after ${metricsOf(d).sent} points were acknowledged`);
+  await streaming;
+  await drained(d, 45_000);
+  await expectDelivered(collector, points, 20_000, ctx.target.capabilities);
+  const m = metricsOf(d);
+  expect(m.sent, 'points acknowledged').toBe(points.length);
+  expect(m.deadLettered, 'dead-lettered').toBe(0);
+  await waitUntil(() => healthOf(d).connected, 10_000, () => 'the connector to report connected again');
+}
+
 /** The peer restarts while points stream in: the pipeline reconnects and nothing is lost. */
 export const peerRestart: Scenario = {
   name: 'peer-restart-mid-stream',
@@ -25,20 +46,22 @@ export const peerRestart: Scenario = {
   async run(ctx) {
     const restart = ctx.target.restart;
     if (!restart) return ctx.skip('no restart(peer) given');
-    const collector = await openCollector(ctx);
-    const d = await startDelivery(ctx, { kind: 'plain' });
-    const points = makePoints(6_000, 'restart');
-    const streaming = ingestSteadily(d, points, 100, 25);
-    await waitUntil(() => metricsOf(d).sent >= 1_000, 20_000, () => `1,000 points sent before the restart (sent ${metricsOf(d).sent})`);
-    await restart(ctx.peer);
-    ctx.log(`peer restarted after ${metricsOf(d).sent} points were acknowledged`);
-    await streaming;
-    await drained(d, 45_000);
-    await expectDelivered(collector, points, 20_000, ctx.target.capabilities);
-    const m = metricsOf(d);
-    expect(m.sent, 'points acknowledged').toBe(points.length);
-    expect(m.deadLettered, 'dead-lettered').toBe(0);
-    await waitUntil(() => healthOf(d).connected, 10_000, () => 'the connector to report connected again');
+    await bounceMidStream(ctx, restart, 'restarted', 'restart');
+  },
+};
+
+/**
+ * The peer is killed with SIGKILL while points stream in and started again: what it acknowledged
+ * before dying must have been durable, the rest is redelivered, and nothing is lost.
+ */
+export const peerKilled: Scenario = {
+  name: 'peer-killed-mid-stream',
+  description: 'peer killed (SIGKILL) mid-stream: nothing lost (every point acknowledged before the kill survives it, the rest is redelivered)',
+  timeoutMs: 90_000,
+  async run(ctx) {
+    const kill = ctx.target.kill;
+    if (!kill) return ctx.skip('no kill(peer) given');
+    await bounceMidStream(ctx, kill, 'killed with SIGKILL and started again', 'killed');
   },
 };
 
