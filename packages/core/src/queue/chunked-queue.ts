@@ -139,6 +139,7 @@ export class ChunkedQueue implements DurableQueue {
   private closed = false;
   private healthState: { ok: boolean; reason?: string } = { ok: true };
   private readonly onClose?: () => void;
+  private readonly schedule: (flush: () => void) => void;
   private sawStorageError = false;
   /** Chunks whose settled state is not stored yet: kept parsed (never evicted) until it is. */
   private readonly unsaved = new Set<LiveChunk>();
@@ -147,10 +148,19 @@ export class ChunkedQueue implements DurableQueue {
 
   constructor(
     private readonly store: ChunkStore,
-    options: { defaults?: Partial<LaneSettings>; onClose?: () => void } = {},
+    options: {
+      defaults?: Partial<LaneSettings>;
+      onClose?: () => void;
+      /**
+       * How long a group commit gathers calls: until the next event-loop turn (default; lets I/O
+       * callbacks join a durable commit) or only the current one (`queueMicrotask`, for memory).
+       */
+      schedule?: (flush: () => void) => void;
+    } = {},
   ) {
     this.defaults = { ...DEFAULT_LANE_SETTINGS, ...checkLaneSettings(options.defaults ?? {}, 'defaults') };
     this.onClose = options.onClose;
+    this.schedule = options.schedule ?? setImmediate;
     for (const t of store.readLaneTotals()) {
       const lane = this.lane(t.connector);
       lane.points[t.priority] = t.points;
@@ -181,7 +191,7 @@ export class ChunkedQueue implements DurableQueue {
   private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      this.schedule(() => this.flush());
     }
   }
 

@@ -8,5 +8,6 @@ import type { DurableQueue, QueueOptions } from './types.js';
  * leases, limits, ttl, dead letters); `sync` and `compression` do not apply.
  */
 export function createMemoryQueue(opts: QueueOptions = {}): DurableQueue {
-  return new ChunkedQueue(new MemoryChunkStore(), { defaults: opts.defaults });
+  // Nothing to wait for on disk: calls of the same turn still share a commit, without an extra turn.
+  return new ChunkedQueue(new MemoryChunkStore(), { defaults: opts.defaults, schedule: queueMicrotask });
 }
