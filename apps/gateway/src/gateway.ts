@@ -5,6 +5,7 @@ import {
   type DataPoint, type DurableQueue, type Emit, type Logger as CoreLogger, type Pipeline, type Source,
 } from '@bifrost/core';
 import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import type { EmbeddedBroker } from './broker/embedded-broker.js';
 import { connectorLane, deliveryOptions, queueDirectory, queueOptions } from './config/host-settings.js';
@@ -102,6 +103,8 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
       };
     }));
     const pipeline = createPipeline({ queue, router: createRouter(routerOptions(cfg)), logger: logger as unknown as CoreLogger, connectors });
+    // Process metrics (RSS, CPU, event-loop lag, GC) beside the pipeline's, on the same /metrics.
+    collectDefaultMetrics({ register: pipeline.registry, prefix: 'bifrost_' });
     let accepting = false;
     pipeline.start();
     cleanups.push(async () => {

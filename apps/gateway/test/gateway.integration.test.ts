@@ -58,6 +58,9 @@ describe('gateway in-process', () => {
       expect((await httpsJson(`${gw.apiUrl}/api/data`, { method: 'POST', ca, body: [{ deviceId: 'd', tagName: 't', value: 1 }] })).status).toBe(401);
       const ok = await httpsJson(`${gw.apiUrl}/api/data`, { method: 'POST', ca, token: 'gw-test-token-123', body: Array.from({ length: 20 }, (_, i) => ({ deviceId: 'd', tagName: 't', value: i })) });
       expect(ok.status).toBe(200);
+      const prom = await gw.pipeline.registry.metrics();
+      expect(prom).toContain('bifrost_process_resident_memory_bytes');
+      expect(prom).toContain('bifrost_nodejs_eventloop_lag_seconds');
       const cfg = await httpsJson(`${gw.apiUrl}/api/cloud/connectors/file/config`, { ca, token: 'gw-test-token-123' });
       expect(cfg.body.config.provider_config.token).toBe('***');
       const start = Date.now();
