@@ -79,8 +79,10 @@ interface EncodedItem {
 }
 
 /**
- * What one transaction changes, prepared before it runs and applied to the in-memory state only
- * after it committed, so a failed commit (disk full) leaves memory and storage in agreement.
+ * What one transaction changes (enqueues, drops, expiry, dead-letter replay and purge), prepared
+ * before it runs and applied to the in-memory state only after it committed, so a failed commit
+ * (disk full) leaves memory and storage in agreement. Settles are the exception: they apply to
+ * memory at once and ride along with the next commit (see `settle`).
  */
 class ChangeSet {
   readonly gone = new Map<LiveChunk, Set<number>>();
@@ -105,7 +107,7 @@ class ChangeSet {
     d.bytes[priority] += bytes;
   }
 
-  /** Marks a point of a chunk for removal (ack, dead letter, drop, expiry). */
+  /** Marks a point of a chunk for removal (drop, expiry). */
   remove(chunk: LiveChunk, i: number): void {
     let set = this.gone.get(chunk);
     if (!set) this.gone.set(chunk, (set = new Set()));
