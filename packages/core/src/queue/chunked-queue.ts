@@ -1,5 +1,7 @@
 import type { DataPoint } from '../data-point.js';
+import { ChangeSet, PRIORITIES, sum } from './change-set.js';
 import { encodeChunk } from './chunk-codec.js';
+import { AVAILABLE, GONE, LEASED, LiveChunk, pickAvailable } from './live-chunk.js';
 import type { ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter } from './chunk-store.js';
 import { checkDeadLetterFilter } from './dead-letter-filter.js';
 import { checkEnqueueItems, checkLaneSettings } from './validate.js';
@@ -21,33 +23,9 @@ import {
 /** Dead-letter code of points whose `ttl` ran out while queued. */
 export const TTL_EXPIRED_CODE = 'BIFROST_ERR_TTL_EXPIRED';
 
-const PRIORITIES = 10;
-const AVAILABLE = 0;
-const LEASED = 1;
-const GONE = 2;
 /** Chunks with no leased point kept parsed in memory, so consecutive small leases do not re-read a chunk. */
 const IDLE_CHUNK_CACHE = 32;
 const SCAN_PAGE = 16;
-
-/** A chunk whose points were read, with the state of each point. */
-class LiveChunk {
-  available: number;
-  leased = 0;
-  gone: number;
-
-  constructor(
-    readonly seq: number,
-    readonly connector: string,
-    readonly priority: number,
-    readonly points: readonly DataPoint[],
-    readonly sizes: readonly number[],
-    readonly state: Uint8Array,
-    readonly attempts: number[],
-  ) {
-    this.gone = state.reduce((n, s) => n + (s === GONE ? 1 : 0), 0);
-    this.available = points.length - this.gone;
-  }
-}
 
 interface LaneState {
   settings: LaneSettings;
@@ -76,52 +54,6 @@ interface EncodedItem {
   item: EnqueueItem;
   /** Size estimate (its JSON) while placing it under `max_bytes`; 0 when the lane has no byte limit. */
   size: number;
-}
-
-/**
- * What one transaction changes (enqueues, drops, expiry, dead-letter replay and purge), prepared
- * before it runs and applied to the in-memory state only after it committed, so a failed commit
- * (disk full) leaves memory and storage in agreement. Settles are the exception: they apply to
- * memory at once and ride along with the next commit (see `settle`).
- */
-class ChangeSet {
-  readonly gone = new Map<LiveChunk, Set<number>>();
-  readonly inserts: NewChunk[] = [];
-  readonly deadLetters: NewDeadLetter[] = [];
-  /** Per connector, the change of points and bytes in each priority lane. */
-  readonly laneDelta = new Map<string, { points: number[]; bytes: number[] }>();
-  /** Sequence numbers the inserts got, in order (filled while persisting). */
-  readonly insertedSeqs: number[] = [];
-  readonly dropped = new Map<string, number>();
-  readonly expired = new Map<string, number>();
-  removedDeadLetters: number[] = [];
-
-  isEmpty(): boolean {
-    return !this.gone.size && !this.inserts.length && !this.removedDeadLetters.length && !this.deadLetters.length;
-  }
-
-  addDelta(connector: string, priority: number, points: number, bytes: number): void {
-    let d = this.laneDelta.get(connector);
-    if (!d) this.laneDelta.set(connector, (d = { points: new Array(PRIORITIES).fill(0), bytes: new Array(PRIORITIES).fill(0) }));
-    d.points[priority] += points;
-    d.bytes[priority] += bytes;
-  }
-
-  /** Marks a point of a chunk for removal (drop, expiry). */
-  remove(chunk: LiveChunk, i: number): void {
-    let set = this.gone.get(chunk);
-    if (!set) this.gone.set(chunk, (set = new Set()));
-    set.add(i);
-    this.addDelta(chunk.connector, chunk.priority, -1, -chunk.sizes[i]);
-  }
-
-  isRemoved(chunk: LiveChunk, i: number): boolean {
-    return this.gone.get(chunk)?.has(i) ?? false;
-  }
-
-  count(map: Map<string, number>, connector: string, n: number): void {
-    map.set(connector, (map.get(connector) ?? 0) + n);
-  }
 }
 
 /**
@@ -674,29 +606,12 @@ export class ChunkedQueue implements DurableQueue {
   }
 }
 
-function pickAvailable(chunk: LiveChunk, want: number, descending: boolean): number[] {
-  const idx: number[] = [];
-  if (!chunk.available) return idx;
-  const n = chunk.points.length;
-  for (let k = 0; k < n && idx.length < want; k++) {
-    const i = descending ? n - 1 - k : k;
-    if (chunk.state[i] === AVAILABLE) idx.push(i);
-  }
-  return idx;
-}
-
 /**
  * Upper bound of the bytes a point adds to a chunk: its JSON plus the per-field overhead of the
  * column layout when it is alone in a chunk (bigger chunks store it in less).
  */
 function sizeEstimate(point: DataPoint): number {
   return Buffer.byteLength(JSON.stringify(point)) + 32;
-}
-
-function sum(a: readonly number[]): number {
-  let s = 0;
-  for (const v of a) s += v;
-  return s;
 }
 
 function closedError(): Error {
