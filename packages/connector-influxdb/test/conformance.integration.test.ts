@@ -1,12 +1,14 @@
 import { describe } from 'vitest';
 import {
-  createTlsFixture, describeConnector, influxdBinary, requirePeer, startInflux, toxiproxyBinary, toxiproxyFaultProxy,
+  createTlsFixture, describeConnector, influxd2Binary, influxdBinary, requirePeer, startInflux, toxiproxyBinary, toxiproxyFaultProxy,
   type Collector, type ConnectionVariant, type ConnectorSetup, type ConnectorUnderTest, type InfluxPeer, type ReceivedPoint, type TlsFixture,
 } from '@bifrost/connector-testkit';
 import { newPointId, type DataPoint } from '@bifrost/core';
 import influxdb from '../src/index.js';
 
 const influx = requirePeer('influxdb', influxdBinary);
+const influx2 = requirePeer('influxd 1.8 (InfluxDB 2.x write API)', () =>
+  influxd2Binary() ?? { missing: 'influxd 1.8 is not built (bash scripts/peers/influxdb2.sh builds it alone)' });
 const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
 
 /** A plain and an HTTPS-only influxd (one server cannot serve both), the run's TLS material. */
@@ -49,27 +51,39 @@ async function collector(peers: Peers): Promise<Collector> {
   };
 }
 
-function config(peers: Peers, variant: ConnectionVariant): ConnectorSetup | undefined {
-  const { plain, secure, tls } = peers;
-  const base = { database: plain.database, username: plain.admin.username, password: plain.admin.password, measurement: MEASUREMENT };
-  const overTls = { ...base, url: secure.url, username: secure.admin.username, password: secure.admin.password };
-  switch (variant.kind) {
-    case 'plain': return { config: { ...base, url: plain.url } };
-    case 'bad-credentials': return { config: { ...base, url: plain.url, password: 'wrong' } };
-    case 'proxied': return { config: { ...base, url: `http://${variant.host}:${variant.port}` } };
-    case 'tls': return { config: overTls, tls: tls.clientTls('tls') };
-    case 'untrusted-ca': return { config: overTls, tls: tls.clientTls('untrusted-ca') };
-    default: return undefined; // InfluxDB 1.x has no client-certificate authentication (mtls, expired-cert)
-  }
+type Api = '1.x' | '2.x';
+
+/** The connector's credentials for `peer`: user/password (1.x) or the 1.8 compatibility token `user:password` (2.x). */
+function credentials(api: Api, peer: InfluxPeer, password = peer.admin.password): Record<string, unknown> {
+  const { username } = peer.admin;
+  if (api === '1.x') return { database: peer.database, username, password };
+  return { version: '2.x', organization: 'any', bucket: `${peer.database}/autogen`, token: `${username}:${password}` };
 }
 
-const target = {
-  name: 'influxdb on influxd',
+function configFor(api: Api) {
+  return (peers: Peers, variant: ConnectionVariant): ConnectorSetup | undefined => {
+    const { plain, secure, tls } = peers;
+    const base = { ...credentials(api, plain), measurement: MEASUREMENT };
+    const overTls = { ...credentials(api, secure), measurement: MEASUREMENT, url: secure.url };
+    switch (variant.kind) {
+      case 'plain': return { config: { ...base, url: plain.url } };
+      case 'bad-credentials': return { config: { ...base, ...credentials(api, plain, 'wrong'), url: plain.url } };
+      case 'proxied': return { config: { ...base, url: `http://${variant.host}:${variant.port}` } };
+      case 'tls': return { config: overTls, tls: tls.clientTls('tls') };
+      case 'untrusted-ca': return { config: overTls, tls: tls.clientTls('untrusted-ca') };
+      default: return undefined; // InfluxDB 1.x has no client-certificate authentication (mtls, expired-cert)
+    }
+  };
+}
+
+/** The suite for one API: 1.x against Debian's influxd, 2.x against influxd 1.8's `/api/v2/write`. */
+const targetFor = (api: Api, binary?: string) => ({
+  name: `influxdb ${api} API on influxd${binary ? ' 1.8' : ''}`,
   plugin: influxdb,
   async peer() {
     const tls = createTlsFixture();
-    const plain = await startInflux();
-    const secure = await startInflux({ tls: tls.serverTls() });
+    const plain = await startInflux(binary ? { binary } : {});
+    const secure = await startInflux({ tls: tls.serverTls(), ...(binary ? { binary } : {}) });
     return { plain, secure, tls };
   },
   async dispose(p) {
@@ -77,7 +91,7 @@ const target = {
     await p.secure.dispose();
     p.tls.dispose();
   },
-  config,
+  config: configFor(api),
   readBack: collector,
   address: (p) => ({ host: p.plain.host, port: p.plain.ports.http }),
   ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
@@ -89,8 +103,12 @@ const target = {
   kill: async (p) => { await p.plain.kill(); await p.plain.start(); },
   // A series key longer than InfluxDB's 65535-byte limit: the server refuses that line, always.
   poison: (): DataPoint => ({ id: newPointId(), deviceId: 'poison', tagName: 'big', value: 1, quality: 'GOOD', timestamp: Date.now(), tags: { big: 'x'.repeat(70_000) } }),
-} satisfies ConnectorUnderTest<Peers>;
+}) satisfies ConnectorUnderTest<Peers>;
 
 describe.skipIf(!influx.available)('influxdb', () => {
-  describeConnector<Peers>(target);
+  describeConnector<Peers>(targetFor('1.x'));
+});
+
+describe.skipIf(!influx2.available)('influxdb 2.x API', () => {
+  describeConnector<Peers>(targetFor('2.x', influx2.found));
 });
