@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `pnpm docs [package-dir...]`: regenerates the option table of every plugin README (between
+// `pnpm docs:tables [package-dir...]`: regenerates the option table of every plugin README (between
 // `<!-- options:start ... -->` and `<!-- options:end -->`) from the config schema of the plugin's
 // built default export. Plugins are the packages whose package.json has a `bifrost.role`; a README
 // without the markers is reported and left alone. Run after `build` (the root script does).

@@ -50,7 +50,7 @@ describe('influxConfigSchema', () => {
 });
 
 describe('README', () => {
-  it('carries the option table generated from the schema (`pnpm docs`)', () => {
+  it('carries the option table generated from the schema (`pnpm docs:tables`)', () => {
     expectReadmeOptionsTable(new URL('../README.md', import.meta.url), influxConfigSchema);
   });
 });

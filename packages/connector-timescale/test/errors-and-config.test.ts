@@ -67,7 +67,7 @@ describe('config and connection settings', () => {
 });
 
 describe('README', () => {
-  it('carries the option table generated from the schema (`pnpm docs`)', () => {
+  it('carries the option table generated from the schema (`pnpm docs:tables`)', () => {
     expectReadmeOptionsTable(new URL('../README.md', import.meta.url), timescaleConfigSchema);
   });
 });

@@ -1,10 +1,10 @@
 // `@bifrost/connector-testkit/docs`: a plugin's README option table, generated from its zod config
-// schema (the single source of truth). No vitest here: the root `pnpm docs` script imports it.
+// schema (the single source of truth). No vitest here: the root `pnpm docs:tables` script imports it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { durationSchema } from '@bifrost/core';
 
 /** Start marker of the generated table in a README (anything may follow `options:start` inside the comment). */
-export const OPTIONS_START = '<!-- options:start (generated from the config schema by `pnpm docs`) -->';
+export const OPTIONS_START = '<!-- options:start (generated from the config schema by `pnpm docs:tables`) -->';
 /** End marker of the generated table. */
 export const OPTIONS_END = '<!-- options:end -->';
 
