@@ -17,6 +17,7 @@ export { PipelineMetrics, type ConnectorGaugeSource } from './metrics/pipeline-m
 export { parseDuration, durationSchema, DurationError } from './config/duration.js';
 export { compileCondition, ConditionSyntaxError, CONDITION_FIELDS, type PointPredicate } from './routing/condition.js';
 export { createRouter, RoutingConfigError, type RoutingRule, type RouterOptions, type RouteTarget, type Router } from './routing/router.js';
+export { compilePointTemplate, pointTemplatePlaceholders, POINT_TEMPLATE_FIELDS, type PointTemplate, type PointTemplateOptions, type TemplateField } from './template/point-template.js';
 export { loadTlsMaterial, parseCertificates, type TlsFileOptions, type LoadTlsOptions } from './tls/load.js';
 export { certificateExpiry, expiringSoon, registerTlsExpiryGauge, DEFAULT_EXPIRY_WARNING_MS, type CertificateExpiry, type TlsExpiryGauge } from './tls/expiry.js';
 export { watchTlsMaterial, type TlsWatchOptions, type TlsWatcher } from './tls/watch.js';
