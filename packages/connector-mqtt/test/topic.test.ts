@@ -20,6 +20,12 @@ describe('TopicResolver', () => {
     expect(r.resolve(point({ quality: 'BAD' }))).toEqual({ topic: 'p/telemetry/PLC001' });
   });
 
+  it('fills {tags.<key>} from the point tags', () => {
+    const r = new TopicResolver('{topic_prefix}/{tags.line}/{device_id}', 'plant', channels);
+    expect(r.resolve(point({ tags: { line: 'L2' } }))).toEqual({ topic: 'plant/L2/PLC001' });
+    expect(r.resolve(point({ tags: { line: 'L3' } }))).toEqual({ topic: 'plant/L3/PLC001' });
+  });
+
   it('reuses the same topic string for the same device, tag and quality', () => {
     const r = new TopicResolver('{topic_prefix}/{device_id}/{tag_name}', 'p', channels);
     const a = r.resolve(point());
@@ -35,6 +41,6 @@ describe('TopicResolver', () => {
 
   it('rejects an unknown placeholder with a ConfigError naming topic', () => {
     expect(() => new TopicResolver('{topic_prefix}/{device}', 'p', channels)).toThrow(ConfigError);
-    expect(() => new TopicResolver('{device}', 'p', channels)).toThrow(/^topic: unknown placeholder \{device\}/);
+    expect(() => new TopicResolver('{device}', 'p', channels)).toThrow(/^topic: unknown placeholder \{device\}; use \{topic_prefix\}, \{channel\}, \{device_id\}/);
   });
 });
