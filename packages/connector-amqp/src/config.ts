@@ -1,5 +1,5 @@
+import { pointTemplatePlaceholders } from '@bifrost/core';
 import { z } from 'zod';
-import { ROUTING_KEY_FIELDS } from './routing-key.js';
 
 /** AMQP exchange types RabbitMQ ships with. */
 export const EXCHANGE_TYPES = ['direct', 'topic', 'fanout', 'headers'] as const;
@@ -25,7 +25,7 @@ export const amqpConfigSchema = z
     exchange_declare: z.boolean().default(true)
       .describe('`true`: declare the exchange (durable) on connect, failing if it exists with another type. `false`: only check that it exists (passive), for brokers where the gateway may not configure.'),
     routing_key: z.string().default('{device_id}.{tag_name}')
-      .describe(`Routing key template; placeholders ${ROUTING_KEY_FIELDS.map((f) => `\`{${f}}\``).join(', ')}. A point whose key exceeds 255 bytes is dead-lettered.`),
+      .describe(`Routing key template; placeholders ${pointTemplatePlaceholders().map((f) => `\`${f}\``).join(', ')} (empty when the point lacks that tag). A point whose key exceeds 255 bytes is dead-lettered.`),
     persistent: z.boolean().default(true).describe('Publish with delivery mode 2 so durable queues keep messages across broker restarts.'),
     mandatory: z.boolean().default(true)
       .describe('Ask the broker to return messages no queue is bound for. Returned points are never counted as delivered: when a whole batch is unroutable it stays queued (ConfigError), otherwise the unroutable points are dead-lettered.'),

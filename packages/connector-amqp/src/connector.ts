@@ -15,7 +15,7 @@ import {
 import { classifyAmqpError } from './amqp-errors.js';
 import type { AmqpConfig } from './config.js';
 import { toMessage } from './message.js';
-import { MAX_SHORTSTR_BYTES, compileRoutingKey } from './routing-key.js';
+import { compileRoutingKey, routingKeyProblem } from './routing-key.js';
 
 /** How long the host should wait before retrying while the broker blocks publishers. */
 const BLOCKED_RETRY_AFTER_MS = 1_000;
@@ -102,11 +102,9 @@ export class AmqpConnector implements Connector {
     const publishable: Array<{ point: DataPoint; key: string }> = [];
     for (const point of batch) {
       const key = this.routingKey(point);
-      if (Buffer.byteLength(key) > MAX_SHORTSTR_BYTES) {
-        poison.push({ id: point.id, reason: `routing key is longer than ${MAX_SHORTSTR_BYTES} bytes: ${key.slice(0, 64)}...` });
-      } else {
-        publishable.push({ point, key });
-      }
+      const problem = routingKeyProblem(key);
+      if (problem === undefined) publishable.push({ point, key });
+      else poison.push({ id: point.id, reason: problem });
     }
     const confirms = publishable.length ? await this.publishAll(channel, publishable) : { nacked: [], returned: new Map<string, string>() };
     this.settle(batch, poison, publishable.length, confirms);

@@ -18,5 +18,5 @@ export default amqp;
 export { amqpConfigSchema, EXCHANGE_TYPES, type AmqpConfig } from './config.js';
 export { AmqpConnector, connectOptions } from './connector.js';
 export { classifyAmqpError } from './amqp-errors.js';
-export { compileRoutingKey, ROUTING_KEY_FIELDS, MAX_SHORTSTR_BYTES } from './routing-key.js';
+export { compileRoutingKey, routingKeyProblem, MAX_SHORTSTR_BYTES } from './routing-key.js';
 export { toMessage, CONTENT_TYPE } from './message.js';
