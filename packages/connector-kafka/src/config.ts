@@ -1,3 +1,4 @@
+import { pointTemplatePlaceholders } from '@bifrost/core';
 import { z } from 'zod';
 import { TOPIC_FIELDS } from './topic.js';
 
@@ -20,7 +21,7 @@ export const kafkaConfigSchema = z
     brokers: z.array(brokerAddress).min(1).optional().describe('Bootstrap brokers as a list of `host:port`; overrides `endpoint`.'),
     client_id: z.string().min(1).default('bifrost').describe('Kafka client id (shows in broker logs and quotas).'),
     topic: z.string().min(1).default('{topic_prefix}telemetry')
-      .describe(`Topic template; placeholders ${TOPIC_FIELDS.map((f) => `\`{${f}}\``).join(', ')}. A point whose topic is not a valid Kafka topic name (letters, digits, \`.\`, \`_\`, \`-\`, at most 249) is dead-lettered.`),
+      .describe(`Topic template; placeholders ${pointTemplatePlaceholders(TOPIC_FIELDS).map((f) => `\`${f}\``).join(', ')} (empty when the point lacks that tag). A point whose topic is not a valid Kafka topic name (letters, digits, \`.\`, \`_\`, \`-\`, at most 249) is dead-lettered.`),
     topic_prefix: z.string().default('bifrost.').describe('Value of `{topic_prefix}` in `topic`.'),
     compression: z.enum(COMPRESSIONS).default('gzip')
       .describe('Record batch compression. `snappy`, `lz4` and `zstd` need the codec package (`kafkajs-snappy`, `kafkajs-lz4`, `@kafkajs/zstd`) installed.'),
