@@ -13,5 +13,3 @@ export { postgresInstallation, startPostgres, timescaleAvailable, type PostgresO
 export { influxd2Binary, influxdBinary, startInflux, type InfluxOptions, type InfluxPeer, type InfluxRow } from './influxdb.js';
 export { sharedToxiproxy, startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy, ToxiproxyClient, ToxiproxyProxy, type Toxic, type ToxicOptions, type ToxiproxyPeer } from './toxiproxy.js';
 export { pstestBinary, startPubSubFake, type PubSubFakePeer } from './pstest.js';
-export * from './kafka.js';
-export * from './rabbitmq.js';
