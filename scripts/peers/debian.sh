@@ -2,8 +2,8 @@
 # Installs the Debian packages of the native peers: Mosquitto (+ clients), PostgreSQL, InfluxDB 1.x,
 # RabbitMQ, OpenSSL, and TimescaleDB when the configured apt sources have it. Idempotent: installs
 # only what is missing. Tests start their own instances on random loopback ports, so the system
-# services these packages ship are kept from starting (policy-rc.d during the install) and stopped
-# and disabled if they run anyway.
+# services these packages ship are kept from starting (policy-rc.d during the install), stopped if
+# they run anyway, and disabled, as is the system epmd (port 4369) that RabbitMQ's tools start.
 set -euo pipefail
 
 if ! command -v apt-get >/dev/null; then
@@ -48,13 +48,36 @@ else
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Whatever started anyway (an earlier install without policy-rc.d, systemd presets) is stopped and disabled.
-for s in "${services[@]}"; do
-  if command -v systemctl >/dev/null && systemctl is-active --quiet "$s" 2>/dev/null; then
-    systemctl disable --now "$s" >/dev/null 2>&1 || true
-  elif command -v service >/dev/null && service "$s" status >/dev/null 2>&1; then
-    service "$s" stop >/dev/null 2>&1 || true
-    command -v update-rc.d >/dev/null && update-rc.d "$s" disable >/dev/null 2>&1 || true
+# Whatever started anyway (an earlier install without policy-rc.d, systemd presets) is stopped, and
+# every one of these services (and Erlang's epmd) is disabled so it does not start at boot either.
+# Without systemd, RabbitMQ's init script is not asked for its status: that runs rabbitmqctl, which
+# itself starts a system epmd on 0.0.0.0:4369. Its pid file tells whether the system node runs.
+running() {
+  if [ "$1" = rabbitmq-server ]; then
+    [ -s /var/run/rabbitmq/pid ] && kill -0 "$(cat /var/run/rabbitmq/pid)" 2>/dev/null
+  else
+    service "$1" status >/dev/null 2>&1
   fi
-done
+}
+if [ -d /run/systemd/system ]; then
+  for unit in "${services[@]/%/.service}" epmd.socket epmd.service; do
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  done
+elif command -v service >/dev/null; then
+  for s in "${services[@]}"; do
+    [ -x "/etc/init.d/$s" ] || continue
+    if running "$s"; then service "$s" stop >/dev/null 2>&1 || true; fi
+    if command -v update-rc.d >/dev/null; then update-rc.d "$s" disable >/dev/null 2>&1 || true; fi
+  done
+fi
+
+# An epmd the package left behind: run as the rabbitmq user on the default port (tests start their
+# own with -port on loopback, never touched here), stopped only when no Erlang node is registered.
+if command -v epmd >/dev/null && ! env -u ERL_EPMD_PORT epmd -names 2>/dev/null | grep -q '^name '; then
+  for pid in $(pgrep -x -u rabbitmq epmd || true); do
+    if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '-port'; then
+      kill "$pid" 2>/dev/null && echo "[debian] stopped the system epmd (pid $pid) the rabbitmq-server package started"
+    fi
+  done
+fi
 echo "[debian] ready"
