@@ -18,7 +18,7 @@ import {
   type Pipeline,
 } from '../src/index.js';
 import { QUEUE_KINDS, closeQueues, delay, harness, openQueue, useQueue, waitFor, type Harness } from './pipeline-fixtures/harness.js';
-import { ScriptedConnector, fail, hang, makePoints, scriptedDefinition, times, type Step } from './pipeline-fixtures/scripted-connector.js';
+import { ScriptedConnector, fail, hang, held, makePoints, scriptedDefinition, times, type Step } from './pipeline-fixtures/scripted-connector.js';
 
 let running: Pipeline[] = [];
 function started(h: Harness): Harness {
@@ -68,19 +68,19 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     });
 
     it('sends a full batch at once but waits up to flushIntervalMs to fill a partial one', async () => {
-      const h = started(await harness({ a: { delivery: { batchSize: 10, flushIntervalMs: 1_000 } } }));
+      const flushIntervalMs = 2_000;
+      const h = started(await harness({ a: { delivery: { batchSize: 10, flushIntervalMs } } }));
       await waitFor(() => h.connectors.a.connects === 1);
       const t0 = Date.now();
       await h.pipeline.ingest(makePoints(10));
-      await waitFor(() => h.audit.acked.length === 10, 1_000);
-      expect(Date.now() - t0).toBeLessThan(700);
+      await waitFor(() => h.audit.acked.length === 10);
+      // Well before the flush interval (the margin absorbs a loaded machine): it did not wait.
+      expect(h.connectors.a.writeTimes[0] - t0).toBeLessThan(flushIntervalMs / 2);
 
       const t1 = Date.now();
       await h.pipeline.ingest(makePoints(3));
-      await delay(300);
-      expect(h.audit.acked.length).toBe(10);
-      await waitFor(() => h.audit.acked.length === 13, 2_000);
-      expect(Date.now() - t1).toBeGreaterThanOrEqual(980);
+      await waitFor(() => h.audit.acked.length === 13);
+      expect(h.connectors.a.writeTimes[1] - t1).toBeGreaterThanOrEqual(flushIntervalMs - 20);
       expect(h.connectors.a.received.map((b) => b.length)).toEqual([10, 3]);
     });
   });
@@ -106,14 +106,14 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     });
 
     it('jitters the first retry too (full jitter: a uniform draw below initialDelayMs)', async () => {
-      const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
+      const random = vi.spyOn(Math, 'random').mockReturnValue(0.05);
       try {
-        const h = started(await harness({ a: { write: [fail(new TransientError('reset'))], delivery: { retry: { initialDelayMs: 400, maxDelayMs: 400 } } } }));
+        const h = started(await harness({ a: { write: [fail(new TransientError('reset'))], delivery: { retry: { initialDelayMs: 4_000, maxDelayMs: 4_000 } } } }));
         await h.pipeline.ingest(makePoints(3));
         await waitFor(() => h.audit.acked.length === 3);
         const gap = h.connectors.a.writeTimes[1] - h.connectors.a.writeTimes[0];
-        expect(gap).toBeGreaterThanOrEqual(190); // 0.5 * 400
-        expect(gap).toBeLessThan(390); // not the un-jittered 400
+        expect(gap).toBeGreaterThanOrEqual(195); // 0.05 * 4000
+        expect(gap).toBeLessThan(2_000); // far from the un-jittered 4000, with room for a loaded machine
       } finally {
         random.mockRestore();
       }
@@ -143,13 +143,15 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.queue.stats('a').points).toBe(8);
       expect(h.audit.acked).toEqual([]);
       expect(await counter(h, 'bifrost_cloud_breaker_state')).toBe(2);
-      const writesWhileOpen = h.connectors.a.received.length;
-      await delay(150);
-      expect(h.connectors.a.received.length).toBe(writesWhileOpen); // no blind retry
-      await waitFor(() => h.audit.acked.length === 8, 3_000);
+      await waitFor(() => h.audit.acked.length === 8);
       expectExactlyDelivered(h, points.map((p) => p.id));
-      const transitions = h.logger.records.filter((r) => r.breaker).map((r) => r.breaker);
-      expect(transitions).toEqual(['open', 'half-open', 'closed']);
+      const transitions = h.logger.records.filter((r) => r.breaker);
+      expect(transitions.map((r) => r.breaker)).toEqual(['open', 'half-open', 'closed']);
+      // No blind retry: nothing was written while open, and the trial came no earlier than resetMs.
+      const [openedAt, trialAt] = transitions.map((r) => r.time as number);
+      expect(h.connectors.a.writeTimes.filter((t) => t > openedAt && t < trialAt)).toEqual([]);
+      expect(trialAt - openedAt).toBeGreaterThanOrEqual(295);
+      expect(h.connectors.a.received).toHaveLength(2);
       expect(h.pipeline.health()[0].breaker).toBe('closed');
       expect(await counter(h, 'bifrost_cloud_breaker_state')).toBe(0);
     });
@@ -158,12 +160,18 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       const h = started(await harness({ a: { write: times(4, fail(new TransientError('down'))), delivery: { breaker: { failureThreshold: 3, resetMs: 100 } } } }));
       const points = makePoints(4);
       await h.pipeline.ingest(points);
-      await waitFor(() => h.audit.acked.length === 4, 3_000);
+      await waitFor(() => h.audit.acked.length === 4);
       expectExactlyDelivered(h, points.map((p) => p.id));
-      const transitions = h.logger.records.filter((r) => r.breaker).map((r) => r.breaker);
+      const transitions = h.logger.records.filter((r) => r.breaker);
       // 3 failures open it; the 4th failure is the half-open trial (reopens); the 5th write closes it.
-      expect(transitions).toEqual(['open', 'half-open', 'open', 'half-open', 'closed']);
+      expect(transitions.map((r) => r.breaker)).toEqual(['open', 'half-open', 'open', 'half-open', 'closed']);
       expect(h.connectors.a.received).toHaveLength(5);
+      // Each trial is a write, admitted no earlier than resetMs after the breaker opened.
+      const at = transitions.map((r) => r.time as number);
+      const writes = h.connectors.a.writeTimes;
+      expect(at[1] - at[0]).toBeGreaterThanOrEqual(95);
+      expect(at[3] - at[2]).toBeGreaterThanOrEqual(95);
+      expect(writes.filter((t) => (t > at[0] && t < at[1]) || (t > at[2] && t < at[3]))).toEqual([]);
     });
 
     it('hands a batch back to the queue after retrying it for maxElapsedMs, so newer urgent points can go first', async () => {
@@ -218,12 +226,13 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     });
 
     it('releases a write that hangs past the timeout and ignores its late ack', async () => {
-      const h = started(await harness({ a: { write: [hang(250)], delivery: { timeoutMs: 60 } } }));
+      const hung = held();
+      const h = started(await harness({ a: { write: [hung.step], delivery: { timeoutMs: 60 } } }));
       const points = makePoints(6);
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.acked.length === 6);
-      await delay(300); // the hung write acknowledges late
-      expect(h.connectors.a.acked).toHaveLength(12); // delivered twice (at-least-once) ...
+      hung.release(); // the hung write acknowledges late
+      await waitFor(() => h.connectors.a.acked.length === 12); // delivered twice (at-least-once) ...
       expectExactlyDelivered(h, points.map((p) => p.id)); // ... but acked in the queue once
       expect(h.audit.releases).toBe(1);
       expect(h.pipeline.health()[0].lastError?.code).toBe('BIFROST_ERR_WRITE_TIMEOUT');
@@ -236,14 +245,19 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       await waitFor(() => h.pipeline.health()[0].breaker === 'open');
       expect(h.pipeline.health()[0]).toMatchObject({ status: 'unhealthy', connected: false });
       expect(h.connectors.a.received).toHaveLength(0);
-      await waitFor(() => h.audit.acked.length === 3, 3_000);
+      await waitFor(() => h.audit.acked.length === 3);
       expect(await counter(h, 'bifrost_cloud_connection_attempts_total', { result: 'failure' })).toBe(1);
     });
   });
 
   describe('delivery pipeline: concurrency and isolation', () => {
     it('keeps at most maxInFlight batches in flight', async () => {
-      const h = started(await harness({ a: { write: times(20, hang(30)), delivery: { maxInFlight: 3 } } }));
+      // Each write waits (bounded) until three run at once, so reaching the limit does not depend on
+      // timing; a fourth concurrent write would show in maxConcurrent.
+      let c: ScriptedConnector | undefined;
+      const untilThree: Step = () => waitFor(() => (c?.maxConcurrent ?? 0) >= 3, 2_000).catch(() => undefined);
+      const h = started(await harness({ a: { write: times(20, untilThree), delivery: { maxInFlight: 3 } } }));
+      c = h.connectors.a;
       await h.pipeline.ingest(makePoints(100));
       await waitFor(() => h.audit.acked.length === 100);
       expect(h.connectors.a.maxConcurrent).toBe(3);
@@ -270,7 +284,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       const points = makePoints(50);
       const t0 = Date.now();
       await h.pipeline.ingest(points);
-      await waitFor(() => h.queue.stats('up').points === 0, 4_000);
+      await waitFor(() => h.queue.stats('up').points === 0);
       expect(Date.now() - t0).toBeLessThan(4_000); // far below the 5 s the hung sink takes per write
       expect(h.connectors.up.ackedIds().size).toBe(50);
       expect(h.connectors.hung.received).toHaveLength(1);
@@ -307,14 +321,17 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     });
 
     it('releases what is still in flight at the deadline; nothing is lost', async () => {
-      const h = await harness({ a: { write: [hang(400)], delivery: { timeoutMs: 5_000 } } });
+      const hung = held();
+      const h = await harness({ a: { write: [hung.step], delivery: { timeoutMs: 5_000 } } });
       h.pipeline.start();
       await h.pipeline.ingest(makePoints(10));
-      await waitFor(() => h.connectors.a.received.length === 1);
+      await hung.started;
       const { released } = await h.pipeline.stop({ deadlineMs: 50 });
       expect(released).toEqual({ a: 10 });
       expect(h.queue.stats('a')).toMatchObject({ points: 10, inFlight: 0 });
-      await delay(450); // the late ack changes nothing
+      hung.release(); // the late ack changes nothing
+      await waitFor(() => h.connectors.a.acked.length === 10);
+      await delay(20);
       expect(h.audit.acked).toEqual([]);
       expect(h.audit.violations).toEqual([]);
       await expect(h.pipeline.ingest(makePoints(1))).rejects.toThrow(/stopped/);
@@ -377,9 +394,9 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       const h = started(await harness());
       await waitFor(() => h.connectors.a.connects === 1);
       h.connectors.a.probe = async () => ({ ok: false, detail: 'ping timeout' });
-      await waitFor(() => h.connectors.a.connects >= 2, 1_000);
+      await waitFor(() => h.connectors.a.connects >= 2);
       h.connectors.a.probe = async () => ({ ok: true });
-      await waitFor(() => h.pipeline.health()[0].status === 'healthy', 1_000);
+      await waitFor(() => h.pipeline.health()[0].status === 'healthy');
     });
 
     it('counts payload bytes when the connector resolves its write with a receipt', async () => {
@@ -435,13 +452,15 @@ describe('restart', () => {
     const file = join(dir, 'queue.db');
     try {
       const points = makePoints(30);
-      const first = new ScriptedConnector({ write: [hang(1_000)] });
+      const hung = held();
+      const first = new ScriptedConnector({ write: [hung.step] });
       let queue = await openSqliteQueue(file);
       let pipeline = createPipeline({ queue, connectors: [{ name: 'a', definition: scriptedDefinition(first), config: {}, delivery: { batchSize: 30, flushIntervalMs: 0, timeoutMs: 10_000 } }] });
       pipeline.start();
       await pipeline.ingest(points);
       await waitFor(() => first.received.length === 1);
       expect(await pipeline.stop({ deadlineMs: 20 })).toEqual({ released: { a: 30 } });
+      hung.release();
       await queue.close();
 
       const second = new ScriptedConnector();

@@ -426,9 +426,11 @@ export class ConnectorRunner {
   private async checkHealth(): Promise<void> {
     if (this.stopped) return;
     if (!this.health.connected) {
-      // With data queued, the delivery loop's next write is the better (real) half-open trial.
-      const trialByWrite = this.breaker.state !== 'closed' && this.available() > 0;
-      if (Date.now() >= this.pauseUntil && this.breaker.admits() && !trialByWrite) await this.connectThroughBreaker();
+      // With data queued (leased or not) the delivery loop's next write reconnects and is the real
+      // test: a connect that succeeds here would count as a breaker success between failed writes
+      // (so writes that keep failing would never open it) or steal the half-open trial from a write.
+      const queued = this.deps.queue.stats(this.deps.name).points > 0;
+      if (!queued && Date.now() >= this.pauseUntil && this.breaker.admits()) await this.connectThroughBreaker();
       return;
     }
     const probe = this.deps.connector.healthCheck;

@@ -21,7 +21,7 @@ export const FAST = {
 export function recordingLogger(records: Array<Record<string, unknown> & { msg?: string }> = []): Logger & { records: typeof records } {
   const make = (bindings: Record<string, unknown>): Logger => {
     const log = (level: string) => (obj: unknown, msg?: string) => {
-      records.push({ level, ...bindings, ...(typeof obj === 'object' && obj ? obj : {}), msg });
+      records.push({ level, time: Date.now(), ...bindings, ...(typeof obj === 'object' && obj ? obj : {}), msg });
     };
     return { trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (b) => make({ ...bindings, ...b }) };
   };
@@ -86,8 +86,11 @@ export async function harness(
   return { pipeline, queue, audit, connectors, logger };
 }
 
-/** Polls `cond` every 5 ms until true, or fails after `ms`. */
-export async function waitFor(cond: () => boolean, ms = 3_000, what = 'condition'): Promise<void> {
+/**
+ * Polls `cond` every 5 ms until true, or fails after `ms`. The default is generous: on a loaded
+ * machine a step can take far longer than on a quiet one, and waiting longer costs nothing when it passes.
+ */
+export async function waitFor(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

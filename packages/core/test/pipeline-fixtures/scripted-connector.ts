@@ -11,6 +11,24 @@ export const fail = (err: unknown): Step => async () => {
 };
 /** Takes `ms` before resolving: past the write timeout this is a hung write whose ack arrives late. */
 export const hang = (ms: number): Step => () => new Promise((r) => setTimeout(r, ms));
+/**
+ * A write that stays pending until the test calls `release()` (a hung write whose ack arrives
+ * exactly when the test says so, whatever the machine's load); `started` resolves when it was called.
+ */
+export function held(): { step: Step; started: Promise<void>; release: () => void } {
+  let release!: () => void;
+  let markStarted!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const started = new Promise<void>((r) => (markStarted = r));
+  return {
+    step: () => {
+      markStarted();
+      return gate;
+    },
+    started,
+    release,
+  };
+}
 /** Repeats a step `n` times. */
 export const times = (n: number, step: Step): Step[] => Array.from({ length: n }, () => step);
 
