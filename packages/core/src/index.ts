@@ -5,6 +5,7 @@ export type * from './tls/types.js';
 export * from './queue/types.js';
 export { createMemoryQueue } from './queue/memory-queue.js';
 export { openSqliteQueue, type SqliteQueueOptions, type QueueLogger } from './queue/sqlite-queue.js';
+export { TTL_EXPIRED_CODE } from './queue/chunked-queue.js';
 export type * from './pipeline/types.js';
 export * from './pipeline/pipeline.js';
 export { DEFAULT_DELIVERY_OPTIONS, resolveDeliveryOptions, type DeliveryOptionsInput } from './pipeline/options.js';

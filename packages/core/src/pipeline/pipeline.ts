@@ -4,6 +4,7 @@ import type { DataPoint } from '../data-point.js';
 import { ConfigError, isBifrostError } from '../errors.js';
 import { PipelineMetrics, type ConnectorGaugeSource } from '../metrics/pipeline-metrics.js';
 import type { Connector, ConnectorDefinition, Logger } from '../plugin.js';
+import { TTL_EXPIRED_CODE } from '../queue/chunked-queue.js';
 import type { DurableQueue, EnqueueItem, LaneSettings } from '../queue/types.js';
 import type { TlsMaterial } from '../tls/types.js';
 import { ConnectorRunner } from './connector-runner.js';
@@ -13,8 +14,6 @@ import type { BreakerState, ConnectorHealth, PointRouter } from './types.js';
 
 /** Lane of a point sent to an explicit connector without its own `priority`. */
 export const DEFAULT_PRIORITY = 0;
-/** Dead-letter code of points whose TTL ran out in the queue. */
-export const TTL_EXPIRED_CODE = 'BIFROST_ERR_TTL_EXPIRED';
 
 /** One connector instance the pipeline delivers to. */
 export interface PipelineConnector {
