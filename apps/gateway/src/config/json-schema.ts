@@ -1,6 +1,6 @@
 import type { ConnectorDefinition, SourceDefinition } from '@bifrost/core';
 import { zodToJsonSchema } from 'zod-to-json-schema';
-import { configFileSchema } from './schema.js';
+import { configFileSchema, sourceEntrySchema } from './schema.js';
 
 type Json = Record<string, unknown>;
 
@@ -23,9 +23,12 @@ export function configJsonSchema(plugins: { connectors: ConnectorDefinition[]; s
   }));
 
   const sourceEntry = props.sources!.additionalProperties as Json;
+  // A source's plugin settings sit beside the host keys (type, enabled, ...): a strict plugin schema
+  // (additionalProperties: false) must accept those keys, which the entry schema itself checks.
+  const hostKeys = Object.keys(sourceEntrySchema.shape);
   sourceEntry.allOf = plugins.sources.map((d) => ({
     if: { properties: { type: { const: d.type } }, required: ['type'] },
-    then: pluginSchema(d.configSchema, []),
+    then: allowKeys(pluginSchema(d.configSchema, hostKeys), hostKeys),
   }));
   return root;
 }
@@ -38,4 +41,11 @@ function pluginSchema(schema: ConnectorDefinition['configSchema'], omit: string[
   if (props) for (const k of omit) delete props[k];
   if (Array.isArray(s.required)) s.required = (s.required as string[]).filter((k) => !omit.includes(k));
   return s;
+}
+
+/** Declares `keys` as allowed (any value) so that `additionalProperties: false` does not flag them. */
+function allowKeys(schema: Json, keys: string[]): Json {
+  const props = (schema.properties ?? {}) as Record<string, unknown>;
+  for (const k of keys) props[k] = {};
+  return { ...schema, properties: props };
 }
