@@ -18,6 +18,7 @@ import { buildApi } from './http/server.js';
 import { createLogger } from './logging.js';
 import { GATEWAY_DIR } from './plugins/discovery.js';
 import { embeddedUrlOf, resolvePlugins } from './plugins/resolve.js';
+import { withOperationHealth } from './queue-health.js';
 import { routingChecks, routerOptions } from './routing.js';
 
 /** Version of this gateway package. */
@@ -86,7 +87,9 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     const issues = [...resolved.issues, ...routingChecks(withConfig, resolved.issues), ...(await hostFileChecks(withConfig))];
     if (issues.length) throw new ConfigFileError(issues, loaded.file);
 
-    const { queue, file: queueFile } = await openConfiguredQueue(cfg, loaded.baseDir, logger);
+    const opened = await openConfiguredQueue(cfg, loaded.baseDir, logger);
+    const queue = withOperationHealth(opened.queue);
+    const queueFile = opened.file;
     const volatile = Object.entries(cfg.cloud.connectors).filter(([, c]) => c.enabled && c.disk_persistent === false).map(([n]) => n);
     if (queueFile && volatile.length) logger.warn(`disk_persistent: false on ${volatile.join(', ')}: the queue is one SQLite file per gateway, so their points are on disk too (set queue.memory_only: true for a memory-only gateway)`);
     cleanups.push(() => queue.close());

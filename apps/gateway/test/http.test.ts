@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { SecretRegistry } from '../src/config/secrets.js';
 import { buildApi } from '../src/http/server.js';
 import { ROUTES } from '../src/http/openapi.js';
+import { withOperationHealth } from '../src/queue-health.js';
 
 /** A connector that records what it got; `poison` device ids are refused as PayloadError. */
 function recordingConnector(received: DataPoint[]) {
@@ -39,9 +40,9 @@ afterEach(async () => {
   }
 });
 
-function harness(opts: { token?: string; maxPoints?: number; start?: boolean; bodyLimit?: number } = {}): Harness {
+function harness(opts: { token?: string; maxPoints?: number; start?: boolean; bodyLimit?: number; wrapQueue?: (q: DurableQueue) => DurableQueue } = {}): Harness {
   const received: DataPoint[] = [];
-  const queue = createMemoryQueue();
+  const queue = (opts.wrapQueue ?? ((q) => q))(createMemoryQueue());
   const definition = recordingConnector(received);
   const secrets = new SecretRegistry();
   secrets.add('hunter2-password');
@@ -98,6 +99,34 @@ describe('REST API', () => {
     const res = await app.inject('/ready');
     expect(res.statusCode).toBe(503);
     await app.close();
+  });
+
+  it('/ready and /api/cloud/health turn red while the queue storage fails, and green once it works again', async () => {
+    let broken = true;
+    // The memory queue with a lease that throws, as a queue on a failing disk would.
+    const failingLease = (q: DurableQueue) => new Proxy(q, {
+      get(target, key) {
+        if (key === 'lease' && broken) return async () => { throw new Error('disk I/O error'); };
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const { app, received } = harness({ wrapQueue: (q) => withOperationHealth(failingLease(q)) });
+    expect((await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)] })).statusCode).toBe(200);
+    let ready = await app.inject('/ready');
+    for (let i = 0; i < 100 && ready.statusCode === 200; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      ready = await app.inject('/ready');
+    }
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ ready: false, queue: { ok: false, reason: expect.stringContaining('lease failed: disk I/O error') } });
+    const health = await app.inject('/api/cloud/health');
+    expect(health.json()).toMatchObject({ status: 'unhealthy', queue: { ok: false } });
+
+    broken = false;
+    await until(() => received.length === 1);
+    expect((await app.inject('/ready')).statusCode).toBe(200);
+    expect((await app.inject('/api/cloud/health')).json().queue).toEqual({ ok: true });
   });
 
   it('POST /api/data routes points, answers with their ids, and they are delivered', async () => {
