@@ -7,8 +7,8 @@ import { buildApi } from '../src/http/server.js';
 import { ROUTES } from '../src/http/openapi.js';
 import { withOperationHealth } from '../src/queue-health.js';
 
-/** A connector that records what it got; `poison` device ids are refused as PayloadError. */
-function recordingConnector(received: DataPoint[]) {
+/** A connector that records what it got and the bytes it reports; `poison` device ids are refused as PayloadError. */
+function recordingConnector(received: DataPoint[], written: { bytes: number }) {
   return defineConnector({
     type: 'recorder',
     configSchema: z.object({ password: z.string().optional().describe('pretend password (secret)') }),
@@ -18,6 +18,9 @@ function recordingConnector(received: DataPoint[]) {
         const bad = batch.filter((p) => p.deviceId === 'poison').map((p) => p.id);
         if (bad.length) throw new PayloadError('refused', bad);
         received.push(...batch);
+        const bytes = Buffer.byteLength(JSON.stringify(batch));
+        written.bytes += bytes;
+        return { bytes };
       },
       async close() {},
     }),
@@ -29,6 +32,8 @@ interface Harness {
   pipeline: Pipeline;
   queue: DurableQueue;
   received: DataPoint[];
+  /** Payload bytes the connectors reported as acknowledged. */
+  written: { bytes: number };
 }
 
 const open: Harness[] = [];
@@ -43,7 +48,8 @@ afterEach(async () => {
 function harness(opts: { token?: string; maxPoints?: number; start?: boolean; bodyLimit?: number; wrapQueue?: (q: DurableQueue) => DurableQueue } = {}): Harness {
   const received: DataPoint[] = [];
   const queue = (opts.wrapQueue ?? ((q) => q))(createMemoryQueue());
-  const definition = recordingConnector(received);
+  const written = { bytes: 0 };
+  const definition = recordingConnector(received, written);
   const secrets = new SecretRegistry();
   secrets.add('hunter2-password');
   const pipeline = createPipeline({
@@ -67,7 +73,7 @@ function harness(opts: { token?: string; maxPoints?: number; start?: boolean; bo
     ...(opts.token ? { token: opts.token } : {}),
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
   });
-  const h = { app, pipeline, queue, received };
+  const h = { app, pipeline, queue, received, written };
   open.push(h);
   return h;
 }
@@ -205,16 +211,17 @@ describe('REST API', () => {
   });
 
   it('GET /api/cloud/health and /api/cloud/metrics report connectors and devices', async () => {
-    const { app, received } = harness();
+    const { app, received, written } = harness();
     await app.inject({ method: 'POST', url: '/api/data', payload: [point(1), point(2)] });
     await until(() => received.length === 2);
+    expect(written.bytes).toBeGreaterThan(0);
     const health = await app.inject('/api/cloud/health');
     expect(health.statusCode).toBe(200);
     expect(health.json()).toMatchObject({ status: expect.any(String), queue: { ok: true } });
     expect(health.json().connectors.map((c: { name: string }) => c.name)).toEqual(['a', 'b']);
     const metrics = (await app.inject('/api/cloud/metrics')).json();
     const a = metrics.connectors.find((c: { name: string }) => c.name === 'a');
-    expect(a).toMatchObject({ sent: 2, failed: 0, breaker: 'closed', queue: { depth: 0 } });
+    expect(a).toMatchObject({ sent: 2, failed: 0, breaker: 'closed', queue: { depth: 0 }, bytesSent: written.bytes });
     expect(a.successRate).toBe(1);
     expect(metrics.devices.PLC001.ingested).toBe(2);
   });
@@ -270,6 +277,8 @@ describe('REST API', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/html');
     expect(res.body).toContain('/api/cloud/metrics');
+    expect(res.body).toContain('<th>Bytes sent</th>');
+    expect(res.body).toContain('c.bytesSent');
   });
 
   it('bearer token: 401 without it on every route but /health and the page shell', async () => {

@@ -20,7 +20,7 @@ th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #26313c} th{c
 .card{background:#16202a;border-radius:8px;padding:.7rem} canvas{width:100%;height:110px}
 </style></head><body>
 <h1>Bifrost gateway</h1><div class="muted" id="summary">loading…</div>
-<table><thead><tr><th>Connector</th><th>Type</th><th>Health</th><th>Breaker</th><th>Sent</th><th>Failed</th><th>Points/s</th>
+<table><thead><tr><th>Connector</th><th>Type</th><th>Health</th><th>Breaker</th><th>Sent</th><th>Bytes sent</th><th>Failed</th><th>Points/s</th>
 <th>Queue</th><th>Oldest (s)</th><th>Dead letters</th><th>p99 ms</th><th>Last error</th></tr></thead><tbody id="rows"></tbody></table>
 <div class="charts" id="charts"></div>
 <script>
@@ -31,6 +31,7 @@ async function get(path){
   if (r.status === 401) { const t = prompt('Bifrost API token'); if (t) localStorage.setItem('bifrostToken', t); throw new Error('unauthorized'); }
   return r.json();
 }
+function bytes(n){ return n === undefined ? '–' : n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(1) + ' KiB' : n < 1073741824 ? (n / 1048576).toFixed(1) + ' MiB' : (n / 1073741824).toFixed(2) + ' GiB'; }
 function esc(s){ return String(s ?? '').replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c])); }
 function draw(canvas, series, color){
   const dpr = devicePixelRatio || 1, w = canvas.clientWidth * dpr, h = canvas.clientHeight * dpr;
@@ -53,7 +54,7 @@ async function tick(){
       if (s.rate.length > HISTORY) { s.rate.shift(); s.depth.shift(); }
       const hc = health[c.name] || {};
       rows.push('<tr><td>' + esc(c.name) + '</td><td>' + esc(c.type) + '</td><td class="' + esc(hc.status) + '">' + esc(hc.status) +
-        '</td><td class="' + esc(c.breaker) + '">' + esc(c.breaker) + '</td><td>' + c.sent + '</td><td>' + c.failed + '</td><td>' + rate.toFixed(0) +
+        '</td><td class="' + esc(c.breaker) + '">' + esc(c.breaker) + '</td><td>' + c.sent + '</td><td>' + bytes(c.bytesSent) + '</td><td>' + c.failed + '</td><td>' + rate.toFixed(0) +
         '</td><td>' + c.queue.depth + '</td><td>' + c.queue.oldestAgeSeconds.toFixed(1) + '</td><td>' + c.queue.deadLetters +
         '</td><td>' + (c.p99ResponseTimeMs ?? '–') + '</td><td>' + esc(hc.lastError ? hc.lastError.code + ': ' + hc.lastError.message : '') + '</td></tr>');
       let card = document.getElementById('card-' + c.name);
