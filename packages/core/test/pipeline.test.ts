@@ -154,6 +154,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.connectors.a.received).toHaveLength(2);
       expect(h.pipeline.health()[0].breaker).toBe('closed');
       expect(await counter(h, 'bifrost_cloud_breaker_state')).toBe(0);
+      expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(1); // the trial re-sent the batch
     });
 
     it('opens the breaker after failureThreshold consecutive transient failures, and reopens on a failed trial', async () => {
@@ -222,6 +223,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.connectors.a.received[1].map((p) => p.id)).toEqual([d]);
       expect(await counter(h, 'bifrost_cloud_batch_operations_total', { result: 'partial' })).toBe(1);
       expect(await counter(h, 'bifrost_cloud_data_points_sent_total')).toBe(3);
+      expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(1); // d sent again
       expect(h.audit.violations).toEqual([]);
     });
 
@@ -239,6 +241,19 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.connectors.a.connects).toBe(2);
     });
 
+    it('counts every re-send as a retry: batches handed back to the queue after a timeout and leased again', async () => {
+      const hung = [held(), held()];
+      const h = started(await harness({ a: { write: hung.map((x) => x.step), delivery: { timeoutMs: 60 } } }));
+      const points = makePoints(5);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.audit.acked.length === 5);
+      expect(h.audit.releases).toBe(2); // each timed-out batch went back to the queue
+      expect(h.audit.leases.map((l) => l.attempts)).toEqual([0, 1, 2]);
+      expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(2);
+      expect(h.pipeline.metricsSnapshot().connectors[0]).toMatchObject({ retries: 2, failedBatches: 2, batches: 1, sent: 5 });
+      for (const x of hung) x.release();
+    });
+
     it('keeps a ConfigError on connect out of retry loops until the breaker admits a trial', async () => {
       const h = started(await harness({ a: { connect: [fail(new ConfigError('no such topic'))], delivery: { breaker: { failureThreshold: 50, resetMs: 200 } } } }));
       await h.pipeline.ingest(makePoints(3));
@@ -247,6 +262,9 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.connectors.a.received).toHaveLength(0);
       await waitFor(() => h.audit.acked.length === 3);
       expect(await counter(h, 'bifrost_cloud_connection_attempts_total', { result: 'failure' })).toBe(1);
+      // Points never written (the connect failed first) keep attempt 0 and their first write is no retry.
+      expect(h.audit.leases.every((l) => l.attempts === 0)).toBe(true);
+      expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(0);
     });
   });
 

@@ -119,6 +119,22 @@ export function describeQueueBehaviour(name: string, makeHarness: () => QueueHar
       expect((await q.listDeadLetters())[0].attempts).toBe(4);
     });
 
+    it('keeps the attempt count of points released unattempted (attempted: false), in their place', async () => {
+      await q.enqueue(items('a', 4));
+      const first = (await q.lease('a', 2))!;
+      await q.settle(first, { acked: [] });
+      const tried = (await q.lease('a', 2))!;
+      const ahead = (await q.lease('a', 2))!;
+      expect([tried.attempts, ahead.attempts]).toEqual([1, 0]);
+      await q.settle(ahead, { acked: [], attempted: false });
+      await q.settle(tried, { acked: [], attempted: false });
+      const again = (await q.lease('a', 4))!;
+      expect(ids(again.points)).toEqual([...ids(tried.points), ...ids(ahead.points)]);
+      expect(again.attempts).toBe(1);
+      await q.settle(again, { acked: [], deadLetter: [{ id: ahead.points[0].id, code: 'X', reason: 'r' }] });
+      expect((await q.listDeadLetters())[0].attempts).toBe(1);
+    });
+
     it('refuses to settle a lease twice', async () => {
       await q.enqueue(items('a', 1));
       const lease = (await q.lease('a', 1))!;

@@ -51,7 +51,7 @@ export class PipelineMetrics {
     this.dropped = counter('bifrost_cloud_points_dropped_total', 'Points dropped by a full lane (when_full: drop_oldest / drop_newest)', LABELS);
     this.ingested = counter('bifrost_cloud_points_ingested_total', 'Points durably queued for the connector', LABELS);
     this.unrouted = new Counter({ name: 'bifrost_cloud_points_unrouted_total', help: 'Ingested points no routing rule (and no default connector) selected', registers });
-    this.retries = counter('bifrost_cloud_retries_total', 'Batch write retries after a transient or capacity error', LABELS);
+    this.retries = counter('bifrost_cloud_retries_total', 'Batch writes that re-send points written before: in-place retries, and batches handed back to the queue (timeout, auth, breaker, maxElapsed, partial write) and leased again', LABELS);
     this.bytesSent = counter('bifrost_cloud_bytes_sent_total', 'Payload bytes acknowledged, for connectors that report them', LABELS);
     this.responseTime = new Histogram({
       name: 'bifrost_cloud_response_time_seconds',

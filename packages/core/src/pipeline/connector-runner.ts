@@ -1,6 +1,5 @@
 import { isBrokenCircuitError } from 'cockatiel';
 import { CapacityError, PartialWriteError, PayloadError, classifyError, type BifrostError } from '../errors.js';
-import type { DataPoint } from '../data-point.js';
 import type { Connector, Logger, WriteReceipt } from '../plugin.js';
 import type { DurableQueue, Lease, LeaseOutcome } from '../queue/types.js';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics.js';
@@ -25,6 +24,7 @@ export interface ConnectorTotals {
   ingested: number;
   sent: number;
   failed: number;
+  /** Writes that re-sent points written before: in-place retries, and leases of points handed back after an earlier attempt. */
   retries: number;
   deadLettered: number;
   dropped: number;
@@ -53,6 +53,8 @@ function receiptBytes(receipt: unknown): number | undefined {
 /** A lease settled at most once: a late write result after a timeout or a forced stop is ignored. */
 class LeaseHandle {
   private settled = false;
+  /** Set when a write of these points starts: from then on a release counts as a delivery attempt. */
+  written = false;
   constructor(readonly lease: Lease, private readonly queue: DurableQueue, private readonly logger: Logger) {}
 
   get open(): boolean {
@@ -73,8 +75,9 @@ class LeaseHandle {
     }
   }
 
+  /** Hands the points back to the queue (their attempt count grows only if they were written). */
   release(): Promise<boolean> {
-    return this.settle({ acked: [] });
+    return this.settle({ acked: [], attempted: this.written });
   }
 }
 
@@ -279,7 +282,7 @@ export class ConnectorRunner {
     const firstTryAt = Date.now();
     for (;;) {
       const generation = this.failureGeneration;
-      const attempt = await this.attempt(points);
+      const attempt = await this.attempt(handle);
       if (!handle.open) return; // released by a stop deadline meanwhile
       if (attempt.ok) {
         await this.acked(handle, attempt.durationMs, attempt.bytes);
@@ -307,17 +310,25 @@ export class ConnectorRunner {
         await handle.release();
         return;
       }
-      this.totals.retries++;
-      this.deps.metrics.retries.inc(this.labels);
     }
   }
 
-  /** One connect-if-needed plus write, through the breaker and under the write timeout. */
-  private async attempt(points: readonly DataPoint[]): Promise<Attempt> {
+  /**
+   * One connect-if-needed plus write, through the breaker and under the write timeout. A write of
+   * points that were written before (an in-place retry, or a lease of points handed back to the
+   * queue after an earlier attempt) counts as a retry.
+   */
+  private async attempt(handle: LeaseHandle): Promise<Attempt> {
+    const { points } = handle.lease;
     let writeStartedAt = 0;
     try {
       const receipt: unknown = await this.breaker.execute(async () => {
         await this.ensureConnected();
+        if (handle.written || handle.lease.attempts > 0) {
+          this.totals.retries++;
+          this.deps.metrics.retries.inc(this.labels);
+        }
+        handle.written = true;
         writeStartedAt = performance.now();
         try {
           return await withTimeout(() => this.deps.connector.write(points), this.deps.options.timeoutMs, `write of ${points.length} point(s)`, WRITE_TIMEOUT_CODE);

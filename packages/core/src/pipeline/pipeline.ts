@@ -69,6 +69,7 @@ export interface ConnectorMetricsSnapshot {
   sent: number;
   /** Points in failed write attempts (a point retried three times counts three times). */
   failed: number;
+  /** Writes that re-sent points written before: in-place retries, and leases of points handed back after an earlier attempt. */
   retries: number;
   deadLettered: number;
   dropped: number;

@@ -183,7 +183,7 @@ export class ChunkedQueue implements DurableQueue {
 
   /**
    * Applies the outcome at once in memory (acked and dead-lettered points are gone, the rest
-   * available again with attempts + 1) and resolves once it is stored by the next group commit,
+   * available again with attempts + 1, or unchanged when `outcome.attempted` is false) and resolves once it is stored by the next group commit,
    * shared with the enqueues and settles of the same event-loop turn. If storing fails, it rejects
    * with `QueueStorageError` and is retried with the next commit; until then the points stay stored,
    * so a restart delivers them again (at-least-once), never loses them.
@@ -217,7 +217,7 @@ export class ChunkedQueue implements DurableQueue {
         } else {
           chunk.state[i] = AVAILABLE;
           chunk.available++;
-          chunk.attempts[i]++;
+          if (outcome.attempted !== false) chunk.attempts[i]++;
         }
       }
       lane.oldestStale = true;

@@ -66,11 +66,19 @@ export interface DeadLetterItem {
   reason: string;
 }
 
-/** How a lease ended. Points neither acked nor dead-lettered are released for another try (attempts + 1). */
+/**
+ * How a lease ended. Points neither acked nor dead-lettered are released for another try
+ * (attempts + 1, unless `attempted` is false).
+ */
 export interface LeaseOutcome {
   /** `all`, or the ids the remote side acknowledged. */
   acked: 'all' | readonly string[];
   deadLetter?: readonly DeadLetterItem[];
+  /**
+   * False when the points never reached the remote side (a batch leased ahead and given back, a
+   * write the breaker refused): released points keep their attempt count. Default true.
+   */
+  attempted?: boolean;
 }
 
 export interface DeadLetterEntry {

@@ -11,13 +11,18 @@ export function auditQueue(queue: DurableQueue) {
     acked: [] as string[],
     deadLettered: [] as Array<{ id: string; code: string; reason: string }>,
     releases: 0,
+    /** Every lease handed out, in order. */
+    leases: [] as Lease[],
     violations: [] as string[],
     /** Leases handed out and not settled yet. */
     openLeases: () => [...open.values()],
   };
   const lease: DurableQueue['lease'] = async (connector, max) => {
     const l = await queue.lease(connector, max);
-    if (l) open.set(l.id, l);
+    if (l) {
+      open.set(l.id, l);
+      audit.leases.push(l);
+    }
     return l;
   };
   const settle: DurableQueue['settle'] = async (lease: Lease, outcome: LeaseOutcome) => {
