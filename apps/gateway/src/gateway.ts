@@ -1,11 +1,11 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  createMemoryQueue, createPipeline, createRouter, newPointId, openSqliteQueue, QueueFullError,
+  createMemoryQueue, createPipeline, createRouter, newPointId, openSqliteQueue, QueueFullError, registerTlsExpiryGauge,
   type DataPoint, type DurableQueue, type Emit, type Logger as CoreLogger, type Pipeline, type Source,
 } from '@bifrost/core';
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { EmbeddedBroker } from './broker/embedded-broker.js';
 import { connectorLane, deliveryOptions, queueDirectory, queueOptions } from './config/host-settings.js';
@@ -13,13 +13,13 @@ import { hostFileChecks } from './config/file-checks.js';
 import { ConfigFileError } from './config/issues.js';
 import type { LoadedConfig } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
-import { connectorTls } from './config/tls-files.js';
 import { buildApi } from './http/server.js';
 import { createLogger } from './logging.js';
 import { GATEWAY_DIR } from './plugins/discovery.js';
 import { embeddedUrlOf, resolvePlugins } from './plugins/resolve.js';
 import { withOperationHealth } from './queue-health.js';
 import { routingChecks, routerOptions } from './routing.js';
+import { reconnectOnRotation, startConnectorTls } from './tls-rotation.js';
 
 /** Version of this gateway package. */
 export const GATEWAY_VERSION: string = (JSON.parse(readFileSync(join(GATEWAY_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -94,18 +94,18 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     if (queueFile && volatile.length) logger.warn(`disk_persistent: false on ${volatile.join(', ')}: the queue is one SQLite file per gateway, so their points are on disk too (set queue.memory_only: true for a memory-only gateway)`);
     cleanups.push(() => queue.close());
 
+    const registry = new Registry();
+    const tlsGauge = registerTlsExpiryGauge(registry);
     const connectors = await Promise.all(resolved.connectors.map(async (c) => {
-      const tls = await connectorTls(c.entry, loaded.baseDir);
-      return {
-        name: c.name,
-        definition: c.definition,
-        config: c.config,
-        delivery: deliveryOptions(cfg, c.entry),
-        lane: connectorLane(c.entry),
-        ...(tls ? { tls } : {}),
-      };
+      const spec = { name: c.name, definition: c.definition, config: c.config, delivery: deliveryOptions(cfg, c.entry), lane: connectorLane(c.entry) };
+      if (!c.entry.tls_enabled) return spec;
+      // Rotated certificate files are picked up without a restart: the connector reconnects with them.
+      const tls = await startConnectorTls(c.entry, loaded.baseDir, {
+        connector: `${c.definition.type}:${c.name}`, logger: logger as unknown as CoreLogger, gauge: tlsGauge });
+      cleanups.push(async () => tls.close());
+      return { ...spec, definition: reconnectOnRotation(c.definition, tls), tls: tls.material };
     }));
-    const pipeline = createPipeline({ queue, router: createRouter(routerOptions(cfg)), logger: logger as unknown as CoreLogger, connectors });
+    const pipeline = createPipeline({ queue, router: createRouter(routerOptions(cfg)), logger: logger as unknown as CoreLogger, connectors, registry });
     // Process metrics (RSS, CPU, event-loop lag, GC) beside the pipeline's, on the same /metrics.
     collectDefaultMetrics({ register: pipeline.registry, prefix: 'bifrost_' });
     let accepting = false;

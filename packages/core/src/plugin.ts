@@ -24,7 +24,12 @@ export interface PluginContext {
   name: string;
   /** Logger bound to `{ connector: 'type:name' }`. */
   logger: Logger;
-  /** TLS files named in the config, loaded and checked by the host; absent when TLS is off. */
+  /**
+   * TLS files named in the config, loaded and checked by the host; absent when TLS is off. The host
+   * may rotate the certificates while running (the gateway watches the files): its properties then
+   * return the new material. Read `ctx.tls` (and its properties) in each `connect()`, not once in
+   * `create`, so a reconnect uses the current certificates.
+   */
   tls?: TlsMaterial;
   /** Aborted when the host shuts the instance down. */
   signal: AbortSignal;
