@@ -47,6 +47,17 @@ async function readTopic(bootstrap: string, topic: string, count: number, timeou
   return [...out.values()];
 }
 
+/** Creates `topic` and waits until its partitions have leaders. */
+async function createTopic(bootstrap: string, topic: string): Promise<void> {
+  const admin = new kafkajs.Kafka({ brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft broker', () => {
   let peer: KafkaPeer;
   showPeerLogsOnFailure(() => [peer]);
@@ -94,11 +105,11 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
   });
 
   it('renders the topic template per point', async () => {
-    const c = connector({ topic: '{topic_prefix}{device_id}.{tag_name}', topic_prefix: `it${seq}.` });
+    const c = connector({ topic: '{topic_prefix}{tags.site}.{device_id}.{tag_name}', topic_prefix: `it${seq}.` });
     await c.connect();
-    const p = point({ deviceId: 'line-7', tagName: 'speed' });
+    const p = point({ deviceId: 'line-7', tagName: 'speed', tags: { site: 'oslo' } });
     await c.write([p]);
-    const [r] = await readTopic(peer.bootstrap, `it${seq - 1}.line-7.speed`, 1);
+    const [r] = await readTopic(peer.bootstrap, `it${seq - 1}.oslo.line-7.speed`, 1);
     expect(r?.id).toBe(p.id);
     await c.close();
   });
@@ -159,6 +170,9 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector over SASL_SSL', () => {
   for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512'] as const) {
     it(`authenticates with SASL ${mechanism} over TLS and delivers`, async () => {
       const topic = `it.sasl.${mechanism}`;
+      // Created up front: this test is about authentication, and the first auto-creation on a fresh
+      // broker can outlast the connector's short metadata retries (the host would retry the write).
+      await createTopic(peer.bootstrap, topic);
       const { username, password } = peer.users[0]!;
       const config = kafkaConfigSchema.parse({ endpoint: peer.saslSslBootstrap, topic, sasl_mechanism: mechanism, username, password });
       const c = kafka.create(config, ctx(tls.clientTls('tls')));
