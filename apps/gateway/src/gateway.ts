@@ -1,10 +1,11 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  createMemoryQueue, createPipeline, createRouter, newPointId, openSqliteQueue, QueueFullError, registerTlsExpiryGauge,
-  type DataPoint, type DurableQueue, type Emit, type Logger as CoreLogger, type Pipeline, type Source,
+  createMemoryQueue, createPipeline, createRouter, manageConnectorTls, newPointId, openSqliteQueue, QueueFullError, registerTlsExpiryGauge,
+  type DataPoint, type DurableQueue, type TlsMaterial, type Emit, type Logger as CoreLogger, type Pipeline, type Source,
 } from '@bifrost/core';
 import type { FastifyInstance } from 'fastify';
+import type { Server as TlsServer } from 'node:tls';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { EmbeddedBroker } from './broker/embedded-broker.js';
@@ -116,6 +117,20 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
       if (left) logger.info({ released }, `${left} in-flight point(s) stay queued for the next start`);
     });
 
+    // The API's certificate rotates without a restart too: the HTTPS server swaps its secure context.
+    const apiTls = cfg.api.tls && await manageConnectorTls({
+      connector: 'api',
+      files: {
+        cert_file: resolve(loaded.baseDir, cfg.api.tls.cert_file),
+        key_file: resolve(loaded.baseDir, cfg.api.tls.key_file),
+        ca_file: cfg.api.tls.ca_file === undefined ? undefined : resolve(loaded.baseDir, cfg.api.tls.ca_file),
+        verify_client_chain: false, // ca_file is the CA of API clients, not of the server certificate
+      },
+      logger: logger as unknown as CoreLogger,
+      gauge: tlsGauge,
+      onRotate: (material) => (api.server as unknown as TlsServer).setSecureContext(httpsOptions(material)),
+    });
+    if (apiTls) cleanups.push(async () => apiTls.close());
     const api = buildApi({
       pipeline,
       queue,
@@ -124,11 +139,7 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
       logger,
       token: cfg.api.token,
       bodyLimit: cfg.api.body_limit,
-      https: cfg.api.tls && {
-        cert: readFileSync(resolve(loaded.baseDir, cfg.api.tls.cert_file), 'utf8'),
-        key: readFileSync(resolve(loaded.baseDir, cfg.api.tls.key_file), 'utf8'),
-        ...(cfg.api.tls.ca_file ? { ca: readFileSync(resolve(loaded.baseDir, cfg.api.tls.ca_file), 'utf8') } : {}),
-      },
+      ...(apiTls ? { https: httpsOptions(apiTls.material) } : {}),
       isAccepting: () => accepting,
       version: GATEWAY_VERSION,
     });
@@ -205,6 +216,11 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     await cleanup();
     throw err;
   }
+}
+
+/** HTTPS server options from loaded TLS material. */
+function httpsOptions(material: TlsMaterial): { cert: string; key: string; ca?: string } {
+  return { cert: material.cert!, key: material.key!, ...(material.ca ? { ca: material.ca } : {}) };
 }
 
 /** Logs one line per interval: points ingested and acknowledged per second, and what is queued. */

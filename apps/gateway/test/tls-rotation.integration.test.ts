@@ -3,6 +3,8 @@
 // clientAuth usage) stops delivery, which shows the rotated files are really used; the next valid
 // certificate resumes it with nothing lost. The expiry gauge on /metrics follows each rotation.
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,4 +120,54 @@ describe.skipIf(!mosquitto.available)('TLS certificate rotation (Mosquitto mTLS)
     await waitUntil('every point acked', () => gw.pipeline.metricsSnapshot().connectors[0]!.queue.depth === 0);
     expect(gw.pipeline.metricsSnapshot().connectors[0]!.sent).toBeGreaterThanOrEqual(60);
   }, 60_000);
+});
+
+describe('TLS certificate rotation of the HTTPS API', () => {
+  /** Common name of the certificate the API presents on a fresh connection. */
+  const servedCn = (url: string, ca: string): Promise<string> => new Promise((resolve, reject) => {
+    get(`${url}/health`, { ca, agent: false }, (res) => {
+      const cn = (res.socket as TLSSocket).getPeerCertificate().subject.CN;
+      res.resume();
+      res.on('end', () => resolve(String(cn)));
+    }).on('error', reject);
+  });
+
+  it('serves the new certificate after its files are replaced, without a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bifrost-api-rotation-'));
+    const fixture = createTlsFixture();
+    let gw: RunningGateway | undefined;
+    try {
+      writeFileSync(join(dir, 'api.pem'), fixture.server.cert);
+      writeFileSync(join(dir, 'api.key'), fixture.server.key, { mode: 0o600 });
+      writeFileSync(join(dir, 'gateway.yaml'), [
+        'gateway:',
+        '  throughput_log_interval: 0',
+        '  api: { port: 0, tls: { cert_file: api.pem, key_file: api.key } }',
+        '  cloud:',
+        '    connectors:',
+        '      file:',
+        '        type: jsonl',
+        `        plugin: ${join(import.meta.dirname, 'fixtures', 'bifrost-connector-jsonl')}`,
+        `        provider_config: { path: ${join(dir, 'out.jsonl')} }`,
+        '',
+      ].join('\n'));
+      const loaded = loadConfigFile(join(dir, 'gateway.yaml'));
+      expect(loaded.issues).toEqual([]);
+      gw = await startGateway(loaded, { logger: pino({ level: 'silent' }) });
+      expect(await servedCn(gw.apiUrl, fixture.ca.cert)).toBe('localhost');
+
+      const next = issueCertificate({ commonName: 'bifrost-api-rotated', issuer: fixture.ca, usage: ['serverAuth'], dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+      writeFileSync(join(dir, 'api.key.new'), next.key, { mode: 0o600 });
+      writeFileSync(join(dir, 'api.pem.new'), next.cert);
+      renameSync(join(dir, 'api.key.new'), join(dir, 'api.key'));
+      renameSync(join(dir, 'api.pem.new'), join(dir, 'api.pem'));
+      const url = gw.apiUrl;
+      await waitUntil('API serves the rotated certificate', async () => (await servedCn(url, fixture.ca.cert)) === 'bifrost-api-rotated');
+      expect(await gw.pipeline.registry.metrics()).toMatch(/^bifrost_tls_certificate_expiry_seconds\{connector="api",file="cert_file"\} \d+$/m);
+    } finally {
+      await gw?.stop();
+      fixture.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
