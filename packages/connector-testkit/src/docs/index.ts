@@ -1,1 +1,4 @@
-export { OPTIONS_END, OPTIONS_START, optionRows, optionsTable, withOptionsTable, writeReadmeOptionsTable, type OptionRow } from './options-table.js';
+export {
+  OPTIONS_END, OPTIONS_START, optionRows, optionSections, optionSectionsMarkdown, optionsTable, withOptionsTable, writeReadmeOptionsTable,
+  type OptionRow, type OptionSection,
+} from './options-table.js';

@@ -41,9 +41,54 @@ export function optionRows(schema: unknown): OptionRow[] {
 
 /** The markdown option table (Option, Type, Default, Description) of a plugin config schema. */
 export function optionsTable(schema: unknown): string {
+  return rowsTable(optionRows(schema));
+}
+
+/** One table of {@link optionSections}: an object of a nested config and its fields. */
+export interface OptionSection {
+  /** Dotted path of the object: `gateway.api`, `gateway.sources.<name>`, `gateway.cloud.routing_rules[]`. */
+  path: string;
+  /** Description of the field holding the object (empty for the root). */
+  description: string;
+  rows: OptionRow[];
+}
+
+/**
+ * The option tables of a nested config schema: one for the object at `path`, then, depth first, one
+ * per field that is an object (`path.key`), a map of objects (`path.key.<name>`) or a list of
+ * objects (`path.key[]`). Wrappers (optional, default, refinements) are looked through.
+ */
+export function optionSections(schema: unknown, path: string, description = ''): OptionSection[] {
+  const root = unwrap(schema as ZodNode).t;
+  const shape = objectShape(root);
+  const sections: OptionSection[] = [{ path, description, rows: optionRows(root) }];
+  for (const [key, field] of Object.entries(shape)) {
+    const { t } = unwrap(field);
+    const d = t._def;
+    const child = d.typeName === 'ZodObject' ? { path: `${path}.${key}`, schema: t }
+      : d.typeName === 'ZodRecord' && isObject(d.valueType as ZodNode) ? { path: `${path}.${key}.<name>`, schema: d.valueType as ZodNode }
+        : d.typeName === 'ZodArray' && isObject(d.type as ZodNode) ? { path: `${path}.${key}[]`, schema: d.type as ZodNode }
+          : undefined;
+    if (child) sections.push(...optionSections(child.schema, child.path, field.description ?? ''));
+  }
+  return sections;
+}
+
+/** Markdown of {@link optionSections}: per section a `#### \`path\`` heading, its description and its table. */
+export function optionSectionsMarkdown(schema: unknown, path: string): string {
+  return optionSections(schema, path)
+    .map((s) => `#### \`${s.path}\`\n\n${s.description ? `${s.description}\n\n` : ''}${rowsTable(s.rows)}`)
+    .join('\n\n');
+}
+
+function rowsTable(rows: OptionRow[]): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  const rows = optionRows(schema).map((r) => `| \`${r.key}\` | ${cell(r.type)} | ${r.default} | ${cell(r.description)} |`);
-  return ['| Option | Type | Default | Description |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  const lines = rows.map((r) => `| \`${r.key}\` | ${cell(r.type)} | ${r.default} | ${cell(r.description)} |`);
+  return ['| Option | Type | Default | Description |', '| --- | --- | --- | --- |', ...lines].join('\n');
+}
+
+function isObject(t: ZodNode): boolean {
+  return unwrap(t).t._def.typeName === 'ZodObject';
 }
 
 /**
@@ -83,6 +128,12 @@ function objectShape(schema: ZodNode): Record<string, ZodNode> {
 
 /** Unwraps optional/default/effects layers, collecting the default and whether the field is required. */
 function inspect(field: ZodNode): { type: string; def: unknown; required: boolean } {
+  const { t, def, required } = unwrap(field);
+  return { type: typeName(t), def, required };
+}
+
+/** The type under optional/default/effects layers, with the default and whether the field is required. */
+function unwrap(field: ZodNode): { t: ZodNode; def: unknown; required: boolean } {
   let t = field;
   let def: unknown;
   let required = true;
@@ -96,7 +147,7 @@ function inspect(field: ZodNode): { type: string; def: unknown; required: boolea
     else if (d.typeName === 'ZodBranded') t = d.type as ZodNode;
     else break;
   }
-  return { type: typeName(t), def, required };
+  return { t, def, required };
 }
 
 function typeName(t: ZodNode): string {
