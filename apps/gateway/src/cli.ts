@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './runtime-flags.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
