@@ -7,12 +7,9 @@ import {
   kafkaInstallation,
   requirePeer,
   startKafka,
-  sharedToxiproxy,
   toxiproxyBinary,
   toxiproxyFaultProxy,
   type Collector,
-  type FaultProxyFactory,
-  type ToxiproxyPeer,
   type KafkaPeer,
   type ReceivedPoint,
   type TlsFixture,
@@ -33,15 +30,9 @@ let broker: KafkaPeer | undefined;
 
 /**
  * Toxiproxy in front of the broker's `proxied` listener. The proxy must listen where the broker
- * advertises that listener (Kafka clients reconnect to the advertised address after bootstrap), so
- * the testkit adapter is handed a client that creates its proxy there.
+ * advertises that listener: Kafka clients reconnect to the advertised address after bootstrap.
  */
-const kafkaFaultProxy: FaultProxyFactory = async (upstream) => {
-  const toxi = await sharedToxiproxy();
-  const { host, port } = broker!.proxied!.advertised;
-  const client = { createProxy: (o: { upstream: string }) => toxi.client.createProxy({ ...o, listen: `${host}:${port}` }) };
-  return toxiproxyFaultProxy(() => ({ client }) as unknown as ToxiproxyPeer)(upstream);
-};
+const kafkaFaultProxy = toxiproxyFaultProxy(undefined, { listen: () => broker!.proxied!.advertised });
 
 /**
  * Collects every record of the conformance topic from the start, by the `bifrost-id` header. The

@@ -176,15 +176,23 @@ export async function sharedToxiproxy(): Promise<ToxiproxyPeer> {
  * of the given upstream, faults as toxics, removed with the proxy. Without an argument it uses
  * {@link sharedToxiproxy}, started only when a network scenario first runs.
  *
+ * `options.listen` fixes where each proxy listens (default a free port of 127.0.0.1), for peers
+ * whose clients must reach a known address, such as a Kafka listener advertising the proxy's.
+ *
  * @example
  * const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
  * describeConnector({ ..., address: (p) => ({ host: '127.0.0.1', port: p.ports.mqtt }),
  *   ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }) });
+ * // Kafka: toxiproxyFaultProxy(undefined, { listen: () => broker.proxied!.advertised })
  */
-export function toxiproxyFaultProxy(server?: ToxiproxyPeer | (() => ToxiproxyPeer)): FaultProxyFactory {
+export function toxiproxyFaultProxy(
+  server?: ToxiproxyPeer | (() => ToxiproxyPeer),
+  options: { listen?: (upstream: { host: string; port: number }) => { host: string; port: number } } = {},
+): FaultProxyFactory {
   return async (upstream) => {
     const toxi = server === undefined ? await sharedToxiproxy() : typeof server === 'function' ? server() : server;
-    const proxy = await toxi.client.createProxy({ upstream: `${upstream.host}:${upstream.port}` });
+    const at = options.listen?.(upstream);
+    const proxy = await toxi.client.createProxy({ upstream: `${upstream.host}:${upstream.port}`, ...(at && { listen: `${at.host}:${at.port}` }) });
     return {
       listen: { host: proxy.host, port: proxy.port },
       async inject(fault) {
