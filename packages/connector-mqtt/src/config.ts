@@ -62,7 +62,7 @@ export const mqttConfigSchema = z
     connect_timeout_ms: z.number().int().positive().default(10_000).describe('Time to wait for the CONNACK, milliseconds.'),
     topic_prefix: z.string().default('bifrost').describe('Value of `{topic_prefix}` in topic templates.'),
     topic: z.string().min(1).optional()
-      .describe(`Topic template; placeholders ${TOPIC_FIELDS.map((f) => `\`{${f}}\``).join(', ')}. Default \`${DEFAULT_TOPIC}\` (\`${DEFAULT_CHANNEL_TOPIC}\` when a channel topic is set).`),
+      .describe(`Topic template; placeholders ${TOPIC_FIELDS.map((f) => `\`{${f}}\``).join(', ')}, \`{tags.<key>}\`. Default \`${DEFAULT_TOPIC}\` (\`${DEFAULT_CHANNEL_TOPIC}\` when a channel topic is set).`),
     data_topic: channelTopic('ordinary readings (any quality but `ALARM` and `EVENT`); default `data` when the template uses `{channel}`', 'telemetry'),
     event_topic: channelTopic('points with quality `EVENT`; falls back to `data_topic`', 'events'),
     alarm_topic: channelTopic('points with quality `ALARM`; falls back to `data_topic`', 'alarms'),
