@@ -2,11 +2,15 @@
 // and the SQLite queue (sync=batch): ingest -> route -> enqueue -> lease -> write -> ack of N points
 // through `createPipeline` with a connector whose write acknowledges at once, beside the same work
 // done by a hand-written loop on the same queue kind in the same run (enqueue 1000, lease 1000, write,
-// settle); plus ingest-to-ack latency of single points against the same loop doing one point.
+// settle); plus ingest-to-ack latency of single points against the same loop doing one point; plus
+// a connector declaring per-device ordering (one batch in flight) whose write waits for a simulated
+// broker (a worker thread that spends a fixed time per batch before acknowledging, as a broker
+// process on the other core would), beside the hand-written loop doing the same writes one at a time.
 // Each figure is the best of 3 alternating runs. Bounded: a few seconds in total.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
 import { createMemoryQueue, createPipeline, defineConnector, openSqliteQueue } from '../dist/index.js';
 import type { DataPoint, DurableQueue } from '../dist/index.js';
@@ -15,6 +19,8 @@ const POINTS = Number(process.env.BIFROST_BENCH_PIPELINE_POINTS ?? 100_000);
 const ROUNDS = 3;
 const CHUNK = 1000;
 const LATENCY_SAMPLES = 200;
+/** Time the simulated broker spends on one batch before acknowledging it, ms. */
+const BROKER_MS = Number(process.env.BIFROST_BENCH_PIPELINE_BROKER_MS ?? 1);
 const work = mkdtempSync(join(tmpdir(), 'bifrost-bench-pipeline-'));
 let serial = 0;
 
@@ -34,15 +40,43 @@ function makePoints(n: number): DataPoint[] {
   return out;
 }
 
-/** A connector that acknowledges every write at once and calls `onWrite` with the batch size. */
-function instantConnector(onWrite: (n: number) => void) {
+// The simulated broker: busy for `ms` per request on its own thread, then answers.
+const broker = new Worker(
+  `const { parentPort } = require('node:worker_threads');
+   parentPort.on('message', ({ id, ms }) => { const end = performance.now() + ms; while (performance.now() < end); parentPort.postMessage(id); });`,
+  { eval: true },
+);
+broker.unref();
+const pending = new Map<number, () => void>();
+let requests = 0;
+broker.on('message', (id: number) => {
+  pending.get(id)?.();
+  pending.delete(id);
+});
+/** One write to the simulated broker: resolves when it acknowledged (after `ms` of its work). */
+function roundTrip(ms: number): Promise<void> {
+  const id = ++requests;
+  return new Promise<void>((resolve) => {
+    pending.set(id, resolve);
+    broker.postMessage({ id, ms });
+  });
+}
+
+/**
+ * A connector that acknowledges every write (after the simulated broker spent `brokerMs` on it, else at once) and calls
+ * `onWrite` with the batch size; `perDevice` declares per-device ordering (one batch in flight).
+ */
+function instantConnector(onWrite: (n: number) => void, opts: { brokerMs?: number; perDevice?: boolean } = {}) {
   return defineConnector({
     type: 'instant',
     configSchema: z.object({}),
-    capabilities: { maxBatch: CHUNK },
+    capabilities: { maxBatch: CHUNK, ordering: opts.perDevice ? 'per-device' : 'none' },
     create: () => ({
       connect: async () => undefined,
-      write: async (batch: readonly DataPoint[]) => onWrite(batch.length),
+      write: async (batch: readonly DataPoint[]) => {
+        if (opts.brokerMs) await roundTrip(opts.brokerMs);
+        onWrite(batch.length);
+      },
       close: async () => undefined,
     }),
   });
@@ -54,11 +88,12 @@ async function openQueue(kind: string): Promise<DurableQueue> {
   return openSqliteQueue(join(work, `q${dbSeq++}.db`), { sync: 'batch' });
 }
 
-/** The hand-written loop: enqueue a chunk, lease it, write it, ack it. Points per second. */
-async function rawThroughput(kind: string): Promise<number> {
+/** The hand-written loop: enqueue a chunk, lease it, write it (to the simulated broker when `brokerMs`), ack it. Points per second. */
+async function rawThroughput(kind: string, brokerMs = 0): Promise<number> {
   const q = await openQueue(kind);
   let written = 0;
   const write = async (batch: readonly DataPoint[]) => {
+    if (brokerMs) await roundTrip(brokerMs);
     written += batch.length;
   };
   const t0 = performance.now();
@@ -76,7 +111,7 @@ async function rawThroughput(kind: string): Promise<number> {
 }
 
 /** The same points through createPipeline: a producer ingests chunks while the loop delivers. */
-async function pipelineThroughput(kind: string): Promise<number> {
+async function pipelineThroughput(kind: string, connector: { brokerMs?: number; perDevice?: boolean } = {}): Promise<number> {
   const q = await openQueue(kind);
   let written = 0;
   let done: () => void = () => undefined;
@@ -88,7 +123,7 @@ async function pipelineThroughput(kind: string): Promise<number> {
       definition: instantConnector((n) => {
         written += n;
         if (written >= POINTS) done();
-      }),
+      }, connector),
       config: {},
       delivery: { batchSize: CHUNK, flushIntervalMs: 50, maxInFlight: 2 },
     }],
@@ -164,6 +199,13 @@ try {
     const label = kind === 'memory' ? 'memory' : 'sqlite sync=batch';
     const [baseline, piped] = await bestOf(() => rawThroughput(kind), () => pipelineThroughput(kind), Math.max);
     cases.push({ case: `${label} pipeline batch=${CHUNK}`, points_per_s: Math.round(piped), baseline_points_per_s: Math.round(baseline), ratio: Math.round((piped / baseline) * 100) / 100 });
+    const [rawSerial, perDevice] = await bestOf(() => rawThroughput(kind, BROKER_MS), () => pipelineThroughput(kind, { brokerMs: BROKER_MS, perDevice: true }), Math.max);
+    cases.push({
+      case: `${label} pipeline per-device (1 batch in flight) batch=${CHUNK}, broker ${BROKER_MS} ms per batch`,
+      points_per_s: Math.round(perDevice),
+      baseline_points_per_s: Math.round(rawSerial),
+      ratio: Math.round((perDevice / rawSerial) * 100) / 100,
+    });
     const [rawMs, pipeMs] = await bestOf(() => rawLatency(kind), () => pipelineLatency(kind), Math.min);
     cases.push({ case: `${label} single-point ingest-to-write latency`, median_ms: Math.round(pipeMs * 1000) / 1000, baseline_median_ms: Math.round(rawMs * 1000) / 1000 });
   }

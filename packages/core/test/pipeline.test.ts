@@ -293,6 +293,42 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       }
     });
 
+    it.each([
+      ['an auth error (batch handed back)', () => new AuthError('revoked')],
+      ['a partial write (transient rejections released)', (batch: readonly { id: string }[]) => new PartialWriteError([batch[0].id], batch.slice(1).map((p) => ({ id: p.id, reason: 'busy', kind: 'transient' as const })))],
+    ])('per-device: the next batch is leased while one is written, and given back first when %s, keeping each device in order', async (_what, error) => {
+      let h: Harness | undefined;
+      // The first write fails only once the next batch was prefetched (leased during the write).
+      const failAfterPrefetch: Step = async (batch) => {
+        await waitFor(() => (h?.audit.leases.length ?? 0) >= 2);
+        throw error(batch);
+      };
+      h = started(await harness({ a: { write: [failAfterPrefetch], delivery: { batchSize: 5, maxInFlight: 4, breaker: { failureThreshold: 50, resetMs: 50 } }, capabilities: { ordering: 'per-device' } } }));
+      const points = makePoints(40, 3);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h!.audit.acked.length >= 40);
+      expect(h.queue.stats('a').points).toBe(0);
+      expect(h.audit.violations).toEqual([]);
+      expect(h.connectors.a.maxConcurrent).toBe(1);
+      const prefetched = h.audit.leases[1];
+      expect(prefetched.points.map((p) => p.id)).toEqual(points.slice(5, 10).map((p) => p.id));
+      // Given back unwritten: its points keep attempt 0; the failed batch's released points come first again.
+      const next = h.audit.leases[2];
+      expect(next.attempts).toBe(1);
+      expect(next.points[next.points.length - 1].id).not.toBe(prefetched.points[prefetched.points.length - 1].id);
+      const firstSent = new Map<string, number>();
+      h.connectors.a.received.flat().forEach((p, i) => { if (!firstSent.has(p.id)) firstSent.set(p.id, i); });
+      for (const dev of ['dev-0', 'dev-1', 'dev-2']) {
+        const own = points.filter((p) => p.deviceId === dev).map((p) => p.id);
+        expect([...own].sort((x, y) => firstSent.get(x)! - firstSent.get(y)!)).toEqual(own);
+        // Acked in order too: a later point of a device is never acked before an earlier one.
+        const ackOrder = h.audit.acked.filter((id) => own.includes(id));
+        expect(ackOrder).toEqual(own.filter((id) => ackOrder.includes(id)));
+      }
+      expect(new Set(h.audit.acked)).toEqual(new Set(points.map((p) => p.id)));
+      expect(h.audit.acked).toHaveLength(40);
+    });
+
     it('one connector down never slows another', async () => {
       const h = started(await harness({
         hung: { write: times(10, hang(5_000)), delivery: { timeoutMs: 10_000 } },

@@ -102,7 +102,17 @@ export class ConnectorRunner {
   private readonly retry: RetrySchedule;
   private readonly wake = new Wakeup();
   private readonly stopping = new AbortController();
+  /** Every leased batch being delivered, until its lease is settled (stop drains these). */
   private readonly workers = new Map<LeaseHandle, Promise<void>>();
+  /**
+   * Batches whose write is under way or being retried: what `maxInFlight` limits. A batch leaves
+   * this set once the remote side acknowledged it, before its ack is committed to the queue.
+   */
+  private readonly writing = new Set<LeaseHandle>();
+  /** The next batch, leased while all slots were busy so the queue work overlaps the network wait. */
+  private prefetched: LeaseHandle | undefined;
+  /** Bumped whenever a prefetched batch is given back; a prefetch lease resolving after that is given back too. */
+  private prefetchEpoch = 0;
   private readonly labels: { connector: string; type: string };
   /** No new attempt before this time (epoch ms): the current backoff. */
   private pauseUntil = 0;
@@ -225,44 +235,93 @@ export class ConnectorRunner {
     while (!this.stopped) {
       const now = Date.now();
       const limit = this.breaker.state === 'closed' ? maxInFlight : 1;
-      if (this.workers.size >= limit) {
-        await this.wake.wait(IDLE_RECHECK_MS);
+      if (this.writing.size >= limit) {
+        if (!this.prefetched && this.canPrefetch(now, batchSize)) await this.prefetch(batchSize);
+        else await this.wake.wait(IDLE_RECHECK_MS);
         continue;
       }
       if (now < this.pauseUntil) {
+        await this.dropPrefetched();
         await this.wake.wait(this.pauseUntil - now);
         continue;
       }
       if (!this.breaker.admits(now)) {
+        await this.dropPrefetched();
         const trialAt = this.breaker.trialAt;
         await this.wake.wait(trialAt > now ? trialAt - now : IDLE_RECHECK_MS);
         continue;
       }
-      const visible = this.available();
-      if (visible <= 0) {
+      let handle = this.prefetched;
+      this.prefetched = undefined;
+      if (!handle) {
+        const visible = this.available();
+        if (visible <= 0) {
+          firstSeenAt = undefined;
+          await this.wake.wait(IDLE_RECHECK_MS);
+          continue;
+        }
+        // A partial batch waits for more points, but no point waits longer than flushIntervalMs in all.
+        firstSeenAt ??= this.oldestQueuedAt(now);
+        if (visible < batchSize && now < firstSeenAt + flushIntervalMs) {
+          await this.wake.wait(firstSeenAt + flushIntervalMs - now);
+          continue;
+        }
         firstSeenAt = undefined;
-        await this.wake.wait(IDLE_RECHECK_MS);
-        continue;
+        const lease = await this.leaseBatch(batchSize);
+        if (!lease) continue;
+        handle = new LeaseHandle(lease, this.deps.queue, this.deps.logger);
       }
-      // A partial batch waits for more points, but no point waits longer than flushIntervalMs in all.
-      firstSeenAt ??= this.oldestQueuedAt(now);
-      if (visible < batchSize && now < firstSeenAt + flushIntervalMs) {
-        await this.wake.wait(firstSeenAt + flushIntervalMs - now);
-        continue;
-      }
-      firstSeenAt = undefined;
-      const lease = await this.leaseBatch(batchSize);
-      if (!lease) continue;
-      const handle = new LeaseHandle(lease, this.deps.queue, this.deps.logger);
       if (this.stopped) {
         await handle.release();
         break;
       }
-      this.workers.set(handle, this.deliver(handle).finally(() => {
-        this.workers.delete(handle);
-        this.wake.notify();
-      }));
+      this.launch(handle);
     }
+    await this.dropPrefetched();
+  }
+
+  private launch(handle: LeaseHandle): void {
+    this.writing.add(handle);
+    this.workers.set(handle, this.deliver(handle).finally(() => {
+      this.writing.delete(handle);
+      this.workers.delete(handle);
+      this.wake.notify();
+    }));
+  }
+
+  /**
+   * Whether to lease the next batch while every slot is busy: only a full batch (a backlog, where
+   * throughput matters; a partial one keeps waiting to fill), and only while delivery is going well.
+   */
+  private canPrefetch(now: number, batchSize: number): boolean {
+    return this.breaker.state === 'closed' && now >= this.pauseUntil && this.available() >= batchSize;
+  }
+
+  private async prefetch(batchSize: number): Promise<void> {
+    const epoch = this.prefetchEpoch;
+    const lease = await this.leaseBatch(batchSize);
+    if (!lease) return;
+    const handle = new LeaseHandle(lease, this.deps.queue, this.deps.logger);
+    // A batch in flight was handed back meanwhile: these newer points must not go before it.
+    if (epoch !== this.prefetchEpoch || this.stopped) await handle.release();
+    else this.prefetched = handle;
+  }
+
+  /**
+   * Gives the prefetched batch back to the queue (unattempted, in its place). Called before a batch
+   * in flight hands points back, so that those older points are leased again first (per-device
+   * order) and nothing is leased twice.
+   */
+  private async dropPrefetched(): Promise<void> {
+    this.prefetchEpoch++;
+    const handle = this.prefetched;
+    this.prefetched = undefined;
+    if (handle) await handle.release();
+  }
+
+  /** The batch's write is over (acknowledged): its slot may take the next batch. */
+  private writeDone(handle: LeaseHandle): void {
+    if (this.writing.delete(handle)) this.wake.notify();
   }
 
   private async leaseBatch(max: number): Promise<Lease | null> {
@@ -289,7 +348,7 @@ export class ConnectorRunner {
         return;
       }
       if (attempt.error === 'breaker-open') {
-        await handle.release();
+        await this.handBack(handle);
         return;
       }
       const err = attempt.error;
@@ -302,15 +361,21 @@ export class ConnectorRunner {
       const handBack = err.code === WRITE_TIMEOUT_CODE || err.kind === 'auth' || err.kind === 'config';
       const tooLong = maxElapsedMs > 0 && Date.now() - firstTryAt >= maxElapsedMs;
       if (handBack || tooLong || this.stopped || this.breaker.state !== 'closed') {
-        await handle.release();
+        await this.handBack(handle);
         return;
       }
       await sleep(this.pauseUntil - Date.now(), this.stopping.signal);
       if (this.stopped || this.breaker.state !== 'closed') {
-        await handle.release();
+        await this.handBack(handle);
         return;
       }
     }
+  }
+
+  /** Gives a batch back to the queue after the prefetched one, so its older points are leased first again. */
+  private async handBack(handle: LeaseHandle): Promise<void> {
+    await this.dropPrefetched();
+    await handle.release();
   }
 
   /**
@@ -347,9 +412,13 @@ export class ConnectorRunner {
 
   private async acked(handle: LeaseHandle, durationMs: number, bytes?: number): Promise<void> {
     const n = handle.lease.points.length;
-    if (!(await handle.settle({ acked: 'all' }))) return;
     this.retry.reset();
     this.health.writeSucceeded(durationMs, Date.now(), bytes);
+    const committed = handle.settle({ acked: 'all' });
+    // The remote side has these points: the next batch may be written while the ack is committed
+    // (should the commit fail, they are sent again: at-least-once).
+    this.writeDone(handle);
+    if (!(await committed)) return;
     if (bytes !== undefined) this.deps.metrics.bytesSent.inc(this.labels, bytes);
     this.totals.sent += n;
     this.totals.batches++;
@@ -361,6 +430,7 @@ export class ConnectorRunner {
   /** The remote side answered but refused some points: ack the accepted, dead-letter the poison. */
   private async poisoned(handle: LeaseHandle, err: PayloadError | PartialWriteError, durationMs?: number): Promise<void> {
     const plan = planPoison(handle.lease.points, err);
+    if (plan.released) await this.dropPrefetched();
     if (!(await handle.settle(plan.outcome))) return;
     this.deps.logger.warn({ code: err.code, deadLettered: plan.deadLettered, acked: plan.acked, released: plan.released }, err.message);
     this.retry.reset();
