@@ -17,15 +17,9 @@ if [ -x "$bin" ] && [ -f "$stamp" ]; then
   exit 0
 fi
 
-export PATH="$PATH:/usr/local/go/bin"
-if ! command -v go >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >/dev/null
-  else
-    echo "[influxdb2] needs Go on PATH (Debian: apt-get install golang-go)" >&2
-    exit 1
-  fi
-fi
+# shellcheck source=lib/go.sh
+source "$(dirname "$0")/lib/go.sh"
+ensure_go influxdb2
 
 mkdir -p "$dest"
 echo "[influxdb2] building github.com/influxdata/influxdb/cmd/influxd@$INFLUXD_VERSION (once, about a minute)"

@@ -14,15 +14,9 @@ if [ -x "$bin" ] && [ -f "$stamp" ]; then
   exit 0
 fi
 
-export PATH="$PATH:/usr/local/go/bin"
-if ! command -v go >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >/dev/null
-  else
-    echo "[toxiproxy] needs Go on PATH (Debian: apt-get install golang-go)" >&2
-    exit 1
-  fi
-fi
+# shellcheck source=lib/go.sh
+source "$(dirname "$0")/lib/go.sh"
+ensure_go toxiproxy
 
 mkdir -p "$peers_dir/bin"
 echo "[toxiproxy] building github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION (once)"
