@@ -21,8 +21,11 @@ export const HEALTH_CHECK_TIMEOUT_CODE = 'BIFROST_ERR_HEALTH_CHECK_TIMEOUT';
 
 /** Running totals of one connector since the pipeline started (the JSON metrics snapshot). */
 export interface ConnectorTotals {
+  /** Points handed to the connector's lane since start (a full `drop_*` lane may have dropped some: `dropped`). */
   ingested: number;
+  /** Points the remote side acknowledged. */
   sent: number;
+  /** Points in failed write attempts (a point retried three times counts three times). */
   failed: number;
   /** Writes that re-sent points written before: in-place retries, and leases of points handed back after an earlier attempt. */
   retries: number;

@@ -7,7 +7,7 @@ import type { Connector, ConnectorDefinition, Logger } from '../plugin.js';
 import { TTL_EXPIRED_CODE } from '../queue/chunked-queue.js';
 import type { DurableQueue, EnqueueItem, LaneSettings } from '../queue/types.js';
 import type { TlsMaterial } from '../tls/types.js';
-import { ConnectorRunner } from './connector-runner.js';
+import { ConnectorRunner, type ConnectorTotals } from './connector-runner.js';
 import { DeviceStats, type DeviceSnapshot } from './device-stats.js';
 import { resolveDeliveryOptions, type DeliveryOptionsInput } from './options.js';
 import type { BreakerState, ConnectorHealth, PointRouter } from './types.js';
@@ -60,21 +60,9 @@ export interface IngestResult {
 }
 
 /** Per-connector figures of {@link Pipeline.metricsSnapshot}. */
-export interface ConnectorMetricsSnapshot {
+export interface ConnectorMetricsSnapshot extends ConnectorTotals {
   name: string;
   type: string;
-  /** Points handed to the connector's lane since start (a full `drop_*` lane may have dropped some: `dropped`). */
-  ingested: number;
-  /** Points the remote side acknowledged. */
-  sent: number;
-  /** Points in failed write attempts (a point retried three times counts three times). */
-  failed: number;
-  /** Writes that re-sent points written before: in-place retries, and leases of points handed back after an earlier attempt. */
-  retries: number;
-  deadLettered: number;
-  dropped: number;
-  batches: number;
-  failedBatches: number;
   successRate: number;
   recentSuccessRate: number;
   responseTimeMs?: number;
