@@ -9,7 +9,7 @@ import {
   mosquittoBinary, requirePeer, startMosquitto, startToxiproxy, toxiproxyBinary,
   type MosquittoPeer, type ToxiproxyPeer, type ToxiproxyProxy,
 } from '@bifrost/connector-testkit';
-import mqtt from 'mqtt';
+import { subscribeIds, type IdSubscriber } from './support/id-subscriber.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayProcess, postUntilAccepted } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
@@ -26,8 +26,7 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
   let toxi: ToxiproxyPeer;
   let proxy: ToxiproxyProxy;
   let gateway: GatewayProcess;
-  let subscriber: mqtt.MqttClient;
-  const received = new Map<string, number>();
+  let ids: IdSubscriber;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bifrost-degraded-'));
@@ -59,21 +58,14 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
     ].join('\n'));
     gateway = new GatewayProcess(config, `http://127.0.0.1:${apiPort}`);
     // The subscriber talks to the broker directly: only the gateway's link is degraded.
-    subscriber = mqtt.connect(broker.url, { clientId: 'bifrost-degraded-subscriber', clean: false, reconnectPeriod: 200, protocolVersion: 4 });
-    subscriber.on('connect', (ack) => {
-      if (!ack.sessionPresent) subscriber.subscribe('degraded/#', { qos: 1 });
-    });
-    subscriber.on('message', (_t, payload) => {
-      const id = (JSON.parse(payload.toString()) as { id: string }).id;
-      received.set(id, (received.get(id) ?? 0) + 1);
-    });
-    await waitUntil('subscriber connected', () => subscriber.connected);
+    ids = subscribeIds(broker.url, 'bifrost-degraded-subscriber', 'degraded/#');
+    await waitUntil('subscriber connected', () => ids.client.connected);
     await gateway.start();
   }, 60_000);
 
   afterAll(async () => {
     await gateway?.stop('SIGKILL');
-    subscriber?.end(true);
+    ids?.client.end(true);
     await toxi?.dispose();
     await broker?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -108,9 +100,9 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
     }
     await phases;
 
-    await waitUntil('every accepted point at the subscriber', () => [...accepted].every((id) => received.has(id)), 60_000).catch(() => undefined);
-    const missing = [...accepted].filter((id) => !received.has(id));
-    const duplicates = [...received.values()].reduce((a, n) => a + (n - 1), 0);
+    await waitUntil('every accepted point at the subscriber', () => [...accepted].every((id) => ids.received.has(id)), 60_000).catch(() => undefined);
+    const missing = [...accepted].filter((id) => !ids.received.has(id));
+    const duplicates = ids.duplicates();
     const metrics = (await (await fetch(`${gateway.apiUrl}/api/cloud/metrics`)).json()) as { connectors: Array<{ failed: number; retries: number; queue: { depth: number }; breaker: string }> };
     const m = metrics.connectors[0]!;
     console.log(`[degraded] ${accepted.size} accepted over ${(durationMs / 1000).toFixed(0)} s of latency/bandwidth/black hole/resets; `

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
+import { subscribeIds, type IdSubscriber } from './support/id-subscriber.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mosquittoBinary, requirePeer, startMosquitto, type MosquittoPeer } from '@bifrost/connector-testkit';
 import { GatewayProcess, postUntilAccepted } from './support/gateway-process.js';
@@ -22,8 +22,7 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
   let dir: string;
   let broker: MosquittoPeer;
   let gateway: GatewayProcess;
-  let subscriber: mqtt.MqttClient;
-  const received = new Map<string, number>();
+  let ids: IdSubscriber;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bifrost-e2e-'));
@@ -53,21 +52,14 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
     ].join('\n'));
     gateway = new GatewayProcess(config, `http://127.0.0.1:${apiPort}`);
 
-    subscriber = mqtt.connect(broker.url, { clientId: 'bifrost-e2e-subscriber', clean: false, reconnectPeriod: 200, protocolVersion: 4 });
-    subscriber.on('connect', (ack) => {
-      if (!ack.sessionPresent) subscriber.subscribe('e2e/#', { qos: 1 });
-    });
-    subscriber.on('message', (_topic, payload) => {
-      const id = (JSON.parse(payload.toString()) as { id: string }).id;
-      received.set(id, (received.get(id) ?? 0) + 1);
-    });
-    await waitUntil('subscriber connected', () => subscriber.connected);
+    ids = subscribeIds(broker.url, 'bifrost-e2e-subscriber', 'e2e/#');
+    await waitUntil('subscriber connected', () => ids.client.connected);
     await gateway.start();
   }, 60_000);
 
   afterAll(async () => {
     await gateway?.stop('SIGKILL');
-    subscriber?.end(true);
+    ids?.client.end(true);
     await broker?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -115,13 +107,13 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
     await chaos;
     const postedIn = Date.now() - start;
 
-    await waitUntil(`all ${accepted.size} accepted points at the subscriber`, () => [...accepted].every((id) => received.has(id)), 90_000)
+    await waitUntil(`all ${accepted.size} accepted points at the subscriber`, () => [...accepted].every((id) => ids.received.has(id)), 90_000)
       .catch(() => undefined);
-    const missing = [...accepted].filter((id) => !received.has(id));
-    const duplicates = [...received.values()].reduce((a, n) => a + (n - 1), 0);
+    const missing = [...accepted].filter((id) => !ids.received.has(id));
+    const duplicates = ids.duplicates();
     console.log(`[e2e] ${accepted.size} points accepted in ${(postedIn / 1000).toFixed(1)} s (${rejected} failed POST attempts during restarts), `
       + `gateway started ${gateway.starts} times (${GATEWAY_KILLS} SIGKILLs), broker restarted once; `
-      + `received ${received.size} distinct ids, missing ${missing.length}, duplicates ${duplicates}`);
+      + `received ${ids.received.size} distinct ids, missing ${missing.length}, duplicates ${duplicates}`);
     expect(gateway.starts).toBe(GATEWAY_KILLS + 1);
     expect(accepted.size).toBe(TOTAL);
     expect(missing).toEqual([]);
