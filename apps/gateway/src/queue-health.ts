@@ -26,6 +26,7 @@ export function withOperationHealth(queue: DurableQueue): DurableQueue {
     enqueue: tracked('enqueue', (items) => queue.enqueue(items)),
     lease: tracked('lease', (connector: string, max: number) => queue.lease(connector, max)),
     settle: tracked('settle', (lease, outcome) => queue.settle(lease, outcome)),
+    split: (lease, groupOf) => queue.split(lease, groupOf),
     expire: tracked('expire', (now?: number) => queue.expire(now)),
     stats: (connector) => queue.stats(connector),
     connectors: () => queue.connectors(),

@@ -171,7 +171,7 @@ describe('host-level settings', () => {
       '    batch_timeout: 5s',
       '    health_check_interval: 30s',
       '    buffer: { max_size: 10000, persistent_path: ./q }',
-      '    queue: { when_full: drop_oldest, ttl: 2h, sync: always }',
+      '    queue: { when_full: drop_oldest, ttl: 2h, sync: always, memory_cache_bytes: 1048576 }',
       '    connectors:',
       '      a:',
       '        type: mqtt',
@@ -188,7 +188,7 @@ describe('host-level settings', () => {
       retry: { initialDelayMs: 2_000 }, breaker: { failureThreshold: 5, resetMs: 60_000 },
     });
     expect(connectorLane(a)).toEqual({ maxPoints: 1000, order: 'newest_first' });
-    expect(queueOptions(config!)).toMatchObject({ sync: 'always', defaults: { maxPoints: 10_000, whenFull: 'drop_oldest', ttlMs: 7_200_000 } });
+    expect(queueOptions(config!)).toMatchObject({ sync: 'always', memoryCacheBytes: 1_048_576, defaults: { maxPoints: 10_000, whenFull: 'drop_oldest', ttlMs: 7_200_000 } });
   });
 });
 

@@ -39,7 +39,10 @@ export interface PluginContext {
 export interface ConnectorCapabilities {
   /** The sink drops redelivered points by `id` (Kafka key, SQL ON CONFLICT, Influx series+time). */
   dedupe: boolean;
-  /** `per-device`: the host keeps one batch in flight so a device's points arrive in order. */
+  /**
+   * `per-device`: a device's points must arrive in order. The host hashes devices onto
+   * `maxInFlight` streams and keeps one batch in flight per stream.
+   */
   ordering: 'none' | 'per-device';
   /** Largest batch `write` accepts; the host never leases more. */
   maxBatch: number;

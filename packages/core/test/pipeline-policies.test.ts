@@ -88,10 +88,10 @@ describe('ConnectorBreaker', () => {
 });
 
 describe('resolveDeliveryOptions', () => {
-  it('fills defaults, caps batchSize at maxBatch and forces maxInFlight 1 for per-device ordering', () => {
+  it('fills defaults and caps batchSize at maxBatch', () => {
     expect(resolveDeliveryOptions(undefined, caps, 'mqtt:a')).toEqual(DEFAULT_DELIVERY_OPTIONS);
     const o = resolveDeliveryOptions({ batchSize: 5_000, maxInFlight: 8, retry: { maxDelayMs: 5_000 } }, { ...caps, ordering: 'per-device' }, 'mqtt:a');
-    expect(o).toMatchObject({ batchSize: 500, maxInFlight: 1, retry: { initialDelayMs: 1_000, maxDelayMs: 5_000 } });
+    expect(o).toMatchObject({ batchSize: 500, maxInFlight: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 5_000 } });
   });
 
   it('names the connector and the field at fault', () => {

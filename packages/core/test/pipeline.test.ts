@@ -281,8 +281,8 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.connectors.a.maxConcurrent).toBe(3);
     });
 
-    it('forces one batch in flight for per-device ordering and keeps each device in order', async () => {
-      const h = started(await harness({ a: { write: times(20, hang(5)), delivery: { maxInFlight: 4 }, capabilities: { ordering: 'per-device' } } }));
+    it('per-device ordering with maxInFlight 1: one batch in flight, each device in order', async () => {
+      const h = started(await harness({ a: { write: times(20, hang(5)), delivery: { maxInFlight: 1 }, capabilities: { ordering: 'per-device' } } }));
       const points = makePoints(60, 4);
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.acked.length === 60);
@@ -292,6 +292,65 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         expect(seen.filter((p) => p.deviceId === dev).map((p) => p.id)).toEqual(points.filter((p) => p.deviceId === dev).map((p) => p.id));
       }
     });
+
+    it('per-device ordering with maxInFlight 4: devices split over streams written concurrently, never one device in two writes at once', async () => {
+      let running: Array<readonly { deviceId: string }[]> = [];
+      const overlaps: string[] = [];
+      const watch: Step = async (batch) => {
+        const devices = new Set(batch.map((p) => p.deviceId));
+        for (const other of running) for (const p of other) if (devices.has(p.deviceId)) overlaps.push(p.deviceId);
+        running.push(batch);
+        await delay(5);
+        running = running.filter((b) => b !== batch);
+      };
+      const h = started(await harness({ a: { write: times(100, watch), delivery: { batchSize: 10, maxInFlight: 4 }, capabilities: { ordering: 'per-device' } } }));
+      const points = makePoints(400, 16);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.audit.acked.length === 400);
+      expect(h.connectors.a.maxConcurrent).toBeGreaterThan(1);
+      expect(h.connectors.a.maxConcurrent).toBeLessThanOrEqual(4);
+      expect(overlaps).toEqual([]);
+      expect(Math.max(...h.connectors.a.received.map((b) => b.length))).toBeLessThanOrEqual(10);
+      const seen = h.connectors.a.received.flat();
+      for (let d = 0; d < 16; d++) {
+        const dev = `dev-${d}`;
+        expect(seen.filter((p) => p.deviceId === dev).map((p) => p.id)).toEqual(points.filter((p) => p.deviceId === dev).map((p) => p.id));
+      }
+      expect(h.audit.violations).toEqual([]);
+      expect(h.audit.openLeases()).toEqual([]);
+    });
+
+    it('per-device streams keep each device in order through failures, hand-backs, partial writes and timeouts', async () => {
+      // A seeded script of outcomes so the run is reproducible: ok, transient failure (retried in
+      // place), auth error (handed back), partial write (some released), and a write past the timeout.
+      let seed = 7;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+      const steps: Step[] = Array.from({ length: 300 }, (): Step => {
+        const r = rand();
+        if (r < 0.55) return hang(2);
+        if (r < 0.7) return fail(new TransientError('flaky'));
+        if (r < 0.8) return fail(new AuthError('token refreshed'));
+        if (r < 0.9) return async (batch) => { throw new PartialWriteError(batch.slice(0, 1).map((p) => p.id), batch.slice(1).map((p) => ({ id: p.id, reason: 'busy', kind: 'transient' as const }))); };
+        return hang(150);
+      });
+      const h = started(await harness({ a: { write: steps, delivery: { batchSize: 8, maxInFlight: 4, timeoutMs: 100 }, capabilities: { ordering: 'per-device' } } }));
+      const points = makePoints(300, 12);
+      await h.pipeline.ingest(points);
+      await waitFor(() => new Set(h.audit.acked).size === points.length, 20_000);
+      expect(h.audit.violations).toEqual([]);
+      expect(new Set(h.audit.acked)).toEqual(new Set(points.map((p) => p.id)));
+      expect(h.audit.deadLettered).toEqual([]);
+      expect(h.connectors.a.maxConcurrent).toBeGreaterThan(1);
+      expect(h.audit.splits.length).toBeGreaterThan(0);
+      expect(h.audit.releases).toBeGreaterThan(0); // batches were handed back (and those behind them)
+      // First send of each point, per device, in queue order (a timed-out write may still land later: a duplicate, not a reorder).
+      const firstSent = new Map<string, number>();
+      h.connectors.a.received.flat().forEach((p, i) => { if (!firstSent.has(p.id)) firstSent.set(p.id, i); });
+      for (let d = 0; d < 12; d++) {
+        const own = points.filter((p) => p.deviceId === `dev-${d}`).map((p) => p.id);
+        expect([...own].sort((x, y) => firstSent.get(x)! - firstSent.get(y)!)).toEqual(own);
+      }
+    }, 30_000);
 
     it.each([
       ['an auth error (batch handed back)', () => new AuthError('revoked')],
@@ -303,7 +362,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         await waitFor(() => (h?.audit.leases.length ?? 0) >= 2);
         throw error(batch);
       };
-      h = started(await harness({ a: { write: [failAfterPrefetch], delivery: { batchSize: 5, maxInFlight: 4, breaker: { failureThreshold: 50, resetMs: 50 } }, capabilities: { ordering: 'per-device' } } }));
+      h = started(await harness({ a: { write: [failAfterPrefetch], delivery: { batchSize: 5, maxInFlight: 1, breaker: { failureThreshold: 50, resetMs: 50 } }, capabilities: { ordering: 'per-device' } } }));
       const points = makePoints(40, 3);
       await h.pipeline.ingest(points);
       await waitFor(() => h!.audit.acked.length >= 40);

@@ -135,6 +135,31 @@ export function describeQueueBehaviour(name: string, makeHarness: () => QueueHar
       expect((await q.listDeadLetters())[0].attempts).toBe(1);
     });
 
+    it('splits a lease into groups settled on their own, each in queue order, across chunks', async () => {
+      const first = items('a', 3);
+      const second = items('a', 3);
+      await q.enqueue(first);
+      await q.enqueue(second);
+      const retried = (await q.lease('a', 1))!;
+      await q.settle(retried, { acked: [] });
+      const lease = (await q.lease('a', 6))!;
+      const all = ids(lease.points);
+      const [even, odd] = q.split(lease, (_p, i) => i % 2);
+      expect(ids(even.points)).toEqual(all.filter((_, i) => i % 2 === 0));
+      expect(ids(odd.points)).toEqual(all.filter((_, i) => i % 2 === 1));
+      expect([even.attempts, odd.attempts]).toEqual([1, 0]);
+      await expect(q.settle(lease, { acked: 'all' })).rejects.toThrow(/unknown or already settled/);
+      expect(q.stats('a')).toMatchObject({ points: 6, inFlight: 6 });
+      await q.settle(odd, { acked: 'all' });
+      expect(q.stats('a')).toMatchObject({ points: 3, inFlight: 3 });
+      await q.settle(even, { acked: [], attempted: false });
+      const rest = (await q.lease('a', 10))!;
+      expect(ids(rest.points)).toEqual(ids(even.points));
+      expect(rest.attempts).toBe(1);
+      await q.settle(rest, { acked: 'all' });
+      expect(q.stats('a')).toMatchObject({ points: 0, inFlight: 0 });
+    });
+
     it('refuses to settle a lease twice', async () => {
       await q.enqueue(items('a', 1));
       const lease = (await q.lease('a', 1))!;

@@ -14,12 +14,13 @@ describeQueueBehaviour('memory', () => ({
   cleanup: () => {},
 }));
 
+// The compressed variant also runs without the memory cache, so that every lease reads its chunk back.
 for (const compression of [false, true]) {
-  describeQueueBehaviour(`sqlite${compression ? ' (compressed chunks)' : ''}`, () => {
+  describeQueueBehaviour(`sqlite${compression ? ' (compressed chunks, no memory cache)' : ''}`, () => {
     const dir = mkdtempSync(join(tmpdir(), 'bifrost-queue-'));
     return {
       durable: true,
-      open: (opts) => openSqliteQueue(join(dir, 'queue.db'), { ...opts, compression, logger: silentLogger() }),
+      open: (opts) => openSqliteQueue(join(dir, 'queue.db'), { ...opts, compression, memoryCacheBytes: compression ? 0 : undefined, logger: silentLogger() }),
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
     };
   });

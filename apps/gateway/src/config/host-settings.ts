@@ -25,6 +25,7 @@ export function queueOptions(cfg: GatewayConfig): QueueOptions {
   const q = cfg.cloud.queue;
   const opts: QueueOptions = { sync: q.sync, compression: q.compression, defaults: laneFrom(q, cfg.cloud.buffer?.max_size) };
   if (q.sync_interval !== undefined) opts.syncIntervalMs = q.sync_interval;
+  if (q.memory_cache_bytes !== undefined) opts.memoryCacheBytes = q.memory_cache_bytes;
   return opts;
 }
 

@@ -60,7 +60,7 @@ export const connectorEntrySchema = z
     buffer_size: z.number().int().nonnegative().optional().describe('Most points queued for this connector. Same as `queue.max_points`.'),
     batch_size: positiveInt.optional().describe('Points per write. Default `gateway.cloud.batch_size` (100).'),
     flush_interval: duration.optional().describe('Longest wait to fill a batch. Default `gateway.cloud.batch_timeout` (1s).'),
-    max_in_flight: positiveInt.optional().describe('Batches in flight at once (1 for connectors that keep per-device order). Default 2.'),
+    max_in_flight: positiveInt.optional().describe('Batches in flight at once. Connectors that keep per-device order (Kafka) split devices over this many streams, one batch in flight each. Default 2.'),
     disk_persistent: z.boolean().optional()
       .describe('Accepted for compatibility. Durability is gateway-wide: points are on disk whenever `buffer.persistent_path` / `queue.path` is set.'),
     queue: laneSchema.optional().describe('Queue limits for this connector; gateway-wide `cloud.queue` otherwise.'),
@@ -110,6 +110,8 @@ export const queueSchema = laneSchema
       .describe('`always`: fsync every commit (survives power loss, slowest). `batch` (default): group commit, survives a process crash or kill -9; a power cut may lose the last few hundred ms. `interval`: fastest; an OS crash may lose up to `sync_interval`.'),
     sync_interval: duration.optional().describe('Checkpoint interval for `sync: interval`. Default 1s.'),
     compression: z.boolean().default(false).describe('Compress stored payloads (large backlogs).'),
+    memory_cache_bytes: z.number().int().nonnegative().optional()
+      .describe('Stored bytes of recently queued points kept parsed in memory while a backlog waits ahead of them, so they are delivered without reading them back (about 2-3x this in heap). Default 8388608 (8 MiB); 0 = off.'),
   })
   .strict();
 

@@ -45,6 +45,8 @@ export interface ConnectorRunnerDeps {
   logger: Logger;
   /** Aborted after the connector is asked to close (the plugin's `ctx.signal`). */
   closeSignal: AbortController;
+  /** The connector needs each device's points in order (`ordering: 'per-device'`). */
+  perDeviceOrder: boolean;
 }
 
 /** Payload bytes from a connector's {@link WriteReceipt}, when it returned one. */
@@ -58,6 +60,8 @@ class LeaseHandle {
   private settled = false;
   /** Set when a write of these points starts: from then on a release counts as a delivery attempt. */
   written = false;
+  /** The per-device stream the batch belongs to, when the runner keeps order with several in flight. */
+  stream?: DeviceStream;
   constructor(readonly lease: Lease, private readonly queue: DurableQueue, private readonly logger: Logger) {}
 
   get open(): boolean {
@@ -82,6 +86,26 @@ class LeaseHandle {
   release(): Promise<boolean> {
     return this.settle({ acked: [], attempted: this.written });
   }
+}
+
+/**
+ * One of the per-device streams: the devices hashed to it are written one batch at a time, in
+ * queue order, as Kafka keeps order per partition.
+ */
+interface DeviceStream {
+  /** The batch being written, until the remote side acknowledged it. */
+  writing: LeaseHandle | undefined;
+  /** Leased batches of this stream's devices, in queue order, behind `writing`. */
+  waiting: LeaseHandle[];
+  /** Bumped when the stream gives points back: a lease taken before then may hold newer points of its devices. */
+  epoch: number;
+}
+
+/** The stream of a device (FNV-1a of its id): a device always maps to the same stream. */
+function streamOf(deviceId: string, streams: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < deviceId.length; i++) h = Math.imul(h ^ deviceId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % streams;
 }
 
 type Attempt =
@@ -116,6 +140,10 @@ export class ConnectorRunner {
   private prefetched: LeaseHandle | undefined;
   /** Bumped whenever a prefetched batch is given back; a prefetch lease resolving after that is given back too. */
   private prefetchEpoch = 0;
+  /** Enqueue time of the oldest point the next (partial) batch is waiting to fill up with. */
+  private partialSince: number | undefined;
+  /** Per-device order with more than one batch in flight: one stream per slot (else undefined). */
+  private readonly streams: DeviceStream[] | undefined;
   private readonly labels: { connector: string; type: string };
   /** No new attempt before this time (epoch ms): the current backoff. */
   private pauseUntil = 0;
@@ -138,6 +166,8 @@ export class ConnectorRunner {
       this.wake.notify();
     });
     deps.metrics.initConnector(deps.name, deps.type);
+    const slots = deps.options.maxInFlight;
+    if (deps.perDeviceOrder && slots > 1) this.streams = Array.from({ length: slots }, () => ({ writing: undefined, waiting: [], epoch: 0 }));
   }
 
   get name(): string {
@@ -147,7 +177,8 @@ export class ConnectorRunner {
   /** Connects in the background and starts the delivery loop and the periodic health check. */
   start(): void {
     void this.connectThroughBreaker();
-    this.dispatcher = this.dispatch().catch((err) => this.deps.logger.error({ err }, 'delivery loop crashed'));
+    const loop = this.streams ? this.dispatchByDevice(this.streams) : this.dispatch();
+    this.dispatcher = loop.catch((err) => this.deps.logger.error({ err }, 'delivery loop crashed'));
     this.healthTimer = setInterval(() => {
       this.healthRun ??= this.checkHealth().finally(() => {
         this.healthRun = undefined;
@@ -233,8 +264,7 @@ export class ConnectorRunner {
   }
 
   private async dispatch(): Promise<void> {
-    const { batchSize, flushIntervalMs, maxInFlight } = this.deps.options;
-    let firstSeenAt: number | undefined;
+    const { batchSize, maxInFlight } = this.deps.options;
     while (!this.stopped) {
       const now = Date.now();
       const limit = this.breaker.state === 'closed' ? maxInFlight : 1;
@@ -243,33 +273,11 @@ export class ConnectorRunner {
         else await this.wake.wait(IDLE_RECHECK_MS);
         continue;
       }
-      if (now < this.pauseUntil) {
-        await this.dropPrefetched();
-        await this.wake.wait(this.pauseUntil - now);
-        continue;
-      }
-      if (!this.breaker.admits(now)) {
-        await this.dropPrefetched();
-        const trialAt = this.breaker.trialAt;
-        await this.wake.wait(trialAt > now ? trialAt - now : IDLE_RECHECK_MS);
-        continue;
-      }
+      if (await this.waitWhileHeld(now)) continue;
       let handle = this.prefetched;
       this.prefetched = undefined;
       if (!handle) {
-        const visible = this.available();
-        if (visible <= 0) {
-          firstSeenAt = undefined;
-          await this.wake.wait(IDLE_RECHECK_MS);
-          continue;
-        }
-        // A partial batch waits for more points, but no point waits longer than flushIntervalMs in all.
-        firstSeenAt ??= this.oldestQueuedAt(now);
-        if (visible < batchSize && now < firstSeenAt + flushIntervalMs) {
-          await this.wake.wait(firstSeenAt + flushIntervalMs - now);
-          continue;
-        }
-        firstSeenAt = undefined;
+        if (!(await this.batchDue(now))) continue;
         const lease = await this.leaseBatch(batchSize);
         if (!lease) continue;
         handle = new LeaseHandle(lease, this.deps.queue, this.deps.logger);
@@ -283,10 +291,135 @@ export class ConnectorRunner {
     await this.dropPrefetched();
   }
 
+  /**
+   * Per-device order with several batches in flight: devices are hashed onto `maxInFlight`
+   * streams, each writing one batch at a time. A lease of up to `maxInFlight` batches is split by
+   * stream (and into batches of at most `batchSize`), and each part waits for its stream.
+   */
+  private async dispatchByDevice(streams: DeviceStream[]): Promise<void> {
+    const { batchSize } = this.deps.options;
+    while (!this.stopped) {
+      const now = Date.now();
+      if (await this.waitWhileHeld(now)) continue;
+      this.startStreams(streams);
+      let waiting = 0;
+      for (const s of streams) for (const h of s.waiting) waiting += h.lease.points.length;
+      if (waiting >= batchSize * streams.length) {
+        await this.wake.wait(IDLE_RECHECK_MS);
+        continue;
+      }
+      if (!(await this.batchDue(now))) continue;
+      const epochs = streams.map((s) => s.epoch);
+      const lease = await this.leaseBatch(batchSize * streams.length);
+      if (lease) await this.distribute(lease, streams, epochs);
+    }
+    await this.dropWaiting();
+  }
+
+  /**
+   * While the backoff or the breaker holds delivery back: gives back what was leased ahead and
+   * waits (for the pause to end, or the breaker's trial). Returns false when delivery may go on.
+   */
+  private async waitWhileHeld(now: number): Promise<boolean> {
+    if (now < this.pauseUntil) {
+      await this.dropWaiting();
+      await this.wake.wait(this.pauseUntil - now);
+      return true;
+    }
+    if (!this.breaker.admits(now)) {
+      await this.dropWaiting();
+      const trialAt = this.breaker.trialAt;
+      await this.wake.wait(trialAt > now ? trialAt - now : IDLE_RECHECK_MS);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether to lease now: a full batch is visible, or the oldest visible point has waited
+   * `flushIntervalMs` (a partial batch waits for more, but no point waits longer than that in all).
+   * Otherwise waits for points or for that deadline and returns false.
+   */
+  private async batchDue(now: number): Promise<boolean> {
+    const { batchSize, flushIntervalMs } = this.deps.options;
+    const visible = this.available();
+    if (visible <= 0) {
+      this.partialSince = undefined;
+      await this.wake.wait(IDLE_RECHECK_MS);
+      return false;
+    }
+    this.partialSince ??= this.oldestQueuedAt(now);
+    if (visible < batchSize && now < this.partialSince + flushIntervalMs) {
+      await this.wake.wait(this.partialSince + flushIntervalMs - now);
+      return false;
+    }
+    this.partialSince = undefined;
+    return true;
+  }
+
+  /** Splits a lease by stream into batches of at most `batchSize` and queues each behind its stream. */
+  private async distribute(lease: Lease, streams: DeviceStream[], epochs: readonly number[]): Promise<void> {
+    const { batchSize } = this.deps.options;
+    const n = streams.length;
+    const taken = new Array<number>(n).fill(0);
+    const perStream = Math.ceil(lease.points.length / batchSize);
+    let parts: Lease[];
+    try {
+      parts = this.deps.queue.split(lease, (p) => {
+        const s = streamOf(p.deviceId, n);
+        return s * perStream + Math.floor(taken[s]++ / batchSize);
+      });
+    } catch (err) {
+      this.deps.logger.error({ err }, 'could not split a leased batch by device; giving it back');
+      await new LeaseHandle(lease, this.deps.queue, this.deps.logger).release();
+      return;
+    }
+    for (const part of parts) {
+      const s = streamOf(part.points[0]!.deviceId, n);
+      const handle = new LeaseHandle(part, this.deps.queue, this.deps.logger);
+      handle.stream = streams[s];
+      // The stream gave points back while this lease was taken: these newer points must not go first.
+      if (this.stopped || streams[s]!.epoch !== epochs[s]) await handle.release();
+      else streams[s]!.waiting.push(handle);
+    }
+  }
+
+  /** Starts the next batch of every idle stream (only one write at a time unless the breaker is closed). */
+  private startStreams(streams: DeviceStream[]): void {
+    const limit = this.breaker.state === 'closed' ? streams.length : 1;
+    for (const s of streams) {
+      if (this.writing.size >= limit) return;
+      if (s.writing || !s.waiting.length) continue;
+      s.writing = s.waiting.shift();
+      this.launch(s.writing!);
+    }
+  }
+
+  /** Gives back every batch leased ahead: the prefetched one, or those waiting behind streams (pause, open breaker, stop). */
+  private async dropWaiting(): Promise<void> {
+    if (!this.streams) return this.dropPrefetched();
+    for (const s of this.streams) await this.dropStream(s);
+  }
+
+  private async dropStream(stream: DeviceStream): Promise<void> {
+    stream.epoch++;
+    await Promise.all(stream.waiting.splice(0).map((handle) => handle.release()));
+  }
+
+  /**
+   * Before a batch hands points back: gives back the batches leased after it for the same devices
+   * (the prefetched one, or those waiting behind its stream), so the older points go first again.
+   * The releases take effect in the queue when called; callers release the batch itself in the
+   * same turn, before awaiting, so no lease can take the newer points without the older ones.
+   */
+  private dropAhead(handle: LeaseHandle): Promise<void> {
+    return handle.stream ? this.dropStream(handle.stream) : this.dropPrefetched();
+  }
+
   private launch(handle: LeaseHandle): void {
     this.writing.add(handle);
     this.workers.set(handle, this.deliver(handle).finally(() => {
-      this.writing.delete(handle);
+      this.writeDone(handle);
       this.workers.delete(handle);
       this.wake.notify();
     }));
@@ -322,9 +455,11 @@ export class ConnectorRunner {
     if (handle) await handle.release();
   }
 
-  /** The batch's write is over (acknowledged): its slot may take the next batch. */
+  /** The batch's write is over (acknowledged): its slot, and its stream, may take the next batch. */
   private writeDone(handle: LeaseHandle): void {
-    if (this.writing.delete(handle)) this.wake.notify();
+    if (!this.writing.delete(handle)) return;
+    if (handle.stream?.writing === handle) handle.stream.writing = undefined;
+    this.wake.notify();
   }
 
   private async leaseBatch(max: number): Promise<Lease | null> {
@@ -375,10 +510,9 @@ export class ConnectorRunner {
     }
   }
 
-  /** Gives a batch back to the queue after the prefetched one, so its older points are leased first again. */
+  /** Gives a batch back to the queue after the ones leased behind it, so its older points are leased first again. */
   private async handBack(handle: LeaseHandle): Promise<void> {
-    await this.dropPrefetched();
-    await handle.release();
+    await Promise.all([this.dropAhead(handle), handle.release()]);
   }
 
   /**
@@ -433,8 +567,10 @@ export class ConnectorRunner {
   /** The remote side answered but refused some points: ack the accepted, dead-letter the poison. */
   private async poisoned(handle: LeaseHandle, err: PayloadError | PartialWriteError, durationMs?: number): Promise<void> {
     const plan = planPoison(handle.lease.points, err);
-    if (plan.released) await this.dropPrefetched();
-    if (!(await handle.settle(plan.outcome))) return;
+    const dropped = plan.released ? this.dropAhead(handle) : undefined;
+    const settled = await handle.settle(plan.outcome);
+    await dropped;
+    if (!settled) return;
     this.deps.logger.warn({ code: err.code, deadLettered: plan.deadLettered, acked: plan.acked, released: plan.released }, err.message);
     this.retry.reset();
     if (durationMs !== undefined) this.health.writeSucceeded(durationMs);

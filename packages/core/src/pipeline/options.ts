@@ -49,8 +49,8 @@ export type DeliveryOptionsInput = Partial<Omit<DeliveryOptions, 'retry' | 'brea
 
 /**
  * Fills unset fields from {@link DEFAULT_DELIVERY_OPTIONS}, validates the result and applies the
- * connector's capabilities: `batchSize` is capped at `maxBatch`, and `maxInFlight` is forced to 1
- * for `ordering: 'per-device'` so a device's points arrive in order. Throws a {@link ConfigError}
+ * connector's capabilities: `batchSize` is capped at `maxBatch`. (For `ordering: 'per-device'` the
+ * runner splits devices over `maxInFlight` streams of one batch each.) Throws a {@link ConfigError}
  * naming the field, e.g. `delivery.retry.multiplier`.
  */
 export function resolveDeliveryOptions(
@@ -73,6 +73,5 @@ export function resolveDeliveryOptions(
   return {
     ...opts,
     batchSize: Math.min(opts.batchSize, capabilities.maxBatch),
-    maxInFlight: capabilities.ordering === 'per-device' ? 1 : opts.maxInFlight,
   };
 }

@@ -173,6 +173,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     if (c.lane) queue.configureLane(c.name, c.lane);
     runners.set(c.name, new ConnectorRunner({
       name: c.name, type: c.definition.type, connector, options: delivery, queue, metrics, logger: childLogger, closeSignal,
+      perDeviceOrder: c.definition.capabilities.ordering === 'per-device',
     }));
   }
 

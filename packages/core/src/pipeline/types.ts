@@ -1,4 +1,3 @@
-import type { ConnectorDefinition } from '../plugin.js';
 import type { DataPoint } from '../data-point.js';
 
 /** Exponential backoff with full jitter. */
@@ -23,7 +22,10 @@ export interface DeliveryOptions {
   flushIntervalMs: number;
   /** A write not acknowledged within this time counts as a transient failure. */
   timeoutMs: number;
-  /** Batches in flight at once (forced to 1 when the connector needs per-device ordering). */
+  /**
+   * Batches in flight at once. For a connector that needs per-device ordering, devices are hashed
+   * onto this many streams, each with one batch in flight, so each device's points stay in order.
+   */
   maxInFlight: number;
   retry: RetryPolicy;
   breaker: BreakerPolicy;

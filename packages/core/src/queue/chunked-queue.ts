@@ -2,7 +2,7 @@ import type { DataPoint } from '../data-point.js';
 import { ChangeSet, PRIORITIES, sum } from './change-set.js';
 import { encodeChunk } from './chunk-codec.js';
 import { AVAILABLE, GONE, LEASED, LiveChunk, pickAvailable } from './live-chunk.js';
-import type { ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter } from './chunk-store.js';
+import type { ChunkMeta, ChunkStore, LaneTotal, NewDeadLetter } from './chunk-store.js';
 import { checkDeadLetterFilter } from './dead-letter-filter.js';
 import { checkEnqueueItems, checkLaneSettings } from './validate.js';
 import {
@@ -25,6 +25,8 @@ export const TTL_EXPIRED_CODE = 'BIFROST_ERR_TTL_EXPIRED';
 
 /** Chunks with no leased point kept parsed in memory, so consecutive small leases do not re-read a chunk. */
 const IDLE_CHUNK_CACHE = 32;
+/** Default of `memoryCacheBytes`. */
+export const DEFAULT_MEMORY_CACHE_BYTES = 8 * 1024 * 1024;
 const SCAN_PAGE = 16;
 
 interface LaneState {
@@ -65,6 +67,15 @@ interface EncodedItem {
 export class ChunkedQueue implements DurableQueue {
   private readonly lanes = new Map<string, LaneState>();
   private readonly live = new Map<number, LiveChunk>();
+  /**
+   * New chunks kept parsed while a backlog waits ahead of them, up to `memoryCacheBytes` of stored
+   * payload: the oldest of a burst or an outage are delivered first, so they are the ones kept, and
+   * delivering them reads nothing back (Fluent Bit's `storage.max_chunks_up`). A chunk moves to
+   * `live` when a lease, drop or expiry first touches it.
+   */
+  private readonly hot = new Map<number, { chunk: LiveChunk; bytes: number }>();
+  private hotBytes = 0;
+  private readonly memoryCacheBytes: number;
   private readonly leases = new Map<number, LeaseRecord>();
   private readonly defaults: LaneSettings;
   private pending: PendingEnqueue[] = [];
@@ -90,8 +101,13 @@ export class ChunkedQueue implements DurableQueue {
        * callbacks join a durable commit) or only the current one (`queueMicrotask`, for memory).
        */
       schedule?: (flush: () => void) => void;
+      /** Default {@link DEFAULT_MEMORY_CACHE_BYTES}; see `QueueOptions.memoryCacheBytes`. */
+      memoryCacheBytes?: number;
     } = {},
   ) {
+    const cacheBytes = options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE_BYTES;
+    if (!(Number.isSafeInteger(cacheBytes) && cacheBytes >= 0)) throw new TypeError(`[bifrost] queue: memoryCacheBytes must be a non-negative integer, got ${JSON.stringify(cacheBytes)}`);
+    this.memoryCacheBytes = cacheBytes;
     this.defaults = { ...DEFAULT_LANE_SETTINGS, ...checkLaneSettings(options.defaults ?? {}, 'defaults') };
     this.onClose = options.onClose;
     this.schedule = options.schedule ?? setImmediate;
@@ -146,7 +162,7 @@ export class ChunkedQueue implements DurableQueue {
           if (!page.length) break;
           for (const meta of page) {
             after = meta.seq;
-            const known = this.live.get(meta.seq);
+            const known = this.parsed(meta.seq);
             if (known && known.available === 0) continue;
             const chunk = known ?? this.load(meta.seq, connector, p);
             const idx = pickAvailable(chunk, max - taken, descending);
@@ -226,6 +242,33 @@ export class ChunkedQueue implements DurableQueue {
     return new Promise((resolve, reject) => {
       this.settleWaiters.push({ resolve, reject });
       this.scheduleFlush();
+    });
+  }
+
+  split(lease: Lease, groupOf: (point: DataPoint, index: number) => number): Lease[] {
+    if (this.closed) throw closedError();
+    const record = this.leases.get(lease.id);
+    if (!record) throw new Error(`[bifrost] split: lease ${lease.id} is unknown or already settled`);
+    const groups = new Map<number, { parts: Map<LiveChunk, number[]>; points: DataPoint[]; attempts: number }>();
+    let index = 0;
+    for (const { chunk, idx } of record.parts) {
+      for (const i of idx) {
+        const point = chunk.points[i];
+        const key = groupOf(point, index++);
+        let g = groups.get(key);
+        if (!g) groups.set(key, (g = { parts: new Map(), points: [], attempts: 0 }));
+        const part = g.parts.get(chunk);
+        if (part) part.push(i); else g.parts.set(chunk, [i]);
+        g.points.push(point);
+        if (chunk.attempts[i] > g.attempts) g.attempts = chunk.attempts[i];
+      }
+    }
+    this.leases.delete(lease.id);
+    return [...groups.keys()].sort((a, b) => a - b).map((key) => {
+      const g = groups.get(key)!;
+      const id = ++this.leaseSeq;
+      this.leases.set(id, { connector: record.connector, parts: [...g.parts].map(([chunk, idx]) => ({ chunk, idx })) });
+      return { id, connector: record.connector, points: g.points, attempts: g.attempts };
     });
   }
 
@@ -343,6 +386,8 @@ export class ChunkedQueue implements DurableQueue {
     this.closed = true;
     this.leases.clear();
     this.live.clear();
+    this.hot.clear();
+    this.hotBytes = 0;
     this.onClose?.();
     const totals: LaneTotal[] = [];
     for (const [connector, lane] of this.lanes) {
@@ -368,6 +413,18 @@ export class ChunkedQueue implements DurableQueue {
       this.lanes.set(connector, lane);
     }
     return lane;
+  }
+
+  /** The parsed chunk `seq` if memory holds it; a cached new chunk moves to `live` to be used. */
+  private parsed(seq: number): LiveChunk | undefined {
+    const known = this.live.get(seq);
+    if (known) return known;
+    const cached = this.hot.get(seq);
+    if (!cached) return undefined;
+    this.hot.delete(seq);
+    this.hotBytes -= cached.bytes;
+    this.live.set(seq, cached.chunk);
+    return cached.chunk;
   }
 
   private load(seq: number, connector: string, priority: number): LiveChunk {
@@ -403,7 +460,7 @@ export class ChunkedQueue implements DurableQueue {
       for (const meta of page) {
         after = meta.seq;
         if (!chunkMatches(meta)) return;
-        const known = this.live.get(meta.seq);
+        const known = this.parsed(meta.seq);
         if (known && known.available === 0) continue;
         const chunk = known ?? this.load(meta.seq, connector, priority);
         for (let i = 0; i < chunk.points.length; i++) {
@@ -576,13 +633,21 @@ export class ChunkedQueue implements DurableQueue {
       }
       if (chunk.gone === chunk.points.length) this.live.delete(chunk.seq);
     }
-    // A new chunk stays parsed when nothing else waits in its lane: a consumer that keeps up then
-    // leases it without reading storage. Behind a backlog it would only be evicted unread.
+    // A new chunk stays parsed when nothing else waits in its lane (a consumer that keeps up leases
+    // it next), or behind a backlog while the memory cache has room.
     cs.inserts.forEach((c, k) => {
       const lane = this.lane(c.connector);
-      if (lane.points[c.priority] - lane.leased[c.priority] > 0) return;
       const seq = cs.insertedSeqs[k];
-      this.live.set(seq, new LiveChunk(seq, c.connector, c.priority, c.points, c.sizes, new Uint8Array(c.points.length), c.attempts ? [...c.attempts] : new Array<number>(c.points.length).fill(0)));
+      const idle = lane.points[c.priority] - lane.leased[c.priority] <= 0;
+      const bytes = idle ? 0 : sum(c.sizes);
+      if (!idle && this.hotBytes + bytes > this.memoryCacheBytes) return;
+      const chunk = new LiveChunk(seq, c.connector, c.priority, c.points, c.sizes, new Uint8Array(c.points.length), c.attempts ? [...c.attempts] : new Array<number>(c.points.length).fill(0));
+      if (idle) {
+        this.live.set(seq, chunk);
+      } else {
+        this.hot.set(seq, { chunk, bytes });
+        this.hotBytes += bytes;
+      }
     });
     for (const [connector, d] of cs.laneDelta) {
       const lane = this.lane(connector);

@@ -92,6 +92,7 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
   const store = new SqliteChunkStore(db, opts.compression ?? false, wasClosedCleanly(db));
   return new ChunkedQueue(store, {
     defaults: opts.defaults,
+    memoryCacheBytes: opts.memoryCacheBytes,
     onClose: () => {
       if (timer) clearInterval(timer);
     },

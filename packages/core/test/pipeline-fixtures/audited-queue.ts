@@ -13,6 +13,8 @@ export function auditQueue(queue: DurableQueue) {
     releases: 0,
     /** Every lease handed out, in order. */
     leases: [] as Lease[],
+    /** Every lease split by device stream, and its parts. */
+    splits: [] as Array<{ parent: Lease; parts: Lease[] }>,
     violations: [] as string[],
     /** Leases handed out and not settled yet. */
     openLeases: () => [...open.values()],
@@ -37,10 +39,18 @@ export function auditQueue(queue: DurableQueue) {
     audit.deadLettered.push(...(outcome.deadLetter ?? []));
     if (!ids.length && !outcome.deadLetter?.length) audit.releases++;
   };
+  const split: DurableQueue['split'] = (parent, groupOf) => {
+    const parts = queue.split(parent, groupOf);
+    open.delete(parent.id);
+    for (const p of parts) open.set(p.id, p);
+    audit.splits.push({ parent, parts });
+    return parts;
+  };
   const wrapped = new Proxy(queue, {
     get(target, prop) {
       if (prop === 'lease') return lease;
       if (prop === 'settle') return settle;
+      if (prop === 'split') return split;
       const v = Reflect.get(target, prop, target);
       return typeof v === 'function' ? v.bind(target) : v;
     },
