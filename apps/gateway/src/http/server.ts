@@ -1,9 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
+import { createRequire } from 'node:module';
 import {
   parsePoints, PointValidationError, QueueFullError, QueueStorageError, UnknownConnectorError,
   type DataPoint, type DeadLetterFilter, type DurableQueue, type Pipeline,
 } from '@bifrost/core';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions,
+} from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { SecretRegistry } from '../config/secrets.js';
 import { dashboardHtml } from './dashboard.js';
@@ -72,6 +75,29 @@ function pointsFromBody(body: unknown): DataPoint[] {
   return parsePoints(body);
 }
 
+type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
+
+/**
+ * Fastify's own schema compilers, loaded on first use. Fastify requires them (ajv, ajv-formats,
+ * fast-json-stringify: ~1.5 MB of RSS) whenever an instance is created, but no route of this API
+ * declares a schema, so they are never called. Resolved from fastify's own dependencies.
+ * Side effect to know when adding a route schema: fastify treats these as custom compilers and so
+ * does not lower-case the keys of a `headers` schema.
+ */
+function lazySchemaCompilers(): CompilersFactory {
+  const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+  return {
+    buildValidator: onFirstCall(() => (fromFastify('@fastify/ajv-compiler') as () => CompilersFactory['buildValidator'])()!),
+    buildSerializer: onFirstCall(() => (fromFastify('@fastify/fast-json-stringify-compiler') as () => CompilersFactory['buildSerializer'])()!),
+  };
+}
+
+/** A function that calls the one `load` returns, calling `load` once, on the first call. */
+function onFirstCall<F>(load: () => F): F {
+  let fn: ((...args: unknown[]) => unknown) | undefined;
+  return ((...args: unknown[]) => (fn ??= load() as (...a: unknown[]) => unknown)(...args)) as F;
+}
+
 /**
  * Builds the REST API (not listening yet). Routes are listed in {@link ROUTES} and described at
  * `/openapi.json`. A data POST answers 200 only after its points are durably queued.
@@ -81,6 +107,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit ?? 1_048_576,
+    schemaController: { compilersFactory: lazySchemaCompilers() },
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
   const documented = new Set(ROUTES.map((r) => `${r.method} ${r.path.replace(/\{(\w+)\}/g, ':$1')}`));
