@@ -1,7 +1,6 @@
 // The real `bifrost` process publishing to Mosquitto through Toxiproxy while the link degrades:
 // high latency with jitter, a bandwidth cap, a black hole (writes time out), connection resets.
 // Every point that got a 2xx must reach an independent subscriber, and delivery must recover.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +10,7 @@ import {
 } from '@bifrost/connector-testkit';
 import { subscribeIds, type IdSubscriber } from './support/id-subscriber.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GatewayProcess, postUntilAccepted } from './support/gateway-process.js';
+import { GatewayProcess, postAtRate } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
 
 const mosquitto = requirePeer('mosquitto', mosquittoBinary);
@@ -72,7 +71,6 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
   });
 
   it('delivers every acknowledged point through latency, a bandwidth cap, a black hole and resets, then recovers', async () => {
-    const accepted = new Set<string>();
     const start = Date.now();
     const durationMs = (TOTAL / RATE_PER_S) * 1000;
     const phases = (async () => {
@@ -92,16 +90,10 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
       await proxy.removeToxic(reset);
     })();
 
-    for (let sent = 0; sent < TOTAL; sent += BATCH) {
-      await new Promise((r) => setTimeout(r, Math.max(0, start + (sent / RATE_PER_S) * 1000 - Date.now())));
-      const points = Array.from({ length: BATCH }, (_, i) => ({ id: randomUUID(), deviceId: `dev-${(sent + i) % 10}`, tagName: 'seq', value: sent + i }));
-      await postUntilAccepted(gateway.apiUrl, points);
-      for (const p of points) accepted.add(p.id);
-    }
+    const { accepted } = await postAtRate(gateway.apiUrl, { total: TOTAL, batch: BATCH, ratePerS: RATE_PER_S, devices: 10, start });
     await phases;
 
-    await waitUntil('every accepted point at the subscriber', () => [...accepted].every((id) => ids.received.has(id)), 60_000).catch(() => undefined);
-    const missing = [...accepted].filter((id) => !ids.received.has(id));
+    const missing = await ids.missing(accepted, 60_000);
     const duplicates = ids.duplicates();
     const metrics = (await (await fetch(`${gateway.apiUrl}/api/cloud/metrics`)).json()) as { connectors: Array<{ failed: number; retries: number; queue: { depth: number }; breaker: string }> };
     const m = metrics.connectors[0]!;

@@ -1,14 +1,13 @@
 // End to end: the real `bifrost` process, REST ingest, Mosquitto in its own process, an independent
 // subscriber. The gateway is SIGKILLed and restarted at random moments and the broker restarted
 // once while 50,000 points are posted at a steady rate; every point that got a 2xx must arrive.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { subscribeIds, type IdSubscriber } from './support/id-subscriber.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mosquittoBinary, requirePeer, startMosquitto, type MosquittoPeer } from '@bifrost/connector-testkit';
-import { GatewayProcess, postUntilAccepted } from './support/gateway-process.js';
+import { GatewayProcess, postAtRate } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
 
 const TOTAL = 50_000;
@@ -65,8 +64,6 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
   });
 
   it('delivers every acknowledged point through SIGKILLs of the gateway and a broker restart', async () => {
-    const accepted = new Set<string>();
-    let rejected = 0;
     const durationMs = (TOTAL / RATE_PER_S) * 1000;
     const start = Date.now();
     // Random kill moments, at least 2.5 s apart, within the posting window; the broker restarts once mid-run.
@@ -97,19 +94,12 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
 
     // Rejects as soon as the chaos task fails (e.g. a restart that did not come up), so posting stops at once.
     const chaosFailed = chaos.then(() => new Promise<never>(() => {}));
-    for (let sent = 0; sent < TOTAL; sent += BATCH) {
-      await sleepUntil(start + (sent / RATE_PER_S) * 1000);
-      const points = Array.from({ length: BATCH }, (_, i) => ({ id: randomUUID(), deviceId: `dev-${(sent + i) % 20}`, tagName: 'seq', value: sent + i }));
-      // The same points again until the gateway answers 2xx (it may be dead or restarting).
-      rejected += await Promise.race([postUntilAccepted(gateway.apiUrl, points), chaosFailed]);
-      for (const p of points) accepted.add(p.id);
-    }
+    // The same points again until the gateway answers 2xx (it may be dead or restarting).
+    const { accepted, rejected } = await postAtRate(gateway.apiUrl, { total: TOTAL, batch: BATCH, ratePerS: RATE_PER_S, devices: 20, start, abort: chaosFailed });
     await chaos;
     const postedIn = Date.now() - start;
 
-    await waitUntil(`all ${accepted.size} accepted points at the subscriber`, () => [...accepted].every((id) => ids.received.has(id)), 90_000)
-      .catch(() => undefined);
-    const missing = [...accepted].filter((id) => !ids.received.has(id));
+    const missing = await ids.missing(accepted, 90_000);
     const duplicates = ids.duplicates();
     console.log(`[e2e] ${accepted.size} points accepted in ${(postedIn / 1000).toFixed(1)} s (${rejected} failed POST attempts during restarts), `
       + `gateway started ${gateway.starts} times (${GATEWAY_KILLS} SIGKILLs), broker restarted once; `

@@ -2,6 +2,7 @@ import { afterAll } from 'vitest';
 import { createTlsFixture, describeConnector, makePoints, requirePeer, toxiproxyBinary, toxiproxyFaultProxy } from '@bifrost/connector-testkit';
 import mqtt from '../src/index.js';
 import { startAedes, type AedesPeer } from './support/aedes-peer.js';
+import { brokerVariant } from './support/broker-variants.js';
 import { mqttCollector } from './support/mqtt-collector.js';
 
 const TOPIC_PREFIX = 'conf';
@@ -18,15 +19,7 @@ describeConnector<AedesPeer>({
   dispose: (p) => p.dispose(),
   config: (p, v) => {
     const base = { username: p.username, password: p.password, topic_prefix: TOPIC_PREFIX, max_packet_size: MAX_PACKET };
-    switch (v.kind) {
-      case 'plain': return { config: { ...base, endpoint: p.url } };
-      case 'bad-credentials': return { config: { ...base, endpoint: p.url, password: 'wrong' } };
-      case 'proxied': return { config: { ...base, endpoint: `mqtt://${v.host}:${v.port}` } };
-      case 'tls': return { config: { ...base, endpoint: p.tlsUrl }, tls: tls.clientTls('tls') };
-      case 'mtls': return { config: { ...base, endpoint: p.mtlsUrl }, tls: tls.clientTls('mtls') };
-      case 'untrusted-ca': return { config: { ...base, endpoint: p.tlsUrl }, tls: tls.clientTls('untrusted-ca') };
-      case 'expired-cert': return { config: { ...base, endpoint: p.mtlsUrl }, tls: tls.clientTls('expired-cert') };
-    }
+    return brokerVariant(p, v, base, tls);
   },
   readBack: (p) => mqttCollector(p.url, `${TOPIC_PREFIX}/#`, { username: p.username, password: p.password }),
   address: (p) => ({ host: '127.0.0.1', port: p.port }),

@@ -14,6 +14,7 @@ import {
   type MosquittoPeer,
 } from '@bifrost/connector-testkit';
 import mqtt from '../src/index.js';
+import { brokerVariant } from './support/broker-variants.js';
 import { mqttCollector } from './support/mqtt-collector.js';
 
 const mosquitto = requirePeer('mosquitto', mosquittoBinary);
@@ -52,15 +53,7 @@ function setup(protocol: 4 | 5) {
       // 3.1.1 has no way to learn the broker's limit; Mosquitto would drop the connection instead of refusing the message.
       ...(protocol === 4 ? { max_packet_size: MAX_PACKET } : {}),
     };
-    switch (v.kind) {
-      case 'plain': return { config: { ...base, endpoint: p.url } };
-      case 'bad-credentials': return { config: { ...base, endpoint: p.url, password: 'wrong' } };
-      case 'proxied': return { config: { ...base, endpoint: `mqtt://${v.host}:${v.port}` } };
-      case 'tls': return { config: { ...base, endpoint: p.tlsUrl }, tls: tls.clientTls('tls') };
-      case 'mtls': return { config: { ...base, endpoint: p.mtlsUrl }, tls: tls.clientTls('mtls') };
-      case 'untrusted-ca': return { config: { ...base, endpoint: p.tlsUrl }, tls: tls.clientTls('untrusted-ca') };
-      case 'expired-cert': return { config: { ...base, endpoint: p.mtlsUrl }, tls: tls.clientTls('expired-cert') };
-    }
+    return brokerVariant(p, v, base, tls);
   };
 }
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createMemoryQueue, openSqliteQueue } from '../dist/index.js';
-import type { DataPoint, DurableQueue, EnqueueItem, SyncMode } from '../dist/index.js';
+import type { DurableQueue, EnqueueItem, SyncMode } from '../dist/index.js';
+import { benchPoint } from './_points.ts';
 
 const CASE_MS = Number(process.env.BIFROST_BENCH_CASE_MS ?? 1000);
 const BACKLOG = Number(process.env.BIFROST_BENCH_BACKLOG ?? 1_000_000);
@@ -15,24 +16,11 @@ const BATCHES = [1, 100, 1000];
 const SYNC_PRAGMA: Record<SyncMode, string> = { always: 'FULL', batch: 'NORMAL', interval: 'OFF' };
 
 const work = mkdtempSync(join(tmpdir(), 'bifrost-bench-core-'));
-let serial = 0;
-
-function makePoint(): DataPoint {
-  const n = serial++;
-  return {
-    id: `0190f3a2-7c1d-7000-8000-${n.toString(16).padStart(12, '0')}`,
-    deviceId: `PLC${String(n % 50).padStart(3, '0')}`,
-    tagName: 'temperature',
-    value: 20 + (n % 1000) / 100,
-    quality: 'GOOD',
-    timestamp: 1_700_000_000_000 + n,
-    unit: 'C',
-  };
-}
+let baselineRuns = 0;
 
 function makeItems(n: number): EnqueueItem[] {
   const out: EnqueueItem[] = new Array(n);
-  for (let i = 0; i < n; i++) out[i] = { connector: 'cloud', priority: 0, point: makePoint() };
+  for (let i = 0; i < n; i++) out[i] = { connector: 'cloud', priority: 0, point: benchPoint() };
   return out;
 }
 
@@ -64,7 +52,7 @@ async function queueSlice(q: DurableQueue, batch: number, ms: number): Promise<n
  * primary-key range in a second transaction; WAL, default page size, the given synchronous level.
  */
 function openBaseline(sync: string): { slice: (batch: number, ms: number) => number; close: () => void } {
-  const db = new DatabaseSync(join(work, `baseline-${serial}.db`));
+  const db = new DatabaseSync(join(work, `baseline-${++baselineRuns}.db`));
   db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${sync};
     CREATE TABLE points (id INTEGER PRIMARY KEY, connector TEXT NOT NULL, priority INTEGER NOT NULL, payload TEXT NOT NULL);`);
   const insert = db.prepare('INSERT INTO points (connector, priority, payload) VALUES (?, ?, ?)');

@@ -14,6 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
 import { createMemoryQueue, createPipeline, defineConnector, openSqliteQueue } from '../dist/index.js';
 import type { DataPoint, DurableQueue } from '../dist/index.js';
+import { benchPoints } from './_points.ts';
 
 const POINTS = Number(process.env.BIFROST_BENCH_PIPELINE_POINTS ?? 100_000);
 const ROUNDS = 3;
@@ -22,24 +23,6 @@ const LATENCY_SAMPLES = 200;
 /** Time the simulated broker spends on one batch before acknowledging it, ms. */
 const BROKER_MS = Number(process.env.BIFROST_BENCH_PIPELINE_BROKER_MS ?? 1);
 const work = mkdtempSync(join(tmpdir(), 'bifrost-bench-pipeline-'));
-let serial = 0;
-
-function makePoints(n: number): DataPoint[] {
-  const out: DataPoint[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = serial++;
-    out[i] = {
-      id: `0190f3a2-7c1d-7000-8000-${k.toString(16).padStart(12, '0')}`,
-      deviceId: `PLC${String(k % 50).padStart(3, '0')}`,
-      tagName: 'temperature',
-      value: 20 + (k % 1000) / 100,
-      quality: 'GOOD',
-      timestamp: 1_700_000_000_000 + k,
-    };
-  }
-  return out;
-}
-
 // The simulated broker: busy for `ms` per request on its own thread, then answers.
 const broker = new Worker(
   `const { parentPort } = require('node:worker_threads');
@@ -64,7 +47,7 @@ function roundTrip(ms: number): Promise<void> {
 
 /**
  * A connector that acknowledges every write (after the simulated broker spent `brokerMs` on it, else at once) and calls
- * `onWrite` with the batch size; `perDevice` declares per-device ordering (one batch in flight).
+ * `onWrite` with the batch size; `perDevice` declares per-device ordering (run with one stream: one batch in flight).
  */
 function instantConnector(onWrite: (n: number) => void, opts: { brokerMs?: number; perDevice?: boolean } = {}) {
   return defineConnector({
@@ -98,7 +81,7 @@ async function rawThroughput(kind: string, brokerMs = 0): Promise<number> {
   };
   const t0 = performance.now();
   for (let sent = 0; sent < POINTS; sent += CHUNK) {
-    const points = makePoints(CHUNK);
+    const points = benchPoints(CHUNK);
     await q.enqueue(points.map((point) => ({ connector: 'cloud', point, priority: 0 })));
     const lease = await q.lease('cloud', CHUNK);
     if (!lease) throw new Error('nothing leased');
@@ -125,12 +108,13 @@ async function pipelineThroughput(kind: string, connector: { brokerMs?: number; 
         if (written >= POINTS) done();
       }, connector),
       config: {},
-      delivery: { batchSize: CHUNK, flushIntervalMs: 50, maxInFlight: 2 },
+      // Per-device with one stream: the serial case the raw loop is compared with.
+      delivery: { batchSize: CHUNK, flushIntervalMs: 50, maxInFlight: connector.perDevice ? 1 : 2 },
     }],
   });
   pipeline.start();
   const t0 = performance.now();
-  for (let sent = 0; sent < POINTS; sent += CHUNK) await pipeline.ingest(makePoints(CHUNK));
+  for (let sent = 0; sent < POINTS; sent += CHUNK) await pipeline.ingest(benchPoints(CHUNK));
   await finished;
   while (q.stats('cloud').points > 0) await new Promise((r) => setTimeout(r, 1));
   const rate = POINTS / ((performance.now() - t0) / 1000);
@@ -154,7 +138,7 @@ async function pipelineLatency(kind: string): Promise<number> {
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
     const written = new Promise<void>((r) => (onWrite = r));
     const t0 = performance.now();
-    await pipeline.ingest(makePoints(1));
+    await pipeline.ingest(benchPoints(1));
     await written;
     samples.push(performance.now() - t0);
   }
@@ -169,7 +153,7 @@ async function rawLatency(kind: string): Promise<number> {
   const samples: number[] = [];
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
     const t0 = performance.now();
-    const [point] = makePoints(1);
+    const [point] = benchPoints(1);
     await q.enqueue([{ connector: 'cloud', point, priority: 0 }]);
     const lease = await q.lease('cloud', 1);
     if (!lease) throw new Error('nothing leased');

@@ -10,3 +10,27 @@ ensure_go() {
     exit 1
   fi
 }
+
+# `go_install_once LABEL PACKAGE VERSION BIN`: builds PACKAGE@VERSION from the Go module proxy with
+# `go install` into BIN, unless BIN was already built for VERSION (a stamp file beside it).
+go_install_once() {
+  local label="$1" pkg="$2" version="$3" bin="$4"
+  local dir name stamp tmp
+  dir="$(dirname "$bin")"
+  name="$(basename "$bin")"
+  stamp="$dir/.$name-$version"
+  if [ -x "$bin" ] && [ -f "$stamp" ]; then
+    echo "[$label] $pkg@$version already in $bin"
+    return 0
+  fi
+  ensure_go "$label"
+  mkdir -p "$dir"
+  echo "[$label] building $pkg@$version (once)"
+  tmp="$(mktemp -d)"
+  GOBIN="$tmp" GOFLAGS=-buildvcs=false go install -trimpath "$pkg@$version"
+  mv "$tmp/$(basename "$pkg")" "$bin"
+  rm -rf "$tmp"
+  rm -f "$dir/.$name-"*
+  touch "$stamp"
+  echo "[$label] ready: $bin"
+}

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 // The real `bifrost run` as a child process, for end-to-end tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -48,4 +49,25 @@ export async function postUntilAccepted(apiUrl: string, points: unknown[]): Prom
     failures++;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Posts `total` points (ids random, `devices` device ids) in batches of `batch` at `ratePerS` from
+ * `start`, each batch again until the gateway accepts it. Stops at once if `abort` rejects.
+ * Returns the ids that got a 2xx and the failed attempts.
+ */
+export async function postAtRate(
+  apiUrl: string,
+  opts: { total: number; batch: number; ratePerS: number; devices: number; start: number; abort?: Promise<never> },
+): Promise<{ accepted: Set<string>; rejected: number }> {
+  const accepted = new Set<string>();
+  let rejected = 0;
+  for (let sent = 0; sent < opts.total; sent += opts.batch) {
+    await new Promise((r) => setTimeout(r, Math.max(0, opts.start + (sent / opts.ratePerS) * 1000 - Date.now())));
+    const points = Array.from({ length: opts.batch }, (_, i) => ({ id: randomUUID(), deviceId: `dev-${(sent + i) % opts.devices}`, tagName: 'seq', value: sent + i }));
+    const posting = postUntilAccepted(apiUrl, points);
+    rejected += await (opts.abort ? Promise.race([posting, opts.abort]) : posting);
+    for (const p of points) accepted.add(p.id);
+  }
+  return { accepted, rejected };
 }

@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { waitUntil } from './net.js';
 
 /**
  * An independent MQTT subscriber with a persistent session that counts how often each point id
@@ -9,6 +10,8 @@ export interface IdSubscriber {
   /** Point id -> times received. */
   received: Map<string, number>;
   duplicates(): number;
+  /** Waits up to `timeoutMs` for every id of `accepted`; returns those that did not arrive. */
+  missing(accepted: ReadonlySet<string>, timeoutMs: number): Promise<string[]>;
 }
 
 export function subscribeIds(brokerUrl: string, clientId: string, topicFilter: string): IdSubscriber {
@@ -21,5 +24,14 @@ export function subscribeIds(brokerUrl: string, clientId: string, topicFilter: s
     const id = (JSON.parse(payload.toString()) as { id: string }).id;
     received.set(id, (received.get(id) ?? 0) + 1);
   });
-  return { client, received, duplicates: () => [...received.values()].reduce((a, n) => a + (n - 1), 0) };
+  const absent = (accepted: ReadonlySet<string>) => [...accepted].filter((id) => !received.has(id));
+  return {
+    client,
+    received,
+    duplicates: () => [...received.values()].reduce((a, n) => a + (n - 1), 0),
+    async missing(accepted, timeoutMs) {
+      await waitUntil(`all ${accepted.size} accepted points at the subscriber`, () => absent(accepted).length === 0, timeoutMs).catch(() => undefined);
+      return absent(accepted);
+    },
+  };
 }

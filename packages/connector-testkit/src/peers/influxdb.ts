@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { randomBytes } from 'node:crypto';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { binaryNotFound, findBinary, peersDir } from './binaries.js';
 import { startProcessPeer, type PeerContext, type ProcessPeer } from './process-peer.js';
 import type { ServerTlsPem } from '../tls/fixture.js';
+import { writeServerTlsFiles } from './server-tls-files.js';
 
 export interface InfluxOptions {
   /**
@@ -129,11 +130,7 @@ export async function startInflux(opts: InfluxOptions = {}): Promise<InfluxPeer>
     args: ({ dir }) => ['run', '-config', join(dir, 'influxd.conf')],
     prepare(ctx) {
       base = opts.tls ? `https://localhost:${ctx.ports.http}` : `http://127.0.0.1:${ctx.ports.http}`;
-      if (opts.tls) {
-        mkdirSync(join(ctx.dir, 'tls'));
-        writeFileSync(join(ctx.dir, 'tls', 'server.pem'), opts.tls.certPem);
-        writeFileSync(join(ctx.dir, 'tls', 'server.key'), opts.tls.keyPem, { mode: 0o600 });
-      }
+      if (opts.tls) writeServerTlsFiles(ctx.dir, opts.tls);
       writeFileSync(join(ctx.dir, 'influxd.conf'), influxConf(ctx, !!opts.tls));
     },
     ready: async () => {

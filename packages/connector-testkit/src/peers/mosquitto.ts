@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { binaryNotFound, findBinary } from './binaries.js';
 import { startProcessPeer, type PeerContext, type ProcessPeer } from './process-peer.js';
 import type { ServerTlsPem } from '../tls/fixture.js';
+import { writeServerTlsFiles } from './server-tls-files.js';
 
 /** An MQTT user known to the broker (password file made with `mosquitto_passwd`). */
 export interface MqttUser {
@@ -103,14 +104,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     args: ({ dir }) => ['-c', join(dir, 'mosquitto.conf')],
     prepare(ctx) {
       mkdirSync(join(ctx.dir, 'data'));
-      let tlsDir: string | undefined;
-      if (opts.tls) {
-        tlsDir = join(ctx.dir, 'tls');
-        mkdirSync(tlsDir);
-        writeFileSync(join(tlsDir, 'ca.pem'), opts.tls.caPem);
-        writeFileSync(join(tlsDir, 'server.pem'), opts.tls.certPem);
-        writeFileSync(join(tlsDir, 'server.key'), opts.tls.keyPem, { mode: 0o600 });
-      }
+      const tlsDir = opts.tls ? writeServerTlsFiles(ctx.dir, opts.tls) : undefined;
       if (users.length) writePasswords(join(ctx.dir, 'passwd'), users);
       writeFileSync(join(ctx.dir, 'mosquitto.conf'), mosquittoConf(ctx, { ...opts, hasPasswords: users.length > 0, tlsDir }));
     },

@@ -1,11 +1,12 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { binaryNotFound, postgresBinDir } from './binaries.js';
 import { startProcessPeer, type PeerContext, type ProcessPeer } from './process-peer.js';
 import type { ServerTlsPem } from '../tls/fixture.js';
+import { writeServerTlsFiles } from './server-tls-files.js';
 
 const run = promisify(execFile);
 
@@ -144,12 +145,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
         '-E', 'UTF8', '--locale=C', '--no-sync',
       ], { encoding: 'utf8', cwd: ctx.dir, ...(ctx.osUser ?? {}) });
       if (init.status !== 0) throw new Error(`[testkit] initdb failed:\n${init.stdout}${init.stderr}`);
-      if (opts.tls) {
-        mkdirSync(join(ctx.dir, 'tls'));
-        writeFileSync(join(ctx.dir, 'tls', 'ca.pem'), opts.tls.caPem);
-        writeFileSync(join(ctx.dir, 'tls', 'server.pem'), opts.tls.certPem);
-        writeFileSync(join(ctx.dir, 'tls', 'server.key'), opts.tls.keyPem, { mode: 0o600 });
-      }
+      if (opts.tls) writeServerTlsFiles(ctx.dir, opts.tls);
       writeFileSync(join(data(ctx), 'postgresql.auto.conf'), postgresConf(ctx, opts, timescale));
       writeFileSync(join(data(ctx), 'pg_hba.conf'), hba(opts));
     },

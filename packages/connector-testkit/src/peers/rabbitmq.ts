@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INSTALL_HINT, findBinary } from './binaries.js';
 import { tcpOpen } from './probes.js';
 import { startProcessPeer, type PeerContext, type ProcessPeer } from './process-peer.js';
 import type { ServerTlsPem } from '../tls/fixture.js';
+import { writeServerTlsFiles } from './server-tls-files.js';
 
 /**
  * Debian's `/usr/sbin/rabbitmq-server` is a wrapper that switches to the rabbitmq user and drops
@@ -142,14 +143,7 @@ export async function startRabbitMq(opts: RabbitOptions = {}): Promise<RabbitPee
       startTimeoutMs: 90_000,
       stopTimeoutMs: 30_000,
       prepare(ctx) {
-        let tlsDir: string | undefined;
-        if (opts.tls) {
-          tlsDir = join(ctx.dir, 'tls');
-          mkdirSync(tlsDir);
-          writeFileSync(join(tlsDir, 'ca.pem'), opts.tls.caPem);
-          writeFileSync(join(tlsDir, 'server.pem'), opts.tls.certPem);
-          writeFileSync(join(tlsDir, 'server.key'), opts.tls.keyPem, { mode: 0o600 });
-        }
+        const tlsDir = opts.tls ? writeServerTlsFiles(ctx.dir, opts.tls) : undefined;
         writeFileSync(join(ctx.dir, 'rabbitmq.conf'), rabbitConf(ctx, { user, tlsDir, requireClientCert: opts.requireClientCert ?? false, extra: opts.conf }));
         writeFileSync(join(ctx.dir, 'enabled_plugins'), '[].\n');
         writeFileSync(join(ctx.dir, 'rabbitmq-env.conf'), '');
