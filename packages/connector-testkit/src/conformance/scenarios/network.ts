@@ -68,8 +68,10 @@ function degradedLink(name: string, description: string, fault: NetworkFault, op
 export const networkLatency = degradedLink('network-latency-500ms', '500 ms of added latency: slower, nothing lost',
   { type: 'latency', latencyMs: 500 }, { points: 1_000, faultMs: 4_000, timeoutMs: 60_000 });
 
+// 2,000 points so each write carries kilobytes even gzipped: at 200 points a compressed InfluxDB
+// batch took ~100 ms through the 10 KB/s link, on the edge of the visible-effect check.
 export const networkBandwidth = degradedLink('network-bandwidth-10kbps', 'the link limited to 10 KB/s: slower, nothing lost',
-  { type: 'bandwidth', kbPerSecond: 10 }, { points: 200, faultMs: 4_000, timeoutMs: 60_000 });
+  { type: 'bandwidth', kbPerSecond: 10 }, { points: 2_000, faultMs: 4_000, timeoutMs: 60_000 });
 
 export const networkTimeout = degradedLink('network-timeout', 'the link goes silent (data stops, connection closed after 2 s): writes time out and are retried, nothing lost',
   { type: 'timeout', timeoutMs: 2_000 }, { points: 500, faultMs: 4_000, timeoutMs: 60_000 });
