@@ -1,17 +1,25 @@
 import { connect, type ChannelModel } from 'amqplib';
 import type { DataPoint } from '@bifrost/core';
-import { describe } from 'vitest';
+import { AuthError } from '@bifrost/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  createConnector,
   createTlsFixture,
   describeConnector,
+  expiredCert,
+  makePoints,
+  mtls,
   rabbitInstallation,
   requirePeer,
+  runScenario,
   startRabbitMq,
   toxiproxyBinary,
   toxiproxyFaultProxy,
   type Collector,
+  type ConnectorUnderTest,
   type RabbitPeer,
   type ReceivedPoint,
+  type Scenario,
   type TlsFixture,
 } from '@bifrost/connector-testkit';
 import amqp from '../src/index.js';
@@ -25,7 +33,6 @@ interface Peer {
   broker: RabbitPeer;
   tls: TlsFixture;
 }
-
 
 /**
  * Consumes a fresh durable queue bound to every routing key of the exchange, reconnecting through
@@ -81,19 +88,18 @@ async function collect(url: string): Promise<Collector> {
   };
 }
 
-describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
-  name: 'amqp on RabbitMQ',
-  plugin: amqp,
-  async peer() {
-    const tls = createTlsFixture();
-    const broker = await startRabbitMq({ tls: tls.serverTls() });
-    return { broker, tls };
-  },
-  async dispose(p) {
-    await p.broker.dispose();
-    p.tls.dispose();
-  },
-  config({ broker, tls }, variant) {
+async function startPeer(requireClientCert: boolean): Promise<Peer> {
+  const tls = createTlsFixture();
+  const broker = await startRabbitMq({ tls: tls.serverTls(), requireClientCert });
+  return { broker, tls };
+}
+
+async function disposePeer(p: Peer): Promise<void> {
+  await p.broker.dispose();
+  p.tls.dispose();
+}
+
+const config: ConnectorUnderTest<Peer>['config'] = ({ broker, tls }, variant) => {
     const base = { exchange: EXCHANGE, connect_timeout_ms: 2_000, heartbeat_s: 5 };
     const { username, password } = broker.user;
     const amqps = broker.tlsUrl?.replace(/\/\/[^@]*@/, '//');
@@ -115,7 +121,14 @@ describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
       default:
         return undefined;
     }
-  },
+};
+
+describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
+  name: 'amqp on RabbitMQ',
+  plugin: amqp,
+  peer: () => startPeer(false),
+  dispose: disposePeer,
+  config,
   readBack: (p) => collect(p.broker.url),
   address: (p) => ({ host: p.broker.host, port: p.broker.ports.amqp }),
   ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
@@ -129,3 +142,42 @@ describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
   // A routing key longer than AMQP's 255-byte limit can never be published.
   poison: () => ({ id: `poison-${Date.now()}`, deviceId: 'd'.repeat(300), tagName: 'temperature', value: 1, quality: 'GOOD', timestamp: Date.now() }),
 }));
+
+/** The suite's 'tls' variant (server verified, no client certificate) against a broker that requires one. */
+const refusedWithoutClientCert: Scenario = {
+  name: 'no-client-cert-refused',
+  description: 'a TLS client without a certificate is refused with AuthError naming the certificate',
+  timeoutMs: 30_000,
+  async run(ctx) {
+    const connector = createConnector(ctx, { kind: 'tls' });
+    const err = await connector.connect().then(() => connector.write(makePoints(1, 'no-client-cert'))).then(() => undefined, (e: unknown) => e);
+    expect(err, `AuthError, got ${String(err)}`).toBeInstanceOf(AuthError);
+    expect((err as AuthError).message).toMatch(/certificate/i);
+  },
+};
+
+// RabbitMQ's TLS settings are node-wide, so a broker that refuses clients without a certificate
+// cannot also serve the suite's server-only 'tls' scenario: it gets a broker of its own.
+describe.skipIf(!rabbit.available)('amqp on a RabbitMQ that requires client certificates', () => {
+  let peer: Peer | undefined;
+  const target: ConnectorUnderTest<Peer> = {
+    name: 'amqp on RabbitMQ (client certificate required)',
+    plugin: amqp,
+    peer: () => startPeer(true),
+    dispose: disposePeer,
+    config,
+    readBack: (p) => collect(p.broker.url),
+  };
+  beforeAll(async () => {
+    peer = await target.peer();
+  }, 120_000);
+  afterAll(async () => {
+    if (peer) await target.dispose(peer);
+  });
+
+  for (const scenario of [mtls, expiredCert]) {
+    it(scenario.name, (t) => runScenario(scenario, target, peer!, { skip: (reason) => t.skip(reason) }), scenario.timeoutMs);
+  }
+
+  it(refusedWithoutClientCert.name, () => runScenario(refusedWithoutClientCert, target, peer!), refusedWithoutClientCert.timeoutMs);
+});
