@@ -1,7 +1,12 @@
 // `pnpm bench timescale`: durable end-to-end throughput (SQLite queue + core pipeline + this
-// connector) beside a raw `pg` loop doing the same inserts to the same PostgreSQL in the same run.
+// connector) beside a raw `pg` loop doing the same inserts to the same PostgreSQL in the same run;
+// and the shipped unnest INSERT beside the best raw COPY loop, the other way the issue allowed.
 import pg from 'pg';
-import timescale, { insertParameters, insertStatement, timescaleConfigSchema } from '@bifrost/connector-timescale';
+import { from as copyFrom } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { DataPoint } from '@bifrost/core';
+import timescale, { insertParameters, insertStatement, qualifiedTable, timescaleConfigSchema, valueColumns } from '@bifrost/connector-timescale';
 import { startPostgres } from '@bifrost/connector-testkit/peers';
 import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '@bifrost/connector-testkit/bench';
 
@@ -33,6 +38,62 @@ async function rawPg(table: string, batchSize: number, workers: number): Promise
 }
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
+
+const COPY_COLUMNS = ['time', 'device_id', 'tag_name', ...valueColumns('typed'), 'quality', 'unit', 'tags', 'id'];
+
+/** One field of COPY's text format: `\N` for null, backslash, tab, newline and carriage return escaped. */
+function copyField(v: string | number | boolean | null): string {
+  if (v === null) return '\\N';
+  const s = String(v);
+  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : s;
+}
+
+/** A batch as COPY text rows, in {@link COPY_COLUMNS} order. */
+function copyRows(batch: readonly DataPoint[]): string {
+  let out = '';
+  for (const p of batch) {
+    const v = p.value;
+    out += [
+      new Date(p.timestamp).toISOString(), p.deviceId, p.tagName,
+      typeof v === 'number' ? v : null, typeof v === 'string' ? v : null, typeof v === 'boolean' ? v : null,
+      typeof v === 'object' && v !== null ? JSON.stringify(v) : null,
+      p.quality, p.unit ?? null, p.tags ? JSON.stringify(p.tags) : null, p.id,
+    ].map(copyField).join('\t') + '\n';
+  }
+  return out;
+}
+
+/**
+ * The best raw COPY loop: per batch, in one transaction, COPY into a session temp table, then
+ * `INSERT ... SELECT ... ON CONFLICT DO NOTHING` (COPY itself cannot skip redelivered ids);
+ * `workers` batches in flight.
+ */
+async function rawCopy(table: string, batchSize: number, workers: number): Promise<number> {
+  const cfg = timescaleConfigSchema.parse({ endpoint, table });
+  const setup = timescale.create(cfg, { name: 'setup', logger: silent, signal: new AbortController().signal });
+  await setup.connect();
+  await setup.close();
+  const pool = new pg.Pool({ ...connection, max: workers });
+  const target = qualifiedTable(cfg);
+  const cols = COPY_COLUMNS.join(', ');
+  const batches = chunk(makePoints(POINTS), batchSize);
+  try {
+    return await concurrentLoop(batches, workers, async (b) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`CREATE TEMP TABLE IF NOT EXISTS staging (LIKE ${target}) ON COMMIT DELETE ROWS`);
+        await pipeline(Readable.from([copyRows(b)]), client.query(copyFrom(`COPY staging (${cols}) FROM STDIN`)));
+        await client.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM staging ON CONFLICT (id, time) DO NOTHING`);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+    });
+  } finally {
+    await pool.end();
+  }
+}
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 let runs = 0;
@@ -66,6 +127,18 @@ try {
     }
     cases.push(benchCase(`durable e2e (SQLite queue sync=batch + pipeline + connector), batch ${batchSize}, ${ourWorkers} in flight; raw: pg unnest insert loop, ${rawWorkers} in flight`, ours, raw));
   }
+  // The shipped statement against COPY, both raw, best window each: the ratio is unnest / COPY.
+  let unnest = 0, copy = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const w of [2, 4]) {
+      const copyTable = `copy_${++runs}`;
+      copy = Math.max(copy, await rawCopy(copyTable, 1000, w));
+      const stored = await count(copyTable);
+      if (stored !== POINTS) throw new Error(`COPY loop stored ${stored} of ${POINTS} in ${copyTable}`);
+      unnest = Math.max(unnest, await rawPg(`unnest_${++runs}`, 1000, w));
+    }
+  }
+  cases.push(benchCase('raw pg unnest INSERT (what the connector sends), batch 1000; baseline: raw COPY into a temp table + INSERT ... SELECT ON CONFLICT DO NOTHING, batch 1000', unnest, copy));
   writeResults('timescale', cases);
 } finally {
   await peer.dispose();
