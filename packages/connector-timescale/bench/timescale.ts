@@ -21,13 +21,23 @@ async function count(table: string): Promise<number> {
   try { return (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n; } finally { await c.end(); }
 }
 
+/**
+ * A pool for the raw loops. `pool.end()` resolves before its clients' sockets have closed; when the
+ * peer stops right after, a closing client reports the shutdown, which must not crash the bench.
+ */
+function rawPool(workers: number): pg.Pool {
+  const pool = new pg.Pool({ ...connection, max: workers });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
 /** The best raw loop: the same single unnest statement per batch, prepared, `workers` batches in flight. */
 async function rawPg(table: string, batchSize: number, workers: number): Promise<number> {
   const cfg = timescaleConfigSchema.parse({ endpoint, table });
   const setup = timescale.create(cfg, { name: 'setup', logger: silent, signal: new AbortController().signal });
   await setup.connect();
   await setup.close();
-  const pool = new pg.Pool({ ...connection, max: workers });
+  const pool = rawPool(workers);
   const text = insertStatement(cfg);
   const batches = chunk(makePoints(POINTS), batchSize);
   try {
@@ -73,7 +83,7 @@ async function rawCopy(table: string, batchSize: number, workers: number): Promi
   const setup = timescale.create(cfg, { name: 'setup', logger: silent, signal: new AbortController().signal });
   await setup.connect();
   await setup.close();
-  const pool = new pg.Pool({ ...connection, max: workers });
+  const pool = rawPool(workers);
   const target = qualifiedTable(cfg);
   const cols = COPY_COLUMNS.join(', ');
   const batches = chunk(makePoints(POINTS), batchSize);
