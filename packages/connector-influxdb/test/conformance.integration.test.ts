@@ -1,7 +1,8 @@
 import { describe } from 'vitest';
 import {
-  createTlsFixture, describeConnector, influxd2Binary, influxdBinary, requirePeer, startInflux, toxiproxyBinary, toxiproxyFaultProxy,
-  type Collector, type ConnectionVariant, type ConnectorSetup, type ConnectorUnderTest, type InfluxPeer, type ReceivedPoint, type TlsFixture,
+  createTlsFixture, describeConnector, influxd2Binary, influxdBinary, influxdV2Binary, requirePeer, startInflux, startInfluxV2, toxiproxyBinary,
+  toxiproxyFaultProxy, type Collector, type ConnectionVariant, type ConnectorSetup, type ConnectorUnderTest, type InfluxPeer, type InfluxRow,
+  type InfluxV2Peer, type ReceivedPoint, type ServerTlsPem, type TlsFixture,
 } from '@bifrost/connector-testkit';
 import { newPointId, type DataPoint } from '@bifrost/core';
 import influxdb from '../src/index.js';
@@ -9,10 +10,18 @@ import influxdb from '../src/index.js';
 const influx = requirePeer('influxdb', influxdBinary);
 const influx2 = requirePeer('influxd 1.8 (InfluxDB 2.x write API)', () =>
   influxd2Binary() ?? { missing: 'influxd 1.8 is not built (bash scripts/peers/influxdb2.sh builds it alone)' });
+const influxV2 = requirePeer('influxdb 2.x', () =>
+  influxdV2Binary() ?? { missing: 'InfluxDB 2.7 is not built (bash scripts/peers/influxdb-v2.sh builds it alone)' });
 const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
 
+/** What the suite needs of an influxd, 1.x or 2.x. */
+type Server = Pick<InfluxPeer, 'url' | 'host' | 'restart' | 'stop' | 'start' | 'kill' | 'dispose'> & {
+  ports: { http: number };
+  query(q: string): Promise<InfluxRow[]>;
+};
+
 /** A plain and an HTTPS-only influxd (one server cannot serve both), the run's TLS material. */
-interface Peers { plain: InfluxPeer; secure: InfluxPeer; tls: TlsFixture }
+interface Peers<S extends Server = Server> { plain: S; secure: S; tls: TlsFixture }
 
 const MEASUREMENT = 'conformance';
 const NOT_VALUE = new Set(['time', 'device_id', 'tag_name', 'quality', 'point_id']);
@@ -51,39 +60,61 @@ async function collector(peers: Peers): Promise<Collector> {
   };
 }
 
-type Api = '1.x' | '2.x';
-
-/** The connector's credentials for `peer`: user/password (1.x) or the 1.8 compatibility token `user:password` (2.x). */
-function credentials(api: Api, peer: InfluxPeer, password = peer.admin.password): Record<string, unknown> {
-  const { username } = peer.admin;
-  if (api === '1.x') return { database: peer.database, username, password };
-  return { version: '2.x', organization: 'any', bucket: `${peer.database}/autogen`, token: `${username}:${password}` };
+/** One server kind and how the connector authenticates against it. */
+interface Flavor<S extends Server> {
+  name: string;
+  start(tls?: ServerTlsPem): Promise<S>;
+  /** The connector's API settings and credentials for `server`; `wrong` gives a refused password or token. */
+  credentials(server: S, wrong: boolean): Record<string, unknown>;
 }
 
-function configFor(api: Api) {
-  return (peers: Peers, variant: ConnectionVariant): ConnectorSetup | undefined => {
+/** 1.x API, user and password, on Debian's influxd. */
+const v1: Flavor<InfluxPeer> = {
+  name: 'influxdb 1.x API on influxd',
+  start: (tls) => startInflux(tls ? { tls } : {}),
+  credentials: (s, wrong) => ({ database: s.database, username: s.admin.username, password: wrong ? 'wrong' : s.admin.password }),
+};
+
+/** 2.x write API of influxd 1.8: bucket `db/rp`, token `user:password`, organization ignored. */
+const v2OnV18 = (binary: string): Flavor<InfluxPeer> => ({
+  name: 'influxdb 2.x API on influxd 1.8',
+  start: (tls) => startInflux({ binary, ...(tls && { tls }) }),
+  credentials: (s, wrong) => ({
+    version: '2.x', organization: 'any', bucket: `${s.database}/autogen`, token: `${s.admin.username}:${wrong ? 'wrong' : s.admin.password}`,
+  }),
+});
+
+/** The real InfluxDB 2.x: organization, bucket and API token. */
+const v2: Flavor<InfluxV2Peer> = {
+  name: 'influxdb 2.x API on InfluxDB 2.7',
+  start: (tls) => startInfluxV2(tls ? { tls } : {}),
+  credentials: (s, wrong) => ({ version: '2.x', organization: s.org, bucket: s.bucket, token: wrong ? `${s.token}-wrong` : s.token }),
+};
+
+function configFor<S extends Server>(flavor: Flavor<S>) {
+  return (peers: Peers<S>, variant: ConnectionVariant): ConnectorSetup | undefined => {
     const { plain, secure, tls } = peers;
-    const base = { ...credentials(api, plain), measurement: MEASUREMENT };
-    const overTls = { ...credentials(api, secure), measurement: MEASUREMENT, url: secure.url };
+    const base = { ...flavor.credentials(plain, false), measurement: MEASUREMENT };
+    const overTls = { ...flavor.credentials(secure, false), measurement: MEASUREMENT, url: secure.url };
     switch (variant.kind) {
       case 'plain': return { config: { ...base, url: plain.url } };
-      case 'bad-credentials': return { config: { ...base, ...credentials(api, plain, 'wrong'), url: plain.url } };
+      case 'bad-credentials': return { config: { ...base, ...flavor.credentials(plain, true), url: plain.url } };
       case 'proxied': return { config: { ...base, url: `http://${variant.host}:${variant.port}` } };
       case 'tls': return { config: overTls, tls: tls.clientTls('tls') };
       case 'untrusted-ca': return { config: overTls, tls: tls.clientTls('untrusted-ca') };
-      default: return undefined; // InfluxDB 1.x has no client-certificate authentication (mtls, expired-cert)
+      default: return undefined; // InfluxDB has no client-certificate authentication (mtls, expired-cert)
     }
   };
 }
 
-/** The suite for one API: 1.x against Debian's influxd, 2.x against influxd 1.8's `/api/v2/write`. */
-const targetFor = (api: Api, binary?: string) => ({
-  name: `influxdb ${api} API on influxd${binary ? ' 1.8' : ''}`,
+/** The suite for one flavor: a plain and an HTTPS server of its kind. */
+const targetFor = <S extends Server>(flavor: Flavor<S>) => ({
+  name: flavor.name,
   plugin: influxdb,
   async peer() {
     const tls = createTlsFixture();
-    const plain = await startInflux(binary ? { binary } : {});
-    const secure = await startInflux({ tls: tls.serverTls(), ...(binary ? { binary } : {}) });
+    const plain = await flavor.start();
+    const secure = await flavor.start(tls.serverTls());
     return { plain, secure, tls };
   },
   async dispose(p) {
@@ -91,7 +122,7 @@ const targetFor = (api: Api, binary?: string) => ({
     await p.secure.dispose();
     p.tls.dispose();
   },
-  config: configFor(api),
+  config: configFor(flavor),
   readBack: collector,
   address: (p) => ({ host: p.plain.host, port: p.plain.ports.http }),
   ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
@@ -103,12 +134,16 @@ const targetFor = (api: Api, binary?: string) => ({
   kill: async (p) => { await p.plain.kill(); await p.plain.start(); },
   // A series key longer than InfluxDB's 65535-byte limit: the server refuses that line, always.
   poison: (): DataPoint => ({ id: newPointId(), deviceId: 'poison', tagName: 'big', value: 1, quality: 'GOOD', timestamp: Date.now(), tags: { big: 'x'.repeat(70_000) } }),
-}) satisfies ConnectorUnderTest<Peers>;
+}) satisfies ConnectorUnderTest<Peers<S>>;
 
 describe.skipIf(!influx.available)('influxdb', () => {
-  describeConnector<Peers>(targetFor('1.x'));
+  describeConnector(targetFor(v1));
 });
 
 describe.skipIf(!influx2.available)('influxdb 2.x API', () => {
-  describeConnector<Peers>(targetFor('2.x', influx2.found));
+  describeConnector(targetFor(v2OnV18(influx2.found!)));
+});
+
+describe.skipIf(!influxV2.available)('influxdb 2.x', () => {
+  describeConnector(targetFor(v2));
 });

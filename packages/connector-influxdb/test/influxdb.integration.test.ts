@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { influxd2Binary, influxdBinary, requirePeer, startInflux, type InfluxPeer } from '@bifrost/connector-testkit';
+import {
+  influxd2Binary, influxdBinary, influxdV2Binary, requirePeer, startInflux, startInfluxV2, type InfluxPeer, type InfluxRow,
+} from '@bifrost/connector-testkit';
 import { AuthError, ConfigError, PartialWriteError, TransientError, type DataPoint, type Logger, type PluginContext } from '@bifrost/core';
 import influxdb, { influxConfigSchema } from '../src/index.js';
 
@@ -8,6 +10,8 @@ const influx = requirePeer('influxdb', influxdBinary);
 // outside CI skips those tests; with CI=true requirePeer fails the file.
 const influx2 = requirePeer('influxd 1.8 (InfluxDB 2.x write API)', () =>
   influxd2Binary() ?? { missing: 'influxd 1.8 is not built (bash scripts/peers/influxdb2.sh builds it alone)' });
+const influxV2 = requirePeer('influxdb 2.x', () =>
+  influxdV2Binary() ?? { missing: 'InfluxDB 2.7 is not built (bash scripts/peers/influxdb-v2.sh builds it alone)' });
 
 const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 const ctx = (): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal });
@@ -75,48 +79,74 @@ describe.skipIf(!influx.available)('InfluxDB connector against a real influxd', 
   });
 });
 
-describe.skipIf(!influx2.available)('InfluxDB connector, 2.x API, against a real influxd 1.8', () => {
-  let peer: InfluxPeer;
-  beforeAll(async () => { peer = await startInflux({ binary: influx2.found! }); });
-  afterAll(async () => { await peer?.dispose(); });
+/** A server of the 2.x write API: how to start it, the connector's credentials for it, and how to read it back. */
+interface V2Server {
+  name: string;
+  available: boolean;
+  start(): Promise<{ url: string; dispose(): Promise<void>; query(q: string): Promise<InfluxRow[]> }>;
+  credentials(peer: unknown, wrongToken?: boolean): { organization: string; bucket: string; token: string };
+}
 
-  it('writes through /api/v2/write (bucket db/rp, token user:password) and reads every point back by id', async () => {
-    const { username, password } = peer.admin;
-    const c = influxdb.create(influxConfigSchema.parse({
-      url: peer.url, version: '2.x', organization: 'any', bucket: `${peer.database}/autogen`, token: `${username}:${password}`, measurement: 'v2', precision: 'ms',
+const v2Servers: V2Server[] = [
+  {
+    name: 'a real influxd 1.8 (bucket db/rp, token user:password)',
+    available: influx2.available,
+    start: () => startInflux({ binary: influx2.found! }),
+    credentials(peer, wrong) {
+      const p = peer as InfluxPeer;
+      return { organization: 'any', bucket: `${p.database}/autogen`, token: `${p.admin.username}:${wrong ? 'wrong' : p.admin.password}` };
+    },
+  },
+  {
+    name: 'a real InfluxDB 2.7 (organization, bucket, API token)',
+    available: influxV2.available,
+    start: () => startInfluxV2(),
+    credentials(peer, wrong) {
+      const p = peer as Awaited<ReturnType<typeof startInfluxV2>>;
+      return { organization: p.org, bucket: p.bucket, token: wrong ? `${p.token}-wrong` : p.token };
+    },
+  },
+];
+
+for (const server of v2Servers) {
+  describe.skipIf(!server.available)(`InfluxDB connector, 2.x API, against ${server.name}`, () => {
+    let peer: Awaited<ReturnType<V2Server['start']>>;
+    const connector = (extra: Record<string, unknown>, wrongToken = false) => influxdb.create(influxConfigSchema.parse({
+      url: peer.url, version: '2.x', ...server.credentials(peer, wrongToken), ...extra,
     }), ctx());
-    await c.connect();
-    const batch = [point(), point({ value: 'x' }), point({ tagName: 'alarm', value: true, quality: 'ALARM' })];
-    const receipt = await c.write(batch);
-    await c.write(batch);
-    // The receipt counts the line-protocol bytes sent: at least the measurement, ids and device ids of every line.
-    expect(receipt?.bytes).toBeGreaterThan(batch.reduce((n, p) => n + 'v2'.length + p.id.length + p.deviceId.length, 0));
-    expect(receipt?.bytes).toBeLessThan(batch.length * 500);
-    const rows = await peer.query('SELECT * FROM "v2"');
-    expect(rows.map((r) => r.point_id).sort()).toEqual(batch.map((p) => p.id).sort());
-    expect(rows.find((r) => r.point_id === batch[1]!.id)).toMatchObject({ value_str: 'x', time: batch[1]!.timestamp });
-    await c.close();
-  });
+    beforeAll(async () => { peer = await server.start(); });
+    afterAll(async () => { await peer?.dispose(); });
 
-  it('gives AuthError for a wrong token', async () => {
-    const { username } = peer.admin;
-    const bad = influxdb.create(influxConfigSchema.parse({ url: peer.url, version: '2.x', org: 'any', bucket: peer.database, token: `${username}:wrong` }), ctx());
-    await expect(bad.connect()).rejects.toBeInstanceOf(AuthError);
-  });
+    it('writes through /api/v2/write and reads every point back by id', async () => {
+      const c = connector({ measurement: 'v2', precision: 'ms' });
+      await c.connect();
+      const batch = [point(), point({ value: 'x' }), point({ tagName: 'alarm', value: true, quality: 'ALARM' })];
+      const receipt = await c.write(batch);
+      await c.write(batch);
+      // The receipt counts the line-protocol bytes sent: at least the measurement, ids and device ids of every line.
+      expect(receipt?.bytes).toBeGreaterThan(batch.reduce((n, p) => n + 'v2'.length + p.id.length + p.deviceId.length, 0));
+      expect(receipt?.bytes).toBeLessThan(batch.length * 500);
+      const rows = await peer.query('SELECT * FROM "v2"');
+      expect(rows.map((r) => r.point_id).sort()).toEqual(batch.map((p) => p.id).sort());
+      expect(rows.find((r) => r.point_id === batch[1]!.id)).toMatchObject({ value_str: 'x', time: batch[1]!.timestamp });
+      await c.close();
+    });
 
-  it('dead-letters only the points the 2.x endpoint refuses', async () => {
-    const { username, password } = peer.admin;
-    const c = influxdb.create(influxConfigSchema.parse({
-      url: peer.url, version: '2.x', org: 'any', bucket: peer.database, token: `${username}:${password}`, measurement: 'conflict2', field_naming: 'single',
-    }), ctx());
-    await c.connect();
-    await c.write([point({ value: 1 })]);
-    const good = [point(), point()];
-    const bad = point({ value: 'not a number' });
-    const err = await c.write([good[0]!, bad, good[1]!]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(PartialWriteError);
-    expect((err as PartialWriteError).rejected.map((r) => r.id)).toEqual([bad.id]);
-    expect((err as PartialWriteError).accepted.sort()).toEqual(good.map((p) => p.id).sort());
-    await c.close();
+    it('gives AuthError for a wrong token', async () => {
+      await expect(connector({}, true).connect()).rejects.toBeInstanceOf(AuthError);
+    });
+
+    it('dead-letters only the points the 2.x endpoint refuses', async () => {
+      const c = connector({ measurement: 'conflict2', field_naming: 'single' });
+      await c.connect();
+      await c.write([point({ value: 1 })]);
+      const good = [point(), point()];
+      const bad = point({ value: 'not a number' });
+      const err = await c.write([good[0]!, bad, good[1]!]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PartialWriteError);
+      expect((err as PartialWriteError).rejected.map((r) => r.id)).toEqual([bad.id]);
+      expect((err as PartialWriteError).accepted.sort()).toEqual(good.map((p) => p.id).sort());
+      await c.close();
+    });
   });
-});
+}

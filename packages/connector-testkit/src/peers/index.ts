@@ -10,6 +10,7 @@ export { KAFKA_VERSION, kafkaInstallation, kafkaServerProperties, startKafka, ty
 export { rabbitConf, rabbitInstallation, startRabbitMq, type RabbitOptions, type RabbitPeer, type RabbitUser } from './rabbitmq.js';
 export * from '../tls/index.js';
 export { postgresInstallation, startPostgres, timescaleAvailable, type PostgresOptions, type PostgresPeer, type PostgresUser } from './postgres.js';
-export { influxd2Binary, influxdBinary, startInflux, type InfluxOptions, type InfluxPeer, type InfluxRow } from './influxdb.js';
+export { influxd2Binary, influxdBinary, influxdV2Binary, startInflux, type InfluxOptions, type InfluxPeer, type InfluxRow } from './influxdb.js';
+export { startInfluxV2, type InfluxV2Options, type InfluxV2Peer } from './influxdb-v2.js';
 export { sharedToxiproxy, startToxiproxy, toxiproxyBinary, toxiproxyFaultProxy, ToxiproxyClient, ToxiproxyProxy, type Toxic, type ToxicOptions, type ToxiproxyPeer } from './toxiproxy.js';
 export { pstestBinary, startPubSubFake, type PubSubFakePeer } from './pstest.js';

@@ -50,7 +50,19 @@ export function influxdBinary(): string | undefined {
  * token `user:password`), which Debian's 1.6 lacks. Gate 2.x API tests on it with `requirePeer`.
  */
 export function influxd2Binary(): string | undefined {
-  const candidate = process.env.BIFROST_INFLUXD2 || join(peersDir(), 'influxd-1.8', 'influxd');
+  return builtBinary(process.env.BIFROST_INFLUXD2 || join(peersDir(), 'influxd-1.8', 'influxd'));
+}
+
+/**
+ * InfluxDB 2.7 built by `scripts/peers/influxdb-v2.sh` (`$BIFROST_PEERS_DIR/influxd-2.7/influxd`;
+ * `$BIFROST_INFLUXD_V2` overrides): the real 2.x server with organizations, buckets and tokens.
+ * Start it with `startInfluxV2`.
+ */
+export function influxdV2Binary(): string | undefined {
+  return builtBinary(process.env.BIFROST_INFLUXD_V2 || join(peersDir(), 'influxd-2.7', 'influxd'));
+}
+
+function builtBinary(candidate: string): string | undefined {
   try {
     accessSync(candidate, constants.X_OK);
     return candidate;
@@ -87,9 +99,54 @@ bind-address = "127.0.0.1:${ctx.ports.rpc}"
 `;
 }
 
-interface Reply {
+/** An HTTP reply from influxd. */
+export interface InfluxReply {
   status: number;
   body: string;
+}
+
+/**
+ * One request to influxd at `base` (http or https, trusting `ca`): resolves with any status, rejects
+ * on network errors and after 10 s. Shared by the 1.x and 2.x peers.
+ */
+export function influxRequest(
+  base: string,
+  method: 'GET' | 'POST',
+  path: string,
+  opts: { body?: string; contentType?: string; authorization?: string; ca?: string } = {},
+): Promise<InfluxReply> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(path, base);
+    const headers: Record<string, string> = {};
+    if (opts.body !== undefined) headers['content-type'] = opts.contentType ?? 'application/x-www-form-urlencoded';
+    if (opts.authorization) headers.authorization = opts.authorization;
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(url, { method, headers, timeout: 10_000, ...(opts.ca ? { ca: opts.ca } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`[testkit] influxdb ${method} ${path}: timed out`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Runs InfluxQL through `/query` (epoch ms) and returns the rows of the first statement's series; throws the server's error. */
+export async function influxQl(
+  call: (method: 'POST', path: string, body: string) => Promise<InfluxReply>,
+  q: string,
+  db: string,
+): Promise<InfluxRow[]> {
+  const reply = await call('POST', '/query', new URLSearchParams({ q, db, epoch: 'ms' }).toString());
+  const parsed = JSON.parse(reply.body || '{}') as {
+    error?: string;
+    results?: Array<{ error?: string; series?: Array<{ columns: string[]; values: unknown[][] }> }>;
+  };
+  const first = parsed.results?.[0];
+  const error = parsed.error ?? first?.error ?? (reply.status >= 300 ? `HTTP ${reply.status}` : undefined);
+  if (error) throw new Error(`[testkit] influxdb: ${q.slice(0, 200)} failed: ${error}`);
+  return (first?.series ?? []).flatMap((s) => s.values.map((v) => Object.fromEntries(s.columns.map((c, i) => [c, v[i]]))));
 }
 
 /**
@@ -107,21 +164,9 @@ export async function startInflux(opts: InfluxOptions = {}): Promise<InfluxPeer>
   const admin = opts.admin ?? { username: 'admin', password: randomBytes(12).toString('base64url') };
   const database = opts.database ?? 'bifrost';
   let base = '';
-  const call = (method: 'GET' | 'POST', path: string, body?: string, auth = true): Promise<Reply> =>
-    new Promise((resolve, reject) => {
-      const url = new URL(path, base);
-      const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' };
-      if (auth) headers.authorization = `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}`;
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = send(url, { method, headers, timeout: 10_000, ...(opts.tls ? { ca: opts.tls.caPem } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      });
-      req.on('timeout', () => req.destroy(new Error(`[testkit] influxdb ${method} ${path}: timed out`)));
-      req.on('error', reject);
-      req.end(body);
-    });
+  const basic = `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}`;
+  const call = (method: 'GET' | 'POST', path: string, body?: string, auth = true): Promise<InfluxReply> =>
+    influxRequest(base, method, path, { ...(body !== undefined && { body }), ...(auth && { authorization: basic }), ...(opts.tls && { ca: opts.tls.caPem }) });
 
   const peer = await startProcessPeer<InfluxPort>({
     name: 'influxdb',
@@ -142,17 +187,7 @@ export async function startInflux(opts: InfluxOptions = {}): Promise<InfluxPeer>
     },
   });
 
-  const query = async (q: string, db = database): Promise<InfluxRow[]> => {
-    const reply = await call('POST', '/query', new URLSearchParams({ q, db, epoch: 'ms' }).toString());
-    const parsed = JSON.parse(reply.body || '{}') as {
-      error?: string;
-      results?: Array<{ error?: string; series?: Array<{ columns: string[]; values: unknown[][] }> }>;
-    };
-    const first = parsed.results?.[0];
-    const error = parsed.error ?? first?.error ?? (reply.status >= 300 ? `HTTP ${reply.status}` : undefined);
-    if (error) throw new Error(`[testkit] influxdb: ${q.slice(0, 200)} failed: ${error}`);
-    return (first?.series ?? []).flatMap((s) => s.values.map((v) => Object.fromEntries(s.columns.map((c, i) => [c, v[i]]))));
-  };
+  const query = (q: string, db = database): Promise<InfluxRow[]> => influxQl(call, q, db);
   try {
     // With auth on, the first admin may be created without credentials (and only then).
     const created = await call('POST', '/query', new URLSearchParams({
