@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { connect } from 'amqplib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  influxdBinary, kafkaInstallation, postgresInstallation, rabbitInstallation, requirePeer, showPeerLogsOnFailure,
+  createKafkaTopic, influxdBinary, kafkaInstallation, postgresInstallation, rabbitInstallation, requirePeer, showPeerLogsOnFailure,
   startInflux, startKafka, startPostgres, startRabbitMq,
   type InfluxPeer, type KafkaPeer, type PostgresPeer, type RabbitPeer,
 } from '@bifrost/connector-testkit';
 import { GatewayProcess, postUntilAccepted } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
-import { amqpIds, createKafkaTopic, influxIds, kafkaIds, postgresIds, readBack, type IdReader } from './support/sink-readers.js';
+import { amqpIds, influxIds, kafkaIds, postgresIds, readBack, type IdReader } from './support/sink-readers.js';
 
 const TOTAL = 2_000;
 const BATCH = 200;

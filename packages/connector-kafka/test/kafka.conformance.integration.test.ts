@@ -2,6 +2,7 @@ import kafkajs from 'kafkajs';
 import type { DataPoint } from '@bifrost/core';
 import { describe } from 'vitest';
 import {
+  createKafkaTopic,
   createTlsFixture,
   describeConnector,
   kafkaInstallation,
@@ -72,10 +73,7 @@ describe.skipIf(!kafkaPeer.available)('kafka', () => describeConnector<Peer>({
   async peer() {
     const tls = createTlsFixture();
     broker = await startKafka({ tls: tls.serverTls(), proxied: true });
-    const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
-    await admin.disconnect();
+    await createKafkaTopic(broker.bootstrap, TOPIC, { partitions: 3 });
     return { broker, tls };
   },
   async dispose(p) {

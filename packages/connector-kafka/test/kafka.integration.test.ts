@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PartialWriteError, TransientError, createPipeline, newPointId, openSqliteQueue, type DataPoint, type Logger, type PluginContext } from '@bifrost/core';
 import kafka, { ID_HEADER, kafkaConfigSchema } from '../src/index.js';
-import { createTlsFixture, kafkaInstallation, requirePeer, showPeerLogsOnFailure, startKafka, type KafkaPeer, type TlsFixture } from '@bifrost/connector-testkit';
+import { createKafkaTopic, createTlsFixture, kafkaInstallation, requirePeer, showPeerLogsOnFailure, startKafka, type KafkaPeer, type TlsFixture } from '@bifrost/connector-testkit';
 
 const kafkaPeer = requirePeer('kafka', kafkaInstallation);
 
@@ -50,17 +50,6 @@ async function readTopic(bootstrap: string, topic: string, count: number, timeou
   return [...out.values()];
 }
 
-/** Creates `topic` and waits until its partitions have leaders. */
-async function createTopic(bootstrap: string, topic: string): Promise<void> {
-  const admin = new kafkajs.Kafka({ brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft broker', () => {
   let peer: KafkaPeer;
   showPeerLogsOnFailure(() => [peer]);
@@ -98,7 +87,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
 
   it('keeps each device in order through the pipeline with 4 device streams while the broker restarts', async () => {
     const topic = `it.${seq}.streams`;
-    await createTopic(peer.bootstrap, topic);
+    await createKafkaTopic(peer.bootstrap, topic);
     const dir = mkdtempSync(join(tmpdir(), 'bifrost-kafka-streams-'));
     const queue = await openSqliteQueue(join(dir, 'queue.db'));
     const pipeline = createPipeline({
@@ -170,10 +159,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
 
   it('dead-letters only the records the broker refuses and delivers the rest', async () => {
     const topic = `it.${seq}.poison`;
-    const admin = new kafkajs.Kafka({ brokers: [peer.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }] });
-    await admin.disconnect();
+    await createKafkaTopic(peer.bootstrap, topic, { partitions: 1, config: { 'max.message.bytes': '4096' } });
     const c = connector({ topic, compression: 'none' });
     await c.connect();
     const good = [point(), point(), point()];
@@ -226,7 +212,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector over SASL_SSL', () => {
       const topic = `it.sasl.${mechanism}`;
       // Created up front: this test is about authentication, and the first auto-creation on a fresh
       // broker can outlast the connector's short metadata retries (the host would retry the write).
-      await createTopic(peer.bootstrap, topic);
+      await createKafkaTopic(peer.bootstrap, topic);
       const { username, password } = peer.users[0]!;
       const config = kafkaConfigSchema.parse({ endpoint: peer.saslSslBootstrap, topic, sasl_mechanism: mechanism, username, password });
       const c = kafka.create(config, ctx(tls.clientTls('tls')));

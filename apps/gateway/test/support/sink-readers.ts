@@ -73,17 +73,6 @@ export async function kafkaIds(bootstrap: string, topic: string): Promise<IdRead
   return { sink: 'kafka', ids: async () => seen, close: () => consumer.disconnect() };
 }
 
-/** Creates `topic` and waits until its partitions have leaders. */
-export async function createKafkaTopic(bootstrap: string, topic: string): Promise<void> {
-  const admin = new kafkajs.Kafka({ brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /** Polls `reader` up to `timeoutMs` for every id of `expected`; returns the ids it holds at the end. */
 export async function readBack(reader: IdReader, expected: readonly string[], timeoutMs: number): Promise<ReadonlySet<string>> {
   let got: ReadonlySet<string> = new Set();

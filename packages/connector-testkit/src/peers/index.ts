@@ -6,6 +6,7 @@ export { PEER_HOST, ProcessPeer, startProcessPeer, type PeerContext, type Proces
 export { PEER_DIR_PREFIX, reapOrphans } from './reaper.js';
 export { isCi, requirePeer, type PeerCheck, type PeerRequirement } from './require-peer.js';
 export { mosquittoBinary, mosquittoConf, startMosquitto, type MosquittoOptions, type MosquittoPeer, type MqttUser } from './mosquitto.js';
+export { createKafkaTopic } from './kafka-topics.js';
 export { KAFKA_VERSION, kafkaInstallation, kafkaServerProperties, startKafka, type KafkaOptions, type KafkaPeer, type KafkaUser } from './kafka.js';
 export { rabbitConf, rabbitInstallation, startRabbitMq, type RabbitOptions, type RabbitPeer, type RabbitUser } from './rabbitmq.js';
 export * from '../tls/index.js';

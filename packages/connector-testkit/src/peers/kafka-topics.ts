@@ -1,0 +1,29 @@
+import kafkajs from 'kafkajs';
+
+/**
+ * Creates `topic` on the broker at `bootstrap` (a PLAINTEXT listener, e.g. `KafkaPeer.bootstrap`)
+ * and waits until its partitions have leaders, so the first send does not meet a leader election.
+ *
+ * @example
+ * await createKafkaTopic(peer.bootstrap, 'plant.readings', { partitions: 3 });
+ */
+export async function createKafkaTopic(
+  bootstrap: string,
+  topic: string,
+  opts: { partitions?: number; config?: Readonly<Record<string, string>> } = {},
+): Promise<void> {
+  const admin = new kafkajs.Kafka({ brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: [{
+        topic,
+        ...(opts.partitions !== undefined && { numPartitions: opts.partitions }),
+        ...(opts.config && { configEntries: Object.entries(opts.config).map(([name, value]) => ({ name, value })) }),
+      }],
+      waitForLeaders: true,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
