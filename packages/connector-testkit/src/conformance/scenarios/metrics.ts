@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { metricsOf, openCollector, startDelivery } from '../harness.js';
 import { expectDelivered, makePoints } from '../points.js';
 import type { Scenario } from '../types.js';
-import { drained } from './resilience.js';
+import { drained, sentCounted } from './resilience.js';
 
 /** Reads one sample of a Prometheus counter for the connector from the text exposition. */
 function sample(text: string, metric: string, connector: string): number | undefined {
@@ -24,6 +24,7 @@ export const metricsMatchDelivery: Scenario = {
     for (let i = 0; i < points.length; i += 250) await d.ingest(points.slice(i, i + 250));
     await drained(d, 30_000);
     await expectDelivered(collector, points, 20_000, ctx.target.capabilities);
+    await sentCounted(d, points.length);
     const m = metricsOf(d);
     expect(m.ingested, 'ingested').toBe(points.length);
     expect(m.sent, 'sent (acknowledged)').toBe(points.length);

@@ -12,6 +12,15 @@ export async function ingestSteadily(d: Delivery, points: readonly DataPoint[], 
   }
 }
 
+/**
+ * Waits until the pipeline counted `n` points sent. The queue forgets an acknowledged point at once,
+ * but the pipeline counts it only after the acknowledgement is committed (a moment later), so an
+ * empty queue alone does not mean the counters are final.
+ */
+export function sentCounted(d: Delivery, n: number, timeoutMs = 5_000): Promise<void> {
+  return waitUntil(() => metricsOf(d).sent >= n, timeoutMs, () => `${n} points counted as sent (counted ${metricsOf(d).sent})`);
+}
+
 /** Waits until the connector's lane is empty (everything acknowledged or dead-lettered). */
 export function drained(d: Delivery, timeoutMs: number): Promise<void> {
   return waitUntil(() => d.queue.stats(d.name).points === 0, timeoutMs, () => `an empty queue (${d.queue.stats(d.name).points} points left; health: ${JSON.stringify(healthOf(d))})`);
@@ -32,6 +41,7 @@ async function bounceMidStream<P>(ctx: ScenarioContext<P>, bounce: (peer: P) => 
   await streaming;
   await drained(d, 45_000);
   await expectDelivered(collector, points, 20_000, ctx.target.capabilities);
+  await sentCounted(d, points.length);
   const m = metricsOf(d);
   expect(m.sent, 'points acknowledged').toBe(points.length);
   expect(m.deadLettered, 'dead-lettered').toBe(0);
@@ -96,6 +106,7 @@ export const peerDownThenUp: Scenario = {
       await drained(d, 30_000);
       await waitUntil(() => healthOf(d).breaker === 'closed', 10_000, () => `the breaker to close (health: ${JSON.stringify(healthOf(d))})`);
       await expectDelivered(collector, [...before, ...during], 20_000, ctx.target.capabilities);
+      await sentCounted(d, before.length + during.length);
       expect(metricsOf(d).sent).toBe(before.length + during.length);
     } finally {
       if (!restarted) await start(ctx.peer);
