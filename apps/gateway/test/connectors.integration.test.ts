@@ -12,7 +12,7 @@ import {
   startInflux, startKafka, startPostgres, startRabbitMq,
   type InfluxPeer, type KafkaPeer, type PostgresPeer, type RabbitPeer,
 } from '@bifrost/connector-testkit';
-import { GatewayProcess, postUntilAccepted } from './support/gateway-process.js';
+import { GatewayProcess, postUntilAccepted, testGatewayConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
 import { amqpIds, influxIds, kafkaIds, postgresIds, readBack, type IdReader } from './support/sink-readers.js';
 
@@ -162,24 +162,12 @@ function gatewayConfig(apiPort: number, p: { postgres: PostgresPeer; influx: Inf
     ...delivery,
     `        provider_config: ${JSON.stringify(provider)}`,
   ];
-  return [
-    'gateway:',
-    `  port: ${apiPort}`,
-    '  log_level: warn',
-    '  throughput_log_interval: 0',
-    '  shutdown_timeout: 2s',
-    '  cloud:',
-    '    batch_size: 500',
-    '    batch_timeout: 20ms',
-    '    health_check_interval: 1s',
-    '    queue: { path: ./queue, sync: batch }',
-    '    connectors:',
+  return testGatewayConfig(apiPort, ['batch_size: 500', 'health_check_interval: 1s', 'queue: { path: ./queue, sync: batch }'], [
     ...connector('tsdb', p.postgres.url, { table: TABLE, ssl_mode: 'disable' }),
     ...connector('influx', p.influx.url, {
       version: '1.x', database: p.influx.database, username: p.influx.admin.username, password: p.influx.admin.password, measurement: MEASUREMENT,
     }),
     ...connector('rabbit', p.rabbit.url, { exchange: EXCHANGE }),
     ...connector('events', p.kafka.bootstrap, { topic: TOPIC, client_id: 'bifrost-gateway-it' }),
-    '',
-  ].join('\n');
+  ]);
 }

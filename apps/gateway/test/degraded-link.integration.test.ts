@@ -10,7 +10,7 @@ import {
 } from '@bifrost/connector-testkit';
 import { subscribeIds, type IdSubscriber } from './support/id-subscriber.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GatewayProcess, postAtRate } from './support/gateway-process.js';
+import { GatewayProcess, postAtRate, testGatewayConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
 
 const mosquitto = requirePeer('mosquitto', mosquittoBinary);
@@ -34,17 +34,7 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
     proxy = await toxi.client.createProxy({ upstream: `127.0.0.1:${broker.ports.mqtt}` });
     const apiPort = await freePort();
     const config = join(dir, 'gateway.yaml');
-    writeFileSync(config, [
-      'gateway:',
-      `  port: ${apiPort}`,
-      '  log_level: warn',
-      '  throughput_log_interval: 0',
-      '  cloud:',
-      '    batch_size: 200',
-      '    batch_timeout: 20ms',
-      '    health_check_interval: 1s',
-      '    queue: { path: ./queue }',
-      '    connectors:',
+    writeFileSync(config, testGatewayConfig(apiPort, ['batch_size: 200', 'health_check_interval: 1s', 'queue: { path: ./queue }'], [
       '      broker:',
       '        type: mqtt',
       `        endpoint: mqtt://${proxy.host}:${proxy.port}`,
@@ -53,8 +43,7 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
       '        retry: { max: 1s }',
       '        breaker: { failure_threshold: 5, reset: 1s }',
       '        provider_config: { qos: 1, topic_prefix: degraded, keepalive_s: 2, connect_timeout_ms: 2000 }',
-      '',
-    ].join('\n'));
+    ]));
     gateway = new GatewayProcess(config, `http://127.0.0.1:${apiPort}`);
     // The subscriber talks to the broker directly: only the gateway's link is degraded.
     ids = subscribeIds(broker.url, 'bifrost-degraded-subscriber', 'degraded/#');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { subscribeIds, type IdSubscriber } from './support/id-subscriber.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mosquittoBinary, requirePeer, startMosquitto, type MosquittoPeer } from '@bifrost/connector-testkit';
-import { GatewayProcess, postAtRate } from './support/gateway-process.js';
+import { GatewayProcess, postAtRate, testGatewayConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
 
 const TOTAL = 50_000;
@@ -28,17 +28,7 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
     broker = await startMosquitto();
     const apiPort = await freePort();
     const config = join(dir, 'gateway.yaml');
-    writeFileSync(config, [
-      'gateway:',
-      `  port: ${apiPort}`,
-      '  log_level: warn',
-      '  throughput_log_interval: 0',
-      '  shutdown_timeout: 2s',
-      '  cloud:',
-      '    batch_size: 500',
-      '    batch_timeout: 20ms',
-      '    queue: { path: ./queue, sync: batch }',
-      '    connectors:',
+    writeFileSync(config, testGatewayConfig(apiPort, ['batch_size: 500', 'queue: { path: ./queue, sync: batch }'], [
       '      broker:',
       '        type: mqtt',
       `        endpoint: ${broker.url}`,
@@ -47,8 +37,7 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
       '        retry: { max: 1s }',
       '        breaker: { failure_threshold: 10, reset: 1s }',
       '        provider_config: { qos: 1, topic_prefix: e2e, client_id: bifrost-e2e-gateway }',
-      '',
-    ].join('\n'));
+    ]));
     gateway = new GatewayProcess(config, `http://127.0.0.1:${apiPort}`);
 
     ids = subscribeIds(broker.url, 'bifrost-e2e-subscriber', 'e2e/#');

@@ -38,6 +38,27 @@ export class GatewayProcess {
   }
 }
 
+/**
+ * A gateway config for end-to-end tests: the API on `apiPort`, warnings only, no throughput log, a
+ * 2 s shutdown and a 20 ms batch timeout; `cloud` adds lines under `cloud:` (e.g. `batch_size: 500`,
+ * the queue), `connectors` are the YAML lines under `connectors:` (indented six spaces).
+ */
+export function testGatewayConfig(apiPort: number, cloud: readonly string[], connectors: readonly string[]): string {
+  return [
+    'gateway:',
+    `  port: ${apiPort}`,
+    '  log_level: warn',
+    '  throughput_log_interval: 0',
+    '  shutdown_timeout: 2s',
+    '  cloud:',
+    '    batch_timeout: 20ms',
+    ...cloud.map((line) => `    ${line}`),
+    '    connectors:',
+    ...connectors,
+    '',
+  ].join('\n');
+}
+
 /** POSTs points to `/api/data` until a 2xx (the gateway may be down or restarting); returns failed attempts. */
 export async function postUntilAccepted(apiUrl: string, points: unknown[]): Promise<number> {
   let failures = 0;
