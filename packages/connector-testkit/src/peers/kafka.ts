@@ -175,7 +175,9 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
       const scram = opts.tls
         ? users.flatMap((u) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.username},password=${u.password}]`]))
         : [];
-      const clusterId = randomBytes(16).toString('base64url');
+      // As Kafka's own Uuid.randomUuid does: an id starting with '-' would be read as an option.
+      let clusterId: string;
+      do clusterId = randomBytes(16).toString('base64url'); while (clusterId.startsWith('-'));
       const format = spawnSync(found.java, [...jvm(ctx.dir), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', join(ctx.dir, 'server.properties'), ...scram], {
         cwd: ctx.dir,
         encoding: 'utf8',
