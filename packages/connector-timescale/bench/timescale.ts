@@ -33,20 +33,31 @@ function rawPool(workers: number): pg.Pool {
   return pool;
 }
 
-/** The best raw loop: the same single unnest statement per batch, prepared, `workers` batches in flight. */
-async function rawPg(table: string, batchSize: number, workers: number): Promise<number> {
+/**
+ * Creates `table` as the connector does, then runs `writeBatch` over the points in batches of
+ * `batchSize` with `workers` in flight on a pool of `workers` connections; returns points per second.
+ */
+async function rawLoop(
+  table: string, batchSize: number, workers: number,
+  writeBatch: (pool: pg.Pool, cfg: ReturnType<typeof timescaleConfigSchema.parse>, batch: DataPoint[]) => Promise<void>,
+): Promise<number> {
   const cfg = timescaleConfigSchema.parse({ endpoint, table });
   const setup = timescale.create(cfg, { name: 'setup', logger: silent, signal: new AbortController().signal });
   await setup.connect();
   await setup.close();
   const pool = rawPool(workers);
-  const text = insertStatement(cfg);
-  const batches = chunk(makePoints(POINTS), batchSize);
   try {
-    return await concurrentLoop(batches, workers, async (b) => { await pool.query({ name: 'raw', text, values: insertParameters(b, 'typed') }); });
+    return await concurrentLoop(chunk(makePoints(POINTS), batchSize), workers, (b) => writeBatch(pool, cfg, b));
   } finally {
     await pool.end();
   }
+}
+
+/** The best raw loop: the same single unnest statement per batch, prepared, `workers` batches in flight. */
+function rawPg(table: string, batchSize: number, workers: number): Promise<number> {
+  return rawLoop(table, batchSize, workers, async (pool, cfg, b) => {
+    await pool.query({ name: 'raw', text: insertStatement(cfg), values: insertParameters(b, 'typed') });
+  });
 }
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
@@ -80,31 +91,21 @@ function copyRows(batch: readonly DataPoint[]): string {
  * `INSERT ... SELECT ... ON CONFLICT DO NOTHING` (COPY itself cannot skip redelivered ids);
  * `workers` batches in flight.
  */
-async function rawCopy(table: string, batchSize: number, workers: number): Promise<number> {
-  const cfg = timescaleConfigSchema.parse({ endpoint, table });
-  const setup = timescale.create(cfg, { name: 'setup', logger: silent, signal: new AbortController().signal });
-  await setup.connect();
-  await setup.close();
-  const pool = rawPool(workers);
-  const target = qualifiedTable(cfg);
+function rawCopy(table: string, batchSize: number, workers: number): Promise<number> {
   const cols = COPY_COLUMNS.join(', ');
-  const batches = chunk(makePoints(POINTS), batchSize);
-  try {
-    return await concurrentLoop(batches, workers, async (b) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query(`CREATE TEMP TABLE IF NOT EXISTS staging (LIKE ${target}) ON COMMIT DELETE ROWS`);
-        await pipeline(Readable.from([copyRows(b)]), client.query(copyFrom(`COPY staging (${cols}) FROM STDIN`)));
-        await client.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM staging ON CONFLICT (id, time) DO NOTHING`);
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
-    });
-  } finally {
-    await pool.end();
-  }
+  return rawLoop(table, batchSize, workers, async (pool, cfg, b) => {
+    const target = qualifiedTable(cfg);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`CREATE TEMP TABLE IF NOT EXISTS staging (LIKE ${target}) ON COMMIT DELETE ROWS`);
+      await pipeline(Readable.from([copyRows(b)]), client.query(copyFrom(`COPY staging (${cols}) FROM STDIN`)));
+      await client.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM staging ON CONFLICT (id, time) DO NOTHING`);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  });
 }
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
