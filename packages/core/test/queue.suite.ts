@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DataPoint } from '../src/data-point.js';
-import { QueueFullError, type DurableQueue, type EnqueueItem, type QueueOptions } from '../src/queue/types.js';
+import { QueueFullError, type DurableQueue, type EnqueueItem, type Lease, type QueueOptions } from '../src/queue/types.js';
 
 /** What the shared suite needs from a queue implementation. */
 export interface QueueHarness {
@@ -200,6 +200,39 @@ export function describeQueueBehaviour(name: string, makeHarness: () => QueueHar
       const l3 = (await q.lease('a', 100))!;
       expect(l3.points).toHaveLength(8);
       expect(ids(l3.points.slice(0, 3))).toEqual(ids(l1.points));
+    });
+
+    it('leases points handed back before newer ones, from whichever chunk they are in', async () => {
+      const chunks: EnqueueItem[][] = [];
+      for (let i = 0; i < 6; i++) {
+        chunks.push(items('a', 5));
+        await q.enqueue(chunks[i]);
+      }
+      const leases: Lease[] = [];
+      for (let i = 0; i < 6; i++) leases.push((await q.lease('a', 5))!);
+      expect(await q.lease('a', 5)).toBeNull();
+      await q.settle(leases[0], { acked: 'all' });
+      await q.settle(leases[3], { acked: [] });
+      await q.settle(leases[1], { acked: [] });
+      const next = (await q.lease('a', 7))!;
+      expect(ids(next.points)).toEqual([...ids(chunks[1]), ...ids(chunks[3]).slice(0, 2)]);
+      await q.enqueue(items('a', 2));
+      const rest = (await q.lease('a', 100))!;
+      expect(ids(rest.points).slice(0, 3)).toEqual(ids(chunks[3]).slice(2));
+      expect(rest.points).toHaveLength(5);
+    });
+
+    it('moves the oldest enqueue time on once the oldest chunk is delivered', async () => {
+      await q.enqueue(items('a', 2));
+      const first = q.stats('a').oldestEnqueuedAt!;
+      await new Promise((r) => setTimeout(r, 20));
+      const between = Date.now();
+      await q.enqueue(items('a', 2));
+      expect(q.stats('a').oldestEnqueuedAt).toBe(first);
+      await q.settle((await q.lease('a', 1))!, { acked: 'all' });
+      expect(q.stats('a').oldestEnqueuedAt).toBe(first);
+      await q.settle((await q.lease('a', 1))!, { acked: 'all' });
+      expect(q.stats('a').oldestEnqueuedAt).toBeGreaterThanOrEqual(between);
     });
 
     it('never hands out a point twice when a lease or a drop spans many chunks', async () => {

@@ -149,7 +149,31 @@ describe('sqlite queue file', () => {
     raw.close();
     const err = await openSqliteQueue(file, { logger: silentLogger() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueStorageError);
-    expect((err as Error).message).toMatch(/layout version 1, this build reads version 2/);
+    expect((err as Error).message).toMatch(/layout version 1, this build reads versions 2, 3/);
+  });
+
+  it('reads a layout version 2 file (acks stored as JSON index lists) and marks it version 3', async () => {
+    const file = join(tempDir(), 'queue.db');
+    const q = await openSqliteQueue(file, { logger: silentLogger() });
+    const queued = items('c', 10);
+    await q.enqueue(queued);
+    const lease = (await q.lease('c', 4))!;
+    await q.settle(lease, { acked: 'all' });
+    await q.close();
+    // Rewrite the file as version 2 wrote it: the acked points as a JSON list of their indexes.
+    const raw = new DatabaseSync(file);
+    expect(raw.prepare('SELECT count(*) AS n FROM chunk_state').get()).toEqual({ n: 1 });
+    raw.exec(`UPDATE chunk_state SET removed = '[0,1,2,3]'; UPDATE meta SET value = '2' WHERE key = 'schema_version'; UPDATE meta SET value = '0' WHERE key = 'clean_close'`);
+    raw.close();
+
+    const reopened = await openSqliteQueue(file, { logger: silentLogger() });
+    expect(reopened.stats('c').points).toBe(6); // recounted from the chunks, as after a crash
+    const rest = (await reopened.lease('c', 100))!;
+    expect(rest.points.map((p) => p.id)).toEqual(queued.slice(4).map((i) => i.point.id));
+    await reopened.close();
+    const check = new DatabaseSync(file);
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '3' });
+    check.close();
   });
 
   it('rejects bad options naming the field', async () => {

@@ -18,6 +18,8 @@ export class ChangeSet {
   readonly laneDelta = new Map<string, { points: number[]; bytes: number[] }>();
   /** Sequence numbers the inserts got, in order (filled while persisting). */
   readonly insertedSeqs: number[] = [];
+  /** Chunks deleted from the store because all their points are gone (filled while persisting). */
+  readonly deleted: LiveChunk[] = [];
   readonly dropped = new Map<string, number>();
   readonly expired = new Map<string, number>();
   removedDeadLetters: number[] = [];

@@ -1,5 +1,6 @@
 import type { DataPoint } from '../data-point.js';
 import type { encodeChunk } from './chunk-codec.js';
+import type { RemovedBitmap } from './removed-bitmap.js';
 import type { DeadLetterEntry, DeadLetterFilter } from './types.js';
 
 /**
@@ -18,13 +19,11 @@ export interface ChunkStore {
   /** Up to `limit` chunks of a lane in sequence order (descending when asked), after `afterSeq` in that order. */
   scanLane(connector: string, priority: number, descending: boolean, afterSeq: number | undefined, limit: number): ChunkMeta[];
   readChunk(seq: number): ChunkBody;
-  /** Records which point indexes of a chunk are gone and the per-point attempts (null = all 0). */
-  writeChunkState(seq: number, removed: readonly number[], attempts: readonly number[] | null): void;
+  /** Records which points of a chunk are gone and the per-point attempts (null = all 0). */
+  writeChunkState(seq: number, removed: RemovedBitmap, attempts: readonly number[] | null): void;
   deleteChunk(seq: number): void;
   /** Per-lane totals, read once on open (the backlog itself is not loaded). */
   readLaneTotals(): LaneTotal[];
-  /** Enqueue time of the oldest chunk in a lane. */
-  firstEnqueuedAt(connector: string, priority: number): number | undefined;
   addDeadLetters(rows: readonly NewDeadLetter[]): void;
   listDeadLetters(filter: DeadLetterFilter): StoredDeadLetter[];
   removeDeadLetters(seqs: readonly number[]): void;
@@ -58,7 +57,8 @@ export interface ChunkBody {
   points: DataPoint[];
   /** Serialized size of each point in bytes (counts against `max_bytes`). */
   sizes: number[];
-  removed: readonly number[];
+  /** Null when none is. */
+  removed: RemovedBitmap | null;
   attempts: readonly number[] | null;
 }
 

@@ -4,6 +4,7 @@ import { encodeChunk } from './chunk-codec.js';
 import { AVAILABLE, GONE, LEASED, LiveChunk, pickAvailable } from './live-chunk.js';
 import type { ChunkMeta, ChunkStore, LaneTotal, NewDeadLetter } from './chunk-store.js';
 import { checkDeadLetterFilter } from './dead-letter-filter.js';
+import { isRemoved, removedBitmap } from './removed-bitmap.js';
 import { checkEnqueueItems, checkLaneSettings } from './validate.js';
 import {
   DEFAULT_LANE_SETTINGS,
@@ -37,8 +38,15 @@ interface LaneState {
   dropped: number;
   expired: number;
   deadLetters: number;
+  /** Enqueue time of the lane's oldest chunk, and that chunk's seq: read again when it is deleted. */
   oldest: number | undefined;
+  oldestSeq: number | undefined;
   oldestStale: boolean;
+  /**
+   * Per priority, a seq up to which no chunk has an available point (oldest-first lanes): leases
+   * start after it instead of at the lane's first chunk. Lowered when a point is handed back.
+   */
+  scanAfter: Array<number | undefined>;
 }
 
 interface LeaseRecord {
@@ -155,21 +163,19 @@ export class ChunkedQueue implements DurableQueue {
     let taken = 0;
     try {
       for (let p = PRIORITIES - 1; p >= 0 && taken < max; p--) {
-        if (lane.points[p] - lane.leased[p] <= 0) continue;
-        let after: number | undefined;
-        scan: for (;;) {
-          const page = this.store.scanLane(connector, p, descending, after, SCAN_PAGE);
-          if (!page.length) break;
-          for (const meta of page) {
-            after = meta.seq;
-            const known = this.parsed(meta.seq);
-            if (known && known.available === 0) continue;
-            const chunk = known ?? this.load(meta.seq, connector, p);
-            const idx = pickAvailable(chunk, max - taken, descending);
-            if (idx.length) { parts.push({ chunk, idx }); taken += idx.length; }
-            if (taken >= max) break scan;
-          }
+        const want = Math.min(max - taken, lane.points[p] - lane.leased[p]);
+        if (want <= 0) continue;
+        const start = parts.length;
+        const fromCursor = !descending && lane.scanAfter[p] !== undefined;
+        let got = this.pick(lane, connector, p, descending, want, parts);
+        if (got < want && fromCursor) {
+          // The counts say more points are available than the scan from the cursor found: pick
+          // again from the lane's first chunk rather than trust the cursor (nothing is marked yet).
+          parts.length = start;
+          lane.scanAfter[p] = undefined;
+          got = this.pick(lane, connector, p, descending, want, parts);
         }
+        taken += got;
       }
     } catch (err) {
       throw this.storageFailure('reading queued points failed', err);
@@ -233,10 +239,11 @@ export class ChunkedQueue implements DurableQueue {
         } else {
           chunk.state[i] = AVAILABLE;
           chunk.available++;
-          if (outcome.attempted !== false) chunk.attempts[i]++;
+          if (outcome.attempted !== false) { chunk.attempts[i]++; chunk.hasAttempts = true; }
+          const cursor = lane.scanAfter[p];
+          if (cursor !== undefined && chunk.seq <= cursor) lane.scanAfter[p] = chunk.seq - 1;
         }
       }
-      lane.oldestStale = true;
       this.unsaved.add(chunk);
     }
     return new Promise((resolve, reject) => {
@@ -301,13 +308,14 @@ export class ChunkedQueue implements DurableQueue {
     if (!lane) return { points: 0, bytes: 0, inFlight: 0, dropped: 0, expired: 0, deadLetters: 0 };
     if (lane.oldestStale && !this.closed) {
       try {
-        let oldest: number | undefined;
+        let oldest: ChunkMeta | undefined;
         for (let p = 0; p < PRIORITIES; p++) {
           if (!lane.points[p]) continue;
-          const t = this.store.firstEnqueuedAt(connector, p);
-          if (t !== undefined && (oldest === undefined || t < oldest)) oldest = t;
+          const first = this.store.scanLane(connector, p, false, undefined, 1)[0];
+          if (first && (oldest === undefined || first.enqueuedAt < oldest.enqueuedAt)) oldest = first;
         }
-        lane.oldest = oldest;
+        lane.oldest = oldest?.enqueuedAt;
+        lane.oldestSeq = oldest?.seq;
         lane.oldestStale = false;
       } catch {
         // stats must not throw; a storage problem already shows in health()
@@ -408,7 +416,9 @@ export class ChunkedQueue implements DurableQueue {
         expired: 0,
         deadLetters: 0,
         oldest: undefined,
+        oldestSeq: undefined,
         oldestStale: true,
+        scanAfter: new Array(PRIORITIES).fill(undefined),
       };
       this.lanes.set(connector, lane);
     }
@@ -430,11 +440,61 @@ export class ChunkedQueue implements DurableQueue {
   private load(seq: number, connector: string, priority: number): LiveChunk {
     const body = this.store.readChunk(seq);
     const state = new Uint8Array(body.points.length);
-    for (const i of body.removed) state[i] = GONE;
+    if (body.removed) for (let i = 0; i < state.length; i++) if (isRemoved(body.removed, i)) state[i] = GONE;
     const attempts = body.attempts ? [...body.attempts] : new Array<number>(body.points.length).fill(0);
     const chunk = new LiveChunk(seq, connector, priority, body.points, body.sizes, state, attempts);
     this.live.set(seq, chunk);
     return chunk;
+  }
+
+  /**
+   * Picks up to `want` available points of one priority of a lane into `parts` (not marked leased
+   * yet), chunk by chunk in lease order, starting after the lane's cursor (oldest-first lanes), and
+   * moves the cursor past the chunks left with no available point. Returns how many points it picked.
+   */
+  private pick(lane: LaneState, connector: string, p: number, descending: boolean, want: number, parts: LeaseRecord['parts']): number {
+    const start = descending ? undefined : lane.scanAfter[p];
+    let frontier = start;
+    let drained = true;
+    let got = 0;
+    for (const chunk of this.laneChunks(connector, p, descending, start)) {
+      let left = 0;
+      if (chunk.available > 0) {
+        const idx = pickAvailable(chunk, want - got, descending);
+        if (idx.length) { parts.push({ chunk, idx }); got += idx.length; }
+        left = chunk.available - idx.length;
+      }
+      if (drained && left === 0) frontier = chunk.seq;
+      else drained = false;
+      if (got >= want) break;
+    }
+    if (!descending) lane.scanAfter[p] = frontier;
+    return got;
+  }
+
+  /**
+   * The chunks of a lane's priority in lease order after `after` (exclusive), parsed. A lane's seqs
+   * are consecutive, so the chunk after the previous one is taken from memory without a query when
+   * memory holds it; otherwise the store is read a page at a time.
+   */
+  private *laneChunks(connector: string, priority: number, descending: boolean, after: number | undefined): Generator<LiveChunk> {
+    for (;;) {
+      if (after !== undefined) {
+        const seq = descending ? after - 1 : after + 1;
+        const next = this.live.get(seq) ?? this.hot.get(seq)?.chunk;
+        if (next && next.connector === connector && next.priority === priority) {
+          after = seq;
+          yield this.parsed(seq)!;
+          continue;
+        }
+      }
+      const page = this.store.scanLane(connector, priority, descending, after, SCAN_PAGE);
+      if (!page.length) return;
+      for (const meta of page) {
+        after = meta.seq;
+        yield this.parsed(meta.seq) ?? this.load(meta.seq, connector, priority);
+      }
+    }
   }
 
   /** Drops parsed chunks with no leased point beyond the cache size (never during a scan: callers collect first). */
@@ -598,6 +658,10 @@ export class ChunkedQueue implements DurableQueue {
       throw failure;
     }
     this.healthState = { ok: true };
+    for (const chunk of cs.deleted) {
+      const lane = this.lane(chunk.connector);
+      if (lane.oldestSeq === chunk.seq) lane.oldestStale = true;
+    }
     for (const chunk of this.unsaved) if (chunk.gone === chunk.points.length) this.live.delete(chunk.seq);
     this.unsaved.clear();
     this.pendingDeadLetters = [];
@@ -609,14 +673,13 @@ export class ChunkedQueue implements DurableQueue {
   private persist(cs: ChangeSet): void {
     for (const chunk of cs.inserts) cs.insertedSeqs.push(this.store.insertChunk(chunk));
     for (const chunk of new Set([...cs.gone.keys(), ...this.unsaved])) {
-      const gone = cs.gone.get(chunk);
-      const removed: number[] = [];
-      for (let i = 0; i < chunk.points.length; i++) if (chunk.state[i] === GONE || gone?.has(i)) removed.push(i);
-      if (removed.length === chunk.points.length) {
+      const { bitmap, count } = removedBitmap(chunk.state, cs.gone.get(chunk));
+      if (count === chunk.points.length) {
         this.store.deleteChunk(chunk.seq);
+        cs.deleted.push(chunk);
         continue;
       }
-      this.store.writeChunkState(chunk.seq, removed, chunk.attempts.some((a) => a > 0) ? chunk.attempts : null);
+      this.store.writeChunkState(chunk.seq, bitmap, chunk.hasAttempts ? chunk.attempts : null);
     }
     const deadLetters = this.pendingDeadLetters.length ? [...this.pendingDeadLetters, ...cs.deadLetters] : cs.deadLetters;
     if (deadLetters.length) this.store.addDeadLetters(deadLetters);
@@ -655,7 +718,8 @@ export class ChunkedQueue implements DurableQueue {
         lane.points[p] += d.points[p];
         lane.bytes[p] += d.bytes[p];
       }
-      lane.oldestStale = true;
+      // New chunks are younger than the oldest one, unless the lane was empty.
+      if (lane.oldest === undefined) lane.oldestStale = true;
     }
     for (const [c, n] of cs.dropped) this.lane(c).dropped += n;
     for (const [c, n] of cs.expired) this.lane(c).expired += n;

@@ -10,6 +10,8 @@ export class LiveChunk {
   available: number;
   leased = 0;
   gone: number;
+  /** Whether some point has a delivery attempt recorded (then `attempts` is stored with the state). */
+  hasAttempts: boolean;
 
   constructor(
     readonly seq: number,
@@ -22,6 +24,7 @@ export class LiveChunk {
   ) {
     this.gone = state.reduce((n, s) => n + (s === GONE ? 1 : 0), 0);
     this.available = points.length - this.gone;
+    this.hasAttempts = attempts.some((a) => a > 0);
   }
 }
 

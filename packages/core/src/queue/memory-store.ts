@@ -1,11 +1,12 @@
 import type { ChunkBody, ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter, StoredDeadLetter } from './chunk-store.js';
 import type { DeadLetterFilter } from './types.js';
 import { filterDeadLetters } from './dead-letter-filter.js';
+import type { RemovedBitmap } from './removed-bitmap.js';
 
 interface MemoryChunk extends ChunkMeta {
   points: ChunkBody['points'];
   sizes: number[];
-  removed: readonly number[];
+  removed: RemovedBitmap | null;
   attempts: readonly number[] | null;
 }
 
@@ -78,7 +79,7 @@ export class MemoryChunkStore implements ChunkStore {
       enqueuedAt: c.enqueuedAt,
       points: [...c.points],
       sizes: [...c.sizes],
-      removed: [],
+      removed: null,
       attempts: c.attempts,
     });
     return seq;
@@ -94,7 +95,7 @@ export class MemoryChunkStore implements ChunkStore {
     return { points: c.points, sizes: c.sizes, removed: c.removed, attempts: c.attempts };
   }
 
-  writeChunkState(seq: number, removed: readonly number[], attempts: readonly number[] | null): void {
+  writeChunkState(seq: number, removed: RemovedBitmap, attempts: readonly number[] | null): void {
     const c = this.chunks.get(seq);
     if (c) { c.removed = removed; c.attempts = attempts; }
   }
@@ -108,10 +109,6 @@ export class MemoryChunkStore implements ChunkStore {
 
   readLaneTotals(): LaneTotal[] {
     return [];
-  }
-
-  firstEnqueuedAt(connector: string, priority: number): number | undefined {
-    return this.scanLane(connector, priority, false, undefined, 1)[0]?.enqueuedAt;
   }
 
   addDeadLetters(rows: readonly NewDeadLetter[]): void {

@@ -2,6 +2,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { DataPoint } from '../data-point.js';
 import { decodeChunk, type encodeChunk } from './chunk-codec.js';
+import { bitmapOfIndexes, isRemoved, type RemovedBitmap } from './removed-bitmap.js';
 import type { ChunkBody, ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter, StoredDeadLetter } from './chunk-store.js';
 import type { DeadLetterFilter } from './types.js';
 
@@ -17,8 +18,14 @@ const CODEC_DEFLATE_COLUMNS = 1;
 const LANE_SPAN = 2 ** 36;
 const MAX_CONNECTOR_ID = Math.floor((2 ** 53 / LANE_SPAN - 10) / 10);
 
-/** Layout version of the queue file; files of another version are refused, not misread. */
-export const SCHEMA_VERSION = '2';
+/**
+ * Layout version of the queue file; files of another version are refused, not misread. Version 3
+ * stores `chunk_state.removed` as a {@link RemovedBitmap} (a BLOB) instead of a JSON list of
+ * indexes; version 2 files are read (either form is understood) and marked version 3 on open.
+ */
+export const SCHEMA_VERSION = '3';
+/** Older layout versions this build reads. */
+export const UPGRADABLE_VERSIONS: readonly string[] = ['2'];
 
 /** Tables of the queue file. */
 export const SCHEMA = `
@@ -33,7 +40,7 @@ CREATE TABLE IF NOT EXISTS chunks (
   sizes BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS connectors (name TEXT PRIMARY KEY, id INTEGER NOT NULL UNIQUE) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS chunk_state (seq INTEGER PRIMARY KEY, removed TEXT NOT NULL, attempts TEXT);
+CREATE TABLE IF NOT EXISTS chunk_state (seq INTEGER PRIMARY KEY, removed BLOB NOT NULL, attempts TEXT);
 CREATE TABLE IF NOT EXISTS lanes (
   connector TEXT NOT NULL,
   priority INTEGER NOT NULL,
@@ -52,7 +59,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   point TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dead_letters_by_connector ON dead_letters (connector, seq);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '2');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '3');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('clean_close', '0');
 `;
 
@@ -152,7 +159,7 @@ export class SqliteChunkStore implements ChunkStore {
     const seq = this.nextSeq.get(base) ?? ((this.st.lastInLane.get(base, base + LANE_SPAN) as { m: number | null }).m ?? base) + 1;
     this.nextSeq.set(base, seq + 1);
     this.st.insertChunk.run(seq, c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_COLUMNS : CODEC_COLUMNS, payload, sizes);
-    if (c.attempts?.some((a) => a > 0)) this.st.insertState.run(seq, '[]', JSON.stringify(c.attempts));
+    if (c.attempts?.some((a) => a > 0)) this.st.insertState.run(seq, new Uint8Array((c.points.length + 7) >> 3), JSON.stringify(c.attempts));
     return seq;
   }
 
@@ -166,21 +173,22 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   readChunk(seq: number): ChunkBody {
-    const row = this.st.readChunk.get(seq) as { codec: number; payload: string | Uint8Array; sizes: Uint8Array; removed: string | null; attempts: string | null } | undefined;
+    const row = this.st.readChunk.get(seq) as { codec: number; payload: string | Uint8Array; sizes: Uint8Array; removed: StoredRemoved; attempts: string | null } | undefined;
     if (!row) throw new Error(`queue chunk ${seq} not found`);
     const text = row.codec === CODEC_DEFLATE_COLUMNS
       ? inflateRawSync(row.payload as Uint8Array).toString()
       : typeof row.payload === 'string' ? row.payload : Buffer.from(row.payload).toString();
+    const sizes = Array.from(new Uint32Array(row.sizes.slice().buffer));
     return {
       points: decodeChunk(text),
-      sizes: Array.from(new Uint32Array(row.sizes.slice().buffer)),
-      removed: row.removed ? (JSON.parse(row.removed) as number[]) : [],
+      sizes,
+      removed: readRemoved(row.removed, sizes.length),
       attempts: row.attempts ? (JSON.parse(row.attempts) as number[]) : null,
     };
   }
 
-  writeChunkState(seq: number, removed: readonly number[], attempts: readonly number[] | null): void {
-    this.st.insertState.run(seq, JSON.stringify(removed), attempts ? JSON.stringify(attempts) : null);
+  writeChunkState(seq: number, removed: RemovedBitmap, attempts: readonly number[] | null): void {
+    this.st.insertState.run(seq, removed, attempts ? JSON.stringify(attempts) : null);
   }
 
   deleteChunk(seq: number): void {
@@ -191,11 +199,16 @@ export class SqliteChunkStore implements ChunkStore {
   readLaneTotals(): LaneTotal[] {
     if (this.closedCleanly) return this.st.laneTotals.all() as unknown as LaneTotal[];
     const totals = new Map<string, LaneTotal>();
-    for (const row of this.st.chunkSizes.iterate() as Iterable<{ connector: string; priority: number; sizes: Uint8Array; removed: string | null }>) {
+    for (const row of this.st.chunkSizes.iterate() as Iterable<{ connector: string; priority: number; sizes: Uint8Array; removed: StoredRemoved }>) {
       const sizes = new Uint32Array(row.sizes.slice().buffer);
-      let points = sizes.length;
-      let bytes = sizes.reduce((a, b) => a + b, 0);
-      for (const i of row.removed ? (JSON.parse(row.removed) as number[]) : []) { points--; bytes -= sizes[i]; }
+      const removed = readRemoved(row.removed, sizes.length);
+      let points = 0;
+      let bytes = 0;
+      for (let i = 0; i < sizes.length; i++) {
+        if (removed && isRemoved(removed, i)) continue;
+        points++;
+        bytes += sizes[i];
+      }
       const key = `${row.connector}\u0000${row.priority}`;
       const t = totals.get(key) ?? { connector: row.connector, priority: row.priority, points: 0, bytes: 0 };
       t.points += points;
@@ -203,10 +216,6 @@ export class SqliteChunkStore implements ChunkStore {
       totals.set(key, t);
     }
     return [...totals.values()];
-  }
-
-  firstEnqueuedAt(connector: string, priority: number): number | undefined {
-    return this.scanLane(connector, priority, false, undefined, 1)[0]?.enqueuedAt;
   }
 
   addDeadLetters(rows: readonly NewDeadLetter[]): void {
@@ -242,4 +251,12 @@ export class SqliteChunkStore implements ChunkStore {
       this.db.close();
     }
   }
+}
+
+/** `chunk_state.removed` as stored: a bitmap, a JSON list of indexes (layout version 2), or absent. */
+type StoredRemoved = Uint8Array | string | null;
+
+function readRemoved(stored: StoredRemoved, points: number): RemovedBitmap | null {
+  if (stored === null) return null;
+  return typeof stored === 'string' ? bitmapOfIndexes(JSON.parse(stored) as number[], points) : stored;
 }
