@@ -6,7 +6,7 @@ import {
   type Connector, type DataPoint, type HealthProbe, type PluginContext, type RejectedPoint, type WriteReceipt,
 } from '@bifrost/core';
 import { baseUrl, type InfluxConfig } from './config.js';
-import { deliverChunks, type IdentifiedLine } from './deliver.js';
+import { deliverRequests, toRequests, type LineRequest } from './deliver.js';
 import { classifyWriteFailure } from './http-errors.js';
 import { UnwritablePointError, toLine } from './line-protocol.js';
 
@@ -66,7 +66,7 @@ export class InfluxConnector implements Connector {
       transportOptions: { agent: this.agent },
     });
     try {
-      await this.post([]);
+      await this.post('');
     } catch (err) {
       const failure = classifyWriteFailure(err);
       // InfluxDB 2.x answers an empty write with 400 "writing requires points" after checking the token and bucket.
@@ -86,29 +86,37 @@ export class InfluxConnector implements Connector {
    */
   async write(batch: readonly DataPoint[]): Promise<WriteReceipt> {
     if (!this.client) throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
+    const { requests, rejected } = this.render(batch);
+    let bytes = 0;
+    const post = async (body: string) => { bytes += await this.post(body); };
+    try {
+      rejected.push(...(await deliverRequests(requests, (p) => toLine(p, this.config, this.integerTags), post)));
+    } catch (err) {
+      const error = classifyError(err, this.label);
+      if (rejected.length === 0) throw error;
+      // Nothing was delivered, but the unwritable points are still poison: dead-letter them, retry the rest.
+      for (const r of requests) for (const p of r.points) rejected.push({ id: p.id, reason: error.message, kind: 'transient' });
+    }
+    if (rejected.length === 0) return { bytes };
+    const bad = new Set(rejected.map((r) => r.id));
+    throw new PartialWriteError(batch.filter((p) => !bad.has(p.id)).map((p) => p.id), rejected, { connector: this.label, code: 'BIFROST_ERR_INFLUXDB_PARTIAL_WRITE' });
+  }
+
+  /** The batch as requests of at most `batch_size` lines, and the points that cannot be written. */
+  private render(batch: readonly DataPoint[]): { requests: LineRequest[]; rejected: RejectedPoint[] } {
     const rejected: RejectedPoint[] = [];
-    const entries: IdentifiedLine[] = [];
+    const points: DataPoint[] = [];
+    const lines: string[] = [];
     for (const p of batch) {
       try {
-        entries.push({ id: p.id, line: toLine(p, this.config, this.integerTags) });
+        lines.push(toLine(p, this.config, this.integerTags));
+        points.push(p);
       } catch (err) {
         if (!(err instanceof UnwritablePointError)) throw err;
         rejected.push({ id: p.id, reason: err.message, kind: 'payload' });
       }
     }
-    let bytes = 0;
-    const post = async (lines: readonly string[]) => { bytes += await this.post(lines); };
-    try {
-      rejected.push(...(await deliverChunks(entries, this.config.batch_size, post)));
-    } catch (err) {
-      const error = classifyError(err, this.label);
-      if (rejected.length === 0) throw error;
-      // Nothing was delivered, but the unwritable points are still poison: dead-letter them, retry the rest.
-      for (const e of entries) rejected.push({ id: e.id, reason: error.message, kind: 'transient' });
-    }
-    if (rejected.length === 0) return { bytes };
-    const bad = new Set(rejected.map((r) => r.id));
-    throw new PartialWriteError(batch.filter((p) => !bad.has(p.id)).map((p) => p.id), rejected, { connector: this.label, code: 'BIFROST_ERR_INFLUXDB_PARTIAL_WRITE' });
+    return { requests: toRequests(points, lines, this.config.batch_size), rejected };
   }
 
   /** `GET /ping`: the server is up (says nothing about credentials). */
@@ -128,11 +136,10 @@ export class InfluxConnector implements Connector {
     this.client = undefined;
   }
 
-  /** Sends one request; resolves on 204 with the body's bytes (before gzip). */
-  private async post(lines: readonly string[]): Promise<number> {
+  /** Sends one request body; resolves on 204 with its bytes (before gzip). */
+  private async post(body: string): Promise<number> {
     const client = this.client;
     if (!client) throw new TransientError('connection closed during write', { code: 'BIFROST_ERR_NOT_CONNECTED' });
-    const body = lines.join('\n');
     await client.transport.request(this.path, body, {
       method: 'POST',
       headers: { 'content-type': 'text/plain; charset=utf-8' },
@@ -142,4 +149,3 @@ export class InfluxConnector implements Connector {
     return Buffer.byteLength(body);
   }
 }
-

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '@influxdata/influxdb-client';
 import { AuthError, CapacityError, ConfigError, TransientError } from '@bifrost/core';
-import { classifyWriteFailure, deliverChunks, deliverLines, namedLines, type IdentifiedLine } from '../src/index.js';
+import type { DataPoint } from '@bifrost/core';
+import { classifyWriteFailure, deliverLines, deliverRequests, namedLines, toRequests, type IdentifiedLine } from '../src/index.js';
 
 const json = (status: number, body: object, retryAfter?: string) =>
   new HttpError(status, 'x', JSON.stringify(body), retryAfter, 'application/json');
@@ -11,8 +12,9 @@ const entries = (n: number): IdentifiedLine[] => Array.from({ length: n }, (_, i
 function fakeServer(poison: Set<string>, message = 'partial write: field type conflict dropped=1') {
   const requests: string[][] = [];
   const stored = new Set<string>();
-  const post = async (lines: readonly string[]) => {
-    requests.push([...lines]);
+  const post = async (body: string) => {
+    const lines = body.split('\n');
+    requests.push(lines);
     for (const l of lines) if (!poison.has(l)) stored.add(l);
     if (lines.some((l) => poison.has(l))) throw json(400, { error: message });
   };
@@ -39,7 +41,8 @@ describe('deliverLines', () => {
   it('uses the lines a 1.x parse error quotes, then resends the rest once', async () => {
     const all = entries(5);
     const requests: number[] = [];
-    const post = async (lines: readonly string[]) => {
+    const post = async (body: string) => {
+      const lines = body.split('\n');
       requests.push(lines.length);
       if (lines.includes(all[2]!.line)) throw json(400, { error: `partial write: unable to parse '${all[2]!.line}': invalid field format dropped=0` });
     };
@@ -56,35 +59,51 @@ describe('deliverLines', () => {
   });
 });
 
-describe('deliverChunks', () => {
+describe('deliverRequests', () => {
+  /** Points whose line is `m v=<i> <i>`, as `entries` has them. */
+  const points = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `p${i}`, value: i }) as unknown as DataPoint);
+  const render = (p: DataPoint) => `m v=${p.value as number} ${p.value as number}`;
+  const requestsOf = (n: number, size: number) => {
+    const all = points(n);
+    return toRequests(all, all.map(render), size);
+  };
+
   it('splits into requests of chunkSize lines sent in parallel', async () => {
     const sizes: number[] = [];
     let inFlight = 0;
     let most = 0;
-    const post = async (lines: readonly string[]) => {
-      sizes.push(lines.length);
+    const post = async (body: string) => {
+      sizes.push(body.split('\n').length);
       most = Math.max(most, ++inFlight);
       await new Promise((r) => setTimeout(r, 5));
       inFlight--;
     };
-    expect(await deliverChunks(entries(25), 10, post)).toEqual([]);
+    expect(await deliverRequests(requestsOf(25, 10), render, post)).toEqual([]);
     expect(sizes).toEqual([10, 10, 5]);
     expect(most).toBe(3);
   });
 
+  it('renders the lines of a refused request again to find the poison, and gets the rest acknowledged', async () => {
+    const all = entries(20);
+    const s = fakeServer(new Set([all[13]!.line]));
+    const rejected = await deliverRequests(requestsOf(20, 10), render, s.post);
+    expect(rejected.map((r) => [r.id, r.kind])).toEqual([['p13', 'payload']]);
+    expect(s.stored.size).toBe(19);
+  });
+
   it('keeps acknowledged requests and hands back the points of failed ones as transient', async () => {
     const all = entries(20);
-    const post = async (lines: readonly string[]) => {
-      if (lines.includes(all[12]!.line)) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const post = async (body: string) => {
+      if (body.split('\n').includes(all[12]!.line)) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
     };
-    const rejected = await deliverChunks(all, 10, post);
+    const rejected = await deliverRequests(requestsOf(20, 10), render, post);
     expect(rejected.map((r) => r.id)).toEqual(all.slice(10).map((e) => e.id));
     expect(rejected.every((r) => r.kind === 'transient' && /socket hang up/.test(r.reason))).toBe(true);
   });
 
   it('throws the classified error when every request failed', async () => {
     const post = async () => { throw json(503, { error: 'busy' }, '2'); };
-    const err = await deliverChunks(entries(20), 10, post).catch((e: unknown) => e);
+    const err = await deliverRequests(requestsOf(20, 10), render, post).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CapacityError);
     expect((err as CapacityError).retryAfterMs).toBe(2000);
   });
