@@ -6,7 +6,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { DataPoint } from '@bifrost/core';
-import timescale, { insertParameters, insertStatement, qualifiedTable, timescaleConfigSchema, valueColumns } from '@bifrost/connector-timescale';
+import timescale, { arrayLiteral, insertParameters, insertStatement, qualifiedTable, timescaleConfigSchema, valueColumns } from '@bifrost/connector-timescale';
 import { startPostgres } from '@bifrost/connector-testkit/peers';
 import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '@bifrost/connector-testkit/bench';
 
@@ -53,10 +53,13 @@ async function rawLoop(
   }
 }
 
-/** The best raw loop: the same single unnest statement per batch, prepared, `workers` batches in flight. */
+/**
+ * The best raw loop: the same single unnest statement per batch, prepared, its arrays serialised as
+ * the connector does (`arrayLiteral`, cheaper than pg's own), `workers` batches in flight.
+ */
 function rawPg(table: string, batchSize: number, workers: number): Promise<number> {
   return rawLoop(table, batchSize, workers, async (pool, cfg, b) => {
-    await pool.query({ name: 'raw', text: insertStatement(cfg), values: insertParameters(b, 'typed') });
+    await pool.query({ name: 'raw', text: insertStatement(cfg), values: insertParameters(b, 'typed').map(arrayLiteral) });
   });
 }
 

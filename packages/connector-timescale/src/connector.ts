@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { prepareValue } from 'pg/lib/utils.js';
 import {
   ConfigError, TransientError,
   type Connector, type DataPoint, type HealthProbe, type PluginContext, type WriteReceipt,
@@ -8,7 +7,7 @@ import type { TimescaleConfig } from './config.js';
 import { poolConfig } from './connection.js';
 import { insertRowByRow } from './row-by-row.js';
 import { classifyPgError, isDataError, sqlState } from './sqlstate.js';
-import { createHypertableStatement, createTableStatements, insertParameters, insertStatement, qualifiedTable } from './sql.js';
+import { arrayLiteral, createHypertableStatement, createTableStatements, insertParameters, insertStatement, qualifiedTable } from './sql.js';
 
 /**
  * A TimescaleDB/PostgreSQL connection pool. Each batch is one `INSERT ... SELECT FROM unnest(...)
@@ -95,7 +94,7 @@ export class TimescaleConnector implements Connector {
   /** Inserts `rows` in one statement; resolves after COMMIT with the bytes of its parameters. */
   private async insertRows(pool: pg.Pool, rows: readonly DataPoint[]): Promise<number> {
     // Serialised here (as pg would) so the bytes sent can be counted; pg passes strings through.
-    const values = insertParameters(rows, this.config.value_mode).map((column) => prepareValue(column) as string);
+    const values = insertParameters(rows, this.config.value_mode).map(arrayLiteral);
     let bytes = 0;
     for (const v of values) bytes += Buffer.byteLength(v);
     await pool.query({ name: this.statementName, text: this.insert, values });

@@ -68,8 +68,26 @@ SELECT ${select.join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${names.join(
 ON CONFLICT (id, time) DO NOTHING`;
 }
 
+const ARRAY_ELEMENT_SPECIAL = /["\\]/;
+
+/**
+ * A PostgreSQL array literal, byte for byte what pg's own serialiser writes for these values (every
+ * element quoted, `"` and `\` escaped, NULL for null), built with one join instead of pg's string
+ * concatenation and regex replaces on every element: most elements need no escaping.
+ */
+export function arrayLiteral(values: ReadonlyArray<string | number | boolean | null>): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) { parts[i] = 'NULL'; continue; }
+    const s = String(v);
+    parts[i] = ARRAY_ELEMENT_SPECIAL.test(s) ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${s}"`;
+  }
+  return `{${parts.join(',')}}`;
+}
+
 /** The array parameters of {@link insertStatement} for a batch, column by column. */
-export function insertParameters(batch: readonly DataPoint[], mode: TableConfig['value_mode']): unknown[][] {
+export function insertParameters(batch: readonly DataPoint[], mode: TableConfig['value_mode']): Array<Array<string | number | boolean | null>> {
   const n = batch.length;
   const ms = new Array<number>(n), device = new Array<string>(n), tag = new Array<string>(n);
   const quality = new Array<string>(n), unit = new Array<string | null>(n), tags = new Array<string | null>(n), id = new Array<string>(n);

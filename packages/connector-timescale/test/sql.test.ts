@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DataPoint } from '@bifrost/core';
-import { createHypertableStatement, createTableStatements, insertParameters, insertStatement, timescaleConfigSchema } from '../src/index.js';
+import { arrayLiteral, createHypertableStatement, createTableStatements, insertParameters, insertStatement, timescaleConfigSchema } from '../src/index.js';
+import { prepareValue } from 'pg/lib/utils.js';
 
 const cfg = timescaleConfigSchema.parse({ endpoint: 'postgres://u@h/db', schema: 'plant', table: 'readings' });
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
@@ -65,5 +66,17 @@ describe('DDL', () => {
     expect(index).toContain('ON "plant"."readings" (device_id, tag_name, time DESC)');
     expect(createTableStatements({ ...cfg, value_mode: 'jsonb' })[1]).toContain('value jsonb,');
     expect(createHypertableStatement(cfg)).toContain(`create_hypertable('"plant"."readings"', 'time', chunk_time_interval => $1::interval`);
+  });
+});
+
+describe('arrayLiteral', () => {
+  it('writes exactly what pg writes for the same array', () => {
+    const values = [
+      'plain', 'with "quotes"', 'back\\slash', 'a,b', '{braces}', 'NULL', '', ' spaced ', 'ünïcödé 温度', 'tab\tnew\nline',
+      0, -1.5, 20.1, 1e21, 5e-7, Number.MAX_SAFE_INTEGER, true, false, null,
+    ];
+    expect(arrayLiteral(values)).toBe(prepareValue(values));
+    for (const v of values) expect(arrayLiteral([v])).toBe(prepareValue([v]));
+    expect(arrayLiteral([])).toBe(prepareValue([]));
   });
 });
