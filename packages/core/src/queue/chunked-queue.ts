@@ -4,7 +4,7 @@ import { encodeChunk } from './chunk-codec.js';
 import { AVAILABLE, GONE, LEASED, LiveChunk, pickAvailable } from './live-chunk.js';
 import type { ChunkMeta, ChunkStore, LaneTotal, NewDeadLetter } from './chunk-store.js';
 import { checkDeadLetterFilter } from './dead-letter-filter.js';
-import { isRemoved, removedBitmap } from './removed-bitmap.js';
+import { isRemoved, setRemoved } from './removed-bitmap.js';
 import { checkEnqueueItems, checkLaneSettings } from './validate.js';
 import {
   DEFAULT_LANE_SETTINGS,
@@ -238,7 +238,7 @@ export class ChunkedQueue implements DurableQueue {
     if (!record) throw new Error(`[bifrost] settle: lease ${lease.id} is unknown or already settled`);
     this.leases.delete(lease.id);
     const acked = outcome.acked === 'all' ? undefined : new Set(outcome.acked);
-    const dead = new Map((outcome.deadLetter ?? []).map((d) => [d.id, d]));
+    const dead = outcome.deadLetter?.length ? new Map(outcome.deadLetter.map((d) => [d.id, d])) : undefined;
     const now = Date.now();
     for (const { chunk, idx } of record.parts) {
       const lane = this.lane(chunk.connector);
@@ -246,12 +246,11 @@ export class ChunkedQueue implements DurableQueue {
       for (const i of idx) {
         if (chunk.state[i] !== LEASED) continue;
         const point = chunk.points[i];
-        const d = dead.get(point.id);
+        const d = dead?.get(point.id);
         chunk.leased--;
         lane.leased[p]--;
         if (d || !acked || acked.has(point.id)) {
-          chunk.state[i] = GONE;
-          chunk.gone++;
+          chunk.markGone(i);
           lane.points[p]--;
           lane.bytes[p] -= chunk.sizes[i];
           if (d) {
@@ -697,7 +696,13 @@ export class ChunkedQueue implements DurableQueue {
   private persist(cs: ChangeSet): void {
     for (const chunk of cs.inserts) cs.insertedSeqs.push(this.store.insertChunk(chunk));
     for (const chunk of new Set([...cs.gone.keys(), ...this.unsaved])) {
-      const { bitmap, count } = removedBitmap(chunk.state, cs.gone.get(chunk));
+      const gone = cs.gone.get(chunk);
+      let bitmap = chunk.removed;
+      let count = chunk.gone;
+      if (gone) {
+        bitmap = bitmap.slice();
+        for (const i of gone) if (!isRemoved(bitmap, i)) { setRemoved(bitmap, i); count++; }
+      }
       if (count === chunk.points.length) {
         this.store.deleteChunk(chunk.seq);
         cs.deleted.push(chunk);
@@ -715,8 +720,7 @@ export class ChunkedQueue implements DurableQueue {
       const lane = this.lane(chunk.connector);
       for (const i of set) {
         if (chunk.state[i] === LEASED) { chunk.leased--; lane.leased[chunk.priority]--; } else chunk.available--;
-        chunk.state[i] = GONE;
-        chunk.gone++;
+        chunk.markGone(i);
       }
       if (chunk.gone === chunk.points.length) this.live.delete(chunk.seq);
     }

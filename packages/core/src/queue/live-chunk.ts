@@ -1,4 +1,5 @@
 import type { DataPoint } from '../data-point.js';
+import type { RemovedBitmap } from './removed-bitmap.js';
 
 /** State of one point of a parsed chunk. */
 export const AVAILABLE = 0;
@@ -12,6 +13,8 @@ export class LiveChunk {
   gone: number;
   /** Whether some point has a delivery attempt recorded (then `attempts` is stored with the state). */
   hasAttempts: boolean;
+  /** The GONE points as stored, kept up to date by {@link LiveChunk.markGone}. */
+  readonly removed: RemovedBitmap;
 
   constructor(
     readonly seq: number,
@@ -22,9 +25,23 @@ export class LiveChunk {
     readonly state: Uint8Array,
     readonly attempts: number[],
   ) {
-    this.gone = state.reduce((n, s) => n + (s === GONE ? 1 : 0), 0);
+    this.removed = new Uint8Array((state.length + 7) >> 3);
+    this.gone = 0;
+    for (let i = 0; i < state.length; i++) {
+      if (state[i] === GONE) {
+        this.removed[i >> 3] |= 1 << (i & 7);
+        this.gone++;
+      }
+    }
     this.available = points.length - this.gone;
     this.hasAttempts = attempts.some((a) => a > 0);
+  }
+
+  /** Point `i` is gone (acked, dead-lettered, dropped or expired); the caller adjusts `available` / `leased`. */
+  markGone(i: number): void {
+    this.state[i] = GONE;
+    this.gone++;
+    this.removed[i >> 3] |= 1 << (i & 7);
   }
 }
 

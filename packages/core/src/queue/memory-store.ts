@@ -97,7 +97,8 @@ export class MemoryChunkStore implements ChunkStore {
 
   writeChunkState(seq: number, removed: RemovedBitmap, attempts: readonly number[] | null): void {
     const c = this.chunks.get(seq);
-    if (c) { c.removed = removed; c.attempts = attempts; }
+    // A copy: the queue keeps updating its own bitmap after the commit.
+    if (c) { c.removed = removed.slice(); c.attempts = attempts && [...attempts]; }
   }
 
   deleteChunk(seq: number): void {

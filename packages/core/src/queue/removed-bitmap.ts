@@ -1,24 +1,9 @@
-import { GONE } from './live-chunk.js';
-
 /**
  * Which points of a stored chunk are removed (acked, dead-lettered, dropped or expired): bit `i & 7`
  * of byte `i >> 3` is set when point `i` is. A chunk of 1000 points takes 125 bytes, so recording
  * an ack rewrites a small value of fixed size, however many of the chunk's points are gone.
  */
 export type RemovedBitmap = Uint8Array;
-
-/** The bitmap of the points whose `state` is GONE or whose index is in `also`, and how many that is. */
-export function removedBitmap(state: Uint8Array, also?: ReadonlySet<number>): { bitmap: RemovedBitmap; count: number } {
-  const bitmap = new Uint8Array((state.length + 7) >> 3);
-  let count = 0;
-  for (let i = 0; i < state.length; i++) {
-    if (state[i] === GONE || also?.has(i)) {
-      bitmap[i >> 3] |= 1 << (i & 7);
-      count++;
-    }
-  }
-  return { bitmap, count };
-}
 
 /** The bitmap of a list of removed indexes (queue files of layout version 2 stored that list). */
 export function bitmapOfIndexes(indexes: readonly number[], points: number): RemovedBitmap {
@@ -29,4 +14,8 @@ export function bitmapOfIndexes(indexes: readonly number[], points: number): Rem
 
 export function isRemoved(bitmap: RemovedBitmap, i: number): boolean {
   return (bitmap[i >> 3] & (1 << (i & 7))) !== 0;
+}
+
+export function setRemoved(bitmap: RemovedBitmap, i: number): void {
+  bitmap[i >> 3] |= 1 << (i & 7);
 }
