@@ -83,22 +83,41 @@ function valueFieldName(value: Leaf, naming: LineOptions['field_naming']): strin
   return typeof value === 'string' ? 'value_str' : 'value_bool';
 }
 
-/** Tags the connector sets itself; a point's own tags of these names are ignored. */
-const CORE_TAGS = new Set(['device_id', 'tag_name', 'quality', 'unit']);
+/** Tags the connector sets itself, in key order; a point's own tags of these names are ignored. */
+const CORE_TAGS = ['device_id', 'quality', 'tag_name', 'unit'] as const;
+const CORE_TAG_SET: ReadonlySet<string> = new Set(CORE_TAGS);
 
+function coreTag(p: DataPoint, key: (typeof CORE_TAGS)[number]): string | undefined {
+  switch (key) {
+    case 'device_id': return p.deviceId;
+    case 'quality': return p.quality;
+    case 'tag_name': return p.tagName;
+    case 'unit': return p.unit;
+  }
+}
+
+/** `,key=value`, or nothing: InfluxDB has no empty tag values (nor keys), so such tags are left out. */
+function tagPair(key: string, value: string | undefined): string {
+  return key && value ? `,${escapeKey(key)}=${escapeKey(value)}` : '';
+}
+
+/** The tag set sorted by key (as InfluxDB stores series): the core tags merged with the point's own. */
 function tagSet(p: DataPoint, o: LineOptions): string {
-  const tags: Array<[string, string]> = [['device_id', p.deviceId], ['quality', p.quality], ['tag_name', p.tagName]];
-  if (p.unit) tags.push(['unit', p.unit]);
+  let own: string[] | undefined;
   if (p.tags) {
-    for (const [k, v] of Object.entries(p.tags)) {
-      if (CORE_TAGS.has(k) || (o.measurement_from === 'point_tag' && k === o.measurement_tag)) continue;
-      tags.push([k, v]);
+    for (const k of Object.keys(p.tags)) {
+      if (CORE_TAG_SET.has(k) || (o.measurement_from === 'point_tag' && k === o.measurement_tag)) continue;
+      (own ??= []).push(k);
     }
-    tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    if (own && own.length > 1) own.sort();
   }
   let out = '';
-  // InfluxDB has no empty tag values (nor keys): such tags are left out.
-  for (const [k, v] of tags) if (k && v) out += `,${escapeKey(k)}=${escapeKey(v)}`;
+  let i = 0;
+  for (const key of CORE_TAGS) {
+    while (own && i < own.length && own[i]! < key) out += tagPair(own[i]!, p.tags![own[i++]!]);
+    out += tagPair(key, coreTag(p, key));
+  }
+  while (own && i < own.length) out += tagPair(own[i]!, p.tags![own[i++]!]);
   return out;
 }
 

@@ -52,6 +52,11 @@ describe('toLine', () => {
     expect(line).toMatch(/^industrial_data,device_id=PLC001,quality=GOOD,site=north,tag_name=temperature,unit=°C /);
   });
 
+  it('merges point tags before, between and after the core tags in key order', () => {
+    const line = toLine(point({ unit: 'C', tags: { zone: '9', area: 'a', line: '3', tank: 't', ['Upper']: 'u', quality: 'spoof' } }), { ...opts, include_id: false });
+    expect(line).toBe('industrial_data,Upper=u,area=a,device_id=PLC001,line=3,quality=GOOD,tag_name=temperature,tank=t,unit=C,zone=9 value=21.5 1700000000123000000');
+  });
+
   it('leaves out empty tags and escapes newlines in tags', () => {
     expect(toLine(point({ tags: { empty: '', multi: 'a\nb' } }), { ...opts, include_id: false }))
       .toBe('industrial_data,device_id=PLC001,multi=a\\nb,quality=GOOD,tag_name=temperature value=21.5 1700000000123000000');
