@@ -9,11 +9,6 @@ import { items } from './queue.suite.js';
 class CountingStore extends MemoryChunkStore {
   reads = 0;
   scans = 0;
-  transactions = 0;
-  override transaction<T>(fn: () => T): T {
-    this.transactions++;
-    return super.transaction(fn);
-  }
   override readChunk(seq: number): ChunkBody {
     this.reads++;
     return super.readChunk(seq);
@@ -98,32 +93,5 @@ describe('lease position', () => {
     expect(settled).toBeGreaterThan(100);
     // Each hand-back moves the lease position back once; otherwise the next chunk comes from memory.
     expect(store.scans).toBeLessThan(settled / 4);
-  });
-});
-
-describe('settle commits', () => {
-  it('gathers settles for settleCommitDelayMs into one commit, and an enqueue takes them along at once', async () => {
-    const store = new CountingStore();
-    const queue = new ChunkedQueue(store, { settleCommitDelayMs: 200 });
-    await queue.enqueue(items('a', 30));
-    const leases = [(await queue.lease('a', 10))!, (await queue.lease('a', 10))!, (await queue.lease('a', 10))!];
-    store.transactions = 0;
-    const t0 = performance.now();
-    const first = queue.settle(leases[0], { acked: 'all' });
-    await new Promise((r) => setTimeout(r, 5));
-    const second = queue.settle(leases[1], { acked: 'all' });
-    await Promise.all([first, second]);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
-    expect(store.transactions).toBe(1);
-
-    const t1 = performance.now();
-    const third = queue.settle(leases[2], { acked: [] });
-    await queue.enqueue(items('a', 1));
-    await third;
-    // Stored by the enqueue's commit, not after the delay.
-    expect(performance.now() - t1).toBeLessThan(150);
-    expect(store.transactions).toBe(2);
-    expect(queue.stats('a')).toMatchObject({ points: 11, inFlight: 0 });
-    await queue.close();
   });
 });

@@ -93,9 +93,6 @@ export class ChunkedQueue implements DurableQueue {
   private healthState: { ok: boolean; reason?: string } = { ok: true };
   private readonly onClose?: () => void;
   private readonly schedule: (flush: () => void) => void;
-  private readonly settleCommitDelayMs: number;
-  /** Pending when settles wait for their commit and no enqueue is about to take them along. */
-  private settleTimer: NodeJS.Timeout | undefined;
   private sawStorageError = false;
   /** Chunks whose settled state is not stored yet: kept parsed (never evicted) until it is. */
   private readonly unsaved = new Set<LiveChunk>();
@@ -114,11 +111,6 @@ export class ChunkedQueue implements DurableQueue {
       schedule?: (flush: () => void) => void;
       /** Default {@link DEFAULT_MEMORY_CACHE_BYTES}; see `QueueOptions.memoryCacheBytes`. */
       memoryCacheBytes?: number;
-      /**
-       * How long settles wait for a commit when no enqueue is about to store them (default 0: the
-       * next `schedule`). A few ms lets the acks of several batches in flight share one commit.
-       */
-      settleCommitDelayMs?: number;
     } = {},
   ) {
     const cacheBytes = options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE_BYTES;
@@ -127,7 +119,6 @@ export class ChunkedQueue implements DurableQueue {
     this.defaults = { ...DEFAULT_LANE_SETTINGS, ...checkLaneSettings(options.defaults ?? {}, 'defaults') };
     this.onClose = options.onClose;
     this.schedule = options.schedule ?? setImmediate;
-    this.settleCommitDelayMs = options.settleCommitDelayMs ?? 0;
     for (const t of store.readLaneTotals()) {
       const lane = this.lane(t.connector);
       lane.points[t.priority] = t.points;
@@ -160,19 +151,6 @@ export class ChunkedQueue implements DurableQueue {
       this.flushScheduled = true;
       this.schedule(() => this.flush());
     }
-  }
-
-  /**
-   * Stores settles after `settleCommitDelayMs`, or with the next enqueue commit if one comes first.
-   * Until then a crash delivers the settled points again (at-least-once), nothing more.
-   */
-  private scheduleSettleCommit(): void {
-    if (this.flushScheduled || this.settleTimer) return;
-    if (!this.settleCommitDelayMs) return this.scheduleFlush();
-    this.settleTimer = setTimeout(() => {
-      this.settleTimer = undefined;
-      if (!this.closed) this.flush();
-    }, this.settleCommitDelayMs);
   }
 
   async lease(connector: string, max: number): Promise<Lease | null> {
@@ -269,7 +247,7 @@ export class ChunkedQueue implements DurableQueue {
     }
     return new Promise((resolve, reject) => {
       this.settleWaiters.push({ resolve, reject });
-      this.scheduleSettleCommit();
+      this.scheduleFlush();
     });
   }
 
@@ -554,8 +532,6 @@ export class ChunkedQueue implements DurableQueue {
   /** Group commit: every enqueue call gathered since the last turn, in one transaction. */
   private flush(): void {
     this.flushScheduled = false;
-    clearTimeout(this.settleTimer);
-    this.settleTimer = undefined;
     const calls = this.pending;
     this.pending = [];
     const cs = new ChangeSet();

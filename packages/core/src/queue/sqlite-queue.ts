@@ -31,13 +31,6 @@ const stderrLogger: QueueLogger = {
   error: (obj, msg) => process.stderr.write(`[bifrost] queue: ${msg} ${JSON.stringify(obj)}\n`),
 };
 
-/**
- * Acks and hand-backs wait this long for a commit unless an enqueue commit takes them along first:
- * the acks of several batches in flight then share one transaction (one fsync under `sync: always`).
- * A crash in between only delivers those points again.
- */
-const SETTLE_COMMIT_DELAY_MS = 2;
-
 /** The file is not a healthy SQLite database (found by `PRAGMA quick_check` or when reading it). */
 class DamagedFileError extends Error {}
 
@@ -100,7 +93,6 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
   return new ChunkedQueue(store, {
     defaults: opts.defaults,
     memoryCacheBytes: opts.memoryCacheBytes,
-    settleCommitDelayMs: SETTLE_COMMIT_DELAY_MS,
     onClose: () => {
       if (timer) clearInterval(timer);
     },
