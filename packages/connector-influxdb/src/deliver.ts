@@ -65,7 +65,7 @@ export function toRequests(points: readonly DataPoint[], lines: readonly string[
 /**
  * Sends the requests in parallel, each through {@link deliverLines}'s rules. While a request is in
  * flight only its body is kept, not one string per line: lines held for a round trip outlive
- * young-generation collections and get promoted, which cost this connector 3x the GC time of the
+ * young-generation collections and get promoted, which cost this connector 2.6x the GC time of the
  * official client's write loop. Only when InfluxDB refuses lines are they rendered again (`render`)
  * to find which. Returns the points not acknowledged: poison ones (`payload`) and, when some
  * requests failed while others succeeded, the points of the failed requests (`transient`: retried

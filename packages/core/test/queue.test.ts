@@ -160,20 +160,28 @@ describe('sqlite queue file', () => {
     const lease = (await q.lease('c', 4))!;
     await q.settle(lease, { acked: 'all' });
     await q.close();
-    // Rewrite the file as version 2 wrote it: the acked points as a JSON list of their indexes.
+    // Rewrite the file as version 2 wrote it: its TEXT column, the acked points as a JSON list of indexes.
     const raw = new DatabaseSync(file);
     expect(raw.prepare('SELECT count(*) AS n FROM chunk_state').get()).toEqual({ n: 1 });
-    raw.exec(`UPDATE chunk_state SET removed = '[0,1,2,3]'; UPDATE meta SET value = '2' WHERE key = 'schema_version'; UPDATE meta SET value = '0' WHERE key = 'clean_close'`);
+    raw.exec(`DROP TABLE chunk_state; CREATE TABLE chunk_state (seq INTEGER PRIMARY KEY, removed TEXT NOT NULL, attempts TEXT);
+      INSERT INTO chunk_state (seq, removed) SELECT seq, '[0,1,2,3]' FROM chunks;
+      UPDATE meta SET value = '2' WHERE key = 'schema_version'; UPDATE meta SET value = '0' WHERE key = 'clean_close'`);
     raw.close();
 
     const reopened = await openSqliteQueue(file, { logger: silentLogger() });
     expect(reopened.stats('c').points).toBe(6); // recounted from the chunks, as after a crash
-    const rest = (await reopened.lease('c', 100))!;
-    expect(rest.points.map((p) => p.id)).toEqual(queued.slice(4).map((i) => i.point.id));
+    const rest = (await reopened.lease('c', 2))!;
+    expect(rest.points.map((p) => p.id)).toEqual(queued.slice(4, 6).map((i) => i.point.id));
+    // The next ack is stored as a bitmap in the version 2 TEXT column, and read back as one.
+    await reopened.settle(rest, { acked: 'all' });
     await reopened.close();
     const check = new DatabaseSync(file);
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '3' });
+    expect(check.prepare('SELECT typeof(removed) AS t FROM chunk_state').get()).toEqual({ t: 'blob' });
     check.close();
+    const again = await openSqliteQueue(file, { logger: silentLogger() });
+    expect((await again.lease('c', 100))!.points.map((p) => p.id)).toEqual(queued.slice(6).map((i) => i.point.id));
+    await again.close();
   });
 
   it('rejects bad options naming the field', async () => {

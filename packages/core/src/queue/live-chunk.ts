@@ -1,5 +1,5 @@
 import type { DataPoint } from '../data-point.js';
-import type { RemovedBitmap } from './removed-bitmap.js';
+import { setRemoved, type RemovedBitmap } from './removed-bitmap.js';
 
 /** State of one point of a parsed chunk. */
 export const AVAILABLE = 0;
@@ -29,7 +29,7 @@ export class LiveChunk {
     this.gone = 0;
     for (let i = 0; i < state.length; i++) {
       if (state[i] === GONE) {
-        this.removed[i >> 3] |= 1 << (i & 7);
+        setRemoved(this.removed, i);
         this.gone++;
       }
     }
@@ -41,7 +41,7 @@ export class LiveChunk {
   markGone(i: number): void {
     this.state[i] = GONE;
     this.gone++;
-    this.removed[i >> 3] |= 1 << (i & 7);
+    setRemoved(this.removed, i);
   }
 }
 

@@ -8,7 +8,7 @@ export type RemovedBitmap = Uint8Array;
 /** The bitmap of a list of removed indexes (queue files of layout version 2 stored that list). */
 export function bitmapOfIndexes(indexes: readonly number[], points: number): RemovedBitmap {
   const bitmap = new Uint8Array((points + 7) >> 3);
-  for (const i of indexes) bitmap[i >> 3] |= 1 << (i & 7);
+  for (const i of indexes) setRemoved(bitmap, i);
   return bitmap;
 }
 
