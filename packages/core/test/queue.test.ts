@@ -2,7 +2,9 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, c
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it, afterEach } from 'vitest';
+import type { DataPoint } from '../src/data-point.js';
 import { createMemoryQueue } from '../src/queue/memory-queue.js';
 import { openSqliteQueue, type QueueLogger } from '../src/queue/sqlite-queue.js';
 import { QueueStorageError, type DurableQueue, type SyncMode } from '../src/queue/types.js';
@@ -149,10 +151,19 @@ describe('sqlite queue file', () => {
     raw.close();
     const err = await openSqliteQueue(file, { logger: silentLogger() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueStorageError);
-    expect((err as Error).message).toMatch(/layout version 1, this build reads versions 2, 3/);
+    expect((err as Error).message).toMatch(/layout version 1, this build reads versions 2, 3, 4/);
   });
 
-  it('reads a layout version 2 file (acks stored as JSON index lists) and marks it version 3', async () => {
+  /**
+   * The JSON column payload of layout versions 2 and 3, `{"k":[field names],"c":[[values of field 0], ...]}`,
+   * for points that all have the same fields.
+   */
+  function jsonColumns(points: readonly DataPoint[]): string {
+    const k = Object.keys(points[0]!);
+    return JSON.stringify({ k, c: k.map((key) => points.map((p) => (p as unknown as Record<string, unknown>)[key])) });
+  }
+
+  it('reads a layout version 2 file (JSON column payloads, acks as JSON index lists) and marks it version 4', async () => {
     const file = join(tempDir(), 'queue.db');
     const q = await openSqliteQueue(file, { logger: silentLogger() });
     const queued = items('c', 10);
@@ -160,9 +171,10 @@ describe('sqlite queue file', () => {
     const lease = (await q.lease('c', 4))!;
     await q.settle(lease, { acked: 'all' });
     await q.close();
-    // Rewrite the file as version 2 wrote it: its TEXT column, the acked points as a JSON list of indexes.
+    // Rewrite the file as version 2 wrote it: JSON column text, its TEXT column of removed indexes.
     const raw = new DatabaseSync(file);
     expect(raw.prepare('SELECT count(*) AS n FROM chunk_state').get()).toEqual({ n: 1 });
+    raw.prepare('UPDATE chunks SET codec = 0, payload = ?').run(jsonColumns(queued.map((i) => i.point)));
     raw.exec(`DROP TABLE chunk_state; CREATE TABLE chunk_state (seq INTEGER PRIMARY KEY, removed TEXT NOT NULL, attempts TEXT);
       INSERT INTO chunk_state (seq, removed) SELECT seq, '[0,1,2,3]' FROM chunks;
       UPDATE meta SET value = '2' WHERE key = 'schema_version'; UPDATE meta SET value = '0' WHERE key = 'clean_close'`);
@@ -171,17 +183,43 @@ describe('sqlite queue file', () => {
     const reopened = await openSqliteQueue(file, { logger: silentLogger() });
     expect(reopened.stats('c').points).toBe(6); // recounted from the chunks, as after a crash
     const rest = (await reopened.lease('c', 2))!;
-    expect(rest.points.map((p) => p.id)).toEqual(queued.slice(4, 6).map((i) => i.point.id));
+    expect(rest.points).toEqual(queued.slice(4, 6).map((i) => i.point));
     // The next ack is stored as a bitmap in the version 2 TEXT column, and read back as one.
     await reopened.settle(rest, { acked: 'all' });
     await reopened.close();
     const check = new DatabaseSync(file);
-    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '3' });
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '4' });
     expect(check.prepare('SELECT typeof(removed) AS t FROM chunk_state').get()).toEqual({ t: 'blob' });
     check.close();
     const again = await openSqliteQueue(file, { logger: silentLogger() });
-    expect((await again.lease('c', 100))!.points.map((p) => p.id)).toEqual(queued.slice(6).map((i) => i.point.id));
+    expect((await again.lease('c', 100))!.points).toEqual(queued.slice(6).map((i) => i.point));
     await again.close();
+  });
+
+  it('reads a layout version 3 file (JSON column payloads, raw and deflated) beside new typed-column chunks', async () => {
+    const file = join(tempDir(), 'queue.db');
+    const q = await openSqliteQueue(file, { logger: silentLogger() });
+    const first = items('c', 5);
+    const second = items('c', 5);
+    await q.enqueue(first);
+    await q.enqueue(second);
+    await q.close();
+    const raw = new DatabaseSync(file);
+    const seqs = (raw.prepare('SELECT seq FROM chunks ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq);
+    expect(seqs).toHaveLength(2);
+    raw.prepare('UPDATE chunks SET codec = 0, payload = ? WHERE seq = ?').run(jsonColumns(first.map((i) => i.point)), seqs[0]!);
+    raw.prepare('UPDATE chunks SET codec = 1, payload = ? WHERE seq = ?').run(deflateRawSync(jsonColumns(second.map((i) => i.point))), seqs[1]!);
+    raw.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+    raw.close();
+
+    const reopened = await openSqliteQueue(file, { logger: silentLogger() });
+    const third = items('c', 3);
+    await reopened.enqueue(third);
+    const lease = (await reopened.lease('c', 100))!;
+    expect(lease.points).toEqual([...first, ...second, ...third].map((i) => i.point));
+    await reopened.settle(lease, { acked: 'all' });
+    expect(reopened.stats('c').points).toBe(0);
+    await reopened.close();
   });
 
   it('rejects bad options naming the field', async () => {

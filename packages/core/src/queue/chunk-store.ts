@@ -46,7 +46,7 @@ export interface NewChunk {
   enqueuedAt: number;
   points: readonly DataPoint[];
   /** The points as {@link encodeChunk} wrote them (what durable stores keep). */
-  text: string;
+  payload: Uint8Array;
   /** Payload bytes each point accounts for. */
   sizes: readonly number[];
   /** Carried over for replayed dead letters; null = all 0. */

@@ -360,8 +360,8 @@ export class ChunkedQueue implements DurableQueue {
     const now = Date.now();
     for (const g of groups.values()) {
       const points = g.map((r) => r.point);
-      const { text, sizes } = encodeChunk(points);
-      cs.inserts.push({ connector: g[0].connector, priority: g[0].priority, enqueuedAt: now, points, text, sizes, attempts: g.map((r) => r.attempts) });
+      const { payload, sizes } = encodeChunk(points);
+      cs.inserts.push({ connector: g[0].connector, priority: g[0].priority, enqueuedAt: now, points, payload, sizes, attempts: g.map((r) => r.attempts) });
       cs.addDelta(g[0].connector, g[0].priority, g.length, sum(sizes));
     }
     cs.removedDeadLetters = rows.map((r) => r.seq);
@@ -576,8 +576,8 @@ export class ChunkedQueue implements DurableQueue {
         lanes.forEach((list, priority) => {
           if (!list?.length) return;
           const points = list.map((e) => e.item.point);
-          const { text, sizes } = encodeChunk(points);
-          cs.inserts.push({ connector, priority, enqueuedAt: now, points, text, sizes, attempts: null });
+          const { payload, sizes } = encodeChunk(points);
+          cs.inserts.push({ connector, priority, enqueuedAt: now, points, payload, sizes, attempts: null });
           // Replace the placement estimates by the stored sizes.
           cs.addDelta(connector, priority, 0, sum(sizes) - list.reduce((n, e) => n + e.size, 0));
         });

@@ -1,14 +1,19 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { DataPoint } from '../data-point.js';
-import { decodeChunk, type encodeChunk } from './chunk-codec.js';
+import { decodeChunk, decodeJsonChunk, type encodeChunk } from './chunk-codec.js';
 import { bitmapOfIndexes, isRemoved, type RemovedBitmap } from './removed-bitmap.js';
 import type { ChunkBody, ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter, StoredDeadLetter } from './chunk-store.js';
 import type { DeadLetterFilter } from './types.js';
 
-/** Stored payload encodings of a chunk: {@link encodeChunk} text, raw or deflated. */
-const CODEC_COLUMNS = 0;
-const CODEC_DEFLATE_COLUMNS = 1;
+/**
+ * Stored payload encodings of a chunk. Written: {@link encodeChunk}'s typed columns, raw or
+ * deflated. Read as well: the JSON columns of layout versions 2 and 3.
+ */
+const CODEC_JSON_COLUMNS = 0;
+const CODEC_DEFLATE_JSON_COLUMNS = 1;
+const CODEC_TYPED_COLUMNS = 2;
+const CODEC_DEFLATE_TYPED_COLUMNS = 3;
 
 /**
  * The chunks of one (connector, priority) lane occupy the rowid range (base, base + LANE_SPAN), with
@@ -21,11 +26,13 @@ const MAX_CONNECTOR_ID = Math.floor((2 ** 53 / LANE_SPAN - 10) / 10);
 /**
  * Layout version of the queue file; files of another version are refused, not misread. Version 3
  * stores `chunk_state.removed` as a {@link RemovedBitmap} (a BLOB) instead of a JSON list of
- * indexes; version 2 files are read (either form is understood) and marked version 3 on open.
+ * indexes; version 4 writes chunk payloads as typed columns (codecs 2 and 3) instead of JSON
+ * columns. Version 2 and 3 files are read (every form above is understood) and marked version 4 on
+ * open, so that older builds refuse them from then on.
  */
-export const SCHEMA_VERSION = '3';
+export const SCHEMA_VERSION = '4';
 /** Older layout versions this build reads. */
-export const UPGRADABLE_VERSIONS: readonly string[] = ['2'];
+export const UPGRADABLE_VERSIONS: readonly string[] = ['2', '3'];
 
 /** Tables of the queue file. */
 export const SCHEMA = `
@@ -59,7 +66,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   point TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dead_letters_by_connector ON dead_letters (connector, seq);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '3');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '4');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('clean_close', '0');
 `;
 
@@ -153,12 +160,12 @@ export class SqliteChunkStore implements ChunkStore {
 
   insertChunk(c: NewChunk): number {
     const deflate = this.compress;
-    const payload = deflate ? deflateRawSync(c.text, { level: 1 }) : c.text;
+    const payload = deflate ? deflateRawSync(c.payload, { level: 1 }) : c.payload;
     const sizes = new Uint8Array(Uint32Array.from(c.sizes).buffer);
     const base = this.laneBase(c.connector, c.priority, true)!;
     const seq = this.nextSeq.get(base) ?? ((this.st.lastInLane.get(base, base + LANE_SPAN) as { m: number | null }).m ?? base) + 1;
     this.nextSeq.set(base, seq + 1);
-    this.st.insertChunk.run(seq, c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_COLUMNS : CODEC_COLUMNS, payload, sizes);
+    this.st.insertChunk.run(seq, c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_TYPED_COLUMNS : CODEC_TYPED_COLUMNS, payload, sizes);
     if (c.attempts?.some((a) => a > 0)) this.st.insertState.run(seq, new Uint8Array((c.points.length + 7) >> 3), JSON.stringify(c.attempts));
     return seq;
   }
@@ -175,12 +182,9 @@ export class SqliteChunkStore implements ChunkStore {
   readChunk(seq: number): ChunkBody {
     const row = this.st.readChunk.get(seq) as { codec: number; payload: string | Uint8Array; sizes: Uint8Array; removed: StoredRemoved; attempts: string | null } | undefined;
     if (!row) throw new Error(`queue chunk ${seq} not found`);
-    const text = row.codec === CODEC_DEFLATE_COLUMNS
-      ? inflateRawSync(row.payload as Uint8Array).toString()
-      : typeof row.payload === 'string' ? row.payload : Buffer.from(row.payload).toString();
     const sizes = Array.from(new Uint32Array(row.sizes.slice().buffer));
     return {
-      points: decodeChunk(text),
+      points: decodePayload(row.codec, row.payload),
       sizes,
       removed: readRemoved(row.removed, sizes.length),
       attempts: row.attempts ? (JSON.parse(row.attempts) as number[]) : null,
@@ -250,6 +254,16 @@ export class SqliteChunkStore implements ChunkStore {
     } finally {
       this.db.close();
     }
+  }
+}
+
+function decodePayload(codec: number, payload: string | Uint8Array): DataPoint[] {
+  switch (codec) {
+    case CODEC_TYPED_COLUMNS: return decodeChunk(payload as Uint8Array);
+    case CODEC_DEFLATE_TYPED_COLUMNS: return decodeChunk(inflateRawSync(payload as Uint8Array));
+    case CODEC_JSON_COLUMNS: return decodeJsonChunk(typeof payload === 'string' ? payload : Buffer.from(payload).toString());
+    case CODEC_DEFLATE_JSON_COLUMNS: return decodeJsonChunk(inflateRawSync(payload as Uint8Array).toString());
+    default: throw new Error(`queue chunk payload has unknown codec ${codec}`);
   }
 }
 
