@@ -41,7 +41,9 @@ export function encodeChunk(points: readonly DataPoint[]): EncodedChunk {
       specs[j] = [FLOATS];
       floatCols.push(col);
     } else {
-      specs[j] = dictionary(col) ?? [VALUES, col];
+      const distinct: string[] = [];
+      const indexes = new Array<number>(n);
+      specs[j] = asDictionary(col, distinct, indexes) ? [DICTIONARY, distinct, indexes] : [VALUES, col];
     }
   }
   const header = JSON.stringify({ n, k: keys, c: specs } satisfies TypedHeader);
@@ -120,26 +122,38 @@ function allNumbers(col: readonly unknown[]): boolean {
   return true;
 }
 
-/** The column as distinct strings plus an index per point, or undefined when it does not pay. */
-function dictionary(col: readonly unknown[]): [typeof DICTIONARY, string[], number[]] | undefined {
+/**
+ * Fills `distinct` and `indexes` (one per point) when every value of the column is a string and at
+ * most a quarter of them are distinct; false when that does not hold. (A boolean, not a tuple: the
+ * loop is optimized on stack before the return has run, and building the tuple there deoptimized
+ * it on every call.)
+ */
+function asDictionary(col: readonly unknown[], distinct: string[], indexes: number[]): boolean {
   const n = col.length;
   const limit = n >> 2;
   const index = new Map<string, number>();
-  const distinct: string[] = [];
-  const indexes = new Array<number>(n);
+  let last: unknown;
+  let lastIndex = -1;
   for (let i = 0; i < n; i++) {
     const v = col[i];
-    if (typeof v !== 'string') return undefined;
+    // Readings often repeat the previous point's value (one tag name, quality or unit per chunk).
+    if (v === last) {
+      indexes[i] = lastIndex;
+      continue;
+    }
+    if (typeof v !== 'string') return false;
     let d = index.get(v);
     if (d === undefined) {
-      if (distinct.length >= limit) return undefined;
+      if (distinct.length >= limit) return false;
       d = distinct.length;
       distinct.push(v);
       index.set(v, d);
     }
     indexes[i] = d;
+    last = v;
+    lastIndex = d;
   }
-  return [DICTIONARY, distinct, indexes];
+  return true;
 }
 
 function buildPoints(n: number, keys: readonly string[], cols: readonly unknown[][]): DataPoint[] {
