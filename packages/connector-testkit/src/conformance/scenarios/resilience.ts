@@ -40,6 +40,10 @@ async function bounceMidStream<P>(ctx: ScenarioContext<P>, bounce: (peer: P) => 
   ctx.log(`peer ${what} after ${metricsOf(d).sent} points were acknowledged`);
   await streaming;
   await drained(d, 45_000);
+  // Checked before the read-back: a point dead-lettered while the peer was down would otherwise
+  // show only as "missing", without the reason the connector gave.
+  const dead = await d.queue.listDeadLetters({ connector: d.name, limit: 3 });
+  expect(dead.map((e) => `${e.point.id}: ${e.code} ${e.reason}`), 'points dead-lettered while the peer bounced').toEqual([]);
   await expectDelivered(collector, points, 20_000, ctx.target.capabilities);
   await sentCounted(d, points.length);
   const m = metricsOf(d);
