@@ -11,7 +11,9 @@ for (const group of ['packages', 'apps']) {
   for (const pkg of readdirSync(join(root, group))) {
     const dir = join(root, group, pkg, 'bench');
     if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir)) if (f.endsWith('.ts') && !f.startsWith('_')) found.set(f.slice(0, -3), { pkgDir: join(root, group, pkg), file: join(dir, f) });
+    for (const f of readdirSync(dir))
+      if (f.endsWith('.ts') && !f.startsWith('_'))
+        found.set(f.slice(0, -3), { pkgDir: join(root, group, pkg), file: join(dir, f) });
   }
 }
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -25,5 +27,9 @@ execFileSync('pnpm', ['turbo', 'run', 'build', '--output-logs=errors-only'], { c
 for (const name of names) {
   const { pkgDir, file } = found.get(name);
   console.log(`\n== bench ${name} ==`);
-  execFileSync(process.execPath, ['--expose-gc', file], { cwd: pkgDir, stdio: 'inherit', env: { ...process.env, BIFROST_BENCH_RESULTS: join(root, 'bench/results') } });
+  execFileSync(process.execPath, ['--expose-gc', file], {
+    cwd: pkgDir,
+    stdio: 'inherit',
+    env: { ...process.env, BIFROST_BENCH_RESULTS: join(root, 'bench/results') },
+  });
 }

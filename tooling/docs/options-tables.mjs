@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const root = new URL('../..', import.meta.url).pathname;
-const { writeReadmeOptionsTable } = await import(pathToFileURL(join(root, 'packages/connector-testkit/dist/docs/index.js')).href);
+const { writeReadmeOptionsTable } = await import(
+  pathToFileURL(join(root, 'packages/connector-testkit/dist/docs/index.js')).href
+);
 
 const wanted = process.argv.slice(2);
 let failed = false;
@@ -24,13 +26,16 @@ for (const group of ['packages', 'apps']) {
       console.log(`${group}/${name}: README.md has no <!-- options:start --> marker, skipped`);
       continue;
     }
-    const plugin = (await import(pathToFileURL(join(dir, manifest.exports?.['.']?.import ?? manifest.main)).href)).default;
+    const plugin = (await import(pathToFileURL(join(dir, manifest.exports?.['.']?.import ?? manifest.main)).href))
+      .default;
     if (!plugin?.configSchema) {
       console.error(`${group}/${name}: the default export has no configSchema`);
       failed = true;
       continue;
     }
-    console.log(`${group}/${name}: README.md option table ${writeReadmeOptionsTable(readme, plugin.configSchema) ? 'updated' : 'unchanged'}`);
+    console.log(
+      `${group}/${name}: README.md option table ${writeReadmeOptionsTable(readme, plugin.configSchema) ? 'updated' : 'unchanged'}`,
+    );
   }
 }
 process.exit(failed ? 1 : 0);

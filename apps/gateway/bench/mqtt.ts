@@ -37,8 +37,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function makePoints(n: number): DataPoint[] {
   const t = Date.now();
   return Array.from({ length: n }, (_, i) => ({
-    id: newPointId(), deviceId: `PLC${String(i % 50).padStart(3, '0')}`, tagName: 'temperature',
-    value: 20 + (i % 1000) / 10, quality: 'GOOD', timestamp: t + i, unit: 'C',
+    id: newPointId(),
+    deviceId: `PLC${String(i % 50).padStart(3, '0')}`,
+    tagName: 'temperature',
+    value: 20 + (i % 1000) / 10,
+    quality: 'GOOD',
+    timestamp: t + i,
+    unit: 'C',
   }));
 }
 
@@ -47,7 +52,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 // ---- broker: Mosquitto, else aedes in a separate node process ----
-interface Broker { url: string; name: string; close(): Promise<void> }
+interface Broker {
+  url: string;
+  name: string;
+  close(): Promise<void>;
+}
 
 async function startBroker(): Promise<Broker> {
   if (mosquittoBinary()) {
@@ -56,18 +65,29 @@ async function startBroker(): Promise<Broker> {
   }
   const port = await freePort();
   const script = `import aedes from 'aedes'; import { createServer } from 'node:net'; const b = aedes.createBroker(); createServer(b.handle).listen(${port}, '127.0.0.1');`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..'), stdio: 'inherit' });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: join(import.meta.dirname, '..'),
+    stdio: 'inherit',
+  });
   await waitUntil('aedes broker', () => tcpOpen(port));
   return {
-    url: `mqtt://127.0.0.1:${port}`, name: 'aedes (separate process)',
-    close: async () => { const e = new Promise((r) => child.once('exit', r)); child.kill('SIGKILL'); await e; },
+    url: `mqtt://127.0.0.1:${port}`,
+    name: 'aedes (separate process)',
+    close: async () => {
+      const e = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await e;
+    },
   };
 }
 
 // ---- raw baseline: mqtt.js QoS 1 with a window of messages in flight ----
 async function connectRaw(url: string): Promise<mqtt.MqttClient> {
   const client = mqtt.connect(url, { protocolVersion: 4, clean: true, reconnectPeriod: 0 });
-  await new Promise<void>((res, rej) => { client.once('connect', () => res()); client.once('error', rej); });
+  await new Promise<void>((res, rej) => {
+    client.once('connect', () => res());
+    client.once('error', rej);
+  });
   return client;
 }
 
@@ -132,16 +152,31 @@ function timedMqtt(onAck: (batch: readonly DataPoint[], t: number) => void) {
   });
 }
 
-async function withPipeline<T>(url: string, onAck: (batch: readonly DataPoint[], t: number) => void, fn: (ingest: (p: DataPoint[]) => Promise<unknown>, depth: () => number) => Promise<T>): Promise<T> {
+async function withPipeline<T>(
+  url: string,
+  onAck: (batch: readonly DataPoint[], t: number) => void,
+  fn: (ingest: (p: DataPoint[]) => Promise<unknown>, depth: () => number) => Promise<T>,
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'bifrost-bench-mqtt-'));
   const queue = await openSqliteQueue(join(dir, 'queue.db'), { sync: 'batch' });
   // Same number of messages in flight as the tuned raw loop, shared by the batches in flight.
-  const config = mqttConnector.configSchema.parse({ endpoint: url, qos: 1, topic_prefix: 'bifrost', max_inflight: inflightWindow });
-  const pipeline = createPipeline({ queue, connectors: [{ name: 'bench', definition: timedMqtt(onAck), config, delivery: DELIVERY }] });
+  const config = mqttConnector.configSchema.parse({
+    endpoint: url,
+    qos: 1,
+    topic_prefix: 'bifrost',
+    max_inflight: inflightWindow,
+  });
+  const pipeline = createPipeline({
+    queue,
+    connectors: [{ name: 'bench', definition: timedMqtt(onAck), config, delivery: DELIVERY }],
+  });
   try {
     pipeline.start();
     while (!pipeline.health()[0]?.connected) await sleep(5);
-    return await fn((p) => pipeline.ingest(p), () => queue.stats('bench').points);
+    return await fn(
+      (p) => pipeline.ingest(p),
+      () => queue.stats('bench').points,
+    );
   } finally {
     await pipeline.stop({ deadlineMs: 5000 });
     await queue.close();
@@ -150,44 +185,67 @@ async function withPipeline<T>(url: string, onAck: (batch: readonly DataPoint[],
 }
 
 async function oursThroughput(url: string, points: readonly DataPoint[]): Promise<number> {
-  return withPipeline(url, () => {}, async (ingest, depth) => {
-    const chunks: DataPoint[][] = [];
-    for (let i = 0; i < points.length; i += 1000) chunks.push(points.slice(i, i + 1000));
-    const t0 = performance.now();
-    let next = 0;
-    // Four producers, as several sources would; their enqueues share SQLite commits.
-    await Promise.all(Array.from({ length: 4 }, async () => { while (next < chunks.length) await ingest(chunks[next++]!); }));
-    while (depth() > 0) await sleep(1);
-    return points.length / ((performance.now() - t0) / 1000);
-  });
+  return withPipeline(
+    url,
+    () => {},
+    async (ingest, depth) => {
+      const chunks: DataPoint[][] = [];
+      for (let i = 0; i < points.length; i += 1000) chunks.push(points.slice(i, i + 1000));
+      const t0 = performance.now();
+      let next = 0;
+      // Four producers, as several sources would; their enqueues share SQLite commits.
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next < chunks.length) await ingest(chunks[next++]!);
+        }),
+      );
+      while (depth() > 0) await sleep(1);
+      return points.length / ((performance.now() - t0) / 1000);
+    },
+  );
 }
 
 /** Ingests `rate` points/s in 10 ms ticks; latency per point from its ingest call to its PUBACK. */
-async function oursLatency(url: string, rate: number, seconds: number): Promise<{ rate: number; p50: number; p99: number }> {
+async function oursLatency(
+  url: string,
+  rate: number,
+  seconds: number,
+): Promise<{ rate: number; p50: number; p99: number }> {
   const sentAt = new Map<string, number>();
   const lat: number[] = [];
-  return withPipeline(url, (batch, t) => { for (const p of batch) lat.push(t - sentAt.get(p.id)!); }, async (ingest, depth) => {
-    const perTick = rate / 100;
-    const ticks = seconds * 100;
-    const t0 = performance.now();
-    const pending: Promise<unknown>[] = [];
-    for (let k = 0; k < ticks; k++) {
-      const wait = t0 + k * 10 - performance.now();
-      if (wait > 0) await sleep(wait);
-      const pts = makePoints(perTick);
-      const now = performance.now();
-      for (const p of pts) sentAt.set(p.id, now);
-      pending.push(ingest(pts));
-    }
-    await Promise.all(pending);
-    while (depth() > 0) await sleep(1);
-    const elapsed = (performance.now() - t0) / 1000;
-    lat.sort((a, b) => a - b);
-    return { rate: (perTick * ticks) / elapsed, p50: percentile(lat, 50), p99: percentile(lat, 99) };
-  });
+  return withPipeline(
+    url,
+    (batch, t) => {
+      for (const p of batch) lat.push(t - sentAt.get(p.id)!);
+    },
+    async (ingest, depth) => {
+      const perTick = rate / 100;
+      const ticks = seconds * 100;
+      const t0 = performance.now();
+      const pending: Promise<unknown>[] = [];
+      for (let k = 0; k < ticks; k++) {
+        const wait = t0 + k * 10 - performance.now();
+        if (wait > 0) await sleep(wait);
+        const pts = makePoints(perTick);
+        const now = performance.now();
+        for (const p of pts) sentAt.set(p.id, now);
+        pending.push(ingest(pts));
+      }
+      await Promise.all(pending);
+      while (depth() > 0) await sleep(1);
+      const elapsed = (performance.now() - t0) / 1000;
+      lat.sort((a, b) => a - b);
+      return { rate: (perTick * ticks) / elapsed, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+    },
+  );
 }
 
-async function rawLatency(url: string, rate: number, seconds: number, window: number): Promise<{ rate: number; p50: number; p99: number }> {
+async function rawLatency(
+  url: string,
+  rate: number,
+  seconds: number,
+  window: number,
+): Promise<{ rate: number; p50: number; p99: number }> {
   const client = await connectRaw(url);
   const lat: number[] = [];
   try {
@@ -198,7 +256,9 @@ async function rawLatency(url: string, rate: number, seconds: number, window: nu
     const queue: Array<{ p: DataPoint; t: number }> = [];
     let done = 0;
     let finish: () => void = () => {};
-    const finished = new Promise<void>((r) => { finish = r; });
+    const finished = new Promise<void>((r) => {
+      finish = r;
+    });
     const pump = () => {
       while (inflight < window && queue.length) {
         const { p, t } = queue.shift()!;
@@ -241,9 +301,21 @@ async function baseRss(): Promise<number> {
     .replace(/log_level: info/, 'log_level: warn');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'gateway.yaml'), cfg);
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'dist', 'cli.js'), 'run', '-c', join(dir, 'gateway.yaml')], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, '..', 'dist', 'cli.js'), 'run', '-c', join(dir, 'gateway.yaml')],
+    { stdio: 'ignore' },
+  );
   try {
-    await waitUntil('bifrost run', () => fetch(`http://127.0.0.1:${apiPort}/ready`).then((r) => r.ok, () => false), 30_000);
+    await waitUntil(
+      'bifrost run',
+      () =>
+        fetch(`http://127.0.0.1:${apiPort}/ready`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      30_000,
+    );
     await sleep(3000);
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
     return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024);
@@ -266,7 +338,10 @@ try {
   for (const w of [1000, 2000, 5000, 10_000, 20_000]) {
     const r = await rawThroughput(broker.url, warm, w);
     console.log(`raw window ${w}: ${Math.round(r)} points/s`);
-    if (r > bestRate) { bestRate = r; bestWindow = w; }
+    if (r > bestRate) {
+      bestRate = r;
+      bestWindow = w;
+    }
   }
   inflightWindow = Math.ceil(bestWindow / DELIVERY.maxInFlight);
   await oursThroughput(broker.url, warm);
@@ -281,7 +356,9 @@ try {
   }
   cases.push({
     case: `durable e2e QoS 1 (SQLite sync=batch + pipeline + connector) vs raw mqtt.js window ${bestWindow}, ${THROUGHPUT_POINTS} points, ${broker.name}`,
-    points_per_s: Math.round(ours), baseline_points_per_s: Math.round(raw), ratio: Math.round((ours / raw) * 100) / 100,
+    points_per_s: Math.round(ours),
+    baseline_points_per_s: Math.round(raw),
+    ratio: Math.round((ours / raw) * 100) / 100,
     note: `best of ${ROUNDS} alternating rounds each; 1000-point ingest chunks from 4 producers; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
   });
 
@@ -297,13 +374,25 @@ try {
   }
   cases.push({
     case: `ingest-to-PUBACK latency at ${LATENCY_RATE} points/s for ${LATENCY_SECONDS} s (raw: publish-to-PUBACK)`,
-    points_per_s: Math.round(l.rate), baseline_points_per_s: Math.round(rl.rate), ratio: Math.round((l.rate / rl.rate) * 100) / 100,
-    p50_ms: l.p50, p99_ms: l.p99, baseline_p50_ms: rl.p50, baseline_p99_ms: rl.p99,
+    points_per_s: Math.round(l.rate),
+    baseline_points_per_s: Math.round(rl.rate),
+    ratio: Math.round((l.rate / rl.rate) * 100) / 100,
+    p50_ms: l.p50,
+    p99_ms: l.p99,
+    baseline_p50_ms: rl.p50,
+    baseline_p99_ms: rl.p99,
     note: `best p99 of ${LATENCY_ROUNDS} alternating rounds each; 100 points ingested every 10 ms; load average ${loadavg()[0]!.toFixed(1)}`,
   });
 
   const rss = await baseRss();
-  cases.push({ case: 'base RSS of `bifrost run` (embedded default: simulator, aedes, SQLite queue), idle', points_per_s: 0, baseline_points_per_s: 0, ratio: 0, rss_mb: rss, note: 'no baseline: memory only' });
+  cases.push({
+    case: 'base RSS of `bifrost run` (embedded default: simulator, aedes, SQLite queue), idle',
+    points_per_s: 0,
+    baseline_points_per_s: 0,
+    ratio: 0,
+    rss_mb: rss,
+    note: 'no baseline: memory only',
+  });
 } finally {
   await broker.close();
 }

@@ -30,7 +30,11 @@ async function checkConfig(file: string): Promise<LoadedConfig> {
   if (loaded.config && !loaded.issues.length) {
     const withConfig = loaded as LoadedConfig & { config: GatewayConfig };
     const resolved = await resolvePlugins(withConfig);
-    loaded.issues.push(...resolved.issues, ...routingChecks(withConfig, resolved.issues), ...(await hostFileChecks(withConfig)));
+    loaded.issues.push(
+      ...resolved.issues,
+      ...routingChecks(withConfig, resolved.issues),
+      ...(await hostFileChecks(withConfig)),
+    );
   }
   loaded.issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   return loaded;
@@ -53,7 +57,8 @@ program
   .action(async (opts: { config?: string }) => {
     const file = configPath(opts.config);
     const loaded = loadConfigFile(file);
-    if (loaded.issues.length) fail(`[bifrost] invalid config (${loaded.issues.length} problem(s)):\n${formatIssues(loaded.issues, file)}`);
+    if (loaded.issues.length)
+      fail(`[bifrost] invalid config (${loaded.issues.length} problem(s)):\n${formatIssues(loaded.issues, file)}`);
     let gateway;
     try {
       gateway = await startGateway(loaded);
@@ -89,10 +94,13 @@ program
   .action(async (opts: { config?: string }) => {
     const file = configPath(opts.config);
     const loaded = await checkConfig(file);
-    if (loaded.issues.length) fail(`${formatIssues(loaded.issues, file)}\n${loaded.issues.length} problem(s) in ${file}`);
+    if (loaded.issues.length)
+      fail(`${formatIssues(loaded.issues, file)}\n${loaded.issues.length} problem(s) in ${file}`);
     const cfg = loaded.config!;
     const enabled = Object.values(cfg.cloud.connectors).filter((c) => c.enabled).length;
-    process.stdout.write(`${file}: OK (${enabled} connector(s) enabled, ${Object.keys(cfg.sources).length} source(s), ${cfg.cloud.routing_rules.length} routing rule(s))\n`);
+    process.stdout.write(
+      `${file}: OK (${enabled} connector(s) enabled, ${Object.keys(cfg.sources).length} source(s), ${cfg.cloud.routing_rules.length} routing rule(s))\n`,
+    );
   });
 
 program
@@ -105,11 +113,20 @@ program
       process.stdout.write('no bifrost plugins found (install e.g. @bifrost/connector-mqtt)\n');
       return;
     }
-    const rows = [['ROLE', 'TYPE', 'PACKAGE', 'VERSION', 'API', 'FROM'], ...found.map((p) => [
-      p.role, p.type, p.name, p.version, `${p.api}${isApiCompatible(p) ? '' : ' (incompatible)'}`, `${p.origin} ${p.dir}`,
-    ])];
+    const rows = [
+      ['ROLE', 'TYPE', 'PACKAGE', 'VERSION', 'API', 'FROM'],
+      ...found.map((p) => [
+        p.role,
+        p.type,
+        p.name,
+        p.version,
+        `${p.api}${isApiCompatible(p) ? '' : ' (incompatible)'}`,
+        `${p.origin} ${p.dir}`,
+      ]),
+    ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
+    for (const r of rows)
+      process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
   });
 
 program
@@ -133,9 +150,14 @@ program
   });
 
 const connectorOption = new Option('--connector <name>', 'only this connector');
-const dlq = program.command('dlq').description('dead letters in the queue of a config (run while the gateway is stopped, or use the REST API)');
+const dlq = program
+  .command('dlq')
+  .description('dead letters in the queue of a config (run while the gateway is stopped, or use the REST API)');
 
-async function withQueue<T>(file: string | undefined, fn: (q: Awaited<ReturnType<typeof openConfiguredQueue>>['queue']) => Promise<T>): Promise<T> {
+async function withQueue<T>(
+  file: string | undefined,
+  fn: (q: Awaited<ReturnType<typeof openConfiguredQueue>>['queue']) => Promise<T>,
+): Promise<T> {
   const path = configPath(file);
   const loaded = loadConfigFile(path);
   if (!loaded.config || loaded.issues.length) fail(formatIssues(loaded.issues, path));
@@ -144,7 +166,9 @@ async function withQueue<T>(file: string | undefined, fn: (q: Awaited<ReturnType
     ({ queue } = await openConfiguredQueue(loaded.config, loaded.baseDir));
   } catch (err) {
     const inUse = /in use by another process/.test((err as Error).message);
-    fail(`${(err as Error).message}${inUse ? '\nThe gateway is running: use the REST API instead (GET /api/cloud/deadletters, POST /api/cloud/deadletters/replay|purge).' : ''}`);
+    fail(
+      `${(err as Error).message}${inUse ? '\nThe gateway is running: use the REST API instead (GET /api/cloud/deadletters, POST /api/cloud/deadletters/replay|purge).' : ''}`,
+    );
   }
   try {
     return await fn(queue);
@@ -160,7 +184,8 @@ function filterOf(opts: { connector?: string; seq?: string[] }): DeadLetterFilte
   return f;
 }
 
-dlq.command('list')
+dlq
+  .command('list')
   .description('list dead letters')
   .option('-c, --config <file>', 'config file')
   .addOption(connectorOption)
@@ -170,29 +195,40 @@ dlq.command('list')
     await withQueue(opts.config, async (q) => {
       const list = await q.listDeadLetters({ ...filterOf(opts), limit: Number(opts.limit) });
       for (const d of list) {
-        process.stdout.write(opts.json ? `${JSON.stringify(d)}\n`
-          : `${d.seq}\t${new Date(d.time).toISOString()}\t${d.connector}\t${d.code}\t${d.point.deviceId}/${d.point.tagName}\t${d.reason}\n`);
+        process.stdout.write(
+          opts.json
+            ? `${JSON.stringify(d)}\n`
+            : `${d.seq}\t${new Date(d.time).toISOString()}\t${d.connector}\t${d.code}\t${d.point.deviceId}/${d.point.tagName}\t${d.reason}\n`,
+        );
       }
       if (!opts.json) process.stdout.write(`${list.length} dead letter(s)\n`);
     });
   });
 
-dlq.command('replay')
+dlq
+  .command('replay')
   .description('move dead letters back into their connector queue')
   .option('-c, --config <file>', 'config file')
   .addOption(connectorOption)
   .option('--seq <seq...>', 'only these dead-letter numbers')
   .action(async (opts: { config?: string; connector?: string; seq?: string[] }) => {
-    await withQueue(opts.config, async (q) => process.stdout.write(`${await q.replayDeadLetters(filterOf(opts))} dead letter(s) replayed\n`));
+    await withQueue(opts.config, async (q) =>
+      process.stdout.write(`${await q.replayDeadLetters(filterOf(opts))} dead letter(s) replayed\n`),
+    );
   });
 
-dlq.command('purge')
+dlq
+  .command('purge')
   .description('delete dead letters')
   .option('-c, --config <file>', 'config file')
   .addOption(connectorOption)
   .option('--seq <seq...>', 'only these dead-letter numbers')
   .action(async (opts: { config?: string; connector?: string; seq?: string[] }) => {
-    await withQueue(opts.config, async (q) => process.stdout.write(`${await q.purgeDeadLetters(filterOf(opts))} dead letter(s) purged\n`));
+    await withQueue(opts.config, async (q) =>
+      process.stdout.write(`${await q.purgeDeadLetters(filterOf(opts))} dead letter(s) purged\n`),
+    );
   });
 
-await program.parseAsync().catch((err: unknown) => fail(`[bifrost] ${(err as Error).message.replace(/^\[bifrost\] /, '')}`));
+await program
+  .parseAsync()
+  .catch((err: unknown) => fail(`[bifrost] ${(err as Error).message.replace(/^\[bifrost\] /, '')}`));

@@ -1,8 +1,21 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  createMemoryQueue, createPipeline, createRouter, manageConnectorTls, newPointId, openSqliteQueue, QueueFullError, registerTlsExpiryGauge,
-  type DataPoint, type DurableQueue, type TlsMaterial, type Emit, type Logger as CoreLogger, type Pipeline, type Source,
+  createMemoryQueue,
+  createPipeline,
+  createRouter,
+  manageConnectorTls,
+  newPointId,
+  openSqliteQueue,
+  QueueFullError,
+  registerTlsExpiryGauge,
+  type DataPoint,
+  type DurableQueue,
+  type TlsMaterial,
+  type Emit,
+  type Logger as CoreLogger,
+  type Pipeline,
+  type Source,
 } from '@bifrost/core';
 import type { FastifyInstance } from 'fastify';
 import type { Server as TlsServer } from 'node:tls';
@@ -23,7 +36,9 @@ import { routingChecks, routerOptions } from './routing.js';
 import { reconnectOnRotation, startConnectorTls } from './tls-rotation.js';
 
 /** Version of this gateway package. */
-export const GATEWAY_VERSION: string = (JSON.parse(readFileSync(join(GATEWAY_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+export const GATEWAY_VERSION: string = (
+  JSON.parse(readFileSync(join(GATEWAY_DIR, 'package.json'), 'utf8')) as { version: string }
+).version;
 
 /** File name of the durable queue inside `queue.path` / `buffer.persistent_path`. */
 export const QUEUE_FILE = 'queue.db';
@@ -50,7 +65,11 @@ export interface StartOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Opens the queue the config asks for: SQLite under the queue directory, or memory only. */
-export async function openConfiguredQueue(cfg: GatewayConfig, baseDir: string, logger?: CoreLogger): Promise<{ queue: DurableQueue; file?: string }> {
+export async function openConfiguredQueue(
+  cfg: GatewayConfig,
+  baseDir: string,
+  logger?: CoreLogger,
+): Promise<{ queue: DurableQueue; file?: string }> {
   const dir = queueDirectory(cfg);
   const opts = queueOptions(cfg);
   if (dir === undefined) return { queue: createMemoryQueue(opts) };
@@ -85,28 +104,54 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
 
     const withConfig = loaded as LoadedConfig & { config: GatewayConfig };
     const resolved = await resolvePlugins(withConfig, { embeddedUrl: embeddedUrlOf(cfg, broker?.port) });
-    const issues = [...resolved.issues, ...routingChecks(withConfig, resolved.issues), ...(await hostFileChecks(withConfig))];
+    const issues = [
+      ...resolved.issues,
+      ...routingChecks(withConfig, resolved.issues),
+      ...(await hostFileChecks(withConfig)),
+    ];
     if (issues.length) throw new ConfigFileError(issues, loaded.file);
 
     const opened = await openConfiguredQueue(cfg, loaded.baseDir, logger);
     const queue = withOperationHealth(opened.queue);
     const queueFile = opened.file;
-    const volatile = Object.entries(cfg.cloud.connectors).filter(([, c]) => c.enabled && c.disk_persistent === false).map(([n]) => n);
-    if (queueFile && volatile.length) logger.warn(`disk_persistent: false on ${volatile.join(', ')}: the queue is one SQLite file per gateway, so their points are on disk too (set queue.memory_only: true for a memory-only gateway)`);
+    const volatile = Object.entries(cfg.cloud.connectors)
+      .filter(([, c]) => c.enabled && c.disk_persistent === false)
+      .map(([n]) => n);
+    if (queueFile && volatile.length)
+      logger.warn(
+        `disk_persistent: false on ${volatile.join(', ')}: the queue is one SQLite file per gateway, so their points are on disk too (set queue.memory_only: true for a memory-only gateway)`,
+      );
     cleanups.push(() => queue.close());
 
     const registry = new Registry();
     const tlsGauge = registerTlsExpiryGauge(registry);
-    const connectors = await Promise.all(resolved.connectors.map(async (c) => {
-      const spec = { name: c.name, definition: c.definition, config: c.config, delivery: deliveryOptions(cfg, c.entry), lane: connectorLane(c.entry) };
-      if (!c.entry.tls_enabled) return spec;
-      // Rotated certificate files are picked up without a restart: the connector reconnects with them.
-      const tls = await startConnectorTls(c.entry, loaded.baseDir, {
-        connector: `${c.definition.type}:${c.name}`, logger: logger as unknown as CoreLogger, gauge: tlsGauge });
-      cleanups.push(async () => tls.close());
-      return { ...spec, definition: reconnectOnRotation(c.definition, tls), tls: tls.material };
-    }));
-    const pipeline = createPipeline({ queue, router: createRouter(routerOptions(cfg)), logger: logger as unknown as CoreLogger, connectors, registry });
+    const connectors = await Promise.all(
+      resolved.connectors.map(async (c) => {
+        const spec = {
+          name: c.name,
+          definition: c.definition,
+          config: c.config,
+          delivery: deliveryOptions(cfg, c.entry),
+          lane: connectorLane(c.entry),
+        };
+        if (!c.entry.tls_enabled) return spec;
+        // Rotated certificate files are picked up without a restart: the connector reconnects with them.
+        const tls = await startConnectorTls(c.entry, loaded.baseDir, {
+          connector: `${c.definition.type}:${c.name}`,
+          logger: logger as unknown as CoreLogger,
+          gauge: tlsGauge,
+        });
+        cleanups.push(async () => tls.close());
+        return { ...spec, definition: reconnectOnRotation(c.definition, tls), tls: tls.material };
+      }),
+    );
+    const pipeline = createPipeline({
+      queue,
+      router: createRouter(routerOptions(cfg)),
+      logger: logger as unknown as CoreLogger,
+      connectors,
+      registry,
+    });
     // Process metrics (RSS, CPU, event-loop lag, GC) beside the pipeline's, on the same /metrics.
     collectDefaultMetrics({ register: pipeline.registry, prefix: 'bifrost_' });
     let accepting = false;
@@ -118,18 +163,20 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     });
 
     // The API's certificate rotates without a restart too: the HTTPS server swaps its secure context.
-    const apiTls = cfg.api.tls && await manageConnectorTls({
-      connector: 'api',
-      files: {
-        cert_file: resolve(loaded.baseDir, cfg.api.tls.cert_file),
-        key_file: resolve(loaded.baseDir, cfg.api.tls.key_file),
-        ca_file: cfg.api.tls.ca_file === undefined ? undefined : resolve(loaded.baseDir, cfg.api.tls.ca_file),
-        verify_client_chain: false, // ca_file is the CA of API clients, not of the server certificate
-      },
-      logger: logger as unknown as CoreLogger,
-      gauge: tlsGauge,
-      onRotate: (material) => (api.server as unknown as TlsServer).setSecureContext(httpsOptions(material)),
-    });
+    const apiTls =
+      cfg.api.tls &&
+      (await manageConnectorTls({
+        connector: 'api',
+        files: {
+          cert_file: resolve(loaded.baseDir, cfg.api.tls.cert_file),
+          key_file: resolve(loaded.baseDir, cfg.api.tls.key_file),
+          ca_file: cfg.api.tls.ca_file === undefined ? undefined : resolve(loaded.baseDir, cfg.api.tls.ca_file),
+          verify_client_chain: false, // ca_file is the CA of API clients, not of the server certificate
+        },
+        logger: logger as unknown as CoreLogger,
+        gauge: tlsGauge,
+        onRotate: (material) => (api.server as unknown as TlsServer).setSecureContext(httpsOptions(material)),
+      }));
     if (apiTls) cleanups.push(async () => apiTls.close());
     const api = buildApi({
       pipeline,
@@ -148,7 +195,9 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
       await api.listen({ host: cfg.api.host, port: apiPort });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-      throw new Error(`[bifrost] api: ${cfg.api.host}:${apiPort} is already in use; set gateway.port (or api.port) to a free port`);
+      throw new Error(
+        `[bifrost] api: ${cfg.api.host}:${apiPort} is already in use; set gateway.port (or api.port) to a free port`,
+      );
     }
     cleanups.push(() => api.close());
     const addr = api.server.address();
@@ -158,32 +207,45 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     const sources: Source[] = [];
     let stopping = false;
     /** The emit function of one source: fills id, quality, timestamp (and the source's lane) and waits out a full queue. */
-    const emitFor = (priority: number | undefined): Emit => async (raw) => {
-      const now = Date.now();
-      const points = raw.map((p) => {
-        const point = { ...p, id: p.id ?? newPointId(), quality: p.quality ?? 'GOOD', timestamp: p.timestamp ?? now } as DataPoint;
-        if (point.priority === undefined && priority !== undefined) point.priority = priority;
-        return point;
-      });
-      for (;;) {
-        try {
-          await pipeline.ingest(points);
-          return;
-        } catch (err) {
-          // when_full: block is backpressure for sources: wait, then try the same points again.
-          if (err instanceof QueueFullError && !stopping) await sleep(err.retryAfterMs);
-          else throw err;
+    const emitFor =
+      (priority: number | undefined): Emit =>
+      async (raw) => {
+        const now = Date.now();
+        const points = raw.map((p) => {
+          const point = {
+            ...p,
+            id: p.id ?? newPointId(),
+            quality: p.quality ?? 'GOOD',
+            timestamp: p.timestamp ?? now,
+          } as DataPoint;
+          if (point.priority === undefined && priority !== undefined) point.priority = priority;
+          return point;
+        });
+        for (;;) {
+          try {
+            await pipeline.ingest(points);
+            return;
+          } catch (err) {
+            // when_full: block is backpressure for sources: wait, then try the same points again.
+            if (err instanceof QueueFullError && !stopping) await sleep(err.retryAfterMs);
+            else throw err;
+          }
         }
-      }
-    };
+      };
     const sourceAbort = new AbortController();
     cleanups.push(async () => {
       stopping = true;
       sourceAbort.abort();
-      await Promise.all(sources.map((s) => s.stop().catch((err) => logger.error({ err }, 'source did not stop cleanly'))));
+      await Promise.all(
+        sources.map((s) => s.stop().catch((err) => logger.error({ err }, 'source did not stop cleanly'))),
+      );
     });
     for (const s of resolved.sources) {
-      const source = s.definition.create(s.config, { name: s.name, logger: logger.child({ source: `${s.definition.type}:${s.name}` }) as unknown as CoreLogger, signal: sourceAbort.signal });
+      const source = s.definition.create(s.config, {
+        name: s.name,
+        logger: logger.child({ source: `${s.definition.type}:${s.name}` }) as unknown as CoreLogger,
+        signal: sourceAbort.signal,
+      });
       await source.start(emitFor(s.entry.priority));
       sources.push(source);
     }
@@ -193,7 +255,10 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     cleanups.push(async () => clearInterval(throughput));
 
     logger.info(`bifrost ${GATEWAY_VERSION} running`);
-    for (const c of resolved.connectors) logger.info(`  connector ${c.name} (${c.plugin.name}@${c.plugin.version})${c.entry.endpoint ? ` -> ${c.entry.endpoint === 'embedded' ? broker?.url : c.entry.endpoint}` : ''}`);
+    for (const c of resolved.connectors)
+      logger.info(
+        `  connector ${c.name} (${c.plugin.name}@${c.plugin.version})${c.entry.endpoint ? ` -> ${c.entry.endpoint === 'embedded' ? broker?.url : c.entry.endpoint}` : ''}`,
+      );
     for (const s of resolved.sources) logger.info(`  source    ${s.name} (${s.plugin.name}@${s.plugin.version})`);
     logger.info(`  queue     ${queueFile ?? 'memory only (lost on restart)'}`);
     logger.info(`  API       ${apiUrl}  (status page ${apiUrl}/, metrics ${apiUrl}/metrics)`);
@@ -230,11 +295,19 @@ function startThroughputLog(pipeline: Pipeline, logger: Logger, intervalMs: numb
   const timer = setInterval(() => {
     const now = pipeline.metricsSnapshot();
     const dt = (now.time - prev.time) / 1000;
-    const sum = (s: typeof now, f: (c: (typeof now.connectors)[number]) => number) => s.connectors.reduce((a, c) => a + f(c), 0);
+    const sum = (s: typeof now, f: (c: (typeof now.connectors)[number]) => number) =>
+      s.connectors.reduce((a, c) => a + f(c), 0);
     const sent = sum(now, (c) => c.sent) - sum(prev, (c) => c.sent);
     const ingested = sum(now, (c) => c.ingested) - sum(prev, (c) => c.ingested);
-    const per = now.connectors.map((c) => `${c.name}: ${c.connected ? 'connected' : 'disconnected'}, breaker ${c.breaker}, ${c.queue.depth} queued`).join('; ');
-    logger.info(`throughput: ${(ingested / dt).toFixed(0)} points/s in, ${(sent / dt).toFixed(0)} points/s delivered, ${sum(now, (c) => c.queue.depth)} queued (${per})`);
+    const per = now.connectors
+      .map(
+        (c) =>
+          `${c.name}: ${c.connected ? 'connected' : 'disconnected'}, breaker ${c.breaker}, ${c.queue.depth} queued`,
+      )
+      .join('; ');
+    logger.info(
+      `throughput: ${(ingested / dt).toFixed(0)} points/s in, ${(sent / dt).toFixed(0)} points/s delivered, ${sum(now, (c) => c.queue.depth)} queued (${per})`,
+    );
     prev = now;
   }, intervalMs);
   timer.unref();

@@ -1,6 +1,14 @@
 export { loadConfigFile, parseConfigText, type LoadedConfig } from './config/load.js';
 export { ConfigFileError, formatIssues, type ConfigIssue } from './config/issues.js';
-export { configFileSchema, gatewaySchema, connectorEntrySchema, sourceEntrySchema, type GatewayConfig, type ConnectorEntry, type SourceEntry } from './config/schema.js';
+export {
+  configFileSchema,
+  gatewaySchema,
+  connectorEntrySchema,
+  sourceEntrySchema,
+  type GatewayConfig,
+  type ConnectorEntry,
+  type SourceEntry,
+} from './config/schema.js';
 export { SecretRegistry, REDACTED, isSecretKey } from './config/secrets.js';
 export { configJsonSchema } from './config/json-schema.js';
 export { discoverPlugins, findByType, findExplicit, type PluginPackage, type PluginRole } from './plugins/discovery.js';

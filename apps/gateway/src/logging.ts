@@ -6,7 +6,12 @@ import type { SecretRegistry } from './config/secrets.js';
 function serializeError(err: unknown): unknown {
   if (!(err instanceof Error)) return err;
   const e = err as Error & { code?: unknown; kind?: unknown };
-  return { type: e.name, message: e.message, ...(e.code !== undefined ? { code: e.code } : {}), ...(e.kind !== undefined ? { kind: e.kind } : {}) };
+  return {
+    type: e.name,
+    message: e.message,
+    ...(e.code !== undefined ? { code: e.code } : {}),
+    ...(e.kind !== undefined ? { kind: e.kind } : {}),
+  };
 }
 
 /**
@@ -14,7 +19,11 @@ function serializeError(err: unknown): unknown {
  * otherwise. Every log call passes through `secrets` so passwords and tokens never reach the log,
  * even inside error messages.
  */
-export function createLogger(level: string, secrets: SecretRegistry, opts: { pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(
+  level: string,
+  secrets: SecretRegistry,
+  opts: { pretty?: boolean; destination?: NodeJS.WritableStream } = {},
+): Logger {
   const pretty = opts.pretty ?? Boolean(process.stdout.isTTY);
   const options: LoggerOptions = {
     level,
@@ -31,7 +40,10 @@ export function createLogger(level: string, secrets: SecretRegistry, opts: { pre
     // pino-pretty in this thread, loaded only for a terminal: as a pino transport it would run in a
     // worker thread costing ~19 MB of RSS, for the few lines a gateway logs.
     const prettyStream = createRequire(import.meta.url)('pino-pretty') as (o: PrettyOptions) => DestinationStream;
-    return pino(options, prettyStream({ colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
+    return pino(
+      options,
+      prettyStream({ colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', sync: true }),
+    );
   }
   return opts.destination ? pino(options, opts.destination as DestinationStream) : pino(options);
 }

@@ -11,16 +11,19 @@ import { QueueFullError, type DurableQueue } from '@bifrost/core';
  */
 export function withOperationHealth(queue: DurableQueue): DurableQueue {
   const failing = new Map<string, string>();
-  const tracked = <A extends unknown[], R>(op: string, call: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    try {
-      const result = await call(...args);
-      failing.delete(op);
-      return result;
-    } catch (err) {
-      if (!(err instanceof QueueFullError)) failing.set(op, `${op} failed: ${err instanceof Error ? err.message : String(err)}`);
-      throw err;
-    }
-  };
+  const tracked =
+    <A extends unknown[], R>(op: string, call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        const result = await call(...args);
+        failing.delete(op);
+        return result;
+      } catch (err) {
+        if (!(err instanceof QueueFullError))
+          failing.set(op, `${op} failed: ${err instanceof Error ? err.message : String(err)}`);
+        throw err;
+      }
+    };
   return {
     configureLane: (connector, settings) => queue.configureLane(connector, settings),
     enqueue: tracked('enqueue', (items) => queue.enqueue(items)),

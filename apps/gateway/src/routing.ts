@@ -9,13 +9,16 @@ import type { GatewayConfig } from './config/schema.js';
  * connectors are dropped, and a disabled default connector counts as none.
  */
 export function routerOptions(cfg: GatewayConfig): RouterOptions {
-  const enabled = Object.entries(cfg.cloud.connectors).filter(([, c]) => c.enabled).map(([n]) => n);
+  const enabled = Object.entries(cfg.cloud.connectors)
+    .filter(([, c]) => c.enabled)
+    .map(([n]) => n);
   const on = new Set(enabled);
   const rules = cfg.cloud.routing_rules
     .map((r) => ({ ...r, connectors: r.connectors.filter((c) => on.has(c)) }))
     .filter((r) => r.connectors.length);
   const opts: RouterOptions = { rules, connectors: enabled };
-  if (cfg.cloud.default_connector !== undefined && on.has(cfg.cloud.default_connector)) opts.defaultConnector = cfg.cloud.default_connector;
+  if (cfg.cloud.default_connector !== undefined && on.has(cfg.cloud.default_connector))
+    opts.defaultConnector = cfg.cloud.default_connector;
   return opts;
 }
 
@@ -24,7 +27,10 @@ export function routerOptions(cfg: GatewayConfig): RouterOptions {
  * line. Unknown connector names are reported by the reference check in `resolvePlugins` (`known`
  * issues), so they are not repeated here.
  */
-export function routingChecks(loaded: LoadedConfig & { config: GatewayConfig }, known: readonly ConfigIssue[] = []): ConfigIssue[] {
+export function routingChecks(
+  loaded: LoadedConfig & { config: GatewayConfig },
+  known: readonly ConfigIssue[] = [],
+): ConfigIssue[] {
   const cfg = loaded.config;
   const names = Object.keys(cfg.cloud.connectors);
   const issues: ConfigIssue[] = [];
@@ -35,7 +41,12 @@ export function routingChecks(loaded: LoadedConfig & { config: GatewayConfig }, 
     } catch (err) {
       const path: PathSegment[] = ['gateway', 'cloud', 'routing_rules', i, 'condition'];
       const p = formatPath(path);
-      if (!known.some((k) => k.path === p)) issues.push({ path: p, line: loaded.locator.lineOf(path), message: (err as Error).message.replace(/^\[bifrost\] (\[[^\]]*\] )?/, '') });
+      if (!known.some((k) => k.path === p))
+        issues.push({
+          path: p,
+          line: loaded.locator.lineOf(path),
+          message: (err as Error).message.replace(/^\[bifrost\] (\[[^\]]*\] )?/, ''),
+        });
     }
   });
   return issues;

@@ -1,5 +1,10 @@
 import {
-  manageConnectorTls, type Connector, type ConnectorDefinition, type Logger, type TlsExpiryGauge, type TlsMaterial,
+  manageConnectorTls,
+  type Connector,
+  type ConnectorDefinition,
+  type Logger,
+  type TlsExpiryGauge,
+  type TlsMaterial,
 } from '@bifrost/core';
 import { tlsFileOptions } from './config/tls-files.js';
 import type { ConnectorEntry } from './config/schema.js';
@@ -31,17 +36,31 @@ export async function startConnectorTls(
     files: tlsFileOptions(entry, baseDir),
     logger: opts.logger,
     gauge: opts.gauge,
-    onRotate: () => { for (const l of listeners) l(); },
+    onRotate: () => {
+      for (const l of listeners) l();
+    },
     ...(opts.debounceMs !== undefined ? { watch: { debounceMs: opts.debounceMs } } : {}),
   });
   const now = () => managed.material;
   const material: TlsMaterial = {
-    get ca() { return now().ca; },
-    get cert() { return now().cert; },
-    get key() { return now().key; },
-    get passphrase() { return now().passphrase; },
-    get servername() { return now().servername; },
-    get rejectUnauthorized() { return now().rejectUnauthorized; },
+    get ca() {
+      return now().ca;
+    },
+    get cert() {
+      return now().cert;
+    },
+    get key() {
+      return now().key;
+    },
+    get passphrase() {
+      return now().passphrase;
+    },
+    get servername() {
+      return now().servername;
+    },
+    get rejectUnauthorized() {
+      return now().rejectUnauthorized;
+    },
   };
   return { material, onRotate: (l) => listeners.push(l), close: () => managed.close() };
 }
@@ -59,7 +78,9 @@ export function reconnectOnRotation(definition: ConnectorDefinition, tls: Rotati
       const inner = definition.create(config, ctx);
       let stale = false;
       let reconnecting: Promise<void> | undefined;
-      tls.onRotate(() => { stale = true; });
+      tls.onRotate(() => {
+        stale = true;
+      });
       const fresh = async (): Promise<void> => {
         if (!stale) return reconnecting;
         stale = false;
@@ -67,7 +88,9 @@ export function reconnectOnRotation(definition: ConnectorDefinition, tls: Rotati
         reconnecting = (async () => {
           await inner.close();
           await inner.connect();
-        })().finally(() => { reconnecting = undefined; });
+        })().finally(() => {
+          reconnecting = undefined;
+        });
         return reconnecting;
       };
       const wrapped: Connector = {

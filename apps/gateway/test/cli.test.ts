@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createPipeline, createRouter, openSqliteQueue, defineConnector, PayloadError, parsePoints } from '@bifrost/core';
+import {
+  createPipeline,
+  createRouter,
+  openSqliteQueue,
+  defineConnector,
+  PayloadError,
+  parsePoints,
+} from '@bifrost/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 
@@ -39,16 +46,24 @@ describe('bifrost CLI', () => {
 
   it('validate prints every problem with file, line and path, and exits 1', async () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'gateway:\n  port: x\n  cloud:\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://h:1", provider_config: { qos: 7 } }\n      b: { type: nosuch }\n');
+    writeFileSync(
+      file,
+      'gateway:\n  port: x\n  cloud:\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://h:1", provider_config: { qos: 7 } }\n      b: { type: nosuch }\n',
+    );
     const res = await bifrost('validate', '-c', file);
     expect(res.code).toBe(1);
     expect(res.stderr).toContain(`${file}:2 gateway.port:`);
     // Plugin checks need a schema-valid file: fix the port and look again.
-    writeFileSync(file, 'gateway:\n  port: 1\n  cloud:\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://h:1", provider_config: { qos: 7 } }\n      b: { type: nosuch }\n');
+    writeFileSync(
+      file,
+      'gateway:\n  port: 1\n  cloud:\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://h:1", provider_config: { qos: 7 } }\n      b: { type: nosuch }\n',
+    );
     const res2 = await bifrost('validate', '-c', file);
     expect(res2.code).toBe(1);
     expect(res2.stderr).toContain(`${file}:5 gateway.cloud.connectors.a.provider_config.qos:`);
-    expect(res2.stderr).toContain(`${file}:6 gateway.cloud.connectors.b.type: no connector plugin for type "nosuch" is installed; install @bifrost/connector-nosuch`);
+    expect(res2.stderr).toContain(
+      `${file}:6 gateway.cloud.connectors.b.type: no connector plugin for type "nosuch" is installed; install @bifrost/connector-nosuch`,
+    );
     expect(res2.stderr).toContain('2 problem(s)');
   });
 
@@ -73,15 +88,38 @@ describe('bifrost CLI', () => {
   it('dlq list, replay and purge work on the queue of a config', async () => {
     const qdir = join(dir, 'q');
     const file = join(dir, 'dlq.yaml');
-    writeFileSync(file, `gateway:\n  cloud:\n    queue: { path: ${qdir} }\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://127.0.0.1:1" }\n`);
+    writeFileSync(
+      file,
+      `gateway:\n  cloud:\n    queue: { path: ${qdir} }\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://127.0.0.1:1" }\n`,
+    );
     // Put two dead letters into that queue through the pipeline, as a refusing sink would.
     const queue = await openSqliteQueue(join(qdir, 'queue.db'));
-    const refuse = defineConnector({ type: 'refuse', configSchema: z.object({}), create: () => ({
-      async connect() {}, async close() {}, async write(b) { throw new PayloadError('refused by test', b.map((p) => p.id)); },
-    }) });
-    const pipeline = createPipeline({ queue, router: createRouter({ connectors: ['a'] }), connectors: [{ name: 'a', definition: refuse, config: {}, delivery: { flushIntervalMs: 1 } }] });
+    const refuse = defineConnector({
+      type: 'refuse',
+      configSchema: z.object({}),
+      create: () => ({
+        async connect() {},
+        async close() {},
+        async write(b) {
+          throw new PayloadError(
+            'refused by test',
+            b.map((p) => p.id),
+          );
+        },
+      }),
+    });
+    const pipeline = createPipeline({
+      queue,
+      router: createRouter({ connectors: ['a'] }),
+      connectors: [{ name: 'a', definition: refuse, config: {}, delivery: { flushIntervalMs: 1 } }],
+    });
     pipeline.start();
-    await pipeline.ingest(parsePoints([{ deviceId: 'd', tagName: 't', value: 1 }, { deviceId: 'd', tagName: 't', value: 2 }]));
+    await pipeline.ingest(
+      parsePoints([
+        { deviceId: 'd', tagName: 't', value: 1 },
+        { deviceId: 'd', tagName: 't', value: 2 },
+      ]),
+    );
     while (pipeline.metricsSnapshot().connectors[0]!.deadLettered < 2) await new Promise((r) => setTimeout(r, 10));
     await pipeline.stop();
     await queue.close();
@@ -91,7 +129,9 @@ describe('bifrost CLI', () => {
     expect(list.stdout).toContain('refused by test');
     expect(list.stdout).toContain('2 dead letter(s)');
     const seq = list.stdout.split('\n')[0]!.split('\t')[0]!;
-    expect((await bifrost('dlq', 'replay', '-c', file, '--connector', 'a', '--seq', seq)).stdout).toContain('1 dead letter(s) replayed');
+    expect((await bifrost('dlq', 'replay', '-c', file, '--connector', 'a', '--seq', seq)).stdout).toContain(
+      '1 dead letter(s) replayed',
+    );
     expect((await bifrost('dlq', 'purge', '-c', file)).stdout).toContain('1 dead letter(s) purged');
     expect((await bifrost('dlq', 'list', '-c', file)).stdout).toContain('0 dead letter(s)');
 
@@ -110,7 +150,10 @@ describe('bifrost CLI', () => {
 
 describe('README config reference', () => {
   it('matches the schemas (regenerate with pnpm --filter @bifrost/gateway docs)', async () => {
-    const { stdout } = await run(process.execPath, [join(import.meta.dirname, '..', 'scripts', 'config-reference.mjs'), '--check']);
+    const { stdout } = await run(process.execPath, [
+      join(import.meta.dirname, '..', 'scripts', 'config-reference.mjs'),
+      '--check',
+    ]);
     expect(stdout).toContain('up to date');
   });
 });

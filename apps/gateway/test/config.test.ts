@@ -48,7 +48,10 @@ describe('seed 001 examples', () => {
   });
 
   it('a connector whose plugin is missing is skipped when enabled: false', async () => {
-    const text = readFileSync(fixture('seed-connectors.yaml'), 'utf8').replace(/(type: "aws-iot"\n\s+enabled: )true/, '$1false');
+    const text = readFileSync(fixture('seed-connectors.yaml'), 'utf8').replace(
+      /(type: "aws-iot"\n\s+enabled: )true/,
+      '$1false',
+    );
     const loaded = parseConfigText(text, { baseDir: import.meta.dirname });
     expect(await allIssues(loaded)).toEqual([]);
   });
@@ -57,30 +60,36 @@ describe('seed 001 examples', () => {
 describe('config errors', () => {
   it('reports every problem with its YAML path and line number', async () => {
     const text = [
-      'gateway:',                              // 1
-      '  port: eighty',                        // 2
-      '  log_level: loud',                     // 3
-      '  cloud:',                              // 4
-      '    batch_timeout: 5 parsecs',          // 5
-      '    connectors:',                       // 6
-      '      plant-a:',                        // 7
-      '        type: mqtt',                    // 8
+      'gateway:', // 1
+      '  port: eighty', // 2
+      '  log_level: loud', // 3
+      '  cloud:', // 4
+      '    batch_timeout: 5 parsecs', // 5
+      '    connectors:', // 6
+      '      plant-a:', // 7
+      '        type: mqtt', // 8
       '        endpoint: mqtt://127.0.0.1:1883', // 9
-      '        colour: blue',                  // 10
-      '        queue:',                        // 11
-      '          when_full: explode',          // 12
-      '    routing_rules:',                    // 13
-      '      - name: r1',                      // 14
-      '        condition: tag_name=x',         // 15
-      '        connectors: [plant-a]',         // 16
-      '        priority: 12',                  // 17
+      '        colour: blue', // 10
+      '        queue:', // 11
+      '          when_full: explode', // 12
+      '    routing_rules:', // 13
+      '      - name: r1', // 14
+      '        condition: tag_name=x', // 15
+      '        connectors: [plant-a]', // 16
+      '        priority: 12', // 17
     ].join('\n');
     const issues = parseConfigText(text).issues;
     const byPath = Object.fromEntries(issues.map((i) => [i.path, i]));
     expect(byPath['gateway.port']!.line).toBe(2);
     expect(byPath['gateway.log_level']!.line).toBe(3);
-    expect(byPath['gateway.cloud.batch_timeout']).toMatchObject({ line: 5, message: expect.stringContaining('duration') });
-    expect(byPath['gateway.cloud.connectors.plant-a.colour']).toMatchObject({ line: 10, message: 'unknown option "colour"' });
+    expect(byPath['gateway.cloud.batch_timeout']).toMatchObject({
+      line: 5,
+      message: expect.stringContaining('duration'),
+    });
+    expect(byPath['gateway.cloud.connectors.plant-a.colour']).toMatchObject({
+      line: 10,
+      message: 'unknown option "colour"',
+    });
     expect(byPath['gateway.cloud.connectors.plant-a.queue.when_full']!.line).toBe(12);
     expect(byPath['gateway.cloud.routing_rules[0].priority']!.line).toBe(17);
     expect(issues).toHaveLength(6);
@@ -134,88 +143,122 @@ describe('config errors', () => {
 
 describe('environment variables and secret files', () => {
   it('substitutes ${VAR} and ${VAR:-default}; an unset variable is an issue naming it', () => {
-    const ok = parseConfigText('gateway:\n  port: 8080\n  api: { host: "${HOST}", token: "${TOKEN:-fallback-token}" }\n', { env: { HOST: '0.0.0.0' } });
+    const ok = parseConfigText(
+      'gateway:\n  port: 8080\n  api: { host: "${HOST}", token: "${TOKEN:-fallback-token}" }\n',
+      { env: { HOST: '0.0.0.0' } },
+    );
     expect(ok.issues).toEqual([]);
     expect(ok.config!.api).toMatchObject({ host: '0.0.0.0', token: 'fallback-token' });
     const bad = parseConfigText('gateway:\n  api:\n    token: "${MISSING_TOKEN}"\n', { env: {} });
-    expect(bad.issues[0]).toMatchObject({ path: 'gateway.api.token', line: 3, message: expect.stringContaining('MISSING_TOKEN') });
+    expect(bad.issues[0]).toMatchObject({
+      path: 'gateway.api.token',
+      line: 3,
+      message: expect.stringContaining('MISSING_TOKEN'),
+    });
   });
 
   it('reads *_file secrets relative to the config and registers them for redaction', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'pw.txt'), 's3cr3t-pw\n');
-    writeFileSync(join(dir, 'gw.yaml'), [
-      'gateway:',
-      '  cloud:',
-      '    connectors:',
-      '      a:',
-      '        type: mqtt',
-      '        endpoint: mqtt://127.0.0.1:1883',
-      '        provider_config: { username: u, password_file: pw.txt }',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'gw.yaml'),
+      [
+        'gateway:',
+        '  cloud:',
+        '    connectors:',
+        '      a:',
+        '        type: mqtt',
+        '        endpoint: mqtt://127.0.0.1:1883',
+        '        provider_config: { username: u, password_file: pw.txt }',
+      ].join('\n'),
+    );
     const loaded = loadConfigFile(join(dir, 'gw.yaml'));
     expect(loaded.issues).toEqual([]);
     expect(loaded.config!.cloud.connectors.a!.provider_config).toEqual({ username: 'u', password: 's3cr3t-pw' });
     expect(loaded.secrets.redactText('login failed for u:s3cr3t-pw')).toBe('login failed for u:***');
     const missing = parseConfigText('gateway:\n  api: { token_file: /nonexistent/token }\n');
-    expect(missing.issues[0]).toMatchObject({ path: 'gateway.api.token_file', line: 2, message: expect.stringContaining('ENOENT') });
+    expect(missing.issues[0]).toMatchObject({
+      path: 'gateway.api.token_file',
+      line: 2,
+      message: expect.stringContaining('ENOENT'),
+    });
   });
 });
 
 describe('host-level settings', () => {
   it('maps the seed fields to delivery options and lane settings', () => {
-    const { config } = parseConfigText([
-      'gateway:',
-      '  cloud:',
-      '    batch_size: 100',
-      '    batch_timeout: 5s',
-      '    health_check_interval: 30s',
-      '    buffer: { max_size: 10000, persistent_path: ./q }',
-      '    queue: { when_full: drop_oldest, ttl: 2h, sync: always, memory_cache_bytes: 1048576 }',
-      '    connectors:',
-      '      a:',
-      '        type: mqtt',
-      '        timeout: 500ms',
-      '        retry_count: 5',
-      '        retry_delay: 2s',
-      '        buffer_size: 1000',
-      '        queue: { order: newest_first }',
-      '        breaker: { reset: 1m }',
-    ].join('\n'));
+    const { config } = parseConfigText(
+      [
+        'gateway:',
+        '  cloud:',
+        '    batch_size: 100',
+        '    batch_timeout: 5s',
+        '    health_check_interval: 30s',
+        '    buffer: { max_size: 10000, persistent_path: ./q }',
+        '    queue: { when_full: drop_oldest, ttl: 2h, sync: always, memory_cache_bytes: 1048576 }',
+        '    connectors:',
+        '      a:',
+        '        type: mqtt',
+        '        timeout: 500ms',
+        '        retry_count: 5',
+        '        retry_delay: 2s',
+        '        buffer_size: 1000',
+        '        queue: { order: newest_first }',
+        '        breaker: { reset: 1m }',
+      ].join('\n'),
+    );
     const a = config!.cloud.connectors.a!;
     expect(deliveryOptions(config!, a)).toEqual({
-      batchSize: 100, flushIntervalMs: 5_000, timeoutMs: 500, healthCheckIntervalMs: 30_000,
-      retry: { initialDelayMs: 2_000 }, breaker: { failureThreshold: 5, resetMs: 60_000 },
+      batchSize: 100,
+      flushIntervalMs: 5_000,
+      timeoutMs: 500,
+      healthCheckIntervalMs: 30_000,
+      retry: { initialDelayMs: 2_000 },
+      breaker: { failureThreshold: 5, resetMs: 60_000 },
     });
     expect(connectorLane(a)).toEqual({ maxPoints: 1000, order: 'newest_first' });
-    expect(queueOptions(config!)).toMatchObject({ sync: 'always', memoryCacheBytes: 1_048_576, defaults: { maxPoints: 10_000, whenFull: 'drop_oldest', ttlMs: 7_200_000 } });
+    expect(queueOptions(config!)).toMatchObject({
+      sync: 'always',
+      memoryCacheBytes: 1_048_576,
+      defaults: { maxPoints: 10_000, whenFull: 'drop_oldest', ttlMs: 7_200_000 },
+    });
   });
 });
 
 describe('files the host loads', () => {
   it('reports unreadable TLS files at their field and line', async () => {
-    const loaded = parseConfigText([
-      'gateway:',
-      '  api: { tls: { cert_file: /nonexistent/api.pem, key_file: /nonexistent/api.key } }',
-      '  cloud:',
-      '    connectors:',
-      '      a:',
-      '        type: mqtt',
-      '        tls_enabled: true',
-      '        ca_file: /nonexistent/ca.pem',
-    ].join('\n'));
+    const loaded = parseConfigText(
+      [
+        'gateway:',
+        '  api: { tls: { cert_file: /nonexistent/api.pem, key_file: /nonexistent/api.key } }',
+        '  cloud:',
+        '    connectors:',
+        '      a:',
+        '        type: mqtt',
+        '        tls_enabled: true',
+        '        ca_file: /nonexistent/ca.pem',
+      ].join('\n'),
+    );
     const issues = await hostFileChecks(loaded as LoadedConfig & { config: GatewayConfig });
-    expect(issues).toEqual(expect.arrayContaining([
-      { path: 'gateway.cloud.connectors.a.ca_file', line: 8, message: expect.stringContaining('/nonexistent/ca.pem') },
-      { path: 'gateway.api.tls.cert_file', line: 2, message: expect.stringContaining('ENOENT') },
-      { path: 'gateway.api.tls.key_file', line: 2, message: expect.stringContaining('ENOENT') },
-    ]));
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        {
+          path: 'gateway.cloud.connectors.a.ca_file',
+          line: 8,
+          message: expect.stringContaining('/nonexistent/ca.pem'),
+        },
+        { path: 'gateway.api.tls.cert_file', line: 2, message: expect.stringContaining('ENOENT') },
+        { path: 'gateway.api.tls.key_file', line: 2, message: expect.stringContaining('ENOENT') },
+      ]),
+    );
   });
 });
 
 describe('sources', () => {
   it('host-level source keys (type, enabled, plugin, priority) are not passed to the plugin schema', async () => {
-    const loaded = parseConfigText('gateway:\n  sources:\n    sim: { type: simulator, priority: 7, devices: 2, interval: 500ms }\n    off: { type: not-installed, enabled: false }\n');
+    const loaded = parseConfigText(
+      'gateway:\n  sources:\n    sim: { type: simulator, priority: 7, devices: 2, interval: 500ms }\n    off: { type: not-installed, enabled: false }\n',
+    );
     const l = loaded as LoadedConfig & { config: GatewayConfig };
     const r = await resolvePlugins(l);
     expect(r.issues).toEqual([]);
@@ -225,7 +268,9 @@ describe('sources', () => {
   });
 
   it('source plugin schema errors point at the source entry and line', async () => {
-    const issues = await allIssues(parseConfigText('gateway:\n  sources:\n    sim:\n      type: simulator\n      devices: -1\n'));
+    const issues = await allIssues(
+      parseConfigText('gateway:\n  sources:\n    sim:\n      type: simulator\n      devices: -1\n'),
+    );
     expect(issues).toEqual([{ path: 'gateway.sources.sim.devices', line: 5, message: expect.any(String) }]);
   });
 });
@@ -239,7 +284,10 @@ describe('examples/', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
     expect(files).toContain('gateway.yaml');
     for (const f of files) {
-      const loaded = loadConfigFile(join(dir, f), { BIFROST_API_TOKEN: 'example-token', MQTT_PASSWORD_FILE: join(secret, 'mqtt') });
+      const loaded = loadConfigFile(join(dir, f), {
+        BIFROST_API_TOKEN: 'example-token',
+        MQTT_PASSWORD_FILE: join(secret, 'mqtt'),
+      });
       expect(await allIssues(loaded), f).toEqual([]);
     }
   });

@@ -8,9 +8,21 @@ import { join } from 'node:path';
 import { connect } from 'amqplib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  createKafkaTopic, influxdBinary, kafkaInstallation, postgresInstallation, rabbitInstallation, requirePeer, showPeerLogsOnFailure,
-  startInflux, startKafka, startPostgres, startRabbitMq,
-  type InfluxPeer, type KafkaPeer, type PostgresPeer, type RabbitPeer,
+  createKafkaTopic,
+  influxdBinary,
+  kafkaInstallation,
+  postgresInstallation,
+  rabbitInstallation,
+  requirePeer,
+  showPeerLogsOnFailure,
+  startInflux,
+  startKafka,
+  startPostgres,
+  startRabbitMq,
+  type InfluxPeer,
+  type KafkaPeer,
+  type PostgresPeer,
+  type RabbitPeer,
 } from '@bifrost/connector-testkit';
 import { GatewayProcess, postUntilAccepted, testGatewayConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
@@ -42,22 +54,37 @@ describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp and
   let kafka: KafkaPeer | undefined;
   let gateway: GatewayProcess | undefined;
   showPeerLogsOnFailure(() => [postgres, influx, rabbit, kafka]);
-  beforeEach(({ onTestFailed }) => onTestFailed(() => { process.stderr.write(`\n[gateway] last output:\n${gateway?.log.slice(-4_000)}\n`); }));
+  beforeEach(({ onTestFailed }) =>
+    onTestFailed(() => {
+      process.stderr.write(`\n[gateway] last output:\n${gateway?.log.slice(-4_000)}\n`);
+    }),
+  );
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bifrost-connectors-'));
     // Each peer is kept as soon as it is up, so afterAll disposes it even when another one fails.
     await Promise.all([
-      startPostgres().then((p) => { postgres = p; }),
-      startInflux().then((p) => { influx = p; }),
-      startRabbitMq().then((p) => { rabbit = p; }),
-      startKafka().then((p) => { kafka = p; }),
+      startPostgres().then((p) => {
+        postgres = p;
+      }),
+      startInflux().then((p) => {
+        influx = p;
+      }),
+      startRabbitMq().then((p) => {
+        rabbit = p;
+      }),
+      startKafka().then((p) => {
+        kafka = p;
+      }),
     ]);
     await Promise.all([bindAmqpQueue(rabbit!.url), createKafkaTopic(kafka!.bootstrap, TOPIC)]);
 
     const apiPort = await freePort();
     const config = join(dir, 'gateway.yaml');
-    writeFileSync(config, gatewayConfig(apiPort, { postgres: postgres!, influx: influx!, rabbit: rabbit!, kafka: kafka! }));
+    writeFileSync(
+      config,
+      gatewayConfig(apiPort, { postgres: postgres!, influx: influx!, rabbit: rabbit!, kafka: kafka! }),
+    );
     gateway = new GatewayProcess(config, `http://127.0.0.1:${apiPort}`);
     await gateway.start();
   }, 90_000);
@@ -71,20 +98,30 @@ describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp and
   it('reports each connector by its type, healthy', async () => {
     const res = await fetch(`${gateway!.apiUrl}/api/cloud/health`);
     expect(res.status).toBe(200);
-    const { connectors } = await res.json() as { connectors: Array<{ name: string; type: string; status: string }> };
+    const { connectors } = (await res.json()) as { connectors: Array<{ name: string; type: string; status: string }> };
     expect(Object.fromEntries(connectors.map((c) => [c.name, c.type]))).toEqual(CONNECTORS);
     // Healthy once each has connected to its peer (the first health probe may still be under way).
-    await waitUntil('every connector healthy', async () => {
-      const body = await (await fetch(`${gateway!.apiUrl}/api/cloud/health`)).json() as { connectors: Array<{ status: string }> };
-      return body.connectors.every((c) => c.status === 'healthy');
-    }, 20_000);
+    await waitUntil(
+      'every connector healthy',
+      async () => {
+        const body = (await (await fetch(`${gateway!.apiUrl}/api/cloud/health`)).json()) as {
+          connectors: Array<{ status: string }>;
+        };
+        return body.connectors.every((c) => c.status === 'healthy');
+      },
+      20_000,
+    );
   });
 
   it(`delivers ${TOTAL} REST points to every peer, each read back by id, and counts them per connector and type`, async () => {
     // Unique timestamps: InfluxDB keeps one point per series and timestamp.
     const start = Date.now();
     const points = Array.from({ length: TOTAL }, (_, i) => ({
-      id: randomUUID(), deviceId: `dev-${i % 8}`, tagName: 'seq', value: i, timestamp: start + i,
+      id: randomUUID(),
+      deviceId: `dev-${i % 8}`,
+      tagName: 'seq',
+      value: i,
+      timestamp: start + i,
     }));
     for (let i = 0; i < TOTAL; i += BATCH) await postUntilAccepted(gateway!.apiUrl, points.slice(i, i + BATCH));
     const ids = points.map((p) => p.id);
@@ -97,12 +134,21 @@ describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp and
     ]);
     try {
       const got = await Promise.all(readers.map((r) => readBack(r, ids, READ_BACK_MS)));
-      const report = Object.fromEntries(readers.map((r, i) => [r.sink, {
-        distinct: got[i]!.size, missing: ids.filter((id) => !got[i]!.has(id)).length,
-      }]));
+      const report = Object.fromEntries(
+        readers.map((r, i) => [
+          r.sink,
+          {
+            distinct: got[i]!.size,
+            missing: ids.filter((id) => !got[i]!.has(id)).length,
+          },
+        ]),
+      );
       console.log(`[connectors] ${TOTAL} points posted; read back per peer: ${JSON.stringify(report)}`);
       for (const [i, r] of readers.entries()) {
-        expect(ids.filter((id) => !got[i]!.has(id)), `ids missing at ${r.sink}`).toEqual([]);
+        expect(
+          ids.filter((id) => !got[i]!.has(id)),
+          `ids missing at ${r.sink}`,
+        ).toEqual([]);
         // Nothing but the posted points reached the sink.
         expect(got[i]!.size, `distinct ids at ${r.sink}`).toBe(TOTAL);
       }
@@ -112,11 +158,19 @@ describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp and
 
     // The acknowledgement is counted just after the sink has the data: wait for the counters to catch up.
     let sent: Record<string, number> = {};
-    await waitUntil('sent counters', async () => {
-      sent = sentByConnector(await (await fetch(`${gateway!.apiUrl}/metrics`)).text());
-      return Object.values(sent).every((n) => n >= TOTAL) && Object.keys(sent).length === Object.keys(CONNECTORS).length;
-    }, 10_000).catch(() => undefined);
-    expect(sent).toEqual(Object.fromEntries(Object.entries(CONNECTORS).map(([name, type]) => [`${name}/${type}`, TOTAL])));
+    await waitUntil(
+      'sent counters',
+      async () => {
+        sent = sentByConnector(await (await fetch(`${gateway!.apiUrl}/metrics`)).text());
+        return (
+          Object.values(sent).every((n) => n >= TOTAL) && Object.keys(sent).length === Object.keys(CONNECTORS).length
+        );
+      },
+      10_000,
+    ).catch(() => undefined);
+    expect(sent).toEqual(
+      Object.fromEntries(Object.entries(CONNECTORS).map(([name, type]) => [`${name}/${type}`, TOTAL])),
+    );
   });
 });
 
@@ -148,7 +202,10 @@ function sentByConnector(metrics: string): Record<string, number> {
   return out;
 }
 
-function gatewayConfig(apiPort: number, p: { postgres: PostgresPeer; influx: InfluxPeer; rabbit: RabbitPeer; kafka: KafkaPeer }): string {
+function gatewayConfig(
+  apiPort: number,
+  p: { postgres: PostgresPeer; influx: InfluxPeer; rabbit: RabbitPeer; kafka: KafkaPeer },
+): string {
   const delivery = [
     '        timeout: 10s',
     '        retry_delay: 100ms',
@@ -162,12 +219,20 @@ function gatewayConfig(apiPort: number, p: { postgres: PostgresPeer; influx: Inf
     ...delivery,
     `        provider_config: ${JSON.stringify(provider)}`,
   ];
-  return testGatewayConfig(apiPort, ['batch_size: 500', 'health_check_interval: 1s', 'queue: { path: ./queue, sync: batch }'], [
-    ...connector('tsdb', p.postgres.url, { table: TABLE, ssl_mode: 'disable' }),
-    ...connector('influx', p.influx.url, {
-      version: '1.x', database: p.influx.database, username: p.influx.admin.username, password: p.influx.admin.password, measurement: MEASUREMENT,
-    }),
-    ...connector('rabbit', p.rabbit.url, { exchange: EXCHANGE }),
-    ...connector('events', p.kafka.bootstrap, { topic: TOPIC, client_id: 'bifrost-gateway-it' }),
-  ]);
+  return testGatewayConfig(
+    apiPort,
+    ['batch_size: 500', 'health_check_interval: 1s', 'queue: { path: ./queue, sync: batch }'],
+    [
+      ...connector('tsdb', p.postgres.url, { table: TABLE, ssl_mode: 'disable' }),
+      ...connector('influx', p.influx.url, {
+        version: '1.x',
+        database: p.influx.database,
+        username: p.influx.admin.username,
+        password: p.influx.admin.password,
+        measurement: MEASUREMENT,
+      }),
+      ...connector('rabbit', p.rabbit.url, { exchange: EXCHANGE }),
+      ...connector('events', p.kafka.bootstrap, { topic: TOPIC, client_id: 'bifrost-gateway-it' }),
+    ],
+  );
 }

@@ -5,8 +5,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  mosquittoBinary, requirePeer, startMosquitto, startToxiproxy, toxiproxyBinary,
-  type MosquittoPeer, type ToxiproxyPeer, type ToxiproxyProxy,
+  mosquittoBinary,
+  requirePeer,
+  startMosquitto,
+  startToxiproxy,
+  toxiproxyBinary,
+  type MosquittoPeer,
+  type ToxiproxyPeer,
+  type ToxiproxyProxy,
 } from '@bifrost/connector-testkit';
 import { subscribeIds, type IdSubscriber } from './support/id-subscriber.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,16 +40,23 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
     proxy = await toxi.client.createProxy({ upstream: `127.0.0.1:${broker.ports.mqtt}` });
     const apiPort = await freePort();
     const config = join(dir, 'gateway.yaml');
-    writeFileSync(config, testGatewayConfig(apiPort, ['batch_size: 200', 'health_check_interval: 1s', 'queue: { path: ./queue }'], [
-      '      broker:',
-      '        type: mqtt',
-      `        endpoint: mqtt://${proxy.host}:${proxy.port}`,
-      '        timeout: 2s',
-      '        retry_delay: 100ms',
-      '        retry: { max: 1s }',
-      '        breaker: { failure_threshold: 5, reset: 1s }',
-      '        provider_config: { qos: 1, topic_prefix: degraded, keepalive_s: 2, connect_timeout_ms: 2000 }',
-    ]));
+    writeFileSync(
+      config,
+      testGatewayConfig(
+        apiPort,
+        ['batch_size: 200', 'health_check_interval: 1s', 'queue: { path: ./queue }'],
+        [
+          '      broker:',
+          '        type: mqtt',
+          `        endpoint: mqtt://${proxy.host}:${proxy.port}`,
+          '        timeout: 2s',
+          '        retry_delay: 100ms',
+          '        retry: { max: 1s }',
+          '        breaker: { failure_threshold: 5, reset: 1s }',
+          '        provider_config: { qos: 1, topic_prefix: degraded, keepalive_s: 2, connect_timeout_ms: 2000 }',
+        ],
+      ),
+    );
     gateway = new GatewayProcess(config, `http://127.0.0.1:${apiPort}`);
     // The subscriber talks to the broker directly: only the gateway's link is degraded.
     ids = subscribeIds(broker.url, 'bifrost-degraded-subscriber', 'degraded/#');
@@ -79,21 +92,35 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
       await proxy.removeToxic(reset);
     })();
 
-    const { accepted } = await postAtRate(gateway.apiUrl, { total: TOTAL, batch: BATCH, ratePerS: RATE_PER_S, devices: 10, start });
+    const { accepted } = await postAtRate(gateway.apiUrl, {
+      total: TOTAL,
+      batch: BATCH,
+      ratePerS: RATE_PER_S,
+      devices: 10,
+      start,
+    });
     await phases;
 
     const missing = await ids.missing(accepted, 60_000);
     const duplicates = ids.duplicates();
-    const metrics = (await (await fetch(`${gateway.apiUrl}/api/cloud/metrics`)).json()) as { connectors: Array<{ failed: number; retries: number; queue: { depth: number }; breaker: string }> };
+    const metrics = (await (await fetch(`${gateway.apiUrl}/api/cloud/metrics`)).json()) as {
+      connectors: Array<{ failed: number; retries: number; queue: { depth: number }; breaker: string }>;
+    };
     const m = metrics.connectors[0]!;
-    console.log(`[degraded] ${accepted.size} accepted over ${(durationMs / 1000).toFixed(0)} s of latency/bandwidth/black hole/resets; `
-      + `missing ${missing.length}, duplicates ${duplicates}, failed write attempts ${m.failed} points, retries ${m.retries}`);
+    console.log(
+      `[degraded] ${accepted.size} accepted over ${(durationMs / 1000).toFixed(0)} s of latency/bandwidth/black hole/resets; ` +
+        `missing ${missing.length}, duplicates ${duplicates}, failed write attempts ${m.failed} points, retries ${m.retries}`,
+    );
     expect(accepted.size).toBe(TOTAL);
     expect(missing).toEqual([]);
     expect(m.failed).toBeGreaterThan(0); // the faults really hit delivery
-    await waitUntil('queue drained and breaker closed', async () => {
-      const now = (await (await fetch(`${gateway.apiUrl}/api/cloud/metrics`)).json()) as typeof metrics;
-      return now.connectors[0]!.queue.depth === 0 && now.connectors[0]!.breaker === 'closed';
-    }, 20_000);
+    await waitUntil(
+      'queue drained and breaker closed',
+      async () => {
+        const now = (await (await fetch(`${gateway.apiUrl}/api/cloud/metrics`)).json()) as typeof metrics;
+        return now.connectors[0]!.queue.depth === 0 && now.connectors[0]!.breaker === 'closed';
+      },
+      20_000,
+    );
   });
 });

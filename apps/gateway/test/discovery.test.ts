@@ -30,7 +30,8 @@ function config(text: string, baseDir: string): LoadedConfig & { config: Gateway
   return loaded as LoadedConfig & { config: GatewayConfig };
 }
 
-const jsonlConfig = (extra: string) => `gateway:\n  cloud:\n    connectors:\n      out:\n        type: jsonl\n${extra}        provider_config: { path: /tmp/x.jsonl }\n`;
+const jsonlConfig = (extra: string) =>
+  `gateway:\n  cloud:\n    connectors:\n      out:\n        type: jsonl\n${extra}        provider_config: { path: /tmp/x.jsonl }\n`;
 
 describe('plugin discovery', () => {
   it('finds the official plugins of the gateway with versions, types and roles', () => {
@@ -44,10 +45,18 @@ describe('plugin discovery', () => {
   it('finds a third-party package installed beside the config by its type, and loads it', async () => {
     const dir = projectWith('bifrost-connector-jsonl');
     const found = discoverPlugins([dir]);
-    expect(findByType(found, 'connector', 'jsonl')).toMatchObject({ name: 'bifrost-connector-jsonl', version: '1.2.3', origin: 'node_modules' });
+    expect(findByType(found, 'connector', 'jsonl')).toMatchObject({
+      name: 'bifrost-connector-jsonl',
+      version: '1.2.3',
+      origin: 'node_modules',
+    });
     const r = await resolvePlugins(config(jsonlConfig(''), dir));
     expect(r.issues).toEqual([]);
-    expect(r.connectors[0]).toMatchObject({ name: 'out', plugin: { name: 'bifrost-connector-jsonl' }, config: { path: '/tmp/x.jsonl' } });
+    expect(r.connectors[0]).toMatchObject({
+      name: 'out',
+      plugin: { name: 'bifrost-connector-jsonl' },
+      config: { path: '/tmp/x.jsonl' },
+    });
     expect(r.connectors[0]!.definition.type).toBe('jsonl');
   });
 
@@ -59,22 +68,46 @@ describe('plugin discovery', () => {
   });
 
   it('loads a plugin named explicitly by path, relative to the config file', async () => {
-    const r = await resolvePlugins(config(jsonlConfig('        plugin: ./fixtures/bifrost-connector-jsonl\n'), import.meta.dirname));
+    const r = await resolvePlugins(
+      config(jsonlConfig('        plugin: ./fixtures/bifrost-connector-jsonl\n'), import.meta.dirname),
+    );
     expect(r.issues).toEqual([]);
     expect(r.connectors[0]!.plugin).toMatchObject({ origin: 'path', name: 'bifrost-connector-jsonl' });
   });
 
   it('prefers @bifrost/connector-<type>, then bifrost-connector-<type>, then @scope/bifrost-connector-<type>', () => {
-    const p = (name: string): PluginPackage => ({ name, version: '1.0.0', role: 'connector', type: 'x', api: '^1', dir: '/', origin: 'node_modules' });
-    expect(findByType([p('@acme/bifrost-connector-x'), p('bifrost-connector-x')], 'connector', 'x')!.name).toBe('bifrost-connector-x');
-    expect(findByType([p('@acme/bifrost-connector-x'), p('@bifrost/connector-x')], 'connector', 'x')!.name).toBe('@bifrost/connector-x');
+    const p = (name: string): PluginPackage => ({
+      name,
+      version: '1.0.0',
+      role: 'connector',
+      type: 'x',
+      api: '^1',
+      dir: '/',
+      origin: 'node_modules',
+    });
+    expect(findByType([p('@acme/bifrost-connector-x'), p('bifrost-connector-x')], 'connector', 'x')!.name).toBe(
+      'bifrost-connector-x',
+    );
+    expect(findByType([p('@acme/bifrost-connector-x'), p('@bifrost/connector-x')], 'connector', 'x')!.name).toBe(
+      '@bifrost/connector-x',
+    );
     expect(findByType([p('@acme/bifrost-connector-x')], 'connector', 'x')!.name).toBe('@acme/bifrost-connector-x');
   });
 
   it('a missing plugin is an error naming the package to install, at the type line', async () => {
-    const r = await resolvePlugins(config('gateway:\n  cloud:\n    connectors:\n      s3:\n        type: s3\n', import.meta.dirname));
-    expect(r.issues).toEqual([{ path: 'gateway.cloud.connectors.s3.type', line: 5, message: expect.stringContaining('install @bifrost/connector-s3') }]);
-    expect(() => findExplicit([], 'bifrost-connector-nope', import.meta.dirname)).toThrow(/npm install bifrost-connector-nope/);
+    const r = await resolvePlugins(
+      config('gateway:\n  cloud:\n    connectors:\n      s3:\n        type: s3\n', import.meta.dirname),
+    );
+    expect(r.issues).toEqual([
+      {
+        path: 'gateway.cloud.connectors.s3.type',
+        line: 5,
+        message: expect.stringContaining('install @bifrost/connector-s3'),
+      },
+    ]);
+    expect(() => findExplicit([], 'bifrost-connector-nope', import.meta.dirname)).toThrow(
+      /npm install bifrost-connector-nope/,
+    );
   });
 
   it('an incompatible api range is an error naming both versions, without importing the plugin', async () => {
@@ -90,7 +123,16 @@ describe('plugin discovery', () => {
     const dir = projectWith();
     const pkg = join(dir, 'node_modules', 'bifrost-connector-fake');
     mkdirSync(pkg);
-    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'bifrost-connector-fake', version: '1.0.0', type: 'module', main: 'index.js', bifrost: { role: 'connector', type: 'fake', api: '^1' } }));
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({
+        name: 'bifrost-connector-fake',
+        version: '1.0.0',
+        type: 'module',
+        main: 'index.js',
+        bifrost: { role: 'connector', type: 'fake', api: '^1' },
+      }),
+    );
     writeFileSync(join(pkg, 'index.js'), 'export default { type: "fake", create() {} };\n');
     const plugin = findByType(discoverPlugins([dir]), 'connector', 'fake')!;
     await expect(loadPlugin(plugin, 'connector')).rejects.toThrow(/not made by defineConnector/);
@@ -98,9 +140,15 @@ describe('plugin discovery', () => {
 
   it('a copied (not linked) package works as well', async () => {
     const dir = projectWith();
-    cpSync(join(FIXTURES, 'bifrost-connector-jsonl'), join(dir, 'node_modules', 'bifrost-connector-jsonl'), { recursive: true });
+    cpSync(join(FIXTURES, 'bifrost-connector-jsonl'), join(dir, 'node_modules', 'bifrost-connector-jsonl'), {
+      recursive: true,
+    });
     // The copy resolves @bifrost/core and zod from the gateway's own node_modules via a link, as a hoisted install would.
-    symlinkSync(join(import.meta.dirname, '..', 'node_modules', '@bifrost'), join(dir, 'node_modules', '@bifrost'), 'dir');
+    symlinkSync(
+      join(import.meta.dirname, '..', 'node_modules', '@bifrost'),
+      join(dir, 'node_modules', '@bifrost'),
+      'dir',
+    );
     symlinkSync(join(import.meta.dirname, '..', 'node_modules', 'zod'), join(dir, 'node_modules', 'zod'), 'dir');
     const r = await resolvePlugins(config(jsonlConfig(''), dir));
     expect(r.issues).toEqual([]);

@@ -28,16 +28,23 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
     broker = await startMosquitto();
     const apiPort = await freePort();
     const config = join(dir, 'gateway.yaml');
-    writeFileSync(config, testGatewayConfig(apiPort, ['batch_size: 500', 'queue: { path: ./queue, sync: batch }'], [
-      '      broker:',
-      '        type: mqtt',
-      `        endpoint: ${broker.url}`,
-      '        timeout: 5s',
-      '        retry_delay: 100ms',
-      '        retry: { max: 1s }',
-      '        breaker: { failure_threshold: 10, reset: 1s }',
-      '        provider_config: { qos: 1, topic_prefix: e2e, client_id: bifrost-e2e-gateway }',
-    ]));
+    writeFileSync(
+      config,
+      testGatewayConfig(
+        apiPort,
+        ['batch_size: 500', 'queue: { path: ./queue, sync: batch }'],
+        [
+          '      broker:',
+          '        type: mqtt',
+          `        endpoint: ${broker.url}`,
+          '        timeout: 5s',
+          '        retry_delay: 100ms',
+          '        retry: { max: 1s }',
+          '        breaker: { failure_threshold: 10, reset: 1s }',
+          '        provider_config: { qos: 1, topic_prefix: e2e, client_id: bifrost-e2e-gateway }',
+        ],
+      ),
+    );
     gateway = new GatewayProcess(config, `http://127.0.0.1:${apiPort}`);
 
     ids = subscribeIds(broker.url, 'bifrost-e2e-subscriber', 'e2e/#');
@@ -84,15 +91,24 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
     // Rejects as soon as the chaos task fails (e.g. a restart that did not come up), so posting stops at once.
     const chaosFailed = chaos.then(() => new Promise<never>(() => {}));
     // The same points again until the gateway answers 2xx (it may be dead or restarting).
-    const { accepted, rejected } = await postAtRate(gateway.apiUrl, { total: TOTAL, batch: BATCH, ratePerS: RATE_PER_S, devices: 20, start, abort: chaosFailed });
+    const { accepted, rejected } = await postAtRate(gateway.apiUrl, {
+      total: TOTAL,
+      batch: BATCH,
+      ratePerS: RATE_PER_S,
+      devices: 20,
+      start,
+      abort: chaosFailed,
+    });
     await chaos;
     const postedIn = Date.now() - start;
 
     const missing = await ids.missing(accepted, 90_000);
     const duplicates = ids.duplicates();
-    console.log(`[e2e] ${accepted.size} points accepted in ${(postedIn / 1000).toFixed(1)} s (${rejected} failed POST attempts during restarts), `
-      + `gateway started ${gateway.starts} times (${GATEWAY_KILLS} SIGKILLs), broker restarted once; `
-      + `received ${ids.received.size} distinct ids, missing ${missing.length}, duplicates ${duplicates}`);
+    console.log(
+      `[e2e] ${accepted.size} points accepted in ${(postedIn / 1000).toFixed(1)} s (${rejected} failed POST attempts during restarts), ` +
+        `gateway started ${gateway.starts} times (${GATEWAY_KILLS} SIGKILLs), broker restarted once; ` +
+        `received ${ids.received.size} distinct ids, missing ${missing.length}, duplicates ${duplicates}`,
+    );
     expect(gateway.starts).toBe(GATEWAY_KILLS + 1);
     expect(accepted.size).toBe(TOTAL);
     expect(missing).toEqual([]);

@@ -25,13 +25,27 @@ describe('embedded default (examples/gateway.yaml)', () => {
     expect(config).toContain(`port: ${brokerPort}`);
     writeFileSync(join(dir, 'gateway.yaml'), config);
 
-    const child = spawn(process.execPath, [CLI, 'run', '-c', join(dir, 'gateway.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'run', '-c', join(dir, 'gateway.yaml')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let log = '';
-    child.stdout.on('data', (d: Buffer) => { log += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      await waitUntil('gateway ready', () => fetch(`http://127.0.0.1:${apiPort}/ready`).then((r) => r.ok, () => false), 30_000);
+      await waitUntil(
+        'gateway ready',
+        () =>
+          fetch(`http://127.0.0.1:${apiPort}/ready`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        30_000,
+      );
       expect(log).toContain(`mqtt://127.0.0.1:${brokerPort}`);
       expect(log).toContain(`http://127.0.0.1:${apiPort}`);
 
@@ -43,11 +57,18 @@ describe('embedded default (examples/gateway.yaml)', () => {
         topics.add(topic);
         sample = JSON.parse(payload.toString()) as typeof sample;
       });
-      await waitUntil('readings from every simulated device', () => ['sim-001', 'sim-002', 'sim-003'].every((d) => [...topics].some((t) => t.startsWith(`bifrost/${d}/`))), 15_000);
+      await waitUntil(
+        'readings from every simulated device',
+        () => ['sim-001', 'sim-002', 'sim-003'].every((d) => [...topics].some((t) => t.startsWith(`bifrost/${d}/`))),
+        15_000,
+      );
       sub.end(true);
       expect(sample.id).toMatch(/^[0-9a-f-]{36}$/);
 
-      const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/api/cloud/metrics`)).json() as { connectors: Array<{ name: string; sent: number }>; devices: Record<string, unknown> };
+      const metrics = (await (await fetch(`http://127.0.0.1:${apiPort}/api/cloud/metrics`)).json()) as {
+        connectors: Array<{ name: string; sent: number }>;
+        devices: Record<string, unknown>;
+      };
       expect(metrics.connectors[0]!.name).toBe('local-mqtt');
       expect(metrics.connectors[0]!.sent).toBeGreaterThan(0);
       expect(Object.keys(metrics.devices).sort()).toEqual(['sim-001', 'sim-002', 'sim-003']);

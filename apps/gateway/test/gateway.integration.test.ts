@@ -13,16 +13,29 @@ import { startGateway } from '../src/gateway.js';
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-gw-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function httpsJson(url: string, opts: { method?: string; body?: unknown; token?: string; ca: string }): Promise<{ status: number; body: any }> {
+function httpsJson(
+  url: string,
+  opts: { method?: string; body?: unknown; token?: string; ca: string },
+): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: opts.method ?? 'GET', ca: opts.ca,
-      headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined }));
-    });
+    const req = request(
+      url,
+      {
+        method: opts.method ?? 'GET',
+        ca: opts.ca,
+        headers: {
+          'content-type': 'application/json',
+          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => {
+          text += d.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
   });
@@ -30,24 +43,46 @@ function httpsJson(url: string, opts: { method?: string; body?: unknown; token?:
 
 describe('gateway in-process', () => {
   it('HTTPS + token from token_file, a third-party plugin by path, points in the sink file', async () => {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     writeFileSync(join(dir, 'token.txt'), 'gw-test-token-123\n');
     const out = join(dir, 'out.jsonl');
-    writeFileSync(join(dir, 'gateway.yaml'), [
-      'gateway:',
-      '  throughput_log_interval: 0',
-      '  api: { port: 0, token_file: token.txt, tls: { cert_file: cert.pem, key_file: key.pem } }',
-      '  cloud:',
-      '    batch_timeout: 10ms',
-      '    queue: { path: ./queue }',
-      '    connectors:',
-      '      file:',
-      '        type: jsonl',
-      `        plugin: ${join(import.meta.dirname, 'fixtures', 'bifrost-connector-jsonl')}`,
-      `        provider_config: { path: ${out}, token: sink-secret-456 }`,
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'gateway.yaml'),
+      [
+        'gateway:',
+        '  throughput_log_interval: 0',
+        '  api: { port: 0, token_file: token.txt, tls: { cert_file: cert.pem, key_file: key.pem } }',
+        '  cloud:',
+        '    batch_timeout: 10ms',
+        '    queue: { path: ./queue }',
+        '    connectors:',
+        '      file:',
+        '        type: jsonl',
+        `        plugin: ${join(import.meta.dirname, 'fixtures', 'bifrost-connector-jsonl')}`,
+        `        provider_config: { path: ${out}, token: sink-secret-456 }`,
+        '',
+      ].join('\n'),
+    );
     const ca = readFileSync(join(dir, 'cert.pem'), 'utf8');
     const loaded = loadConfigFile(join(dir, 'gateway.yaml'));
     expect(loaded.issues).toEqual([]);
@@ -55,8 +90,21 @@ describe('gateway in-process', () => {
     try {
       expect(gw.apiUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       expect((await httpsJson(`${gw.apiUrl}/health`, { ca })).status).toBe(200);
-      expect((await httpsJson(`${gw.apiUrl}/api/data`, { method: 'POST', ca, body: [{ deviceId: 'd', tagName: 't', value: 1 }] })).status).toBe(401);
-      const ok = await httpsJson(`${gw.apiUrl}/api/data`, { method: 'POST', ca, token: 'gw-test-token-123', body: Array.from({ length: 20 }, (_, i) => ({ deviceId: 'd', tagName: 't', value: i })) });
+      expect(
+        (
+          await httpsJson(`${gw.apiUrl}/api/data`, {
+            method: 'POST',
+            ca,
+            body: [{ deviceId: 'd', tagName: 't', value: 1 }],
+          })
+        ).status,
+      ).toBe(401);
+      const ok = await httpsJson(`${gw.apiUrl}/api/data`, {
+        method: 'POST',
+        ca,
+        token: 'gw-test-token-123',
+        body: Array.from({ length: 20 }, (_, i) => ({ deviceId: 'd', tagName: 't', value: i })),
+      });
       expect(ok.status).toBe(200);
       const prom = await gw.pipeline.registry.metrics();
       expect(prom).toContain('bifrost_process_resident_memory_bytes');
@@ -68,7 +116,10 @@ describe('gateway in-process', () => {
         if (Date.now() - start > 10_000) throw new Error('points did not reach the sink');
         await new Promise((r) => setTimeout(r, 20));
       }
-      const ids = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+      const ids = readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { id: string }).id);
       expect(ids.sort()).toEqual([...ok.body.ids].sort());
     } finally {
       await gw.stop();
@@ -77,25 +128,33 @@ describe('gateway in-process', () => {
 
   it('points queued while the sink fails survive a restart and are delivered by the next run', async () => {
     const out = join(dir, 'blocked', 'out.jsonl'); // the directory does not exist yet: connect fails
-    const yaml = (sinkPath: string) => [
-      'gateway:',
-      '  throughput_log_interval: 0',
-      '  api: { port: 0 }',
-      '  shutdown_timeout: 1s',
-      '  cloud:',
-      '    batch_timeout: 10ms',
-      '    queue: { path: ./queue2 }',
-      '    connectors:',
-      '      file:',
-      '        type: jsonl',
-      '        plugin: ' + join(import.meta.dirname, 'fixtures', 'bifrost-connector-jsonl'),
-      '        retry_delay: 50ms',
-      `        provider_config: { path: ${sinkPath} }`,
-      '',
-    ].join('\n');
+    const yaml = (sinkPath: string) =>
+      [
+        'gateway:',
+        '  throughput_log_interval: 0',
+        '  api: { port: 0 }',
+        '  shutdown_timeout: 1s',
+        '  cloud:',
+        '    batch_timeout: 10ms',
+        '    queue: { path: ./queue2 }',
+        '    connectors:',
+        '      file:',
+        '        type: jsonl',
+        '        plugin: ' + join(import.meta.dirname, 'fixtures', 'bifrost-connector-jsonl'),
+        '        retry_delay: 50ms',
+        `        provider_config: { path: ${sinkPath} }`,
+        '',
+      ].join('\n');
     writeFileSync(join(dir, 'gw2.yaml'), yaml(out));
     const first = await startGateway(loadConfigFile(join(dir, 'gw2.yaml')), { logger: pino({ level: 'silent' }) });
-    const res = await fetch(`${first.apiUrl}/api/data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ deviceId: 'd', tagName: 't', value: 1 }, { deviceId: 'd', tagName: 't', value: 2 }]) });
+    const res = await fetch(`${first.apiUrl}/api/data`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { deviceId: 'd', tagName: 't', value: 1 },
+        { deviceId: 'd', tagName: 't', value: 2 },
+      ]),
+    });
     expect(res.status).toBe(200);
     const { ids } = (await res.json()) as { ids: string[] };
     await first.stop();
@@ -108,7 +167,13 @@ describe('gateway in-process', () => {
         if (Date.now() - start > 10_000) throw new Error('queued points were not delivered after the restart');
         await new Promise((r) => setTimeout(r, 20));
       }
-      expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id).sort()).toEqual([...ids].sort());
+      expect(
+        readFileSync(out, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { id: string }).id)
+          .sort(),
+      ).toEqual([...ids].sort());
     } finally {
       await second.stop();
     }
@@ -122,10 +187,17 @@ describe('busy ports', () => {
     await new Promise((r) => blocker.once('listening', r));
     const port = (blocker.address() as { port: number }).port;
     try {
-      writeFileSync(join(dir, 'busy1.yaml'), `gateway:\n  api: { port: 0 }\n  embedded_broker: { enabled: true, port: ${port} }\n`);
-      await expect(startGateway(loadConfigFile(join(dir, 'busy1.yaml')), { logger: pino({ level: 'silent' }) })).rejects.toThrow(/embedded_broker: 127\.0\.0\.1:\d+ is already in use/);
+      writeFileSync(
+        join(dir, 'busy1.yaml'),
+        `gateway:\n  api: { port: 0 }\n  embedded_broker: { enabled: true, port: ${port} }\n`,
+      );
+      await expect(
+        startGateway(loadConfigFile(join(dir, 'busy1.yaml')), { logger: pino({ level: 'silent' }) }),
+      ).rejects.toThrow(/embedded_broker: 127\.0\.0\.1:\d+ is already in use/);
       writeFileSync(join(dir, 'busy2.yaml'), `gateway:\n  port: ${port}\n`);
-      await expect(startGateway(loadConfigFile(join(dir, 'busy2.yaml')), { logger: pino({ level: 'silent' }) })).rejects.toThrow(/api: 127\.0\.0\.1:\d+ is already in use; set gateway.port/);
+      await expect(
+        startGateway(loadConfigFile(join(dir, 'busy2.yaml')), { logger: pino({ level: 'silent' }) }),
+      ).rejects.toThrow(/api: 127\.0\.0\.1:\d+ is already in use; set gateway.port/);
     } finally {
       blocker.close();
     }

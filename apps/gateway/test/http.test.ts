@@ -1,4 +1,13 @@
-import { createMemoryQueue, createPipeline, createRouter, defineConnector, PayloadError, type DataPoint, type DurableQueue, type Pipeline } from '@bifrost/core';
+import {
+  createMemoryQueue,
+  createPipeline,
+  createRouter,
+  defineConnector,
+  PayloadError,
+  type DataPoint,
+  type DurableQueue,
+  type Pipeline,
+} from '@bifrost/core';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -45,7 +54,15 @@ afterEach(async () => {
   }
 });
 
-function harness(opts: { token?: string; maxPoints?: number; start?: boolean; bodyLimit?: number; wrapQueue?: (q: DurableQueue) => DurableQueue } = {}): Harness {
+function harness(
+  opts: {
+    token?: string;
+    maxPoints?: number;
+    start?: boolean;
+    bodyLimit?: number;
+    wrapQueue?: (q: DurableQueue) => DurableQueue;
+  } = {},
+): Harness {
   const received: DataPoint[] = [];
   const queue = (opts.wrapQueue ?? ((q) => q))(createMemoryQueue());
   const written = { bytes: 0 };
@@ -54,17 +71,33 @@ function harness(opts: { token?: string; maxPoints?: number; start?: boolean; bo
   secrets.add('hunter2-password');
   const pipeline = createPipeline({
     queue,
-    router: createRouter({ rules: [{ name: 'alarms', condition: 'quality=ALARM', connectors: ['b'], priority: 5 }], defaultConnector: 'a', connectors: ['a', 'b'] }),
+    router: createRouter({
+      rules: [{ name: 'alarms', condition: 'quality=ALARM', connectors: ['b'], priority: 5 }],
+      defaultConnector: 'a',
+      connectors: ['a', 'b'],
+    }),
     connectors: [
-      { name: 'a', definition, config: {}, delivery: { flushIntervalMs: 5, batchSize: 50 }, lane: opts.maxPoints ? { maxPoints: opts.maxPoints, whenFull: 'block' } : {} },
+      {
+        name: 'a',
+        definition,
+        config: {},
+        delivery: { flushIntervalMs: 5, batchSize: 50 },
+        lane: opts.maxPoints ? { maxPoints: opts.maxPoints, whenFull: 'block' } : {},
+      },
       { name: 'b', definition, config: {}, delivery: { flushIntervalMs: 5 } },
     ],
   });
   if (opts.start !== false) pipeline.start();
   const app = buildApi({
-    pipeline, queue, secrets,
+    pipeline,
+    queue,
+    secrets,
     connectorConfigs: {
-      a: { type: 'recorder', endpoint: 'mqtt://u:hunter2-password@host', provider_config: { username: 'u', password: 'hunter2-password', token: 'abc' } },
+      a: {
+        type: 'recorder',
+        endpoint: 'mqtt://u:hunter2-password@host',
+        provider_config: { username: 'u', password: 'hunter2-password', token: 'abc' },
+      },
       b: { type: 'recorder', provider_config: {} },
     },
     logger: pino({ level: 'silent' }),
@@ -78,7 +111,12 @@ function harness(opts: { token?: string; maxPoints?: number; start?: boolean; bo
   return h;
 }
 
-const point = (i: number, extra: Record<string, unknown> = {}) => ({ deviceId: 'PLC001', tagName: 'temperature', value: 20 + i, ...extra });
+const point = (i: number, extra: Record<string, unknown> = {}) => ({
+  deviceId: 'PLC001',
+  tagName: 'temperature',
+  value: 20 + i,
+  ...extra,
+});
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -101,7 +139,15 @@ describe('REST API', () => {
 
   it('/ready is 503 while the gateway does not accept data', async () => {
     const h = harness();
-    const app = buildApi({ pipeline: h.pipeline, queue: h.queue, secrets: new SecretRegistry(), connectorConfigs: {}, logger: pino({ level: 'silent' }), isAccepting: () => false, version: 'x' });
+    const app = buildApi({
+      pipeline: h.pipeline,
+      queue: h.queue,
+      secrets: new SecretRegistry(),
+      connectorConfigs: {},
+      logger: pino({ level: 'silent' }),
+      isAccepting: () => false,
+      version: 'x',
+    });
     const res = await app.inject('/ready');
     expect(res.statusCode).toBe(503);
     await app.close();
@@ -110,13 +156,17 @@ describe('REST API', () => {
   it('/ready and /api/cloud/health turn red while the queue storage fails, and green once it works again', async () => {
     let broken = true;
     // The memory queue with a lease that throws, as a queue on a failing disk would.
-    const failingLease = (q: DurableQueue) => new Proxy(q, {
-      get(target, key) {
-        if (key === 'lease' && broken) return async () => { throw new Error('disk I/O error'); };
-        const v = Reflect.get(target, key) as unknown;
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
+    const failingLease = (q: DurableQueue) =>
+      new Proxy(q, {
+        get(target, key) {
+          if (key === 'lease' && broken)
+            return async () => {
+              throw new Error('disk I/O error');
+            };
+          const v = Reflect.get(target, key) as unknown;
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
     const { app, received } = harness({ wrapQueue: (q) => withOperationHealth(failingLease(q)) });
     expect((await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)] })).statusCode).toBe(200);
     let ready = await app.inject('/ready');
@@ -125,7 +175,10 @@ describe('REST API', () => {
       ready = await app.inject('/ready');
     }
     expect(ready.statusCode).toBe(503);
-    expect(ready.json()).toMatchObject({ ready: false, queue: { ok: false, reason: expect.stringContaining('lease failed: disk I/O error') } });
+    expect(ready.json()).toMatchObject({
+      ready: false,
+      queue: { ok: false, reason: expect.stringContaining('lease failed: disk I/O error') },
+    });
     const health = await app.inject('/api/cloud/health');
     expect(health.json()).toMatchObject({ status: 'unhealthy', queue: { ok: false } });
 
@@ -137,7 +190,11 @@ describe('REST API', () => {
 
   it('POST /api/data routes points, answers with their ids, and they are delivered', async () => {
     const { app, received } = harness();
-    const res = await app.inject({ method: 'POST', url: '/api/data', payload: [point(1), point(2, { quality: 'ALARM' })] });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/data',
+      payload: [point(1), point(2, { quality: 'ALARM' })],
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body).toMatchObject({ accepted: 2, queued: 2, unrouted: 0 });
@@ -150,7 +207,11 @@ describe('REST API', () => {
     const { app, received, pipeline } = harness();
     const one = await app.inject({ method: 'POST', url: '/api/cloud/connectors/b/data', payload: point(1) });
     expect(one.statusCode).toBe(200);
-    const many = await app.inject({ method: 'POST', url: '/api/cloud/connectors/b/data', payload: { points: [point(2), { device_id: 'PLC002', tag_name: 'x', value: true }] } });
+    const many = await app.inject({
+      method: 'POST',
+      url: '/api/cloud/connectors/b/data',
+      payload: { points: [point(2), { device_id: 'PLC002', tag_name: 'x', value: true }] },
+    });
     expect(many.json()).toMatchObject({ accepted: 2, queued: 2 });
     await until(() => received.length === 3);
     expect(pipeline.metricsSnapshot().connectors.find((c) => c.name === 'b')!.sent).toBe(3);
@@ -159,12 +220,25 @@ describe('REST API', () => {
 
   it('400 with the field path for malformed points, bad JSON and empty bodies', async () => {
     const { app } = harness();
-    const bad = await app.inject({ method: 'POST', url: '/api/data', payload: [point(1), { deviceId: 'x', tagName: 't', value: [1] }] });
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/api/data',
+      payload: [point(1), { deviceId: 'x', tagName: 't', value: [1] }],
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ error: 'BIFROST_ERR_INVALID_POINT', issues: [{ path: '[1].value' }] });
-    const wrapped = await app.inject({ method: 'POST', url: '/api/data', payload: { points: [{ tagName: 't', value: 1 }] } });
+    const wrapped = await app.inject({
+      method: 'POST',
+      url: '/api/data',
+      payload: { points: [{ tagName: 't', value: 1 }] },
+    });
     expect(wrapped.json().issues[0].path).toBe('points[0].deviceId');
-    const json = await app.inject({ method: 'POST', url: '/api/data', headers: { 'content-type': 'application/json' }, payload: '{"deviceId": ' });
+    const json = await app.inject({
+      method: 'POST',
+      url: '/api/data',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"deviceId": ',
+    });
     expect(json.statusCode).toBe(400);
     const empty = await app.inject({ method: 'POST', url: '/api/data' });
     expect(empty.statusCode).toBe(400);
@@ -172,7 +246,11 @@ describe('REST API', () => {
 
   it('413 for a body over the limit', async () => {
     const { app } = harness({ bodyLimit: 1024 });
-    const res = await app.inject({ method: 'POST', url: '/api/data', payload: Array.from({ length: 100 }, (_, i) => point(i)) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/data',
+      payload: Array.from({ length: 100 }, (_, i) => point(i)),
+    });
     expect(res.statusCode).toBe(413);
     expect(res.json().error).toBe('BIFROST_ERR_BODY_TOO_LARGE');
   });
@@ -192,8 +270,15 @@ describe('REST API', () => {
 
   it('503 with Retry-After when a block queue is full; nothing of the request is queued', async () => {
     const { app, queue } = harness({ maxPoints: 3, start: false });
-    expect((await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/data', payload: [point(1), point(2)] })).statusCode).toBe(200);
-    const full = await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/data', payload: [point(3), point(4)] });
+    expect(
+      (await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/data', payload: [point(1), point(2)] }))
+        .statusCode,
+    ).toBe(200);
+    const full = await app.inject({
+      method: 'POST',
+      url: '/api/cloud/connectors/a/data',
+      payload: [point(3), point(4)],
+    });
     expect(full.statusCode).toBe(503);
     expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(full.json().error).toBe('BIFROST_ERR_QUEUE_FULL');
@@ -228,20 +313,36 @@ describe('REST API', () => {
 
   it('dead letters: list, replay and purge', async () => {
     const { app, received, pipeline } = harness();
-    await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/data', payload: [point(1, { deviceId: 'poison' }), point(2, { deviceId: 'poison' }), point(3)] });
+    await app.inject({
+      method: 'POST',
+      url: '/api/cloud/connectors/a/data',
+      payload: [point(1, { deviceId: 'poison' }), point(2, { deviceId: 'poison' }), point(3)],
+    });
     await until(() => received.length === 1 && pipeline.metricsSnapshot().connectors[0]!.deadLettered === 2);
     const list = await app.inject('/api/cloud/deadletters?connector=a');
     expect(list.statusCode).toBe(200);
     const dls = list.json().deadLetters;
     expect(dls).toHaveLength(2);
     expect(dls[0]).toMatchObject({ connector: 'a', code: expect.any(String), point: { deviceId: 'poison' } });
-    const replay = await app.inject({ method: 'POST', url: '/api/cloud/deadletters/replay', payload: { connector: 'a', seqs: [dls[0].seq] } });
+    const replay = await app.inject({
+      method: 'POST',
+      url: '/api/cloud/deadletters/replay',
+      payload: { connector: 'a', seqs: [dls[0].seq] },
+    });
     expect(replay.json()).toEqual({ replayed: 1 });
     await until(() => pipeline.metricsSnapshot().connectors[0]!.deadLettered === 3);
-    const purge = await app.inject({ method: 'POST', url: '/api/cloud/deadletters/purge', payload: { connector: 'a' } });
+    const purge = await app.inject({
+      method: 'POST',
+      url: '/api/cloud/deadletters/purge',
+      payload: { connector: 'a' },
+    });
     expect(purge.json()).toEqual({ purged: 2 });
     expect((await app.inject('/api/cloud/deadletters')).json().deadLetters).toEqual([]);
-    const badFilter = await app.inject({ method: 'POST', url: '/api/cloud/deadletters/replay', payload: { seqs: ['x'] } });
+    const badFilter = await app.inject({
+      method: 'POST',
+      url: '/api/cloud/deadletters/replay',
+      payload: { seqs: ['x'] },
+    });
     expect(badFilter.statusCode).toBe(400);
     expect(badFilter.json().issues[0].path).toBe('seqs');
     const badLimit = await app.inject('/api/cloud/deadletters?limit=-1');
@@ -255,8 +356,15 @@ describe('REST API', () => {
     const res = await app.inject('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
-    for (const name of ['bifrost_cloud_data_points_sent_total', 'bifrost_cloud_data_points_failed_total', 'bifrost_cloud_batch_operations_total',
-      'bifrost_cloud_connection_attempts_total', 'bifrost_cloud_buffer_size', 'bifrost_cloud_response_time_seconds', 'bifrost_cloud_breaker_state']) {
+    for (const name of [
+      'bifrost_cloud_data_points_sent_total',
+      'bifrost_cloud_data_points_failed_total',
+      'bifrost_cloud_batch_operations_total',
+      'bifrost_cloud_connection_attempts_total',
+      'bifrost_cloud_buffer_size',
+      'bifrost_cloud_response_time_seconds',
+      'bifrost_cloud_breaker_state',
+    ]) {
       expect(res.body).toContain(name);
     }
     expect(res.body).toMatch(/bifrost_cloud_data_points_sent_total\{connector="a",type="recorder"\} 1/);
@@ -268,7 +376,10 @@ describe('REST API', () => {
     expect(doc.openapi).toBe('3.1.0');
     for (const r of ROUTES) expect(doc.paths[r.path][r.method.toLowerCase()], `${r.method} ${r.path}`).toBeDefined();
     // The reverse (every served route is in ROUTES) is enforced by buildApi's onRoute hook.
-    for (const r of ROUTES) expect(app.hasRoute({ method: r.method, url: r.path.replace('{name}', ':name') }), `${r.method} ${r.path}`).toBe(true);
+    for (const r of ROUTES)
+      expect(app.hasRoute({ method: r.method, url: r.path.replace('{name}', ':name') }), `${r.method} ${r.path}`).toBe(
+        true,
+      );
   });
 
   it('GET / serves the status page', async () => {
@@ -284,7 +395,15 @@ describe('REST API', () => {
   it('bearer token: 401 without it on every route but /health and the page shell', async () => {
     const { app } = harness({ token: 't0ken-value' });
     expect((await app.inject('/health')).statusCode).toBe(200);
-    for (const url of ['/ready', '/api/cloud/health', '/api/cloud/metrics', '/metrics', '/openapi.json', '/api/cloud/deadletters', '/api/cloud/connectors/a/config']) {
+    for (const url of [
+      '/ready',
+      '/api/cloud/health',
+      '/api/cloud/metrics',
+      '/metrics',
+      '/openapi.json',
+      '/api/cloud/deadletters',
+      '/api/cloud/connectors/a/config',
+    ]) {
       const res = await app.inject(url);
       expect(res.statusCode, url).toBe(401);
       expect(res.headers['www-authenticate']).toContain('Bearer');
@@ -292,7 +411,12 @@ describe('REST API', () => {
     }
     const post = await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)] });
     expect(post.statusCode).toBe(401);
-    const ok = await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)], headers: { authorization: 'Bearer t0ken-value' } });
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/api/data',
+      payload: [point(1)],
+      headers: { authorization: 'Bearer t0ken-value' },
+    });
     expect(ok.statusCode).toBe(200);
   });
 });

@@ -7,10 +7,16 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configJsonSchema } from '../src/config/json-schema.js';
 
-const validate = new Ajv({ strict: false, allErrors: true }).compile(configJsonSchema({ connectors: [mqtt], sources: [simulator] }));
-const example = () => parse(readFileSync(join(import.meta.dirname, '../../../examples/gateway.yaml'), 'utf8')) as {
-  gateway: { sources: Record<string, Record<string, unknown>>; cloud: { connectors: Record<string, Record<string, unknown> & { provider_config: Record<string, unknown> }> } };
-};
+const validate = new Ajv({ strict: false, allErrors: true }).compile(
+  configJsonSchema({ connectors: [mqtt], sources: [simulator] }),
+);
+const example = () =>
+  parse(readFileSync(join(import.meta.dirname, '../../../examples/gateway.yaml'), 'utf8')) as {
+    gateway: {
+      sources: Record<string, Record<string, unknown>>;
+      cloud: { connectors: Record<string, Record<string, unknown> & { provider_config: Record<string, unknown> }> };
+    };
+  };
 const problems = () => (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
 
 describe('bifrost schema (JSON Schema for editors)', () => {

@@ -6,13 +6,28 @@ import { createLogger } from '../src/logging.js';
 
 function capture(): { stream: Writable; lines: () => string } {
   const chunks: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { chunks.push(String(chunk)); cb(); } });
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
   return { stream, lines: () => chunks.join('') };
 }
 
 describe('secret redaction', () => {
   it('recognises secret keys', () => {
-    for (const k of ['password', 'key_passphrase', 'token', 'api_key', 'sas_key', 'client_secret', 'access_key', 'connection_string']) expect(isSecretKey(k), k).toBe(true);
+    for (const k of [
+      'password',
+      'key_passphrase',
+      'token',
+      'api_key',
+      'sas_key',
+      'client_secret',
+      'access_key',
+      'connection_string',
+    ])
+      expect(isSecretKey(k), k).toBe(true);
     for (const k of ['username', 'topic', 'cert_file', 'client_id', 'endpoint']) expect(isSecretKey(k), k).toBe(false);
   });
 
@@ -20,12 +35,23 @@ describe('secret redaction', () => {
     const s = new SecretRegistry();
     s.add('pa55word-xyz');
     s.addKey('shared_phrase');
-    const out = s.redact({ a: [{ password: 'anything', shared_phrase: 'p', note: 'the pa55word-xyz leaked' }], token: '', n: 1 });
-    expect(out).toEqual({ a: [{ password: REDACTED, shared_phrase: REDACTED, note: `the ${REDACTED} leaked` }], token: '', n: 1 });
+    const out = s.redact({
+      a: [{ password: 'anything', shared_phrase: 'p', note: 'the pa55word-xyz leaked' }],
+      token: '',
+      n: 1,
+    });
+    expect(out).toEqual({
+      a: [{ password: REDACTED, shared_phrase: REDACTED, note: `the ${REDACTED} leaked` }],
+      token: '',
+      n: 1,
+    });
   });
 
   it('config secrets from YAML and ${ENV} never reach the log, even inside error messages', () => {
-    const loaded = parseConfigText('gateway:\n  api: { token: "${GW_TOKEN}" }\n  cloud:\n    connectors:\n      a: { type: mqtt, provider_config: { password: "yaml-secret-1" } }\n', { env: { GW_TOKEN: 'env-secret-2' } });
+    const loaded = parseConfigText(
+      'gateway:\n  api: { token: "${GW_TOKEN}" }\n  cloud:\n    connectors:\n      a: { type: mqtt, provider_config: { password: "yaml-secret-1" } }\n',
+      { env: { GW_TOKEN: 'env-secret-2' } },
+    );
     expect(loaded.issues).toEqual([]);
     const { stream, lines } = capture();
     const log = createLogger('info', loaded.secrets, { destination: stream });

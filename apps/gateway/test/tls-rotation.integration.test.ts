@@ -13,7 +13,14 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newPointId, type DataPoint } from '@bifrost/core';
 import {
-  createTlsFixture, issueCertificate, mosquittoBinary, requirePeer, startMosquitto, type MosquittoPeer, type PemPair, type TlsFixture,
+  createTlsFixture,
+  issueCertificate,
+  mosquittoBinary,
+  requirePeer,
+  startMosquitto,
+  type MosquittoPeer,
+  type PemPair,
+  type TlsFixture,
 } from '@bifrost/connector-testkit';
 import { loadConfigFile } from '../src/config/load.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
@@ -42,25 +49,28 @@ describe.skipIf(!mosquitto.available)('TLS certificate rotation (Mosquitto mTLS)
     writeFileSync(join(dir, 'ca.pem'), fixture.ca.cert);
     writeFileSync(join(dir, 'client.pem'), fixture.client.cert);
     writeFileSync(join(dir, 'client.key'), fixture.client.key, { mode: 0o600 });
-    writeFileSync(join(dir, 'gateway.yaml'), [
-      'gateway:',
-      '  throughput_log_interval: 0',
-      '  api: { port: 0 }',
-      '  cloud:',
-      '    batch_timeout: 10ms',
-      '    connectors:',
-      '      secure:',
-      '        type: mqtt',
-      `        endpoint: ${broker.mtlsUrl}`,
-      '        tls_enabled: true',
-      '        ca_file: ca.pem',
-      '        cert_file: client.pem',
-      '        key_file: client.key',
-      '        retry: { initial: 100ms, max: 500ms }',
-      '        breaker: { reset: 500ms }',
-      '        provider_config: { topic_prefix: rot, client_id: rotation-gateway }',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'gateway.yaml'),
+      [
+        'gateway:',
+        '  throughput_log_interval: 0',
+        '  api: { port: 0 }',
+        '  cloud:',
+        '    batch_timeout: 10ms',
+        '    connectors:',
+        '      secure:',
+        '        type: mqtt',
+        `        endpoint: ${broker.mtlsUrl}`,
+        '        tls_enabled: true',
+        '        ca_file: ca.pem',
+        '        cert_file: client.pem',
+        '        key_file: client.key',
+        '        retry: { initial: 100ms, max: 500ms }',
+        '        breaker: { reset: 500ms }',
+        '        provider_config: { topic_prefix: rot, client_id: rotation-gateway }',
+        '',
+      ].join('\n'),
+    );
     const loaded = loadConfigFile(join(dir, 'gateway.yaml'));
     expect(loaded.issues).toEqual([]);
     gw = await startGateway(loaded, { logger: pino({ level: 'silent' }) });
@@ -75,14 +85,29 @@ describe.skipIf(!mosquitto.available)('TLS certificate rotation (Mosquitto mTLS)
   });
 
   const send = async (n: number): Promise<string[]> => {
-    const points: DataPoint[] = Array.from({ length: n }, (_, i) => ({ id: newPointId(), deviceId: 'PLC1', tagName: 'temp', value: i, quality: 'GOOD', timestamp: Date.now() }));
+    const points: DataPoint[] = Array.from({ length: n }, (_, i) => ({
+      id: newPointId(),
+      deviceId: 'PLC1',
+      tagName: 'temp',
+      value: i,
+      quality: 'GOOD',
+      timestamp: Date.now(),
+    }));
     await gw.pipeline.ingest(points);
     return points.map((p) => p.id);
   };
   const certExpiry = async (): Promise<number> => {
     const text = await (await fetch(`${gw.apiUrl}/metrics`)).text();
-    const m = /^bifrost_tls_certificate_expiry_seconds\{connector="mqtt:secure",file="cert_file"\} (-?\d+)$/m.exec(text);
-    if (!m) throw new Error(`no cert_file expiry on /metrics:\n${text.split('\n').filter((l) => l.includes('tls')).join('\n')}`);
+    const m = /^bifrost_tls_certificate_expiry_seconds\{connector="mqtt:secure",file="cert_file"\} (-?\d+)$/m.exec(
+      text,
+    );
+    if (!m)
+      throw new Error(
+        `no cert_file expiry on /metrics:\n${text
+          .split('\n')
+          .filter((l) => l.includes('tls'))
+          .join('\n')}`,
+      );
     return Number(m[1]);
   };
 
@@ -94,7 +119,11 @@ describe.skipIf(!mosquitto.available)('TLS certificate rotation (Mosquitto mTLS)
     renameSync(join(dir, 'client.pem.new'), join(dir, 'client.pem'));
   };
   const days = (n: number) => new Date(Date.now() + n * DAY_S * 1000);
-  const gatewayConnects = () => broker.logs().split('\n').filter((l) => l.includes('New client connected') && l.includes('as rotation-gateway')).length;
+  const gatewayConnects = () =>
+    broker
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('New client connected') && l.includes('as rotation-gateway')).length;
 
   it('uses rotated client certificate files without a restart, and the expiry gauge follows', async () => {
     const first = await send(20);
@@ -103,7 +132,9 @@ describe.skipIf(!mosquitto.available)('TLS certificate rotation (Mosquitto mTLS)
     const connectsBefore = gatewayConnects();
 
     // A certificate of the right CA that the broker refuses as a client certificate (serverAuth only).
-    rotateTo(issueCertificate({ commonName: 'bifrost-client', issuer: fixture.ca, usage: ['serverAuth'], notAfter: days(20) }));
+    rotateTo(
+      issueCertificate({ commonName: 'bifrost-client', issuer: fixture.ca, usage: ['serverAuth'], notAfter: days(20) }),
+    );
     await waitUntil('gauge shows the refused certificate', async () => (await certExpiry()) < 21 * DAY_S);
     const blocked = await send(20);
     await sleep(2_000);
@@ -111,10 +142,21 @@ describe.skipIf(!mosquitto.available)('TLS certificate rotation (Mosquitto mTLS)
     expect(gw.pipeline.metricsSnapshot().connectors[0]!.queue.depth).toBe(20);
 
     // A valid certificate: delivery resumes with it, nothing lost, no restart.
-    rotateTo(issueCertificate({ commonName: 'bifrost-client-rotated', issuer: fixture.ca, usage: ['clientAuth'], notAfter: days(10) }));
+    rotateTo(
+      issueCertificate({
+        commonName: 'bifrost-client-rotated',
+        issuer: fixture.ca,
+        usage: ['clientAuth'],
+        notAfter: days(10),
+      }),
+    );
     await waitUntil('gauge shows the new certificate', async () => (await certExpiry()) < 11 * DAY_S);
     const last = await send(20);
-    await waitUntil('queued and new points delivered', () => [...blocked, ...last].every((id) => received.has(id)), 20_000);
+    await waitUntil(
+      'queued and new points delivered',
+      () => [...blocked, ...last].every((id) => received.has(id)),
+      20_000,
+    );
     expect(gatewayConnects()).toBeGreaterThan(connectsBefore);
     // The subscriber can see a message before the gateway has its PUBACK: wait for the acks.
     await waitUntil('every point acked', () => gw.pipeline.metricsSnapshot().connectors[0]!.queue.depth === 0);
@@ -124,13 +166,14 @@ describe.skipIf(!mosquitto.available)('TLS certificate rotation (Mosquitto mTLS)
 
 describe('TLS certificate rotation of the HTTPS API', () => {
   /** Common name of the certificate the API presents on a fresh connection. */
-  const servedCn = (url: string, ca: string): Promise<string> => new Promise((resolve, reject) => {
-    get(`${url}/health`, { ca, agent: false }, (res) => {
-      const cn = (res.socket as TLSSocket).getPeerCertificate().subject.CN;
-      res.resume();
-      res.on('end', () => resolve(String(cn)));
-    }).on('error', reject);
-  });
+  const servedCn = (url: string, ca: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      get(`${url}/health`, { ca, agent: false }, (res) => {
+        const cn = (res.socket as TLSSocket).getPeerCertificate().subject.CN;
+        res.resume();
+        res.on('end', () => resolve(String(cn)));
+      }).on('error', reject);
+    });
 
   it('serves the new certificate after its files are replaced, without a restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bifrost-api-rotation-'));
@@ -139,31 +182,45 @@ describe('TLS certificate rotation of the HTTPS API', () => {
     try {
       writeFileSync(join(dir, 'api.pem'), fixture.server.cert);
       writeFileSync(join(dir, 'api.key'), fixture.server.key, { mode: 0o600 });
-      writeFileSync(join(dir, 'gateway.yaml'), [
-        'gateway:',
-        '  throughput_log_interval: 0',
-        '  api: { port: 0, tls: { cert_file: api.pem, key_file: api.key } }',
-        '  cloud:',
-        '    connectors:',
-        '      file:',
-        '        type: jsonl',
-        `        plugin: ${join(import.meta.dirname, 'fixtures', 'bifrost-connector-jsonl')}`,
-        `        provider_config: { path: ${join(dir, 'out.jsonl')} }`,
-        '',
-      ].join('\n'));
+      writeFileSync(
+        join(dir, 'gateway.yaml'),
+        [
+          'gateway:',
+          '  throughput_log_interval: 0',
+          '  api: { port: 0, tls: { cert_file: api.pem, key_file: api.key } }',
+          '  cloud:',
+          '    connectors:',
+          '      file:',
+          '        type: jsonl',
+          `        plugin: ${join(import.meta.dirname, 'fixtures', 'bifrost-connector-jsonl')}`,
+          `        provider_config: { path: ${join(dir, 'out.jsonl')} }`,
+          '',
+        ].join('\n'),
+      );
       const loaded = loadConfigFile(join(dir, 'gateway.yaml'));
       expect(loaded.issues).toEqual([]);
       gw = await startGateway(loaded, { logger: pino({ level: 'silent' }) });
       expect(await servedCn(gw.apiUrl, fixture.ca.cert)).toBe('localhost');
 
-      const next = issueCertificate({ commonName: 'bifrost-api-rotated', issuer: fixture.ca, usage: ['serverAuth'], dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+      const next = issueCertificate({
+        commonName: 'bifrost-api-rotated',
+        issuer: fixture.ca,
+        usage: ['serverAuth'],
+        dnsNames: ['localhost'],
+        ipAddresses: ['127.0.0.1'],
+      });
       writeFileSync(join(dir, 'api.key.new'), next.key, { mode: 0o600 });
       writeFileSync(join(dir, 'api.pem.new'), next.cert);
       renameSync(join(dir, 'api.key.new'), join(dir, 'api.key'));
       renameSync(join(dir, 'api.pem.new'), join(dir, 'api.pem'));
       const url = gw.apiUrl;
-      await waitUntil('API serves the rotated certificate', async () => (await servedCn(url, fixture.ca.cert)) === 'bifrost-api-rotated');
-      expect(await gw.pipeline.registry.metrics()).toMatch(/^bifrost_tls_certificate_expiry_seconds\{connector="api",file="cert_file"\} \d+$/m);
+      await waitUntil(
+        'API serves the rotated certificate',
+        async () => (await servedCn(url, fixture.ca.cert)) === 'bifrost-api-rotated',
+      );
+      expect(await gw.pipeline.registry.metrics()).toMatch(
+        /^bifrost_tls_certificate_expiry_seconds\{connector="api",file="cert_file"\} \d+$/m,
+      );
     } finally {
       await gw?.stop();
       fixture.dispose();

@@ -5,7 +5,15 @@ import { connect, type ConfirmChannel } from 'amqplib';
 import type { DataPoint } from '@bifrost/core';
 import amqp, { amqpConfigSchema } from '@bifrost/connector-amqp';
 import { startRabbitMq } from '@bifrost/connector-testkit/peers';
-import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '@bifrost/connector-testkit/bench';
+import {
+  benchCase,
+  chunk,
+  concurrentLoop,
+  makePoints,
+  pipelineThroughput,
+  writeResults,
+  type BenchCase,
+} from '@bifrost/connector-testkit/bench';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 30_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -36,11 +44,24 @@ function publishBatch(ch: ConfirmChannel, batch: readonly DataPoint[]): Promise<
     const pump = () => {
       while (i < batch.length) {
         const p = batch[i++]!;
-        const ok = ch.publish(EXCHANGE, `${p.deviceId}.${p.tagName}`, Buffer.from(JSON.stringify(p)), {
-          messageId: p.id, contentType: 'application/json', persistent: true, mandatory: true,
-          timestamp: Math.floor(p.timestamp / 1000), headers: { device_id: p.deviceId, tag_name: p.tagName, quality: p.quality },
-        }, confirmed);
-        if (!ok) { ch.once('drain', pump); return; }
+        const ok = ch.publish(
+          EXCHANGE,
+          `${p.deviceId}.${p.tagName}`,
+          Buffer.from(JSON.stringify(p)),
+          {
+            messageId: p.id,
+            contentType: 'application/json',
+            persistent: true,
+            mandatory: true,
+            timestamp: Math.floor(p.timestamp / 1000),
+            headers: { device_id: p.deviceId, tag_name: p.tagName, quality: p.quality },
+          },
+          confirmed,
+        );
+        if (!ok) {
+          ch.once('drain', pump);
+          return;
+        }
       }
     };
     pump();
@@ -80,17 +101,34 @@ try {
   for (const batchSize of (process.env.BENCH_BATCHES ?? '1000,100').split(',').map(Number)) {
     // Both sides get their best in-flight window; rounds alternate raw and ours and each keeps its
     // best round (the 2-core machine is shared: the best round is the least disturbed one).
-    let rawBest = 0, ours = 0, rawWorkers = 1, ourWorkers = 1;
+    let rawBest = 0,
+      ours = 0,
+      rawWorkers = 1,
+      ourWorkers = 1;
     for (let round = 0; round < ROUNDS; round++) {
       for (const w of [1, 4, 8]) {
         const r = await raw(batchSize, w);
-        if (r > rawBest) { rawBest = r; rawWorkers = w; }
+        if (r > rawBest) {
+          rawBest = r;
+          rawWorkers = w;
+        }
         const o = await e2e(batchSize, w);
-        if (o > ours) { ours = o; ourWorkers = w; }
-        console.log(`batch ${batchSize}, ${w} in flight: raw ${Math.round(r)} points/s, ours ${Math.round(o)} points/s`);
+        if (o > ours) {
+          ours = o;
+          ourWorkers = w;
+        }
+        console.log(
+          `batch ${batchSize}, ${w} in flight: raw ${Math.round(r)} points/s, ours ${Math.round(o)} points/s`,
+        );
       }
     }
-    cases.push(benchCase(`durable e2e (SQLite queue sync=batch + pipeline + connector), batch ${batchSize}, ${ourWorkers} in flight; raw: amqplib confirm-channel publish loop, ${rawWorkers} in flight; persistent messages, publisher confirms, mandatory`, ours, rawBest));
+    cases.push(
+      benchCase(
+        `durable e2e (SQLite queue sync=batch + pipeline + connector), batch ${batchSize}, ${ourWorkers} in flight; raw: amqplib confirm-channel publish loop, ${rawWorkers} in flight; persistent messages, publisher confirms, mandatory`,
+        ours,
+        rawBest,
+      ),
+    );
   }
   writeResults('amqp', cases);
 } finally {

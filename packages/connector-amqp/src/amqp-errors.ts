@@ -23,7 +23,10 @@ export function classifyAmqpError(err: unknown): BifrostError {
   const message = typeof e.message === 'string' ? e.message : String(err);
   const replyCode = typeof e.code === 'number' ? e.code : undefined;
   if (replyCode === ACCESS_REFUSED || /\b403 \(ACCESS[-_]REFUSED\)|ACCESS_REFUSED/.test(message)) {
-    return new AuthError(`access refused by the broker: ${message}`, { code: 'BIFROST_ERR_AMQP_ACCESS_REFUSED', cause: err });
+    return new AuthError(`access refused by the broker: ${message}`, {
+      code: 'BIFROST_ERR_AMQP_ACCESS_REFUSED',
+      cause: err,
+    });
   }
   if (replyCode !== undefined && CONFIG_CODES[replyCode]) {
     return new ConfigError(message, { code: CONFIG_CODES[replyCode], cause: err });
@@ -33,11 +36,15 @@ export function classifyAmqpError(err: unknown): BifrostError {
   }
   // amqplib drops the reply text when the broker closes instead of opening the vhost.
   if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message)) {
-    return new ConfigError(`the broker refused the virtual host (unknown, or the user has no permission on it): ${message}`, {
-      code: 'BIFROST_ERR_AMQP_VHOST_REFUSED',
-      cause: err,
-    });
+    return new ConfigError(
+      `the broker refused the virtual host (unknown, or the user has no permission on it): ${message}`,
+      {
+        code: 'BIFROST_ERR_AMQP_VHOST_REFUSED',
+        cause: err,
+      },
+    );
   }
-  if (replyCode !== undefined) return new TransientError(message, { code: `BIFROST_ERR_AMQP_${replyCode}`, cause: err });
+  if (replyCode !== undefined)
+    return new TransientError(message, { code: `BIFROST_ERR_AMQP_${replyCode}`, cause: err });
   return classifyError(err);
 }

@@ -1,4 +1,10 @@
-import { connect as amqpConnect, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
+import {
+  connect as amqpConnect,
+  type ChannelModel,
+  type ConfirmChannel,
+  type ConsumeMessage,
+  type Options,
+} from 'amqplib';
 import {
   CapacityError,
   ConfigError,
@@ -67,12 +73,18 @@ export class AmqpConnector implements Connector {
   private readonly routingKey: (p: DataPoint) => string;
   private readonly label: string;
 
-  constructor(private readonly config: AmqpConfig, private readonly ctx: PluginContext) {
+  constructor(
+    private readonly config: AmqpConfig,
+    private readonly ctx: PluginContext,
+  ) {
     this.label = `amqp:${ctx.name}`;
     this.routingKey = compileRoutingKey(config.routing_key);
     const secure = config.endpoint.toLowerCase().startsWith('amqps:');
     if (ctx.tls && !secure) {
-      throw new ConfigError('endpoint: TLS is enabled but the endpoint is amqp://; use amqps://', { code: 'BIFROST_ERR_AMQP_TLS_SCHEME', connector: this.label });
+      throw new ConfigError('endpoint: TLS is enabled but the endpoint is amqp://; use amqps://', {
+        code: 'BIFROST_ERR_AMQP_TLS_SCHEME',
+        connector: this.label,
+      });
     }
   }
 
@@ -106,7 +118,9 @@ export class AmqpConnector implements Connector {
       if (problem === undefined) publishable.push({ point, key });
       else poison.push({ id: point.id, reason: problem });
     }
-    const confirms = publishable.length ? await this.publishAll(channel, publishable) : { nacked: [], returned: new Map<string, string>() };
+    const confirms = publishable.length
+      ? await this.publishAll(channel, publishable)
+      : { nacked: [], returned: new Map<string, string>() };
     this.settle(batch, poison, publishable.length, confirms);
   }
 
@@ -123,7 +137,8 @@ export class AmqpConnector implements Connector {
 
   async healthCheck(): Promise<HealthProbe> {
     if (this.broken || !this.channel) return { ok: false, detail: this.broken?.message ?? 'not connected' };
-    if (this.blockedReason !== undefined) return { ok: false, detail: `broker blocks publishers: ${this.blockedReason}` };
+    if (this.blockedReason !== undefined)
+      return { ok: false, detail: `broker blocks publishers: ${this.blockedReason}` };
     return { ok: true };
   }
 
@@ -156,7 +171,11 @@ export class AmqpConnector implements Connector {
     model.on('error', (err: unknown) => this.ctx.logger.warn({ err: String(err) }, 'AMQP connection error'));
     model.on('close', (err?: unknown) => {
       if (this.model !== model) return;
-      this.markBroken(err ? this.classify(err) : new TransientError('connection closed by the broker', { code: 'BIFROST_ERR_AMQP_CLOSED' }));
+      this.markBroken(
+        err
+          ? this.classify(err)
+          : new TransientError('connection closed by the broker', { code: 'BIFROST_ERR_AMQP_CLOSED' }),
+      );
     });
     model.on('blocked', (reason: string) => {
       this.blockedReason = reason || 'flow control';
@@ -174,11 +193,16 @@ export class AmqpConnector implements Connector {
       if (this.channel === channel) this.markBroken(this.classify(err));
     });
     channel.on('close', () => {
-      if (this.channel === channel) this.markBroken(new TransientError('channel closed', { code: 'BIFROST_ERR_AMQP_CHANNEL_CLOSED' }));
+      if (this.channel === channel)
+        this.markBroken(new TransientError('channel closed', { code: 'BIFROST_ERR_AMQP_CHANNEL_CLOSED' }));
     });
     channel.on('return', (msg: ConsumeMessage) => {
       const id = msg.properties.messageId as string | undefined;
-      if (id) this.returned.set(id, `unroutable: exchange "${msg.fields.exchange}" has no queue bound for routing key "${msg.fields.routingKey}"`);
+      if (id)
+        this.returned.set(
+          id,
+          `unroutable: exchange "${msg.fields.exchange}" has no queue bound for routing key "${msg.fields.routingKey}"`,
+        );
     });
   }
 
@@ -197,7 +221,8 @@ export class AmqpConnector implements Connector {
   private usableChannel(): ConfirmChannel {
     if (this.broken) throw this.broken;
     if (this.blockedReason !== undefined) throw this.blockedError();
-    if (!this.channel) throw new TransientError('not connected', { code: 'BIFROST_ERR_AMQP_NOT_CONNECTED', connector: this.label });
+    if (!this.channel)
+      throw new TransientError('not connected', { code: 'BIFROST_ERR_AMQP_NOT_CONNECTED', connector: this.label });
     return this.channel;
   }
 
@@ -205,7 +230,10 @@ export class AmqpConnector implements Connector {
    * Publishes every message, pausing on channel backpressure ('drain'), then waits for the
    * broker's confirm of each one. Rejects at once if the connection breaks or is blocked meanwhile.
    */
-  private publishAll(channel: ConfirmChannel, items: ReadonlyArray<{ point: DataPoint; key: string }>): Promise<Confirms> {
+  private publishAll(
+    channel: ConfirmChannel,
+    items: ReadonlyArray<{ point: DataPoint; key: string }>,
+  ): Promise<Confirms> {
     const { exchange, persistent, mandatory } = this.config;
     const nacked: string[] = [];
     return new Promise<Confirms>((resolve, reject) => {
@@ -254,41 +282,66 @@ export class AmqpConnector implements Connector {
   }
 
   /** Turns confirms into success or the classified error for the points that did not make it. */
-  private settle(batch: readonly DataPoint[], poison: RejectedPoint[], published: number, { nacked, returned }: Confirms): void {
+  private settle(
+    batch: readonly DataPoint[],
+    poison: RejectedPoint[],
+    published: number,
+    { nacked, returned }: Confirms,
+  ): void {
     if (published > 0 && returned.size === published && poison.length === 0) {
       const [reason] = returned.values();
-      throw new ConfigError(`all ${published} message(s) returned by the broker, ${reason}; bind a queue or fix routing_key`, {
-        code: 'BIFROST_ERR_AMQP_UNROUTABLE',
-        connector: this.label,
-      });
+      throw new ConfigError(
+        `all ${published} message(s) returned by the broker, ${reason}; bind a queue or fix routing_key`,
+        {
+          code: 'BIFROST_ERR_AMQP_UNROUTABLE',
+          connector: this.label,
+        },
+      );
     }
     const rejected: RejectedPoint[] = [...poison];
     for (const [id, reason] of returned) rejected.push({ id, reason, kind: 'payload' });
     const nackedSet = new Set(nacked);
-    for (const id of nackedSet) if (!returned.has(id)) rejected.push({ id, reason: 'nacked by the broker (queue full or internal error)', kind: 'transient' });
+    for (const id of nackedSet)
+      if (!returned.has(id))
+        rejected.push({ id, reason: 'nacked by the broker (queue full or internal error)', kind: 'transient' });
     if (rejected.length === 0) return;
     const rejectedIds = new Set(rejected.map((r) => r.id));
     const accepted = batch.filter((p) => !rejectedIds.has(p.id)).map((p) => p.id);
     if (accepted.length === 0 && rejected.every((r) => r.kind === 'transient')) {
-      throw new CapacityError(`broker nacked all ${rejected.length} message(s) (queue full with overflow reject-publish, or an internal error)`, undefined, {
-        code: 'BIFROST_ERR_AMQP_NACKED',
-        connector: this.label,
-      });
+      throw new CapacityError(
+        `broker nacked all ${rejected.length} message(s) (queue full with overflow reject-publish, or an internal error)`,
+        undefined,
+        {
+          code: 'BIFROST_ERR_AMQP_NACKED',
+          connector: this.label,
+        },
+      );
     }
     if (accepted.length === 0 && rejected.every((r) => r.kind !== 'transient')) {
-      throw new PayloadError(rejected.map((r) => r.reason).slice(0, 3).join('; '), rejected.map((r) => r.id), {
-        code: 'BIFROST_ERR_AMQP_REJECTED',
-        connector: this.label,
-      });
+      throw new PayloadError(
+        rejected
+          .map((r) => r.reason)
+          .slice(0, 3)
+          .join('; '),
+        rejected.map((r) => r.id),
+        {
+          code: 'BIFROST_ERR_AMQP_REJECTED',
+          connector: this.label,
+        },
+      );
     }
     throw new PartialWriteError(accepted, rejected, { connector: this.label });
   }
 
   private blockedError(): CapacityError {
-    return new CapacityError(`broker blocks publishers (flow control: ${this.blockedReason ?? 'unknown'})`, BLOCKED_RETRY_AFTER_MS, {
-      code: 'BIFROST_ERR_AMQP_BLOCKED',
-      connector: this.label,
-    });
+    return new CapacityError(
+      `broker blocks publishers (flow control: ${this.blockedReason ?? 'unknown'})`,
+      BLOCKED_RETRY_AFTER_MS,
+      {
+        code: 'BIFROST_ERR_AMQP_BLOCKED',
+        connector: this.label,
+      },
+    );
   }
 
   private classify(err: unknown): BifrostError {

@@ -9,7 +9,11 @@ export const CONTENT_TYPE = 'application/json';
  * consumers can drop redeliveries), delivery mode 2 when persistent, and the device / tag / quality
  * as headers for `headers` exchanges.
  */
-export function toMessage(point: DataPoint, persistent: boolean, mandatory: boolean): { content: Buffer; options: Options.Publish } {
+export function toMessage(
+  point: DataPoint,
+  persistent: boolean,
+  mandatory: boolean,
+): { content: Buffer; options: Options.Publish } {
   return {
     content: Buffer.from(JSON.stringify(point)),
     options: {

@@ -58,7 +58,14 @@ async function collect(url: string): Promise<Collector> {
       const id = msg.properties.messageId as string;
       if (!received.has(id)) {
         const p = JSON.parse(msg.content.toString()) as DataPoint;
-        received.set(id, { id, value: p.value, deviceId: p.deviceId, tagName: p.tagName, quality: p.quality, timestamp: p.timestamp });
+        received.set(id, {
+          id,
+          value: p.value,
+          deviceId: p.deviceId,
+          tagName: p.tagName,
+          quality: p.quality,
+          timestamp: p.timestamp,
+        });
       }
       ch.ack(msg);
     });
@@ -100,48 +107,57 @@ async function disposePeer(p: Peer): Promise<void> {
 }
 
 const config: ConnectorUnderTest<Peer>['config'] = ({ broker, tls }, variant) => {
-    const base = { exchange: EXCHANGE, connect_timeout_ms: 2_000, heartbeat_s: 5 };
-    const { username, password } = broker.user;
-    const amqps = broker.tlsUrl?.replace(/\/\/[^@]*@/, '//');
-    switch (variant.kind) {
-      case 'plain':
-        return { config: { ...base, endpoint: broker.url } };
-      case 'tls':
-        return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('tls') };
-      case 'mtls':
-        return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('mtls') };
-      case 'expired-cert':
-        return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('expired-cert') };
-      case 'bad-credentials':
-        return { config: { ...base, endpoint: broker.url, password: `${password}-wrong` } };
-      case 'untrusted-ca':
-        return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('untrusted-ca') };
-      case 'proxied':
-        return { config: { ...base, endpoint: `amqp://${variant.host}:${variant.port}`, username, password } };
-      default:
-        return undefined;
-    }
+  const base = { exchange: EXCHANGE, connect_timeout_ms: 2_000, heartbeat_s: 5 };
+  const { username, password } = broker.user;
+  const amqps = broker.tlsUrl?.replace(/\/\/[^@]*@/, '//');
+  switch (variant.kind) {
+    case 'plain':
+      return { config: { ...base, endpoint: broker.url } };
+    case 'tls':
+      return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('tls') };
+    case 'mtls':
+      return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('mtls') };
+    case 'expired-cert':
+      return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('expired-cert') };
+    case 'bad-credentials':
+      return { config: { ...base, endpoint: broker.url, password: `${password}-wrong` } };
+    case 'untrusted-ca':
+      return { config: { ...base, endpoint: amqps, username, password }, tls: tls.clientTls('untrusted-ca') };
+    case 'proxied':
+      return { config: { ...base, endpoint: `amqp://${variant.host}:${variant.port}`, username, password } };
+    default:
+      return undefined;
+  }
 };
 
-describe.skipIf(!rabbit.available)('amqp', () => describeConnector<Peer>({
-  name: 'amqp on RabbitMQ',
-  plugin: amqp,
-  peer: () => startPeer(false),
-  dispose: disposePeer,
-  config,
-  readBack: (p) => collect(p.broker.url),
-  address: (p) => ({ host: p.broker.host, port: p.broker.ports.amqp }),
-  ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
-  restart: (p) => p.broker.restart(),
-  async kill(p) {
-    await p.broker.kill();
-    await p.broker.start();
-  },
-  stop: (p) => p.broker.stop(),
-  start: (p) => p.broker.start(),
-  // A routing key longer than AMQP's 255-byte limit can never be published.
-  poison: () => ({ id: `poison-${Date.now()}`, deviceId: 'd'.repeat(300), tagName: 'temperature', value: 1, quality: 'GOOD', timestamp: Date.now() }),
-}));
+describe.skipIf(!rabbit.available)('amqp', () =>
+  describeConnector<Peer>({
+    name: 'amqp on RabbitMQ',
+    plugin: amqp,
+    peer: () => startPeer(false),
+    dispose: disposePeer,
+    config,
+    readBack: (p) => collect(p.broker.url),
+    address: (p) => ({ host: p.broker.host, port: p.broker.ports.amqp }),
+    ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
+    restart: (p) => p.broker.restart(),
+    async kill(p) {
+      await p.broker.kill();
+      await p.broker.start();
+    },
+    stop: (p) => p.broker.stop(),
+    start: (p) => p.broker.start(),
+    // A routing key longer than AMQP's 255-byte limit can never be published.
+    poison: () => ({
+      id: `poison-${Date.now()}`,
+      deviceId: 'd'.repeat(300),
+      tagName: 'temperature',
+      value: 1,
+      quality: 'GOOD',
+      timestamp: Date.now(),
+    }),
+  }),
+);
 
 /** The suite's 'tls' variant (server verified, no client certificate) against a broker that requires one. */
 const refusedWithoutClientCert: Scenario = {
@@ -150,7 +166,13 @@ const refusedWithoutClientCert: Scenario = {
   timeoutMs: 30_000,
   async run(ctx) {
     const connector = createConnector(ctx, { kind: 'tls' });
-    const err = await connector.connect().then(() => connector.write(makePoints(1, 'no-client-cert'))).then(() => undefined, (e: unknown) => e);
+    const err = await connector
+      .connect()
+      .then(() => connector.write(makePoints(1, 'no-client-cert')))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err, `AuthError, got ${String(err)}`).toBeInstanceOf(AuthError);
     expect((err as AuthError).message).toMatch(/certificate/i);
   },
@@ -176,8 +198,16 @@ describe.skipIf(!rabbit.available)('amqp on a RabbitMQ that requires client cert
   });
 
   for (const scenario of [mtls, expiredCert]) {
-    it(scenario.name, (t) => runScenario(scenario, target, peer!, { skip: (reason) => t.skip(reason) }), scenario.timeoutMs);
+    it(
+      scenario.name,
+      (t) => runScenario(scenario, target, peer!, { skip: (reason) => t.skip(reason) }),
+      scenario.timeoutMs,
+    );
   }
 
-  it(refusedWithoutClientCert.name, () => runScenario(refusedWithoutClientCert, target, peer!), refusedWithoutClientCert.timeoutMs);
+  it(
+    refusedWithoutClientCert.name,
+    () => runScenario(refusedWithoutClientCert, target, peer!),
+    refusedWithoutClientCert.timeoutMs,
+  );
 });

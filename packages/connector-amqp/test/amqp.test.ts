@@ -1,16 +1,37 @@
 import { EventEmitter } from 'node:events';
-import { AuthError, CapacityError, ConfigError, PartialWriteError, PayloadError, TransientError, type DataPoint, type PluginContext } from '@bifrost/core';
+import {
+  AuthError,
+  CapacityError,
+  ConfigError,
+  PartialWriteError,
+  PayloadError,
+  TransientError,
+  type DataPoint,
+  type PluginContext,
+} from '@bifrost/core';
 import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 /** A stand-in for amqplib's confirm channel: records publishes; the test decides acks, nacks, returns. */
 class FakeChannel extends EventEmitter {
-  published: Array<{ exchange: string; key: string; content: Buffer; options: Record<string, any>; cb: (err: Error | null) => void }> = [];
+  published: Array<{
+    exchange: string;
+    key: string;
+    content: Buffer;
+    options: Record<string, any>;
+    cb: (err: Error | null) => void;
+  }> = [];
   /** publish() returns false (buffer full) for these indexes. */
   fullAt = new Set<number>();
   assertExchange = vi.fn(async () => ({}));
   checkExchange = vi.fn(async () => ({}));
-  publish(exchange: string, key: string, content: Buffer, options: Record<string, any>, cb: (err: Error | null) => void): boolean {
+  publish(
+    exchange: string,
+    key: string,
+    content: Buffer,
+    options: Record<string, any>,
+    cb: (err: Error | null) => void,
+  ): boolean {
     this.published.push({ exchange, key, content, options, cb });
     return !this.fullAt.has(this.published.length - 1);
   }
@@ -27,19 +48,54 @@ let model: FakeModel;
 const connectSpy = vi.fn(async () => model);
 vi.mock('amqplib', () => ({ connect: (...args: unknown[]) => connectSpy(...(args as [])) }));
 
-const { default: amqp, compileRoutingKey, routingKeyProblem, classifyAmqpError, connectOptions, toMessage, amqpConfigSchema } = await import('../src/index.js');
+const {
+  default: amqp,
+  compileRoutingKey,
+  routingKeyProblem,
+  classifyAmqpError,
+  connectOptions,
+  toMessage,
+  amqpConfigSchema,
+} = await import('../src/index.js');
 
-const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
-const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({ name: 'test', logger: silent, signal: new AbortController().signal, ...over });
+const silent = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silent;
+  },
+};
+const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({
+  name: 'test',
+  logger: silent,
+  signal: new AbortController().signal,
+  ...over,
+});
 const point = (i: number, over: Partial<DataPoint> = {}): DataPoint => ({
-  id: `id-${i}`, deviceId: `PLC${i % 2}`, tagName: 'temperature', value: 20 + i, quality: 'GOOD', timestamp: 1_700_000_000_000 + i, ...over,
+  id: `id-${i}`,
+  deviceId: `PLC${i % 2}`,
+  tagName: 'temperature',
+  value: 20 + i,
+  quality: 'GOOD',
+  timestamp: 1_700_000_000_000 + i,
+  ...over,
 });
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('config', () => {
   it('fills defaults and accepts a minimal config', () => {
     const c = amqpConfigSchema.parse({ endpoint: 'amqp://localhost' });
-    expect(c).toMatchObject({ exchange: 'bifrost', exchange_type: 'topic', exchange_declare: true, routing_key: '{device_id}.{tag_name}', persistent: true, mandatory: true });
+    expect(c).toMatchObject({
+      exchange: 'bifrost',
+      exchange_type: 'topic',
+      exchange_declare: true,
+      routing_key: '{device_id}.{tag_name}',
+      persistent: true,
+      mandatory: true,
+    });
   });
   it('names the field at fault', () => {
     const res = amqpConfigSchema.safeParse({ endpoint: 'http://localhost', exchange_type: 'bogus' });
@@ -52,9 +108,23 @@ describe('config', () => {
   });
   it('splits credentials and vhost, overrides win', () => {
     const base = amqpConfigSchema.parse({ endpoint: 'amqps://u%40x:p%3Aw@broker.local:5999/plant%2Fa' });
-    expect(connectOptions(base)).toMatchObject({ protocol: 'amqps', hostname: 'broker.local', port: 5999, username: 'u@x', password: 'p:w', vhost: 'plant%2Fa' });
+    expect(connectOptions(base)).toMatchObject({
+      protocol: 'amqps',
+      hostname: 'broker.local',
+      port: 5999,
+      username: 'u@x',
+      password: 'p:w',
+      vhost: 'plant%2Fa',
+    });
     const over = amqpConfigSchema.parse({ endpoint: 'amqp://[::1]', username: 'a', password: 'b', vhost: '/' });
-    expect(connectOptions(over)).toMatchObject({ protocol: 'amqp', hostname: '::1', port: 5672, username: 'a', password: 'b', vhost: '%2F' });
+    expect(connectOptions(over)).toMatchObject({
+      protocol: 'amqp',
+      hostname: '::1',
+      port: 5672,
+      username: 'a',
+      password: 'b',
+      vhost: '%2F',
+    });
   });
 });
 
@@ -76,13 +146,27 @@ describe('routing key template', () => {
 describe('classifyAmqpError', () => {
   it('maps reply codes and handshake refusals', () => {
     expect(classifyAmqpError(Object.assign(new Error('x'), { code: 403 }))).toBeInstanceOf(AuthError);
-    expect(classifyAmqpError(new Error('Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused"'))).toBeInstanceOf(AuthError);
+    expect(
+      classifyAmqpError(
+        new Error(
+          'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused"',
+        ),
+      ),
+    ).toBeInstanceOf(AuthError);
     expect(classifyAmqpError(Object.assign(new Error('no exchange'), { code: 404 }))).toBeInstanceOf(ConfigError);
-    expect(classifyAmqpError(Object.assign(new Error('inequivalent arg'), { code: 406 })).code).toBe('BIFROST_ERR_AMQP_PRECONDITION_FAILED');
-    expect(classifyAmqpError(new Error('Connection closed: 530 (NOT-ALLOWED) with message "vhost x not found"'))).toBeInstanceOf(ConfigError);
-    expect(classifyAmqpError(new Error('Expected ConnectionOpenOk; got <ConnectionClose channel:0>')).code).toBe('BIFROST_ERR_AMQP_VHOST_REFUSED');
+    expect(classifyAmqpError(Object.assign(new Error('inequivalent arg'), { code: 406 })).code).toBe(
+      'BIFROST_ERR_AMQP_PRECONDITION_FAILED',
+    );
+    expect(
+      classifyAmqpError(new Error('Connection closed: 530 (NOT-ALLOWED) with message "vhost x not found"')),
+    ).toBeInstanceOf(ConfigError);
+    expect(classifyAmqpError(new Error('Expected ConnectionOpenOk; got <ConnectionClose channel:0>')).code).toBe(
+      'BIFROST_ERR_AMQP_VHOST_REFUSED',
+    );
     expect(classifyAmqpError(Object.assign(new Error('shutdown'), { code: 320 }))).toBeInstanceOf(TransientError);
-    expect(classifyAmqpError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })).code).toBe('BIFROST_ERR_NET_ECONNREFUSED');
+    expect(classifyAmqpError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })).code).toBe(
+      'BIFROST_ERR_NET_ECONNREFUSED',
+    );
   });
 });
 
@@ -90,7 +174,13 @@ describe('message', () => {
   it('carries the point id, JSON body and persistence', () => {
     const { content, options } = toMessage(point(3), true, true);
     expect(JSON.parse(content.toString())).toEqual(point(3));
-    expect(options).toMatchObject({ messageId: 'id-3', contentType: 'application/json', persistent: true, mandatory: true, headers: { device_id: 'PLC1' } });
+    expect(options).toMatchObject({
+      messageId: 'id-3',
+      contentType: 'application/json',
+      persistent: true,
+      mandatory: true,
+      headers: { device_id: 'PLC1' },
+    });
   });
 });
 
@@ -106,7 +196,9 @@ describe('AmqpConnector (fake broker)', () => {
   };
 
   it('refuses TLS material with an amqp:// endpoint', () => {
-    expect(() => amqp.create(amqp.configSchema.parse({ endpoint: 'amqp://h' }), ctx({ tls: { rejectUnauthorized: true } }))).toThrow(ConfigError);
+    expect(() =>
+      amqp.create(amqp.configSchema.parse({ endpoint: 'amqp://h' }), ctx({ tls: { rejectUnauthorized: true } })),
+    ).toThrow(ConfigError);
   });
 
   it('declares the exchange durable, or only checks it', async () => {
@@ -121,7 +213,9 @@ describe('AmqpConnector (fake broker)', () => {
   it('resolves only after every confirm', async () => {
     const c = await connected();
     let done = false;
-    const w = c.write([point(1), point(2)]).then(() => { done = true; });
+    const w = c.write([point(1), point(2)]).then(() => {
+      done = true;
+    });
     await tick();
     expect(model.channel.published.map((p) => p.key)).toEqual(['PLC1.temperature', 'PLC0.temperature']);
     model.channel.published[0]!.cb(null);
@@ -149,19 +243,27 @@ describe('AmqpConnector (fake broker)', () => {
     const c = await connected();
     const w = c.write([point(1), point(2)]);
     await tick();
-    model.channel.emit('return', { properties: { messageId: 'id-2' }, fields: { exchange: 'bifrost', routingKey: 'PLC0.temperature' } });
+    model.channel.emit('return', {
+      properties: { messageId: 'id-2' },
+      fields: { exchange: 'bifrost', routingKey: 'PLC0.temperature' },
+    });
     model.channel.ackAll();
     const err = await w.catch((e) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.accepted).toEqual(['id-1']);
-    expect(err.rejected).toEqual([expect.objectContaining({ id: 'id-2', reason: expect.stringMatching(/unroutable/) })]);
+    expect(err.rejected).toEqual([
+      expect.objectContaining({ id: 'id-2', reason: expect.stringMatching(/unroutable/) }),
+    ]);
   });
 
   it('keeps a wholly unroutable batch queued (ConfigError)', async () => {
     const c = await connected();
     const w = c.write([point(1)]);
     await tick();
-    model.channel.emit('return', { properties: { messageId: 'id-1' }, fields: { exchange: 'bifrost', routingKey: 'PLC1.temperature' } });
+    model.channel.emit('return', {
+      properties: { messageId: 'id-1' },
+      fields: { exchange: 'bifrost', routingKey: 'PLC1.temperature' },
+    });
     model.channel.ackAll();
     await expect(w).rejects.toMatchObject({ kind: 'config', code: 'BIFROST_ERR_AMQP_UNROUTABLE' });
   });
@@ -222,7 +324,10 @@ describe('AmqpConnector (fake broker)', () => {
   it('reports a refused login as AuthError from connect', async () => {
     connectSpy.mockRejectedValueOnce(new Error('Handshake terminated by server: 403 (ACCESS-REFUSED)'));
     const c = amqp.create(amqp.configSchema.parse({ endpoint: 'amqp://localhost' }), ctx());
-    await expect(c.connect()).rejects.toMatchObject({ kind: 'auth', message: expect.stringMatching(/^\[bifrost\] \[amqp:test\]/) });
+    await expect(c.connect()).rejects.toMatchObject({
+      kind: 'auth',
+      message: expect.stringMatching(/^\[bifrost\] \[amqp:test\]/),
+    });
   });
 });
 

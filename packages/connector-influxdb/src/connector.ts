@@ -2,8 +2,15 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import {
-  PartialWriteError, TransientError, classifyError,
-  type Connector, type DataPoint, type HealthProbe, type PluginContext, type RejectedPoint, type WriteReceipt,
+  PartialWriteError,
+  TransientError,
+  classifyError,
+  type Connector,
+  type DataPoint,
+  type HealthProbe,
+  type PluginContext,
+  type RejectedPoint,
+  type WriteReceipt,
 } from '@bifrost/core';
 import { baseUrl, type InfluxConfig } from './config.js';
 import { deliverRequests, toRequests, type LineRequest } from './deliver.js';
@@ -39,7 +46,10 @@ export class InfluxConnector implements Connector {
   private readonly path: string;
   private readonly integerTags: ReadonlySet<string>;
 
-  constructor(private readonly config: InfluxConfig, private readonly ctx: PluginContext) {
+  constructor(
+    private readonly config: InfluxConfig,
+    private readonly ctx: PluginContext,
+  ) {
     this.label = `influxdb:${ctx.name}`;
     this.path = writePath(config);
     this.integerTags = new Set(config.integer_tags);
@@ -52,7 +62,15 @@ export class InfluxConnector implements Connector {
     const https = url.startsWith('https:');
     const tls = this.ctx.tls;
     this.agent = https
-      ? new HttpsAgent({ keepAlive: true, ca: tls?.ca, cert: tls?.cert, key: tls?.key, passphrase: tls?.passphrase, servername: tls?.servername, rejectUnauthorized: tls?.rejectUnauthorized ?? true })
+      ? new HttpsAgent({
+          keepAlive: true,
+          ca: tls?.ca,
+          cert: tls?.cert,
+          key: tls?.key,
+          passphrase: tls?.passphrase,
+          servername: tls?.servername,
+          rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+        })
       : new HttpAgent({ keepAlive: true });
     const headers: Record<string, string> = {};
     if (this.config.version === '1.x' && this.config.username !== undefined) {
@@ -85,21 +103,29 @@ export class InfluxConnector implements Connector {
    * counts the line-protocol bytes of the acknowledged requests (before gzip).
    */
   async write(batch: readonly DataPoint[]): Promise<WriteReceipt> {
-    if (!this.client) throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
+    if (!this.client)
+      throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
     const { requests, rejected } = this.render(batch);
     let bytes = 0;
-    const post = async (body: string) => { bytes += await this.post(body); };
+    const post = async (body: string) => {
+      bytes += await this.post(body);
+    };
     try {
       rejected.push(...(await deliverRequests(requests, (p) => toLine(p, this.config, this.integerTags), post)));
     } catch (err) {
       const error = classifyError(err, this.label);
       if (rejected.length === 0) throw error;
       // Nothing was delivered, but the unwritable points are still poison: dead-letter them, retry the rest.
-      for (const r of requests) for (const p of r.points) rejected.push({ id: p.id, reason: error.message, kind: 'transient' });
+      for (const r of requests)
+        for (const p of r.points) rejected.push({ id: p.id, reason: error.message, kind: 'transient' });
     }
     if (rejected.length === 0) return { bytes };
     const bad = new Set(rejected.map((r) => r.id));
-    throw new PartialWriteError(batch.filter((p) => !bad.has(p.id)).map((p) => p.id), rejected, { connector: this.label, code: 'BIFROST_ERR_INFLUXDB_PARTIAL_WRITE' });
+    throw new PartialWriteError(
+      batch.filter((p) => !bad.has(p.id)).map((p) => p.id),
+      rejected,
+      { connector: this.label, code: 'BIFROST_ERR_INFLUXDB_PARTIAL_WRITE' },
+    );
   }
 
   /** The batch as requests of at most `batch_size` lines, and the points that cannot be written. */

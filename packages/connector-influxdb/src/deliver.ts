@@ -29,15 +29,35 @@ export async function deliverLines(entries: readonly IdentifiedLine[], post: Pos
 }
 
 /** `entries` were sent in one request that failed with `err`: finds the lines refused, as {@link deliverLines} does. */
-async function afterRefusal(entries: readonly IdentifiedLine[], err: unknown, post: PostBody): Promise<RejectedPoint[]> {
+async function afterRefusal(
+  entries: readonly IdentifiedLine[],
+  err: unknown,
+  post: PostBody,
+): Promise<RejectedPoint[]> {
   const failure = classifyWriteFailure(err);
   if (failure.kind === 'error') throw failure.error;
   if (entries.length === 1) {
-    return [{ id: entries[0]!.id, reason: `InfluxDB rejected the point (HTTP ${failure.status}): ${failure.message}`, kind: 'payload' }];
+    return [
+      {
+        id: entries[0]!.id,
+        reason: `InfluxDB rejected the point (HTTP ${failure.status}): ${failure.message}`,
+        kind: 'payload',
+      },
+    ];
   }
-  const named = failure.status === 400 ? namedLines(failure.message, entries.map((e) => e.line)) : new Map<number, string>();
+  const named =
+    failure.status === 400
+      ? namedLines(
+          failure.message,
+          entries.map((e) => e.line),
+        )
+      : new Map<number, string>();
   if (named.size > 0) {
-    const rejected = [...named].map(([i, reason]) => ({ id: entries[i]!.id, reason: `InfluxDB: ${reason}`, kind: 'payload' as const }));
+    const rejected = [...named].map(([i, reason]) => ({
+      id: entries[i]!.id,
+      reason: `InfluxDB: ${reason}`,
+      kind: 'payload' as const,
+    }));
     const rest = entries.filter((_, i) => !named.has(i));
     return [...rejected, ...(await deliverLines(rest, post))];
   }
@@ -71,13 +91,21 @@ export function toRequests(points: readonly DataPoint[], lines: readonly string[
  * requests failed while others succeeded, the points of the failed requests (`transient`: retried
  * later, the rest stays acknowledged). Throws the classified error when every request failed.
  */
-export async function deliverRequests(requests: readonly LineRequest[], render: (point: DataPoint) => string, post: PostBody): Promise<RejectedPoint[]> {
+export async function deliverRequests(
+  requests: readonly LineRequest[],
+  render: (point: DataPoint) => string,
+  post: PostBody,
+): Promise<RejectedPoint[]> {
   const send = async (r: LineRequest): Promise<RejectedPoint[]> => {
     try {
       await post(r.body);
       return [];
     } catch (err) {
-      return afterRefusal(r.points.map((p) => ({ id: p.id, line: render(p) })), err, post);
+      return afterRefusal(
+        r.points.map((p) => ({ id: p.id, line: render(p) })),
+        err,
+        post,
+      );
     }
   };
   const results = await Promise.allSettled(requests.map(send));
@@ -88,6 +116,7 @@ export async function deliverRequests(requests: readonly LineRequest[], render: 
     else failed.push({ request: requests[i]!, error: classifyError(r.reason) });
   });
   if (failed.length > 0 && failed.length === requests.length) throw failed[0]!.error;
-  for (const f of failed) for (const p of f.request.points) rejected.push({ id: p.id, reason: f.error.message, kind: 'transient' });
+  for (const f of failed)
+    for (const p of f.request.points) rejected.push({ id: p.id, reason: f.error.message, kind: 'transient' });
   return rejected;
 }

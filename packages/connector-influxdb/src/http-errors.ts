@@ -9,7 +9,8 @@ export function serverMessage(err: HttpError): string {
 }
 
 /** 400 messages about the request itself, not about some lines: no line is to blame. */
-const REQUEST_LEVEL_400 = /database is required|bucket|organization|invalid precision|retention policy not found|unsupported|authoriz/i;
+const REQUEST_LEVEL_400 =
+  /database is required|bucket|organization|invalid precision|retention policy not found|unsupported|authoriz/i;
 
 /**
  * Outcome of a failed write request. `lines`: the server rejected (some of) the lines themselves
@@ -28,22 +29,47 @@ export function classifyWriteFailure(err: unknown): WriteFailure {
   const status = err.statusCode;
   const message = serverMessage(err);
   const code = (suffix: string) => ({ code: `BIFROST_ERR_INFLUXDB_${suffix}`, cause: err });
-  if (status === 401 || status === 403) return { kind: 'error', error: new AuthError(`InfluxDB refused the credentials (HTTP ${status}): ${message}`, code('UNAUTHORIZED')) };
-  if (status === 404) return { kind: 'error', error: new ConfigError(`InfluxDB: ${message} (HTTP 404); create it or fix database/bucket`, code('NOT_FOUND')) };
+  if (status === 401 || status === 403)
+    return {
+      kind: 'error',
+      error: new AuthError(`InfluxDB refused the credentials (HTTP ${status}): ${message}`, code('UNAUTHORIZED')),
+    };
+  if (status === 404)
+    return {
+      kind: 'error',
+      error: new ConfigError(`InfluxDB: ${message} (HTTP 404); create it or fix database/bucket`, code('NOT_FOUND')),
+    };
   if (status === 429 || status === 503) {
     const seconds = err.retryAfter();
-    return { kind: 'error', error: new CapacityError(`InfluxDB is overloaded (HTTP ${status}): ${message}`, seconds > 0 ? seconds * 1000 : undefined, code(`HTTP_${status}`)) };
+    return {
+      kind: 'error',
+      error: new CapacityError(
+        `InfluxDB is overloaded (HTTP ${status}): ${message}`,
+        seconds > 0 ? seconds * 1000 : undefined,
+        code(`HTTP_${status}`),
+      ),
+    };
   }
   // 413: body too large (split it); 422: InfluxDB 2.x refusing some points (e.g. outside the retention period).
   if (status === 413 || status === 422) return { kind: 'lines', status, message };
   if (status === 400) {
     if (REQUEST_LEVEL_400.test(message) && !/unable to parse|partial write/i.test(message)) {
-      return { kind: 'error', error: new ConfigError(`InfluxDB rejected the request (HTTP 400): ${message}`, code('BAD_REQUEST')) };
+      return {
+        kind: 'error',
+        error: new ConfigError(`InfluxDB rejected the request (HTTP 400): ${message}`, code('BAD_REQUEST')),
+      };
     }
     return { kind: 'lines', status, message };
   }
-  if (status >= 500) return { kind: 'error', error: new TransientError(`InfluxDB server error (HTTP ${status}): ${message}`, code(`HTTP_${status}`)) };
-  return { kind: 'error', error: new ConfigError(`InfluxDB answered HTTP ${status}: ${message}`, code(`HTTP_${status}`)) };
+  if (status >= 500)
+    return {
+      kind: 'error',
+      error: new TransientError(`InfluxDB server error (HTTP ${status}): ${message}`, code(`HTTP_${status}`)),
+    };
+  return {
+    kind: 'error',
+    error: new ConfigError(`InfluxDB answered HTTP ${status}: ${message}`, code(`HTTP_${status}`)),
+  };
 }
 
 /**

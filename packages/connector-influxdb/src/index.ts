@@ -18,4 +18,11 @@ export { influxConfigSchema, baseUrl, PRECISIONS, type InfluxConfig, type Precis
 export { InfluxConnector, writePath } from './connector.js';
 export { toLine, formatTimestamp, ID_FIELD, UnwritablePointError, type LineOptions } from './line-protocol.js';
 export { classifyWriteFailure, namedLines, serverMessage, type WriteFailure } from './http-errors.js';
-export { deliverLines, deliverRequests, toRequests, type IdentifiedLine, type LineRequest, type PostBody } from './deliver.js';
+export {
+  deliverLines,
+  deliverRequests,
+  toRequests,
+  type IdentifiedLine,
+  type LineRequest,
+  type PostBody,
+} from './deliver.js';

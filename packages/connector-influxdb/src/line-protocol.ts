@@ -3,12 +3,17 @@ import type { DataPoint } from '@bifrost/core';
 import type { InfluxConfig, Precision } from './config.js';
 
 /** Settings of {@link toLine}: the subset of the connector config that shapes a line. */
-export type LineOptions = Pick<InfluxConfig,
-  'precision' | 'measurement' | 'measurement_from' | 'measurement_tag' | 'field_naming' | 'integer_tags' | 'include_id'>;
+export type LineOptions = Pick<
+  InfluxConfig,
+  'precision' | 'measurement' | 'measurement_from' | 'measurement_tag' | 'field_naming' | 'integer_tags' | 'include_id'
+>;
 
 /** Thrown by {@link toLine} for a point that cannot be written as line protocol (poison). */
 export class UnwritablePointError extends Error {
-  constructor(readonly pointId: string, reason: string) {
+  constructor(
+    readonly pointId: string,
+    reason: string,
+  ) {
     super(reason);
     this.name = 'UnwritablePointError';
   }
@@ -30,20 +35,29 @@ export const ID_FIELD = 'point_id';
 export function formatTimestamp(ms: number, precision: Precision): string {
   const whole = Math.trunc(ms);
   switch (precision) {
-    case 'ns': return whole === 0 ? '0' : `${whole}000000`;
-    case 'us': return whole === 0 ? '0' : `${whole}000`;
-    case 'ms': return String(whole);
-    case 's': return String(Math.floor(whole / 1000));
+    case 'ns':
+      return whole === 0 ? '0' : `${whole}000000`;
+    case 'us':
+      return whole === 0 ? '0' : `${whole}000`;
+    case 'ms':
+      return String(whole);
+    case 's':
+      return String(Math.floor(whole / 1000));
   }
 }
 
 function measurementOf(p: DataPoint, o: LineOptions): string {
-  const name = o.measurement_from === 'config' ? o.measurement
-    : o.measurement_from === 'tag_name' ? p.tagName
-      : o.measurement_from === 'device_id' ? p.deviceId
-        : p.tags?.[o.measurement_tag] || o.measurement;
+  const name =
+    o.measurement_from === 'config'
+      ? o.measurement
+      : o.measurement_from === 'tag_name'
+        ? p.tagName
+        : o.measurement_from === 'device_id'
+          ? p.deviceId
+          : p.tags?.[o.measurement_tag] || o.measurement;
   // InfluxDB reads a line starting with '#' as a comment: it would answer 204 and store nothing.
-  if (name.startsWith('#')) throw new Error(`measurement "${name}" starts with '#', which InfluxDB would silently ignore as a comment`);
+  if (name.startsWith('#'))
+    throw new Error(`measurement "${name}" starts with '#', which InfluxDB would silently ignore as a comment`);
   return name;
 }
 
@@ -57,7 +71,8 @@ function flatten(value: unknown, prefix: string, out: Array<[string, Leaf]>): vo
     return;
   }
   if (typeof value === 'object') {
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) flatten(v, prefix ? `${prefix}_${k}` : k, out);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>))
+      flatten(v, prefix ? `${prefix}_${k}` : k, out);
     return;
   }
   throw new Error(`field "${prefix}" has unsupported type ${typeof value}`);
@@ -68,7 +83,8 @@ function field(key: string, value: Leaf, integer: boolean): string {
   const k = escapeKey(key);
   if (typeof value === 'number') {
     if (integer) {
-      if (!Number.isSafeInteger(value)) throw new Error(`field "${key}" must be an integer (tag is in integer_tags), got ${value}`);
+      if (!Number.isSafeInteger(value))
+        throw new Error(`field "${key}" must be an integer (tag is in integer_tags), got ${value}`);
       return `${k}=${value}i`;
     }
     if (!Number.isFinite(value)) throw new Error(`field "${key}" must be a finite number, got ${value}`);
@@ -89,10 +105,14 @@ const CORE_TAG_SET: ReadonlySet<string> = new Set(CORE_TAGS);
 
 function coreTag(p: DataPoint, key: (typeof CORE_TAGS)[number]): string | undefined {
   switch (key) {
-    case 'device_id': return p.deviceId;
-    case 'quality': return p.quality;
-    case 'tag_name': return p.tagName;
-    case 'unit': return p.unit;
+    case 'device_id':
+      return p.deviceId;
+    case 'quality':
+      return p.quality;
+    case 'tag_name':
+      return p.tagName;
+    case 'unit':
+      return p.unit;
   }
 }
 
@@ -129,7 +149,11 @@ function tagSet(p: DataPoint, o: LineOptions): string {
  * series+timestamp is a pure function of the point, so a redelivered point overwrites itself
  * instead of duplicating. Throws {@link UnwritablePointError} for a point InfluxDB could never accept.
  */
-export function toLine(p: DataPoint, o: LineOptions, integerTags: ReadonlySet<string> = new Set(o.integer_tags)): string {
+export function toLine(
+  p: DataPoint,
+  o: LineOptions,
+  integerTags: ReadonlySet<string> = new Set(o.integer_tags),
+): string {
   try {
     const integer = integerTags.has(p.tagName);
     const v = p.value;
@@ -141,7 +165,8 @@ export function toLine(p: DataPoint, o: LineOptions, integerTags: ReadonlySet<st
       for (const [k, leaf] of leaves) {
         // InfluxDB keeps only the last of duplicate field keys: refuse rather than lose a value quietly.
         if (k === '') throw new Error('value object has an empty key');
-        if (o.include_id && k === ID_FIELD) throw new Error(`value field "${ID_FIELD}" collides with the point id field (set include_id: false)`);
+        if (o.include_id && k === ID_FIELD)
+          throw new Error(`value field "${ID_FIELD}" collides with the point id field (set include_id: false)`);
         if (seen.has(k)) throw new Error(`value field "${k}" appears twice after flattening`);
         seen.add(k);
         fields.push(field(k, leaf, integer));
@@ -151,7 +176,8 @@ export function toLine(p: DataPoint, o: LineOptions, integerTags: ReadonlySet<st
       fields.push(field(valueFieldName(v, o.field_naming), v, integer));
     }
     if (o.include_id) fields.push(`${ID_FIELD}=${quote(p.id)}`);
-    if (!Number.isFinite(p.timestamp) || p.timestamp < 0) throw new Error(`timestamp must be non-negative epoch milliseconds, got ${p.timestamp}`);
+    if (!Number.isFinite(p.timestamp) || p.timestamp < 0)
+      throw new Error(`timestamp must be non-negative epoch milliseconds, got ${p.timestamp}`);
     return `${escapeMeasurement(measurementOf(p, o))}${tagSet(p, o)} ${fields.join(',')} ${formatTimestamp(p.timestamp, o.precision)}`;
   } catch (err) {
     throw new UnwritablePointError(p.id, `point ${p.id} (${p.deviceId}/${p.tagName}): ${(err as Error).message}`);

@@ -25,25 +25,38 @@ describe('influxConfigSchema', () => {
   });
 
   it('builds the 2.x write path from organization (or org) and bucket', () => {
-    const c = influxConfigSchema.parse({ url: 'http://h:8086/', version: '2.x', org: 'acme', bucket: 'db/rp', token: 't', precision: 'ms' });
+    const c = influxConfigSchema.parse({
+      url: 'http://h:8086/',
+      version: '2.x',
+      org: 'acme',
+      bucket: 'db/rp',
+      token: 't',
+      precision: 'ms',
+    });
     expect(writePath(c)).toBe('/api/v2/write?org=acme&bucket=db%2Frp&precision=ms');
     expect(baseUrl(c)).toBe('http://h:8086');
   });
 
   it('names the field at fault', () => {
-    const issues = (raw: unknown) => influxConfigSchema.safeParse(raw).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    const issues = (raw: unknown) =>
+      influxConfigSchema.safeParse(raw).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     expect(issues({ url: 'http://h' })).toEqual(['database: database is required for version 1.x']);
     expect(issues({ url: 'http://h', version: '2.x' })).toEqual([
-      'organization: organization (or org) is required for version 2.x', 'bucket: bucket is required for version 2.x']);
+      'organization: organization (or org) is required for version 2.x',
+      'bucket: bucket is required for version 2.x',
+    ]);
     expect(issues({ database: 'd' })).toEqual(['url: url (or endpoint) is required']);
     expect(issues({ url: 'http://h', database: 'd', precision: 'h' })?.[0]).toMatch(/^precision: /);
     expect(issues({ url: 'http://h', database: 'd', colour: 'red' })?.[0]).toMatch(/Unrecognized key.*colour/);
-    expect(issues({ url: 'http://h', database: 'd', measurement: '#m' })).toEqual(["measurement: measurement must not start with '#' (InfluxDB would read the lines as comments)"]);
+    expect(issues({ url: 'http://h', database: 'd', measurement: '#m' })).toEqual([
+      "measurement: measurement must not start with '#' (InfluxDB would read the lines as comments)",
+    ]);
   });
 
   it('describes every field and marks secrets', () => {
     const shape = influxConfigSchema._def.schema.shape;
-    for (const [key, field] of Object.entries(shape)) expect((field as { description?: string }).description, key).toBeTruthy();
+    for (const [key, field] of Object.entries(shape))
+      expect((field as { description?: string }).description, key).toBeTruthy();
     expect(shape.password.description).toMatch(/\(secret\)/);
     expect(shape.token.description).toMatch(/\(secret\)/);
   });

@@ -2,11 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { HttpError } from '@influxdata/influxdb-client';
 import { AuthError, CapacityError, ConfigError, TransientError } from '@bifrost/core';
 import type { DataPoint } from '@bifrost/core';
-import { classifyWriteFailure, deliverLines, deliverRequests, namedLines, toRequests, type IdentifiedLine } from '../src/index.js';
+import {
+  classifyWriteFailure,
+  deliverLines,
+  deliverRequests,
+  namedLines,
+  toRequests,
+  type IdentifiedLine,
+} from '../src/index.js';
 
 const json = (status: number, body: object, retryAfter?: string) =>
   new HttpError(status, 'x', JSON.stringify(body), retryAfter, 'application/json');
-const entries = (n: number): IdentifiedLine[] => Array.from({ length: n }, (_, i) => ({ id: `p${i}`, line: `m v=${i} ${i}` }));
+const entries = (n: number): IdentifiedLine[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `p${i}`, line: `m v=${i} ${i}` }));
 
 /** A fake server: rejects any request containing a poison line with a 400 that names no line. */
 function fakeServer(poison: Set<string>, message = 'partial write: field type conflict dropped=1') {
@@ -44,16 +52,22 @@ describe('deliverLines', () => {
     const post = async (body: string) => {
       const lines = body.split('\n');
       requests.push(lines.length);
-      if (lines.includes(all[2]!.line)) throw json(400, { error: `partial write: unable to parse '${all[2]!.line}': invalid field format dropped=0` });
+      if (lines.includes(all[2]!.line))
+        throw json(400, { error: `partial write: unable to parse '${all[2]!.line}': invalid field format dropped=0` });
     };
     const rejected = await deliverLines(all, post);
-    expect(rejected).toEqual([{ id: 'p2', reason: 'InfluxDB: unable to parse line: invalid field format', kind: 'payload' }]);
+    expect(rejected).toEqual([
+      { id: 'p2', reason: 'InfluxDB: unable to parse line: invalid field format', kind: 'payload' },
+    ]);
     expect(requests).toEqual([5, 4]);
   });
 
   it('throws non-line errors classified, without bisecting', async () => {
     let calls = 0;
-    const post = async () => { calls++; throw json(401, { error: 'authorization failed' }); };
+    const post = async () => {
+      calls++;
+      throw json(401, { error: 'authorization failed' });
+    };
     await expect(deliverLines(entries(8), post)).rejects.toBeInstanceOf(AuthError);
     expect(calls).toBe(1);
   });
@@ -61,7 +75,8 @@ describe('deliverLines', () => {
 
 describe('deliverRequests', () => {
   /** Points whose line is `m v=<i> <i>`, as `entries` has them. */
-  const points = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `p${i}`, value: i }) as unknown as DataPoint);
+  const points = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ id: `p${i}`, value: i }) as unknown as DataPoint);
   const render = (p: DataPoint) => `m v=${p.value as number} ${p.value as number}`;
   const requestsOf = (n: number, size: number) => {
     const all = points(n);
@@ -94,7 +109,8 @@ describe('deliverRequests', () => {
   it('keeps acknowledged requests and hands back the points of failed ones as transient', async () => {
     const all = entries(20);
     const post = async (body: string) => {
-      if (body.split('\n').includes(all[12]!.line)) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      if (body.split('\n').includes(all[12]!.line))
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
     };
     const rejected = await deliverRequests(requestsOf(20, 10), render, post);
     expect(rejected.map((r) => r.id)).toEqual(all.slice(10).map((e) => e.id));
@@ -102,7 +118,9 @@ describe('deliverRequests', () => {
   });
 
   it('throws the classified error when every request failed', async () => {
-    const post = async () => { throw json(503, { error: 'busy' }, '2'); };
+    const post = async () => {
+      throw json(503, { error: 'busy' }, '2');
+    };
     const err = await deliverRequests(requestsOf(20, 10), render, post).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CapacityError);
     expect((err as CapacityError).retryAfterMs).toBe(2000);
@@ -112,11 +130,23 @@ describe('deliverRequests', () => {
 describe('namedLines', () => {
   it('reads 2.x line numbers (1-based)', () => {
     const lines = ['a', 'b', 'c'];
-    expect([...namedLines('failed to parse line protocol: errors encountered on line(s):\nline 2: invalid field format\nline 3: bad', lines)])
-      .toEqual([[1, 'invalid field format'], [2, 'bad']]);
+    expect([
+      ...namedLines(
+        'failed to parse line protocol: errors encountered on line(s):\nline 2: invalid field format\nline 3: bad',
+        lines,
+      ),
+    ]).toEqual([
+      [1, 'invalid field format'],
+      [2, 'bad'],
+    ]);
   });
   it('names nothing for a type conflict', () => {
-    expect(namedLines('partial write: field type conflict: input field "value" on measurement "m" is type string, already exists as type float dropped=1', ['m value="x" 1']).size).toBe(0);
+    expect(
+      namedLines(
+        'partial write: field type conflict: input field "value" on measurement "m" is type string, already exists as type float dropped=1',
+        ['m value="x" 1'],
+      ).size,
+    ).toBe(0);
   });
 });
 
@@ -136,7 +166,11 @@ describe('classifyWriteFailure', () => {
     expect(err(classifyWriteFailure(json(400, { error: 'database is required' })))).toBeInstanceOf(ConfigError);
     expect(classifyWriteFailure(json(400, { error: 'partial write: x dropped=1' })).kind).toBe('lines');
     expect(classifyWriteFailure(json(413, { error: 'too large' })).kind).toBe('lines');
-    expect(classifyWriteFailure(json(422, { code: 'unprocessable entity', message: 'points beyond retention policy dropped=1' })).kind).toBe('lines');
+    expect(
+      classifyWriteFailure(
+        json(422, { code: 'unprocessable entity', message: 'points beyond retention policy dropped=1' }),
+      ).kind,
+    ).toBe('lines');
     expect(err(classifyWriteFailure(json(405, { error: 'method not allowed' })))).toBeInstanceOf(ConfigError);
   });
   it('classifies network errors through core', () => {

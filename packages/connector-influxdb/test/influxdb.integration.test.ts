@@ -1,33 +1,71 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  influxd2Binary, influxdBinary, influxdV2Binary, requirePeer, startInflux, startInfluxV2, type InfluxPeer, type InfluxRow,
+  influxd2Binary,
+  influxdBinary,
+  influxdV2Binary,
+  requirePeer,
+  startInflux,
+  startInfluxV2,
+  type InfluxPeer,
+  type InfluxRow,
 } from '@bifrost/connector-testkit';
-import { AuthError, ConfigError, PartialWriteError, TransientError, type DataPoint, type Logger, type PluginContext } from '@bifrost/core';
+import {
+  AuthError,
+  ConfigError,
+  PartialWriteError,
+  TransientError,
+  type DataPoint,
+  type Logger,
+  type PluginContext,
+} from '@bifrost/core';
 import influxdb, { influxConfigSchema } from '../src/index.js';
 
 const influx = requirePeer('influxdb', influxdBinary);
 // The 2.x API needs InfluxDB 1.8+ (Debian has 1.6): scripts/peers/influxdb2.sh builds it. Missing
 // outside CI skips those tests; with CI=true requirePeer fails the file.
-const influx2 = requirePeer('influxd 1.8 (InfluxDB 2.x write API)', () =>
-  influxd2Binary() ?? { missing: 'influxd 1.8 is not built (bash scripts/peers/influxdb2.sh builds it alone)' });
-const influxV2 = requirePeer('influxdb 2.x', () =>
-  influxdV2Binary() ?? { missing: 'InfluxDB 2.7 is not built (bash scripts/peers/influxdb-v2.sh builds it alone)' });
+const influx2 = requirePeer(
+  'influxd 1.8 (InfluxDB 2.x write API)',
+  () => influxd2Binary() ?? { missing: 'influxd 1.8 is not built (bash scripts/peers/influxdb2.sh builds it alone)' },
+);
+const influxV2 = requirePeer(
+  'influxdb 2.x',
+  () =>
+    influxdV2Binary() ?? { missing: 'InfluxDB 2.7 is not built (bash scripts/peers/influxdb-v2.sh builds it alone)' },
+);
 
 const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 const ctx = (): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal });
 let seq = 0;
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
-  id: `p-${++seq}`, deviceId: 'PLC001', tagName: 'temperature', value: 20 + seq, quality: 'GOOD', timestamp: 1_700_000_000_000 + seq, ...over,
+  id: `p-${++seq}`,
+  deviceId: 'PLC001',
+  tagName: 'temperature',
+  value: 20 + seq,
+  quality: 'GOOD',
+  timestamp: 1_700_000_000_000 + seq,
+  ...over,
 });
 
 describe.skipIf(!influx.available)('InfluxDB connector against a real influxd', () => {
   let peer: InfluxPeer;
-  const connector = (extra: Record<string, unknown> = {}) => influxdb.create(influxConfigSchema.parse({
-    url: peer.url, database: peer.database, username: peer.admin.username, password: peer.admin.password, ...extra,
-  }), ctx());
+  const connector = (extra: Record<string, unknown> = {}) =>
+    influxdb.create(
+      influxConfigSchema.parse({
+        url: peer.url,
+        database: peer.database,
+        username: peer.admin.username,
+        password: peer.admin.password,
+        ...extra,
+      }),
+      ctx(),
+    );
 
-  beforeAll(async () => { peer = await startInflux(); });
-  afterAll(async () => { await peer?.dispose(); });
+  beforeAll(async () => {
+    peer = await startInflux();
+  });
+  afterAll(async () => {
+    await peer?.dispose();
+  });
 
   it('writes every value type with awkward names, reads them back exactly, and redelivery does not duplicate', async () => {
     const c = connector({ measurement: 'types' });
@@ -44,7 +82,14 @@ describe.skipIf(!influx.available)('InfluxDB connector against a real influxd', 
     const rows = await peer.query('SELECT * FROM "types"');
     expect(rows).toHaveLength(5);
     const byId = new Map(rows.map((r) => [r.point_id, r]));
-    expect(byId.get(batch[0]!.id)).toMatchObject({ value: 1.25, unit: '°C', 'plant area': 'north,1', 'k=v': 'x=y', device_id: 'PLC001', time: batch[0]!.timestamp });
+    expect(byId.get(batch[0]!.id)).toMatchObject({
+      value: 1.25,
+      unit: '°C',
+      'plant area': 'north,1',
+      'k=v': 'x=y',
+      device_id: 'PLC001',
+      time: batch[0]!.timestamp,
+    });
     expect(byId.get(batch[1]!.id)).toMatchObject({ value_str: 'RUN "fast" \\ now\nnext' });
     expect(byId.get(batch[2]!.id)).toMatchObject({ value_bool: true, quality: 'ALARM' });
     expect(byId.get(batch[3]!.id)).toMatchObject({ x: 1.5, meta_label: 'a b' });
@@ -71,7 +116,9 @@ describe.skipIf(!influx.available)('InfluxDB connector against a real influxd', 
 
   it('classifies bad credentials, a missing database and a dead server', async () => {
     await expect(connector({ password: 'wrong' }).connect()).rejects.toBeInstanceOf(AuthError);
-    const missing = await connector({ database: 'nope' }).connect().catch((e: unknown) => e);
+    const missing = await connector({ database: 'nope' })
+      .connect()
+      .catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(ConfigError);
     expect((missing as Error).message).toMatch(/database not found/);
     const dead = influxdb.create(influxConfigSchema.parse({ url: 'http://127.0.0.1:9', database: 'x' }), ctx());
@@ -94,7 +141,11 @@ const v2Servers: V2Server[] = [
     start: () => startInflux({ binary: influx2.found! }),
     credentials(peer, wrong) {
       const p = peer as InfluxPeer;
-      return { organization: 'any', bucket: `${p.database}/autogen`, token: `${p.admin.username}:${wrong ? 'wrong' : p.admin.password}` };
+      return {
+        organization: 'any',
+        bucket: `${p.database}/autogen`,
+        token: `${p.admin.username}:${wrong ? 'wrong' : p.admin.password}`,
+      };
     },
   },
   {
@@ -111,11 +162,22 @@ const v2Servers: V2Server[] = [
 for (const server of v2Servers) {
   describe.skipIf(!server.available)(`InfluxDB connector, 2.x API, against ${server.name}`, () => {
     let peer: Awaited<ReturnType<V2Server['start']>>;
-    const connector = (extra: Record<string, unknown>, wrongToken = false) => influxdb.create(influxConfigSchema.parse({
-      url: peer.url, version: '2.x', ...server.credentials(peer, wrongToken), ...extra,
-    }), ctx());
-    beforeAll(async () => { peer = await server.start(); });
-    afterAll(async () => { await peer?.dispose(); });
+    const connector = (extra: Record<string, unknown>, wrongToken = false) =>
+      influxdb.create(
+        influxConfigSchema.parse({
+          url: peer.url,
+          version: '2.x',
+          ...server.credentials(peer, wrongToken),
+          ...extra,
+        }),
+        ctx(),
+      );
+    beforeAll(async () => {
+      peer = await server.start();
+    });
+    afterAll(async () => {
+      await peer?.dispose();
+    });
 
     it('writes through /api/v2/write and reads every point back by id', async () => {
       const c = connector({ measurement: 'v2', precision: 'ms' });
@@ -124,11 +186,16 @@ for (const server of v2Servers) {
       const receipt = await c.write(batch);
       await c.write(batch);
       // The receipt counts the line-protocol bytes sent: at least the measurement, ids and device ids of every line.
-      expect(receipt?.bytes).toBeGreaterThan(batch.reduce((n, p) => n + 'v2'.length + p.id.length + p.deviceId.length, 0));
+      expect(receipt?.bytes).toBeGreaterThan(
+        batch.reduce((n, p) => n + 'v2'.length + p.id.length + p.deviceId.length, 0),
+      );
       expect(receipt?.bytes).toBeLessThan(batch.length * 500);
       const rows = await peer.query('SELECT * FROM "v2"');
       expect(rows.map((r) => r.point_id).sort()).toEqual(batch.map((p) => p.id).sort());
-      expect(rows.find((r) => r.point_id === batch[1]!.id)).toMatchObject({ value_str: 'x', time: batch[1]!.timestamp });
+      expect(rows.find((r) => r.point_id === batch[1]!.id)).toMatchObject({
+        value_str: 'x',
+        time: batch[1]!.timestamp,
+      });
       await c.close();
     });
 

@@ -8,10 +8,17 @@ import type { Compression } from './config.js';
 const { CompressionCodecs, CompressionTypes } = kafkajs;
 
 /** Optional codec packages and how each exposes its kafkajs codec factory. */
-const OPTIONAL_CODECS: Record<'snappy' | 'lz4' | 'zstd', { pkg: string; type: number; factory: (mod: any) => () => unknown }> = {
+const OPTIONAL_CODECS: Record<
+  'snappy' | 'lz4' | 'zstd',
+  { pkg: string; type: number; factory: (mod: any) => () => unknown }
+> = {
   snappy: { pkg: 'kafkajs-snappy', type: CompressionTypes.Snappy, factory: (mod) => mod.default ?? mod },
   lz4: { pkg: 'kafkajs-lz4', type: CompressionTypes.LZ4, factory: (mod) => new (mod.default ?? mod)().codec },
-  zstd: { pkg: '@kafkajs/zstd', type: CompressionTypes.ZSTD, factory: (mod) => (mod.ZstdCodec ?? mod.default?.ZstdCodec)() },
+  zstd: {
+    pkg: '@kafkajs/zstd',
+    type: CompressionTypes.ZSTD,
+    factory: (mod) => (mod.ZstdCodec ?? mod.default?.ZstdCodec)(),
+  },
 };
 
 /** kafkajs ships placeholders for snappy, lz4 and zstd that throw "not implemented" when called. */
@@ -39,11 +46,16 @@ async function importBesideApp(pkg: string): Promise<unknown> {
 /** kafkajs's compression type number for a config value. */
 export function compressionType(c: Compression): number {
   switch (c) {
-    case 'none': return CompressionTypes.None;
-    case 'gzip': return CompressionTypes.GZIP;
-    case 'snappy': return CompressionTypes.Snappy;
-    case 'lz4': return CompressionTypes.LZ4;
-    case 'zstd': return CompressionTypes.ZSTD;
+    case 'none':
+      return CompressionTypes.None;
+    case 'gzip':
+      return CompressionTypes.GZIP;
+    case 'snappy':
+      return CompressionTypes.Snappy;
+    case 'lz4':
+      return CompressionTypes.LZ4;
+    case 'zstd':
+      return CompressionTypes.ZSTD;
   }
 }
 
@@ -60,10 +72,13 @@ export async function ensureCodec(c: Compression): Promise<void> {
   try {
     mod = await importBesideApp(pkg);
   } catch (err) {
-    throw new ConfigError(`compression: ${c} needs the codec package "${pkg}"; install it beside the connector (npm install ${pkg}) or choose gzip`, {
-      code: 'BIFROST_ERR_KAFKA_CODEC_MISSING',
-      cause: err,
-    });
+    throw new ConfigError(
+      `compression: ${c} needs the codec package "${pkg}"; install it beside the connector (npm install ${pkg}) or choose gzip`,
+      {
+        code: 'BIFROST_ERR_KAFKA_CODEC_MISSING',
+        cause: err,
+      },
+    );
   }
   codecs[type] = factory(mod);
 }

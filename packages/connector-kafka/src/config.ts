@@ -16,37 +16,98 @@ const brokerAddress = z.string().regex(/^[^\s/,]+:\d{1,5}$/, 'must be host:port'
  */
 export const kafkaConfigSchema = z
   .object({
-    endpoint: z.string().min(1).optional()
-      .describe('Bootstrap brokers as `host:port`, several separated by commas; a `kafka://`, `tcp://` or `ssl://` prefix is ignored.'),
-    brokers: z.array(brokerAddress).min(1).optional().describe('Bootstrap brokers as a list of `host:port`; overrides `endpoint`.'),
+    endpoint: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Bootstrap brokers as `host:port`, several separated by commas; a `kafka://`, `tcp://` or `ssl://` prefix is ignored.',
+      ),
+    brokers: z
+      .array(brokerAddress)
+      .min(1)
+      .optional()
+      .describe('Bootstrap brokers as a list of `host:port`; overrides `endpoint`.'),
     client_id: z.string().min(1).default('bifrost').describe('Kafka client id (shows in broker logs and quotas).'),
-    topic: z.string().min(1).default('{topic_prefix}telemetry')
-      .describe(`Topic template; placeholders ${pointTemplatePlaceholders(TOPIC_FIELDS).map((f) => `\`${f}\``).join(', ')} (empty when the point lacks that tag). A point whose topic is not a valid Kafka topic name (letters, digits, \`.\`, \`_\`, \`-\`, at most 249) is dead-lettered.`),
+    topic: z
+      .string()
+      .min(1)
+      .default('{topic_prefix}telemetry')
+      .describe(
+        `Topic template; placeholders ${pointTemplatePlaceholders(TOPIC_FIELDS)
+          .map((f) => `\`${f}\``)
+          .join(
+            ', ',
+          )} (empty when the point lacks that tag). A point whose topic is not a valid Kafka topic name (letters, digits, \`.\`, \`_\`, \`-\`, at most 249) is dead-lettered.`,
+      ),
     topic_prefix: z.string().default('bifrost.').describe('Value of `{topic_prefix}` in `topic`.'),
-    compression: z.enum(COMPRESSIONS).default('gzip')
-      .describe('Record batch compression. `snappy`, `lz4` and `zstd` need the codec package (`kafkajs-snappy`, `kafkajs-lz4`, `@kafkajs/zstd`) installed.'),
-    sasl_mechanism: z.enum(SASL_MECHANISMS).default('none').describe('SASL mechanism; `plain` should only be used with TLS.'),
+    compression: z
+      .enum(COMPRESSIONS)
+      .default('gzip')
+      .describe(
+        'Record batch compression. `snappy`, `lz4` and `zstd` need the codec package (`kafkajs-snappy`, `kafkajs-lz4`, `@kafkajs/zstd`) installed.',
+      ),
+    sasl_mechanism: z
+      .enum(SASL_MECHANISMS)
+      .default('none')
+      .describe('SASL mechanism; `plain` should only be used with TLS.'),
     username: z.string().min(1).optional().describe('SASL user name (required with a SASL mechanism).'),
     password: z.string().optional().describe('SASL password (secret).'),
-    max_in_flight_requests: z.number().int().min(1).max(5).default(5)
+    max_in_flight_requests: z
+      .number()
+      .int()
+      .min(1)
+      .max(5)
+      .default(5)
       .describe('Produce requests in flight per broker connection (the idempotent producer keeps order for up to 5).'),
-    allow_auto_topic_creation: z.boolean().default(true).describe('Let the broker create missing topics (if its `auto.create.topics.enable` allows).'),
-    max_message_bytes: z.number().int().positive().default(1_000_000)
-      .describe('Most (uncompressed) bytes per produce request: a batch is sent as several requests of at most this size, and a single point bigger than this is dead-lettered instead of failing the batch. Keep at or below the broker\'s `message.max.bytes`.'),
-    request_timeout_ms: z.number().int().positive().default(30_000).describe('Produce / metadata request timeout, milliseconds.'),
-    connection_timeout_ms: z.number().int().positive().default(10_000).describe('TCP + TLS connect timeout, milliseconds.'),
+    allow_auto_topic_creation: z
+      .boolean()
+      .default(true)
+      .describe('Let the broker create missing topics (if its `auto.create.topics.enable` allows).'),
+    max_message_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000_000)
+      .describe(
+        "Most (uncompressed) bytes per produce request: a batch is sent as several requests of at most this size, and a single point bigger than this is dead-lettered instead of failing the batch. Keep at or below the broker's `message.max.bytes`.",
+      ),
+    request_timeout_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(30_000)
+      .describe('Produce / metadata request timeout, milliseconds.'),
+    connection_timeout_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('TCP + TLS connect timeout, milliseconds.'),
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (!c.brokers && !c.endpoint) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'endpoint (or brokers) is required' });
+    if (!c.brokers && !c.endpoint)
+      ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'endpoint (or brokers) is required' });
     if (!c.brokers && c.endpoint) {
       for (const b of splitEndpoint(c.endpoint)) {
-        if (!brokerAddress.safeParse(b).success) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `"${b}" must be host:port` });
+        if (!brokerAddress.safeParse(b).success)
+          ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `"${b}" must be host:port` });
       }
     }
     if (c.sasl_mechanism !== 'none') {
-      if (!c.username) ctx.addIssue({ code: 'custom', path: ['username'], message: `username is required with sasl_mechanism ${c.sasl_mechanism}` });
-      if (c.password === undefined) ctx.addIssue({ code: 'custom', path: ['password'], message: `password is required with sasl_mechanism ${c.sasl_mechanism}` });
+      if (!c.username)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['username'],
+          message: `username is required with sasl_mechanism ${c.sasl_mechanism}`,
+        });
+      if (c.password === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['password'],
+          message: `password is required with sasl_mechanism ${c.sasl_mechanism}`,
+        });
     }
   });
 
@@ -54,7 +115,10 @@ export const kafkaConfigSchema = z
 export type KafkaConfig = z.output<typeof kafkaConfigSchema>;
 
 function splitEndpoint(endpoint: string): string[] {
-  return endpoint.split(',').map((b) => b.trim().replace(/^[a-z]+:\/\//i, '')).filter(Boolean);
+  return endpoint
+    .split(',')
+    .map((b) => b.trim().replace(/^[a-z]+:\/\//i, ''))
+    .filter(Boolean);
 }
 
 /** Bootstrap broker list: `brokers`, else the comma-separated `endpoint`. */

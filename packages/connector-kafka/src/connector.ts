@@ -1,4 +1,10 @@
-import kafkajs, { type KafkaConfig as KafkaJsConfig, type Message, type Producer, type SASLOptions, type TopicMessages } from 'kafkajs';
+import kafkajs, {
+  type KafkaConfig as KafkaJsConfig,
+  type Message,
+  type Producer,
+  type SASLOptions,
+  type TopicMessages,
+} from 'kafkajs';
 import {
   PartialWriteError,
   PayloadError,
@@ -43,7 +49,13 @@ const RECORD_OVERHEAD_BYTES = 64;
 /** Approximate bytes of one of our records inside an uncompressed record batch. */
 export function recordBytes(record: Message): number {
   const id = record.headers?.[ID_HEADER] as string;
-  return Buffer.byteLength(record.value as string) + Buffer.byteLength(record.key as string) + ID_HEADER.length + id.length + RECORD_OVERHEAD_BYTES;
+  return (
+    Buffer.byteLength(record.value as string) +
+    Buffer.byteLength(record.key as string) +
+    ID_HEADER.length +
+    id.length +
+    RECORD_OVERHEAD_BYTES
+  );
 }
 
 /**
@@ -98,7 +110,11 @@ export function clientConfig(config: KafkaConfig, ctx: PluginContext): KafkaJsCo
       },
     }),
     ...(config.sasl_mechanism !== 'none' && {
-      sasl: { mechanism: config.sasl_mechanism, username: config.username ?? '', password: config.password ?? '' } as SASLOptions,
+      sasl: {
+        mechanism: config.sasl_mechanism,
+        username: config.username ?? '',
+        password: config.password ?? '',
+      } as SASLOptions,
     }),
   };
 }
@@ -117,7 +133,10 @@ export class KafkaConnector implements Connector {
   private readonly topicOf: (p: DataPoint) => string;
   private readonly label: string;
 
-  constructor(private readonly config: KafkaConfig, private readonly ctx: PluginContext) {
+  constructor(
+    private readonly config: KafkaConfig,
+    private readonly ctx: PluginContext,
+  ) {
     this.label = `kafka:${ctx.name}`;
     this.topicOf = compileTopic(config.topic, config.topic_prefix);
   }
@@ -161,7 +180,8 @@ export class KafkaConnector implements Connector {
         const e = this.classify(err);
         if (sent === 0 || (e.kind !== 'transient' && e.kind !== 'capacity')) throw e;
         // Earlier requests were acknowledged: report them, and hand the rest back for a retry.
-        for (const item of sendable.slice(sent)) rejected.push({ id: item.point.id, reason: e.message, kind: 'transient' });
+        for (const item of sendable.slice(sent))
+          rejected.push({ id: item.point.id, reason: e.message, kind: 'transient' });
         break;
       }
       sent += chunk.length;
@@ -170,10 +190,17 @@ export class KafkaConnector implements Connector {
     const refused = new Set(rejected.map((r) => r.id));
     const accepted = batch.filter((p) => !refused.has(p.id)).map((p) => p.id);
     if (accepted.length === 0 && rejected.every((r) => (r.kind ?? 'payload') === 'payload')) {
-      throw new PayloadError(rejected.slice(0, 3).map((r) => r.reason).join('; '), rejected.map((r) => r.id), {
-        code: 'BIFROST_ERR_KAFKA_REJECTED',
-        connector: this.label,
-      });
+      throw new PayloadError(
+        rejected
+          .slice(0, 3)
+          .map((r) => r.reason)
+          .join('; '),
+        rejected.map((r) => r.id),
+        {
+          code: 'BIFROST_ERR_KAFKA_REJECTED',
+          connector: this.label,
+        },
+      );
     }
     throw new PartialWriteError(accepted, rejected, { connector: this.label });
   }
@@ -198,7 +225,10 @@ export class KafkaConnector implements Connector {
     } catch (err) {
       const e = this.classify(err);
       if (!(e instanceof PayloadError) || items.length === 1) throw e;
-      this.ctx.logger.warn({ code: e.code, points: items.length }, 'the broker refused a record of the batch; sending one by one to find it');
+      this.ctx.logger.warn(
+        { code: e.code, points: items.length },
+        'the broker refused a record of the batch; sending one by one to find it',
+      );
     }
     const rejected: RejectedPoint[] = [];
     for (const item of items) {
@@ -216,10 +246,13 @@ export class KafkaConnector implements Connector {
   /** Replaces a producer whose last send failed; concurrent writers share one replacement. */
   private async freshProducer(): Promise<Producer> {
     if (this.stale && this.producer) {
-      this.replacing ??= this.connect().finally(() => { this.replacing = undefined; });
+      this.replacing ??= this.connect().finally(() => {
+        this.replacing = undefined;
+      });
       await this.replacing;
     }
-    if (!this.producer || this.stale) throw new TransientError('not connected', { code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED', connector: this.label });
+    if (!this.producer || this.stale)
+      throw new TransientError('not connected', { code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED', connector: this.label });
     return this.producer;
   }
 

@@ -14,7 +14,14 @@ const kafka = defineConnector({
 });
 
 export default kafka;
-export { kafkaConfigSchema, bootstrapBrokers, COMPRESSIONS, SASL_MECHANISMS, type KafkaConfig, type Compression } from './config.js';
+export {
+  kafkaConfigSchema,
+  bootstrapBrokers,
+  COMPRESSIONS,
+  SASL_MECHANISMS,
+  type KafkaConfig,
+  type Compression,
+} from './config.js';
 export { KafkaConnector, toRecord, clientConfig, chunkBySize, recordBytes, ID_HEADER } from './connector.js';
 export { classifyKafkaError } from './kafka-errors.js';
 export { compileTopic, topicNameProblem, TOPIC_FIELDS } from './topic.js';

@@ -1,14 +1,39 @@
-import { AuthError, ConfigError, PayloadError, TransientError, classifyError, isBifrostError, type BifrostError } from '@bifrost/core';
+import {
+  AuthError,
+  ConfigError,
+  PayloadError,
+  TransientError,
+  classifyError,
+  isBifrostError,
+  type BifrostError,
+} from '@bifrost/core';
 
 /** Broker error types (Kafka protocol error names, as kafkajs reports them) that mean "not allowed". */
 const AUTH_TYPES = new Set([
-  'SASL_AUTHENTICATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM',
+  'SASL_AUTHENTICATION_FAILED',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'ILLEGAL_SASL_STATE',
+  'UNSUPPORTED_SASL_MECHANISM',
 ]);
 /** The records themselves are refused: poison, never fixed by retrying. */
-const PAYLOAD_TYPES = new Set(['MESSAGE_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_TIMESTAMP']);
+const PAYLOAD_TYPES = new Set([
+  'MESSAGE_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_TIMESTAMP',
+]);
 /** Settings the broker rejects. */
-const CONFIG_TYPES = new Set(['INVALID_TOPIC_EXCEPTION', 'UNSUPPORTED_COMPRESSION_TYPE', 'INVALID_REQUIRED_ACKS', 'UNSUPPORTED_FOR_MESSAGE_FORMAT', 'POLICY_VIOLATION']);
+const CONFIG_TYPES = new Set([
+  'INVALID_TOPIC_EXCEPTION',
+  'UNSUPPORTED_COMPRESSION_TYPE',
+  'INVALID_REQUIRED_ACKS',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+  'POLICY_VIOLATION',
+]);
 
 interface KafkaJsLike {
   name?: unknown;
@@ -46,7 +71,10 @@ export function classifyKafkaError(err: unknown): BifrostError {
   const message = typeof top.message === 'string' ? top.message : String(err);
   for (const e of errors) {
     if (e.name === 'KafkaJSSASLAuthenticationError') {
-      return new AuthError(`SASL authentication failed: ${String(e.message)}`, { code: 'BIFROST_ERR_KAFKA_SASL_AUTHENTICATION_FAILED', cause: err });
+      return new AuthError(`SASL authentication failed: ${String(e.message)}`, {
+        code: 'BIFROST_ERR_KAFKA_SASL_AUTHENTICATION_FAILED',
+        cause: err,
+      });
     }
     if (typeof e.type === 'string') {
       const code = `BIFROST_ERR_KAFKA_${e.type}`;

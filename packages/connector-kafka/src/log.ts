@@ -8,19 +8,20 @@ const { logLevel } = kafkajs;
  * failures itself, so kafkajs's own errors (often retried) are warnings, its info is debug.
  */
 export function kafkaLogCreator(logger: Logger): logCreator {
-  return () => ({ namespace, level, log }: LogEntry) => {
-    const { message, ...extra } = log;
-    const fields = { kafkajs: namespace, ...extra };
-    // The host owns retries, so kafkajs's warning about limited idempotent-producer retries is expected.
-    if (message.startsWith('Limiting retries for the idempotent producer')) return logger.debug(fields, message);
-    switch (level) {
-      case logLevel.ERROR:
-      case logLevel.WARN:
-        return logger.warn(fields, message);
-      case logLevel.INFO:
-        return logger.debug(fields, message);
-      default:
-        return logger.trace(fields, message);
-    }
-  };
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      const fields = { kafkajs: namespace, ...extra };
+      // The host owns retries, so kafkajs's warning about limited idempotent-producer retries is expected.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return logger.debug(fields, message);
+      switch (level) {
+        case logLevel.ERROR:
+        case logLevel.WARN:
+          return logger.warn(fields, message);
+        case logLevel.INFO:
+          return logger.debug(fields, message);
+        default:
+          return logger.trace(fields, message);
+      }
+    };
 }

@@ -12,7 +12,11 @@ vi.mock('kafkajs', () => {
       return {
         connect: async () => undefined,
         disconnect: async () => undefined,
-        sendBatch: async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ headers: Record<string, string> }> }> }) => {
+        sendBatch: async ({
+          topicMessages,
+        }: {
+          topicMessages: Array<{ messages: Array<{ headers: Record<string, string> }> }>;
+        }) => {
           const ids = topicMessages.flatMap((t) => t.messages.map((m) => m.headers['bifrost-id']!));
           const err = fail(sent.length, ids);
           sent.push({ ids });
@@ -34,11 +38,37 @@ vi.mock('kafkajs', () => {
 
 const { default: kafka, kafkaConfigSchema, recordBytes, toRecord } = await import('../src/index.js');
 
-const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
+const silent = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silent;
+  },
+};
 const ctx: PluginContext = { name: 'unit', logger: silent, signal: new AbortController().signal };
-const point = (i: number): DataPoint => ({ id: `p${i}`, deviceId: `PLC${i % 3}`, tagName: 't', value: i, quality: 'GOOD', timestamp: 1_700_000_000_000 + i });
-const retriable = () => Object.assign(new Error('leader not available'), { name: 'KafkaJSProtocolError', type: 'LEADER_NOT_AVAILABLE', retriable: true });
-const tooLarge = () => Object.assign(new Error('message too large'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', retriable: false });
+const point = (i: number): DataPoint => ({
+  id: `p${i}`,
+  deviceId: `PLC${i % 3}`,
+  tagName: 't',
+  value: i,
+  quality: 'GOOD',
+  timestamp: 1_700_000_000_000 + i,
+});
+const retriable = () =>
+  Object.assign(new Error('leader not available'), {
+    name: 'KafkaJSProtocolError',
+    type: 'LEADER_NOT_AVAILABLE',
+    retriable: true,
+  });
+const tooLarge = () =>
+  Object.assign(new Error('message too large'), {
+    name: 'KafkaJSProtocolError',
+    type: 'MESSAGE_TOO_LARGE',
+    retriable: false,
+  });
 
 describe('KafkaConnector sending (fake kafkajs)', () => {
   const batch = Array.from({ length: 10 }, (_, i) => point(i));
@@ -68,7 +98,9 @@ describe('KafkaConnector sending (fake kafkajs)', () => {
     const err = await c.write(batch).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     expect((err as PartialWriteError).accepted).toEqual(['p0', 'p1', 'p2', 'p3']);
-    expect((err as PartialWriteError).rejected.map((r) => [r.id, r.kind])).toEqual(['p4', 'p5', 'p6', 'p7', 'p8', 'p9'].map((id) => [id, 'transient']));
+    expect((err as PartialWriteError).rejected.map((r) => [r.id, r.kind])).toEqual(
+      ['p4', 'p5', 'p6', 'p7', 'p8', 'p9'].map((id) => [id, 'transient']),
+    );
     fail = () => undefined;
     await c.write(batch.slice(4));
     expect(producers).toBe(2);
@@ -85,7 +117,9 @@ describe('KafkaConnector sending (fake kafkajs)', () => {
     fail = (_, ids) => (ids.includes('p5') ? tooLarge() : undefined);
     const err = await c.write(batch).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
-    expect((err as PartialWriteError).rejected).toEqual([expect.objectContaining({ id: 'p5', reason: expect.stringMatching(/too large/) })]);
+    expect((err as PartialWriteError).rejected).toEqual([
+      expect.objectContaining({ id: 'p5', reason: expect.stringMatching(/too large/) }),
+    ]);
     expect((err as PartialWriteError).accepted).toEqual(batch.filter((p) => p.id !== 'p5').map((p) => p.id));
   });
 });

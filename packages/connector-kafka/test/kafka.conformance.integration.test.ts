@@ -54,7 +54,14 @@ async function collect(bootstrap: string): Promise<Collector> {
       const id = message.headers?.[ID_HEADER]?.toString();
       if (!id || received.has(id)) return;
       const p = JSON.parse(message.value!.toString()) as DataPoint;
-      received.set(id, { id, value: p.value, deviceId: p.deviceId, tagName: p.tagName, quality: p.quality, timestamp: p.timestamp });
+      received.set(id, {
+        id,
+        value: p.value,
+        deviceId: p.deviceId,
+        tagName: p.tagName,
+        quality: p.quality,
+        timestamp: p.timestamp,
+      });
     },
   });
   return {
@@ -67,58 +74,60 @@ async function collect(bootstrap: string): Promise<Collector> {
   };
 }
 
-describe.skipIf(!kafkaPeer.available)('kafka', () => describeConnector<Peer>({
-  name: 'kafka on a KRaft broker',
-  plugin: kafka,
-  async peer() {
-    const tls = createTlsFixture();
-    broker = await startKafka({ tls: tls.serverTls(), proxied: true });
-    await createKafkaTopic(broker.bootstrap, TOPIC, { partitions: 3 });
-    return { broker, tls };
-  },
-  async dispose(p) {
-    await p.broker.dispose();
-    p.tls.dispose();
-  },
-  config({ broker, tls }, variant) {
-    const user = broker.users[0]!;
-    const base = { topic: TOPIC, request_timeout_ms: 1_500, connection_timeout_ms: 1_000 };
-    const sasl = { endpoint: broker.saslSslBootstrap, sasl_mechanism: 'scram-sha-256', username: user.username };
-    switch (variant.kind) {
-      case 'plain':
-        return { config: { ...base, endpoint: broker.bootstrap } };
-      case 'tls':
-        return { config: { ...base, ...sasl, password: user.password }, tls: tls.clientTls('tls') };
-      case 'mtls':
-        return { config: { ...base, endpoint: broker.mtlsBootstrap }, tls: tls.clientTls('mtls') };
-      case 'bad-credentials':
-        return { config: { ...base, ...sasl, password: `${user.password}-wrong` }, tls: tls.clientTls('tls') };
-      case 'untrusted-ca':
-        return { config: { ...base, ...sasl, password: user.password }, tls: tls.clientTls('untrusted-ca') };
-      case 'expired-cert':
-        return { config: { ...base, endpoint: broker.mtlsBootstrap }, tls: tls.clientTls('expired-cert') };
-      case 'proxied':
-        return { config: { ...base, endpoint: `${variant.host}:${variant.port}` } };
-      default:
-        return undefined;
-    }
-  },
-  readBack: (p) => collect(p.broker.bootstrap),
-  address: (p) => p.broker.proxied!.upstream,
-  ...(toxiproxy.available && { faultProxy: kafkaFaultProxy }),
-  restart: (p) => p.broker.restart(),
-  async kill(p) {
-    await p.broker.kill();
-    await p.broker.start();
-  },
-  stop: (p) => p.broker.stop(),
-  start: (p) => p.broker.start(),
-  poison: () => ({
-    id: `poison-${Date.now()}`,
-    deviceId: 'conf-poison',
-    tagName: 'blob',
-    value: 'x'.repeat(1_100_000),
-    quality: 'GOOD',
-    timestamp: Date.now(),
+describe.skipIf(!kafkaPeer.available)('kafka', () =>
+  describeConnector<Peer>({
+    name: 'kafka on a KRaft broker',
+    plugin: kafka,
+    async peer() {
+      const tls = createTlsFixture();
+      broker = await startKafka({ tls: tls.serverTls(), proxied: true });
+      await createKafkaTopic(broker.bootstrap, TOPIC, { partitions: 3 });
+      return { broker, tls };
+    },
+    async dispose(p) {
+      await p.broker.dispose();
+      p.tls.dispose();
+    },
+    config({ broker, tls }, variant) {
+      const user = broker.users[0]!;
+      const base = { topic: TOPIC, request_timeout_ms: 1_500, connection_timeout_ms: 1_000 };
+      const sasl = { endpoint: broker.saslSslBootstrap, sasl_mechanism: 'scram-sha-256', username: user.username };
+      switch (variant.kind) {
+        case 'plain':
+          return { config: { ...base, endpoint: broker.bootstrap } };
+        case 'tls':
+          return { config: { ...base, ...sasl, password: user.password }, tls: tls.clientTls('tls') };
+        case 'mtls':
+          return { config: { ...base, endpoint: broker.mtlsBootstrap }, tls: tls.clientTls('mtls') };
+        case 'bad-credentials':
+          return { config: { ...base, ...sasl, password: `${user.password}-wrong` }, tls: tls.clientTls('tls') };
+        case 'untrusted-ca':
+          return { config: { ...base, ...sasl, password: user.password }, tls: tls.clientTls('untrusted-ca') };
+        case 'expired-cert':
+          return { config: { ...base, endpoint: broker.mtlsBootstrap }, tls: tls.clientTls('expired-cert') };
+        case 'proxied':
+          return { config: { ...base, endpoint: `${variant.host}:${variant.port}` } };
+        default:
+          return undefined;
+      }
+    },
+    readBack: (p) => collect(p.broker.bootstrap),
+    address: (p) => p.broker.proxied!.upstream,
+    ...(toxiproxy.available && { faultProxy: kafkaFaultProxy }),
+    restart: (p) => p.broker.restart(),
+    async kill(p) {
+      await p.broker.kill();
+      await p.broker.start();
+    },
+    stop: (p) => p.broker.stop(),
+    start: (p) => p.broker.start(),
+    poison: () => ({
+      id: `poison-${Date.now()}`,
+      deviceId: 'conf-poison',
+      tagName: 'blob',
+      value: 'x'.repeat(1_100_000),
+      quality: 'GOOD',
+      timestamp: Date.now(),
+    }),
   }),
-}));
+);

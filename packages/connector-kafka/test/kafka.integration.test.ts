@@ -3,20 +3,55 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PartialWriteError, TransientError, createPipeline, newPointId, openSqliteQueue, type DataPoint, type Logger, type PluginContext } from '@bifrost/core';
+import {
+  PartialWriteError,
+  TransientError,
+  createPipeline,
+  newPointId,
+  openSqliteQueue,
+  type DataPoint,
+  type Logger,
+  type PluginContext,
+} from '@bifrost/core';
 import kafka, { ID_HEADER, kafkaConfigSchema } from '../src/index.js';
-import { createKafkaTopic, createTlsFixture, kafkaInstallation, requirePeer, showPeerLogsOnFailure, startKafka, type KafkaPeer, type TlsFixture } from '@bifrost/connector-testkit';
+import {
+  createKafkaTopic,
+  createTlsFixture,
+  kafkaInstallation,
+  requirePeer,
+  showPeerLogsOnFailure,
+  startKafka,
+  type KafkaPeer,
+  type TlsFixture,
+} from '@bifrost/connector-testkit';
 
 const kafkaPeer = requirePeer('kafka', kafkaInstallation);
 
 const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-const ctx = (tls?: PluginContext['tls']): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal, ...(tls && { tls }) });
+const ctx = (tls?: PluginContext['tls']): PluginContext => ({
+  name: 'it',
+  logger: silent,
+  signal: new AbortController().signal,
+  ...(tls && { tls }),
+});
 let seq = 0;
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
-  id: newPointId(), deviceId: `PLC${seq % 4}`, tagName: 'temperature', value: 20 + ++seq, quality: 'GOOD', timestamp: 1_700_000_000_000 + seq, ...over,
+  id: newPointId(),
+  deviceId: `PLC${seq % 4}`,
+  tagName: 'temperature',
+  value: 20 + ++seq,
+  quality: 'GOOD',
+  timestamp: 1_700_000_000_000 + seq,
+  ...over,
 });
 
-interface ReadRecord { key: string; id: string; point: DataPoint; partition: number; offset: number }
+interface ReadRecord {
+  key: string;
+  id: string;
+  point: DataPoint;
+  partition: number;
+  offset: number;
+}
 
 /**
  * Reads `topic` from the beginning until `count` records arrived (or the time runs out). A record
@@ -40,7 +75,10 @@ async function readTopic(bootstrap: string, topic: string, count: number, timeou
             partition,
             offset: Number(message.offset),
           });
-          if (out.size >= count) { clearTimeout(timer); resolve(); }
+          if (out.size >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
         },
       });
     });
@@ -59,7 +97,9 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
   beforeAll(async () => {
     peer = await startKafka();
   });
-  afterAll(async () => { await peer?.dispose(); });
+  afterAll(async () => {
+    await peer?.dispose();
+  });
 
   it('delivers a batch that reads back by id with equal values, keyed and ordered per device', async () => {
     const topic = `it.${seq}.batch`;
@@ -93,10 +133,20 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     const pipeline = createPipeline({
       queue,
       logger: silent,
-      connectors: [{
-        name: 'k', definition: kafka, config: kafkaConfigSchema.parse({ endpoint: peer.bootstrap, topic }),
-        delivery: { batchSize: 50, maxInFlight: 4, flushIntervalMs: 5, timeoutMs: 5_000, retry: { initialDelayMs: 50, maxDelayMs: 500 } },
-      }],
+      connectors: [
+        {
+          name: 'k',
+          definition: kafka,
+          config: kafkaConfigSchema.parse({ endpoint: peer.bootstrap, topic }),
+          delivery: {
+            batchSize: 50,
+            maxInFlight: 4,
+            flushIntervalMs: 5,
+            timeoutMs: 5_000,
+            retry: { initialDelayMs: 50, maxDelayMs: 500 },
+          },
+        },
+      ],
     });
     // Current timestamps: the broker's 7-day time retention deletes older records when it restarts.
     const now = Date.now();
@@ -125,7 +175,10 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
         const firsts: string[] = [];
         const seen = new Set<string>();
         for (const r of got.filter((x) => x.key === device).sort((a, b) => a.offset - b.offset)) {
-          if (!seen.has(r.id)) { seen.add(r.id); firsts.push(r.id); }
+          if (!seen.has(r.id)) {
+            seen.add(r.id);
+            firsts.push(r.id);
+          }
         }
         expect(firsts).toEqual(points.filter((p) => p.deviceId === device).map((p) => p.id));
       }
@@ -166,7 +219,9 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     const big = point({ value: 'x'.repeat(6000) });
     const err = await c.write([good[0]!, big, good[1]!, good[2]!]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
-    expect((err as PartialWriteError).rejected).toEqual([expect.objectContaining({ id: big.id, reason: expect.stringMatching(/large/i) })]);
+    expect((err as PartialWriteError).rejected).toEqual([
+      expect.objectContaining({ id: big.id, reason: expect.stringMatching(/large/i) }),
+    ]);
     expect(new Set((err as PartialWriteError).accepted)).toEqual(new Set(good.map((p) => p.id)));
     // The refused request is resent one record at a time, so written records may repeat: compare ids.
     const got = await readTopic(peer.bootstrap, topic, 3, 5_000);
@@ -214,7 +269,13 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector over SASL_SSL', () => {
       // broker can outlast the connector's short metadata retries (the host would retry the write).
       await createKafkaTopic(peer.bootstrap, topic);
       const { username, password } = peer.users[0]!;
-      const config = kafkaConfigSchema.parse({ endpoint: peer.saslSslBootstrap, topic, sasl_mechanism: mechanism, username, password });
+      const config = kafkaConfigSchema.parse({
+        endpoint: peer.saslSslBootstrap,
+        topic,
+        sasl_mechanism: mechanism,
+        username,
+        password,
+      });
       const c = kafka.create(config, ctx(tls.clientTls('tls')));
       await c.connect();
       const p = point();
@@ -222,7 +283,10 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector over SASL_SSL', () => {
       const [r] = await readTopic(peer.bootstrap, topic, 1);
       expect(r?.point).toEqual(p);
       await c.close();
-      const wrong = kafka.create(kafkaConfigSchema.parse({ ...config, password: `${password}x` }), ctx(tls.clientTls('tls')));
+      const wrong = kafka.create(
+        kafkaConfigSchema.parse({ ...config, password: `${password}x` }),
+        ctx(tls.clientTls('tls')),
+      );
       await expect(wrong.connect()).rejects.toMatchObject({ kind: 'auth' });
     });
   }

@@ -1,19 +1,63 @@
 import kafkajs from 'kafkajs';
-import { AuthError, ConfigError, PayloadError, TransientError, type DataPoint, type PluginContext } from '@bifrost/core';
+import {
+  AuthError,
+  ConfigError,
+  PayloadError,
+  TransientError,
+  type DataPoint,
+  type PluginContext,
+} from '@bifrost/core';
 import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
 import { describe, expect, it } from 'vitest';
-import kafka, { bootstrapBrokers, chunkBySize, recordBytes, classifyKafkaError, clientConfig, compileTopic, ensureCodec, kafkaConfigSchema, toRecord, topicNameProblem } from '../src/index.js';
+import kafka, {
+  bootstrapBrokers,
+  chunkBySize,
+  recordBytes,
+  classifyKafkaError,
+  clientConfig,
+  compileTopic,
+  ensureCodec,
+  kafkaConfigSchema,
+  toRecord,
+  topicNameProblem,
+} from '../src/index.js';
 
-const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
-const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({ name: 'test', logger: silent, signal: new AbortController().signal, ...over });
+const silent = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silent;
+  },
+};
+const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({
+  name: 'test',
+  logger: silent,
+  signal: new AbortController().signal,
+  ...over,
+});
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
-  id: '0190a6c8-0000-7000-8000-000000000001', deviceId: 'PLC001', tagName: 'temperature', value: 21.5, quality: 'GOOD', timestamp: 1_700_000_000_123, ...over,
+  id: '0190a6c8-0000-7000-8000-000000000001',
+  deviceId: 'PLC001',
+  tagName: 'temperature',
+  value: 21.5,
+  quality: 'GOOD',
+  timestamp: 1_700_000_000_123,
+  ...over,
 });
 
 describe('config', () => {
   it('fills defaults', () => {
     const c = kafkaConfigSchema.parse({ endpoint: 'kafka://b1:9092, b2:9093' });
-    expect(c).toMatchObject({ topic: '{topic_prefix}telemetry', topic_prefix: 'bifrost.', compression: 'gzip', sasl_mechanism: 'none', max_in_flight_requests: 5 });
+    expect(c).toMatchObject({
+      topic: '{topic_prefix}telemetry',
+      topic_prefix: 'bifrost.',
+      compression: 'gzip',
+      sasl_mechanism: 'none',
+      max_in_flight_requests: 5,
+    });
     expect(bootstrapBrokers(c)).toEqual(['b1:9092', 'b2:9093']);
     expect(bootstrapBrokers(kafkaConfigSchema.parse({ brokers: ['x:1'], endpoint: 'y:2' }))).toEqual(['x:1']);
   });
@@ -26,7 +70,12 @@ describe('config', () => {
     expect(paths({ endpoint: 'h:1', compression: 'brotli' })).toEqual(['compression']);
   });
   it('builds the kafkajs client settings with SASL and TLS', () => {
-    const c = kafkaConfigSchema.parse({ endpoint: 'h:9094', sasl_mechanism: 'scram-sha-512', username: 'u', password: 'p' });
+    const c = kafkaConfigSchema.parse({
+      endpoint: 'h:9094',
+      sasl_mechanism: 'scram-sha-512',
+      username: 'u',
+      password: 'p',
+    });
     const cfg = clientConfig(c, ctx({ tls: { ca: 'CA', cert: 'C', key: 'K', rejectUnauthorized: true } }));
     expect(cfg.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'u', password: 'p' });
     expect(cfg.ssl).toMatchObject({ ca: 'CA', cert: 'C', key: 'K', rejectUnauthorized: true });
@@ -38,7 +87,9 @@ describe('topic template', () => {
   it('renders prefix, device and tag', () => {
     expect(compileTopic('{topic_prefix}{device_id}.{tag_name}', 'plant.')(point())).toBe('plant.PLC001.temperature');
     expect(compileTopic('{topic_prefix}telemetry', 'bifrost.')(point())).toBe('bifrost.telemetry');
-    expect(compileTopic('{topic_prefix}{tags.line}.{quality}', 'p.')(point({ tags: { line: 'L2' } }))).toBe('p.L2.GOOD');
+    expect(compileTopic('{topic_prefix}{tags.line}.{quality}', 'p.')(point({ tags: { line: 'L2' } }))).toBe(
+      'p.L2.GOOD',
+    );
   });
   it('rejects unknown placeholders and illegal names', () => {
     expect(() => compileTopic('{device}', '')).toThrow(/topic: unknown placeholder \{device\}/);
@@ -69,20 +120,38 @@ describe('request sizing', () => {
 });
 
 describe('classifyKafkaError', () => {
-  const protocol = (type: string, retriable: boolean) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type, retriable });
+  const protocol = (type: string, retriable: boolean) =>
+    Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type, retriable });
   it('maps kafkajs errors by kind, unwrapping retries', () => {
-    expect(classifyKafkaError(Object.assign(new Error('SASL SCRAM failed'), { name: 'KafkaJSSASLAuthenticationError' }))).toBeInstanceOf(AuthError);
+    expect(
+      classifyKafkaError(Object.assign(new Error('SASL SCRAM failed'), { name: 'KafkaJSSASLAuthenticationError' })),
+    ).toBeInstanceOf(AuthError);
     expect(classifyKafkaError(protocol('TOPIC_AUTHORIZATION_FAILED', false))).toBeInstanceOf(AuthError);
     expect(classifyKafkaError(protocol('MESSAGE_TOO_LARGE', false))).toBeInstanceOf(PayloadError);
     expect(classifyKafkaError(protocol('INVALID_RECORD', false))).toBeInstanceOf(PayloadError);
     expect(classifyKafkaError(protocol('UNSUPPORTED_COMPRESSION_TYPE', false))).toBeInstanceOf(ConfigError);
-    const retried = Object.assign(new Error('leader'), { name: 'KafkaJSNumberOfRetriesExceeded', retriable: false, cause: protocol('NOT_LEADER_OR_FOLLOWER', true) });
-    expect(classifyKafkaError(retried)).toMatchObject({ kind: 'transient', code: 'BIFROST_ERR_KAFKA_NOT_LEADER_OR_FOLLOWER' });
-    const tls = Object.assign(new Error('Connection error: unable to verify'), { name: 'KafkaJSConnectionError', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    const retried = Object.assign(new Error('leader'), {
+      name: 'KafkaJSNumberOfRetriesExceeded',
+      retriable: false,
+      cause: protocol('NOT_LEADER_OR_FOLLOWER', true),
+    });
+    expect(classifyKafkaError(retried)).toMatchObject({
+      kind: 'transient',
+      code: 'BIFROST_ERR_KAFKA_NOT_LEADER_OR_FOLLOWER',
+    });
+    const tls = Object.assign(new Error('Connection error: unable to verify'), {
+      name: 'KafkaJSConnectionError',
+      code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    });
     expect(classifyKafkaError(tls)).toBeInstanceOf(ConfigError);
-    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' });
+    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED'), {
+      name: 'KafkaJSConnectionError',
+      code: 'ECONNREFUSED',
+    });
     expect(classifyKafkaError(refused)).toBeInstanceOf(TransientError);
-    expect(classifyKafkaError(Object.assign(new Error('timeout'), { name: 'KafkaJSRequestTimeoutError', retriable: true }))).toBeInstanceOf(TransientError);
+    expect(
+      classifyKafkaError(Object.assign(new Error('timeout'), { name: 'KafkaJSRequestTimeoutError', retriable: true })),
+    ).toBeInstanceOf(TransientError);
   });
 });
 
@@ -94,7 +163,12 @@ describe('codecs', () => {
   });
   it('registers an installed codec package with kafkajs (kafkajs-snappy is a dev dependency)', async () => {
     await ensureCodec('snappy');
-    const codec = (kafkajs.CompressionCodecs as Record<number, () => { compress(e: { buffer: Buffer }): Promise<Buffer>; decompress(b: Buffer): Promise<Buffer> }>)[kafkajs.CompressionTypes.Snappy]!();
+    const codec = (
+      kafkajs.CompressionCodecs as Record<
+        number,
+        () => { compress(e: { buffer: Buffer }): Promise<Buffer>; decompress(b: Buffer): Promise<Buffer> }
+      >
+    )[kafkajs.CompressionTypes.Snappy]!();
     const packed = await codec.compress({ buffer: Buffer.from('bifrost '.repeat(100)) });
     expect((await codec.decompress(packed)).toString()).toBe('bifrost '.repeat(100));
   });
@@ -103,11 +177,17 @@ describe('codecs', () => {
 describe('connector without a broker', () => {
   it('dead-letters points with an illegal topic without sending', async () => {
     const c = kafka.create(kafka.configSchema.parse({ endpoint: '127.0.0.1:1', topic: '{device_id}' }), ctx());
-    await expect(c.write([point({ deviceId: 'line 1/plc' })])).rejects.toMatchObject({ kind: 'payload', pointIds: [point().id] });
+    await expect(c.write([point({ deviceId: 'line 1/plc' })])).rejects.toMatchObject({
+      kind: 'payload',
+      pointIds: [point().id],
+    });
   });
   it('refuses to write before connect', async () => {
     const c = kafka.create(kafka.configSchema.parse({ endpoint: '127.0.0.1:1' }), ctx());
-    await expect(c.write([point()])).rejects.toMatchObject({ kind: 'transient', code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED' });
+    await expect(c.write([point()])).rejects.toMatchObject({
+      kind: 'transient',
+      code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED',
+    });
   });
 });
 

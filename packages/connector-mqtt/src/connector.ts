@@ -11,8 +11,21 @@ import {
   type PluginContext,
   type WriteReceipt,
 } from '@bifrost/core';
-import { connect as mqttConnect, type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
-import { DEFAULT_CHANNEL_TOPIC, DEFAULT_TOPIC, SECURE_SCHEMES, brokerUrlOf, maxInflightOf, type MqttConfig } from './config.js';
+import {
+  connect as mqttConnect,
+  type IClientOptions,
+  type IConnackPacket,
+  type IDisconnectPacket,
+  type MqttClient,
+} from 'mqtt';
+import {
+  DEFAULT_CHANNEL_TOPIC,
+  DEFAULT_TOPIC,
+  SECURE_SCHEMES,
+  brokerUrlOf,
+  maxInflightOf,
+  type MqttConfig,
+} from './config.js';
 import { buildMessages, type MessageFormat } from './messages.js';
 import { classifyConnectError } from './mqtt-errors.js';
 import { PublishWindow, type OutgoingMessage } from './publish-window.js';
@@ -49,7 +62,8 @@ export function clientOptions(config: MqttConfig, ctx: Pick<PluginContext, 'tls'
   };
   if (config.username !== undefined) options.username = config.username;
   if (config.password !== undefined) options.password = config.password;
-  if (config.protocol_version === 5 && !config.clean_session) options.properties = { sessionExpiryInterval: PERSISTENT_SESSION_EXPIRY_S };
+  if (config.protocol_version === 5 && !config.clean_session)
+    options.properties = { sessionExpiryInterval: PERSISTENT_SESSION_EXPIRY_S };
   if (tls) {
     options.rejectUnauthorized = tls.rejectUnauthorized;
     if (tls.ca !== undefined) options.ca = tls.ca;
@@ -88,23 +102,35 @@ export class MqttConnector implements Connector {
   private readonly maxInflight: number;
   private readonly label: string;
 
-  constructor(private readonly config: MqttConfig, private readonly ctx: PluginContext) {
+  constructor(
+    private readonly config: MqttConfig,
+    private readonly ctx: PluginContext,
+  ) {
     this.label = `mqtt:${ctx.name}`;
     this.url = brokerUrlOf(config);
     const scheme = this.url.protocol.slice(0, -1).toLowerCase();
     if (ctx.tls && !SECURE_SCHEMES.has(scheme)) {
-      throw new ConfigError(`endpoint: TLS is enabled but the broker URL is ${scheme}://; use mqtts:// (or tls://, wss://)`, {
-        code: 'BIFROST_ERR_MQTT_TLS_SCHEME', connector: this.label,
-      });
+      throw new ConfigError(
+        `endpoint: TLS is enabled but the broker URL is ${scheme}://; use mqtts:// (or tls://, wss://)`,
+        {
+          code: 'BIFROST_ERR_MQTT_TLS_SCHEME',
+          connector: this.label,
+        },
+      );
     }
-    const channelsSet = config.data_topic !== undefined || config.event_topic !== undefined || config.alarm_topic !== undefined;
+    const channelsSet =
+      config.data_topic !== undefined || config.event_topic !== undefined || config.alarm_topic !== undefined;
     const data = config.data_topic ?? 'data';
     try {
-      this.topics = new TopicResolver(config.topic ?? (channelsSet ? DEFAULT_CHANNEL_TOPIC : DEFAULT_TOPIC), config.topic_prefix, {
-        data,
-        event: config.event_topic ?? data,
-        alarm: config.alarm_topic ?? data,
-      });
+      this.topics = new TopicResolver(
+        config.topic ?? (channelsSet ? DEFAULT_CHANNEL_TOPIC : DEFAULT_TOPIC),
+        config.topic_prefix,
+        {
+          data,
+          event: config.event_topic ?? data,
+          alarm: config.alarm_topic ?? data,
+        },
+      );
     } catch (err) {
       throw classifyError(err, this.label);
     }
@@ -132,7 +158,10 @@ export class MqttConnector implements Connector {
     }
     if (this.client !== client) {
       client.end(true);
-      throw new TransientError('connect superseded by a newer connect() or close()', { code: 'BIFROST_ERR_MQTT_CONNECT_SUPERSEDED', connector: this.label });
+      throw new TransientError('connect superseded by a newer connect() or close()', {
+        code: 'BIFROST_ERR_MQTT_CONNECT_SUPERSEDED',
+        connector: this.label,
+      });
     }
     this.broken = undefined;
     this.watch(client);
@@ -142,7 +171,11 @@ export class MqttConnector implements Connector {
   async write(batch: readonly DataPoint[]): Promise<WriteReceipt> {
     const client = this.usableClient();
     const { messages, poison } = buildMessages(batch, this.topics, this.messageFormat());
-    const window = new PublishWindow(client, messages, Math.min(this.maxInflight, this.serverLimits.receiveMaximum ?? Infinity));
+    const window = new PublishWindow(
+      client,
+      messages,
+      Math.min(this.maxInflight, this.serverLimits.receiveMaximum ?? Infinity),
+    );
     this.inflight.add(window);
     let refused;
     try {
@@ -155,11 +188,17 @@ export class MqttConnector implements Connector {
     const rejected = poison.length ? [...poison, ...refused] : refused;
     if (rejected.length === 0) return { bytes: payloadBytes(messages) };
     const bad = new Set(rejected.map((r) => r.id));
-    throw new PartialWriteError(batch.filter((p) => !bad.has(p.id)).map((p) => p.id), rejected, { connector: this.label });
+    throw new PartialWriteError(
+      batch.filter((p) => !bad.has(p.id)).map((p) => p.id),
+      rejected,
+      { connector: this.label },
+    );
   }
 
   async close(): Promise<void> {
-    const client = this.dropClient(new TransientError('connection closed by the gateway', { code: 'BIFROST_ERR_MQTT_CLOSED' }));
+    const client = this.dropClient(
+      new TransientError('connection closed by the gateway', { code: 'BIFROST_ERR_MQTT_CLOSED' }),
+    );
     if (client) await client.endAsync(true).catch(() => undefined);
   }
 
@@ -169,7 +208,9 @@ export class MqttConnector implements Connector {
   }
 
   private messageFormat(): MessageFormat {
-    const limits = [this.config.max_packet_size, this.serverLimits.maximumPacketSize].filter((n): n is number => n !== undefined);
+    const limits = [this.config.max_packet_size, this.serverLimits.maximumPacketSize].filter(
+      (n): n is number => n !== undefined,
+    );
     const fmt: MessageFormat = {
       format: this.config.payload_format,
       qos: this.config.qos,
@@ -182,7 +223,11 @@ export class MqttConnector implements Connector {
 
   private usableClient(): MqttClient {
     if (this.broken) throw this.broken;
-    if (!this.client?.connected) throw new TransientError('not connected to the broker', { code: 'BIFROST_ERR_MQTT_NOT_CONNECTED', connector: this.label });
+    if (!this.client?.connected)
+      throw new TransientError('not connected to the broker', {
+        code: 'BIFROST_ERR_MQTT_NOT_CONNECTED',
+        connector: this.label,
+      });
     return this.client;
   }
 
@@ -193,13 +238,25 @@ export class MqttConnector implements Connector {
         client.off('error', onError);
         client.off('close', onClose);
       };
-      const onConnect = (connack: IConnackPacket) => { cleanup(); resolve(connack); };
-      const onError = (err: Error) => { cleanup(); reject(err); };
+      const onConnect = (connack: IConnackPacket) => {
+        cleanup();
+        resolve(connack);
+      };
+      const onError = (err: Error) => {
+        cleanup();
+        reject(err);
+      };
       const onClose = () => {
         cleanup();
         // A TLS 1.3 server that refuses the client certificate may just close the connection, without an alert.
-        const hint = this.ctx.tls?.cert ? ' (over TLS with a client certificate: the broker may have rejected the certificate)' : '';
-        reject(new TransientError(`connection to ${this.url.host} closed before the broker answered CONNECT${hint}`, { code: 'BIFROST_ERR_MQTT_CLOSED' }));
+        const hint = this.ctx.tls?.cert
+          ? ' (over TLS with a client certificate: the broker may have rejected the certificate)'
+          : '';
+        reject(
+          new TransientError(`connection to ${this.url.host} closed before the broker answered CONNECT${hint}`, {
+            code: 'BIFROST_ERR_MQTT_CLOSED',
+          }),
+        );
       };
       client.on('connect', onConnect);
       client.on('error', onError);
@@ -217,13 +274,22 @@ export class MqttConnector implements Connector {
     client.on('disconnect', (packet: IDisconnectPacket) => {
       const rc = packet.reasonCode ?? 0;
       const reason = packet.properties?.reasonString;
-      lastError = new TransientError(`broker sent DISCONNECT (reason code 0x${rc.toString(16)}${reason ? `: ${reason}` : ''})`, {
-        code: `BIFROST_ERR_MQTT_DISCONNECT_0x${rc.toString(16)}`, connector: this.label,
-      });
+      lastError = new TransientError(
+        `broker sent DISCONNECT (reason code 0x${rc.toString(16)}${reason ? `: ${reason}` : ''})`,
+        {
+          code: `BIFROST_ERR_MQTT_DISCONNECT_0x${rc.toString(16)}`,
+          connector: this.label,
+        },
+      );
     });
     client.on('close', () => {
       if (this.client !== client) return;
-      this.broken = lastError ?? new TransientError(`connection to ${this.url.host} lost`, { code: 'BIFROST_ERR_MQTT_CONNECTION_LOST', connector: this.label });
+      this.broken =
+        lastError ??
+        new TransientError(`connection to ${this.url.host} lost`, {
+          code: 'BIFROST_ERR_MQTT_CONNECTION_LOST',
+          connector: this.label,
+        });
       this.failInflight(this.broken);
       this.ctx.logger.warn({ code: this.broken.code }, this.broken.message);
     });

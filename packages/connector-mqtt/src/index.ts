@@ -30,5 +30,11 @@ export {
 export { MqttConnector, clientOptions, defaultClientId, PERSISTENT_SESSION_EXPIRY_S } from './connector.js';
 export { TopicResolver, TOPIC_FIELDS, type ChannelTopics, type TopicResult } from './topic.js';
 export { buildMessages, ID_PROPERTY, type MessageFormat, type BatchMessages } from './messages.js';
-export { classifyConnack, classifyPublishReason, classifyConnectError, ReasonCode, type PublishVerdict } from './mqtt-errors.js';
+export {
+  classifyConnack,
+  classifyPublishReason,
+  classifyConnectError,
+  ReasonCode,
+  type PublishVerdict,
+} from './mqtt-errors.js';
 export { PublishWindow, type OutgoingMessage, type PublishOutcome } from './publish-window.js';

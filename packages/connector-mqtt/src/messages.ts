@@ -49,7 +49,9 @@ export function buildMessages(batch: readonly DataPoint[], topics: TopicResolver
         poison.push({ id: point.id, reason: oversize(fmt, payload), kind: 'payload' });
         continue;
       }
-      const options = fmt.idProperty ? { ...shared, properties: { userProperties: { [ID_PROPERTY]: point.id } } } : shared;
+      const options = fmt.idProperty
+        ? { ...shared, properties: { userProperties: { [ID_PROPERTY]: point.id } } }
+        : shared;
       messages.push({ topic: t.topic, payload, options, ids: [point.id] });
     }
     return { messages, poison };
@@ -81,12 +83,20 @@ export function buildMessages(batch: readonly DataPoint[], topics: TopicResolver
 }
 
 /** A `json-batch` group too large for one packet: halves it until each part fits; single points that still do not fit are poison. */
-function splitOversizedGroup(topic: string, points: DataPoint[], fmt: MessageFormat, options: IClientPublishOptions): Array<OutgoingMessage | RejectedPoint> {
+function splitOversizedGroup(
+  topic: string,
+  points: DataPoint[],
+  fmt: MessageFormat,
+  options: IClientPublishOptions,
+): Array<OutgoingMessage | RejectedPoint> {
   const payload = JSON.stringify(points);
   if (!tooLarge(fmt, topic, payload, 0)) return [{ topic, payload, options, ids: points.map((p) => p.id) }];
   if (points.length === 1) return [{ id: points[0]!.id, reason: oversize(fmt, payload), kind: 'payload' }];
   const half = Math.ceil(points.length / 2);
-  return [...splitOversizedGroup(topic, points.slice(0, half), fmt, options), ...splitOversizedGroup(topic, points.slice(half), fmt, options)];
+  return [
+    ...splitOversizedGroup(topic, points.slice(0, half), fmt, options),
+    ...splitOversizedGroup(topic, points.slice(half), fmt, options),
+  ];
 }
 
 function tooLarge(fmt: MessageFormat, topic: string, payload: string, extra: number): boolean {

@@ -1,11 +1,4 @@
-import {
-  AuthError,
-  CapacityError,
-  ConfigError,
-  TransientError,
-  classifyError,
-  type BifrostError,
-} from '@bifrost/core';
+import { AuthError, CapacityError, ConfigError, TransientError, classifyError, type BifrostError } from '@bifrost/core';
 
 /** MQTT 3.1.1 CONNACK return codes and MQTT 5 reason codes this connector acts on. */
 export const ReasonCode = {
@@ -96,7 +89,12 @@ export function classifyPublishReason(rc: number, message: string): PublishVerdi
   const code = `BIFROST_ERR_MQTT_PUBLISH_${hex(rc)}`;
   switch (rc) {
     case ReasonCode.NOT_AUTHORIZED:
-      return { poison: false, error: new AuthError(`${text}; the user may not publish to this topic`, { code: 'BIFROST_ERR_MQTT_NOT_AUTHORIZED' }) };
+      return {
+        poison: false,
+        error: new AuthError(`${text}; the user may not publish to this topic`, {
+          code: 'BIFROST_ERR_MQTT_NOT_AUTHORIZED',
+        }),
+      };
     case ReasonCode.QUOTA_EXCEEDED:
     case ReasonCode.MESSAGE_RATE_TOO_HIGH:
       return { poison: false, error: new CapacityError(text, CAPACITY_RETRY_AFTER_MS, { code }) };
@@ -125,4 +123,3 @@ export function classifyConnectError(err: unknown): BifrostError {
   if (rc !== undefined && rc > 0) return classifyConnack(rc, (err as Error).message, err);
   return classifyError(err);
 }
-

@@ -33,7 +33,11 @@ export class PublishWindow {
   private finished = false;
   private readonly rejected: RejectedPoint[] = [];
 
-  constructor(private readonly client: MqttClient, private readonly messages: readonly OutgoingMessage[], private readonly window: number) {
+  constructor(
+    private readonly client: MqttClient,
+    private readonly messages: readonly OutgoingMessage[],
+    private readonly window: number,
+  ) {
     this.done = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;

@@ -32,7 +32,8 @@ export class TopicResolver {
       code: 'BIFROST_ERR_MQTT_TOPIC_TEMPLATE',
       fields: {
         topic_prefix: prefix,
-        channel: (p) => (p.quality === 'ALARM' ? channels.alarm : p.quality === 'EVENT' ? channels.event : channels.data),
+        channel: (p) =>
+          p.quality === 'ALARM' ? channels.alarm : p.quality === 'EVENT' ? channels.event : channels.data,
       },
     });
   }
@@ -53,7 +54,10 @@ export class TopicResolver {
 /** MQTT's rules for topic names a client publishes to. */
 function check(topic: string): TopicResult {
   if (topic === '') return { invalid: 'topic is empty' };
-  if (/[+#\u0000]/.test(topic)) return { invalid: `topic "${topic.slice(0, 200)}" contains a wildcard (+, #) or NUL, which MQTT forbids in topic names` };
+  if (/[+#\u0000]/.test(topic))
+    return {
+      invalid: `topic "${topic.slice(0, 200)}" contains a wildcard (+, #) or NUL, which MQTT forbids in topic names`,
+    };
   if (Buffer.byteLength(topic) > MAX_TOPIC_BYTES) return { invalid: `topic is longer than ${MAX_TOPIC_BYTES} bytes` };
   return { topic };
 }

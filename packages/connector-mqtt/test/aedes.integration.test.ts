@@ -1,5 +1,12 @@
 import { afterAll } from 'vitest';
-import { createTlsFixture, describeConnector, makePoints, requirePeer, toxiproxyBinary, toxiproxyFaultProxy } from '@bifrost/connector-testkit';
+import {
+  createTlsFixture,
+  describeConnector,
+  makePoints,
+  requirePeer,
+  toxiproxyBinary,
+  toxiproxyFaultProxy,
+} from '@bifrost/connector-testkit';
 import mqtt from '../src/index.js';
 import { startAedes, type AedesPeer } from './support/aedes-peer.js';
 import { brokerVariant } from './support/broker-variants.js';
@@ -18,7 +25,12 @@ describeConnector<AedesPeer>({
   peer: () => startAedes(tls.serverTls()),
   dispose: (p) => p.dispose(),
   config: (p, v) => {
-    const base = { username: p.username, password: p.password, topic_prefix: TOPIC_PREFIX, max_packet_size: MAX_PACKET };
+    const base = {
+      username: p.username,
+      password: p.password,
+      topic_prefix: TOPIC_PREFIX,
+      max_packet_size: MAX_PACKET,
+    };
     return brokerVariant(p, v, base, tls);
   },
   readBack: (p) => mqttCollector(p.url, `${TOPIC_PREFIX}/#`, { username: p.username, password: p.password }),

@@ -6,13 +6,30 @@ describe('mqttConfigSchema', () => {
   it('accepts the seed 001 examples as written (endpoint flattened with provider_config)', () => {
     const local = mqttConfigSchema.parse({
       endpoint: 'tcp://localhost:1883',
-      broker: 'tcp://localhost:1883', client_id: 'bifrost-gateway', qos: 1, topic_prefix: 'bifrost/industrial',
+      broker: 'tcp://localhost:1883',
+      client_id: 'bifrost-gateway',
+      qos: 1,
+      topic_prefix: 'bifrost/industrial',
     });
-    expect(local).toMatchObject({ qos: 1, protocol_version: 4, payload_format: 'json', clean_session: true, retain: false });
+    expect(local).toMatchObject({
+      qos: 1,
+      protocol_version: 4,
+      payload_format: 'json',
+      clean_session: true,
+      retain: false,
+    });
     const production = mqttConfigSchema.parse({
       endpoint: 'tls://mqtt.example.com:8883',
-      broker: 'tls://mqtt.example.com:8883', client_id: 'bifrost-gateway-001', username: 'username', password: 'password',
-      qos: 1, retain: false, topic_prefix: 'industrial', data_topic: 'telemetry', event_topic: 'events', alarm_topic: 'alarms',
+      broker: 'tls://mqtt.example.com:8883',
+      client_id: 'bifrost-gateway-001',
+      username: 'username',
+      password: 'password',
+      qos: 1,
+      retain: false,
+      topic_prefix: 'industrial',
+      data_topic: 'telemetry',
+      event_topic: 'events',
+      alarm_topic: 'alarms',
     });
     expect(brokerUrlOf(production).protocol).toBe('tls:');
   });
@@ -31,7 +48,9 @@ describe('mqttConfigSchema', () => {
     expect(bad({})).toEqual([expect.stringMatching(/^endpoint: endpoint \(or provider_config.broker\) is required/)]);
     expect(bad({ endpoint: 'http://x' })[0]).toMatch(/^endpoint: endpoint must be a URL like mqtt:\/\//);
     expect(bad({ endpoint: 'mqtt://x', qos: 3 })[0]).toMatch(/^qos: /);
-    expect(bad({ endpoint: 'mqtt://x', clean_session: false })[0]).toMatch(/^client_id: client_id is required when clean_session is false/);
+    expect(bad({ endpoint: 'mqtt://x', clean_session: false })[0]).toMatch(
+      /^client_id: client_id is required when clean_session is false/,
+    );
     expect(bad({ endpoint: 'mqtt://x', brokr: 'mqtt://y' })[0]).toMatch(/Unrecognized key.*brokr/);
   });
 

@@ -4,8 +4,22 @@ import { mqttConfigSchema } from '../src/config.js';
 import { MqttConnector, clientOptions, defaultClientId } from '../src/connector.js';
 import mqtt from '../src/index.js';
 
-const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
-const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({ name: 'plant-a', logger: silent, signal: new AbortController().signal, ...over });
+const silent = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silent;
+  },
+};
+const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({
+  name: 'plant-a',
+  logger: silent,
+  signal: new AbortController().signal,
+  ...over,
+});
 const cfg = (over: Record<string, unknown> = {}) => mqttConfigSchema.parse({ endpoint: 'mqtt://127.0.0.1:1', ...over });
 
 describe('mqtt plugin definition', () => {
@@ -18,11 +32,40 @@ describe('mqtt plugin definition', () => {
 
 describe('clientOptions', () => {
   it('disables mqtt.js reconnects and maps session, auth and TLS settings', () => {
-    const tls = { ca: 'CA', cert: 'CERT', key: 'KEY', passphrase: 'pw', servername: 'broker.local', rejectUnauthorized: true };
-    const o = clientOptions(cfg({ username: 'u', password: 'p', protocol_version: 5, clean_session: false, client_id: 'gw1', keepalive_s: 7 }), { tls }, 'gw1');
+    const tls = {
+      ca: 'CA',
+      cert: 'CERT',
+      key: 'KEY',
+      passphrase: 'pw',
+      servername: 'broker.local',
+      rejectUnauthorized: true,
+    };
+    const o = clientOptions(
+      cfg({
+        username: 'u',
+        password: 'p',
+        protocol_version: 5,
+        clean_session: false,
+        client_id: 'gw1',
+        keepalive_s: 7,
+      }),
+      { tls },
+      'gw1',
+    );
     expect(o).toMatchObject({
-      clientId: 'gw1', username: 'u', password: 'p', protocolVersion: 5, clean: false, keepalive: 7, reconnectPeriod: 0,
-      ca: 'CA', cert: 'CERT', key: 'KEY', passphrase: 'pw', servername: 'broker.local', rejectUnauthorized: true,
+      clientId: 'gw1',
+      username: 'u',
+      password: 'p',
+      protocolVersion: 5,
+      clean: false,
+      keepalive: 7,
+      reconnectPeriod: 0,
+      ca: 'CA',
+      cert: 'CERT',
+      key: 'KEY',
+      passphrase: 'pw',
+      servername: 'broker.local',
+      rejectUnauthorized: true,
       properties: { sessionExpiryInterval: 86_400 },
     });
   });
@@ -38,11 +81,15 @@ describe('clientOptions', () => {
 describe('MqttConnector', () => {
   it('refuses TLS material with a plain mqtt:// URL', () => {
     expect(() => new MqttConnector(cfg(), ctx({ tls: { rejectUnauthorized: true } }))).toThrow(ConfigError);
-    expect(() => new MqttConnector(cfg({ endpoint: 'mqtts://h:8883' }), ctx({ tls: { rejectUnauthorized: true } }))).not.toThrow();
+    expect(
+      () => new MqttConnector(cfg({ endpoint: 'mqtts://h:8883' }), ctx({ tls: { rejectUnauthorized: true } })),
+    ).not.toThrow();
   });
 
   it('refuses an unknown topic placeholder at create time with the connector prefix', () => {
-    expect(() => new MqttConnector(cfg({ topic: '{nope}' }), ctx())).toThrow(/^\[bifrost\] \[mqtt:plant-a\] topic: unknown placeholder/);
+    expect(() => new MqttConnector(cfg({ topic: '{nope}' }), ctx())).toThrow(
+      /^\[bifrost\] \[mqtt:plant-a\] topic: unknown placeholder/,
+    );
   });
 
   it('reports unhealthy and refuses writes before connect', async () => {

@@ -3,11 +3,24 @@ import { describe, expect, it } from 'vitest';
 import { ID_PROPERTY, buildMessages, type MessageFormat } from '../src/messages.js';
 import { TopicResolver } from '../src/topic.js';
 
-const topics = () => new TopicResolver('{topic_prefix}/{device_id}/{tag_name}', 'p', { data: 'd', event: 'e', alarm: 'a' });
+const topics = () =>
+  new TopicResolver('{topic_prefix}/{device_id}/{tag_name}', 'p', { data: 'd', event: 'e', alarm: 'a' });
 const pt = (i: number, over: Partial<DataPoint> = {}): DataPoint => ({
-  id: `id${i}`, deviceId: `dev${i % 2}`, tagName: 't', value: i, quality: 'GOOD', timestamp: 1_700_000_000_000 + i, ...over,
+  id: `id${i}`,
+  deviceId: `dev${i % 2}`,
+  tagName: 't',
+  value: i,
+  quality: 'GOOD',
+  timestamp: 1_700_000_000_000 + i,
+  ...over,
 });
-const fmt = (over: Partial<MessageFormat> = {}): MessageFormat => ({ format: 'json', qos: 1, retain: false, idProperty: false, ...over });
+const fmt = (over: Partial<MessageFormat> = {}): MessageFormat => ({
+  format: 'json',
+  qos: 1,
+  retain: false,
+  idProperty: false,
+  ...over,
+});
 
 describe('buildMessages', () => {
   it('json: one message per point carrying the whole point, id included', () => {
@@ -39,7 +52,11 @@ describe('buildMessages', () => {
     expect(messages.map((m) => m.ids[0])).toEqual(['id1']);
     expect(poison).toEqual([
       { id: 'id2', reason: expect.stringMatching(/wildcard/), kind: 'payload' },
-      { id: 'id3', reason: expect.stringMatching(/exceeds the broker's maximum packet size of 256 bytes/), kind: 'payload' },
+      {
+        id: 'id3',
+        reason: expect.stringMatching(/exceeds the broker's maximum packet size of 256 bytes/),
+        kind: 'payload',
+      },
     ]);
   });
 
@@ -48,7 +65,12 @@ describe('buildMessages', () => {
     batch[5] = pt(10, { deviceId: 'same', value: 'y'.repeat(600) });
     const { messages, poison } = buildMessages(batch, topics(), fmt({ format: 'json-batch', maxPacketSize: 500 }));
     expect(poison.map((p) => p.id)).toEqual(['id10']);
-    expect(messages.flatMap((m) => m.ids).sort()).toEqual(batch.map((p) => p.id).filter((id) => id !== 'id10').sort());
+    expect(messages.flatMap((m) => m.ids).sort()).toEqual(
+      batch
+        .map((p) => p.id)
+        .filter((id) => id !== 'id10')
+        .sort(),
+    );
     for (const m of messages) expect(Buffer.byteLength(m.payload)).toBeLessThan(500);
   });
 });

@@ -78,7 +78,10 @@ for (const protocol of [4, 5] as const) {
     ...target,
     name: `${target.name} saving every change`,
     peer: () => startBroker(SAVE_EVERY_CHANGE),
-    kill: async (p) => { await p.kill(); await p.start(); },
+    kill: async (p) => {
+      await p.kill();
+      await p.start();
+    },
     scenarios: ['peer-killed-mid-stream'],
   });
 }

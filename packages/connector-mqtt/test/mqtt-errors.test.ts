@@ -40,9 +40,16 @@ describe('classifyPublishReason', () => {
 
 describe('classifyConnectError', () => {
   it('uses the CONNACK code mqtt.js attaches, else core classification', () => {
-    expect(classifyConnectError(Object.assign(new Error('Connection refused: Not authorized'), { code: 5 }))).toBeInstanceOf(AuthError);
-    expect(classifyConnectError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBeInstanceOf(TransientError);
-    expect(classifyConnectError(Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' })))
-      .toBeInstanceOf(ConfigError);
+    expect(
+      classifyConnectError(Object.assign(new Error('Connection refused: Not authorized'), { code: 5 })),
+    ).toBeInstanceOf(AuthError);
+    expect(
+      classifyConnectError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+    ).toBeInstanceOf(TransientError);
+    expect(
+      classifyConnectError(
+        Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }),
+      ),
+    ).toBeInstanceOf(ConfigError);
   });
 });

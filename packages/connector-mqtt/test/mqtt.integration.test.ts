@@ -5,7 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, type DataPoint, type Logger, type TlsMaterial } from '@bifrost/core';
-import { createTlsFixture, makePoints, mosquittoBinary, requirePeer, startMosquitto, type MosquittoPeer, type TlsFixture } from '@bifrost/connector-testkit';
+import {
+  createTlsFixture,
+  makePoints,
+  mosquittoBinary,
+  requirePeer,
+  startMosquitto,
+  type MosquittoPeer,
+  type TlsFixture,
+} from '@bifrost/connector-testkit';
 import { connect, type IPublishPacket } from 'mqtt';
 import mqtt, { ID_PROPERTY, type MqttConnector } from '../src/index.js';
 
@@ -13,16 +21,29 @@ const mosquitto = requirePeer('mosquitto', mosquittoBinary);
 const USER = { username: 'bifrost', password: 'mqtt-it-secret' };
 const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
-interface Received { topic: string; payload: unknown; retain: boolean; userProperties?: Record<string, string | string[]> }
+interface Received {
+  topic: string;
+  payload: unknown;
+  retain: boolean;
+  userProperties?: Record<string, string | string[]>;
+}
 
 /** Subscribes to `filter` and keeps every message. */
 async function subscribe(url: string, filter: string) {
   const messages: Received[] = [];
   const client = connect(url, { ...USER, protocolVersion: 5, reconnectPeriod: 0 });
   client.on('message', (topic, payload, packet: IPublishPacket) => {
-    messages.push({ topic, payload: JSON.parse(payload.toString()), retain: packet.retain, userProperties: packet.properties?.userProperties });
+    messages.push({
+      topic,
+      payload: JSON.parse(payload.toString()),
+      retain: packet.retain,
+      userProperties: packet.properties?.userProperties,
+    });
   });
-  await new Promise<void>((resolve, reject) => { client.once('connect', () => resolve()); client.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
   await client.subscribeAsync(filter, { qos: 1 });
   return {
     messages,
@@ -71,7 +92,10 @@ describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
 
   async function connector(config: Record<string, unknown>, tlsMaterial?: TlsMaterial): Promise<MqttConnector> {
     const c = mqtt.create(mqtt.configSchema.parse({ endpoint: broker.url, ...USER, ...config }), {
-      name: 'it', logger: silent, signal: new AbortController().signal, ...(tlsMaterial ? { tls: tlsMaterial } : {}),
+      name: 'it',
+      logger: silent,
+      signal: new AbortController().signal,
+      ...(tlsMaterial ? { tls: tlsMaterial } : {}),
     }) as MqttConnector;
     open.push(c);
     await c.connect();
@@ -102,14 +126,28 @@ describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
     expect(got.map((m) => (m.payload as DataPoint).id).sort()).toEqual(points.map((p) => p.id).sort());
   });
 
-  it('the seed\'s data / event / alarm topics route by quality', async () => {
+  it("the seed's data / event / alarm topics route by quality", async () => {
     const sub = await subscribe(broker.url, 'industrial/#');
-    const c = await connector({ topic_prefix: 'industrial', data_topic: 'telemetry', event_topic: 'events', alarm_topic: 'alarms', retain: false });
+    const c = await connector({
+      topic_prefix: 'industrial',
+      data_topic: 'telemetry',
+      event_topic: 'events',
+      alarm_topic: 'alarms',
+      retain: false,
+    });
     const [good, alarm, event] = makePoints(3, 'route');
-    await c.write([{ ...good!, deviceId: 'PLC001', tagName: 'temperature' }, { ...alarm!, deviceId: 'PLC001', tagName: 'pressure', quality: 'ALARM' }, { ...event!, deviceId: 'PLC002', tagName: 'door', quality: 'EVENT' }]);
+    await c.write([
+      { ...good!, deviceId: 'PLC001', tagName: 'temperature' },
+      { ...alarm!, deviceId: 'PLC001', tagName: 'pressure', quality: 'ALARM' },
+      { ...event!, deviceId: 'PLC002', tagName: 'door', quality: 'EVENT' },
+    ]);
     const got = await sub.until(3);
     await sub.close();
-    expect(got.map((m) => m.topic).sort()).toEqual(['industrial/alarms/PLC001/pressure', 'industrial/events/PLC002/door', 'industrial/telemetry/PLC001/temperature']);
+    expect(got.map((m) => m.topic).sort()).toEqual([
+      'industrial/alarms/PLC001/pressure',
+      'industrial/events/PLC002/door',
+      'industrial/telemetry/PLC001/temperature',
+    ]);
   });
 
   it('json-batch sends one array per topic (10 devices) per batch', async () => {
@@ -168,7 +206,7 @@ describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
 
   it('QoS 0 delivers on a healthy link', () => roundTrip('it/qos0', { qos: 0 }));
 
-  it('accepts the seed\'s tcp:// and tls:// spellings', async () => {
+  it("accepts the seed's tcp:// and tls:// spellings", async () => {
     await roundTrip('it/tcp', { endpoint: broker.url.replace('mqtt://', 'tcp://') });
     await roundTrip('it/tls', { endpoint: broker.tlsUrl!.replace('mqtts://', 'tls://') }, tls.clientTls('tls'));
   });
@@ -176,13 +214,20 @@ describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
   it('mTLS with a passphrase-protected client key and an explicit servername', async () => {
     const m = tls.clientTls('mtls');
     const passphrase = 'key-secret';
-    const key = createPrivateKey(m.key!).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase }).toString();
+    const key = createPrivateKey(m.key!)
+      .export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase })
+      .toString();
     const endpoint = broker.mtlsUrl!.replace('localhost', '127.0.0.1');
     await roundTrip('it/mtls', { endpoint }, { ...m, key, passphrase, servername: 'localhost' });
   });
 
   it('a persistent session with a fixed client id reconnects', async () => {
-    const c = await connector({ clean_session: false, client_id: 'bifrost-it-persistent', protocol_version: 5, topic_prefix: 'it/persist' });
+    const c = await connector({
+      clean_session: false,
+      client_id: 'bifrost-it-persistent',
+      protocol_version: 5,
+      topic_prefix: 'it/persist',
+    });
     await c.connect();
     await expect(c.healthCheck()).resolves.toEqual({ ok: true });
     await c.write(makePoints(3, 'persist'));

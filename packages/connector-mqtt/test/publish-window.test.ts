@@ -26,7 +26,9 @@ describe('PublishWindow', () => {
     const { client, sent } = fakeClient();
     const w = new PublishWindow(client, msgs(5), 2);
     let settled = false;
-    void w.done.then(() => { settled = true; });
+    void w.done.then(() => {
+      settled = true;
+    });
     expect(sent.map((s) => s.topic)).toEqual(['t0', 't1']);
     sent[1]!.reply();
     expect(sent.map((s) => s.topic)).toEqual(['t0', 't1', 't2']);
@@ -48,7 +50,9 @@ describe('PublishWindow', () => {
     sent[1]!.reply(withCode('Publish error: Payload format invalid', 0x99));
     sent[2]!.reply();
     const { rejected } = await w.done;
-    expect(rejected).toEqual([{ id: 'id1', reason: expect.stringMatching(/Payload format invalid \(reason code 0x99\)/), kind: 'payload' }]);
+    expect(rejected).toEqual([
+      { id: 'id1', reason: expect.stringMatching(/Payload format invalid \(reason code 0x99\)/), kind: 'payload' },
+    ]);
   });
 
   it('fails the write on not authorized, quota exceeded, or a plain error', async () => {

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { TopicResolver } from '../src/topic.js';
 
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
-  id: 'p1', deviceId: 'PLC001', tagName: 'temperature', value: 1, quality: 'GOOD', timestamp: 0, ...over,
+  id: 'p1',
+  deviceId: 'PLC001',
+  tagName: 'temperature',
+  value: 1,
+  quality: 'GOOD',
+  timestamp: 0,
+  ...over,
 });
 const channels = { data: 'telemetry', event: 'events', alarm: 'alarms' };
 
@@ -36,11 +42,15 @@ describe('TopicResolver', () => {
     const r = new TopicResolver('{device_id}/{tag_name}', 'p', channels);
     expect(r.resolve(point({ deviceId: 'a+b' }))).toEqual({ invalid: expect.stringMatching(/wildcard/) });
     expect(r.resolve(point({ tagName: '#' }))).toEqual({ invalid: expect.stringMatching(/wildcard/) });
-    expect(r.resolve(point({ tagName: 'x'.repeat(70_000) }))).toEqual({ invalid: expect.stringMatching(/longer than 65535 bytes/) });
+    expect(r.resolve(point({ tagName: 'x'.repeat(70_000) }))).toEqual({
+      invalid: expect.stringMatching(/longer than 65535 bytes/),
+    });
   });
 
   it('rejects an unknown placeholder with a ConfigError naming topic', () => {
     expect(() => new TopicResolver('{topic_prefix}/{device}', 'p', channels)).toThrow(ConfigError);
-    expect(() => new TopicResolver('{device}', 'p', channels)).toThrow(/^topic: unknown placeholder \{device\}; use \{topic_prefix\}, \{channel\}, \{device_id\}/);
+    expect(() => new TopicResolver('{device}', 'p', channels)).toThrow(
+      /^topic: unknown placeholder \{device\}; use \{topic_prefix\}, \{channel\}, \{device_id\}/,
+    );
   });
 });

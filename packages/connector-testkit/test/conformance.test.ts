@@ -58,19 +58,30 @@ function memoryPlugin(peer: MemoryPeer, flaw: Flaw) {
       return {
         async connect() {
           if (!peer.up) throw new TransientError('connect ECONNREFUSED', { code: 'BIFROST_ERR_NET_ECONNREFUSED' });
-          if (config.password !== peer.password) throw new AuthError('bad password', { code: 'BIFROST_ERR_MEMORY_AUTH', connector: 'memory:conformance' });
+          if (config.password !== peer.password)
+            throw new AuthError('bad password', { code: 'BIFROST_ERR_MEMORY_AUTH', connector: 'memory:conformance' });
           epoch = peer.epoch;
         },
         async write(batch) {
-          if (!live() && flaw !== 'acks-when-closed') throw new TransientError('not connected', { code: 'BIFROST_ERR_NOT_CONNECTED' });
-          const rejected = batch.filter((p) => p.value === config.reject_value).map((p) => ({ id: p.id, reason: 'value refused by the memory peer' }));
+          if (!live() && flaw !== 'acks-when-closed')
+            throw new TransientError('not connected', { code: 'BIFROST_ERR_NOT_CONNECTED' });
+          const rejected = batch
+            .filter((p) => p.value === config.reject_value)
+            .map((p) => ({ id: p.id, reason: 'value refused by the memory peer' }));
           for (const p of batch) {
             if (p.value === config.reject_value) continue;
             sentCount++;
             if (flaw === 'loses-points' && sentCount % 500 === 0) continue;
-            peer.received.set(p.id, flaw === 'changes-values' && sentCount % 300 === 0 ? { ...p, value: 'changed' } : p);
+            peer.received.set(
+              p.id,
+              flaw === 'changes-values' && sentCount % 300 === 0 ? { ...p, value: 'changed' } : p,
+            );
           }
-          if (rejected.length) throw new PartialWriteError(batch.filter((p) => p.value !== config.reject_value).map((p) => p.id), rejected);
+          if (rejected.length)
+            throw new PartialWriteError(
+              batch.filter((p) => p.value !== config.reject_value).map((p) => p.id),
+              rejected,
+            );
         },
         async close() {
           epoch = undefined;
@@ -87,7 +98,8 @@ function memoryCollector(peer: MemoryPeer): Collector {
   return {
     async waitFor(ids, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
-      while (ids.some((id) => !peer.received.has(id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (ids.some((id) => !peer.received.has(id)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       const out = new Map<string, ReceivedPoint>();
       for (const id of ids) {
         const p = peer.received.get(id);
@@ -129,7 +141,17 @@ const run = (s: Scenario, flaw: Flaw = 'none') => {
 };
 
 describe('conformance scenarios pass a correct connector', () => {
-  for (const s of [connectCloseIdempotent, sendOne, sendThousand, parallelWriters, metricsMatchDelivery, poisonToDeadLetter, badCredentials, peerRestart, peerKilled]) {
+  for (const s of [
+    connectCloseIdempotent,
+    sendOne,
+    sendThousand,
+    parallelWriters,
+    metricsMatchDelivery,
+    poisonToDeadLetter,
+    badCredentials,
+    peerRestart,
+    peerKilled,
+  ]) {
     it(s.name, () => run(s), s.timeoutMs);
   }
 });
@@ -158,7 +180,9 @@ describe('runScenario', () => {
   it('reports a scenario the target cannot run as skipped, with the reason', async () => {
     const err = await run(tls).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ScenarioSkipped);
-    expect((err as Error).message).toBe("[conformance] tls skipped: the connector under test offers no 'tls' configuration");
+    expect((err as Error).message).toBe(
+      "[conformance] tls skipped: the connector under test offers no 'tls' configuration",
+    );
   });
 
   it('skips the kill scenario for a peer that cannot be killed', async () => {
@@ -172,10 +196,16 @@ describe('runScenario', () => {
   it('runs cleanups even when the scenario fails', async () => {
     const order: string[] = [];
     const failing: Scenario = {
-      name: 'failing', description: 'x', timeoutMs: 1_000,
+      name: 'failing',
+      description: 'x',
+      timeoutMs: 1_000,
       async run(ctx) {
-        ctx.defer(() => { order.push('first'); });
-        ctx.defer(() => { order.push('second'); });
+        ctx.defer(() => {
+          order.push('first');
+        });
+        ctx.defer(() => {
+          order.push('second');
+        });
         throw new Error('boom');
       },
     };
@@ -186,10 +216,16 @@ describe('runScenario', () => {
 });
 
 // describeConnector itself: registers a describe block with one test per chosen scenario.
-describeConnector({ ...target().target, name: 'memory via describeConnector', scenarios: ['send-1', 'metrics-counted'] });
+describeConnector({
+  ...target().target,
+  name: 'memory via describeConnector',
+  scenarios: ['send-1', 'metrics-counted'],
+});
 
 describe('describeConnector', () => {
   it('refuses unknown scenario names, listing the known ones', () => {
-    expect(() => describeConnector({ ...target().target, scenarios: ['send-2'] })).toThrow(/unknown scenario name\(s\): send-2; known: connect-close-idempotent, send-1,/);
+    expect(() => describeConnector({ ...target().target, scenarios: ['send-2'] })).toThrow(
+      /unknown scenario name\(s\): send-2; known: connect-close-idempotent, send-1,/,
+    );
   });
 });

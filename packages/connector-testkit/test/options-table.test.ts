@@ -7,7 +7,10 @@ const schema = z
   .object({
     endpoint: z.string().describe('Where to | send.'),
     port: z.number().int().optional().describe('Port.'),
-    qos: z.union([z.literal(0), z.literal(1)]).default(1).describe('QoS.'),
+    qos: z
+      .union([z.literal(0), z.literal(1)])
+      .default(1)
+      .describe('QoS.'),
     mode: z.enum(['a', 'b']).default('a').describe('Mode.'),
     tags: z.array(z.string()).default([]).describe('Tags.'),
     timeout: durationSchema.default('30s').describe('Timeout.'),

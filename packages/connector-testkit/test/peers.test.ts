@@ -19,13 +19,24 @@ describe('requirePeer', () => {
 
   it('with CI=true throws, naming the peer and the reason', () => {
     vi.stubEnv('CI', 'true');
-    expect(() => requirePeer('kafka', () => ({ missing: 'jars not found in /x' }))).toThrow(`[testkit] kafka is required in CI: jars not found in /x; ${INSTALL_HINT}`);
+    expect(() => requirePeer('kafka', () => ({ missing: 'jars not found in /x' }))).toThrow(
+      `[testkit] kafka is required in CI: jars not found in /x; ${INSTALL_HINT}`,
+    );
   });
 
   it('passes through what the check found, and turns a throwing check into a reason', () => {
     vi.stubEnv('CI', 'true');
-    expect(requirePeer('node', () => ({ bin: '/usr/bin/node' }))).toEqual({ name: 'node', available: true, found: { bin: '/usr/bin/node' }, reason: undefined });
-    expect(() => requirePeer('x', () => { throw new Error('boom'); })).toThrow(/required in CI: boom/);
+    expect(requirePeer('node', () => ({ bin: '/usr/bin/node' }))).toEqual({
+      name: 'node',
+      available: true,
+      found: { bin: '/usr/bin/node' },
+      reason: undefined,
+    });
+    expect(() =>
+      requirePeer('x', () => {
+        throw new Error('boom');
+      }),
+    ).toThrow(/required in CI: boom/);
   });
 });
 
@@ -53,7 +64,13 @@ describe('findBinary', () => {
 });
 
 describe('mosquittoConf', () => {
-  const ctx = { name: 'mosquitto', dir: '/tmp/p', host: '127.0.0.1' as const, ports: { mqtt: 1883, mqtts: 8883, mqttsMutual: 8884 }, osUser: undefined };
+  const ctx = {
+    name: 'mosquitto',
+    dir: '/tmp/p',
+    host: '127.0.0.1' as const,
+    ports: { mqtt: 1883, mqtts: 8883, mqttsMutual: 8884 },
+    osUser: undefined,
+  };
 
   it('binds every listener to loopback and requires a client certificate only on the mTLS one', () => {
     const conf = mosquittoConf(ctx, { hasPasswords: true, tlsDir: '/tmp/p/tls' });

@@ -6,21 +6,46 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { DataPoint } from '@bifrost/core';
-import timescale, { arrayLiteral, insertParameters, insertStatement, qualifiedTable, timescaleConfigSchema, valueColumns } from '@bifrost/connector-timescale';
+import timescale, {
+  arrayLiteral,
+  insertParameters,
+  insertStatement,
+  qualifiedTable,
+  timescaleConfigSchema,
+  valueColumns,
+} from '@bifrost/connector-timescale';
 import { startPostgres } from '@bifrost/connector-testkit/peers';
-import { benchCase, chunk, concurrentLoop, makePoints, pipelineThroughput, writeResults, type BenchCase } from '@bifrost/connector-testkit/bench';
+import {
+  benchCase,
+  chunk,
+  concurrentLoop,
+  makePoints,
+  pipelineThroughput,
+  writeResults,
+  type BenchCase,
+} from '@bifrost/connector-testkit/bench';
 
 // 200,000 points make each run last 1-3 s: 60,000-point runs (~0.5 s) swung by ±0.1 in ratio
 // between runs on this shared 2-core machine.
 const POINTS = Number(process.env.BENCH_POINTS ?? 200_000);
 const peer = await startPostgres();
 const endpoint = peer.url;
-const connection = { host: peer.host, port: peer.port, user: peer.user.username, password: peer.user.password, database: peer.database };
+const connection = {
+  host: peer.host,
+  port: peer.port,
+  user: peer.user.username,
+  password: peer.user.password,
+  database: peer.database,
+};
 
 async function count(table: string): Promise<number> {
   const c = new pg.Client(connection);
   await c.connect();
-  try { return (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n; } finally { await c.end(); }
+  try {
+    return (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+  } finally {
+    await c.end();
+  }
 }
 
 /**
@@ -38,7 +63,9 @@ function rawPool(workers: number): pg.Pool {
  * `batchSize` with `workers` in flight on a pool of `workers` connections; returns points per second.
  */
 async function rawLoop(
-  table: string, batchSize: number, workers: number,
+  table: string,
+  batchSize: number,
+  workers: number,
   writeBatch: (pool: pg.Pool, cfg: ReturnType<typeof timescaleConfigSchema.parse>, batch: DataPoint[]) => Promise<void>,
 ): Promise<number> {
   const cfg = timescaleConfigSchema.parse({ endpoint, table });
@@ -59,11 +86,24 @@ async function rawLoop(
  */
 function rawPg(table: string, batchSize: number, workers: number): Promise<number> {
   return rawLoop(table, batchSize, workers, async (pool, cfg, b) => {
-    await pool.query({ name: 'raw', text: insertStatement(cfg), values: insertParameters(b, 'typed').map(arrayLiteral) });
+    await pool.query({
+      name: 'raw',
+      text: insertStatement(cfg),
+      values: insertParameters(b, 'typed').map(arrayLiteral),
+    });
   });
 }
 
-const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
+const silent = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silent;
+  },
+};
 
 const COPY_COLUMNS = ['time', 'device_id', 'tag_name', ...valueColumns('typed'), 'quality', 'unit', 'tags', 'id'];
 
@@ -71,7 +111,9 @@ const COPY_COLUMNS = ['time', 'device_id', 'tag_name', ...valueColumns('typed'),
 function copyField(v: string | number | boolean | null): string {
   if (v === null) return '\\N';
   const s = String(v);
-  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : s;
+  return /[\\\t\n\r]/.test(s)
+    ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!)
+    : s;
 }
 
 /** A batch as COPY text rows, in {@link COPY_COLUMNS} order. */
@@ -79,12 +121,22 @@ function copyRows(batch: readonly DataPoint[]): string {
   let out = '';
   for (const p of batch) {
     const v = p.value;
-    out += [
-      new Date(p.timestamp).toISOString(), p.deviceId, p.tagName,
-      typeof v === 'number' ? v : null, typeof v === 'string' ? v : null, typeof v === 'boolean' ? v : null,
-      typeof v === 'object' && v !== null ? JSON.stringify(v) : null,
-      p.quality, p.unit ?? null, p.tags ? JSON.stringify(p.tags) : null, p.id,
-    ].map(copyField).join('\t') + '\n';
+    out +=
+      [
+        new Date(p.timestamp).toISOString(),
+        p.deviceId,
+        p.tagName,
+        typeof v === 'number' ? v : null,
+        typeof v === 'string' ? v : null,
+        typeof v === 'boolean' ? v : null,
+        typeof v === 'object' && v !== null ? JSON.stringify(v) : null,
+        p.quality,
+        p.unit ?? null,
+        p.tags ? JSON.stringify(p.tags) : null,
+        p.id,
+      ]
+        .map(copyField)
+        .join('\t') + '\n';
   }
   return out;
 }
@@ -103,7 +155,9 @@ function rawCopy(table: string, batchSize: number, workers: number): Promise<num
       await client.query('BEGIN');
       await client.query(`CREATE TEMP TABLE IF NOT EXISTS staging (LIKE ${target}) ON COMMIT DELETE ROWS`);
       await pipeline(Readable.from([copyRows(b)]), client.query(copyFrom(`COPY staging (${cols}) FROM STDIN`)));
-      await client.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM staging ON CONFLICT (id, time) DO NOTHING`);
+      await client.query(
+        `INSERT INTO ${target} (${cols}) SELECT ${cols} FROM staging ON CONFLICT (id, time) DO NOTHING`,
+      );
       await client.query('COMMIT');
     } finally {
       client.release();
@@ -132,20 +186,36 @@ try {
   for (const batchSize of (process.env.BENCH_BATCHES ?? '1000,100').split(',').map(Number)) {
     // Both sides get their best in-flight window, and rounds alternate raw and ours; each keeps its
     // best round, since the 2-core machine is shared and the best round is the least disturbed one.
-    let raw = 0, ours = 0, rawWorkers = 1, ourWorkers = 1;
+    let raw = 0,
+      ours = 0,
+      rawWorkers = 1,
+      ourWorkers = 1;
     for (let round = 0; round < ROUNDS; round++) {
       for (const w of [2, 4, 8]) {
         const r = await rawPg(`raw_${batchSize}_${++runs}`, batchSize, w);
-        if (r > raw) { raw = r; rawWorkers = w; }
+        if (r > raw) {
+          raw = r;
+          rawWorkers = w;
+        }
         const o = await e2e(batchSize, w);
-        if (o > ours) { ours = o; ourWorkers = w; }
+        if (o > ours) {
+          ours = o;
+          ourWorkers = w;
+        }
       }
     }
-    cases.push(benchCase(`durable e2e (SQLite queue sync=batch + pipeline + connector), batch ${batchSize}, ${ourWorkers} in flight; raw: pg unnest insert loop, ${rawWorkers} in flight`, ours, raw));
+    cases.push(
+      benchCase(
+        `durable e2e (SQLite queue sync=batch + pipeline + connector), batch ${batchSize}, ${ourWorkers} in flight; raw: pg unnest insert loop, ${rawWorkers} in flight`,
+        ours,
+        raw,
+      ),
+    );
   }
   // The shipped statement against COPY, both raw, best window each: the ratio is unnest / COPY.
   for (const batchSize of [1000, 100]) {
-    let unnest = 0, copy = 0;
+    let unnest = 0,
+      copy = 0;
     for (let round = 0; round < ROUNDS; round++) {
       for (const w of [2, 4]) {
         const copyTable = `copy_${++runs}`;
@@ -155,7 +225,13 @@ try {
         unnest = Math.max(unnest, await rawPg(`unnest_${++runs}`, batchSize, w));
       }
     }
-    cases.push(benchCase(`raw pg unnest INSERT (what the connector sends), batch ${batchSize}; baseline: raw COPY into a temp table + INSERT ... SELECT ON CONFLICT DO NOTHING, batch ${batchSize}`, unnest, copy));
+    cases.push(
+      benchCase(
+        `raw pg unnest INSERT (what the connector sends), batch ${batchSize}; baseline: raw COPY into a temp table + INSERT ... SELECT ON CONFLICT DO NOTHING, batch ${batchSize}`,
+        unnest,
+        copy,
+      ),
+    );
   }
   writeResults('timescale', cases);
 } finally {

@@ -22,7 +22,9 @@ export function poolConfig(c: TimescaleConfig, tls: TlsMaterial | undefined): Po
   const fromUrl = (s: string | undefined) => (s ? decodeURIComponent(s) : undefined);
   const urlMode = url?.searchParams.get('sslmode') ?? undefined;
   if (urlMode && !(SSL_MODES as readonly string[]).includes(urlMode)) {
-    throw new ConfigError(`endpoint sslmode "${urlMode}" is not supported; use one of ${SSL_MODES.join(', ')}`, { code: 'BIFROST_ERR_PG_SSLMODE' });
+    throw new ConfigError(`endpoint sslmode "${urlMode}" is not supported; use one of ${SSL_MODES.join(', ')}`, {
+      code: 'BIFROST_ERR_PG_SSLMODE',
+    });
   }
   const mode: SslMode = c.ssl_mode ?? (urlMode as SslMode | undefined) ?? (tls ? 'verify-full' : 'disable');
   return {

@@ -1,13 +1,25 @@
 import pg from 'pg';
 import {
-  ConfigError, TransientError,
-  type Connector, type DataPoint, type HealthProbe, type PluginContext, type WriteReceipt,
+  ConfigError,
+  TransientError,
+  type Connector,
+  type DataPoint,
+  type HealthProbe,
+  type PluginContext,
+  type WriteReceipt,
 } from '@bifrost/core';
 import type { TimescaleConfig } from './config.js';
 import { poolConfig } from './connection.js';
 import { insertRowByRow } from './row-by-row.js';
 import { classifyPgError, isDataError, sqlState } from './sqlstate.js';
-import { arrayLiteral, createHypertableStatement, createTableStatements, insertParameters, insertStatement, qualifiedTable } from './sql.js';
+import {
+  arrayLiteral,
+  createHypertableStatement,
+  createTableStatements,
+  insertParameters,
+  insertStatement,
+  qualifiedTable,
+} from './sql.js';
 
 /**
  * A TimescaleDB/PostgreSQL connection pool. Each batch is one `INSERT ... SELECT FROM unnest(...)
@@ -21,7 +33,10 @@ export class TimescaleConnector implements Connector {
   private readonly statementName: string;
   private tableReady = false;
 
-  constructor(private readonly config: TimescaleConfig, private readonly ctx: PluginContext) {
+  constructor(
+    private readonly config: TimescaleConfig,
+    private readonly ctx: PluginContext,
+  ) {
     this.label = `timescale:${ctx.name}`;
     this.insert = insertStatement(config);
     this.statementName = `bifrost_insert_${config.value_mode}`;
@@ -51,7 +66,10 @@ export class TimescaleConnector implements Connector {
       throw classifyPgError(err, this.label);
     }
     this.pool = pool;
-    this.ctx.logger.info({ host: settings.host, port: settings.port, database: settings.database, table: qualifiedTable(this.config) }, 'connected to PostgreSQL');
+    this.ctx.logger.info(
+      { host: settings.host, port: settings.port, database: settings.database, table: qualifiedTable(this.config) },
+      'connected to PostgreSQL',
+    );
   }
 
   /**
@@ -70,7 +88,13 @@ export class TimescaleConnector implements Connector {
       // The table was dropped under us: the next connect() creates it again (when create_table is on).
       if (sqlState(err) === '42P01') this.tableReady = false;
       if (!isDataError(err)) throw classifyPgError(err, this.label);
-      return insertRowByRow(batch, async (point) => { await this.insertRows(pool, [point]); }, this.label);
+      return insertRowByRow(
+        batch,
+        async (point) => {
+          await this.insertRows(pool, [point]);
+        },
+        this.label,
+      );
     }
   }
 
@@ -105,7 +129,10 @@ export class TimescaleConnector implements Connector {
     const c = this.config;
     if (!c.create_table) {
       const { rows } = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [qualifiedTable(c)]);
-      if (!rows[0]?.t) throw new ConfigError(`table ${qualifiedTable(c)} does not exist and create_table is off`, { code: 'BIFROST_ERR_PG_NO_TABLE' });
+      if (!rows[0]?.t)
+        throw new ConfigError(`table ${qualifiedTable(c)} does not exist and create_table is off`, {
+          code: 'BIFROST_ERR_PG_NO_TABLE',
+        });
       this.tableReady = true;
       return;
     }
@@ -119,7 +146,10 @@ export class TimescaleConnector implements Connector {
         await client.query(createHypertableStatement(c), [c.chunk_time_interval]);
         this.ctx.logger.info({ table: qualifiedTable(c) }, 'using a TimescaleDB hypertable');
       } else {
-        this.ctx.logger.info({ table: qualifiedTable(c) }, 'timescaledb extension not installed: using a plain PostgreSQL table');
+        this.ctx.logger.info(
+          { table: qualifiedTable(c) },
+          'timescaledb extension not installed: using a plain PostgreSQL table',
+        );
       }
       await client.query('COMMIT');
     } catch (err) {

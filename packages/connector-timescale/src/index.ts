@@ -19,4 +19,12 @@ export { TimescaleConnector } from './connector.js';
 export { poolConfig, sslOptions } from './connection.js';
 export { classifyPgError, isDataError, sqlState } from './sqlstate.js';
 export { insertRowByRow } from './row-by-row.js';
-export { createTableStatements, createHypertableStatement, insertStatement, insertParameters, arrayLiteral, qualifiedTable, valueColumns } from './sql.js';
+export {
+  createTableStatements,
+  createHypertableStatement,
+  insertStatement,
+  insertParameters,
+  arrayLiteral,
+  qualifiedTable,
+  valueColumns,
+} from './sql.js';

@@ -8,7 +8,11 @@ import { classifyPgError, isDataError } from './sqlstate.js';
  * reason), committed ones accepted. If the server goes away half-way, the points not yet tried are
  * handed back as `transient`; if it goes away before any row, that error is thrown as is.
  */
-export async function insertRowByRow(batch: readonly DataPoint[], insertOne: (point: DataPoint) => Promise<void>, label: string): Promise<never> {
+export async function insertRowByRow(
+  batch: readonly DataPoint[],
+  insertOne: (point: DataPoint) => Promise<void>,
+  label: string,
+): Promise<never> {
   const accepted: string[] = [];
   const rejected: RejectedPoint[] = [];
   for (let i = 0; i < batch.length; i++) {

@@ -22,9 +22,10 @@ export function valueColumns(mode: TableConfig['value_mode']): string[] {
  * `(device_id, tag_name, time DESC)` index for the usual "one signal over time" query.
  */
 export function createTableStatements(c: TableConfig): string[] {
-  const values = c.value_mode === 'typed'
-    ? 'value_double double precision, value_text text, value_bool boolean, value_json jsonb'
-    : 'value jsonb';
+  const values =
+    c.value_mode === 'typed'
+      ? 'value_double double precision, value_text text, value_bool boolean, value_json jsonb'
+      : 'value jsonb';
   return [
     `CREATE SCHEMA IF NOT EXISTS ${ident(c.schema)}`,
     `CREATE TABLE IF NOT EXISTS ${qualifiedTable(c)} (
@@ -56,7 +57,9 @@ export function insertStatement(c: TableConfig): string {
   const values = valueColumns(c.value_mode);
   const valueTypes = c.value_mode === 'typed' ? ['float8', 'text', 'bool', 'text'] : ['text'];
   const columns = ['time', 'device_id', 'tag_name', ...values, 'quality', 'unit', 'tags', 'id'];
-  const arrays = ['float8', 'text', 'text', ...valueTypes, 'text', 'text', 'text', 'text'].map((t, i) => `$${i + 1}::${t}[]`);
+  const arrays = ['float8', 'text', 'text', ...valueTypes, 'text', 'text', 'text', 'text'].map(
+    (t, i) => `$${i + 1}::${t}[]`,
+  );
   const names = ['ms', 'device_id', 'tag_name', ...values, 'quality', 'unit', 'tags', 'id'];
   const select = names.map((n) => {
     if (n === 'ms') return 'to_timestamp(u.ms / 1000.0)';
@@ -79,7 +82,10 @@ export function arrayLiteral(values: ReadonlyArray<string | number | boolean | n
   const parts = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (v === null || v === undefined) { parts[i] = 'NULL'; continue; }
+    if (v === null || v === undefined) {
+      parts[i] = 'NULL';
+      continue;
+    }
     const s = String(v);
     parts[i] = ARRAY_ELEMENT_SPECIAL.test(s) ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${s}"`;
   }
@@ -87,17 +93,36 @@ export function arrayLiteral(values: ReadonlyArray<string | number | boolean | n
 }
 
 /** The array parameters of {@link insertStatement} for a batch, column by column. */
-export function insertParameters(batch: readonly DataPoint[], mode: TableConfig['value_mode']): Array<Array<string | number | boolean | null>> {
+export function insertParameters(
+  batch: readonly DataPoint[],
+  mode: TableConfig['value_mode'],
+): Array<Array<string | number | boolean | null>> {
   const n = batch.length;
-  const ms = new Array<number>(n), device = new Array<string>(n), tag = new Array<string>(n);
-  const quality = new Array<string>(n), unit = new Array<string | null>(n), tags = new Array<string | null>(n), id = new Array<string>(n);
-  const dbl = new Array<number | null>(n), txt = new Array<string | null>(n), bool = new Array<boolean | null>(n), json = new Array<string | null>(n);
+  const ms = new Array<number>(n),
+    device = new Array<string>(n),
+    tag = new Array<string>(n);
+  const quality = new Array<string>(n),
+    unit = new Array<string | null>(n),
+    tags = new Array<string | null>(n),
+    id = new Array<string>(n);
+  const dbl = new Array<number | null>(n),
+    txt = new Array<string | null>(n),
+    bool = new Array<boolean | null>(n),
+    json = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {
     const p = batch[i]!;
-    ms[i] = p.timestamp; device[i] = p.deviceId; tag[i] = p.tagName; quality[i] = p.quality;
-    unit[i] = p.unit ?? null; tags[i] = p.tags ? JSON.stringify(p.tags) : null; id[i] = p.id;
+    ms[i] = p.timestamp;
+    device[i] = p.deviceId;
+    tag[i] = p.tagName;
+    quality[i] = p.quality;
+    unit[i] = p.unit ?? null;
+    tags[i] = p.tags ? JSON.stringify(p.tags) : null;
+    id[i] = p.id;
     const v = p.value;
-    if (mode === 'jsonb') { json[i] = JSON.stringify(v); continue; }
+    if (mode === 'jsonb') {
+      json[i] = JSON.stringify(v);
+      continue;
+    }
     dbl[i] = typeof v === 'number' ? v : null;
     txt[i] = typeof v === 'string' ? v : null;
     bool[i] = typeof v === 'boolean' ? v : null;

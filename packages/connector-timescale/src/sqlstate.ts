@@ -1,5 +1,11 @@
 import {
-  AuthError, CapacityError, ConfigError, PayloadError, TransientError, classifyError, type BifrostError,
+  AuthError,
+  CapacityError,
+  ConfigError,
+  PayloadError,
+  TransientError,
+  classifyError,
+  type BifrostError,
 } from '@bifrost/core';
 
 /** The fields of a PostgreSQL error (`pg`'s DatabaseError) this module reads. */

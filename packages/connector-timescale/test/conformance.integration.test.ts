@@ -1,8 +1,20 @@
 import { describe } from 'vitest';
 import pg from 'pg';
 import {
-  createTlsFixture, describeConnector, postgresInstallation, requirePeer, startPostgres, toxiproxyBinary, toxiproxyFaultProxy,
-  type Collector, type ConnectionVariant, type ConnectorSetup, type ConnectorUnderTest, type PostgresPeer, type ReceivedPoint, type TlsFixture,
+  createTlsFixture,
+  describeConnector,
+  postgresInstallation,
+  requirePeer,
+  startPostgres,
+  toxiproxyBinary,
+  toxiproxyFaultProxy,
+  type Collector,
+  type ConnectionVariant,
+  type ConnectorSetup,
+  type ConnectorUnderTest,
+  type PostgresPeer,
+  type ReceivedPoint,
+  type TlsFixture,
 } from '@bifrost/connector-testkit';
 import { newPointId, type DataPoint } from '@bifrost/core';
 import timescale from '../src/index.js';
@@ -11,19 +23,38 @@ const postgres = requirePeer('postgres', postgresInstallation);
 const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
 
 /** A PostgreSQL with TLS (password auth), one that also requires a client certificate, the run's TLS material. */
-interface Peers { db: PostgresPeer; mtlsDb: PostgresPeer; tls: TlsFixture }
+interface Peers {
+  db: PostgresPeer;
+  mtlsDb: PostgresPeer;
+  tls: TlsFixture;
+}
 
 const TABLE = 'conformance';
 
 interface Row {
-  id: string; time: Date; device_id: string; tag_name: string; quality: string;
-  value_double: number | null; value_text: string | null; value_bool: boolean | null; value_json: unknown;
+  id: string;
+  time: Date;
+  device_id: string;
+  tag_name: string;
+  quality: string;
+  value_double: number | null;
+  value_text: string | null;
+  value_bool: boolean | null;
+  value_json: unknown;
 }
 
 /** Polls the table of both servers for the wanted ids (through pools, which outlive restarts). */
 async function collector(peers: Peers): Promise<Collector> {
   const pools = [peers.db, peers.mtlsDb].map((p) => {
-    const pool = new pg.Pool({ host: p.host, port: p.port, user: p.superuser.username, password: p.superuser.password, database: p.database, max: 1, ssl: { ...peers.tls.clientTls('mtls') } });
+    const pool = new pg.Pool({
+      host: p.host,
+      port: p.port,
+      user: p.superuser.username,
+      password: p.superuser.password,
+      database: p.database,
+      max: 1,
+      ssl: { ...peers.tls.clientTls('mtls') },
+    });
     pool.on('error', () => undefined);
     return pool;
   });
@@ -34,10 +65,23 @@ async function collector(peers: Peers): Promise<Collector> {
       for (;;) {
         const missing = ids.filter((id) => !found.has(id));
         // The table may not exist yet, and a server is down during outage scenarios: read what can be read.
-        const rows = (await Promise.all(pools.map((pool) => pool.query<Row>(`SELECT * FROM ${TABLE} WHERE id = ANY($1)`, [missing]).then((r) => r.rows, () => [])))).flat();
+        const rows = (
+          await Promise.all(
+            pools.map((pool) =>
+              pool.query<Row>(`SELECT * FROM ${TABLE} WHERE id = ANY($1)`, [missing]).then(
+                (r) => r.rows,
+                () => [],
+              ),
+            ),
+          )
+        ).flat();
         for (const r of rows) {
           found.set(r.id, {
-            id: r.id, deviceId: r.device_id, tagName: r.tag_name, quality: r.quality, timestamp: r.time.getTime(),
+            id: r.id,
+            deviceId: r.device_id,
+            tagName: r.tag_name,
+            quality: r.quality,
+            timestamp: r.time.getTime(),
             value: r.value_double ?? r.value_text ?? r.value_bool ?? r.value_json,
           });
         }
@@ -45,7 +89,9 @@ async function collector(peers: Peers): Promise<Collector> {
         await new Promise((res) => setTimeout(res, 200));
       }
     },
-    async close() { await Promise.all(pools.map((p) => p.end())); },
+    async close() {
+      await Promise.all(pools.map((p) => p.end()));
+    },
   };
 }
 
@@ -54,13 +100,20 @@ function config({ db, mtlsDb, tls }: Peers, variant: ConnectionVariant): Connect
   const secure = { endpoint: db.url, table: TABLE };
   const mutual = { endpoint: mtlsDb.url, table: TABLE };
   switch (variant.kind) {
-    case 'plain': return { config: plain };
-    case 'bad-credentials': return { config: { ...plain, password: 'wrong' } };
-    case 'proxied': return { config: { ...plain, host: variant.host, port: variant.port } };
-    case 'tls': return { config: secure, tls: tls.clientTls('tls') };
-    case 'untrusted-ca': return { config: secure, tls: tls.clientTls('untrusted-ca') };
-    case 'mtls': return { config: mutual, tls: tls.clientTls('mtls') };
-    case 'expired-cert': return { config: mutual, tls: tls.clientTls('expired-cert') };
+    case 'plain':
+      return { config: plain };
+    case 'bad-credentials':
+      return { config: { ...plain, password: 'wrong' } };
+    case 'proxied':
+      return { config: { ...plain, host: variant.host, port: variant.port } };
+    case 'tls':
+      return { config: secure, tls: tls.clientTls('tls') };
+    case 'untrusted-ca':
+      return { config: secure, tls: tls.clientTls('untrusted-ca') };
+    case 'mtls':
+      return { config: mutual, tls: tls.clientTls('mtls') };
+    case 'expired-cert':
+      return { config: mutual, tls: tls.clientTls('expired-cert') };
   }
 }
 
@@ -87,9 +140,19 @@ const target = {
   start: (p) => p.db.start(),
   // SIGKILL, as in a power cut of its host: what PostgreSQL acknowledged (COMMIT) must survive,
   // what it did not is redelivered without duplicates.
-  kill: async (p) => { await p.db.kill(); await p.db.start(); },
+  kill: async (p) => {
+    await p.db.kill();
+    await p.db.start();
+  },
   // PostgreSQL text cannot hold a NUL character (SQLSTATE 22021): refused, always.
-  poison: (): DataPoint => ({ id: newPointId(), deviceId: 'poison', tagName: 'nul', value: 'a\u0000b', quality: 'GOOD', timestamp: Date.now() }),
+  poison: (): DataPoint => ({
+    id: newPointId(),
+    deviceId: 'poison',
+    tagName: 'nul',
+    value: 'a\u0000b',
+    quality: 'GOOD',
+    timestamp: Date.now(),
+  }),
 } satisfies ConnectorUnderTest<Peers>;
 
 describe.skipIf(!postgres.available)('timescale', () => {

@@ -7,11 +7,23 @@ const pgError = (code: string, message = 'boom') => Object.assign(new Error(mess
 
 describe('classifyPgError', () => {
   it.each([
-    ['28P01', AuthError], ['28000', AuthError], ['42501', AuthError],
-    ['53300', CapacityError], ['53100', CapacityError], ['57P01', CapacityError], ['57P03', CapacityError],
-    ['22021', PayloadError], ['22P05', PayloadError], ['23514', PayloadError],
-    ['08006', TransientError], ['08001', TransientError], ['40P01', TransientError], ['57014', TransientError],
-    ['3D000', ConfigError], ['42P01', ConfigError], ['42703', ConfigError],
+    ['28P01', AuthError],
+    ['28000', AuthError],
+    ['42501', AuthError],
+    ['53300', CapacityError],
+    ['53100', CapacityError],
+    ['57P01', CapacityError],
+    ['57P03', CapacityError],
+    ['22021', PayloadError],
+    ['22P05', PayloadError],
+    ['23514', PayloadError],
+    ['08006', TransientError],
+    ['08001', TransientError],
+    ['40P01', TransientError],
+    ['57014', TransientError],
+    ['3D000', ConfigError],
+    ['42P01', ConfigError],
+    ['42703', ConfigError],
   ])('SQLSTATE %s is %o', (code, cls) => {
     const e = classifyPgError(pgError(code), 'timescale:t');
     expect(e).toBeInstanceOf(cls);
@@ -34,12 +46,31 @@ describe('classifyPgError', () => {
 describe('config and connection settings', () => {
   const tls = { ca: 'CA PEM', cert: 'CERT', key: 'KEY', rejectUnauthorized: true };
   it('takes the endpoint URL apart, explicit fields win', () => {
-    const c = timescaleConfigSchema.parse({ endpoint: 'postgres://bi%40frost:s%3Acret@db.example.com:6543/plant', database: 'other' });
-    expect(poolConfig(c, undefined)).toMatchObject({ host: 'db.example.com', port: 6543, user: 'bi@frost', password: 's:cret', database: 'other', ssl: false, max: 4, statement_timeout: 30_000, connectionTimeoutMillis: 10_000 });
+    const c = timescaleConfigSchema.parse({
+      endpoint: 'postgres://bi%40frost:s%3Acret@db.example.com:6543/plant',
+      database: 'other',
+    });
+    expect(poolConfig(c, undefined)).toMatchObject({
+      host: 'db.example.com',
+      port: 6543,
+      user: 'bi@frost',
+      password: 's:cret',
+      database: 'other',
+      ssl: false,
+      max: 4,
+      statement_timeout: 30_000,
+      connectionTimeoutMillis: 10_000,
+    });
   });
   it('defaults to verify-full when the host hands over TLS material', () => {
     const c = timescaleConfigSchema.parse({ endpoint: 'postgres://u@h/db' });
-    expect(poolConfig(c, tls).ssl).toEqual({ ca: 'CA PEM', cert: 'CERT', key: 'KEY', passphrase: undefined, rejectUnauthorized: true });
+    expect(poolConfig(c, tls).ssl).toEqual({
+      ca: 'CA PEM',
+      cert: 'CERT',
+      key: 'KEY',
+      passphrase: undefined,
+      rejectUnauthorized: true,
+    });
   });
   it('maps sslmodes to pg TLS options', () => {
     expect(sslOptions('disable', tls)).toBe(false);
@@ -47,21 +78,30 @@ describe('config and connection settings', () => {
     const ca = sslOptions('verify-ca', tls) as { checkServerIdentity: () => unknown; rejectUnauthorized: boolean };
     expect(ca.rejectUnauthorized).toBe(true);
     expect(ca.checkServerIdentity()).toBeUndefined();
-    expect(sslOptions('verify-full', { ...tls, servername: 'db.internal' })).toMatchObject({ rejectUnauthorized: true, servername: 'db.internal' });
+    expect(sslOptions('verify-full', { ...tls, servername: 'db.internal' })).toMatchObject({
+      rejectUnauthorized: true,
+      servername: 'db.internal',
+    });
   });
   it('honours the URL sslmode and refuses unsupported ones', () => {
-    expect(poolConfig(timescaleConfigSchema.parse({ endpoint: 'postgres://u@h/db?sslmode=require' }), undefined).ssl).toMatchObject({ rejectUnauthorized: false });
-    expect(() => poolConfig(timescaleConfigSchema.parse({ endpoint: 'postgres://u@h/db?sslmode=prefer' }), undefined)).toThrow(/sslmode "prefer"/);
+    expect(
+      poolConfig(timescaleConfigSchema.parse({ endpoint: 'postgres://u@h/db?sslmode=require' }), undefined).ssl,
+    ).toMatchObject({ rejectUnauthorized: false });
+    expect(() =>
+      poolConfig(timescaleConfigSchema.parse({ endpoint: 'postgres://u@h/db?sslmode=prefer' }), undefined),
+    ).toThrow(/sslmode "prefer"/);
   });
   it('names the field at fault', () => {
-    const issues = (raw: unknown) => timescaleConfigSchema.safeParse(raw).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    const issues = (raw: unknown) =>
+      timescaleConfigSchema.safeParse(raw).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     expect(issues({})).toEqual(['endpoint: endpoint (a postgres:// URL) or host is required']);
     expect(issues({ host: 'h', table: 'bad name' })?.[0]).toMatch(/^table: table must be a plain SQL identifier/);
     expect(issues({ endpoint: 'mysql://h' })?.[0]).toMatch(/^endpoint: /);
   });
   it('describes every field and marks the password secret', () => {
     const shape = timescaleConfigSchema._def.schema.shape;
-    for (const [key, field] of Object.entries(shape)) expect((field as { description?: string }).description, key).toBeTruthy();
+    for (const [key, field] of Object.entries(shape))
+      expect((field as { description?: string }).description, key).toBeTruthy();
     expect(shape.password.description).toMatch(/\(secret\)/);
   });
 });

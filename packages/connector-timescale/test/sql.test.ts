@@ -1,18 +1,35 @@
 import { describe, expect, it } from 'vitest';
 import type { DataPoint } from '@bifrost/core';
-import { arrayLiteral, createHypertableStatement, createTableStatements, insertParameters, insertStatement, timescaleConfigSchema } from '../src/index.js';
+import {
+  arrayLiteral,
+  createHypertableStatement,
+  createTableStatements,
+  insertParameters,
+  insertStatement,
+  timescaleConfigSchema,
+} from '../src/index.js';
 import { prepareValue } from 'pg/lib/utils.js';
 
 const cfg = timescaleConfigSchema.parse({ endpoint: 'postgres://u@h/db', schema: 'plant', table: 'readings' });
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
-  id: 'id-1', deviceId: 'PLC001', tagName: 'temperature', value: 21.5, quality: 'GOOD', timestamp: 1_700_000_000_123, ...over,
+  id: 'id-1',
+  deviceId: 'PLC001',
+  tagName: 'temperature',
+  value: 21.5,
+  quality: 'GOOD',
+  timestamp: 1_700_000_000_123,
+  ...over,
 });
 
 describe('insertStatement', () => {
   it('inserts a whole batch through unnest with one array parameter per column and skips duplicates', () => {
     const sql = insertStatement(cfg);
-    expect(sql).toContain('INSERT INTO "plant"."readings" (time, device_id, tag_name, value_double, value_text, value_bool, value_json, quality, unit, tags, id)');
-    expect(sql).toContain('unnest($1::float8[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])');
+    expect(sql).toContain(
+      'INSERT INTO "plant"."readings" (time, device_id, tag_name, value_double, value_text, value_bool, value_json, quality, unit, tags, id)',
+    );
+    expect(sql).toContain(
+      'unnest($1::float8[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])',
+    );
     expect(sql).toContain('to_timestamp(u.ms / 1000.0)');
     expect(sql).toMatch(/ON CONFLICT \(id, time\) DO NOTHING$/);
     expect(sql).not.toMatch(/\$12/);
@@ -65,15 +82,34 @@ describe('DDL', () => {
     expect(table).toContain('CONSTRAINT "readings_id_time_key" UNIQUE (id, time)');
     expect(index).toContain('ON "plant"."readings" (device_id, tag_name, time DESC)');
     expect(createTableStatements({ ...cfg, value_mode: 'jsonb' })[1]).toContain('value jsonb,');
-    expect(createHypertableStatement(cfg)).toContain(`create_hypertable('"plant"."readings"', 'time', chunk_time_interval => $1::interval`);
+    expect(createHypertableStatement(cfg)).toContain(
+      `create_hypertable('"plant"."readings"', 'time', chunk_time_interval => $1::interval`,
+    );
   });
 });
 
 describe('arrayLiteral', () => {
   it('writes exactly what pg writes for the same array', () => {
     const values = [
-      'plain', 'with "quotes"', 'back\\slash', 'a,b', '{braces}', 'NULL', '', ' spaced ', 'ünïcödé 温度', 'tab\tnew\nline',
-      0, -1.5, 20.1, 1e21, 5e-7, Number.MAX_SAFE_INTEGER, true, false, null,
+      'plain',
+      'with "quotes"',
+      'back\\slash',
+      'a,b',
+      '{braces}',
+      'NULL',
+      '',
+      ' spaced ',
+      'ünïcödé 温度',
+      'tab\tnew\nline',
+      0,
+      -1.5,
+      20.1,
+      1e21,
+      5e-7,
+      Number.MAX_SAFE_INTEGER,
+      true,
+      false,
+      null,
     ];
     expect(arrayLiteral(values)).toBe(prepareValue(values));
     for (const v of values) expect(arrayLiteral([v])).toBe(prepareValue([v]));

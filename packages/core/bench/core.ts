@@ -106,30 +106,56 @@ async function compare(q: DurableQueue, sync: string, batch: number): Promise<[n
   return [median(ours), median(theirs)];
 }
 
-interface Case { case: string; points_per_s: number; baseline_points_per_s: number; ratio: number; rss_mb: number }
+interface Case {
+  case: string;
+  points_per_s: number;
+  baseline_points_per_s: number;
+  ratio: number;
+  rss_mb: number;
+}
 const cases: Case[] = [];
 
 function record(name: string, rate: number, baseline: number, note?: string, rss = rssMb()): void {
-  const c: Case = { case: name, points_per_s: Math.round(rate), baseline_points_per_s: Math.round(baseline), ratio: Math.round((rate / baseline) * 100) / 100, rss_mb: rss };
+  const c: Case = {
+    case: name,
+    points_per_s: Math.round(rate),
+    baseline_points_per_s: Math.round(baseline),
+    ratio: Math.round((rate / baseline) * 100) / 100,
+    rss_mb: rss,
+  };
   cases.push(c);
-  console.log(`${name.padEnd(50)} ${String(c.points_per_s).padStart(9)} pts/s   baseline ${String(c.baseline_points_per_s).padStart(9)} pts/s   ratio ${c.ratio.toFixed(2).padStart(5)}   rss ${c.rss_mb} MB${note ? `   (${note})` : ''}`);
+  console.log(
+    `${name.padEnd(50)} ${String(c.points_per_s).padStart(9)} pts/s   baseline ${String(c.baseline_points_per_s).padStart(9)} pts/s   ratio ${c.ratio.toFixed(2).padStart(5)}   rss ${c.rss_mb} MB${note ? `   (${note})` : ''}`,
+  );
 }
 
 async function throughputCases(): Promise<void> {
   for (const batch of BATCHES) {
     const q = createMemoryQueue();
-    record(`memory batch=${batch}`, ...(await compare(q, 'NORMAL', batch)), 'baseline: raw node:sqlite, synchronous=NORMAL');
+    record(
+      `memory batch=${batch}`,
+      ...(await compare(q, 'NORMAL', batch)),
+      'baseline: raw node:sqlite, synchronous=NORMAL',
+    );
     await q.close();
   }
   for (const sync of ['always', 'batch', 'interval'] as SyncMode[]) {
     for (const batch of BATCHES) {
       const q = await openSqliteQueue(join(work, `queue-${sync}-${batch}.db`), { sync });
-      record(`sqlite sync=${sync} batch=${batch}`, ...(await compare(q, SYNC_PRAGMA[sync], batch)), `baseline: raw node:sqlite, synchronous=${SYNC_PRAGMA[sync]}`);
+      record(
+        `sqlite sync=${sync} batch=${batch}`,
+        ...(await compare(q, SYNC_PRAGMA[sync], batch)),
+        `baseline: raw node:sqlite, synchronous=${SYNC_PRAGMA[sync]}`,
+      );
       await q.close();
     }
   }
   const compressed = await openSqliteQueue(join(work, 'queue-compressed.db'), { sync: 'batch', compression: true });
-  record('sqlite sync=batch batch=1000 compressed', ...(await compare(compressed, 'NORMAL', 1000)), 'deflate-raw level 1 chunk payloads');
+  record(
+    'sqlite sync=batch batch=1000 compressed',
+    ...(await compare(compressed, 'NORMAL', 1000)),
+    'deflate-raw level 1 chunk payloads',
+  );
   await compressed.close();
 }
 
@@ -147,12 +173,20 @@ async function groupCommitCase(): Promise<void> {
   const start = performance.now();
   while (performance.now() - start < CASE_MS) {
     const lease = await q.lease('cloud', 1000);
-    if (lease) { await q.settle(lease, { acked: 'all' }); points += lease.points.length; } else await new Promise((r) => setImmediate(r));
+    if (lease) {
+      await q.settle(lease, { acked: 'all' });
+      points += lease.points.length;
+    } else await new Promise((r) => setImmediate(r));
   }
   const rate = points / ((performance.now() - start) / 1000);
   stop = true;
   await Promise.all(producers);
-  record('sqlite sync=batch batch=1 x64 producers', rate, baseline, 'single-point enqueue calls, group-committed; baseline: one row per transaction');
+  record(
+    'sqlite sync=batch batch=1 x64 producers',
+    rate,
+    baseline,
+    'single-point enqueue calls, group-committed; baseline: one row per transaction',
+  );
   await q.close();
 }
 
@@ -238,9 +272,22 @@ async function backlogCase(): Promise<void> {
   await q.close();
   if (drained !== BACKLOG) throw new Error(`drained ${drained} of ${BACKLOG}`);
   const naive = naiveBacklog();
-  record(`sqlite sync=batch batch=1000 fill to backlog=${BACKLOG}`, fillRate, naive.fill, `enqueue only; RSS empty (after warm-up) ${rssEmpty} MB -> with backlog ${rssFull} MB (${(((rssFull - rssEmpty) / rssEmpty) * 100).toFixed(1)}%), JS heap used ${heapEmpty} -> ${heapFull} MB`, rssFull);
-  record(`sqlite sync=batch batch=1000 drain backlog=${BACKLOG}`, drainRate, naive.drain, 'lease+ack from stored chunks vs select+parse+delete of rows');
-  console.log(`open: empty file ${openEmptyMs.toFixed(1)} ms, with ${BACKLOG}-point backlog ${openFullMs.toFixed(1)} ms after a clean close, ${openCrashedMs.toFixed(1)} ms after kill -9 (WAL recovery, whole-file quick_check, lane totals recounted)`);
+  record(
+    `sqlite sync=batch batch=1000 fill to backlog=${BACKLOG}`,
+    fillRate,
+    naive.fill,
+    `enqueue only; RSS empty (after warm-up) ${rssEmpty} MB -> with backlog ${rssFull} MB (${(((rssFull - rssEmpty) / rssEmpty) * 100).toFixed(1)}%), JS heap used ${heapEmpty} -> ${heapFull} MB`,
+    rssFull,
+  );
+  record(
+    `sqlite sync=batch batch=1000 drain backlog=${BACKLOG}`,
+    drainRate,
+    naive.drain,
+    'lease+ack from stored chunks vs select+parse+delete of rows',
+  );
+  console.log(
+    `open: empty file ${openEmptyMs.toFixed(1)} ms, with ${BACKLOG}-point backlog ${openFullMs.toFixed(1)} ms after a clean close, ${openCrashedMs.toFixed(1)} ms after kill -9 (WAL recovery, whole-file quick_check, lane totals recounted)`,
+  );
 }
 
 try {

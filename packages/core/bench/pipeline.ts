@@ -94,23 +94,28 @@ async function rawThroughput(kind: string, brokerMs = 0): Promise<number> {
 }
 
 /** The same points through createPipeline: a producer ingests chunks while the loop delivers. */
-async function pipelineThroughput(kind: string, connector: { brokerMs?: number; perDevice?: boolean } = {}): Promise<number> {
+async function pipelineThroughput(
+  kind: string,
+  connector: { brokerMs?: number; perDevice?: boolean } = {},
+): Promise<number> {
   const q = await openQueue(kind);
   let written = 0;
   let done: () => void = () => undefined;
   const finished = new Promise<void>((r) => (done = r));
   const pipeline = createPipeline({
     queue: q,
-    connectors: [{
-      name: 'cloud',
-      definition: instantConnector((n) => {
-        written += n;
-        if (written >= POINTS) done();
-      }, connector),
-      config: {},
-      // Per-device with one stream: the serial case the raw loop is compared with.
-      delivery: { batchSize: CHUNK, flushIntervalMs: 50, maxInFlight: connector.perDevice ? 1 : 2 },
-    }],
+    connectors: [
+      {
+        name: 'cloud',
+        definition: instantConnector((n) => {
+          written += n;
+          if (written >= POINTS) done();
+        }, connector),
+        config: {},
+        // Per-device with one stream: the serial case the raw loop is compared with.
+        delivery: { batchSize: CHUNK, flushIntervalMs: 50, maxInFlight: connector.perDevice ? 1 : 2 },
+      },
+    ],
   });
   pipeline.start();
   const t0 = performance.now();
@@ -131,7 +136,14 @@ async function pipelineLatency(kind: string): Promise<number> {
   let onWrite: () => void = () => undefined;
   const pipeline = createPipeline({
     queue: q,
-    connectors: [{ name: 'cloud', definition: instantConnector(() => onWrite()), config: {}, delivery: { batchSize: 1, flushIntervalMs: 0, maxInFlight: 1 } }],
+    connectors: [
+      {
+        name: 'cloud',
+        definition: instantConnector(() => onWrite()),
+        config: {},
+        delivery: { batchSize: 1, flushIntervalMs: 0, maxInFlight: 1 },
+      },
+    ],
   });
   pipeline.start();
   const samples: number[] = [];
@@ -165,7 +177,11 @@ async function rawLatency(kind: string): Promise<number> {
 }
 
 /** Best of ROUNDS alternating runs of each, so warm-up, GC and a busy shared machine hit both alike. */
-async function bestOf(a: () => Promise<number>, b: () => Promise<number>, better: (x: number, y: number) => number): Promise<[number, number]> {
+async function bestOf(
+  a: () => Promise<number>,
+  b: () => Promise<number>,
+  better: (x: number, y: number) => number,
+): Promise<[number, number]> {
   let bestA = NaN;
   let bestB = NaN;
   for (let i = 0; i < ROUNDS; i++) {
@@ -181,17 +197,38 @@ const cases: Array<Record<string, string | number>> = [];
 try {
   for (const kind of ['memory', 'sqlite']) {
     const label = kind === 'memory' ? 'memory' : 'sqlite sync=batch';
-    const [baseline, piped] = await bestOf(() => rawThroughput(kind), () => pipelineThroughput(kind), Math.max);
-    cases.push({ case: `${label} pipeline batch=${CHUNK}`, points_per_s: Math.round(piped), baseline_points_per_s: Math.round(baseline), ratio: Math.round((piped / baseline) * 100) / 100 });
-    const [rawSerial, perDevice] = await bestOf(() => rawThroughput(kind, BROKER_MS), () => pipelineThroughput(kind, { brokerMs: BROKER_MS, perDevice: true }), Math.max);
+    const [baseline, piped] = await bestOf(
+      () => rawThroughput(kind),
+      () => pipelineThroughput(kind),
+      Math.max,
+    );
+    cases.push({
+      case: `${label} pipeline batch=${CHUNK}`,
+      points_per_s: Math.round(piped),
+      baseline_points_per_s: Math.round(baseline),
+      ratio: Math.round((piped / baseline) * 100) / 100,
+    });
+    const [rawSerial, perDevice] = await bestOf(
+      () => rawThroughput(kind, BROKER_MS),
+      () => pipelineThroughput(kind, { brokerMs: BROKER_MS, perDevice: true }),
+      Math.max,
+    );
     cases.push({
       case: `${label} pipeline per-device (1 batch in flight) batch=${CHUNK}, broker ${BROKER_MS} ms per batch`,
       points_per_s: Math.round(perDevice),
       baseline_points_per_s: Math.round(rawSerial),
       ratio: Math.round((perDevice / rawSerial) * 100) / 100,
     });
-    const [rawMs, pipeMs] = await bestOf(() => rawLatency(kind), () => pipelineLatency(kind), Math.min);
-    cases.push({ case: `${label} single-point ingest-to-write latency`, median_ms: Math.round(pipeMs * 1000) / 1000, baseline_median_ms: Math.round(rawMs * 1000) / 1000 });
+    const [rawMs, pipeMs] = await bestOf(
+      () => rawLatency(kind),
+      () => pipelineLatency(kind),
+      Math.min,
+    );
+    cases.push({
+      case: `${label} single-point ingest-to-write latency`,
+      median_ms: Math.round(pipeMs * 1000) / 1000,
+      baseline_median_ms: Math.round(rawMs * 1000) / 1000,
+    });
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -4,7 +4,13 @@ import { parsePoints, PointValidationError } from './data-point.js';
 describe('parsePoints', () => {
   it('fills id, quality and timestamp and accepts snake_case aliases', () => {
     const [p] = parsePoints({ device_id: 'PLC001', tag_name: 'temperature', value: 21.5 }, 1000);
-    expect(p).toMatchObject({ deviceId: 'PLC001', tagName: 'temperature', value: 21.5, quality: 'GOOD', timestamp: 1000 });
+    expect(p).toMatchObject({
+      deviceId: 'PLC001',
+      tagName: 'temperature',
+      value: 21.5,
+      quality: 'GOOD',
+      timestamp: 1000,
+    });
     expect(p!.id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -17,7 +23,10 @@ describe('parsePoints', () => {
 
   it('names every field at fault and accepts nothing', () => {
     try {
-      parsePoints([{ deviceId: 'a', tagName: 't', value: 1 }, { deviceId: '', tagName: 't', value: Number.NaN }]);
+      parsePoints([
+        { deviceId: 'a', tagName: 't', value: 1 },
+        { deviceId: '', tagName: 't', value: Number.NaN },
+      ]);
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(PointValidationError);

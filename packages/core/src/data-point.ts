@@ -36,7 +36,11 @@ export type DataPointInput = Omit<DataPoint, 'id' | 'quality' | 'timestamp'> & {
   timestamp?: number | string;
 };
 
-const nonEmpty = (what: string) => z.string({ required_error: `${what} is required` }).min(1, `${what} must not be empty`).max(256);
+const nonEmpty = (what: string) =>
+  z
+    .string({ required_error: `${what} is required` })
+    .min(1, `${what} must not be empty`)
+    .max(256);
 
 /** zod schema of an incoming point (snake_case aliases `device_id`, `tag_name` are accepted). */
 export const dataPointInputSchema = z
@@ -48,9 +52,7 @@ export const dataPointInputSchema = z
       errorMap: () => ({ message: 'value must be a finite number, a string, a boolean or an object' }),
     }),
     quality: z.string().min(1).max(64).optional(),
-    timestamp: z
-      .union([z.number().int().nonnegative(), z.string().datetime({ offset: true })])
-      .optional(),
+    timestamp: z.union([z.number().int().nonnegative(), z.string().datetime({ offset: true })]).optional(),
     unit: z.string().max(64).optional(),
     tags: z.record(z.string()).optional(),
     priority: z.number().int().min(0).max(9).optional(),
@@ -61,8 +63,14 @@ export const dataPointInputSchema = z
 function normalizeKeys(raw: unknown): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
   const r = { ...(raw as Record<string, unknown>) };
-  if ('device_id' in r && !('deviceId' in r)) { r.deviceId = r.device_id; delete r.device_id; }
-  if ('tag_name' in r && !('tagName' in r)) { r.tagName = r.tag_name; delete r.tag_name; }
+  if ('device_id' in r && !('deviceId' in r)) {
+    r.deviceId = r.device_id;
+    delete r.device_id;
+  }
+  if ('tag_name' in r && !('tagName' in r)) {
+    r.tagName = r.tag_name;
+    delete r.tag_name;
+  }
   return r;
 }
 
@@ -95,7 +103,8 @@ export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
       return;
     }
     const v = res.data;
-    const ts = v.timestamp === undefined ? now : typeof v.timestamp === 'string' ? Date.parse(v.timestamp) : v.timestamp;
+    const ts =
+      v.timestamp === undefined ? now : typeof v.timestamp === 'string' ? Date.parse(v.timestamp) : v.timestamp;
     const point: DataPoint = {
       id: v.id ?? uuidv7(),
       deviceId: v.deviceId,

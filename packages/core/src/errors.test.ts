@@ -16,7 +16,9 @@ describe('classifyError', () => {
   });
 
   it('a server rejecting our client certificate is an auth error', () => {
-    const c = classifyError(Object.assign(new Error('sslv3 alert bad certificate'), { code: 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE' }));
+    const c = classifyError(
+      Object.assign(new Error('sslv3 alert bad certificate'), { code: 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE' }),
+    );
     expect(c).toBeInstanceOf(AuthError);
   });
 

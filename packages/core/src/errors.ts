@@ -39,13 +39,19 @@ export abstract class BifrostError extends Error {
 /** Network hiccup, timeout, broker restarting: retry with backoff. */
 export class TransientError extends BifrostError {
   readonly kind = 'transient' as const;
-  constructor(message: string, opts?: BifrostErrorOptions) { super(message, 'BIFROST_ERR_TRANSIENT', opts); }
+  constructor(message: string, opts?: BifrostErrorOptions) {
+    super(message, 'BIFROST_ERR_TRANSIENT', opts);
+  }
 }
 
 /** Rate limited, quota or flow control: retry, waiting at least `retryAfterMs` when the server said so. */
 export class CapacityError extends BifrostError {
   readonly kind = 'capacity' as const;
-  constructor(message: string, readonly retryAfterMs?: number, opts?: BifrostErrorOptions) {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    opts?: BifrostErrorOptions,
+  ) {
     super(message, 'BIFROST_ERR_CAPACITY', opts);
   }
 }
@@ -53,13 +59,17 @@ export class CapacityError extends BifrostError {
 /** Bad credentials or not authorized: no blind retry; the breaker opens, health turns red, data stays queued. */
 export class AuthError extends BifrostError {
   readonly kind = 'auth' as const;
-  constructor(message: string, opts?: BifrostErrorOptions) { super(message, 'BIFROST_ERR_AUTH', opts); }
+  constructor(message: string, opts?: BifrostErrorOptions) {
+    super(message, 'BIFROST_ERR_AUTH', opts);
+  }
 }
 
 /** Wrong endpoint, missing topic or table, invalid settings: like {@link AuthError}, data stays queued. */
 export class ConfigError extends BifrostError {
   readonly kind = 'config' as const;
-  constructor(message: string, opts?: BifrostErrorOptions) { super(message, 'BIFROST_ERR_CONFIG', opts); }
+  constructor(message: string, opts?: BifrostErrorOptions) {
+    super(message, 'BIFROST_ERR_CONFIG', opts);
+  }
 }
 
 /**
@@ -68,7 +78,11 @@ export class ConfigError extends BifrostError {
  */
 export class PayloadError extends BifrostError {
   readonly kind = 'payload' as const;
-  constructor(message: string, readonly pointIds?: string[], opts?: BifrostErrorOptions) {
+  constructor(
+    message: string,
+    readonly pointIds?: string[],
+    opts?: BifrostErrorOptions,
+  ) {
     super(message, 'BIFROST_ERR_PAYLOAD', opts);
   }
 }
@@ -84,9 +98,19 @@ export interface RejectedPoint {
 /** Some points were acknowledged, others rejected; accepted ones are acked, rejected ones handled by kind. */
 export class PartialWriteError extends BifrostError {
   readonly kind = 'partial' as const;
-  constructor(readonly accepted: string[], readonly rejected: RejectedPoint[], opts?: BifrostErrorOptions) {
-    super(`${accepted.length} point(s) accepted, ${rejected.length} rejected: ${rejected.slice(0, 3).map((r) => r.reason).join('; ')}`,
-      'BIFROST_ERR_PARTIAL_WRITE', opts);
+  constructor(
+    readonly accepted: string[],
+    readonly rejected: RejectedPoint[],
+    opts?: BifrostErrorOptions,
+  ) {
+    super(
+      `${accepted.length} point(s) accepted, ${rejected.length} rejected: ${rejected
+        .slice(0, 3)
+        .map((r) => r.reason)
+        .join('; ')}`,
+      'BIFROST_ERR_PARTIAL_WRITE',
+      opts,
+    );
   }
 }
 
@@ -95,16 +119,39 @@ export function isBifrostError(e: unknown): e is BifrostError {
 }
 
 const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
-  'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_DESTROYED',
-  'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ABORT_ERR',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ECONNABORTED',
+  'ESOCKETTIMEDOUT',
+  'ERR_SOCKET_CLOSED',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ABORT_ERR',
 ]);
 
 /** TLS failures that retrying will not fix: wrong CA, expired or mismatched certificates. */
 const TLS_CONFIG_CODES = new Set([
-  'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'ERR_SSL_WRONG_VERSION_NUMBER',
+  'CERT_HAS_EXPIRED',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
 
 /**
@@ -129,9 +176,14 @@ function classify(err: unknown): BifrostError {
     return new ConfigError(`TLS: ${message} (${code})`, { code: `BIFROST_ERR_TLS_${code}`, cause: err });
   }
   if (code?.startsWith('ERR_SSL_') && /alert (certificate|bad certificate|unknown ca|handshake)/i.test(message)) {
-    return new AuthError(`TLS handshake rejected by the server: ${message}`, { code: 'BIFROST_ERR_TLS_REJECTED', cause: err });
+    return new AuthError(`TLS handshake rejected by the server: ${message}`, {
+      code: 'BIFROST_ERR_TLS_REJECTED',
+      cause: err,
+    });
   }
-  if (code && TRANSIENT_CODES.has(code)) return new TransientError(message, { code: `BIFROST_ERR_NET_${code}`, cause: err });
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return new TransientError(message, { code: 'BIFROST_ERR_TIMEOUT', cause: err });
+  if (code && TRANSIENT_CODES.has(code))
+    return new TransientError(message, { code: `BIFROST_ERR_NET_${code}`, cause: err });
+  if (e.name === 'TimeoutError' || e.name === 'AbortError')
+    return new TransientError(message, { code: 'BIFROST_ERR_TIMEOUT', cause: err });
   return new TransientError(message, { code: code ? `BIFROST_ERR_${code}` : 'BIFROST_ERR_UNKNOWN', cause: err });
 }

@@ -17,9 +17,30 @@ export type { DeviceSnapshot } from './pipeline/device-stats.js';
 export { PipelineMetrics, type ConnectorGaugeSource } from './metrics/pipeline-metrics.js';
 export { parseDuration, durationSchema, DurationError } from './config/duration.js';
 export { compileCondition, ConditionSyntaxError, CONDITION_FIELDS, type PointPredicate } from './routing/condition.js';
-export { createRouter, RoutingConfigError, type RoutingRule, type RouterOptions, type RouteTarget, type Router } from './routing/router.js';
-export { compilePointTemplate, pointTemplatePlaceholders, POINT_TEMPLATE_FIELDS, type PointTemplate, type PointTemplateOptions, type TemplateField } from './template/point-template.js';
+export {
+  createRouter,
+  RoutingConfigError,
+  type RoutingRule,
+  type RouterOptions,
+  type RouteTarget,
+  type Router,
+} from './routing/router.js';
+export {
+  compilePointTemplate,
+  pointTemplatePlaceholders,
+  POINT_TEMPLATE_FIELDS,
+  type PointTemplate,
+  type PointTemplateOptions,
+  type TemplateField,
+} from './template/point-template.js';
 export { loadTlsMaterial, parseCertificates, type TlsFileOptions, type LoadTlsOptions } from './tls/load.js';
-export { certificateExpiry, expiringSoon, registerTlsExpiryGauge, DEFAULT_EXPIRY_WARNING_MS, type CertificateExpiry, type TlsExpiryGauge } from './tls/expiry.js';
+export {
+  certificateExpiry,
+  expiringSoon,
+  registerTlsExpiryGauge,
+  DEFAULT_EXPIRY_WARNING_MS,
+  type CertificateExpiry,
+  type TlsExpiryGauge,
+} from './tls/expiry.js';
 export { watchTlsMaterial, type TlsWatchOptions, type TlsWatcher } from './tls/watch.js';
 export { manageConnectorTls, type ConnectorTlsOptions, type ConnectorTls } from './tls/manage.js';

@@ -95,7 +95,9 @@ export interface ConnectorDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
 }
 
 /** Emits points into the gateway; resolves when they are durably queued (backpressure). */
-export type Emit = (points: Array<Partial<DataPoint> & Pick<DataPoint, 'deviceId' | 'tagName' | 'value'>>) => Promise<void>;
+export type Emit = (
+  points: Array<Partial<DataPoint> & Pick<DataPoint, 'deviceId' | 'tagName' | 'value'>>,
+) => Promise<void>;
 
 /** A running source of points. `start` must return promptly; `stop` ends production and resolves when done. */
 export interface Source {
@@ -115,7 +117,8 @@ export interface SourceDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
 const TYPE_RE = /^[a-z][a-z0-9-]*$/;
 
 function checkType(type: string): void {
-  if (!TYPE_RE.test(type)) throw new TypeError(`[bifrost] plugin type "${type}" must be a lowercase noun like "mqtt" or "aws-iot"`);
+  if (!TYPE_RE.test(type))
+    throw new TypeError(`[bifrost] plugin type "${type}" must be a lowercase noun like "mqtt" or "aws-iot"`);
 }
 
 /** Declares a connector plugin. Use as the package's default export. */

@@ -27,7 +27,8 @@ function chaos(random: () => number): Step {
     const r = random();
     if (r < 0.12) throw new TransientError('connection reset');
     if (r < 0.18) throw new CapacityError('throttled', 5);
-    if (r < 0.24) await new Promise((res) => setTimeout(res, 120)); // hangs past the 60 ms timeout, then answers
+    if (r < 0.24)
+      await new Promise((res) => setTimeout(res, 120)); // hangs past the 60 ms timeout, then answers
     else if (r < 0.4) {
       const accepted: string[] = [];
       const rejected: Array<{ id: string; reason: string; kind?: 'transient' }> = [];
@@ -38,41 +39,48 @@ function chaos(random: () => number): Step {
       }
       throw new PartialWriteError(accepted, rejected);
     }
-    if (poison.length) throw new PayloadError('unparseable value', poison.map((p) => p.id));
+    if (poison.length)
+      throw new PayloadError(
+        'unparseable value',
+        poison.map((p) => p.id),
+      );
   };
 }
 
 afterEach(closeQueues);
 
 describe.each(QUEUE_KINDS)('pipeline under random failures (%s queue)', (kind) => {
-  it.each([1, 2, 3])('seed %i: every good point acked exactly once, every poison point dead-lettered, nothing lost', async (seed) => {
-    useQueue(kind);
-    const random = prng(seed);
-    const points = makePoints(400, 7).map((p, i) => (i % 37 === 5 ? { ...p, value: 'POISON' } : p));
-    const good = points.filter((p) => !isPoison(p)).map((p) => p.id);
-    const poison = points.filter(isPoison).map((p) => p.id);
-    const h = await harness({
-      a: {
-        write: times(10_000, chaos(random)),
-        delivery: { batchSize: 25, maxInFlight: 3, timeoutMs: 60, breaker: { failureThreshold: 4, resetMs: 20 } },
-      },
-    });
-    h.pipeline.start();
-    for (let i = 0; i < points.length; i += 50) await h.pipeline.ingest(points.slice(i, i + 50));
-    await waitFor(() => h.queue.stats('a').points === 0, 15_000, 'the queue to drain');
-    await h.pipeline.stop({ deadlineMs: 500 });
+  it.each([1, 2, 3])(
+    'seed %i: every good point acked exactly once, every poison point dead-lettered, nothing lost',
+    async (seed) => {
+      useQueue(kind);
+      const random = prng(seed);
+      const points = makePoints(400, 7).map((p, i) => (i % 37 === 5 ? { ...p, value: 'POISON' } : p));
+      const good = points.filter((p) => !isPoison(p)).map((p) => p.id);
+      const poison = points.filter(isPoison).map((p) => p.id);
+      const h = await harness({
+        a: {
+          write: times(10_000, chaos(random)),
+          delivery: { batchSize: 25, maxInFlight: 3, timeoutMs: 60, breaker: { failureThreshold: 4, resetMs: 20 } },
+        },
+      });
+      h.pipeline.start();
+      for (let i = 0; i < points.length; i += 50) await h.pipeline.ingest(points.slice(i, i + 50));
+      await waitFor(() => h.queue.stats('a').points === 0, 15_000, 'the queue to drain');
+      await h.pipeline.stop({ deadlineMs: 500 });
 
-    expect(h.audit.violations).toEqual([]);
-    expect([...h.audit.acked].sort()).toEqual([...good].sort()); // each good point acked once
-    expect(h.audit.deadLettered.map((d) => d.id).sort()).toEqual([...poison].sort());
-    const accepted = h.connectors.a.ackedIds();
-    expect(good.filter((id) => !accepted.has(id))).toEqual([]); // nothing acked that the sink did not accept
-    expect(poison.filter((id) => accepted.has(id))).toEqual([]);
-    const dead = await h.queue.listDeadLetters({ connector: 'a' });
-    expect(dead.map((d) => d.point.id).sort()).toEqual([...poison].sort());
-    expect(dead.every((d) => /unparseable value/.test(d.reason))).toBe(true);
-    const snap = h.pipeline.metricsSnapshot().connectors[0];
-    expect(snap.sent).toBe(good.length);
-    expect(snap.deadLettered).toBe(poison.length);
-  });
+      expect(h.audit.violations).toEqual([]);
+      expect([...h.audit.acked].sort()).toEqual([...good].sort()); // each good point acked once
+      expect(h.audit.deadLettered.map((d) => d.id).sort()).toEqual([...poison].sort());
+      const accepted = h.connectors.a.ackedIds();
+      expect(good.filter((id) => !accepted.has(id))).toEqual([]); // nothing acked that the sink did not accept
+      expect(poison.filter((id) => accepted.has(id))).toEqual([]);
+      const dead = await h.queue.listDeadLetters({ connector: 'a' });
+      expect(dead.map((d) => d.point.id).sort()).toEqual([...poison].sort());
+      expect(dead.every((d) => /unparseable value/.test(d.reason))).toBe(true);
+      const snap = h.pipeline.metricsSnapshot().connectors[0];
+      expect(snap.sent).toBe(good.length);
+      expect(snap.deadLettered).toBe(poison.length);
+    },
+  );
 });

@@ -6,16 +6,35 @@ import { HealthTracker } from '../src/pipeline/health-tracker.js';
 describe('HealthTracker', () => {
   it('walks connecting -> healthy -> degraded (retrying) -> healthy, with reasons', () => {
     const t = new HealthTracker('plant-a', 'mqtt');
-    expect(t.snapshot({ breaker: 'closed' })).toMatchObject({ status: 'degraded', reason: 'connecting', connected: false, successRate: 1 });
+    expect(t.snapshot({ breaker: 'closed' })).toMatchObject({
+      status: 'degraded',
+      reason: 'connecting',
+      connected: false,
+      successRate: 1,
+    });
     t.connectSucceeded();
     t.writeSucceeded(10, 1_000);
-    expect(t.snapshot({ breaker: 'closed' })).toMatchObject({ status: 'healthy', lastSuccessAt: 1_000, responseTimeMs: 10 });
+    expect(t.snapshot({ breaker: 'closed' })).toMatchObject({
+      status: 'healthy',
+      lastSuccessAt: 1_000,
+      responseTimeMs: 10,
+    });
     t.writeFailed(new TransientError('reset'), 2_000);
     const s = t.snapshot({ breaker: 'closed' });
-    expect(s).toMatchObject({ status: 'degraded', consecutiveFailures: 1, errorCount: 1, lastFailureAt: 2_000, successRate: 0.5 });
+    expect(s).toMatchObject({
+      status: 'degraded',
+      consecutiveFailures: 1,
+      errorCount: 1,
+      lastFailureAt: 2_000,
+      successRate: 0.5,
+    });
     expect(s.reason).toMatch(/retrying after 1 failure\(s\): reset/);
     t.writeSucceeded(30, 3_000);
-    expect(t.snapshot({ breaker: 'closed' })).toMatchObject({ status: 'healthy', consecutiveFailures: 0, errorCount: 1 });
+    expect(t.snapshot({ breaker: 'closed' })).toMatchObject({
+      status: 'healthy',
+      consecutiveFailures: 0,
+      errorCount: 1,
+    });
   });
 
   it('is unhealthy while the breaker is open or the queue cannot write, and names why', () => {
@@ -23,14 +42,20 @@ describe('HealthTracker', () => {
     t.connectFailed(new AuthError('bad password'));
     expect(t.snapshot({ breaker: 'open' }).reason).toMatch(/circuit breaker open \(auth error.*bad password/);
     expect(t.snapshot({ breaker: 'half-open' }).status).toBe('degraded');
-    expect(t.snapshot({ breaker: 'closed', queueProblem: 'disk full' })).toMatchObject({ status: 'unhealthy', reason: 'queue: disk full' });
+    expect(t.snapshot({ breaker: 'closed', queueProblem: 'disk full' })).toMatchObject({
+      status: 'unhealthy',
+      reason: 'queue: disk full',
+    });
   });
 
   it('reports a failed probe and a poor recent success rate as degraded', () => {
     const t = new HealthTracker('a', 'mqtt');
     t.connectSucceeded();
     t.probeResult(false, 'ping timeout');
-    expect(t.snapshot({ breaker: 'closed' })).toMatchObject({ status: 'degraded', reason: 'health check failed: ping timeout' });
+    expect(t.snapshot({ breaker: 'closed' })).toMatchObject({
+      status: 'degraded',
+      reason: 'health check failed: ping timeout',
+    });
     t.probeResult(true);
     for (let i = 0; i < 10; i++) {
       t.writeFailed(new TransientError('x'));

@@ -49,7 +49,12 @@ describe('RetrySchedule (exponential backoff, full jitter)', () => {
 
 describe('ConnectorBreaker', () => {
   afterEach(() => vi.useRealTimers());
-  const failWith = (b: ConnectorBreaker, err: Error) => b.execute(async () => { throw err; }).catch(() => undefined);
+  const failWith = (b: ConnectorBreaker, err: Error) =>
+    b
+      .execute(async () => {
+        throw err;
+      })
+      .catch(() => undefined);
 
   it('opens after failureThreshold consecutive failures, half-opens after resetMs, closes on success', async () => {
     vi.useFakeTimers({ now: 1_000_000 });
@@ -90,7 +95,11 @@ describe('ConnectorBreaker', () => {
 describe('resolveDeliveryOptions', () => {
   it('fills defaults and caps batchSize at maxBatch', () => {
     expect(resolveDeliveryOptions(undefined, caps, 'mqtt:a')).toEqual(DEFAULT_DELIVERY_OPTIONS);
-    const o = resolveDeliveryOptions({ batchSize: 5_000, maxInFlight: 8, retry: { maxDelayMs: 5_000 } }, { ...caps, ordering: 'per-device' }, 'mqtt:a');
+    const o = resolveDeliveryOptions(
+      { batchSize: 5_000, maxInFlight: 8, retry: { maxDelayMs: 5_000 } },
+      { ...caps, ordering: 'per-device' },
+      'mqtt:a',
+    );
     expect(o).toMatchObject({ batchSize: 500, maxInFlight: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 5_000 } });
   });
 
@@ -102,7 +111,9 @@ describe('resolveDeliveryOptions', () => {
       err = e;
     }
     expect(err).toMatchObject({ kind: 'config', code: 'BIFROST_ERR_DELIVERY_OPTIONS' });
-    expect((err as Error).message).toMatch(/^\[bifrost\] \[mqtt:plant-a\] invalid delivery options: delivery\.retry\.multiplier/);
+    expect((err as Error).message).toMatch(
+      /^\[bifrost\] \[mqtt:plant-a\] invalid delivery options: delivery\.retry\.multiplier/,
+    );
   });
 });
 
@@ -112,7 +123,10 @@ describe('planPoison', () => {
 
   it('dead-letters only the named points of a PayloadError and releases the rest', () => {
     const plan = planPoison(points, new PayloadError('too big', [b, 'not-in-batch']));
-    expect(plan.outcome).toEqual({ acked: [], deadLetter: [{ id: b, code: 'BIFROST_ERR_PAYLOAD', reason: 'too big' }] });
+    expect(plan.outcome).toEqual({
+      acked: [],
+      deadLetter: [{ id: b, code: 'BIFROST_ERR_PAYLOAD', reason: 'too big' }],
+    });
     expect(plan).toMatchObject({ acked: 0, deadLettered: 1, released: 3 });
   });
 
@@ -121,7 +135,13 @@ describe('planPoison', () => {
   });
 
   it('never acks a point that was also rejected, or one from outside the batch', () => {
-    const err = new PartialWriteError([a, b, 'x'], [{ id: b, reason: 'dup reject' }, { id: c, reason: 'slow', kind: 'transient' }]);
+    const err = new PartialWriteError(
+      [a, b, 'x'],
+      [
+        { id: b, reason: 'dup reject' },
+        { id: c, reason: 'slow', kind: 'transient' },
+      ],
+    );
     const plan = planPoison(points, err);
     expect(plan.outcome.acked).toEqual([a]);
     expect(plan.outcome.deadLetter).toEqual([{ id: b, code: 'BIFROST_ERR_PAYLOAD', reason: 'dup reject' }]);
@@ -132,17 +152,28 @@ describe('planPoison', () => {
 
 describe('withTimeout', () => {
   it('turns a synchronous throw of a plugin method into a rejection', async () => {
-    await expect(withTimeout(() => { throw new Error('boom'); }, 50, 'write', 'X')).rejects.toThrow('boom');
+    await expect(
+      withTimeout(
+        () => {
+          throw new Error('boom');
+        },
+        50,
+        'write',
+        'X',
+      ),
+    ).rejects.toThrow('boom');
   });
 
   it('times out with a TransientError carrying the code, and swallows the late result', async () => {
     let lateReject: (e: Error) => void = () => undefined;
     const hung = new Promise<void>((_, reject) => (lateReject = reject));
-    await expect(withTimeout(() => hung, 20, 'write of 3 point(s)', 'BIFROST_ERR_WRITE_TIMEOUT')).rejects.toMatchObject({
-      kind: 'transient',
-      code: 'BIFROST_ERR_WRITE_TIMEOUT',
-      message: 'write of 3 point(s) timed out after 20 ms',
-    });
+    await expect(withTimeout(() => hung, 20, 'write of 3 point(s)', 'BIFROST_ERR_WRITE_TIMEOUT')).rejects.toMatchObject(
+      {
+        kind: 'transient',
+        code: 'BIFROST_ERR_WRITE_TIMEOUT',
+        message: 'write of 3 point(s) timed out after 20 ms',
+      },
+    );
     lateReject(new Error('late failure')); // must not become an unhandled rejection
     await new Promise((r) => setTimeout(r, 10));
   });

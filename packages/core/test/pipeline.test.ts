@@ -17,8 +17,26 @@ import {
   type DurableQueue,
   type Pipeline,
 } from '../src/index.js';
-import { QUEUE_KINDS, closeQueues, delay, harness, openQueue, useQueue, waitFor, type Harness } from './pipeline-fixtures/harness.js';
-import { ScriptedConnector, fail, hang, held, makePoints, scriptedDefinition, times, type Step } from './pipeline-fixtures/scripted-connector.js';
+import {
+  QUEUE_KINDS,
+  closeQueues,
+  delay,
+  harness,
+  openQueue,
+  useQueue,
+  waitFor,
+  type Harness,
+} from './pipeline-fixtures/harness.js';
+import {
+  ScriptedConnector,
+  fail,
+  hang,
+  held,
+  makePoints,
+  scriptedDefinition,
+  times,
+  type Step,
+} from './pipeline-fixtures/scripted-connector.js';
 
 let running: Pipeline[] = [];
 function started(h: Harness): Harness {
@@ -58,10 +76,15 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       const points = makePoints(95);
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.acked.length === 95);
-      expectExactlyDelivered(h, points.map((p) => p.id));
+      expectExactlyDelivered(
+        h,
+        points.map((p) => p.id),
+      );
       const c = h.connectors.a;
       expect(Math.max(...c.received.map((b) => b.length))).toBeLessThanOrEqual(10);
-      expect(await counter(h, 'bifrost_cloud_data_points_sent_total', { connector: 'a', type: 'scripted' })).toBe(c.ackedIds().size);
+      expect(await counter(h, 'bifrost_cloud_data_points_sent_total', { connector: 'a', type: 'scripted' })).toBe(
+        c.ackedIds().size,
+      );
       expect(await counter(h, 'bifrost_cloud_batch_operations_total', { result: 'success' })).toBe(c.received.length);
       expect(await counter(h, 'bifrost_cloud_points_ingested_total')).toBe(95);
       expect(await counter(h, 'bifrost_cloud_connection_attempts_total', { result: 'success' })).toBe(1);
@@ -88,11 +111,20 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
   describe('delivery pipeline: failures', () => {
     it('retries transient errors with backoff, reconnecting, and acks only after success', async () => {
       const netErr = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-      const h = started(await harness({ a: { write: [fail(new TransientError('broker restarting')), fail(netErr), fail(new TransientError('again'))] } }));
+      const h = started(
+        await harness({
+          a: {
+            write: [fail(new TransientError('broker restarting')), fail(netErr), fail(new TransientError('again'))],
+          },
+        }),
+      );
       const points = makePoints(10);
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.acked.length === 10);
-      expectExactlyDelivered(h, points.map((p) => p.id));
+      expectExactlyDelivered(
+        h,
+        points.map((p) => p.id),
+      );
       const c = h.connectors.a;
       expect(c.received).toHaveLength(4);
       expect(c.connects).toBe(4); // initial + one reconnect after each transient failure
@@ -108,7 +140,14 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     it('jitters the first retry too (full jitter: a uniform draw below initialDelayMs)', async () => {
       const random = vi.spyOn(Math, 'random').mockReturnValue(0.05);
       try {
-        const h = started(await harness({ a: { write: [fail(new TransientError('reset'))], delivery: { retry: { initialDelayMs: 4_000, maxDelayMs: 4_000 } } } }));
+        const h = started(
+          await harness({
+            a: {
+              write: [fail(new TransientError('reset'))],
+              delivery: { retry: { initialDelayMs: 4_000, maxDelayMs: 4_000 } },
+            },
+          }),
+        );
         await h.pipeline.ingest(makePoints(3));
         await waitFor(() => h.audit.acked.length === 3);
         const gap = h.connectors.a.writeTimes[1] - h.connectors.a.writeTimes[0];
@@ -132,7 +171,14 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     });
 
     it('opens the breaker at once on an auth error, keeps the data queued, and recovers through a half-open trial', async () => {
-      const h = started(await harness({ a: { write: [fail(new AuthError('not authorized'))], delivery: { breaker: { failureThreshold: 50, resetMs: 300 } } } }));
+      const h = started(
+        await harness({
+          a: {
+            write: [fail(new AuthError('not authorized'))],
+            delivery: { breaker: { failureThreshold: 50, resetMs: 300 } },
+          },
+        }),
+      );
       const points = makePoints(8);
       await h.pipeline.ingest(points);
       await waitFor(() => h.pipeline.health()[0].breaker === 'open');
@@ -144,7 +190,10 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.audit.acked).toEqual([]);
       expect(await counter(h, 'bifrost_cloud_breaker_state')).toBe(2);
       await waitFor(() => h.audit.acked.length === 8);
-      expectExactlyDelivered(h, points.map((p) => p.id));
+      expectExactlyDelivered(
+        h,
+        points.map((p) => p.id),
+      );
       const transitions = h.logger.records.filter((r) => r.breaker);
       expect(transitions.map((r) => r.breaker)).toEqual(['open', 'half-open', 'closed']);
       // No blind retry: nothing was written while open, and the trial came no earlier than resetMs.
@@ -158,11 +207,21 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     });
 
     it('opens the breaker after failureThreshold consecutive transient failures, and reopens on a failed trial', async () => {
-      const h = started(await harness({ a: { write: times(4, fail(new TransientError('down'))), delivery: { breaker: { failureThreshold: 3, resetMs: 100 } } } }));
+      const h = started(
+        await harness({
+          a: {
+            write: times(4, fail(new TransientError('down'))),
+            delivery: { breaker: { failureThreshold: 3, resetMs: 100 } },
+          },
+        }),
+      );
       const points = makePoints(4);
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.acked.length === 4);
-      expectExactlyDelivered(h, points.map((p) => p.id));
+      expectExactlyDelivered(
+        h,
+        points.map((p) => p.id),
+      );
       const transitions = h.logger.records.filter((r) => r.breaker);
       // 3 failures open it; the 4th failure is the half-open trial (reopens); the 5th write closes it.
       expect(transitions.map((r) => r.breaker)).toEqual(['open', 'half-open', 'open', 'half-open', 'closed']);
@@ -183,13 +242,23 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         if (batch.some((p) => p.id === urgent.id)) urgentDone = true;
         else if (!urgentDone) throw new TransientError('flaky');
       };
-      const h = started(await harness({ a: { write: times(200, untilUrgent), delivery: { batchSize: 5, retry: { initialDelayMs: 10, maxDelayMs: 10, maxElapsedMs: 25 } } } }));
+      const h = started(
+        await harness({
+          a: {
+            write: times(200, untilUrgent),
+            delivery: { batchSize: 5, retry: { initialDelayMs: 10, maxDelayMs: 10, maxElapsedMs: 25 } },
+          },
+        }),
+      );
       const points = makePoints(5);
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.releases >= 1);
       await h.pipeline.ingest([urgent], { connector: 'a' });
       await waitFor(() => h.audit.acked.length === 6);
-      expectExactlyDelivered(h, [...points, urgent].map((p) => p.id));
+      expectExactlyDelivered(
+        h,
+        [...points, urgent].map((p) => p.id),
+      );
       const firstOk = h.connectors.a.received.find((b) => b.some((p) => p.id === urgent.id))!;
       expect(firstOk[0].id).toBe(urgent.id); // leased first: its lane outranks the released batch
       expect(h.audit.acked[0]).toBe(urgent.id);
@@ -202,7 +271,9 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.acked.length === 4 && h.audit.deadLettered.length === 1);
       expect(h.queue.stats('a').points).toBe(0);
-      expect(h.audit.deadLettered).toEqual([{ id: poison, code: 'BIFROST_ERR_PAYLOAD', reason: expect.stringContaining('value is not a number') }]);
+      expect(h.audit.deadLettered).toEqual([
+        { id: poison, code: 'BIFROST_ERR_PAYLOAD', reason: expect.stringContaining('value is not a number') },
+      ]);
       expect(h.audit.deadLettered[0].reason).toContain('[bifrost] [scripted:a]');
       const dead = await h.queue.listDeadLetters({ connector: 'a' });
       expect(dead.map((d) => d.point.id)).toEqual([poison]);
@@ -214,7 +285,23 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     it('on a partial write acks the accepted, dead-letters the rejected and retries transient rejections', async () => {
       const points = makePoints(4);
       const [a, b, c, d] = points.map((p) => p.id);
-      const h = started(await harness({ a: { write: [fail(new PartialWriteError([a, b], [{ id: c, reason: 'field too long' }, { id: d, reason: 'throttled', kind: 'transient' }]))] } }));
+      const h = started(
+        await harness({
+          a: {
+            write: [
+              fail(
+                new PartialWriteError(
+                  [a, b],
+                  [
+                    { id: c, reason: 'field too long' },
+                    { id: d, reason: 'throttled', kind: 'transient' },
+                  ],
+                ),
+              ),
+            ],
+          },
+        }),
+      );
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.acked.length === 3);
       expect(h.queue.stats('a').points).toBe(0);
@@ -235,7 +322,10 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       await waitFor(() => h.audit.acked.length === 6);
       hung.release(); // the hung write acknowledges late
       await waitFor(() => h.connectors.a.acked.length === 12); // delivered twice (at-least-once) ...
-      expectExactlyDelivered(h, points.map((p) => p.id)); // ... but acked in the queue once
+      expectExactlyDelivered(
+        h,
+        points.map((p) => p.id),
+      ); // ... but acked in the queue once
       expect(h.audit.releases).toBe(1);
       expect(h.pipeline.health()[0].lastError?.code).toBe('BIFROST_ERR_WRITE_TIMEOUT');
       expect(h.connectors.a.connects).toBe(2);
@@ -250,12 +340,24 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.audit.releases).toBe(2); // each timed-out batch went back to the queue
       expect(h.audit.leases.map((l) => l.attempts)).toEqual([0, 1, 2]);
       expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(2);
-      expect(h.pipeline.metricsSnapshot().connectors[0]).toMatchObject({ retries: 2, failedBatches: 2, batches: 1, sent: 5 });
+      expect(h.pipeline.metricsSnapshot().connectors[0]).toMatchObject({
+        retries: 2,
+        failedBatches: 2,
+        batches: 1,
+        sent: 5,
+      });
       for (const x of hung) x.release();
     });
 
     it('keeps a ConfigError on connect out of retry loops until the breaker admits a trial', async () => {
-      const h = started(await harness({ a: { connect: [fail(new ConfigError('no such topic'))], delivery: { breaker: { failureThreshold: 50, resetMs: 200 } } } }));
+      const h = started(
+        await harness({
+          a: {
+            connect: [fail(new ConfigError('no such topic'))],
+            delivery: { breaker: { failureThreshold: 50, resetMs: 200 } },
+          },
+        }),
+      );
       await h.pipeline.ingest(makePoints(3));
       await waitFor(() => h.pipeline.health()[0].breaker === 'open');
       expect(h.pipeline.health()[0]).toMatchObject({ status: 'unhealthy', connected: false });
@@ -282,14 +384,20 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     });
 
     it('per-device ordering with maxInFlight 1: one batch in flight, each device in order', async () => {
-      const h = started(await harness({ a: { write: times(20, hang(5)), delivery: { maxInFlight: 1 }, capabilities: { ordering: 'per-device' } } }));
+      const h = started(
+        await harness({
+          a: { write: times(20, hang(5)), delivery: { maxInFlight: 1 }, capabilities: { ordering: 'per-device' } },
+        }),
+      );
       const points = makePoints(60, 4);
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.acked.length === 60);
       expect(h.connectors.a.maxConcurrent).toBe(1);
       const seen = h.connectors.a.received.flat();
       for (const dev of ['dev-0', 'dev-1', 'dev-2', 'dev-3']) {
-        expect(seen.filter((p) => p.deviceId === dev).map((p) => p.id)).toEqual(points.filter((p) => p.deviceId === dev).map((p) => p.id));
+        expect(seen.filter((p) => p.deviceId === dev).map((p) => p.id)).toEqual(
+          points.filter((p) => p.deviceId === dev).map((p) => p.id),
+        );
       }
     });
 
@@ -303,7 +411,15 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         await delay(5);
         running = running.filter((b) => b !== batch);
       };
-      const h = started(await harness({ a: { write: times(100, watch), delivery: { batchSize: 10, maxInFlight: 4 }, capabilities: { ordering: 'per-device' } } }));
+      const h = started(
+        await harness({
+          a: {
+            write: times(100, watch),
+            delivery: { batchSize: 10, maxInFlight: 4 },
+            capabilities: { ordering: 'per-device' },
+          },
+        }),
+      );
       const points = makePoints(400, 16);
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.acked.length === 400);
@@ -314,7 +430,9 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       const seen = h.connectors.a.received.flat();
       for (let d = 0; d < 16; d++) {
         const dev = `dev-${d}`;
-        expect(seen.filter((p) => p.deviceId === dev).map((p) => p.id)).toEqual(points.filter((p) => p.deviceId === dev).map((p) => p.id));
+        expect(seen.filter((p) => p.deviceId === dev).map((p) => p.id)).toEqual(
+          points.filter((p) => p.deviceId === dev).map((p) => p.id),
+        );
       }
       expect(h.audit.violations).toEqual([]);
       expect(h.audit.openLeases()).toEqual([]);
@@ -324,16 +442,30 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       // A seeded script of outcomes so the run is reproducible: ok, transient failure (retried in
       // place), auth error (handed back), partial write (some released), and a write past the timeout.
       let seed = 7;
-      const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+      const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
       const steps: Step[] = Array.from({ length: 300 }, (): Step => {
         const r = rand();
         if (r < 0.55) return hang(2);
         if (r < 0.7) return fail(new TransientError('flaky'));
         if (r < 0.8) return fail(new AuthError('token refreshed'));
-        if (r < 0.9) return async (batch) => { throw new PartialWriteError(batch.slice(0, 1).map((p) => p.id), batch.slice(1).map((p) => ({ id: p.id, reason: 'busy', kind: 'transient' as const }))); };
+        if (r < 0.9)
+          return async (batch) => {
+            throw new PartialWriteError(
+              batch.slice(0, 1).map((p) => p.id),
+              batch.slice(1).map((p) => ({ id: p.id, reason: 'busy', kind: 'transient' as const })),
+            );
+          };
         return hang(150);
       });
-      const h = started(await harness({ a: { write: steps, delivery: { batchSize: 8, maxInFlight: 4, timeoutMs: 100 }, capabilities: { ordering: 'per-device' } } }));
+      const h = started(
+        await harness({
+          a: {
+            write: steps,
+            delivery: { batchSize: 8, maxInFlight: 4, timeoutMs: 100 },
+            capabilities: { ordering: 'per-device' },
+          },
+        }),
+      );
       const points = makePoints(300, 12);
       await h.pipeline.ingest(points);
       await waitFor(() => new Set(h.audit.acked).size === points.length, 20_000);
@@ -345,7 +477,9 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.audit.releases).toBeGreaterThan(0); // batches were handed back (and those behind them)
       // First send of each point, per device, in queue order (a timed-out write may still land later: a duplicate, not a reorder).
       const firstSent = new Map<string, number>();
-      h.connectors.a.received.flat().forEach((p, i) => { if (!firstSent.has(p.id)) firstSent.set(p.id, i); });
+      h.connectors.a.received.flat().forEach((p, i) => {
+        if (!firstSent.has(p.id)) firstSent.set(p.id, i);
+      });
       for (let d = 0; d < 12; d++) {
         const own = points.filter((p) => p.deviceId === `dev-${d}`).map((p) => p.id);
         expect([...own].sort((x, y) => firstSent.get(x)! - firstSent.get(y)!)).toEqual(own);
@@ -354,46 +488,71 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
 
     it.each([
       ['an auth error (batch handed back)', () => new AuthError('revoked')],
-      ['a partial write (transient rejections released)', (batch: readonly { id: string }[]) => new PartialWriteError([batch[0].id], batch.slice(1).map((p) => ({ id: p.id, reason: 'busy', kind: 'transient' as const })))],
-    ])('per-device: the next batch is leased while one is written, and given back first when %s, keeping each device in order', async (_what, error) => {
-      let h: Harness | undefined;
-      // The first write fails only once the next batch was prefetched (leased during the write).
-      const failAfterPrefetch: Step = async (batch) => {
-        await waitFor(() => (h?.audit.leases.length ?? 0) >= 2);
-        throw error(batch);
-      };
-      h = started(await harness({ a: { write: [failAfterPrefetch], delivery: { batchSize: 5, maxInFlight: 1, breaker: { failureThreshold: 50, resetMs: 50 } }, capabilities: { ordering: 'per-device' } } }));
-      const points = makePoints(40, 3);
-      await h.pipeline.ingest(points);
-      await waitFor(() => h!.audit.acked.length >= 40);
-      expect(h.queue.stats('a').points).toBe(0);
-      expect(h.audit.violations).toEqual([]);
-      expect(h.connectors.a.maxConcurrent).toBe(1);
-      const prefetched = h.audit.leases[1];
-      expect(prefetched.points.map((p) => p.id)).toEqual(points.slice(5, 10).map((p) => p.id));
-      // Given back unwritten: its points keep attempt 0; the failed batch's released points come first again.
-      const next = h.audit.leases[2];
-      expect(next.attempts).toBe(1);
-      expect(next.points[next.points.length - 1].id).not.toBe(prefetched.points[prefetched.points.length - 1].id);
-      const firstSent = new Map<string, number>();
-      h.connectors.a.received.flat().forEach((p, i) => { if (!firstSent.has(p.id)) firstSent.set(p.id, i); });
-      for (const dev of ['dev-0', 'dev-1', 'dev-2']) {
-        const own = points.filter((p) => p.deviceId === dev).map((p) => p.id);
-        expect([...own].sort((x, y) => firstSent.get(x)! - firstSent.get(y)!)).toEqual(own);
-        // Acked in order too: a later point of a device is never acked before an earlier one.
-        const ackOrder = h.audit.acked.filter((id) => own.includes(id));
-        expect(ackOrder).toEqual(own.filter((id) => ackOrder.includes(id)));
-      }
-      expect(new Set(h.audit.acked)).toEqual(new Set(points.map((p) => p.id)));
-      expect(h.audit.acked).toHaveLength(40);
-    });
+      [
+        'a partial write (transient rejections released)',
+        (batch: readonly { id: string }[]) =>
+          new PartialWriteError(
+            [batch[0].id],
+            batch.slice(1).map((p) => ({ id: p.id, reason: 'busy', kind: 'transient' as const })),
+          ),
+      ],
+    ])(
+      'per-device: the next batch is leased while one is written, and given back first when %s, keeping each device in order',
+      async (_what, error) => {
+        let h: Harness | undefined;
+        // The first write fails only once the next batch was prefetched (leased during the write).
+        const failAfterPrefetch: Step = async (batch) => {
+          await waitFor(() => (h?.audit.leases.length ?? 0) >= 2);
+          throw error(batch);
+        };
+        h = started(
+          await harness({
+            a: {
+              write: [failAfterPrefetch],
+              delivery: { batchSize: 5, maxInFlight: 1, breaker: { failureThreshold: 50, resetMs: 50 } },
+              capabilities: { ordering: 'per-device' },
+            },
+          }),
+        );
+        const points = makePoints(40, 3);
+        await h.pipeline.ingest(points);
+        await waitFor(() => h!.audit.acked.length >= 40);
+        expect(h.queue.stats('a').points).toBe(0);
+        expect(h.audit.violations).toEqual([]);
+        expect(h.connectors.a.maxConcurrent).toBe(1);
+        const prefetched = h.audit.leases[1];
+        expect(prefetched.points.map((p) => p.id)).toEqual(points.slice(5, 10).map((p) => p.id));
+        // Given back unwritten: its points keep attempt 0; the failed batch's released points come first again.
+        const next = h.audit.leases[2];
+        expect(next.attempts).toBe(1);
+        expect(next.points[next.points.length - 1].id).not.toBe(prefetched.points[prefetched.points.length - 1].id);
+        const firstSent = new Map<string, number>();
+        h.connectors.a.received.flat().forEach((p, i) => {
+          if (!firstSent.has(p.id)) firstSent.set(p.id, i);
+        });
+        for (const dev of ['dev-0', 'dev-1', 'dev-2']) {
+          const own = points.filter((p) => p.deviceId === dev).map((p) => p.id);
+          expect([...own].sort((x, y) => firstSent.get(x)! - firstSent.get(y)!)).toEqual(own);
+          // Acked in order too: a later point of a device is never acked before an earlier one.
+          const ackOrder = h.audit.acked.filter((id) => own.includes(id));
+          expect(ackOrder).toEqual(own.filter((id) => ackOrder.includes(id)));
+        }
+        expect(new Set(h.audit.acked)).toEqual(new Set(points.map((p) => p.id)));
+        expect(h.audit.acked).toHaveLength(40);
+      },
+    );
 
     it('one connector down never slows another', async () => {
-      const h = started(await harness({
-        hung: { write: times(10, hang(5_000)), delivery: { timeoutMs: 10_000 } },
-        down: { write: times(1000, fail(new TransientError('unreachable'))), delivery: { breaker: { failureThreshold: 2, resetMs: 10_000 } } },
-        up: {},
-      }));
+      const h = started(
+        await harness({
+          hung: { write: times(10, hang(5_000)), delivery: { timeoutMs: 10_000 } },
+          down: {
+            write: times(1000, fail(new TransientError('unreachable'))),
+            delivery: { breaker: { failureThreshold: 2, resetMs: 10_000 } },
+          },
+          up: {},
+        }),
+      );
       const points = makePoints(50);
       const t0 = Date.now();
       await h.pipeline.ingest(points);
@@ -421,7 +580,12 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     });
 
     it('does not wait out a backoff on stop: the retrying batch goes back to the queue at once', async () => {
-      const h = await harness({ a: { write: times(100, fail(new TransientError('down'))), delivery: { retry: { initialDelayMs: 20_000, maxDelayMs: 20_000 } } } });
+      const h = await harness({
+        a: {
+          write: times(100, fail(new TransientError('down'))),
+          delivery: { retry: { initialDelayMs: 20_000, maxDelayMs: 20_000 } },
+        },
+      });
       h.pipeline.start();
       await h.pipeline.ingest(makePoints(10));
       await waitFor(() => h.connectors.a.received.length === 1);
@@ -455,7 +619,12 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     it('routes with fan-out, honours an explicit connector, and counts unrouted points and devices', async () => {
       const router = {
         route: (p: { tagName: string }) =>
-          p.tagName === 'temperature' ? [{ connector: 'a', priority: 1 }, { connector: 'b', priority: 5 }] : [],
+          p.tagName === 'temperature'
+            ? [
+                { connector: 'a', priority: 1 },
+                { connector: 'b', priority: 5 },
+              ]
+            : [],
       };
       const h = started(await harness({ a: {}, b: {} }, { router }));
       const points = makePoints(6);
@@ -467,37 +636,65 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.queue.stats('a').points + h.queue.stats('b').points).toBe(0);
       expect(h.connectors.a.ackedIds().size).toBe(6);
       expect(h.connectors.b.ackedIds()).toEqual(new Set([...points.map((p) => p.id), other.id]));
-      await expect(h.pipeline.ingest(points, { connector: 'nope' })).rejects.toMatchObject({ code: 'BIFROST_ERR_UNKNOWN_CONNECTOR' });
+      await expect(h.pipeline.ingest(points, { connector: 'nope' })).rejects.toMatchObject({
+        code: 'BIFROST_ERR_UNKNOWN_CONNECTOR',
+      });
       const snap = h.pipeline.metricsSnapshot();
       expect(snap.unrouted).toBe(1);
       expect(snap.devices['dev-0'].ingested).toBe(4); // two routed, `other` unrouted, then `other` sent explicitly
       expect(Object.values(snap.devices).reduce((s, d) => s + d.ingested, 0)).toBe(8);
-      expect(snap.connectors.find((c) => c.name === 'b')).toMatchObject({ ingested: 7, sent: 7, failed: 0, queue: { depth: 0 } });
+      expect(snap.connectors.find((c) => c.name === 'b')).toMatchObject({
+        ingested: 7,
+        sent: 7,
+        failed: 0,
+        queue: { depth: 0 },
+      });
     });
 
     it('applies lane limits: a full block lane refuses the whole call, a drop_oldest lane counts what it dropped', async () => {
-      const h = started(await harness({
-        slow: { write: times(100, hang(2_000)), delivery: { timeoutMs: 5_000 }, lane: { maxPoints: 20, whenFull: 'block' } },
-        lossy: { write: times(100, hang(2_000)), delivery: { timeoutMs: 5_000 }, lane: { maxPoints: 20, whenFull: 'drop_oldest' } },
-      }));
+      const h = started(
+        await harness({
+          slow: {
+            write: times(100, hang(2_000)),
+            delivery: { timeoutMs: 5_000 },
+            lane: { maxPoints: 20, whenFull: 'block' },
+          },
+          lossy: {
+            write: times(100, hang(2_000)),
+            delivery: { timeoutMs: 5_000 },
+            lane: { maxPoints: 20, whenFull: 'drop_oldest' },
+          },
+        }),
+      );
       await h.pipeline.ingest(makePoints(15), { connector: 'slow' });
       await expect(h.pipeline.ingest(makePoints(10), { connector: 'slow' })).rejects.toBeInstanceOf(QueueFullError);
       expect(h.queue.stats('slow').points).toBe(15);
       const res = await h.pipeline.ingest(makePoints(30), { connector: 'lossy' });
       expect(res.dropped).toEqual({ lossy: 10 });
       expect(await counter(h, 'bifrost_cloud_points_dropped_total', { connector: 'lossy' })).toBe(10);
-      expect(h.pipeline.metricsSnapshot().connectors.find((c) => c.name === 'lossy')).toMatchObject({ ingested: 30, dropped: 10 });
+      expect(h.pipeline.metricsSnapshot().connectors.find((c) => c.name === 'lossy')).toMatchObject({
+        ingested: 30,
+        dropped: 10,
+      });
     });
 
     it('propagates QueueFullError so callers can back off', async () => {
       const h = await harness();
       const full: DurableQueue = new Proxy(h.queue, {
-        get: (t, p) => (p === 'enqueue' ? async () => { throw new QueueFullError('a', 750); } : Reflect.get(t, p)),
+        get: (t, p) =>
+          p === 'enqueue'
+            ? async () => {
+                throw new QueueFullError('a', 750);
+              }
+            : Reflect.get(t, p),
       });
       const p = createPipeline({ queue: full, connectors: [] });
       await expect(p.ingest(makePoints(1), {})).resolves.toMatchObject({ queued: 0, unrouted: 1 });
       const q = await harness({ a: {} }, { queue: full });
-      await expect(q.pipeline.ingest(makePoints(2))).rejects.toMatchObject({ code: 'BIFROST_ERR_QUEUE_FULL', retryAfterMs: 750 });
+      await expect(q.pipeline.ingest(makePoints(2))).rejects.toMatchObject({
+        code: 'BIFROST_ERR_QUEUE_FULL',
+        retryAfterMs: 750,
+      });
       expect(q.pipeline.metricsSnapshot().devices).toEqual({});
     });
   });
@@ -531,7 +728,9 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       });
       const h = started(await harness({ a: {} }, { queue: expiring, expireIntervalMs: 20 }));
       await waitFor(() => expireCalls >= 2);
-      expect(await counter(h, 'bifrost_cloud_dead_letter_total', { connector: 'a', code: 'BIFROST_ERR_TTL_EXPIRED' })).toBe(3);
+      expect(
+        await counter(h, 'bifrost_cloud_dead_letter_total', { connector: 'a', code: 'BIFROST_ERR_TTL_EXPIRED' }),
+      ).toBe(3);
       expect(h.pipeline.metricsSnapshot().connectors[0].deadLettered).toBe(3);
     });
 
@@ -550,9 +749,18 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         'bifrost_cloud_retries_total{connector="a",type="scripted"} 1',
         'bifrost_cloud_response_time_seconds_count{connector="a",type="scripted"} 1',
         'bifrost_cloud_oldest_queued_age_seconds{connector="a",type="scripted"} 0',
-      ]) expect(text).toContain(name);
+      ])
+        expect(text).toContain(name);
       const snap = h.pipeline.metricsSnapshot().connectors[0];
-      expect(snap).toMatchObject({ sent: 4, failed: 4, retries: 1, batches: 1, failedBatches: 1, breaker: 'closed', connected: true });
+      expect(snap).toMatchObject({
+        sent: 4,
+        failed: 4,
+        retries: 1,
+        batches: 1,
+        failedBatches: 1,
+        breaker: 'closed',
+        connected: true,
+      });
       expect(snap.successRate).toBe(0.5);
       expect(snap.p99ResponseTimeMs).toBeGreaterThanOrEqual(0);
     });
@@ -568,7 +776,17 @@ describe('restart', () => {
       const hung = held();
       const first = new ScriptedConnector({ write: [hung.step] });
       let queue = await openSqliteQueue(file);
-      let pipeline = createPipeline({ queue, connectors: [{ name: 'a', definition: scriptedDefinition(first), config: {}, delivery: { batchSize: 30, flushIntervalMs: 0, timeoutMs: 10_000 } }] });
+      let pipeline = createPipeline({
+        queue,
+        connectors: [
+          {
+            name: 'a',
+            definition: scriptedDefinition(first),
+            config: {},
+            delivery: { batchSize: 30, flushIntervalMs: 0, timeoutMs: 10_000 },
+          },
+        ],
+      });
       pipeline.start();
       await pipeline.ingest(points);
       await waitFor(() => first.received.length === 1);
@@ -579,7 +797,12 @@ describe('restart', () => {
       const second = new ScriptedConnector();
       queue = await openSqliteQueue(file);
       expect(queue.stats('a').points).toBe(30);
-      pipeline = createPipeline({ queue, connectors: [{ name: 'a', definition: scriptedDefinition(second), config: {}, delivery: { flushIntervalMs: 0 } }] });
+      pipeline = createPipeline({
+        queue,
+        connectors: [
+          { name: 'a', definition: scriptedDefinition(second), config: {}, delivery: { flushIntervalMs: 0 } },
+        ],
+      });
       pipeline.start();
       await waitFor(() => queue.stats('a').points === 0);
       expect(second.ackedIds()).toEqual(new Set(points.map((p) => p.id)));
@@ -601,11 +824,26 @@ describe('createPipeline', () => {
         throw new Error('topic_prefix must not end with /');
       },
     });
-    expect(() => createPipeline({ queue, connectors: [{ name: 'plant-a', definition: refusing, config: {} }] })).toThrow(
-      expect.objectContaining({ code: 'BIFROST_ERR_CONNECTOR_CREATE', message: '[bifrost] [picky:plant-a] could not create the connector: topic_prefix must not end with /' }),
+    expect(() =>
+      createPipeline({ queue, connectors: [{ name: 'plant-a', definition: refusing, config: {} }] }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'BIFROST_ERR_CONNECTOR_CREATE',
+        message: '[bifrost] [picky:plant-a] could not create the connector: topic_prefix must not end with /',
+      }),
     );
     const ok = scriptedDefinition(new ScriptedConnector());
-    expect(() => createPipeline({ queue, connectors: [{ name: 'b', definition: ok, config: {}, delivery: { timeoutMs: -1 } }] })).toThrow(/\[scripted:b\].*delivery\.timeoutMs/);
-    expect(() => createPipeline({ queue, connectors: [{ name: 'b', definition: ok, config: {} }, { name: 'b', definition: ok, config: {} }] })).toThrow(/used twice/);
+    expect(() =>
+      createPipeline({ queue, connectors: [{ name: 'b', definition: ok, config: {}, delivery: { timeoutMs: -1 } }] }),
+    ).toThrow(/\[scripted:b\].*delivery\.timeoutMs/);
+    expect(() =>
+      createPipeline({
+        queue,
+        connectors: [
+          { name: 'b', definition: ok, config: {} },
+          { name: 'b', definition: ok, config: {} },
+        ],
+      }),
+    ).toThrow(/used twice/);
   });
 });

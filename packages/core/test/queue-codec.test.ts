@@ -3,8 +3,14 @@ import type { DataPoint } from '../src/data-point.js';
 import { decodeChunk, decodeJsonChunk, encodeChunk } from '../src/queue/chunk-codec.js';
 
 const reading = (i: number, extra: Partial<DataPoint> = {}): DataPoint => ({
-  id: `0190f3a2-7c1d-7000-8000-${String(i).padStart(12, '0')}`, deviceId: `PLC${i % 5}`, tagName: 'temperature',
-  value: 20 + i / 100, quality: 'GOOD', timestamp: 1_700_000_000_000 + i, unit: 'C', ...extra,
+  id: `0190f3a2-7c1d-7000-8000-${String(i).padStart(12, '0')}`,
+  deviceId: `PLC${i % 5}`,
+  tagName: 'temperature',
+  value: 20 + i / 100,
+  quality: 'GOOD',
+  timestamp: 1_700_000_000_000 + i,
+  unit: 'C',
+  ...extra,
 });
 
 /** The header of a typed-column payload (what follows the float64 section). */
@@ -16,9 +22,34 @@ describe('chunk codec (typed columns)', () => {
   it('round-trips points of different shapes, nested values and optional fields', () => {
     const points: DataPoint[] = [
       { id: 'a', deviceId: 'PLC001', tagName: 't', value: 1.5, quality: 'GOOD', timestamp: 1 },
-      { id: 'b', deviceId: 'PLC002', tagName: 'state', value: 'RUN', quality: 'ALARM', timestamp: 2, unit: 'C', priority: 9 },
-      { id: 'c', deviceId: 'PLC003', tagName: 'flag', value: false, quality: 'BAD', timestamp: 3, tags: { line: '4', 'x"y': 'z\n' } },
-      { tags: { a: 'b' }, id: 'd', deviceId: 'ünïcode', tagName: 'obj', value: { nested: [1, { deep: null }], s: 'x' }, quality: 'UNCERTAIN', timestamp: 4 },
+      {
+        id: 'b',
+        deviceId: 'PLC002',
+        tagName: 'state',
+        value: 'RUN',
+        quality: 'ALARM',
+        timestamp: 2,
+        unit: 'C',
+        priority: 9,
+      },
+      {
+        id: 'c',
+        deviceId: 'PLC003',
+        tagName: 'flag',
+        value: false,
+        quality: 'BAD',
+        timestamp: 3,
+        tags: { line: '4', 'x"y': 'z\n' },
+      },
+      {
+        tags: { a: 'b' },
+        id: 'd',
+        deviceId: 'ünïcode',
+        tagName: 'obj',
+        value: { nested: [1, { deep: null }], s: 'x' },
+        quality: 'UNCERTAIN',
+        timestamp: 4,
+      },
     ];
     const { payload, sizes } = encodeChunk(points);
     expect(decodeChunk(payload)).toEqual(points);
@@ -27,8 +58,18 @@ describe('chunk codec (typed columns)', () => {
   });
 
   it('drops undefined fields like JSON does', () => {
-    const p = { id: 'a', deviceId: 'd', tagName: 't', value: 1, quality: 'GOOD', timestamp: 1, unit: undefined } as DataPoint;
-    expect(decodeChunk(encodeChunk([p]).payload)).toEqual([{ id: 'a', deviceId: 'd', tagName: 't', value: 1, quality: 'GOOD', timestamp: 1 }]);
+    const p = {
+      id: 'a',
+      deviceId: 'd',
+      tagName: 't',
+      value: 1,
+      quality: 'GOOD',
+      timestamp: 1,
+      unit: undefined,
+    } as DataPoint;
+    expect(decodeChunk(encodeChunk([p]).payload)).toEqual([
+      { id: 'a', deviceId: 'd', tagName: 't', value: 1, quality: 'GOOD', timestamp: 1 },
+    ]);
   });
 
   it('stores all-number fields as float64: exact, including -0, large integers and tiny fractions', () => {
@@ -44,7 +85,12 @@ describe('chunk codec (typed columns)', () => {
   });
 
   it('keeps a field that is a number in only some points as JSON values', () => {
-    const points = [reading(0), reading(1, { value: 'RUN' }), reading(2, { value: true }), reading(3, { value: { a: 1 } })];
+    const points = [
+      reading(0),
+      reading(1, { value: 'RUN' }),
+      reading(2, { value: true }),
+      reading(3, { value: { a: 1 } }),
+    ];
     const { payload } = encodeChunk(points);
     const h = header(payload);
     expect(h.c[h.k.indexOf('value')]![0]).toBe(2);
@@ -55,7 +101,11 @@ describe('chunk codec (typed columns)', () => {
     const points = Array.from({ length: 40 }, (_, i) => reading(i));
     const { payload } = encodeChunk(points);
     const h = header(payload);
-    expect(h.c[h.k.indexOf('deviceId')]).toEqual([1, ['PLC0', 'PLC1', 'PLC2', 'PLC3', 'PLC4'], points.map((_, i) => i % 5)]);
+    expect(h.c[h.k.indexOf('deviceId')]).toEqual([
+      1,
+      ['PLC0', 'PLC1', 'PLC2', 'PLC3', 'PLC4'],
+      points.map((_, i) => i % 5),
+    ]);
     expect(h.c[h.k.indexOf('quality')]![0]).toBe(1);
     expect(h.c[h.k.indexOf('id')]![0]).toBe(2);
     expect(decodeChunk(payload)).toEqual(points);
@@ -79,7 +129,16 @@ describe('chunk codec (typed columns)', () => {
     const points = [reading(0), reading(1, { tags: { line: '1' } })];
     const text = JSON.stringify({
       k: ['id', 'deviceId', 'tagName', 'value', 'quality', 'timestamp', 'unit', 'tags'],
-      c: [points.map((p) => p.id), ['PLC0', 'PLC1'], ['temperature', 'temperature'], [20, 20.01], ['GOOD', 'GOOD'], points.map((p) => p.timestamp), ['C', 'C'], [null, { line: '1' }]],
+      c: [
+        points.map((p) => p.id),
+        ['PLC0', 'PLC1'],
+        ['temperature', 'temperature'],
+        [20, 20.01],
+        ['GOOD', 'GOOD'],
+        points.map((p) => p.timestamp),
+        ['C', 'C'],
+        [null, { line: '1' }],
+      ],
     });
     expect(decodeJsonChunk(text)).toEqual(points);
   });

@@ -25,7 +25,14 @@ const reportFd = openSync(reportFile, 'a');
 const report = (line) => writeSync(reportFd, `${line} ;\n`);
 const queue = await openSqliteQueue(file, { sync: 'batch' });
 let n = 0;
-const point = () => ({ id: `${runTag}-${n++}`, deviceId: 'PLC001', tagName: 'temperature', value: n, quality: 'GOOD', timestamp: Date.now() });
+const point = () => ({
+  id: `${runTag}-${n++}`,
+  deviceId: 'PLC001',
+  tagName: 'temperature',
+  value: n,
+  quality: 'GOOD',
+  timestamp: Date.now(),
+});
 report('ready');
 const consumer = async () => {
   for (;;) {
@@ -42,11 +49,14 @@ const consumer = async () => {
   }
 };
 // Several producers at once so that group commits carry many calls.
-await Promise.all([consumer(), ...Array.from({ length: 8 }, async (_, w) => {
-  for (;;) {
-    const size = 1 + ((n + w) % 50);
-    const items = Array.from({ length: size }, () => ({ connector: 'cloud', priority: (n % 3) * 4, point: point() }));
-    await queue.enqueue(items);
-    report(`ok ${items.map((i) => i.point.id).join(' ')}`);
-  }
-})]);
+await Promise.all([
+  consumer(),
+  ...Array.from({ length: 8 }, async (_, w) => {
+    for (;;) {
+      const size = 1 + ((n + w) % 50);
+      const items = Array.from({ length: size }, () => ({ connector: 'cloud', priority: (n % 3) * 4, point: point() }));
+      await queue.enqueue(items);
+      report(`ok ${items.map((i) => i.point.id).join(' ')}`);
+    }
+  }),
+]);

@@ -24,11 +24,20 @@ interface ChildReport {
 /** Runs the ingesting and delivering child, SIGKILLs it at a random moment, and returns what it reported. */
 async function ingestUntilKilled(file: string, tag: string): Promise<ChildReport> {
   const reportFile = join(dir, `${tag}.report`);
-  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', CHILD, file, tag, reportFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--experimental-transform-types', '--no-warnings', CHILD, file, tag, reportFile],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let gone = false;
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => { gone = true; resolve(signal); }));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on('close', (_code, signal) => {
+      gone = true;
+      resolve(signal);
+    }),
+  );
   const readLines = () => (existsSync(reportFile) ? readFileSync(reportFile, 'utf8').split('\n') : []);
   while (!readLines().includes('ready ;')) {
     if (gone) throw new Error(`child exited before it was ready: ${stderr}`);

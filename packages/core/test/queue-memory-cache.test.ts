@@ -13,7 +13,13 @@ class CountingStore extends MemoryChunkStore {
     this.reads++;
     return super.readChunk(seq);
   }
-  override scanLane(connector: string, priority: number, descending: boolean, afterSeq: number | undefined, limit: number): ChunkMeta[] {
+  override scanLane(
+    connector: string,
+    priority: number,
+    descending: boolean,
+    afterSeq: number | undefined,
+    limit: number,
+  ): ChunkMeta[] {
     this.scans++;
     return super.scanLane(connector, priority, descending, afterSeq, limit);
   }

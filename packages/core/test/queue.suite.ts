@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DataPoint } from '../src/data-point.js';
-import { QueueFullError, type DurableQueue, type EnqueueItem, type Lease, type QueueOptions } from '../src/queue/types.js';
+import {
+  QueueFullError,
+  type DurableQueue,
+  type EnqueueItem,
+  type Lease,
+  type QueueOptions,
+} from '../src/queue/types.js';
 
 /** What the shared suite needs from a queue implementation. */
 export interface QueueHarness {
@@ -17,7 +23,15 @@ let serial = 0;
 /** A point with a readable unique id `<prefix>-<n>`. */
 export function point(prefix = 'p', extra: Partial<DataPoint> = {}): DataPoint {
   serial++;
-  return { id: `${prefix}-${serial}`, deviceId: 'PLC001', tagName: 'temperature', value: serial, quality: 'GOOD', timestamp: 1_700_000_000_000 + serial, ...extra };
+  return {
+    id: `${prefix}-${serial}`,
+    deviceId: 'PLC001',
+    tagName: 'temperature',
+    value: serial,
+    quality: 'GOOD',
+    timestamp: 1_700_000_000_000 + serial,
+    ...extra,
+  };
 }
 
 /** `n` items for one connector and priority. */
@@ -90,14 +104,23 @@ export function describeQueueBehaviour(name: string, makeHarness: () => QueueHar
       await q.enqueue(items('a', 5));
       const lease = (await q.lease('a', 5))!;
       const [p0, p1, p2, p3, p4] = lease.points;
-      await q.settle(lease, { acked: [p0.id, p2.id], deadLetter: [{ id: p4.id, code: 'BIFROST_ERR_PAYLOAD', reason: 'value too large' }] });
+      await q.settle(lease, {
+        acked: [p0.id, p2.id],
+        deadLetter: [{ id: p4.id, code: 'BIFROST_ERR_PAYLOAD', reason: 'value too large' }],
+      });
       expect(q.stats('a')).toMatchObject({ points: 2, inFlight: 0, deadLetters: 1 });
       const again = (await q.lease('a', 10))!;
       expect(ids(again.points)).toEqual([p1.id, p3.id]);
       expect(again.attempts).toBe(1);
       const dead = await q.listDeadLetters({ connector: 'a' });
       expect(dead).toHaveLength(1);
-      expect(dead[0]).toMatchObject({ connector: 'a', point: p4, code: 'BIFROST_ERR_PAYLOAD', reason: 'value too large', attempts: 1 });
+      expect(dead[0]).toMatchObject({
+        connector: 'a',
+        point: p4,
+        code: 'BIFROST_ERR_PAYLOAD',
+        reason: 'value too large',
+        attempts: 1,
+      });
       expect(dead[0].time).toBeGreaterThan(0);
       await q.settle(again, { acked: 'all' });
       expect(q.stats('a')).toMatchObject({ points: 0, bytes: 0, inFlight: 0 });
@@ -275,7 +298,11 @@ export function describeQueueBehaviour(name: string, makeHarness: () => QueueHar
 
     it('when_full=block also holds for calls committed together', async () => {
       q.configureLane('a', { maxPoints: 3, whenFull: 'block' });
-      const results = await Promise.allSettled([q.enqueue(items('a', 2)), q.enqueue(items('a', 2)), q.enqueue(items('a', 1))]);
+      const results = await Promise.allSettled([
+        q.enqueue(items('a', 2)),
+        q.enqueue(items('a', 2)),
+        q.enqueue(items('a', 1)),
+      ]);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
       expect(q.stats('a').points).toBe(3);
     });
@@ -348,7 +375,10 @@ export function describeQueueBehaviour(name: string, makeHarness: () => QueueHar
       await q.enqueue([...items('a', 4, 7), ...items('b', 2)]);
       for (const c of ['a', 'b']) {
         const lease = (await q.lease(c, 10))!;
-        await q.settle(lease, { acked: [], deadLetter: lease.points.map((p) => ({ id: p.id, code: 'BIFROST_ERR_PAYLOAD', reason: 'bad' })) });
+        await q.settle(lease, {
+          acked: [],
+          deadLetter: lease.points.map((p) => ({ id: p.id, code: 'BIFROST_ERR_PAYLOAD', reason: 'bad' })),
+        });
       }
       expect(await q.listDeadLetters()).toHaveLength(6);
       const page = await q.listDeadLetters({ connector: 'a', limit: 2, offset: 1 });
@@ -378,10 +408,18 @@ export function describeQueueBehaviour(name: string, makeHarness: () => QueueHar
     });
 
     it('rejects bad input with an error naming the field', async () => {
-      await expect(q.enqueue([{ connector: 'a', priority: 12, point: point() }])).rejects.toThrow(/items\[0\]\.priority must be an integer 0\.\.9/);
-      await expect(q.enqueue([...items('a', 1), { connector: '', priority: 0, point: point() }])).rejects.toThrow(/items\[1\]\.connector/);
-      await expect(q.enqueue([{ connector: 'a', priority: 0, point: { ...point(), id: '' } }])).rejects.toThrow(/items\[0\]\.point\.id/);
-      expect(() => q.configureLane('a', { whenFull: 'explode' as never })).toThrow(/whenFull must be block \| drop_oldest \| drop_newest/);
+      await expect(q.enqueue([{ connector: 'a', priority: 12, point: point() }])).rejects.toThrow(
+        /items\[0\]\.priority must be an integer 0\.\.9/,
+      );
+      await expect(q.enqueue([...items('a', 1), { connector: '', priority: 0, point: point() }])).rejects.toThrow(
+        /items\[1\]\.connector/,
+      );
+      await expect(q.enqueue([{ connector: 'a', priority: 0, point: { ...point(), id: '' } }])).rejects.toThrow(
+        /items\[0\]\.point\.id/,
+      );
+      expect(() => q.configureLane('a', { whenFull: 'explode' as never })).toThrow(
+        /whenFull must be block \| drop_oldest \| drop_newest/,
+      );
       expect(() => q.configureLane('a', { maxPoints: -1 })).toThrow(/maxPoints must be a non-negative integer/);
       await expect(q.lease('a', 0)).rejects.toThrow(/max must be a positive integer/);
       await expect(q.listDeadLetters({ limit: -1 })).rejects.toThrow(/limit must be/);

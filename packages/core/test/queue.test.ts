@@ -22,7 +22,13 @@ for (const compression of [false, true]) {
     const dir = mkdtempSync(join(tmpdir(), 'bifrost-queue-'));
     return {
       durable: true,
-      open: (opts) => openSqliteQueue(join(dir, 'queue.db'), { ...opts, compression, memoryCacheBytes: compression ? 0 : undefined, logger: silentLogger() }),
+      open: (opts) =>
+        openSqliteQueue(join(dir, 'queue.db'), {
+          ...opts,
+          compression,
+          memoryCacheBytes: compression ? 0 : undefined,
+          logger: silentLogger(),
+        }),
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
     };
   });
@@ -88,7 +94,10 @@ describe('sqlite queue file', () => {
 
   it('surfaces a full disk as QueueStorageError and red health, keeps what was queued, and recovers', async () => {
     const dir = tempDir();
-    const q: DurableQueue = await openSqliteQueue(join(dir, 'queue.db'), { maxFileBytes: 256 * 1024, logger: silentLogger() });
+    const q: DurableQueue = await openSqliteQueue(join(dir, 'queue.db'), {
+      maxFileBytes: 256 * 1024,
+      logger: silentLogger(),
+    });
     try {
       let accepted = 0;
       let failure: unknown;
@@ -147,7 +156,9 @@ describe('sqlite queue file', () => {
   it('refuses a file of another layout version instead of misreading it', async () => {
     const file = join(tempDir(), 'queue.db');
     const raw = new DatabaseSync(file);
-    raw.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; INSERT INTO meta VALUES ('schema_version', '1')");
+    raw.exec(
+      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; INSERT INTO meta VALUES ('schema_version', '1')",
+    );
     raw.close();
     const err = await openSqliteQueue(file, { logger: silentLogger() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueStorageError);
@@ -207,8 +218,12 @@ describe('sqlite queue file', () => {
     const raw = new DatabaseSync(file);
     const seqs = (raw.prepare('SELECT seq FROM chunks ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq);
     expect(seqs).toHaveLength(2);
-    raw.prepare('UPDATE chunks SET codec = 0, payload = ? WHERE seq = ?').run(jsonColumns(first.map((i) => i.point)), seqs[0]!);
-    raw.prepare('UPDATE chunks SET codec = 1, payload = ? WHERE seq = ?').run(deflateRawSync(jsonColumns(second.map((i) => i.point))), seqs[1]!);
+    raw
+      .prepare('UPDATE chunks SET codec = 0, payload = ? WHERE seq = ?')
+      .run(jsonColumns(first.map((i) => i.point)), seqs[0]!);
+    raw
+      .prepare('UPDATE chunks SET codec = 1, payload = ? WHERE seq = ?')
+      .run(deflateRawSync(jsonColumns(second.map((i) => i.point))), seqs[1]!);
     raw.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     raw.close();
 
@@ -223,7 +238,9 @@ describe('sqlite queue file', () => {
   });
 
   it('rejects bad options naming the field', async () => {
-    await expect(openSqliteQueue(join(tempDir(), 'q.db'), { sync: 'sometimes' as never })).rejects.toThrow(/sync must be always \| batch \| interval/);
+    await expect(openSqliteQueue(join(tempDir(), 'q.db'), { sync: 'sometimes' as never })).rejects.toThrow(
+      /sync must be always \| batch \| interval/,
+    );
     await expect(openSqliteQueue(join(tempDir(), 'q.db'), { syncIntervalMs: 0 })).rejects.toThrow(/syncIntervalMs/);
   });
 });

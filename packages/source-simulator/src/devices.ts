@@ -47,17 +47,26 @@ export function buildStreams(config: SimulatorConfig, seed: number): TagStream[]
     const idTemplate = device.count > 1 && !HAS_N.test(device.id) ? `${device.id}-{n}` : device.id;
     for (let n = 1; n <= device.count; n++) {
       const deviceId = expandN(idTemplate, n);
-      if (seen.has(deviceId)) throw new Error(`[bifrost] [simulator] devices[${entryIndex}]: duplicate device id "${deviceId}"`);
+      if (seen.has(deviceId))
+        throw new Error(`[bifrost] [simulator] devices[${entryIndex}]: duplicate device id "${deviceId}"`);
       seen.add(deviceId);
-      const labels = device.labels && Object.fromEntries(Object.entries(device.labels).map(([k, v]) => [k, expandN(v, n)]));
-      for (const tag of device.tags) streams.push(stream(config, device, tag, deviceId, labels, seededRandom(Math.floor(master() * 2 ** 32))));
+      const labels =
+        device.labels && Object.fromEntries(Object.entries(device.labels).map(([k, v]) => [k, expandN(v, n)]));
+      for (const tag of device.tags)
+        streams.push(stream(config, device, tag, deviceId, labels, seededRandom(Math.floor(master() * 2 ** 32))));
     }
   }
   return streams;
 }
 
-function stream(config: SimulatorConfig, device: DeviceConfig, tag: TagConfig, deviceId: string,
-  labels: Record<string, string> | undefined, random: Random): TagStream {
+function stream(
+  config: SimulatorConfig,
+  device: DeviceConfig,
+  tag: TagConfig,
+  deviceId: string,
+  labels: Record<string, string> | undefined,
+  random: Random,
+): TagStream {
   const rate = tag.rate ?? (tag.interval === undefined ? config.rate : undefined);
   const intervalMs = rate !== undefined ? 1000 / rate : Math.max(tag.interval ?? config.interval, 0.01);
   const quality: QualityConfig = tag.quality ?? device.quality ?? config.quality;

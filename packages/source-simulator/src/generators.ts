@@ -28,7 +28,9 @@ export function createGenerator(tag: TagConfig, random: Random): ValueGenerator 
       const phase = tag.phase ?? random();
       const round = roundTo(tag.decimals);
       const omega = (2 * Math.PI) / Math.max(1, tag.period);
-      return (t) => ({ value: round(mid + amplitude * Math.sin(omega * t + 2 * Math.PI * phase) + tag.noise * symmetric(random)) });
+      return (t) => ({
+        value: round(mid + amplitude * Math.sin(omega * t + 2 * Math.PI * phase) + tag.noise * symmetric(random)),
+      });
     }
     case 'random_walk': {
       const lo = Math.min(tag.min, tag.max);

@@ -28,7 +28,11 @@ export default defineSource({
   create(config, ctx): SimulatorSource {
     const seed = config.seed ?? Math.floor(Math.random() * 2 ** 32);
     const streams = buildStreams(config, seed);
-    const scheduler = new Scheduler(streams, { tickMs: Math.max(1, config.tick), maxBatch: config.max_batch, logger: ctx.logger });
+    const scheduler = new Scheduler(streams, {
+      tickMs: Math.max(1, config.tick),
+      maxBatch: config.max_batch,
+      logger: ctx.logger,
+    });
     const devices = new Set(streams.map((s) => s.deviceId)).size;
     const pointsPerSecond = streams.reduce((sum, s) => sum + 1000 / s.intervalMs, 0);
     const onAbort = () => void scheduler.stop();
@@ -40,7 +44,10 @@ export default defineSource({
         if (ctx.signal.aborted) return;
         ctx.signal.addEventListener('abort', onAbort, { once: true });
         scheduler.start(emit);
-        ctx.logger.info({ devices, tags: streams.length, pointsPerSecond: Math.round(pointsPerSecond), seed }, 'simulator started');
+        ctx.logger.info(
+          { devices, tags: streams.length, pointsPerSecond: Math.round(pointsPerSecond), seed },
+          'simulator started',
+        );
       },
       async stop() {
         ctx.signal.removeEventListener('abort', onAbort);

@@ -40,14 +40,24 @@ export class Scheduler {
   private readonly next: Float64Array;
   /** Most samples one stream may produce in one tick: two ticks' worth. */
   private readonly cap: Uint32Array;
-  private readonly counters: SimulatorStats = { ticks: 0, emitted: 0, skipped: 0, lateTicks: 0, emitErrors: 0, failed: 0 };
+  private readonly counters: SimulatorStats = {
+    ticks: 0,
+    emitted: 0,
+    skipped: 0,
+    lateTicks: 0,
+    emitErrors: 0,
+    failed: 0,
+  };
   private stopped = false;
   private loop: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private lastErrorLog = 0;
 
-  constructor(private readonly streams: readonly TagStream[], private readonly opts: SchedulerOptions) {
+  constructor(
+    private readonly streams: readonly TagStream[],
+    private readonly opts: SchedulerOptions,
+  ) {
     this.next = new Float64Array(streams.length);
     this.cap = new Uint32Array(streams.map((s) => Math.max(1, Math.ceil((2 * opts.tickMs) / s.intervalMs))));
   }
@@ -57,7 +67,9 @@ export class Scheduler {
     if (this.loop) throw new Error('[bifrost] [simulator] already started');
     const now = Date.now();
     // Spread first samples over one interval so tags of equal rate do not all fire on the same tick.
-    this.streams.forEach((s, i) => { this.next[i] = now + s.random() * s.intervalMs; });
+    this.streams.forEach((s, i) => {
+      this.next[i] = now + s.random() * s.intervalMs;
+    });
     this.loop = this.run(emit, now);
   }
 
@@ -80,7 +92,10 @@ export class Scheduler {
       const batch = this.collect(Date.now());
       this.counters.ticks++;
       for (let i = 0; i < batch.length; i += maxBatch) {
-        if (this.stopped) { this.counters.skipped += batch.length - i; break; }
+        if (this.stopped) {
+          this.counters.skipped += batch.length - i;
+          break;
+        }
         const chunk = batch.length <= maxBatch ? batch : batch.slice(i, i + maxBatch);
         try {
           await emit(chunk);
@@ -139,7 +154,13 @@ export class Scheduler {
       if (r < s.bad) quality = 'BAD';
       else if (r < s.bad + s.uncertain) quality = 'UNCERTAIN';
     }
-    const p: Partial<DataPoint> & SimPoint = { deviceId: s.deviceId, tagName: s.tagName, value, quality, timestamp: Math.floor(at) };
+    const p: Partial<DataPoint> & SimPoint = {
+      deviceId: s.deviceId,
+      tagName: s.tagName,
+      value,
+      quality,
+      timestamp: Math.floor(at),
+    };
     if (s.unit !== undefined) p.unit = s.unit;
     if (s.tags !== undefined) p.tags = s.tags;
     if (s.priority !== undefined) p.priority = s.priority;
@@ -158,7 +179,9 @@ export class Scheduler {
     const now = Date.now();
     if (now - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
     this.lastErrorLog = now;
-    this.opts.logger?.warn({ err, emitErrors: this.counters.emitErrors, failedPoints: this.counters.failed },
-      'emit failed; the simulator keeps going (these points are not retried)');
+    this.opts.logger?.warn(
+      { err, emitErrors: this.counters.emitErrors, failedPoints: this.counters.failed },
+      'emit failed; the simulator keeps going (these points are not retried)',
+    );
   }
 }

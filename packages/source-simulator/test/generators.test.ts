@@ -3,7 +3,8 @@ import { createGenerator } from '../src/generators.js';
 import { seededRandom } from '../src/random.js';
 import { tagSchema } from '../src/schema.js';
 
-const gen = (tag: Record<string, unknown>, seed = 1) => createGenerator(tagSchema.parse({ name: 't', ...tag }), seededRandom(seed));
+const gen = (tag: Record<string, unknown>, seed = 1) =>
+  createGenerator(tagSchema.parse({ name: 't', ...tag }), seededRandom(seed));
 const series = (g: ReturnType<typeof gen>, n: number, stepMs: number, t0 = 1_700_000_000_000) =>
   Array.from({ length: n }, (_, i) => g(t0 + i * stepMs));
 
@@ -30,7 +31,8 @@ describe('generators', () => {
     const g = gen({ generator: 'random_walk', start: 5, step: 0.5, min: 4, max: 6, decimals: 6 });
     const values = series(g, 5000, 100).map((s) => s.value as number);
     expect(values[0]).toBe(5);
-    for (let i = 1; i < values.length; i++) expect(Math.abs(values[i]! - values[i - 1]!)).toBeLessThanOrEqual(0.5 + 1e-9);
+    for (let i = 1; i < values.length; i++)
+      expect(Math.abs(values[i]! - values[i - 1]!)).toBeLessThanOrEqual(0.5 + 1e-9);
     expect(Math.min(...values)).toBeGreaterThanOrEqual(4);
     expect(Math.max(...values)).toBeLessThanOrEqual(6);
     expect(Math.max(...values) - Math.min(...values)).toBeGreaterThan(1.5); // it does wander
@@ -66,7 +68,10 @@ describe('generators', () => {
     let run = 0;
     for (const s of samples) {
       if (s.quality === 'ALARM') run++;
-      else if (run) { runs.push(run); run = 0; }
+      else if (run) {
+        runs.push(run);
+        run = 0;
+      }
     }
     // Two bursts can follow each other closely enough to merge; never shorter than one burst.
     expect(runs.every((r) => r >= 19)).toBe(true);

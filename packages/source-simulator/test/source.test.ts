@@ -10,8 +10,12 @@ const create = (input: SimulatorConfigInput, signal?: AbortSignal) =>
   simulator.create(simulator.configSchema.parse(input), testContext(signal)) as SimulatorSource;
 
 describe('simulator source (fake timers)', () => {
-  beforeEach(() => { vi.useFakeTimers({ now: 1_700_000_000_000 }); });
-  afterEach(() => { vi.useRealTimers(); });
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   it('is a branded source plugin of type simulator', () => {
     expect(simulator.type).toBe('simulator');
@@ -19,13 +23,19 @@ describe('simulator source (fake timers)', () => {
   });
 
   it('emits each tag at its rate, one batch per tick, with scheduled timestamps', async () => {
-    const src = create({ seed: 1, tick: '100ms', devices: [
-      { id: 'fast', tags: [{ name: 'a', generator: 'counter', rate: 50 }] },
-      { id: 'slow', count: 3, tags: [{ name: 'b', generator: 'sine', interval: '500ms' }] },
-    ] });
+    const src = create({
+      seed: 1,
+      tick: '100ms',
+      devices: [
+        { id: 'fast', tags: [{ name: 'a', generator: 'counter', rate: 50 }] },
+        { id: 'slow', count: 3, tags: [{ name: 'b', generator: 'sine', interval: '500ms' }] },
+      ],
+    });
     const batches: Batch[] = [];
     const start = Date.now();
-    await src.start(async (b) => { batches.push(b); });
+    await src.start(async (b) => {
+      batches.push(b);
+    });
     await vi.advanceTimersByTimeAsync(10_000);
     await src.stop();
     const points = batches.flat();
@@ -48,9 +58,15 @@ describe('simulator source (fake timers)', () => {
   });
 
   it('keeps the average rate under jitter while varying the gaps', async () => {
-    const src = create({ seed: 2, jitter: '40ms', devices: [{ id: 'd', tags: [{ name: 'x', generator: 'counter', rate: 10 }] }] });
+    const src = create({
+      seed: 2,
+      jitter: '40ms',
+      devices: [{ id: 'd', tags: [{ name: 'x', generator: 'counter', rate: 10 }] }],
+    });
     const points: Batch = [];
-    await src.start(async (b) => { points.push(...b); });
+    await src.start(async (b) => {
+      points.push(...b);
+    });
     await vi.advanceTimersByTimeAsync(60_000);
     await src.stop();
     expect(points.length).toBeGreaterThanOrEqual(590);
@@ -61,10 +77,16 @@ describe('simulator source (fake timers)', () => {
   });
 
   it('flips quality with the configured probabilities and attaches unit, labels and priority', async () => {
-    const src = create({ seed: 3, rate: 100, quality: { bad: 0.1, uncertain: 0.2 },
-      devices: [{ id: 'd', labels: { line: 'A' }, tags: [{ name: 'x', generator: 'sine', unit: 'bar', priority: 4 }] }] });
+    const src = create({
+      seed: 3,
+      rate: 100,
+      quality: { bad: 0.1, uncertain: 0.2 },
+      devices: [{ id: 'd', labels: { line: 'A' }, tags: [{ name: 'x', generator: 'sine', unit: 'bar', priority: 4 }] }],
+    });
     const points: Batch = [];
-    await src.start(async (b) => { points.push(...b); });
+    await src.start(async (b) => {
+      points.push(...b);
+    });
     await vi.advanceTimersByTimeAsync(100_000);
     await src.stop();
     const share = (q: string) => points.filter((p) => p.quality === q).length / points.length;
@@ -78,7 +100,11 @@ describe('simulator source (fake timers)', () => {
   });
 
   it('under backpressure keeps one batch in flight, skips and counts instead of queueing', async () => {
-    const src = create({ seed: 4, tick: '100ms', devices: [{ id: 'd', count: 10, tags: [{ name: 'x', generator: 'counter', rate: 100 }] }] });
+    const src = create({
+      seed: 4,
+      tick: '100ms',
+      devices: [{ id: 'd', count: 10, tags: [{ name: 'x', generator: 'counter', rate: 100 }] }],
+    });
     const sizes: number[] = [];
     let inFlight = 0;
     let maxInFlight = 0;
@@ -90,8 +116,12 @@ describe('simulator source (fake timers)', () => {
       // The first batch after warm-up hangs for 30 s: the gateway's queue is full.
       const hang = sizes.length === 5;
       return new Promise<void>((resolve) => {
-        const done = () => { inFlight--; resolve(); };
-        if (hang) release = done; else done();
+        const done = () => {
+          inFlight--;
+          resolve();
+        };
+        if (hang) release = done;
+        else done();
       });
     });
     await vi.advanceTimersByTimeAsync(30_000);
@@ -113,7 +143,10 @@ describe('simulator source (fake timers)', () => {
   it('counts failed emits and keeps going', async () => {
     const src = create({ seed: 5, devices: [{ id: 'd', tags: [{ name: 'x', generator: 'counter', rate: 10 }] }] });
     let calls = 0;
-    await src.start(async () => { calls++; if (calls % 2) throw new Error('queue closed'); });
+    await src.start(async () => {
+      calls++;
+      if (calls % 2) throw new Error('queue closed');
+    });
     await vi.advanceTimersByTimeAsync(5_000);
     await src.stop();
     const stats = src.stats();
@@ -123,9 +156,16 @@ describe('simulator source (fake timers)', () => {
   });
 
   it('splits a tick larger than max_batch', async () => {
-    const src = create({ seed: 6, tick: '1s', max_batch: 300, devices: [{ id: 'd', tags: [{ name: 'x', generator: 'counter', rate: 1000 }] }] });
+    const src = create({
+      seed: 6,
+      tick: '1s',
+      max_batch: 300,
+      devices: [{ id: 'd', tags: [{ name: 'x', generator: 'counter', rate: 1000 }] }],
+    });
     const sizes: number[] = [];
-    await src.start(async (b) => { sizes.push(b.length); });
+    await src.start(async (b) => {
+      sizes.push(b.length);
+    });
     await vi.advanceTimersByTimeAsync(3_000);
     await src.stop();
     expect(Math.max(...sizes)).toBe(300);
@@ -134,9 +174,14 @@ describe('simulator source (fake timers)', () => {
 
   it('stops when the host aborts its signal, and stop ends production', async () => {
     const ac = new AbortController();
-    const src = create({ seed: 7, rate: 10, devices: [{ id: 'd', tags: [{ name: 'x', generator: 'counter' }] }] }, ac.signal);
+    const src = create(
+      { seed: 7, rate: 10, devices: [{ id: 'd', tags: [{ name: 'x', generator: 'counter' }] }] },
+      ac.signal,
+    );
     let n = 0;
-    await src.start(async (b) => { n += b.length; });
+    await src.start(async (b) => {
+      n += b.length;
+    });
     await vi.advanceTimersByTimeAsync(1_000);
     expect(n).toBeGreaterThanOrEqual(9);
     ac.abort();
@@ -150,9 +195,14 @@ describe('simulator source (fake timers)', () => {
   it('does not start when the host has already aborted', async () => {
     const ac = new AbortController();
     ac.abort();
-    const src = create({ seed: 9, rate: 10, devices: [{ id: 'd', tags: [{ name: 'x', generator: 'counter' }] }] }, ac.signal);
+    const src = create(
+      { seed: 9, rate: 10, devices: [{ id: 'd', tags: [{ name: 'x', generator: 'counter' }] }] },
+      ac.signal,
+    );
     let n = 0;
-    await src.start(async (b) => { n += b.length; });
+    await src.start(async (b) => {
+      n += b.length;
+    });
     await vi.advanceTimersByTimeAsync(2_000);
     expect(n).toBe(0);
     await src.stop();
@@ -161,12 +211,22 @@ describe('simulator source (fake timers)', () => {
 
 describe('simulator source (real time)', () => {
   it('generates 100,000 points/s from one process in batches', async () => {
-    const src = create({ seed: 8, devices: 1000, rate: 20,
-      template: { id: 'load-{n}', tags: Array.from({ length: 5 }, (_, i) => ({ name: `t${i}`, generator: 'sine' as const })) } });
+    const src = create({
+      seed: 8,
+      devices: 1000,
+      rate: 20,
+      template: {
+        id: 'load-{n}',
+        tags: Array.from({ length: 5 }, (_, i) => ({ name: `t${i}`, generator: 'sine' as const })),
+      },
+    });
     expect(src.pointsPerSecond).toBe(100_000);
     let points = 0;
     let batches = 0;
-    await src.start(async (b) => { points += b.length; batches++; });
+    await src.start(async (b) => {
+      points += b.length;
+      batches++;
+    });
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, 1500));
     await src.stop();

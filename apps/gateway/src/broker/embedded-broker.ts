@@ -24,11 +24,18 @@ export async function startEmbeddedBroker(host: string, port: number): Promise<E
   });
   server.listen(port, host);
   try {
-    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => { throw err; })]);
+    await Promise.race([
+      once(server, 'listening'),
+      once(server, 'error').then(([err]) => {
+        throw err;
+      }),
+    ]);
   } catch (err) {
     await new Promise<void>((res) => broker.close(() => res()));
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new Error(`[bifrost] embedded_broker: ${host}:${port} is already in use (another MQTT broker?); set embedded_broker.port to a free port (0 picks one) or embedded_broker.enabled: false and point the connector at that broker`);
+      throw new Error(
+        `[bifrost] embedded_broker: ${host}:${port} is already in use (another MQTT broker?); set embedded_broker.port to a free port (0 picks one) or embedded_broker.enabled: false and point the connector at that broker`,
+      );
     }
     throw err;
   }

@@ -13,7 +13,12 @@ const TLS_FIELDS = ['ca_file', 'cert_file', 'key_file', 'key_passphrase'] as con
  */
 export async function hostFileChecks(loaded: LoadedConfig & { config: GatewayConfig }): Promise<ConfigIssue[]> {
   const issues: ConfigIssue[] = [];
-  const at = (path: PathSegment[], message: string) => issues.push({ path: formatPath(path), line: loaded.locator.lineOf(path), message: loaded.secrets.redactText(message) });
+  const at = (path: PathSegment[], message: string) =>
+    issues.push({
+      path: formatPath(path),
+      line: loaded.locator.lineOf(path),
+      message: loaded.secrets.redactText(message),
+    });
   for (const [name, entry] of Object.entries(loaded.config.cloud.connectors)) {
     if (!entry.enabled || !entry.tls_enabled) continue;
     try {
@@ -32,7 +37,10 @@ export async function hostFileChecks(loaded: LoadedConfig & { config: GatewayCon
       try {
         accessSync(resolve(loaded.baseDir, file), constants.R_OK);
       } catch (err) {
-        at(['gateway', 'api', 'tls', field], `cannot read ${resolve(loaded.baseDir, file)}: ${(err as NodeJS.ErrnoException).code}`);
+        at(
+          ['gateway', 'api', 'tls', field],
+          `cannot read ${resolve(loaded.baseDir, file)}: ${(err as NodeJS.ErrnoException).code}`,
+        );
       }
     }
   }

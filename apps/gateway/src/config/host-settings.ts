@@ -23,7 +23,11 @@ export function queueDirectory(cfg: GatewayConfig): string | undefined {
 /** Gateway-wide queue options: sync mode, compression and default lane settings. */
 export function queueOptions(cfg: GatewayConfig): QueueOptions {
   const q = cfg.cloud.queue;
-  const opts: QueueOptions = { sync: q.sync, compression: q.compression, defaults: laneFrom(q, cfg.cloud.buffer?.max_size) };
+  const opts: QueueOptions = {
+    sync: q.sync,
+    compression: q.compression,
+    defaults: laneFrom(q, cfg.cloud.buffer?.max_size),
+  };
   if (q.sync_interval !== undefined) opts.syncIntervalMs = q.sync_interval;
   if (q.memory_cache_bytes !== undefined) opts.memoryCacheBytes = q.memory_cache_bytes;
   return opts;
@@ -60,7 +64,10 @@ export function deliveryOptions(cfg: GatewayConfig, entry: ConnectorEntry): Deli
   if (Object.keys(r).length) out.retry = r;
 
   const b: NonNullable<DeliveryOptionsInput['breaker']> = {};
-  const threshold = entry.breaker?.failure_threshold ?? (entry.retry_count ? entry.retry_count : undefined) ?? c.breaker?.failure_threshold;
+  const threshold =
+    entry.breaker?.failure_threshold ??
+    (entry.retry_count ? entry.retry_count : undefined) ??
+    c.breaker?.failure_threshold;
   if (threshold !== undefined) b.failureThreshold = threshold;
   const reset = entry.breaker?.reset ?? c.breaker?.reset;
   if (reset !== undefined) b.resetMs = reset;

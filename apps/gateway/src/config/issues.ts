@@ -18,7 +18,10 @@ export function formatPath(path: readonly PathSegment[]): string {
 
 /** Maps YAML paths to line numbers of the parsed document, falling back to the nearest existing parent. */
 export class LineLocator {
-  constructor(private readonly doc: Document, private readonly lines: LineCounter) {}
+  constructor(
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
 
   lineOf(path: readonly PathSegment[]): number | undefined {
     for (let n = path.length; n >= 0; n--) {
@@ -77,15 +80,23 @@ export function zodIssuesToConfigIssues(
 /** One line per issue: `file:12 gateway.cloud.connectors.a.timeout: must be a duration like 5s`. */
 export function formatIssues(issues: readonly ConfigIssue[], file?: string): string {
   return issues
-    .map((i) => `${file ?? ''}${i.line !== undefined ? `${file ? ':' : 'line '}${i.line}` : ''}${file || i.line !== undefined ? ' ' : ''}${i.path}: ${i.message}`)
+    .map(
+      (i) =>
+        `${file ?? ''}${i.line !== undefined ? `${file ? ':' : 'line '}${i.line}` : ''}${file || i.line !== undefined ? ' ' : ''}${i.path}: ${i.message}`,
+    )
     .join('\n');
 }
 
 /** Thrown when a config file has problems; `issues` lists every one. */
 export class ConfigFileError extends Error {
   readonly code = 'BIFROST_ERR_CONFIG_FILE';
-  constructor(readonly issues: ConfigIssue[], readonly file?: string) {
-    super(`[bifrost] invalid config${file ? ` ${file}` : ''} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${formatIssues(issues, file)}`);
+  constructor(
+    readonly issues: ConfigIssue[],
+    readonly file?: string,
+  ) {
+    super(
+      `[bifrost] invalid config${file ? ` ${file}` : ''} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${formatIssues(issues, file)}`,
+    );
     this.name = 'ConfigFileError';
   }
 }

@@ -35,7 +35,11 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
     const lines = new LineCounter();
     const doc = parseDocument('', { lineCounter: lines });
     return {
-      file: abs, baseDir: dirname(abs), raw: undefined, locator: new LineLocator(doc, lines), secrets: new SecretRegistry(),
+      file: abs,
+      baseDir: dirname(abs),
+      raw: undefined,
+      locator: new LineLocator(doc, lines),
+      secrets: new SecretRegistry(),
       issues: [{ path: '(file)', message: `cannot read config file ${abs}: ${(err as Error).message}` }],
     };
   }
@@ -43,7 +47,10 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 }
 
 /** Parses config YAML text: syntax, `${ENV}` substitution, `*_file` secrets, then the gateway schema. */
-export function parseConfigText(text: string, opts: { file?: string; baseDir?: string; env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
+export function parseConfigText(
+  text: string,
+  opts: { file?: string; baseDir?: string; env?: NodeJS.ProcessEnv } = {},
+): LoadedConfig {
   const env = opts.env ?? process.env;
   const baseDir = opts.baseDir ?? process.cwd();
   const lines = new LineCounter();
@@ -67,7 +74,8 @@ export function parseConfigText(text: string, opts: { file?: string; baseDir?: s
   const parsed = configFileSchema.safeParse(raw ?? {});
   // A value emptied by a missing ${VAR} is reported once, as the missing variable.
   const emptied = new Set(envIssues.map((i) => i.path));
-  if (!parsed.success) issues.push(...zodIssuesToConfigIssues(parsed.error.issues, [], locator).filter((i) => !emptied.has(i.path)));
+  if (!parsed.success)
+    issues.push(...zodIssuesToConfigIssues(parsed.error.issues, [], locator).filter((i) => !emptied.has(i.path)));
   return { ...base, raw, issues, config: parsed.success && !issues.length ? parsed.data.gateway : undefined };
 }
 
@@ -82,7 +90,11 @@ function substituteEnv(doc: Document, env: NodeJS.ProcessEnv, locator: LineLocat
         const v = env[name];
         if (v !== undefined) return v;
         if (fallback !== undefined) return fallback;
-        issues.push({ path: formatPath(yamlPath), line: locator.lineOf(yamlPath), message: `environment variable ${name} is not set (use \${${name}:-default} for a default)` });
+        issues.push({
+          path: formatPath(yamlPath),
+          line: locator.lineOf(yamlPath),
+          message: `environment variable ${name} is not set (use \${${name}:-default} for a default)`,
+        });
         return '';
       });
     },
@@ -100,8 +112,14 @@ function pathOf(ancestors: readonly unknown[], node: unknown): PathSegment[] {
     if (Array.isArray(parent.items)) {
       const idx = parent.items.indexOf(child);
       // In a map the child is a Pair (its key is the segment); in a sequence it is the item.
-      if (child && typeof child === 'object' && 'key' in child && 'value' in child && isScalar((child as { key: unknown }).key)) {
-        out.push(String(((child as { key: { value: unknown } }).key).value));
+      if (
+        child &&
+        typeof child === 'object' &&
+        'key' in child &&
+        'value' in child &&
+        isScalar((child as { key: unknown }).key)
+      ) {
+        out.push(String((child as { key: { value: unknown } }).key.value));
       } else if (idx >= 0) out.push(idx);
     }
   }
@@ -112,7 +130,13 @@ function pathOf(ancestors: readonly unknown[], node: unknown): PathSegment[] {
  * Replaces every `<name>_file` key (except the TLS `cert_file`/`key_file`/`ca_file`) by `<name>`
  * holding the file's content without its trailing newline, e.g. `password_file` -> `password`.
  */
-function inlineSecretFiles(node: unknown, path: PathSegment[], baseDir: string, locator: LineLocator, secrets: SecretRegistry): ConfigIssue[] {
+function inlineSecretFiles(
+  node: unknown,
+  path: PathSegment[],
+  baseDir: string,
+  locator: LineLocator,
+  secrets: SecretRegistry,
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (Array.isArray(node)) {
     node.forEach((item, i) => issues.push(...inlineSecretFiles(item, [...path, i], baseDir, locator, secrets)));
@@ -127,14 +151,22 @@ function inlineSecretFiles(node: unknown, path: PathSegment[], baseDir: string, 
       try {
         const content = readFileSync(resolve(baseDir, value), 'utf8').replace(/\r?\n$/, '');
         if (target in obj) {
-          issues.push({ path: formatPath(here), line: locator.lineOf(here), message: `set either ${target} or ${key}, not both` });
+          issues.push({
+            path: formatPath(here),
+            line: locator.lineOf(here),
+            message: `set either ${target} or ${key}, not both`,
+          });
         } else {
           delete obj[key];
           obj[target] = content;
           secrets.add(content);
         }
       } catch (err) {
-        issues.push({ path: formatPath(here), line: locator.lineOf(here), message: `cannot read ${key} ${resolve(baseDir, value)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        issues.push({
+          path: formatPath(here),
+          line: locator.lineOf(here),
+          message: `cannot read ${key} ${resolve(baseDir, value)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        });
       }
     } else {
       issues.push(...inlineSecretFiles(value, here, baseDir, locator, secrets));

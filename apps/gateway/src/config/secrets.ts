@@ -1,4 +1,5 @@
-const SECRET_KEY_RE = /(pass(word|phrase)?|token|secret|api_?key|access_?key|sas_?key|credentials?|private_?key|connection_string)$/i;
+const SECRET_KEY_RE =
+  /(pass(word|phrase)?|token|secret|api_?key|access_?key|sas_?key|credentials?|private_?key|connection_string)$/i;
 /** What replaces a secret anywhere it would be shown. */
 export const REDACTED = '***';
 
@@ -36,7 +37,13 @@ export class SecretRegistry {
   /** Replaces every registered secret value inside `text`. */
   redactText(text: string): string {
     if (!this.values.size) return text;
-    this.pattern ??= new RegExp([...this.values].sort((a, b) => b.length - a.length).map(escapeRe).join('|'), 'g');
+    this.pattern ??= new RegExp(
+      [...this.values]
+        .sort((a, b) => b.length - a.length)
+        .map(escapeRe)
+        .join('|'),
+      'g',
+    );
     return text.replace(this.pattern, REDACTED);
   }
 

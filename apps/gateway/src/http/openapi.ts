@@ -17,19 +17,116 @@ const ERR = {
 
 /** Every route the gateway serves. */
 export const ROUTES: readonly RouteDoc[] = [
-  { method: 'GET', path: '/health', summary: 'Liveness: the process is up', auth: false, responses: { '200': 'Alive' } },
-  { method: 'GET', path: '/ready', summary: 'Readiness: the pipeline runs and the queue accepts writes', auth: true, responses: { '200': 'Ready', '503': 'Starting, stopping or queue storage failing', ...ERR } },
-  { method: 'GET', path: '/api/cloud/health', summary: 'Health of every connector (status, breaker, last error, response times) and of the queue', auth: true, responses: { '200': 'Health report', ...ERR } },
-  { method: 'GET', path: '/api/cloud/metrics', summary: 'Connector metrics (sent, failed, retries, success rates, response times, bytes sent, queue depth and age, breaker) and device metrics (ingested, last seen)', auth: true, responses: { '200': 'Metrics snapshot', ...ERR } },
-  { method: 'POST', path: '/api/data', summary: 'Ingest points through the routing rules; 200 only once durably queued', auth: true, body: 'points', responses: { '200': 'Queued; ids of the points', '400': 'Malformed body (issues name the field)', '413': 'Body too large', '503': 'Queue full (when_full: block) or storage failing; see Retry-After', ...ERR } },
-  { method: 'POST', path: '/api/cloud/connectors/{name}/data', summary: 'Ingest points for one connector; 200 only once durably queued', auth: true, body: 'points', responses: { '200': 'Queued; ids of the points', '400': 'Malformed body (issues name the field)', '404': 'Unknown connector', '413': 'Body too large', '503': 'Queue full (when_full: block) or storage failing; see Retry-After', ...ERR } },
-  { method: 'GET', path: '/api/cloud/connectors/{name}/config', summary: 'Configuration of one connector, secrets redacted', auth: true, responses: { '200': 'Config', '404': 'Unknown connector', ...ERR } },
-  { method: 'GET', path: '/api/cloud/deadletters', summary: 'List dead letters (points a remote side refused, or whose TTL ran out)', auth: true, query: ['connector', 'limit', 'offset'], responses: { '200': 'Dead letters', '400': 'Bad filter', '404': 'Unknown connector', ...ERR } },
-  { method: 'POST', path: '/api/cloud/deadletters/replay', summary: 'Move dead letters back into their connector queue', auth: true, body: 'deadLetterFilter', responses: { '200': 'Count replayed', '400': 'Bad filter', '404': 'Unknown connector', ...ERR } },
-  { method: 'POST', path: '/api/cloud/deadletters/purge', summary: 'Delete dead letters', auth: true, body: 'deadLetterFilter', responses: { '200': 'Count purged', '400': 'Bad filter', '404': 'Unknown connector', ...ERR } },
-  { method: 'GET', path: '/metrics', summary: 'Prometheus metrics (bifrost_cloud_*)', auth: true, responses: { '200': 'Prometheus text format', ...ERR } },
-  { method: 'GET', path: '/openapi.json', summary: 'This document', auth: true, responses: { '200': 'OpenAPI 3.1 document', ...ERR } },
-  { method: 'GET', path: '/', summary: 'Live status page (asks for the token in the browser when one is set)', auth: false, responses: { '200': 'HTML' } },
+  {
+    method: 'GET',
+    path: '/health',
+    summary: 'Liveness: the process is up',
+    auth: false,
+    responses: { '200': 'Alive' },
+  },
+  {
+    method: 'GET',
+    path: '/ready',
+    summary: 'Readiness: the pipeline runs and the queue accepts writes',
+    auth: true,
+    responses: { '200': 'Ready', '503': 'Starting, stopping or queue storage failing', ...ERR },
+  },
+  {
+    method: 'GET',
+    path: '/api/cloud/health',
+    summary: 'Health of every connector (status, breaker, last error, response times) and of the queue',
+    auth: true,
+    responses: { '200': 'Health report', ...ERR },
+  },
+  {
+    method: 'GET',
+    path: '/api/cloud/metrics',
+    summary:
+      'Connector metrics (sent, failed, retries, success rates, response times, bytes sent, queue depth and age, breaker) and device metrics (ingested, last seen)',
+    auth: true,
+    responses: { '200': 'Metrics snapshot', ...ERR },
+  },
+  {
+    method: 'POST',
+    path: '/api/data',
+    summary: 'Ingest points through the routing rules; 200 only once durably queued',
+    auth: true,
+    body: 'points',
+    responses: {
+      '200': 'Queued; ids of the points',
+      '400': 'Malformed body (issues name the field)',
+      '413': 'Body too large',
+      '503': 'Queue full (when_full: block) or storage failing; see Retry-After',
+      ...ERR,
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/cloud/connectors/{name}/data',
+    summary: 'Ingest points for one connector; 200 only once durably queued',
+    auth: true,
+    body: 'points',
+    responses: {
+      '200': 'Queued; ids of the points',
+      '400': 'Malformed body (issues name the field)',
+      '404': 'Unknown connector',
+      '413': 'Body too large',
+      '503': 'Queue full (when_full: block) or storage failing; see Retry-After',
+      ...ERR,
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/cloud/connectors/{name}/config',
+    summary: 'Configuration of one connector, secrets redacted',
+    auth: true,
+    responses: { '200': 'Config', '404': 'Unknown connector', ...ERR },
+  },
+  {
+    method: 'GET',
+    path: '/api/cloud/deadletters',
+    summary: 'List dead letters (points a remote side refused, or whose TTL ran out)',
+    auth: true,
+    query: ['connector', 'limit', 'offset'],
+    responses: { '200': 'Dead letters', '400': 'Bad filter', '404': 'Unknown connector', ...ERR },
+  },
+  {
+    method: 'POST',
+    path: '/api/cloud/deadletters/replay',
+    summary: 'Move dead letters back into their connector queue',
+    auth: true,
+    body: 'deadLetterFilter',
+    responses: { '200': 'Count replayed', '400': 'Bad filter', '404': 'Unknown connector', ...ERR },
+  },
+  {
+    method: 'POST',
+    path: '/api/cloud/deadletters/purge',
+    summary: 'Delete dead letters',
+    auth: true,
+    body: 'deadLetterFilter',
+    responses: { '200': 'Count purged', '400': 'Bad filter', '404': 'Unknown connector', ...ERR },
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    summary: 'Prometheus metrics (bifrost_cloud_*)',
+    auth: true,
+    responses: { '200': 'Prometheus text format', ...ERR },
+  },
+  {
+    method: 'GET',
+    path: '/openapi.json',
+    summary: 'This document',
+    auth: true,
+    responses: { '200': 'OpenAPI 3.1 document', ...ERR },
+  },
+  {
+    method: 'GET',
+    path: '/',
+    summary: 'Live status page (asks for the token in the browser when one is set)',
+    auth: false,
+    responses: { '200': 'HTML' },
+  },
 ];
 
 const pointSchema = {
@@ -41,7 +138,12 @@ const pointSchema = {
     tagName: { type: 'string', description: 'Also accepted as tag_name' },
     value: { oneOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }, { type: 'object' }] },
     quality: { type: 'string', default: 'GOOD' },
-    timestamp: { oneOf: [{ type: 'integer', description: 'epoch ms' }, { type: 'string', format: 'date-time' }] },
+    timestamp: {
+      oneOf: [
+        { type: 'integer', description: 'epoch ms' },
+        { type: 'string', format: 'date-time' },
+      ],
+    },
     unit: { type: 'string' },
     tags: { type: 'object', additionalProperties: { type: 'string' } },
     priority: { type: 'integer', minimum: 0, maximum: 9 },
@@ -50,7 +152,11 @@ const pointSchema = {
 
 const BODIES = {
   points: {
-    oneOf: [pointSchema, { type: 'array', items: pointSchema }, { type: 'object', required: ['points'], properties: { points: { type: 'array', items: pointSchema } } }],
+    oneOf: [
+      pointSchema,
+      { type: 'array', items: pointSchema },
+      { type: 'object', required: ['points'], properties: { points: { type: 'array', items: pointSchema } } },
+    ],
   },
   deadLetterFilter: {
     type: 'object',
@@ -63,14 +169,31 @@ export function buildOpenApi(version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of ROUTES) {
     const params: unknown[] = [];
-    if (r.path.includes('{name}')) params.push({ name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'Connector instance name' });
-    for (const q of r.query ?? []) params.push({ name: q, in: 'query', required: false, schema: { type: q === 'connector' ? 'string' : 'integer' } });
+    if (r.path.includes('{name}'))
+      params.push({
+        name: 'name',
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+        description: 'Connector instance name',
+      });
+    for (const q of r.query ?? [])
+      params.push({
+        name: q,
+        in: 'query',
+        required: false,
+        schema: { type: q === 'connector' ? 'string' : 'integer' },
+      });
     paths[r.path] ??= {};
     paths[r.path]![r.method.toLowerCase()] = {
       summary: r.summary,
       ...(r.auth ? {} : { security: [] }),
       ...(params.length ? { parameters: params } : {}),
-      ...(r.body ? { requestBody: { required: r.body === 'points', content: { 'application/json': { schema: BODIES[r.body] } } } } : {}),
+      ...(r.body
+        ? {
+            requestBody: { required: r.body === 'points', content: { 'application/json': { schema: BODIES[r.body] } } },
+          }
+        : {}),
       responses: Object.fromEntries(Object.entries(r.responses).map(([code, description]) => [code, { description }])),
     };
   }

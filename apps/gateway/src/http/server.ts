@@ -1,11 +1,23 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import {
-  parsePoints, PointValidationError, QueueFullError, QueueStorageError, UnknownConnectorError,
-  type DataPoint, type DeadLetterFilter, type DurableQueue, type Pipeline,
+  parsePoints,
+  PointValidationError,
+  QueueFullError,
+  QueueStorageError,
+  UnknownConnectorError,
+  type DataPoint,
+  type DeadLetterFilter,
+  type DurableQueue,
+  type Pipeline,
 } from '@bifrost/core';
 import Fastify, {
-  LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions,
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
 } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { SecretRegistry } from '../config/secrets.js';
@@ -60,15 +72,19 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 /** Accepts a point, an array of points or `{ "points": [...] }`; errors name the field (`points[3].value`). */
 function pointsFromBody(body: unknown): DataPoint[] {
   if (body === undefined || body === null || body === '') {
-    throw new PointValidationError([{ path: '(body)', message: 'a JSON point, an array of points or { "points": [...] } is required' }]);
+    throw new PointValidationError([
+      { path: '(body)', message: 'a JSON point, an array of points or { "points": [...] } is required' },
+    ]);
   }
   if (typeof body === 'object' && !Array.isArray(body) && 'points' in body) {
     const list = (body as { points: unknown }).points;
-    if (!Array.isArray(list)) throw new PointValidationError([{ path: 'points', message: 'must be an array of points' }]);
+    if (!Array.isArray(list))
+      throw new PointValidationError([{ path: 'points', message: 'must be an array of points' }]);
     try {
       return parsePoints(list);
     } catch (err) {
-      if (err instanceof PointValidationError) throw new PointValidationError(err.issues.map((i) => ({ ...i, path: `points${i.path}` })));
+      if (err instanceof PointValidationError)
+        throw new PointValidationError(err.issues.map((i) => ({ ...i, path: `points${i.path}` })));
       throw err;
     }
   }
@@ -87,8 +103,12 @@ type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaCont
 function lazySchemaCompilers(): CompilersFactory {
   const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
   return {
-    buildValidator: onFirstCall(() => (fromFastify('@fastify/ajv-compiler') as () => CompilersFactory['buildValidator'])()!),
-    buildSerializer: onFirstCall(() => (fromFastify('@fastify/fast-json-stringify-compiler') as () => CompilersFactory['buildSerializer'])()!),
+    buildValidator: onFirstCall(() =>
+      (fromFastify('@fastify/ajv-compiler') as () => CompilersFactory['buildValidator'])()!,
+    ),
+    buildSerializer: onFirstCall(() =>
+      (fromFastify('@fastify/fast-json-stringify-compiler') as () => CompilersFactory['buildSerializer'])()!,
+    ),
   };
 }
 
@@ -113,7 +133,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const documented = new Set(ROUTES.map((r) => `${r.method} ${r.path.replace(/\{(\w+)\}/g, ':$1')}`));
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
-      if (method !== 'HEAD' && !documented.has(`${method} ${route.url}`)) throw new Error(`[bifrost] route ${method} ${route.url} is missing from ROUTES (openapi.ts)`);
+      if (method !== 'HEAD' && !documented.has(`${method} ${route.url}`))
+        throw new Error(`[bifrost] route ${method} ${route.url} is missing from ROUTES (openapi.ts)`);
     }
   });
   const redact = <T>(v: T): T => deps.secrets.redact(v);
@@ -126,14 +147,21 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       if (PUBLIC_ROUTES.has(path)) return;
       if (!tokenMatches(req.headers.authorization, token)) {
         reply.header('www-authenticate', 'Bearer realm="bifrost"');
-        return reply.code(401).send({ error: 'BIFROST_ERR_UNAUTHORIZED', message: 'missing or wrong bearer token (Authorization: Bearer <token>)' } satisfies ErrorBody);
+        return reply
+          .code(401)
+          .send({
+            error: 'BIFROST_ERR_UNAUTHORIZED',
+            message: 'missing or wrong bearer token (Authorization: Bearer <token>)',
+          } satisfies ErrorBody);
       }
     });
   }
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (err instanceof PointValidationError || err instanceof BadRequestError) {
-      return reply.code(400).send({ error: err.code, message: redact(err.message), issues: redact(err.issues) } satisfies ErrorBody);
+      return reply
+        .code(400)
+        .send({ error: err.code, message: redact(err.message), issues: redact(err.issues) } satisfies ErrorBody);
     }
     if (err instanceof QueueFullError) {
       reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
@@ -143,21 +171,32 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       reply.header('retry-after', '5');
       return reply.code(503).send({ error: err.code, message: redact(err.message) } satisfies ErrorBody);
     }
-    if (err instanceof UnknownConnectorError) return reply.code(404).send({ error: err.code, message: err.message } satisfies ErrorBody);
+    if (err instanceof UnknownConnectorError)
+      return reply.code(404).send({ error: err.code, message: err.message } satisfies ErrorBody);
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) deps.logger.error({ err: { message: redact(err.message), code: err.code } }, 'request failed');
-    const code = err.code?.startsWith('FST_ERR_CTP_BODY_TOO_LARGE') ? 'BIFROST_ERR_BODY_TOO_LARGE' : err.code ?? 'BIFROST_ERR_INTERNAL';
-    return reply.code(status).send({ error: code, message: redact(status === 500 ? 'internal error' : err.message) } satisfies ErrorBody);
+    const code = err.code?.startsWith('FST_ERR_CTP_BODY_TOO_LARGE')
+      ? 'BIFROST_ERR_BODY_TOO_LARGE'
+      : (err.code ?? 'BIFROST_ERR_INTERNAL');
+    return reply
+      .code(status)
+      .send({ error: code, message: redact(status === 500 ? 'internal error' : err.message) } satisfies ErrorBody);
   });
 
   const notFound = (reply: FastifyReply, name: string) =>
-    reply.code(404).send({ error: 'BIFROST_ERR_UNKNOWN_CONNECTOR', message: `unknown connector "${name}" (configured: ${[...connectorNames()].join(', ') || 'none'})` } satisfies ErrorBody);
+    reply
+      .code(404)
+      .send({
+        error: 'BIFROST_ERR_UNKNOWN_CONNECTOR',
+        message: `unknown connector "${name}" (configured: ${[...connectorNames()].join(', ') || 'none'})`,
+      } satisfies ErrorBody);
 
   const deadLetterFilter = (q: Record<string, unknown>): DeadLetterFilter => {
     const f: DeadLetterFilter = {};
     const bad = (path: string, message: string) => new BadRequestError([{ path, message }]);
     if (q.connector !== undefined) {
-      if (typeof q.connector !== 'string' || !connectorNames().has(q.connector)) throw new UnknownConnectorError(String(q.connector), [...connectorNames()]);
+      if (typeof q.connector !== 'string' || !connectorNames().has(q.connector))
+        throw new UnknownConnectorError(String(q.connector), [...connectorNames()]);
       f.connector = q.connector;
     }
     for (const key of ['limit', 'offset'] as const) {
@@ -169,14 +208,18 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     if (q.seqs !== undefined) {
       const list = Array.isArray(q.seqs) ? q.seqs : String(q.seqs).split(',');
       const seqs = list.map(Number);
-      if (seqs.some((s) => !Number.isInteger(s) || s < 0)) throw bad('seqs', 'must be a list of dead-letter seq numbers');
+      if (seqs.some((s) => !Number.isInteger(s) || s < 0))
+        throw bad('seqs', 'must be a list of dead-letter seq numbers');
       f.seqs = seqs;
     }
     return f;
   };
   const bodyObject = (body: unknown): Record<string, unknown> => {
     if (body === undefined || body === null) return {};
-    if (typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError([{ path: '(body)', message: 'must be a JSON object like { "connector": "name", "seqs": [1, 2] }' }]);
+    if (typeof body !== 'object' || Array.isArray(body))
+      throw new BadRequestError([
+        { path: '(body)', message: 'must be a JSON object like { "connector": "name", "seqs": [1, 2] }' },
+      ]);
     return body as Record<string, unknown>;
   };
 
@@ -191,17 +234,33 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get('/api/cloud/health', async () => {
     const connectors = deps.pipeline.health();
     const queue = deps.queue.health();
-    const status = !queue.ok || connectors.some((c) => c.status === 'unhealthy') ? 'unhealthy'
-      : connectors.some((c) => c.status === 'degraded') ? 'degraded' : 'healthy';
+    const status =
+      !queue.ok || connectors.some((c) => c.status === 'unhealthy')
+        ? 'unhealthy'
+        : connectors.some((c) => c.status === 'degraded')
+          ? 'degraded'
+          : 'healthy';
     return redact({ status, queue, connectors });
   });
 
-  app.get('/api/cloud/metrics', async () => redact({ ...deps.pipeline.metricsSnapshot(), uptime_s: Math.round(process.uptime()), rss_bytes: process.memoryUsage.rss() }));
+  app.get('/api/cloud/metrics', async () =>
+    redact({
+      ...deps.pipeline.metricsSnapshot(),
+      uptime_s: Math.round(process.uptime()),
+      rss_bytes: process.memoryUsage.rss(),
+    }),
+  );
 
   app.post('/api/data', async (req) => {
     const points = pointsFromBody(req.body);
     const r = await deps.pipeline.ingest(points);
-    return { accepted: points.length, queued: r.queued, unrouted: r.unrouted, dropped: r.dropped, ids: points.map((p) => p.id) };
+    return {
+      accepted: points.length,
+      queued: r.queued,
+      unrouted: r.unrouted,
+      dropped: r.dropped,
+      ids: points.map((p) => p.id),
+    };
   });
 
   app.post<{ Params: { name: string } }>('/api/cloud/connectors/:name/data', async (req, reply) => {
@@ -245,7 +304,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml()));
 
   app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: 'BIFROST_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]} (see /openapi.json; routes: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})` } satisfies ErrorBody));
+    reply
+      .code(404)
+      .send({
+        error: 'BIFROST_ERR_NOT_FOUND',
+        message: `no route ${req.method} ${req.url.split('?')[0]} (see /openapi.json; routes: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})`,
+      } satisfies ErrorBody),
+  );
 
   return app;
 }

@@ -48,7 +48,8 @@ function readPackageJson(dir: string): PackageJson | undefined {
 export function readPluginPackage(dir: string, origin: PluginPackage['origin']): PluginPackage | undefined {
   const pkg = readPackageJson(dir);
   const b = pkg?.bifrost;
-  if (!pkg?.name || !b || (b.role !== 'connector' && b.role !== 'source') || typeof b.type !== 'string') return undefined;
+  if (!pkg?.name || !b || (b.role !== 'connector' && b.role !== 'source') || typeof b.type !== 'string')
+    return undefined;
   return {
     name: pkg.name,
     version: pkg.version ?? '0.0.0',
@@ -103,7 +104,9 @@ function listPackageDirs(nodeModules: string): string[] {
     if (e.startsWith('@')) {
       try {
         for (const s of readdirSync(p)) out.push(join(p, s));
-      } catch { /* unreadable scope */ }
+      } catch {
+        /* unreadable scope */
+      }
     } else out.push(p);
   }
   return out;
@@ -148,13 +151,16 @@ export function discoverPlugins(searchFrom: readonly string[] = []): PluginPacka
   };
   const starts = [...searchFrom, GATEWAY_DIR];
   for (const start of starts) {
-    for (const nm of nodeModulesChain(start)) for (const dir of listPackageDirs(nm)) add(readPluginPackage(dir, 'node_modules'));
+    for (const nm of nodeModulesChain(start))
+      for (const dir of listPackageDirs(nm)) add(readPluginPackage(dir, 'node_modules'));
   }
   for (const start of starts) {
     const root = workspaceRoot(start);
     if (root) for (const dir of workspacePackageDirs(root)) add(readPluginPackage(dir, 'workspace'));
   }
-  return [...byName.values()].sort((a, b) => byCodeUnits(a.role, b.role) || byCodeUnits(a.type, b.type) || byCodeUnits(a.name, b.name));
+  return [...byName.values()].sort(
+    (a, b) => byCodeUnits(a.role, b.role) || byCodeUnits(a.type, b.type) || byCodeUnits(a.name, b.name),
+  );
 }
 
 /**
@@ -197,7 +203,10 @@ export function findExplicit(found: readonly PluginPackage[], spec: string, base
     const dir = resolve(baseDir, spec);
     if (!existsSync(join(dir, 'package.json'))) throw new PluginPackageError(`plugin path ${dir} has no package.json`);
     const p = readPluginPackage(dir, 'path');
-    if (!p) throw new PluginPackageError(`plugin at ${dir} does not declare "bifrost": { "role", "type", "api" } in its package.json`);
+    if (!p)
+      throw new PluginPackageError(
+        `plugin at ${dir} does not declare "bifrost": { "role", "type", "api" } in its package.json`,
+      );
     return p;
   }
   const hit = found.find((p) => p.name === spec);
@@ -206,7 +215,10 @@ export function findExplicit(found: readonly PluginPackage[], spec: string, base
     const dir = join(nm, spec);
     if (existsSync(join(dir, 'package.json'))) {
       const p = readPluginPackage(dir, 'node_modules');
-      if (!p) throw new PluginPackageError(`package ${spec} (${dir}) is not a bifrost plugin: its package.json has no "bifrost": { "role", "type", "api" } block`);
+      if (!p)
+        throw new PluginPackageError(
+          `package ${spec} (${dir}) is not a bifrost plugin: its package.json has no "bifrost": { "role", "type", "api" } block`,
+        );
       return p;
     }
   }

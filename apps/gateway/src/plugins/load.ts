@@ -1,5 +1,11 @@
 import { pathToFileURL } from 'node:url';
-import { isConnectorDefinition, isSourceDefinition, PLUGIN_API_VERSION, type ConnectorDefinition, type SourceDefinition } from '@bifrost/core';
+import {
+  isConnectorDefinition,
+  isSourceDefinition,
+  PLUGIN_API_VERSION,
+  type ConnectorDefinition,
+  type SourceDefinition,
+} from '@bifrost/core';
 import semver from 'semver';
 import { packageEntry, PluginPackageError, type PluginPackage, type PluginRole } from './discovery.js';
 
@@ -7,7 +13,9 @@ import { packageEntry, PluginPackageError, type PluginPackage, type PluginRole }
 export class PluginApiMismatchError extends Error {
   readonly code = 'BIFROST_ERR_PLUGIN_API';
   constructor(readonly plugin: PluginPackage) {
-    super(`[bifrost] plugin ${plugin.name}@${plugin.version} requires plugin API ${plugin.api}, but this gateway provides plugin API ${PLUGIN_API_VERSION}; install a version of ${plugin.name} built for API ${semver.major(PLUGIN_API_VERSION)}`);
+    super(
+      `[bifrost] plugin ${plugin.name}@${plugin.version} requires plugin API ${plugin.api}, but this gateway provides plugin API ${PLUGIN_API_VERSION}; install a version of ${plugin.name} built for API ${semver.major(PLUGIN_API_VERSION)}`,
+    );
     this.name = 'PluginApiMismatchError';
   }
 }
@@ -31,14 +39,21 @@ export async function loadPlugin<R extends PluginRole>(plugin: PluginPackage, ro
   try {
     mod = (await import(pathToFileURL(entry).href)) as { default?: unknown };
   } catch (err) {
-    throw new PluginPackageError(`cannot load plugin ${plugin.name} from ${entry}: ${(err as Error).message}${(err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? ' (is it built?)' : ''}`);
+    throw new PluginPackageError(
+      `cannot load plugin ${plugin.name} from ${entry}: ${(err as Error).message}${(err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? ' (is it built?)' : ''}`,
+    );
   }
   const def = mod.default;
   const branded = role === 'connector' ? isConnectorDefinition(def) : isSourceDefinition(def);
   if (!branded) {
-    throw new PluginPackageError(`${plugin.name}: the default export is not made by ${role === 'connector' ? 'defineConnector' : 'defineSource'} from @bifrost/core`);
+    throw new PluginPackageError(
+      `${plugin.name}: the default export is not made by ${role === 'connector' ? 'defineConnector' : 'defineSource'} from @bifrost/core`,
+    );
   }
   const d = def as ConnectorDefinition | SourceDefinition;
-  if (d.type !== plugin.type) throw new PluginPackageError(`${plugin.name}: package.json declares type "${plugin.type}" but the plugin says "${d.type}"`);
+  if (d.type !== plugin.type)
+    throw new PluginPackageError(
+      `${plugin.name}: package.json declares type "${plugin.type}" but the plugin says "${d.type}"`,
+    );
   return d as LoadedDefinition<R>;
 }

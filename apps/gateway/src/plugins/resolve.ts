@@ -4,7 +4,14 @@ import type { ConfigIssue, PathSegment } from '../config/issues.js';
 import { formatPath, zodIssuesToConfigIssues } from '../config/issues.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ConnectorEntry, GatewayConfig, SourceEntry } from '../config/schema.js';
-import { candidateNames, discoverPlugins, findByType, findExplicit, type PluginPackage, type PluginRole } from './discovery.js';
+import {
+  candidateNames,
+  discoverPlugins,
+  findByType,
+  findExplicit,
+  type PluginPackage,
+  type PluginRole,
+} from './discovery.js';
 import { loadPlugin } from './load.js';
 
 /** A connector instance whose plugin was found, loaded and whose settings passed the plugin's schema. */
@@ -54,9 +61,16 @@ function sourcePluginInput(entry: SourceEntry): Record<string, unknown> {
 export function secretKeysOf(schema: z.ZodTypeAny): string[] {
   let s: z.ZodTypeAny | undefined = schema;
   for (let i = 0; i < 10 && s; i++) {
-    const def = s._def as { typeName?: string; schema?: z.ZodTypeAny; innerType?: z.ZodTypeAny; shape?: () => Record<string, z.ZodTypeAny> };
+    const def = s._def as {
+      typeName?: string;
+      schema?: z.ZodTypeAny;
+      innerType?: z.ZodTypeAny;
+      shape?: () => Record<string, z.ZodTypeAny>;
+    };
     if (def.typeName === 'ZodObject' && def.shape) {
-      return Object.entries(def.shape()).filter(([, v]) => /\(secret\)/i.test(v.description ?? '')).map(([k]) => k);
+      return Object.entries(def.shape())
+        .filter(([, v]) => /\(secret\)/i.test(v.description ?? ''))
+        .map(([k]) => k);
     }
     s = def.schema ?? def.innerType;
   }
@@ -64,12 +78,18 @@ export function secretKeysOf(schema: z.ZodTypeAny): string[] {
 }
 
 async function findAndLoad<R extends PluginRole>(
-  role: R, type: string, spec: string | undefined, found: PluginPackage[], baseDir: string,
+  role: R,
+  type: string,
+  spec: string | undefined,
+  found: PluginPackage[],
+  baseDir: string,
 ): Promise<{ plugin: PluginPackage; definition: R extends 'connector' ? ConnectorDefinition : SourceDefinition }> {
   const plugin = spec ? findExplicit(found, spec, baseDir) : findByType(found, role, type);
   if (!plugin) {
     const [official, thirdParty] = candidateNames(role, type);
-    throw new Error(`no ${role} plugin for type "${type}" is installed; install ${official} (or a third-party ${thirdParty}), or name one with plugin: <package or path>`);
+    throw new Error(
+      `no ${role} plugin for type "${type}" is installed; install ${official} (or a third-party ${thirdParty}), or name one with plugin: <package or path>`,
+    );
   }
   const definition = await loadPlugin(plugin, role);
   return { plugin, definition: definition as R extends 'connector' ? ConnectorDefinition : SourceDefinition };
@@ -88,7 +108,8 @@ export async function resolvePlugins(
   const issues: ConfigIssue[] = [];
   const connectors: ResolvedConnector[] = [];
   const sources: ResolvedSource[] = [];
-  const at = (path: PathSegment[], message: string) => issues.push({ path: formatPath(path), line: loaded.locator.lineOf(path), message });
+  const at = (path: PathSegment[], message: string) =>
+    issues.push({ path: formatPath(path), line: loaded.locator.lineOf(path), message });
 
   for (const [name, entry] of Object.entries(cfg.cloud.connectors)) {
     if (!entry.enabled) continue;
@@ -99,12 +120,19 @@ export async function resolvePlugins(
       const input = connectorPluginInput(entry, opts.embeddedUrl ?? embeddedUrlOf(cfg));
       const parsed = definition.configSchema.safeParse(input);
       if (!parsed.success) {
-        issues.push(...zodIssuesToConfigIssues(parsed.error.issues, base, loaded.locator, (p) => (p[0] === 'endpoint' ? p : ['provider_config', ...p])));
+        issues.push(
+          ...zodIssuesToConfigIssues(parsed.error.issues, base, loaded.locator, (p) =>
+            p[0] === 'endpoint' ? p : ['provider_config', ...p],
+          ),
+        );
         continue;
       }
       connectors.push({ name, entry, plugin, definition, config: parsed.data });
     } catch (err) {
-      at([...base, entry.plugin ? 'plugin' : 'type'], loaded.secrets.redactText((err as Error).message.replace(/^\[bifrost\] /, '')));
+      at(
+        [...base, entry.plugin ? 'plugin' : 'type'],
+        loaded.secrets.redactText((err as Error).message.replace(/^\[bifrost\] /, '')),
+      );
     }
   }
 
@@ -121,7 +149,10 @@ export async function resolvePlugins(
       }
       sources.push({ name, entry, plugin, definition, config: parsed.data });
     } catch (err) {
-      at([...base, entry.plugin ? 'plugin' : 'type'], loaded.secrets.redactText((err as Error).message.replace(/^\[bifrost\] /, '')));
+      at(
+        [...base, entry.plugin ? 'plugin' : 'type'],
+        loaded.secrets.redactText((err as Error).message.replace(/^\[bifrost\] /, '')),
+      );
     }
   }
 
@@ -142,16 +173,27 @@ function checkReferences(cfg: GatewayConfig, loaded: LoadedConfig): ConfigIssue[
   const names = new Set(Object.keys(cfg.cloud.connectors));
   const check = (name: string, path: PathSegment[]) => {
     if (!names.has(name)) {
-      issues.push({ path: formatPath(path), line: loaded.locator.lineOf(path), message: `unknown connector "${name}" (configured: ${[...names].join(', ') || 'none'})` });
+      issues.push({
+        path: formatPath(path),
+        line: loaded.locator.lineOf(path),
+        message: `unknown connector "${name}" (configured: ${[...names].join(', ') || 'none'})`,
+      });
     }
   };
-  if (cfg.cloud.default_connector !== undefined) check(cfg.cloud.default_connector, ['gateway', 'cloud', 'default_connector']);
-  cfg.cloud.routing_rules.forEach((r, i) => r.connectors.forEach((c, j) => check(c, ['gateway', 'cloud', 'routing_rules', i, 'connectors', j])));
+  if (cfg.cloud.default_connector !== undefined)
+    check(cfg.cloud.default_connector, ['gateway', 'cloud', 'default_connector']);
+  cfg.cloud.routing_rules.forEach((r, i) =>
+    r.connectors.forEach((c, j) => check(c, ['gateway', 'cloud', 'routing_rules', i, 'connectors', j])),
+  );
   if (cfg.embedded_broker.enabled === false) {
     for (const [name, c] of Object.entries(cfg.cloud.connectors)) {
       if (c.enabled && c.endpoint === EMBEDDED_ENDPOINT) {
         const path = ['gateway', 'cloud', 'connectors', name, 'endpoint'];
-        issues.push({ path: formatPath(path), line: loaded.locator.lineOf(path), message: 'endpoint "embedded" needs embedded_broker.enabled: true' });
+        issues.push({
+          path: formatPath(path),
+          line: loaded.locator.lineOf(path),
+          message: 'endpoint "embedded" needs embedded_broker.enabled: true',
+        });
       }
     }
   }

@@ -11,20 +11,32 @@ export class GatewayProcess {
   /** The last 20 kB of its stdout and stderr. */
   log = '';
   starts = 0;
-  constructor(private readonly config: string, readonly apiUrl: string) {}
+  constructor(
+    private readonly config: string,
+    readonly apiUrl: string,
+  ) {}
 
   /** Starts `bifrost run -c <config>` and waits until `/ready` answers 200. */
   async start(): Promise<void> {
     const child = spawn(process.execPath, [CLI, 'run', '-c', this.config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (d: Buffer) => { this.log = (this.log + d.toString()).slice(-20_000); };
+    const keep = (d: Buffer) => {
+      this.log = (this.log + d.toString()).slice(-20_000);
+    };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     this.child = child;
     this.starts++;
-    await waitUntil(`gateway ready (log: ${this.log.slice(-2000)})`, async () => {
-      if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${this.log.slice(-3000)}`);
-      return fetch(`${this.apiUrl}/ready`).then((r) => r.ok, () => false);
-    }, 30_000);
+    await waitUntil(
+      `gateway ready (log: ${this.log.slice(-2000)})`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${this.log.slice(-3000)}`);
+        return fetch(`${this.apiUrl}/ready`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      30_000,
+    );
   }
 
   /** Sends `signal` and waits for the exit; returns the exit code (null when killed by the signal). */
@@ -64,7 +76,10 @@ export async function postUntilAccepted(apiUrl: string, points: unknown[]): Prom
   let failures = 0;
   for (;;) {
     const res = await fetch(`${apiUrl}/api/data`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(points), signal: AbortSignal.timeout(5_000),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(points),
+      signal: AbortSignal.timeout(5_000),
     }).catch(() => undefined);
     if (res?.ok) return failures;
     failures++;
@@ -85,7 +100,12 @@ export async function postAtRate(
   let rejected = 0;
   for (let sent = 0; sent < opts.total; sent += opts.batch) {
     await new Promise((r) => setTimeout(r, Math.max(0, opts.start + (sent / opts.ratePerS) * 1000 - Date.now())));
-    const points = Array.from({ length: opts.batch }, (_, i) => ({ id: randomUUID(), deviceId: `dev-${(sent + i) % opts.devices}`, tagName: 'seq', value: sent + i }));
+    const points = Array.from({ length: opts.batch }, (_, i) => ({
+      id: randomUUID(),
+      deviceId: `dev-${(sent + i) % opts.devices}`,
+      tagName: 'seq',
+      value: sent + i,
+    }));
     const posting = postUntilAccepted(apiUrl, points);
     rejected += await (opts.abort ? Promise.race([posting, opts.abort]) : posting);
     for (const p of points) accepted.add(p.id);

@@ -30,7 +30,11 @@ export function subscribeIds(brokerUrl: string, clientId: string, topicFilter: s
     received,
     duplicates: () => [...received.values()].reduce((a, n) => a + (n - 1), 0),
     async missing(accepted, timeoutMs) {
-      await waitUntil(`all ${accepted.size} accepted points at the subscriber`, () => absent(accepted).length === 0, timeoutMs).catch(() => undefined);
+      await waitUntil(
+        `all ${accepted.size} accepted points at the subscriber`,
+        () => absent(accepted).length === 0,
+        timeoutMs,
+      ).catch(() => undefined);
       return absent(accepted);
     },
   };

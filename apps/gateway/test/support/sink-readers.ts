@@ -59,8 +59,9 @@ export async function amqpIds(url: string, queue: string): Promise<IdReader> {
 
 /** Consumes `topic` from the beginning in a fresh group, collecting the point id header of each record. */
 export async function kafkaIds(bootstrap: string, topic: string): Promise<IdReader> {
-  const consumer = new kafkajs.Kafka({ brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING })
-    .consumer({ groupId: `readback-${randomUUID()}` });
+  const consumer = new kafkajs.Kafka({ brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING }).consumer({
+    groupId: `readback-${randomUUID()}`,
+  });
   const seen = new Set<string>();
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
@@ -74,11 +75,19 @@ export async function kafkaIds(bootstrap: string, topic: string): Promise<IdRead
 }
 
 /** Polls `reader` up to `timeoutMs` for every id of `expected`; returns the ids it holds at the end. */
-export async function readBack(reader: IdReader, expected: readonly string[], timeoutMs: number): Promise<ReadonlySet<string>> {
+export async function readBack(
+  reader: IdReader,
+  expected: readonly string[],
+  timeoutMs: number,
+): Promise<ReadonlySet<string>> {
   let got: ReadonlySet<string> = new Set();
-  await waitUntil(`all ${expected.length} points at ${reader.sink}`, async () => {
-    got = await reader.ids();
-    return expected.every((id) => got.has(id));
-  }, timeoutMs).catch(() => undefined);
+  await waitUntil(
+    `all ${expected.length} points at ${reader.sink}`,
+    async () => {
+      got = await reader.ids();
+      return expected.every((id) => got.has(id));
+    },
+    timeoutMs,
+  ).catch(() => undefined);
   return got;
 }

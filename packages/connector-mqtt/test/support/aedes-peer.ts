@@ -44,7 +44,16 @@ export async function startAedes(tls?: ServerTlsPem): Promise<AedesPeer> {
   };
   const make = (kind: Kind): Server => {
     if (kind === 'plain' || !tls) return createServer(accept);
-    return createTlsServer({ ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, requestCert: kind === 'mtls', rejectUnauthorized: kind === 'mtls' }, accept);
+    return createTlsServer(
+      {
+        ca: tls.caPem,
+        cert: tls.certPem,
+        key: tls.keyPem,
+        requestCert: kind === 'mtls',
+        rejectUnauthorized: kind === 'mtls',
+      },
+      accept,
+    );
   };
   const listen = async () => {
     for (const kind of kinds) {
@@ -66,15 +75,26 @@ export async function startAedes(tls?: ServerTlsPem): Promise<AedesPeer> {
   };
   await listen();
   return {
-    get url() { return `mqtt://127.0.0.1:${ports.plain}`; },
-    get port() { return ports.plain; },
-    get tlsUrl() { return tls ? `mqtts://localhost:${ports.tls}` : undefined; },
-    get mtlsUrl() { return tls ? `mqtts://localhost:${ports.mtls}` : undefined; },
+    get url() {
+      return `mqtt://127.0.0.1:${ports.plain}`;
+    },
+    get port() {
+      return ports.plain;
+    },
+    get tlsUrl() {
+      return tls ? `mqtts://localhost:${ports.tls}` : undefined;
+    },
+    get mtlsUrl() {
+      return tls ? `mqtts://localhost:${ports.mtls}` : undefined;
+    },
     username,
     password,
     stop,
     start: listen,
-    async restart() { await stop(); await listen(); },
+    async restart() {
+      await stop();
+      await listen();
+    },
     async dispose() {
       await stop();
       await new Promise<void>((resolve) => broker.close(() => resolve()));

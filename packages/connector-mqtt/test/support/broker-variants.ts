@@ -12,15 +12,28 @@ export interface BrokerUrls {
  * config every variant shares (credentials, topic prefix, protocol), the variant picks the address
  * and the client TLS files.
  */
-export function brokerVariant(p: BrokerUrls, v: ConnectionVariant, base: Record<string, unknown>, tls: TlsFixture): ConnectorSetup | undefined {
-  if (!p.tlsUrl || !p.mtlsUrl) throw new Error('[test] the broker was started without TLS; the conformance suite needs its TLS listeners');
+export function brokerVariant(
+  p: BrokerUrls,
+  v: ConnectionVariant,
+  base: Record<string, unknown>,
+  tls: TlsFixture,
+): ConnectorSetup | undefined {
+  if (!p.tlsUrl || !p.mtlsUrl)
+    throw new Error('[test] the broker was started without TLS; the conformance suite needs its TLS listeners');
   switch (v.kind) {
-    case 'plain': return { config: { ...base, endpoint: p.url } };
-    case 'bad-credentials': return { config: { ...base, endpoint: p.url, password: 'wrong' } };
-    case 'proxied': return { config: { ...base, endpoint: `mqtt://${v.host}:${v.port}` } };
-    case 'tls': return { config: { ...base, endpoint: p.tlsUrl }, tls: tls.clientTls('tls') };
-    case 'mtls': return { config: { ...base, endpoint: p.mtlsUrl }, tls: tls.clientTls('mtls') };
-    case 'untrusted-ca': return { config: { ...base, endpoint: p.tlsUrl }, tls: tls.clientTls('untrusted-ca') };
-    case 'expired-cert': return { config: { ...base, endpoint: p.mtlsUrl }, tls: tls.clientTls('expired-cert') };
+    case 'plain':
+      return { config: { ...base, endpoint: p.url } };
+    case 'bad-credentials':
+      return { config: { ...base, endpoint: p.url, password: 'wrong' } };
+    case 'proxied':
+      return { config: { ...base, endpoint: `mqtt://${v.host}:${v.port}` } };
+    case 'tls':
+      return { config: { ...base, endpoint: p.tlsUrl }, tls: tls.clientTls('tls') };
+    case 'mtls':
+      return { config: { ...base, endpoint: p.mtlsUrl }, tls: tls.clientTls('mtls') };
+    case 'untrusted-ca':
+      return { config: { ...base, endpoint: p.tlsUrl }, tls: tls.clientTls('untrusted-ca') };
+    case 'expired-cert':
+      return { config: { ...base, endpoint: p.mtlsUrl }, tls: tls.clientTls('expired-cert') };
   }
 }

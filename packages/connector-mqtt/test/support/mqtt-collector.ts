@@ -7,7 +7,11 @@ import { connect, type IClientOptions } from 'mqtt';
  * session and reconnects on its own, so broker restarts lose nothing the broker kept. Parses `json`
  * (object) and `json-batch` (array) payloads and keeps the first copy of each id.
  */
-export async function mqttCollector(url: string, topicFilter: string, options: IClientOptions = {}): Promise<Collector> {
+export async function mqttCollector(
+  url: string,
+  topicFilter: string,
+  options: IClientOptions = {},
+): Promise<Collector> {
   const received = new Map<string, ReceivedPoint>();
   let duplicates = 0;
   const client = connect(url, {

@@ -3,7 +3,14 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPipeline, newPointId, openSqliteQueue, type ConnectorDefinition, type DataPoint, type DeliveryOptionsInput } from '@bifrost/core';
+import {
+  createPipeline,
+  newPointId,
+  openSqliteQueue,
+  type ConnectorDefinition,
+  type DataPoint,
+  type DeliveryOptionsInput,
+} from '@bifrost/core';
 
 /** One row of `bench/results/<name>.json`. */
 export interface BenchCase {
@@ -17,8 +24,14 @@ export interface BenchCase {
 export function makePoints(count: number, devices = 50): DataPoint[] {
   const start = Date.now() - count;
   return Array.from({ length: count }, (_, i) => ({
-    id: newPointId(), deviceId: `PLC${String(i % devices).padStart(3, '0')}`, tagName: 'temperature',
-    value: 20 + (i % 1000) / 10, quality: 'GOOD', timestamp: start + i, unit: 'C', tags: { line: String(i % 4) },
+    id: newPointId(),
+    deviceId: `PLC${String(i % devices).padStart(3, '0')}`,
+    tagName: 'temperature',
+    value: 20 + (i % 1000) / 10,
+    quality: 'GOOD',
+    timestamp: start + i,
+    unit: 'C',
+    tags: { line: String(i % 4) },
   }));
 }
 
@@ -40,7 +53,10 @@ export async function pipelineThroughput(opts: {
   const dir = mkdtempSync(join(tmpdir(), 'bifrost-bench-'));
   const queue = await openSqliteQueue(join(dir, 'queue.db'), { sync: 'batch' });
   const name = 'bench';
-  const pipeline = createPipeline({ queue, connectors: [{ name, definition: opts.definition, config: opts.config, delivery: opts.delivery }] });
+  const pipeline = createPipeline({
+    queue,
+    connectors: [{ name, definition: opts.definition, config: opts.config, delivery: opts.delivery }],
+  });
   try {
     pipeline.start();
     // Time delivery, not the connector's first connect (table creation, TLS handshake).
@@ -48,7 +64,9 @@ export async function pipelineThroughput(opts: {
     const chunks = chunk(opts.points, opts.ingestChunk ?? 1000);
     const t0 = performance.now();
     // Several producers at once, as several sources would: their enqueues share SQLite commits.
-    await concurrentLoop(chunks, opts.producers ?? 4, async (c) => { await pipeline.ingest(c); });
+    await concurrentLoop(chunks, opts.producers ?? 4, async (c) => {
+      await pipeline.ingest(c);
+    });
     // Health (which sorts the response-time window) is checked every 100 ms, not at every 2 ms poll:
     // the driver's own monitoring must not cost the measured side.
     let healthCheckedAt = performance.now();
@@ -56,7 +74,8 @@ export async function pipelineThroughput(opts: {
       if (performance.now() - healthCheckedAt >= 100) {
         healthCheckedAt = performance.now();
         const h = pipeline.health()[0];
-        if (h && h.status === 'unhealthy') throw new Error(`connector unhealthy during bench: ${h.reason ?? h.lastError?.message}`);
+        if (h && h.status === 'unhealthy')
+          throw new Error(`connector unhealthy during bench: ${h.reason ?? h.lastError?.message}`);
       }
       await new Promise((r) => setTimeout(r, 2));
     }
@@ -70,12 +89,18 @@ export async function pipelineThroughput(opts: {
 }
 
 /** Runs `fn` with `workers` concurrent loops over `batches`; returns points per second. */
-export async function concurrentLoop<T>(batches: readonly T[][], workers: number, fn: (batch: T[]) => Promise<void>): Promise<number> {
+export async function concurrentLoop<T>(
+  batches: readonly T[][],
+  workers: number,
+  fn: (batch: T[]) => Promise<void>,
+): Promise<number> {
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: workers }, async () => {
-    while (next < batches.length) await fn(batches[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (next < batches.length) await fn(batches[next++]!);
+    }),
+  );
   const points = batches.reduce((n, b) => n + b.length, 0);
   return points / ((performance.now() - t0) / 1000);
 }
@@ -92,10 +117,18 @@ export function writeResults(name: string, cases: BenchCase[]): void {
   const dir = process.env.BIFROST_BENCH_RESULTS ?? join(process.cwd(), '..', '..', 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ name, cases }, null, 2)}\n`);
-  for (const c of cases) console.log(`${c.case}: ${Math.round(c.points_per_s)} points/s vs raw ${Math.round(c.baseline_points_per_s)} points/s = ${c.ratio.toFixed(2)}x`);
+  for (const c of cases)
+    console.log(
+      `${c.case}: ${Math.round(c.points_per_s)} points/s vs raw ${Math.round(c.baseline_points_per_s)} points/s = ${c.ratio.toFixed(2)}x`,
+    );
 }
 
 /** A result row with the ratio of `ours` to `raw` (rounded to two decimals). */
 export function benchCase(name: string, ours: number, raw: number): BenchCase {
-  return { case: name, points_per_s: Math.round(ours), baseline_points_per_s: Math.round(raw), ratio: Math.round((ours / raw) * 100) / 100 };
+  return {
+    case: name,
+    points_per_s: Math.round(ours),
+    baseline_points_per_s: Math.round(raw),
+    ratio: Math.round((ours / raw) * 100) / 100,
+  };
 }

@@ -4,7 +4,10 @@ import type { ConnectorUnderTest, Scenario, ScenarioContext } from './types.js';
 
 /** Thrown by `ScenarioContext.skip` outside vitest (see {@link runScenario}). */
 export class ScenarioSkipped extends Error {
-  constructor(readonly scenario: string, readonly reason: string) {
+  constructor(
+    readonly scenario: string,
+    readonly reason: string,
+  ) {
     super(`[conformance] ${scenario} skipped: ${reason}`);
     this.name = 'ScenarioSkipped';
   }
@@ -28,9 +31,16 @@ export async function runScenario<P>(
   const ctx: ScenarioContext<P> = {
     target,
     peer,
-    skip: opts.skip ?? ((reason) => { throw new ScenarioSkipped(scenario.name, reason); }),
-    defer: (fn) => { cleanups.push(fn); },
-    log: opts.log ?? ((message) => process.stdout.write(`[conformance] ${target.name} / ${scenario.name}: ${message}\n`)),
+    skip:
+      opts.skip ??
+      ((reason) => {
+        throw new ScenarioSkipped(scenario.name, reason);
+      }),
+    defer: (fn) => {
+      cleanups.push(fn);
+    },
+    log:
+      opts.log ?? ((message) => process.stdout.write(`[conformance] ${target.name} / ${scenario.name}: ${message}\n`)),
   };
   try {
     await scenario.run(ctx);
@@ -43,7 +53,10 @@ export async function runScenario<P>(
         errors.push(err);
       }
     }
-    if (errors.length) process.stderr.write(`[conformance] ${scenario.name}: ${errors.length} cleanup error(s): ${errors.map(String).join('; ')}\n`);
+    if (errors.length)
+      process.stderr.write(
+        `[conformance] ${scenario.name}: ${errors.length} cleanup error(s): ${errors.map(String).join('; ')}\n`,
+      );
   }
 }
 
@@ -63,10 +76,16 @@ export async function runScenario<P>(
  *   readBack: (p) => subscribeAll(p.url),
  * });
  */
-export function describeConnector<P>(target: ConnectorUnderTest<P>, scenarios: readonly Scenario[] = ALL_SCENARIOS): void {
+export function describeConnector<P>(
+  target: ConnectorUnderTest<P>,
+  scenarios: readonly Scenario[] = ALL_SCENARIOS,
+): void {
   const chosen = target.scenarios ? scenarios.filter((s) => target.scenarios!.includes(s.name)) : scenarios;
   const unknown = target.scenarios?.filter((n) => !scenarios.some((s) => s.name === n)) ?? [];
-  if (unknown.length) throw new Error(`[conformance] unknown scenario name(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
+  if (unknown.length)
+    throw new Error(
+      `[conformance] unknown scenario name(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`,
+    );
 
   const gate = target.requires && !target.requires.available;
   const title = `conformance: ${target.name}${gate ? ` (skipped: ${target.requires!.reason ?? 'peer not installed'})` : ''}`;
@@ -79,10 +98,14 @@ export function describeConnector<P>(target: ConnectorUnderTest<P>, scenarios: r
       if (peer !== undefined) await target.dispose(peer);
     });
     for (const scenario of chosen) {
-      it(scenario.name, async (t) => {
-        if (peer === undefined) throw new Error('[conformance] the peer did not start');
-        await runScenario(scenario, target, peer, { skip: (reason) => t.skip(reason) });
-      }, scenario.timeoutMs);
+      it(
+        scenario.name,
+        async (t) => {
+          if (peer === undefined) throw new Error('[conformance] the peer did not start');
+          await runScenario(scenario, target, peer, { skip: (reason) => t.skip(reason) });
+        },
+        scenario.timeoutMs,
+      );
     }
   });
 }

@@ -21,7 +21,11 @@ export function conformanceLogger(bindings: Record<string, unknown> = {}): Logge
     if (verbose) process.stderr.write(`${JSON.stringify({ level, ...bindings, ...(obj as object), msg })}\n`);
   };
   return {
-    trace: write('trace'), debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'),
+    trace: write('trace'),
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
     child: (more) => conformanceLogger({ ...bindings, ...more }),
   };
 }
@@ -61,7 +65,11 @@ export function batchSizeOf<P>(ctx: ScenarioContext<P>): number {
 }
 
 /** Writes `points` in batches of `batchSize`, one batch after the other. */
-export async function writeInBatches(connector: Connector, points: readonly DataPoint[], batchSize: number): Promise<void> {
+export async function writeInBatches(
+  connector: Connector,
+  points: readonly DataPoint[],
+  batchSize: number,
+): Promise<void> {
   for (let i = 0; i < points.length; i += batchSize) await connector.write(points.slice(i, i + batchSize));
 }
 
@@ -93,7 +101,11 @@ export interface Delivery {
  * connector under test for `variant`, on a durable SQLite queue in a temporary directory; stopped
  * and removed after the scenario.
  */
-export async function startDelivery<P>(ctx: ScenarioContext<P>, variant: ConnectionVariant, delivery: DeliveryOptionsInput = {}): Promise<Delivery> {
+export async function startDelivery<P>(
+  ctx: ScenarioContext<P>,
+  variant: ConnectionVariant,
+  delivery: DeliveryOptionsInput = {},
+): Promise<Delivery> {
   const setup = setupFor(ctx, variant);
   const { plugin } = ctx.target;
   const dir = mkdtempSync(join(tmpdir(), 'bifrost-conformance-'));
@@ -104,20 +116,22 @@ export async function startDelivery<P>(ctx: ScenarioContext<P>, variant: Connect
     queue,
     logger: conformanceLogger(),
     expireIntervalMs: 60_000,
-    connectors: [{
-      name: CONFORMANCE_CONNECTOR,
-      definition: plugin,
-      config: plugin.configSchema.parse(setup.config),
-      ...(setup.tls ? { tls: setup.tls } : {}),
-      delivery: {
-        batchSize: batchSizeOf(ctx),
-        ...FAST_DELIVERY,
-        ...author,
-        ...delivery,
-        retry: { ...FAST_DELIVERY.retry, ...author.retry, ...delivery.retry },
-        breaker: { ...FAST_DELIVERY.breaker, ...author.breaker, ...delivery.breaker },
+    connectors: [
+      {
+        name: CONFORMANCE_CONNECTOR,
+        definition: plugin,
+        config: plugin.configSchema.parse(setup.config),
+        ...(setup.tls ? { tls: setup.tls } : {}),
+        delivery: {
+          batchSize: batchSizeOf(ctx),
+          ...FAST_DELIVERY,
+          ...author,
+          ...delivery,
+          retry: { ...FAST_DELIVERY.retry, ...author.retry, ...delivery.retry },
+          breaker: { ...FAST_DELIVERY.breaker, ...author.breaker, ...delivery.breaker },
+        },
       },
-    }],
+    ],
   });
   pipeline.start();
   ctx.defer(async () => {
@@ -135,7 +149,11 @@ export async function startDelivery<P>(ctx: ScenarioContext<P>, variant: Connect
 }
 
 /** Polls `check` every 50 ms until it returns true; throws `what` with the last state after `timeoutMs`. */
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

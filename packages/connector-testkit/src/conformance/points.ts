@@ -31,19 +31,26 @@ export function makePoints(count: number, scenario: string, start = 0): DataPoin
 
 function valueFor(i: number): DataPoint['value'] {
   switch (i % 5) {
-    case 0: return Math.round(Math.sin(i) * 1e6) / 1e3;
-    case 1: return i;
-    case 2: return `s-${i}`;
-    case 3: return i % 2 === 0;
-    default: return { n: i, ok: true };
+    case 0:
+      return Math.round(Math.sin(i) * 1e6) / 1e3;
+    case 1:
+      return i;
+    case 2:
+      return `s-${i}`;
+    case 3:
+      return i % 2 === 0;
+    default:
+      return { n: i, ok: true };
   }
 }
 
 /** Default comparison: value deep-equal; device, tag, quality and timestamp equal where the sink kept them. */
 export function defaultCompare(sent: DataPoint, got: ReceivedPoint): string | undefined {
-  if (!isDeepStrictEqual(sent.value, got.value)) return `value ${JSON.stringify(got.value)} != ${JSON.stringify(sent.value)}`;
+  if (!isDeepStrictEqual(sent.value, got.value))
+    return `value ${JSON.stringify(got.value)} != ${JSON.stringify(sent.value)}`;
   for (const key of ['deviceId', 'tagName', 'quality', 'timestamp'] as const) {
-    if (got[key] !== undefined && got[key] !== sent[key]) return `${key} ${JSON.stringify(got[key])} != ${JSON.stringify(sent[key])}`;
+    if (got[key] !== undefined && got[key] !== sent[key])
+      return `${key} ${JSON.stringify(got[key])} != ${JSON.stringify(sent[key])}`;
   }
   return undefined;
 }
@@ -64,7 +71,10 @@ export async function expectDelivered(
   timeoutMs: number,
   caps: ConformanceCapabilities = {},
 ): Promise<void> {
-  const got = await collector.waitFor(sent.map((p) => p.id), timeoutMs);
+  const got = await collector.waitFor(
+    sent.map((p) => p.id),
+    timeoutMs,
+  );
   const check = checkDelivery(sent, got, caps.compare ?? defaultCompare);
   if (check.missing.length || check.mismatched.length) {
     throw new Error(

@@ -11,5 +11,7 @@ import { withOptionsTable } from './options-table.js';
  */
 export function expectReadmeOptionsTable(readmePath: string | URL, schema: unknown): void {
   const text = readFileSync(readmePath, 'utf8');
-  expect(text, 'README option table is stale: run `pnpm docs:tables` at the repository root').toBe(withOptionsTable(text, schema));
+  expect(text, 'README option table is stale: run `pnpm docs:tables` at the repository root').toBe(
+    withOptionsTable(text, schema),
+  );
 }

@@ -65,10 +65,14 @@ export function optionSections(schema: unknown, path: string, description = ''):
   for (const [key, field] of Object.entries(shape)) {
     const { t } = unwrap(field);
     const d = t._def;
-    const child = d.typeName === 'ZodObject' ? { path: `${path}.${key}`, schema: t }
-      : d.typeName === 'ZodRecord' && isObject(d.valueType as ZodNode) ? { path: `${path}.${key}.<name>`, schema: d.valueType as ZodNode }
-        : d.typeName === 'ZodArray' && isObject(d.type as ZodNode) ? { path: `${path}.${key}[]`, schema: d.type as ZodNode }
-          : undefined;
+    const child =
+      d.typeName === 'ZodObject'
+        ? { path: `${path}.${key}`, schema: t }
+        : d.typeName === 'ZodRecord' && isObject(d.valueType as ZodNode)
+          ? { path: `${path}.${key}.<name>`, schema: d.valueType as ZodNode }
+          : d.typeName === 'ZodArray' && isObject(d.type as ZodNode)
+            ? { path: `${path}.${key}[]`, schema: d.type as ZodNode }
+            : undefined;
     if (child) sections.push(...optionSections(child.schema, child.path, field.description ?? ''));
   }
   return sections;
@@ -121,8 +125,10 @@ function objectShape(schema: ZodNode): Record<string, ZodNode> {
     if (def.typeName === 'ZodObject') return (def.shape as () => Record<string, ZodNode>)();
     if (def.typeName === 'ZodEffects') t = def.schema as ZodNode;
     else if (def.typeName === 'ZodPipeline') t = def.in as ZodNode;
-    else if (def.typeName === 'ZodBranded' || def.typeName === 'ZodReadonly') t = (def.type ?? def.innerType) as ZodNode;
-    else throw new Error(`options table: the config schema must be a z.object (got ${def.typeName ?? 'an unknown type'})`);
+    else if (def.typeName === 'ZodBranded' || def.typeName === 'ZodReadonly')
+      t = (def.type ?? def.innerType) as ZodNode;
+    else
+      throw new Error(`options table: the config schema must be a z.object (got ${def.typeName ?? 'an unknown type'})`);
   }
 }
 
@@ -140,9 +146,14 @@ function unwrap(field: ZodNode): { t: ZodNode; def: unknown; required: boolean }
   for (;;) {
     if (t === (durationSchema as unknown)) break;
     const d = t._def;
-    if (d.typeName === 'ZodDefault') { def = (d.defaultValue as () => unknown)(); required = false; t = d.innerType as ZodNode; }
-    else if (d.typeName === 'ZodOptional' || d.typeName === 'ZodNullable' || d.typeName === 'ZodCatch') { required = false; t = d.innerType as ZodNode; }
-    else if (d.typeName === 'ZodEffects') t = d.schema as ZodNode;
+    if (d.typeName === 'ZodDefault') {
+      def = (d.defaultValue as () => unknown)();
+      required = false;
+      t = d.innerType as ZodNode;
+    } else if (d.typeName === 'ZodOptional' || d.typeName === 'ZodNullable' || d.typeName === 'ZodCatch') {
+      required = false;
+      t = d.innerType as ZodNode;
+    } else if (d.typeName === 'ZodEffects') t = d.schema as ZodNode;
     else if (d.typeName === 'ZodPipeline') t = d.in as ZodNode;
     else if (d.typeName === 'ZodBranded') t = d.type as ZodNode;
     else break;
@@ -155,16 +166,29 @@ function typeName(t: ZodNode): string {
   const d = t._def;
   const code = (v: unknown) => `\`${String(v)}\``;
   switch (d.typeName) {
-    case 'ZodString': return 'string';
-    case 'ZodNumber': return (d.checks as Array<{ kind: string }>).some((c) => c.kind === 'int') ? 'integer' : 'number';
-    case 'ZodBoolean': return 'boolean';
-    case 'ZodLiteral': return code(d.value);
-    case 'ZodEnum': return (d.values as unknown[]).map(code).join(' | ');
-    case 'ZodNativeEnum': return Object.values(d.values as object).map(code).join(' | ');
-    case 'ZodUnion': return (d.options as ZodNode[]).map((o) => inspect(o).type).join(' | ');
-    case 'ZodArray': return `list of ${inspect(d.type as ZodNode).type}`;
-    case 'ZodRecord': return 'map';
-    case 'ZodObject': return 'object';
-    default: return (d.typeName ?? 'unknown').replace(/^Zod/, '').toLowerCase();
+    case 'ZodString':
+      return 'string';
+    case 'ZodNumber':
+      return (d.checks as Array<{ kind: string }>).some((c) => c.kind === 'int') ? 'integer' : 'number';
+    case 'ZodBoolean':
+      return 'boolean';
+    case 'ZodLiteral':
+      return code(d.value);
+    case 'ZodEnum':
+      return (d.values as unknown[]).map(code).join(' | ');
+    case 'ZodNativeEnum':
+      return Object.values(d.values as object)
+        .map(code)
+        .join(' | ');
+    case 'ZodUnion':
+      return (d.options as ZodNode[]).map((o) => inspect(o).type).join(' | ');
+    case 'ZodArray':
+      return `list of ${inspect(d.type as ZodNode).type}`;
+    case 'ZodRecord':
+      return 'map';
+    case 'ZodObject':
+      return 'object';
+    default:
+      return (d.typeName ?? 'unknown').replace(/^Zod/, '').toLowerCase();
   }
 }

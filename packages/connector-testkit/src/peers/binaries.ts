@@ -33,10 +33,18 @@ const SYSTEM_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin', '/usr/lib/rabbitmq
  *
  * @example findBinary('mosquitto', { env: 'BIFROST_MOSQUITTO' })
  */
-export function findBinary(name: string, opts: { env?: string; extraDirs?: readonly string[] } = {}): string | undefined {
+export function findBinary(
+  name: string,
+  opts: { env?: string; extraDirs?: readonly string[] } = {},
+): string | undefined {
   const explicit = opts.env ? process.env[opts.env] : undefined;
   if (explicit) return isExecutable(explicit) ? explicit : undefined;
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), join(peersDir(), 'bin'), ...SYSTEM_DIRS, ...(opts.extraDirs ?? [])];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter),
+    join(peersDir(), 'bin'),
+    ...SYSTEM_DIRS,
+    ...(opts.extraDirs ?? []),
+  ];
   for (const dir of dirs) {
     if (!dir) continue;
     const candidate = join(dir, name);

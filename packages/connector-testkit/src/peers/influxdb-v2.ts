@@ -62,12 +62,17 @@ export async function startInfluxV2(opts: InfluxV2Options = {}): Promise<InfluxV
     command: bin,
     ports: ['http'],
     args: ({ dir, ports }) => [
-      '--bolt-path', join(dir, 'influxd.bolt'),
-      '--engine-path', join(dir, 'engine'),
-      '--sqlite-path', join(dir, 'influxd.sqlite'),
-      '--http-bind-address', `127.0.0.1:${ports.http}`,
+      '--bolt-path',
+      join(dir, 'influxd.bolt'),
+      '--engine-path',
+      join(dir, 'engine'),
+      '--sqlite-path',
+      join(dir, 'influxd.sqlite'),
+      '--http-bind-address',
+      `127.0.0.1:${ports.http}`,
       '--reporting-disabled',
-      '--log-level', 'warn',
+      '--log-level',
+      'warn',
       ...(opts.tls ? ['--tls-cert', join(dir, 'tls', 'server.pem'), '--tls-key', join(dir, 'tls', 'server.key')] : []),
     ],
     prepare(ctx) {
@@ -83,8 +88,14 @@ export async function startInfluxV2(opts: InfluxV2Options = {}): Promise<InfluxV
     },
   });
   try {
-    const setup = await call('POST', '/api/v2/setup', JSON.stringify({ username: admin.username, password: admin.password, org, bucket, token }), 'application/json');
-    if (setup.status !== 201) throw new Error(`[testkit] influxdb 2.x: initial setup failed: HTTP ${setup.status} ${setup.body}`);
+    const setup = await call(
+      'POST',
+      '/api/v2/setup',
+      JSON.stringify({ username: admin.username, password: admin.password, org, bucket, token }),
+      'application/json',
+    );
+    if (setup.status !== 201)
+      throw new Error(`[testkit] influxdb 2.x: initial setup failed: HTTP ${setup.status} ${setup.body}`);
   } catch (err) {
     await peer.dispose();
     throw err;

@@ -146,7 +146,9 @@ export async function influxQl(
   const first = parsed.results?.[0];
   const error = parsed.error ?? first?.error ?? (reply.status >= 300 ? `HTTP ${reply.status}` : undefined);
   if (error) throw new Error(`[testkit] influxdb: ${q.slice(0, 200)} failed: ${error}`);
-  return (first?.series ?? []).flatMap((s) => s.values.map((v) => Object.fromEntries(s.columns.map((c, i) => [c, v[i]]))));
+  return (first?.series ?? []).flatMap((s) =>
+    s.values.map((v) => Object.fromEntries(s.columns.map((c, i) => [c, v[i]]))),
+  );
 }
 
 /**
@@ -166,7 +168,11 @@ export async function startInflux(opts: InfluxOptions = {}): Promise<InfluxPeer>
   let base = '';
   const basic = `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}`;
   const call = (method: 'GET' | 'POST', path: string, body?: string, auth = true): Promise<InfluxReply> =>
-    influxRequest(base, method, path, { ...(body !== undefined && { body }), ...(auth && { authorization: basic }), ...(opts.tls && { ca: opts.tls.caPem }) });
+    influxRequest(base, method, path, {
+      ...(body !== undefined && { body }),
+      ...(auth && { authorization: basic }),
+      ...(opts.tls && { ca: opts.tls.caPem }),
+    });
 
   const peer = await startProcessPeer<InfluxPort>({
     name: 'influxdb',
@@ -190,10 +196,16 @@ export async function startInflux(opts: InfluxOptions = {}): Promise<InfluxPeer>
   const query = (q: string, db = database): Promise<InfluxRow[]> => influxQl(call, q, db);
   try {
     // With auth on, the first admin may be created without credentials (and only then).
-    const created = await call('POST', '/query', new URLSearchParams({
-      q: `CREATE USER "${admin.username}" WITH PASSWORD '${admin.password.replaceAll("'", "\\'")}' WITH ALL PRIVILEGES`,
-    }).toString(), false);
-    if (created.status !== 200 || created.body.includes('"error"')) throw new Error(`[testkit] influxdb: creating the admin user failed: ${created.body}`);
+    const created = await call(
+      'POST',
+      '/query',
+      new URLSearchParams({
+        q: `CREATE USER "${admin.username}" WITH PASSWORD '${admin.password.replaceAll("'", "\\'")}' WITH ALL PRIVILEGES`,
+      }).toString(),
+      false,
+    );
+    if (created.status !== 200 || created.body.includes('"error"'))
+      throw new Error(`[testkit] influxdb: creating the admin user failed: ${created.body}`);
     await query(`CREATE DATABASE "${database}"`);
   } catch (err) {
     await peer.dispose();

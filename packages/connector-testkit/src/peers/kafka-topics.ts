@@ -16,11 +16,13 @@ export async function createKafkaTopic(
   await admin.connect();
   try {
     await admin.createTopics({
-      topics: [{
-        topic,
-        ...(opts.partitions !== undefined && { numPartitions: opts.partitions }),
-        ...(opts.config && { configEntries: Object.entries(opts.config).map(([name, value]) => ({ name, value })) }),
-      }],
+      topics: [
+        {
+          topic,
+          ...(opts.partitions !== undefined && { numPartitions: opts.partitions }),
+          ...(opts.config && { configEntries: Object.entries(opts.config).map(([name, value]) => ({ name, value })) }),
+        },
+      ],
       waitForLeaders: true,
     });
   } finally {

@@ -51,13 +51,15 @@ export interface KafkaPeer extends ProcessPeer<KafkaPort> {
   readonly mtlsBootstrap: string | undefined;
   readonly users: readonly KafkaUser[];
   /** With `proxied`: where the broker listens, and where a proxy in front of it must listen. */
-  readonly proxied: { upstream: { host: string; port: number }; advertised: { host: string; port: number } } | undefined;
+  readonly proxied:
+    { upstream: { host: string; port: number }; advertised: { host: string; port: number } } | undefined;
 }
 
 /** The jars and `java`, or why the peer cannot run (for `requirePeer('kafka', kafkaInstallation)`). */
 export function kafkaInstallation(): { java: string; classpath: string } | { missing: string } {
   const home = join(peersDir(), `kafka-${KAFKA_VERSION}`);
-  if (!existsSync(join(home, '.complete'))) return { missing: `Apache Kafka ${KAFKA_VERSION} jars not found in ${home}; ${INSTALL_HINT}` };
+  if (!existsSync(join(home, '.complete')))
+    return { missing: `Apache Kafka ${KAFKA_VERSION} jars not found in ${home}; ${INSTALL_HINT}` };
   const java = findBinary('java', { env: 'BIFROST_JAVA' });
   if (!java) return { missing: `java (17+) not found; ${INSTALL_HINT}` };
   return { java, classpath: join(home, 'libs', '*') };
@@ -66,7 +68,13 @@ export function kafkaInstallation(): { java: string; classpath: string } | { mis
 /** The broker config: KRaft combined mode, loopback listeners, single-replica internal topics. */
 export function kafkaServerProperties(
   ctx: PeerContext<KafkaPort>,
-  opts: { users: readonly KafkaUser[]; partitions: number; tlsDir?: string; proxied?: boolean; extra?: KafkaOptions['properties'] },
+  opts: {
+    users: readonly KafkaUser[];
+    partitions: number;
+    tlsDir?: string;
+    proxied?: boolean;
+    extra?: KafkaOptions['properties'];
+  },
 ): string {
   const { ports, host } = ctx;
   const listeners = [`PLAINTEXT://${host}:${ports.plaintext}`];
@@ -81,7 +89,8 @@ export function kafkaServerProperties(
     'controller.quorum.voters': `1@${host}:${ports.controller}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map':
+      'PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL,CONTROLLER:PLAINTEXT',
     'log.dirs': join(ctx.dir, 'data'),
     'num.partitions': opts.partitions,
     'auto.create.topics.enable': true,
@@ -103,8 +112,10 @@ export function kafkaServerProperties(
     Object.assign(props, {
       'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
       'listener.name.sasl_ssl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
-      'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
-      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config':
+        'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config':
+        'org.apache.kafka.common.security.scram.ScramLoginModule required;',
       // PEM stores (Kafka 2.7+): the keystore file holds the PKCS#8 key followed by the certificate chain.
       'ssl.keystore.type': 'PEM',
       'ssl.keystore.location': join(opts.tlsDir, 'keystore.pem'),
@@ -117,7 +128,11 @@ export function kafkaServerProperties(
   props.listeners = [...listeners, `CONTROLLER://${host}:${ports.controller}`].join(',');
   props['advertised.listeners'] = advertised.join(',');
   Object.assign(props, opts.extra);
-  return Object.entries(props).map(([k, v]) => `${k}=${String(v)}`).join('\n') + '\n';
+  return (
+    Object.entries(props)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join('\n') + '\n'
+  );
 }
 
 const LOG4J = [
@@ -148,14 +163,20 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
   if ('missing' in found) throw new Error(`[testkit] ${found.missing}`);
   const users = opts.users ?? [{ username: 'bifrost', password: randomBytes(9).toString('base64url') }];
   const jvm = (dir: string) => [
-    `-Xmx${opts.heap ?? '512m'}`, '-Xms64m', '-XX:+UseSerialGC', '-Djava.awt.headless=true',
-    `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`, '-cp', found.classpath,
+    `-Xmx${opts.heap ?? '512m'}`,
+    '-Xms64m',
+    '-XX:+UseSerialGC',
+    '-Djava.awt.headless=true',
+    `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`,
+    '-cp',
+    found.classpath,
   ];
   const peer = await startProcessPeer<KafkaPort>({
     name: 'kafka',
     command: found.java,
     ports: [
-      'plaintext', 'controller',
+      'plaintext',
+      'controller',
       ...(opts.tls ? (['saslSsl', 'mtls'] as const) : []),
       ...(opts.proxied ? (['proxied', 'proxiedAdvertised'] as const) : []),
     ],
@@ -167,22 +188,53 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
       if (opts.tls) {
         tlsDir = join(ctx.dir, 'tls');
         mkdirSync(tlsDir);
-        writeFileSync(join(tlsDir, 'keystore.pem'), `${opts.tls.keyPem.trim()}\n${opts.tls.certPem.trim()}\n`, { mode: 0o600 });
+        writeFileSync(join(tlsDir, 'keystore.pem'), `${opts.tls.keyPem.trim()}\n${opts.tls.certPem.trim()}\n`, {
+          mode: 0o600,
+        });
         writeFileSync(join(tlsDir, 'ca.pem'), opts.tls.caPem);
       }
-      writeFileSync(join(ctx.dir, 'server.properties'), kafkaServerProperties(ctx, { users, partitions: opts.partitions ?? 3, tlsDir, proxied: opts.proxied, extra: opts.properties }));
+      writeFileSync(
+        join(ctx.dir, 'server.properties'),
+        kafkaServerProperties(ctx, {
+          users,
+          partitions: opts.partitions ?? 3,
+          tlsDir,
+          proxied: opts.proxied,
+          extra: opts.properties,
+        }),
+      );
       writeFileSync(join(ctx.dir, 'log4j.properties'), LOG4J);
       const scram = opts.tls
-        ? users.flatMap((u) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.username},password=${u.password}]`]))
+        ? users.flatMap((u) =>
+            ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => [
+              '--add-scram',
+              `${m}=[name=${u.username},password=${u.password}]`,
+            ]),
+          )
         : [];
       // As Kafka's own Uuid.randomUuid does: an id starting with '-' would be read as an option.
       let clusterId: string;
-      do clusterId = randomBytes(16).toString('base64url'); while (clusterId.startsWith('-'));
-      const format = spawnSync(found.java, [...jvm(ctx.dir), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', join(ctx.dir, 'server.properties'), ...scram], {
-        cwd: ctx.dir,
-        encoding: 'utf8',
-      });
-      if (format.status !== 0) throw new Error(`[testkit] kafka storage format failed:\n${format.stdout}${format.stderr}`);
+      do clusterId = randomBytes(16).toString('base64url');
+      while (clusterId.startsWith('-'));
+      const format = spawnSync(
+        found.java,
+        [
+          ...jvm(ctx.dir),
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          clusterId,
+          '-c',
+          join(ctx.dir, 'server.properties'),
+          ...scram,
+        ],
+        {
+          cwd: ctx.dir,
+          encoding: 'utf8',
+        },
+      );
+      if (format.status !== 0)
+        throw new Error(`[testkit] kafka storage format failed:\n${format.stdout}${format.stderr}`);
     },
   });
   const at = (port: number | undefined) => (port === undefined ? undefined : `${peer.host}:${port}`);
@@ -192,7 +244,10 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
     mtlsBootstrap: at(opts.tls ? peer.ports.mtls : undefined),
     users,
     proxied: opts.proxied
-      ? { upstream: { host: peer.host, port: peer.ports.proxied }, advertised: { host: peer.host, port: peer.ports.proxiedAdvertised } }
+      ? {
+          upstream: { host: peer.host, port: peer.ports.proxied },
+          advertised: { host: peer.host, port: peer.ports.proxiedAdvertised },
+        }
       : undefined,
   });
 }

@@ -45,7 +45,10 @@ export function mosquittoBinary(): string | undefined {
 }
 
 /** `mosquitto.conf` for a loopback-only broker; exported for tests of the config itself. */
-export function mosquittoConf(ctx: PeerContext<MosquittoPort>, opts: MosquittoOptions & { hasPasswords: boolean; tlsDir?: string }): string {
+export function mosquittoConf(
+  ctx: PeerContext<MosquittoPort>,
+  opts: MosquittoOptions & { hasPasswords: boolean; tlsDir?: string },
+): string {
   const anonymous = opts.allowAnonymous ?? !opts.hasPasswords;
   const lines = [
     'per_listener_settings false',
@@ -57,7 +60,10 @@ export function mosquittoConf(ctx: PeerContext<MosquittoPort>, opts: MosquittoOp
     // A test broker must never drop what it acknowledged: no cap on a slow subscriber's queue.
     'max_queued_messages 0',
     'log_dest stderr',
-    'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
+    'log_type error',
+    'log_type warning',
+    'log_type notice',
+    'log_type information',
     'connection_messages true',
     // Stay the user that started the test: the peer dir is private to it.
     ...(process.getuid?.() === 0 ? ['user root'] : []),
@@ -65,7 +71,11 @@ export function mosquittoConf(ctx: PeerContext<MosquittoPort>, opts: MosquittoOp
     `listener ${ctx.ports.mqtt} 127.0.0.1`,
   ];
   if (opts.tlsDir) {
-    const files = [`cafile ${join(opts.tlsDir, 'ca.pem')}`, `certfile ${join(opts.tlsDir, 'server.pem')}`, `keyfile ${join(opts.tlsDir, 'server.key')}`];
+    const files = [
+      `cafile ${join(opts.tlsDir, 'ca.pem')}`,
+      `certfile ${join(opts.tlsDir, 'server.pem')}`,
+      `keyfile ${join(opts.tlsDir, 'server.key')}`,
+    ];
     lines.push(`listener ${ctx.ports.mqtts} 127.0.0.1`, ...files, 'require_certificate false');
     lines.push(`listener ${ctx.ports.mqttsMutual} 127.0.0.1`, ...files, 'require_certificate true');
   }
@@ -78,7 +88,8 @@ function writePasswords(passwd: string, users: readonly MqttUser[]): void {
   writeFileSync(passwd, '', { mode: 0o600 });
   for (const u of users) {
     const res = spawnSync(tool, ['-b', passwd, u.username, u.password], { encoding: 'utf8' });
-    if (res.status !== 0) throw new Error(`[testkit] mosquitto_passwd failed for user '${u.username}': ${res.stderr || res.stdout}`);
+    if (res.status !== 0)
+      throw new Error(`[testkit] mosquitto_passwd failed for user '${u.username}': ${res.stderr || res.stdout}`);
   }
 }
 
@@ -106,7 +117,10 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       mkdirSync(join(ctx.dir, 'data'));
       const tlsDir = opts.tls ? writeServerTlsFiles(ctx.dir, opts.tls) : undefined;
       if (users.length) writePasswords(join(ctx.dir, 'passwd'), users);
-      writeFileSync(join(ctx.dir, 'mosquitto.conf'), mosquittoConf(ctx, { ...opts, hasPasswords: users.length > 0, tlsDir }));
+      writeFileSync(
+        join(ctx.dir, 'mosquitto.conf'),
+        mosquittoConf(ctx, { ...opts, hasPasswords: users.length > 0, tlsDir }),
+      );
     },
   });
   return Object.assign(peer, {

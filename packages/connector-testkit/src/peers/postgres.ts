@@ -53,7 +53,10 @@ export interface PostgresPeer extends ProcessPeer<'postgres'> {
 /** The server programs dir (see {@link postgresBinDir}) or why PostgreSQL cannot run here. */
 export function postgresInstallation(): string | { missing: string } {
   const bin = postgresBinDir();
-  if (!bin) return { missing: 'PostgreSQL server (postgres, initdb) not found in /usr/lib/postgresql/<v>/bin or $BIFROST_PG_BIN' };
+  if (!bin)
+    return {
+      missing: 'PostgreSQL server (postgres, initdb) not found in /usr/lib/postgresql/<v>/bin or $BIFROST_PG_BIN',
+    };
   if (process.getuid?.() === 0 && spawnSync('id', ['-u', 'postgres']).status !== 0) {
     return { missing: 'tests run as root but there is no `postgres` system user to run the server as' };
   }
@@ -94,9 +97,14 @@ function postgresConf(ctx: PeerContext<'postgres'>, opts: PostgresOptions, times
   }
   if (timescale) Object.assign(conf, { shared_preload_libraries: 'timescaledb', 'timescaledb.telemetry_level': 'off' });
   Object.assign(conf, opts.conf);
-  return Object.entries(conf)
-    .map(([k, v]) => `${k} = ${typeof v === 'string' ? quoteLiteral(v) : typeof v === 'boolean' ? (v ? 'on' : 'off') : v}`)
-    .join('\n') + '\n';
+  return (
+    Object.entries(conf)
+      .map(
+        ([k, v]) =>
+          `${k} = ${typeof v === 'string' ? quoteLiteral(v) : typeof v === 'boolean' ? (v ? 'on' : 'off') : v}`,
+      )
+      .join('\n') + '\n'
+  );
 }
 
 function hba(opts: PostgresOptions): string {
@@ -140,26 +148,59 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     prepare(ctx) {
       const pwfile = join(ctx.dir, 'superuser.pw');
       writeFileSync(pwfile, superuser.password, { mode: 0o644 });
-      const init = spawnSync(join(bin, 'initdb'), [
-        '-D', data(ctx), '-U', superuser.username, `--pwfile=${pwfile}`, '--auth-local=trust', '--auth-host=scram-sha-256',
-        '-E', 'UTF8', '--locale=C', '--no-sync',
-      ], { encoding: 'utf8', cwd: ctx.dir, ...(ctx.osUser ?? {}) });
+      const init = spawnSync(
+        join(bin, 'initdb'),
+        [
+          '-D',
+          data(ctx),
+          '-U',
+          superuser.username,
+          `--pwfile=${pwfile}`,
+          '--auth-local=trust',
+          '--auth-host=scram-sha-256',
+          '-E',
+          'UTF8',
+          '--locale=C',
+          '--no-sync',
+        ],
+        { encoding: 'utf8', cwd: ctx.dir, ...(ctx.osUser ?? {}) },
+      );
       if (init.status !== 0) throw new Error(`[testkit] initdb failed:\n${init.stdout}${init.stderr}`);
       if (opts.tls) writeServerTlsFiles(ctx.dir, opts.tls);
       writeFileSync(join(data(ctx), 'postgresql.auto.conf'), postgresConf(ctx, opts, timescale));
       writeFileSync(join(data(ctx), 'pg_hba.conf'), hba(opts));
     },
-    ready: async (ctx) => spawnSync(join(bin, 'pg_isready'), ['-q', '-h', ctx.dir, '-p', String(ctx.ports.postgres)]).status === 0,
+    ready: async (ctx) =>
+      spawnSync(join(bin, 'pg_isready'), ['-q', '-h', ctx.dir, '-p', String(ctx.ports.postgres)]).status === 0,
   });
 
   const sql = async (query: string, db = 'postgres'): Promise<string> => {
     try {
-      const { stdout } = await run(join(bin, 'psql'), [
-        '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', peer.dir, '-p', String(peer.ports.postgres), '-U', superuser.username, '-d', db, '-c', query,
-      ], { encoding: 'utf8' });
+      const { stdout } = await run(
+        join(bin, 'psql'),
+        [
+          '-X',
+          '-At',
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-h',
+          peer.dir,
+          '-p',
+          String(peer.ports.postgres),
+          '-U',
+          superuser.username,
+          '-d',
+          db,
+          '-c',
+          query,
+        ],
+        { encoding: 'utf8' },
+      );
       return stdout.trim();
     } catch (err) {
-      throw new Error(`[testkit] postgres: ${query.slice(0, 200)} failed: ${(err as { stderr?: string }).stderr ?? String(err)}`);
+      throw new Error(
+        `[testkit] postgres: ${query.slice(0, 200)} failed: ${(err as { stderr?: string }).stderr ?? String(err)}`,
+      );
     }
   };
   const createDatabase = async (name: string, owner = user.username) => {

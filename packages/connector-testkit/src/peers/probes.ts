@@ -15,7 +15,10 @@ export function tcpOpen(port: number, host = '127.0.0.1', timeoutMs = 1_000): Pr
 }
 
 /** True when `url` answers with one of `statuses` (default any 2xx). Network errors count as not ready. */
-export async function httpReady(url: string, init: RequestInit & { statuses?: readonly number[] } = {}): Promise<boolean> {
+export async function httpReady(
+  url: string,
+  init: RequestInit & { statuses?: readonly number[] } = {},
+): Promise<boolean> {
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2_000) });
     await res.arrayBuffer();

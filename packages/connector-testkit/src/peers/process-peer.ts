@@ -75,7 +75,10 @@ export interface UserIds {
 function userIds(user: string): UserIds {
   const id = (flag: string) => {
     const res = spawnSync('id', [flag, user], { encoding: 'utf8' });
-    if (res.status !== 0) throw new Error(`[testkit] system user '${user}' not found (${res.stderr.trim()}); the server runs as that user when tests run as root`);
+    if (res.status !== 0)
+      throw new Error(
+        `[testkit] system user '${user}' not found (${res.stderr.trim()}); the server runs as that user when tests run as root`,
+      );
     return Number(res.stdout.trim());
   };
   return { uid: id('-u'), gid: id('-g') };
@@ -146,7 +149,9 @@ export class ProcessPeer<Port extends string = string> implements PeerContext<Po
     };
     child.stdout!.on('data', capture);
     child.stderr!.on('data', capture);
-    child.once('error', (err) => { this.spawnError = err; });
+    child.once('error', (err) => {
+      this.spawnError = err;
+    });
     child.once('exit', (code, signal) => this.log.note(`exit ${signal ?? code}`));
     if (child.pid) track(this.dir, child.pid);
     const probe = this.spec.ready ?? (() => tcpOpen(this.ports[this.spec.ports[0]!]));
@@ -156,7 +161,8 @@ export class ProcessPeer<Port extends string = string> implements PeerContext<Po
         intervalMs: 100,
         failFast: () => {
           if (this.spawnError) return this.failure(`could not be started: ${this.spawnError.message}`);
-          if (!this.running) return this.failure(`exited during startup (${child.signalCode ?? `code ${child.exitCode}`})`);
+          if (!this.running)
+            return this.failure(`exited during startup (${child.signalCode ?? `code ${child.exitCode}`})`);
           return undefined;
         },
         describe: () => this.failure(`was not ready after ${this.spec.startTimeoutMs ?? 30_000} ms`),
@@ -222,7 +228,9 @@ export class ProcessPeer<Port extends string = string> implements PeerContext<Po
 function signalGroup(group: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-group, signal);
-  } catch { /* already gone */ }
+  } catch {
+    /* already gone */
+  }
 }
 
 /**
@@ -239,7 +247,9 @@ export async function startProcessPeer<Port extends string>(spec: ProcessPeerSpe
     const ports = {} as Record<Port, number>;
     for (const name of spec.ports) ports[name] = await getPort({ host: PEER_HOST });
     const peer = new ProcessPeer(spec, dir, ports, ids);
-    const handOver = () => { if (ids) spawnSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]); };
+    const handOver = () => {
+      if (ids) spawnSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]);
+    };
     try {
       handOver();
       await spec.prepare?.(peer);

@@ -49,7 +49,8 @@ export interface RabbitPeer extends ProcessPeer<RabbitPort> {
 export function rabbitInstallation(): { server: string; ctl: string; epmd: string } | { missing: string } {
   const dir = process.env.BIFROST_RABBITMQ_BIN ?? RABBITMQ_SCRIPTS;
   const server = join(dir, 'rabbitmq-server');
-  if (!existsSync(server)) return { missing: `rabbitmq-server not found in ${dir} (Debian package rabbitmq-server); ${INSTALL_HINT}` };
+  if (!existsSync(server))
+    return { missing: `rabbitmq-server not found in ${dir} (Debian package rabbitmq-server); ${INSTALL_HINT}` };
   const epmd = findBinary('epmd', { extraDirs: ['/usr/lib/erlang/bin'] });
   if (!epmd) return { missing: `epmd (Erlang) not found; ${INSTALL_HINT}` };
   return { server, ctl: join(dir, 'rabbitmqctl'), epmd };
@@ -83,7 +84,11 @@ export function rabbitConf(
     });
   }
   Object.assign(conf, opts.extra);
-  return Object.entries(conf).map(([k, v]) => `${k} = ${String(v)}`).join('\n') + '\n';
+  return (
+    Object.entries(conf)
+      .map(([k, v]) => `${k} = ${String(v)}`)
+      .join('\n') + '\n'
+  );
 }
 
 /**
@@ -144,12 +149,16 @@ export async function startRabbitMq(opts: RabbitOptions = {}): Promise<RabbitPee
       stopTimeoutMs: 30_000,
       prepare(ctx) {
         const tlsDir = opts.tls ? writeServerTlsFiles(ctx.dir, opts.tls) : undefined;
-        writeFileSync(join(ctx.dir, 'rabbitmq.conf'), rabbitConf(ctx, { user, tlsDir, requireClientCert: opts.requireClientCert ?? false, extra: opts.conf }));
+        writeFileSync(
+          join(ctx.dir, 'rabbitmq.conf'),
+          rabbitConf(ctx, { user, tlsDir, requireClientCert: opts.requireClientCert ?? false, extra: opts.conf }),
+        );
         writeFileSync(join(ctx.dir, 'enabled_plugins'), '[].\n');
         writeFileSync(join(ctx.dir, 'rabbitmq-env.conf'), '');
       },
       // The AMQP listener opens late in the boot; await_startup then confirms the node finished booting.
-      ready: async (ctx) => (await tcpOpen(ctx.ports.amqp)) && ctl(ctx, ['await_startup', '--timeout', '30']).status === 0,
+      ready: async (ctx) =>
+        (await tcpOpen(ctx.ports.amqp)) && ctl(ctx, ['await_startup', '--timeout', '30']).status === 0,
     });
   } catch (err) {
     await epmd.dispose();
@@ -164,7 +173,8 @@ export async function startRabbitMq(opts: RabbitOptions = {}): Promise<RabbitPee
     nodeName,
     ctl(...args: string[]): string {
       const res = ctl(peer, args);
-      if (res.status !== 0) throw new Error(`[testkit] rabbitmqctl ${args.join(' ')} failed: ${res.stdout}${res.stderr}`);
+      if (res.status !== 0)
+        throw new Error(`[testkit] rabbitmqctl ${args.join(' ')} failed: ${res.stdout}${res.stderr}`);
       return res.stdout;
     },
     async dispose(): Promise<void> {

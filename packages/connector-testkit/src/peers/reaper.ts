@@ -29,7 +29,9 @@ function alive(pid: number): boolean {
 function killGroup(group: number): void {
   try {
     process.kill(-group, 'SIGKILL');
-  } catch { /* already gone */ }
+  } catch {
+    /* already gone */
+  }
 }
 
 function reapAllSync(): void {

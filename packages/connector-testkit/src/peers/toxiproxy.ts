@@ -44,7 +44,13 @@ export class ToxiproxyProxy {
   async addToxic(toxic: Toxic, opts: ToxicOptions = {}): Promise<string> {
     const stream = opts.stream ?? 'downstream';
     const name = opts.name ?? `${toxic.type}_${stream}`;
-    await this.client.call('POST', `/proxies/${this.name}/toxics`, { name, type: toxic.type, stream, toxicity: opts.toxicity ?? 1, attributes: toxic.attributes });
+    await this.client.call('POST', `/proxies/${this.name}/toxics`, {
+      name,
+      type: toxic.type,
+      stream,
+      toxicity: opts.toxicity ?? 1,
+      attributes: toxic.attributes,
+    });
     return name;
   }
 
@@ -96,9 +102,20 @@ export class ToxiproxyClient {
    */
   async createProxy(opts: { upstream: string; name?: string; listen?: string }): Promise<ToxiproxyProxy> {
     const name = opts.name ?? `proxy_${randomBytes(4).toString('hex')}`;
-    const created = (await this.call('POST', '/proxies', { name, listen: opts.listen ?? '127.0.0.1:0', upstream: opts.upstream, enabled: true })) as { listen: string };
+    const created = (await this.call('POST', '/proxies', {
+      name,
+      listen: opts.listen ?? '127.0.0.1:0',
+      upstream: opts.upstream,
+      enabled: true,
+    })) as { listen: string };
     const at = created.listen.lastIndexOf(':');
-    return new ToxiproxyProxy(this, name, created.listen.slice(0, at), Number(created.listen.slice(at + 1)), opts.upstream);
+    return new ToxiproxyProxy(
+      this,
+      name,
+      created.listen.slice(0, at),
+      Number(created.listen.slice(at + 1)),
+      opts.upstream,
+    );
   }
 
   /** Removes every toxic and re-enables every proxy. */
@@ -144,12 +161,19 @@ export async function startToxiproxy(): Promise<ToxiproxyPeer> {
 
 /** The toxics (name, stream) that make up one conformance-suite fault. */
 function toxicsFor(fault: NetworkFault): Array<[Toxic, ToxicOptions]> {
-  const both = (toxic: Toxic): Array<[Toxic, ToxicOptions]> => [[toxic, { stream: 'upstream' }], [toxic, { stream: 'downstream' }]];
+  const both = (toxic: Toxic): Array<[Toxic, ToxicOptions]> => [
+    [toxic, { stream: 'upstream' }],
+    [toxic, { stream: 'downstream' }],
+  ];
   switch (fault.type) {
-    case 'latency': return both({ type: 'latency', attributes: { latency: fault.latencyMs } });
-    case 'bandwidth': return both({ type: 'bandwidth', attributes: { rate: fault.kbPerSecond } });
-    case 'timeout': return both({ type: 'timeout', attributes: { timeout: fault.timeoutMs } });
-    case 'reset_peer': return [[{ type: 'reset_peer', attributes: { timeout: fault.timeoutMs } }, { stream: 'upstream' }]];
+    case 'latency':
+      return both({ type: 'latency', attributes: { latency: fault.latencyMs } });
+    case 'bandwidth':
+      return both({ type: 'bandwidth', attributes: { rate: fault.kbPerSecond } });
+    case 'timeout':
+      return both({ type: 'timeout', attributes: { timeout: fault.timeoutMs } });
+    case 'reset_peer':
+      return [[{ type: 'reset_peer', attributes: { timeout: fault.timeoutMs } }, { stream: 'upstream' }]];
   }
 }
 
@@ -192,7 +216,10 @@ export function toxiproxyFaultProxy(
   return async (upstream) => {
     const toxi = server === undefined ? await sharedToxiproxy() : typeof server === 'function' ? server() : server;
     const at = options.listen?.(upstream);
-    const proxy = await toxi.client.createProxy({ upstream: `${upstream.host}:${upstream.port}`, ...(at && { listen: `${at.host}:${at.port}` }) });
+    const proxy = await toxi.client.createProxy({
+      upstream: `${upstream.host}:${upstream.port}`,
+      ...(at && { listen: `${at.host}:${at.port}` }),
+    });
     return {
       listen: { host: proxy.host, port: proxy.port },
       async inject(fault) {

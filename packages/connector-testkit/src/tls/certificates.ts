@@ -46,7 +46,10 @@ export function issueCertificate(req: CertificateRequest): PemPair {
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
   cert.validity.notBefore = req.notBefore ?? new Date(Date.now() - HOUR);
   cert.validity.notAfter = req.notAfter ?? new Date(Date.now() + 30 * 24 * HOUR);
-  const subject = [{ name: 'commonName', value: req.commonName }, { name: 'organizationName', value: 'Bifrost test run' }];
+  const subject = [
+    { name: 'commonName', value: req.commonName },
+    { name: 'organizationName', value: 'Bifrost test run' },
+  ];
   cert.setSubject(subject);
   const issuerCert = req.issuer ? forge.pki.certificateFromPem(req.issuer.cert) : undefined;
   cert.setIssuer(issuerCert ? issuerCert.subject.attributes : subject);
@@ -61,8 +64,13 @@ export function issueCertificate(req: CertificateRequest): PemPair {
       : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ];
-  if (issuerCert) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuerCert.generateSubjectKeyIdentifier().getBytes() });
-  if (req.usage?.length) extensions.push({ name: 'extKeyUsage', ...Object.fromEntries(req.usage.map((u) => [u, true])) });
+  if (issuerCert)
+    extensions.push({
+      name: 'authorityKeyIdentifier',
+      keyIdentifier: issuerCert.generateSubjectKeyIdentifier().getBytes(),
+    });
+  if (req.usage?.length)
+    extensions.push({ name: 'extKeyUsage', ...Object.fromEntries(req.usage.map((u) => [u, true])) });
   if (altNames.length) extensions.push({ name: 'subjectAltName', altNames });
   cert.setExtensions(extensions);
   const signingKey = forge.pki.privateKeyFromPem(req.issuer?.key ?? key);

@@ -97,27 +97,47 @@ export function createTlsFixture(opts: TlsFixtureOptions = {}): TlsFixture {
     dir,
     ca,
     otherCa,
-    server: write('server', issueCertificate({ commonName: 'localhost', issuer: ca, key: serverKey, usage: ['serverAuth'], ...sans })),
-    client: write('client', issueCertificate({ commonName: clientName, issuer: ca, key: clientKey, usage: ['clientAuth'] })),
-    expiredClient: write('expired-client', issueCertificate({
-      commonName: clientName,
-      issuer: ca,
-      key: clientKey,
-      usage: ['clientAuth'],
-      notBefore: new Date(Date.now() - 3 * DAY),
-      notAfter: new Date(Date.now() - DAY),
-    })),
-    foreignClient: write('foreign-client', issueCertificate({ commonName: clientName, issuer: otherCa, key: clientKey, usage: ['clientAuth'] })),
-    foreignServer: write('foreign-server', issueCertificate({ commonName: 'localhost', issuer: otherCa, key: serverKey, usage: ['serverAuth'], ...sans })),
+    server: write(
+      'server',
+      issueCertificate({ commonName: 'localhost', issuer: ca, key: serverKey, usage: ['serverAuth'], ...sans }),
+    ),
+    client: write(
+      'client',
+      issueCertificate({ commonName: clientName, issuer: ca, key: clientKey, usage: ['clientAuth'] }),
+    ),
+    expiredClient: write(
+      'expired-client',
+      issueCertificate({
+        commonName: clientName,
+        issuer: ca,
+        key: clientKey,
+        usage: ['clientAuth'],
+        notBefore: new Date(Date.now() - 3 * DAY),
+        notAfter: new Date(Date.now() - DAY),
+      }),
+    ),
+    foreignClient: write(
+      'foreign-client',
+      issueCertificate({ commonName: clientName, issuer: otherCa, key: clientKey, usage: ['clientAuth'] }),
+    ),
+    foreignServer: write(
+      'foreign-server',
+      issueCertificate({ commonName: 'localhost', issuer: otherCa, key: serverKey, usage: ['serverAuth'], ...sans }),
+    ),
     serverTls: () => ({ caPem: ca.cert, certPem: fixture.server.cert, keyPem: fixture.server.key }),
     clientTls(kind) {
       const base = { servername: 'localhost', rejectUnauthorized: true };
       switch (kind) {
-        case 'tls': return { ...base, ca: ca.cert };
-        case 'mtls': return { ...base, ca: ca.cert, cert: fixture.client.cert, key: fixture.client.key };
-        case 'untrusted-ca': return { ...base, ca: otherCa.cert };
-        case 'expired-cert': return { ...base, ca: ca.cert, cert: fixture.expiredClient.cert, key: fixture.expiredClient.key };
-        case 'foreign-cert': return { ...base, ca: ca.cert, cert: fixture.foreignClient.cert, key: fixture.foreignClient.key };
+        case 'tls':
+          return { ...base, ca: ca.cert };
+        case 'mtls':
+          return { ...base, ca: ca.cert, cert: fixture.client.cert, key: fixture.client.key };
+        case 'untrusted-ca':
+          return { ...base, ca: otherCa.cert };
+        case 'expired-cert':
+          return { ...base, ca: ca.cert, cert: fixture.expiredClient.cert, key: fixture.expiredClient.key };
+        case 'foreign-cert':
+          return { ...base, ca: ca.cert, cert: fixture.foreignClient.cert, key: fixture.foreignClient.key };
       }
     },
     dispose: () => rmSync(dir, { recursive: true, force: true }),

@@ -11,7 +11,9 @@ const PLAIN_MS_RE = /^\d+(?:\.\d+)?$/;
 export class DurationError extends Error {
   readonly code = 'BIFROST_ERR_INVALID_DURATION';
   constructor(readonly input: unknown) {
-    super(`[bifrost] invalid duration ${JSON.stringify(input)}: use a number of milliseconds or a string like 500ms, 5s, 2m, 1h, 1d or 1m30s`);
+    super(
+      `[bifrost] invalid duration ${JSON.stringify(input)}: use a number of milliseconds or a string like 500ms, 5s, 2m, 1h, 1d or 1m30s`,
+    );
     this.name = 'DurationError';
   }
 }

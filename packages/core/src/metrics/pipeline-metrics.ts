@@ -35,24 +35,55 @@ export class PipelineMetrics {
   readonly retries: Counter<'connector' | 'type'>;
   readonly bytesSent: Counter<'connector' | 'type'>;
 
-  constructor(readonly registry: Registry, gaugeSource: () => ConnectorGaugeSource[]) {
+  constructor(
+    readonly registry: Registry,
+    gaugeSource: () => ConnectorGaugeSource[],
+  ) {
     const registers = [registry];
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
       new Counter<L>({ name, help, labelNames, registers });
     this.sent = counter('bifrost_cloud_data_points_sent_total', 'Points the remote side acknowledged', LABELS);
-    this.failed = counter('bifrost_cloud_data_points_failed_total',
-      'Points in write attempts that failed (each failed attempt counts its points; they stay queued unless dead-lettered)', LABELS);
-    this.batches = counter('bifrost_cloud_batch_operations_total',
-      'Batch writes by result: success, partial (some points rejected), failure', [...LABELS, 'result']);
-    this.connectionAttempts = counter('bifrost_cloud_connection_attempts_total',
-      'Calls to connect() by result: success, failure', [...LABELS, 'result']);
-    this.deadLettered = counter('bifrost_cloud_dead_letter_total',
-      'Points moved to the dead-letter table by the pipeline (poison, rejected, TTL expired), by error code', [...LABELS, 'code']);
-    this.dropped = counter('bifrost_cloud_points_dropped_total', 'Points dropped by a full lane (when_full: drop_oldest / drop_newest)', LABELS);
+    this.failed = counter(
+      'bifrost_cloud_data_points_failed_total',
+      'Points in write attempts that failed (each failed attempt counts its points; they stay queued unless dead-lettered)',
+      LABELS,
+    );
+    this.batches = counter(
+      'bifrost_cloud_batch_operations_total',
+      'Batch writes by result: success, partial (some points rejected), failure',
+      [...LABELS, 'result'],
+    );
+    this.connectionAttempts = counter(
+      'bifrost_cloud_connection_attempts_total',
+      'Calls to connect() by result: success, failure',
+      [...LABELS, 'result'],
+    );
+    this.deadLettered = counter(
+      'bifrost_cloud_dead_letter_total',
+      'Points moved to the dead-letter table by the pipeline (poison, rejected, TTL expired), by error code',
+      [...LABELS, 'code'],
+    );
+    this.dropped = counter(
+      'bifrost_cloud_points_dropped_total',
+      'Points dropped by a full lane (when_full: drop_oldest / drop_newest)',
+      LABELS,
+    );
     this.ingested = counter('bifrost_cloud_points_ingested_total', 'Points durably queued for the connector', LABELS);
-    this.unrouted = new Counter({ name: 'bifrost_cloud_points_unrouted_total', help: 'Ingested points no routing rule (and no default connector) selected', registers });
-    this.retries = counter('bifrost_cloud_retries_total', 'Batch writes that re-send points written before: in-place retries, and batches handed back to the queue (timeout, auth, breaker, maxElapsed, partial write) and leased again', LABELS);
-    this.bytesSent = counter('bifrost_cloud_bytes_sent_total', 'Payload bytes acknowledged, for connectors that report them', LABELS);
+    this.unrouted = new Counter({
+      name: 'bifrost_cloud_points_unrouted_total',
+      help: 'Ingested points no routing rule (and no default connector) selected',
+      registers,
+    });
+    this.retries = counter(
+      'bifrost_cloud_retries_total',
+      'Batch writes that re-send points written before: in-place retries, and batches handed back to the queue (timeout, auth, breaker, maxElapsed, partial write) and leased again',
+      LABELS,
+    );
+    this.bytesSent = counter(
+      'bifrost_cloud_bytes_sent_total',
+      'Payload bytes acknowledged, for connectors that report them',
+      LABELS,
+    );
     this.responseTime = new Histogram({
       name: 'bifrost_cloud_response_time_seconds',
       help: 'Round trip of acknowledged batch writes',
@@ -73,7 +104,11 @@ export class PipelineMetrics {
     gauge('bifrost_cloud_buffer_size', 'Points queued for the connector, including those in flight', (s) => s.queued);
     gauge('bifrost_cloud_oldest_queued_age_seconds', 'Age of the oldest queued point', (s) => s.oldestAgeSeconds);
     gauge('bifrost_cloud_dead_letters', 'Dead letters held for the connector', (s) => s.deadLetters);
-    gauge('bifrost_cloud_breaker_state', 'Circuit breaker: 0 closed, 1 half-open, 2 open', (s) => BREAKER_VALUE[s.breaker]);
+    gauge(
+      'bifrost_cloud_breaker_state',
+      'Circuit breaker: 0 closed, 1 half-open, 2 open',
+      (s) => BREAKER_VALUE[s.breaker],
+    );
   }
 
   /** Publishes every counter of a connector at 0, so dashboards see it before its first event. */

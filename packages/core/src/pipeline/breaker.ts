@@ -17,7 +17,10 @@ function kindOf(err: unknown): ErrorKind | undefined {
  */
 class ConsecutiveOrFatalBreaker implements IBreaker {
   state = 0;
-  constructor(private readonly threshold: number, private readonly lastError: () => unknown) {}
+  constructor(
+    private readonly threshold: number,
+    private readonly lastError: () => unknown,
+  ) {}
   success(): void {
     this.state = 0;
   }
@@ -46,7 +49,10 @@ export class ConnectorBreaker {
   private readonly policy: CircuitBreakerPolicy;
   private openedAt = 0;
 
-  constructor(private readonly opts: BreakerPolicy, onChange?: (state: BreakerState) => void) {
+  constructor(
+    private readonly opts: BreakerPolicy,
+    onChange?: (state: BreakerState) => void,
+  ) {
     const breaker = new ConsecutiveOrFatalBreaker(opts.failureThreshold, () => {
       const last = this.policy.lastFailure;
       return last && 'error' in last ? last.error : undefined;

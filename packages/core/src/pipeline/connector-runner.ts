@@ -62,7 +62,11 @@ class LeaseHandle {
   written = false;
   /** The per-device stream the batch belongs to, when the runner keeps order with several in flight. */
   stream?: DeviceStream;
-  constructor(readonly lease: Lease, private readonly queue: DurableQueue, private readonly logger: Logger) {}
+  constructor(
+    readonly lease: Lease,
+    private readonly queue: DurableQueue,
+    private readonly logger: Logger,
+  ) {}
 
   get open(): boolean {
     return !this.settled;
@@ -123,7 +127,14 @@ export class ConnectorRunner {
   readonly health: HealthTracker;
   readonly breaker: ConnectorBreaker;
   readonly totals: ConnectorTotals = {
-    ingested: 0, sent: 0, failed: 0, retries: 0, deadLettered: 0, dropped: 0, batches: 0, failedBatches: 0,
+    ingested: 0,
+    sent: 0,
+    failed: 0,
+    retries: 0,
+    deadLettered: 0,
+    dropped: 0,
+    batches: 0,
+    failedBatches: 0,
   };
 
   private readonly retry: RetrySchedule;
@@ -167,7 +178,8 @@ export class ConnectorRunner {
     });
     deps.metrics.initConnector(deps.name, deps.type);
     const slots = deps.options.maxInFlight;
-    if (deps.perDeviceOrder && slots > 1) this.streams = Array.from({ length: slots }, () => ({ writing: undefined, waiting: [], epoch: 0 }));
+    if (deps.perDeviceOrder && slots > 1)
+      this.streams = Array.from({ length: slots }, () => ({ writing: undefined, waiting: [], epoch: 0 }));
   }
 
   get name(): string {
@@ -229,7 +241,10 @@ export class ConnectorRunner {
   /** Health as served on `/api/cloud/health`. */
   snapshotHealth(): ConnectorHealth {
     const q = this.deps.queue.health();
-    return this.health.snapshot({ breaker: this.breaker.state, queueProblem: q.ok ? undefined : (q.reason ?? 'storage error') });
+    return this.health.snapshot({
+      breaker: this.breaker.state,
+      queueProblem: q.ok ? undefined : (q.reason ?? 'storage error'),
+    });
   }
 
   /** Counts points queued for this connector and points its full lane dropped (old or new ones). */
@@ -418,11 +433,14 @@ export class ConnectorRunner {
 
   private launch(handle: LeaseHandle): void {
     this.writing.add(handle);
-    this.workers.set(handle, this.deliver(handle).finally(() => {
-      this.writeDone(handle);
-      this.workers.delete(handle);
-      this.wake.notify();
-    }));
+    this.workers.set(
+      handle,
+      this.deliver(handle).finally(() => {
+        this.writeDone(handle);
+        this.workers.delete(handle);
+        this.wake.notify();
+      }),
+    );
   }
 
   /**
@@ -533,7 +551,12 @@ export class ConnectorRunner {
         handle.written = true;
         writeStartedAt = performance.now();
         try {
-          return await withTimeout(() => this.deps.connector.write(points), this.deps.options.timeoutMs, `write of ${points.length} point(s)`, WRITE_TIMEOUT_CODE);
+          return await withTimeout(
+            () => this.deps.connector.write(points),
+            this.deps.options.timeoutMs,
+            `write of ${points.length} point(s)`,
+            WRITE_TIMEOUT_CODE,
+          );
         } catch (err) {
           throw classifyError(err, this.label);
         }
@@ -565,13 +588,20 @@ export class ConnectorRunner {
   }
 
   /** The remote side answered but refused some points: ack the accepted, dead-letter the poison. */
-  private async poisoned(handle: LeaseHandle, err: PayloadError | PartialWriteError, durationMs?: number): Promise<void> {
+  private async poisoned(
+    handle: LeaseHandle,
+    err: PayloadError | PartialWriteError,
+    durationMs?: number,
+  ): Promise<void> {
     const plan = planPoison(handle.lease.points, err);
     const dropped = plan.released ? this.dropAhead(handle) : undefined;
     const settled = await handle.settle(plan.outcome);
     await dropped;
     if (!settled) return;
-    this.deps.logger.warn({ code: err.code, deadLettered: plan.deadLettered, acked: plan.acked, released: plan.released }, err.message);
+    this.deps.logger.warn(
+      { code: err.code, deadLettered: plan.deadLettered, acked: plan.acked, released: plan.released },
+      err.message,
+    );
     this.retry.reset();
     if (durationMs !== undefined) this.health.writeSucceeded(durationMs);
     this.totals.sent += plan.acked;
@@ -616,7 +646,12 @@ export class ConnectorRunner {
 
   private async connectOnce(): Promise<void> {
     try {
-      await withTimeout(() => this.deps.connector.connect(), this.deps.options.timeoutMs, 'connect', CONNECT_TIMEOUT_CODE);
+      await withTimeout(
+        () => this.deps.connector.connect(),
+        this.deps.options.timeoutMs,
+        'connect',
+        CONNECT_TIMEOUT_CODE,
+      );
     } catch (e) {
       const err = classifyError(e, this.label);
       this.deps.metrics.connectionAttempts.inc({ ...this.labels, result: 'failure' });
@@ -655,8 +690,12 @@ export class ConnectorRunner {
     }
     const probe = this.deps.connector.healthCheck;
     if (!probe) return;
-    const result = await withTimeout(() => probe.call(this.deps.connector), this.deps.options.timeoutMs, 'health check', HEALTH_CHECK_TIMEOUT_CODE)
-      .catch((err: unknown) => ({ ok: false, detail: classifyError(err, this.label).message }));
+    const result = await withTimeout(
+      () => probe.call(this.deps.connector),
+      this.deps.options.timeoutMs,
+      'health check',
+      HEALTH_CHECK_TIMEOUT_CODE,
+    ).catch((err: unknown) => ({ ok: false, detail: classifyError(err, this.label).message }));
     this.health.probeResult(result.ok, result.detail);
     if (!result.ok && !this.stopped) {
       this.deps.logger.warn({ detail: result.detail }, 'health check failed; reconnecting');

@@ -49,7 +49,10 @@ export class HealthTracker {
   private readonly recent = new Ring<boolean>(RECENT_WRITES);
   private readonly latencies = new Ring<number>(LATENCY_WINDOW);
 
-  constructor(readonly name: string, readonly type: string) {}
+  constructor(
+    readonly name: string,
+    readonly type: string,
+  ) {}
 
   connectSucceeded(): void {
     this.attemptedConnect = true;
@@ -137,16 +140,22 @@ export class HealthTracker {
     const last = this.lastError?.message;
     if (ctx.queueProblem) return { status: 'unhealthy', reason: `queue: ${ctx.queueProblem}` };
     if (ctx.breaker === 'open') {
-      const why = this.lastError && (this.lastError.kind === 'auth' || this.lastError.kind === 'config')
-        ? `${this.lastError.kind} error, delivery paused until it is fixed`
-        : `${this.consecutive} consecutive failures, delivery paused`;
+      const why =
+        this.lastError && (this.lastError.kind === 'auth' || this.lastError.kind === 'config')
+          ? `${this.lastError.kind} error, delivery paused until it is fixed`
+          : `${this.consecutive} consecutive failures, delivery paused`;
       return { status: 'unhealthy', reason: `circuit breaker open (${why}): ${last ?? 'unknown error'}` };
     }
-    if (ctx.breaker === 'half-open') return { status: 'degraded', reason: 'circuit breaker half-open: trial delivery running' };
+    if (ctx.breaker === 'half-open')
+      return { status: 'degraded', reason: 'circuit breaker half-open: trial delivery running' };
     if (!this.connected) {
-      return { status: 'degraded', reason: this.attemptedConnect ? `not connected: ${last ?? 'connection lost'}` : 'connecting' };
+      return {
+        status: 'degraded',
+        reason: this.attemptedConnect ? `not connected: ${last ?? 'connection lost'}` : 'connecting',
+      };
     }
-    if (this.consecutive > 0) return { status: 'degraded', reason: `retrying after ${this.consecutive} failure(s): ${last}` };
+    if (this.consecutive > 0)
+      return { status: 'degraded', reason: `retrying after ${this.consecutive} failure(s): ${last}` };
     if (this.probeProblem) return { status: 'degraded', reason: `health check failed: ${this.probeProblem}` };
     const recent = this.recent.values();
     const rate = this.successRates().recent;

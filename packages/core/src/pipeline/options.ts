@@ -67,7 +67,10 @@ export function resolveDeliveryOptions(
   const res = deliverySchema.safeParse(merged);
   if (!res.success) {
     const detail = res.error.issues.map((i) => `delivery.${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`invalid delivery options: ${detail}`, { code: 'BIFROST_ERR_DELIVERY_OPTIONS', connector: label });
+    throw new ConfigError(`invalid delivery options: ${detail}`, {
+      code: 'BIFROST_ERR_DELIVERY_OPTIONS',
+      connector: label,
+    });
   }
   const opts = res.data;
   return {

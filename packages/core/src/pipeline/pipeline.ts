@@ -89,7 +89,10 @@ export interface PipelineMetricsSnapshot {
 /** Thrown by `ingest({ connector })` for a name the pipeline does not know. */
 export class UnknownConnectorError extends Error {
   readonly code = 'BIFROST_ERR_UNKNOWN_CONNECTOR';
-  constructor(readonly connector: string, known: readonly string[]) {
+  constructor(
+    readonly connector: string,
+    known: readonly string[],
+  ) {
     super(`[bifrost] unknown connector "${connector}" (configured: ${known.join(', ') || 'none'})`);
     this.name = 'UnknownConnectorError';
   }
@@ -159,31 +162,58 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   for (const c of options.connectors) {
     const label = `${c.definition.type}:${c.name}`;
-    if (runners.has(c.name)) throw new ConfigError(`connector name "${c.name}" is used twice`, { code: 'BIFROST_ERR_DUPLICATE_CONNECTOR', connector: label });
+    if (runners.has(c.name))
+      throw new ConfigError(`connector name "${c.name}" is used twice`, {
+        code: 'BIFROST_ERR_DUPLICATE_CONNECTOR',
+        connector: label,
+      });
     const delivery = resolveDeliveryOptions(c.delivery, c.definition.capabilities, label);
     const childLogger = logger.child({ connector: label });
     const closeSignal = new AbortController();
     let connector: Connector;
     try {
-      connector = c.definition.create(c.config, { name: c.name, logger: childLogger, tls: c.tls, signal: closeSignal.signal });
+      connector = c.definition.create(c.config, {
+        name: c.name,
+        logger: childLogger,
+        tls: c.tls,
+        signal: closeSignal.signal,
+      });
     } catch (err) {
       if (isBifrostError(err)) throw err.setConnector(label);
-      throw new ConfigError(`could not create the connector: ${err instanceof Error ? err.message : String(err)}`, { code: 'BIFROST_ERR_CONNECTOR_CREATE', cause: err, connector: label });
+      throw new ConfigError(`could not create the connector: ${err instanceof Error ? err.message : String(err)}`, {
+        code: 'BIFROST_ERR_CONNECTOR_CREATE',
+        cause: err,
+        connector: label,
+      });
     }
     if (c.lane) queue.configureLane(c.name, c.lane);
-    runners.set(c.name, new ConnectorRunner({
-      name: c.name, type: c.definition.type, connector, options: delivery, queue, metrics, logger: childLogger, closeSignal,
-      perDeviceOrder: c.definition.capabilities.ordering === 'per-device',
-    }));
+    runners.set(
+      c.name,
+      new ConnectorRunner({
+        name: c.name,
+        type: c.definition.type,
+        connector,
+        options: delivery,
+        queue,
+        metrics,
+        logger: childLogger,
+        closeSignal,
+        perDeviceOrder: c.definition.capabilities.ordering === 'per-device',
+      }),
+    );
   }
 
   /** The queue items of one ingest call and how many go to each connector; `missed` = points routed nowhere. */
-  function planEnqueue(points: readonly DataPoint[], explicit: string | undefined): { items: EnqueueItem[]; counts: Map<string, number>; missed: number } {
+  function planEnqueue(
+    points: readonly DataPoint[],
+    explicit: string | undefined,
+  ): { items: EnqueueItem[]; counts: Map<string, number>; missed: number } {
     if (explicit !== undefined || !router) {
       const names = explicit !== undefined ? [explicit] : [...runners.keys()];
       const items: EnqueueItem[] = new Array(points.length * names.length);
       let k = 0;
-      for (const connector of names) for (const point of points) items[k++] = { connector, point, priority: point.priority ?? DEFAULT_PRIORITY };
+      for (const connector of names)
+        for (const point of points) items[k++] = { connector, point, priority: point.priority ?? DEFAULT_PRIORITY };
       return { items, counts: new Map(names.map((n) => [n, points.length])), missed: names.length ? 0 : points.length };
     }
     const items: EnqueueItem[] = [];
@@ -232,16 +262,19 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       clearInterval(expireTimer);
       const released: Record<string, number> = {};
       if (wasRunning) {
-        await Promise.all([...runners.values()].map(async (r) => {
-          released[r.name] = await r.stop(opts.deadlineMs ?? 10_000);
-        }));
+        await Promise.all(
+          [...runners.values()].map(async (r) => {
+            released[r.name] = await r.stop(opts.deadlineMs ?? 10_000);
+          }),
+        );
       }
       return { released };
     },
 
     async ingest(points, opts = {}) {
       if (state === 'stopped') throw new Error('[bifrost] pipeline is stopped; points not accepted');
-      if (opts.connector !== undefined && !runners.has(opts.connector)) throw new UnknownConnectorError(opts.connector, [...runners.keys()]);
+      if (opts.connector !== undefined && !runners.has(opts.connector))
+        throw new UnknownConnectorError(opts.connector, [...runners.keys()]);
       const { items, counts, missed } = planEnqueue(points, opts.connector);
       const result = items.length ? await queue.enqueue(items) : { accepted: 0, dropped: {} };
       for (const [name, n] of counts) {

@@ -32,7 +32,8 @@ export function planPoison(points: readonly DataPoint[], err: PayloadError | Par
     for (const r of err.rejected) {
       if (!inBatch.has(r.id) || rejected.has(r.id)) continue;
       rejected.add(r.id);
-      if ((r.kind ?? 'payload') === 'payload') deadLetter.push({ id: r.id, code: REJECTED_POINT_CODE, reason: r.reason });
+      if ((r.kind ?? 'payload') === 'payload')
+        deadLetter.push({ id: r.id, code: REJECTED_POINT_CODE, reason: r.reason });
     }
     acked = [...new Set(err.accepted)].filter((id) => inBatch.has(id) && !rejected.has(id));
   }

@@ -23,10 +23,13 @@ export class Wakeup {
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        if (this.waiter === done) this.waiter = undefined;
-        resolve();
-      }, Math.max(0, ms));
+      const timer = setTimeout(
+        () => {
+          if (this.waiter === done) this.waiter = undefined;
+          resolve();
+        },
+        Math.max(0, ms),
+      );
       const done = (): void => {
         clearTimeout(timer);
         resolve();

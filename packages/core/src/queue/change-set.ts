@@ -30,7 +30,11 @@ export class ChangeSet {
 
   addDelta(connector: string, priority: number, points: number, bytes: number): void {
     let d = this.laneDelta.get(connector);
-    if (!d) this.laneDelta.set(connector, (d = { points: new Array(PRIORITIES).fill(0), bytes: new Array(PRIORITIES).fill(0) }));
+    if (!d)
+      this.laneDelta.set(
+        connector,
+        (d = { points: new Array(PRIORITIES).fill(0), bytes: new Array(PRIORITIES).fill(0) }),
+      );
     d.points[priority] += points;
     d.bytes[priority] += bytes;
   }

@@ -17,7 +17,13 @@ export interface ChunkStore {
   /** Stores a new chunk and returns its sequence number (increasing with every insert). */
   insertChunk(chunk: NewChunk): number;
   /** Up to `limit` chunks of a lane in sequence order (descending when asked), after `afterSeq` in that order. */
-  scanLane(connector: string, priority: number, descending: boolean, afterSeq: number | undefined, limit: number): ChunkMeta[];
+  scanLane(
+    connector: string,
+    priority: number,
+    descending: boolean,
+    afterSeq: number | undefined,
+    limit: number,
+  ): ChunkMeta[];
   readChunk(seq: number): ChunkBody;
   /** Records which points of a chunk are gone and the per-point attempts (null = all 0). */
   writeChunkState(seq: number, removed: RemovedBitmap, attempts: readonly number[] | null): void;

@@ -114,7 +114,10 @@ export class ChunkedQueue implements DurableQueue {
     } = {},
   ) {
     const cacheBytes = options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE_BYTES;
-    if (!(Number.isSafeInteger(cacheBytes) && cacheBytes >= 0)) throw new TypeError(`[bifrost] queue: memoryCacheBytes must be a non-negative integer, got ${JSON.stringify(cacheBytes)}`);
+    if (!(Number.isSafeInteger(cacheBytes) && cacheBytes >= 0))
+      throw new TypeError(
+        `[bifrost] queue: memoryCacheBytes must be a non-negative integer, got ${JSON.stringify(cacheBytes)}`,
+      );
     this.memoryCacheBytes = cacheBytes;
     this.defaults = { ...DEFAULT_LANE_SETTINGS, ...checkLaneSettings(options.defaults ?? {}, 'defaults') };
     this.onClose = options.onClose;
@@ -127,7 +130,8 @@ export class ChunkedQueue implements DurableQueue {
   }
 
   configureLane(connector: string, settings: Partial<LaneSettings>): void {
-    if (typeof connector !== 'string' || !connector) throw new TypeError('[bifrost] configureLane: connector must be a non-empty string');
+    if (typeof connector !== 'string' || !connector)
+      throw new TypeError('[bifrost] configureLane: connector must be a non-empty string');
     const lane = this.lane(connector);
     lane.settings = { ...this.defaults, ...checkLaneSettings(settings, `lane "${connector}"`) };
   }
@@ -155,7 +159,8 @@ export class ChunkedQueue implements DurableQueue {
 
   async lease(connector: string, max: number): Promise<Lease | null> {
     if (this.closed) throw closedError();
-    if (!Number.isInteger(max) || max < 1) throw new TypeError(`[bifrost] lease: max must be a positive integer, got ${String(max)}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new TypeError(`[bifrost] lease: max must be a positive integer, got ${String(max)}`);
     const lane = this.lanes.get(connector);
     if (!lane) return null;
     const descending = lane.settings.order === 'newest_first';
@@ -232,13 +237,24 @@ export class ChunkedQueue implements DurableQueue {
           lane.points[p]--;
           lane.bytes[p] -= chunk.sizes[i];
           if (d) {
-            this.pendingDeadLetters.push({ connector: record.connector, priority: p, point, code: d.code, reason: d.reason, attempts: chunk.attempts[i] + 1, time: now });
+            this.pendingDeadLetters.push({
+              connector: record.connector,
+              priority: p,
+              point,
+              code: d.code,
+              reason: d.reason,
+              attempts: chunk.attempts[i] + 1,
+              time: now,
+            });
             lane.deadLetters++;
           }
         } else {
           chunk.state[i] = AVAILABLE;
           chunk.available++;
-          if (outcome.attempted !== false) { chunk.attempts[i]++; chunk.hasAttempts = true; }
+          if (outcome.attempted !== false) {
+            chunk.attempts[i]++;
+            chunk.hasAttempts = true;
+          }
           const cursor = lane.scanAfter[p];
           if (cursor !== undefined && chunk.seq <= cursor) lane.scanAfter[p] = chunk.seq - 1;
         }
@@ -264,18 +280,24 @@ export class ChunkedQueue implements DurableQueue {
         let g = groups.get(key);
         if (!g) groups.set(key, (g = { parts: new Map(), points: [], attempts: 0 }));
         const part = g.parts.get(chunk);
-        if (part) part.push(i); else g.parts.set(chunk, [i]);
+        if (part) part.push(i);
+        else g.parts.set(chunk, [i]);
         g.points.push(point);
         if (chunk.attempts[i] > g.attempts) g.attempts = chunk.attempts[i];
       }
     }
     this.leases.delete(lease.id);
-    return [...groups.keys()].sort((a, b) => a - b).map((key) => {
-      const g = groups.get(key)!;
-      const id = ++this.leaseSeq;
-      this.leases.set(id, { connector: record.connector, parts: [...g.parts].map(([chunk, idx]) => ({ chunk, idx })) });
-      return { id, connector: record.connector, points: g.points, attempts: g.attempts };
-    });
+    return [...groups.keys()]
+      .sort((a, b) => a - b)
+      .map((key) => {
+        const g = groups.get(key)!;
+        const id = ++this.leaseSeq;
+        this.leases.set(id, {
+          connector: record.connector,
+          parts: [...g.parts].map(([chunk, idx]) => ({ chunk, idx })),
+        });
+        return { id, connector: record.connector, points: g.points, attempts: g.attempts };
+      });
   }
 
   async expire(now = Date.now()): Promise<Record<string, number>> {
@@ -287,12 +309,26 @@ export class ChunkedQueue implements DurableQueue {
         if (!ttl) continue;
         for (let p = 0; p < PRIORITIES; p++) {
           if (lane.points[p] - lane.leased[p] <= 0) continue;
-          this.forEachOldest(connector, p, cs, (meta) => meta.enqueuedAt <= now - ttl, (chunk, i) => {
-            cs.remove(chunk, i);
-            cs.count(cs.expired, connector, 1);
-            cs.deadLetters.push({ connector, priority: p, point: chunk.points[i], code: TTL_EXPIRED_CODE, reason: `not delivered within ttl ${ttl} ms`, attempts: chunk.attempts[i], time: now });
-            return true;
-          });
+          this.forEachOldest(
+            connector,
+            p,
+            cs,
+            (meta) => meta.enqueuedAt <= now - ttl,
+            (chunk, i) => {
+              cs.remove(chunk, i);
+              cs.count(cs.expired, connector, 1);
+              cs.deadLetters.push({
+                connector,
+                priority: p,
+                point: chunk.points[i],
+                code: TTL_EXPIRED_CODE,
+                reason: `not delivered within ttl ${ttl} ms`,
+                attempts: chunk.attempts[i],
+                time: now,
+              });
+              return true;
+            },
+          );
         }
       }
     } catch (err) {
@@ -320,7 +356,14 @@ export class ChunkedQueue implements DurableQueue {
         // stats must not throw; a storage problem already shows in health()
       }
     }
-    const s: LaneStats = { points: sum(lane.points), bytes: sum(lane.bytes), inFlight: sum(lane.leased), dropped: lane.dropped, expired: lane.expired, deadLetters: lane.deadLetters };
+    const s: LaneStats = {
+      points: sum(lane.points),
+      bytes: sum(lane.bytes),
+      inFlight: sum(lane.leased),
+      dropped: lane.dropped,
+      expired: lane.expired,
+      deadLetters: lane.deadLetters,
+    };
     if (s.points > 0 && lane.oldest !== undefined) s.oldestEnqueuedAt = lane.oldest;
     return s;
   }
@@ -355,13 +398,22 @@ export class ChunkedQueue implements DurableQueue {
     for (const r of rows) {
       const key = `${r.connector}\u0000${r.priority}`;
       const g = groups.get(key);
-      if (g) g.push(r); else groups.set(key, [r]);
+      if (g) g.push(r);
+      else groups.set(key, [r]);
     }
     const now = Date.now();
     for (const g of groups.values()) {
       const points = g.map((r) => r.point);
       const { payload, sizes } = encodeChunk(points);
-      cs.inserts.push({ connector: g[0].connector, priority: g[0].priority, enqueuedAt: now, points, payload, sizes, attempts: g.map((r) => r.attempts) });
+      cs.inserts.push({
+        connector: g[0].connector,
+        priority: g[0].priority,
+        enqueuedAt: now,
+        points,
+        payload,
+        sizes,
+        attempts: g.map((r) => r.attempts),
+      });
       cs.addDelta(g[0].connector, g[0].priority, g.length, sum(sizes));
     }
     cs.removedDeadLetters = rows.map((r) => r.seq);
@@ -398,7 +450,8 @@ export class ChunkedQueue implements DurableQueue {
     this.onClose?.();
     const totals: LaneTotal[] = [];
     for (const [connector, lane] of this.lanes) {
-      for (let p = 0; p < PRIORITIES; p++) if (lane.points[p]) totals.push({ connector, priority: p, points: lane.points[p], bytes: lane.bytes[p] });
+      for (let p = 0; p < PRIORITIES; p++)
+        if (lane.points[p]) totals.push({ connector, priority: p, points: lane.points[p], bytes: lane.bytes[p] });
     }
     this.store.close(totals, !this.sawStorageError);
   }
@@ -451,7 +504,14 @@ export class ChunkedQueue implements DurableQueue {
    * yet), chunk by chunk in lease order, starting after the lane's cursor (oldest-first lanes), and
    * moves the cursor past the chunks left with no available point. Returns how many points it picked.
    */
-  private pick(lane: LaneState, connector: string, p: number, descending: boolean, want: number, parts: LeaseRecord['parts']): number {
+  private pick(
+    lane: LaneState,
+    connector: string,
+    p: number,
+    descending: boolean,
+    want: number,
+    parts: LeaseRecord['parts'],
+  ): number {
     const start = descending ? undefined : lane.scanAfter[p];
     let frontier = start;
     let drained = true;
@@ -460,7 +520,10 @@ export class ChunkedQueue implements DurableQueue {
       let left = 0;
       if (chunk.available > 0) {
         const idx = pickAvailable(chunk, want - got, descending);
-        if (idx.length) { parts.push({ chunk, idx }); got += idx.length; }
+        if (idx.length) {
+          parts.push({ chunk, idx });
+          got += idx.length;
+        }
         left = chunk.available - idx.length;
       }
       if (drained && left === 0) frontier = chunk.seq;
@@ -476,7 +539,12 @@ export class ChunkedQueue implements DurableQueue {
    * are consecutive, so the chunk after the previous one is taken from memory without a query when
    * memory holds it; otherwise the store is read a page at a time.
    */
-  private *laneChunks(connector: string, priority: number, descending: boolean, after: number | undefined): Generator<LiveChunk> {
+  private *laneChunks(
+    connector: string,
+    priority: number,
+    descending: boolean,
+    after: number | undefined,
+  ): Generator<LiveChunk> {
     for (;;) {
       if (after !== undefined) {
         const seq = descending ? after - 1 : after + 1;
@@ -503,7 +571,10 @@ export class ChunkedQueue implements DurableQueue {
     for (const c of this.live.values()) if (c.leased === 0) idle++;
     for (const [seq, c] of this.live) {
       if (idle <= IDLE_CHUNK_CACHE) break;
-      if (c.leased === 0 && !this.unsaved.has(c)) { this.live.delete(seq); idle--; }
+      if (c.leased === 0 && !this.unsaved.has(c)) {
+        this.live.delete(seq);
+        idle--;
+      }
     }
   }
 
@@ -511,7 +582,13 @@ export class ChunkedQueue implements DurableQueue {
    * Visits the unleased points of a lane from the oldest chunk on while `chunkMatches`; `visit`
    * returns false to stop.
    */
-  private forEachOldest(connector: string, priority: number, cs: ChangeSet, chunkMatches: (m: ChunkMeta) => boolean, visit: (chunk: LiveChunk, i: number) => boolean): void {
+  private forEachOldest(
+    connector: string,
+    priority: number,
+    cs: ChangeSet,
+    chunkMatches: (m: ChunkMeta) => boolean,
+    visit: (chunk: LiveChunk, i: number) => boolean,
+  ): void {
     let after: number | undefined;
     for (;;) {
       const page = this.store.scanLane(connector, priority, false, after, SCAN_PAGE);
@@ -546,9 +623,12 @@ export class ChunkedQueue implements DurableQueue {
         for (const item of call.items) {
           const e = { item, size: this.lane(item.connector).settings.maxBytes > 0 ? sizeEstimate(item.point) : 0 };
           const list = byConnector.get(item.connector);
-          if (list) list.push(e); else byConnector.set(item.connector, [e]);
+          if (list) list.push(e);
+          else byConnector.set(item.connector, [e]);
         }
-        const full = [...byConnector].find(([c, list]) => this.lane(c).settings.whenFull === 'block' && this.overflow(c, cs, list).any);
+        const full = [...byConnector].find(
+          ([c, list]) => this.lane(c).settings.whenFull === 'block' && this.overflow(c, cs, list).any,
+        );
         if (full) {
           refused.add(call);
           call.reject(new QueueFullError(full[0]));
@@ -600,7 +680,10 @@ export class ChunkedQueue implements DurableQueue {
     let points = sum(lane.points);
     let bytes = sum(lane.bytes);
     const d = cs.laneDelta.get(connector);
-    if (d) { points += sum(d.points); bytes += sum(d.bytes); }
+    if (d) {
+      points += sum(d.points);
+      bytes += sum(d.bytes);
+    }
     const { maxPoints, maxBytes } = lane.settings;
     const inBytes = incoming.reduce((n, e) => n + e.size, 0);
     const excessPoints = maxPoints > 0 ? Math.max(0, points + incoming.length - maxPoints) : 0;
@@ -609,20 +692,30 @@ export class ChunkedQueue implements DurableQueue {
   }
 
   /** Applies `when_full` (drop_newest / drop_oldest): the incoming points to queue and how many points were dropped. */
-  private makeRoom(connector: string, cs: ChangeSet, incoming: EncodedItem[]): { kept: EncodedItem[]; dropped: number } {
+  private makeRoom(
+    connector: string,
+    cs: ChangeSet,
+    incoming: EncodedItem[],
+  ): { kept: EncodedItem[]; dropped: number } {
     let { any, excessPoints, excessBytes } = this.overflow(connector, cs, incoming);
     if (!any) return { kept: incoming, dropped: 0 };
     const policy = this.lane(connector).settings.whenFull;
     if (policy === 'drop_oldest') {
       let freed = 0;
       for (let p = 0; p < PRIORITIES && (excessPoints > 0 || excessBytes > 0); p++) {
-        this.forEachOldest(connector, p, cs, () => true, (chunk, i) => {
-          cs.remove(chunk, i);
-          freed++;
-          excessPoints--;
-          excessBytes -= chunk.sizes[i];
-          return excessPoints > 0 || excessBytes > 0;
-        });
+        this.forEachOldest(
+          connector,
+          p,
+          cs,
+          () => true,
+          (chunk, i) => {
+            cs.remove(chunk, i);
+            freed++;
+            excessPoints--;
+            excessBytes -= chunk.sizes[i];
+            return excessPoints > 0 || excessBytes > 0;
+          },
+        );
       }
       let start = 0;
       while (start < incoming.length && (excessPoints > 0 || excessBytes > 0)) {
@@ -677,7 +770,11 @@ export class ChunkedQueue implements DurableQueue {
       let count = chunk.gone;
       if (gone) {
         bitmap = bitmap.slice();
-        for (const i of gone) if (!isRemoved(bitmap, i)) { setRemoved(bitmap, i); count++; }
+        for (const i of gone)
+          if (!isRemoved(bitmap, i)) {
+            setRemoved(bitmap, i);
+            count++;
+          }
       }
       if (count === chunk.points.length) {
         this.store.deleteChunk(chunk.seq);
@@ -686,7 +783,9 @@ export class ChunkedQueue implements DurableQueue {
       }
       this.store.writeChunkState(chunk.seq, bitmap, chunk.hasAttempts ? chunk.attempts : null);
     }
-    const deadLetters = this.pendingDeadLetters.length ? [...this.pendingDeadLetters, ...cs.deadLetters] : cs.deadLetters;
+    const deadLetters = this.pendingDeadLetters.length
+      ? [...this.pendingDeadLetters, ...cs.deadLetters]
+      : cs.deadLetters;
     if (deadLetters.length) this.store.addDeadLetters(deadLetters);
     if (cs.removedDeadLetters.length) this.store.removeDeadLetters(cs.removedDeadLetters);
   }
@@ -695,7 +794,10 @@ export class ChunkedQueue implements DurableQueue {
     for (const [chunk, set] of cs.gone) {
       const lane = this.lane(chunk.connector);
       for (const i of set) {
-        if (chunk.state[i] === LEASED) { chunk.leased--; lane.leased[chunk.priority]--; } else chunk.available--;
+        if (chunk.state[i] === LEASED) {
+          chunk.leased--;
+          lane.leased[chunk.priority]--;
+        } else chunk.available--;
         chunk.markGone(i);
       }
       if (chunk.gone === chunk.points.length) this.live.delete(chunk.seq);
@@ -708,7 +810,15 @@ export class ChunkedQueue implements DurableQueue {
       const idle = lane.points[c.priority] - lane.leased[c.priority] <= 0;
       const bytes = idle ? 0 : sum(c.sizes);
       if (!idle && this.hotBytes + bytes > this.memoryCacheBytes) return;
-      const chunk = new LiveChunk(seq, c.connector, c.priority, c.points, c.sizes, new Uint8Array(c.points.length), c.attempts ? [...c.attempts] : new Array<number>(c.points.length).fill(0));
+      const chunk = new LiveChunk(
+        seq,
+        c.connector,
+        c.priority,
+        c.points,
+        c.sizes,
+        new Uint8Array(c.points.length),
+        c.attempts ? [...c.attempts] : new Array<number>(c.points.length).fill(0),
+      );
       if (idle) {
         this.live.set(seq, chunk);
       } else {
@@ -733,7 +843,10 @@ export class ChunkedQueue implements DurableQueue {
 
   private storageFailure(what: string, err: unknown): QueueStorageError {
     this.sawStorageError = true;
-    const e = err instanceof QueueStorageError ? err : new QueueStorageError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    const e =
+      err instanceof QueueStorageError
+        ? err
+        : new QueueStorageError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     this.healthState = { ok: false, reason: e.message };
     return e;
   }

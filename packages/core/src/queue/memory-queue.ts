@@ -9,5 +9,9 @@ import type { DurableQueue, QueueOptions } from './types.js';
  */
 export function createMemoryQueue(opts: QueueOptions = {}): DurableQueue {
   // Nothing to wait for on disk: calls of the same turn still share a commit, without an extra turn.
-  return new ChunkedQueue(new MemoryChunkStore(), { defaults: opts.defaults, schedule: queueMicrotask, memoryCacheBytes: 0 });
+  return new ChunkedQueue(new MemoryChunkStore(), {
+    defaults: opts.defaults,
+    schedule: queueMicrotask,
+    memoryCacheBytes: 0,
+  });
 }

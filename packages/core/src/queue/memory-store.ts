@@ -1,4 +1,12 @@
-import type { ChunkBody, ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter, StoredDeadLetter } from './chunk-store.js';
+import type {
+  ChunkBody,
+  ChunkMeta,
+  ChunkStore,
+  LaneTotal,
+  NewChunk,
+  NewDeadLetter,
+  StoredDeadLetter,
+} from './chunk-store.js';
 import type { DeadLetterFilter } from './types.js';
 import { filterDeadLetters } from './dead-letter-filter.js';
 import type { RemovedBitmap } from './removed-bitmap.js';
@@ -15,7 +23,12 @@ class LaneIndex {
   seqs: number[] = [];
   dead = 0;
 
-  scan(chunks: Map<number, MemoryChunk>, descending: boolean, afterSeq: number | undefined, limit: number): ChunkMeta[] {
+  scan(
+    chunks: Map<number, MemoryChunk>,
+    descending: boolean,
+    afterSeq: number | undefined,
+    limit: number,
+  ): ChunkMeta[] {
     const out: ChunkMeta[] = [];
     const s = this.seqs;
     if (!descending) {
@@ -24,7 +37,11 @@ class LaneIndex {
         if (c) out.push(c);
       }
     } else {
-      for (let i = (afterSeq === undefined ? s.length : lowerBound(s, afterSeq)) - 1; i >= 0 && out.length < limit; i--) {
+      for (
+        let i = (afterSeq === undefined ? s.length : lowerBound(s, afterSeq)) - 1;
+        i >= 0 && out.length < limit;
+        i--
+      ) {
         const c = chunks.get(s[i]);
         if (c) out.push(c);
       }
@@ -42,15 +59,25 @@ class LaneIndex {
 
 /** First index whose value is > x. */
 function upperBound(a: number[], x: number): number {
-  let lo = 0, hi = a.length;
-  while (lo < hi) { const mid = (lo + hi) >>> 1; if (a[mid] <= x) lo = mid + 1; else hi = mid; }
+  let lo = 0,
+    hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
   return lo;
 }
 
 /** First index whose value is >= x. */
 function lowerBound(a: number[], x: number): number {
-  let lo = 0, hi = a.length;
-  while (lo < hi) { const mid = (lo + hi) >>> 1; if (a[mid] < x) lo = mid + 1; else hi = mid; }
+  let lo = 0,
+    hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
   return lo;
 }
 
@@ -85,7 +112,13 @@ export class MemoryChunkStore implements ChunkStore {
     return seq;
   }
 
-  scanLane(connector: string, priority: number, descending: boolean, afterSeq: number | undefined, limit: number): ChunkMeta[] {
+  scanLane(
+    connector: string,
+    priority: number,
+    descending: boolean,
+    afterSeq: number | undefined,
+    limit: number,
+  ): ChunkMeta[] {
     return this.lanes.get(`${connector}\u0000${priority}`)?.scan(this.chunks, descending, afterSeq, limit) ?? [];
   }
 
@@ -98,14 +131,20 @@ export class MemoryChunkStore implements ChunkStore {
   writeChunkState(seq: number, removed: RemovedBitmap, attempts: readonly number[] | null): void {
     const c = this.chunks.get(seq);
     // A copy: the queue keeps updating its own bitmap after the commit.
-    if (c) { c.removed = removed.slice(); c.attempts = attempts && [...attempts]; }
+    if (c) {
+      c.removed = removed.slice();
+      c.attempts = attempts && [...attempts];
+    }
   }
 
   deleteChunk(seq: number): void {
     if (!this.chunks.delete(seq)) return;
     const lane = this.chunkLane.get(seq);
     this.chunkLane.delete(seq);
-    if (lane) { lane.dead++; lane.compactIfSparse(this.chunks); }
+    if (lane) {
+      lane.dead++;
+      lane.compactIfSparse(this.chunks);
+    }
   }
 
   readLaneTotals(): LaneTotal[] {
@@ -113,7 +152,10 @@ export class MemoryChunkStore implements ChunkStore {
   }
 
   addDeadLetters(rows: readonly NewDeadLetter[]): void {
-    for (const r of rows) { const seq = ++this.deadSeq; this.deadLetters.set(seq, { ...r, seq }); }
+    for (const r of rows) {
+      const seq = ++this.deadSeq;
+      this.deadLetters.set(seq, { ...r, seq });
+    }
   }
 
   listDeadLetters(filter: DeadLetterFilter): StoredDeadLetter[] {

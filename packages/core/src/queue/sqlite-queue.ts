@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ChunkedQueue } from './chunked-queue.js';
-import { SCHEMA, SCHEMA_VERSION, SqliteChunkStore, UPGRADABLE_VERSIONS, schemaVersion, wasClosedCleanly } from './sqlite-store.js';
+import {
+  SCHEMA,
+  SCHEMA_VERSION,
+  SqliteChunkStore,
+  UPGRADABLE_VERSIONS,
+  schemaVersion,
+  wasClosedCleanly,
+} from './sqlite-store.js';
 import { QueueStorageError, type DurableQueue, type QueueOptions, type SyncMode } from './types.js';
 
 /** The part of a pino logger the queue uses. */
@@ -47,11 +54,18 @@ class DamagedFileError extends Error {}
  */
 export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {}): Promise<DurableQueue> {
   const sync = opts.sync ?? 'batch';
-  if (!(sync in SYNC_PRAGMA)) throw new TypeError(`[bifrost] queue: sync must be always | batch | interval, got ${JSON.stringify(sync)}`);
+  if (!(sync in SYNC_PRAGMA))
+    throw new TypeError(`[bifrost] queue: sync must be always | batch | interval, got ${JSON.stringify(sync)}`);
   const intervalMs = opts.syncIntervalMs ?? 1000;
-  if (!(Number.isInteger(intervalMs) && intervalMs > 0)) throw new TypeError(`[bifrost] queue: syncIntervalMs must be a positive integer, got ${JSON.stringify(intervalMs)}`);
+  if (!(Number.isInteger(intervalMs) && intervalMs > 0))
+    throw new TypeError(
+      `[bifrost] queue: syncIntervalMs must be a positive integer, got ${JSON.stringify(intervalMs)}`,
+    );
   const maxFileBytes = opts.maxFileBytes ?? 0;
-  if (!(Number.isSafeInteger(maxFileBytes) && maxFileBytes >= 0)) throw new TypeError(`[bifrost] queue: maxFileBytes must be a non-negative integer, got ${JSON.stringify(maxFileBytes)}`);
+  if (!(Number.isSafeInteger(maxFileBytes) && maxFileBytes >= 0))
+    throw new TypeError(
+      `[bifrost] queue: maxFileBytes must be a non-negative integer, got ${JSON.stringify(maxFileBytes)}`,
+    );
   const logger = opts.logger ?? stderrLogger;
   let db: DatabaseSync;
   try {
@@ -63,9 +77,15 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
     try {
       movedTo = moveAside(path);
     } catch (renameErr) {
-      throw asStorageError(path, new Error(`the file is damaged (${err.message}) and could not be moved aside: ${String(renameErr)}`));
+      throw asStorageError(
+        path,
+        new Error(`the file is damaged (${err.message}) and could not be moved aside: ${String(renameErr)}`),
+      );
     }
-    logger.error({ file: path, movedTo, reason: err.message }, 'queue file is damaged; moved it aside and started an empty queue (points in it were not delivered; inspect or recover it with the sqlite3 tool)');
+    logger.error(
+      { file: path, movedTo, reason: err.message },
+      'queue file is damaged; moved it aside and started an empty queue (points in it were not delivered; inspect or recover it with the sqlite3 tool)',
+    );
     try {
       db = openChecked(path, sync, maxFileBytes);
     } catch (again) {
@@ -77,9 +97,10 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
   if (sync !== 'always') {
     // A checkpoint with synchronous=NORMAL fsyncs the WAL and the database file: this bounds what a
     // power cut can take to about one interval, however slowly the WAL fills.
-    const checkpoint = sync === 'interval'
-      ? 'PRAGMA synchronous=NORMAL; PRAGMA wal_checkpoint(PASSIVE); PRAGMA synchronous=OFF;'
-      : 'PRAGMA wal_checkpoint(PASSIVE);';
+    const checkpoint =
+      sync === 'interval'
+        ? 'PRAGMA synchronous=NORMAL; PRAGMA wal_checkpoint(PASSIVE); PRAGMA synchronous=OFF;'
+        : 'PRAGMA wal_checkpoint(PASSIVE);';
     timer = setInterval(() => {
       try {
         db.exec(checkpoint);
@@ -114,17 +135,22 @@ function openChecked(path: string, sync: SyncMode, maxFileBytes: number): Databa
     db.exec(SCHEMA);
     const version = schemaVersion(db);
     if (version !== SCHEMA_VERSION && !(version && UPGRADABLE_VERSIONS.includes(version))) {
-      throw new Error(`the file has queue layout version ${version ?? 'none'}, this build reads versions ${[...UPGRADABLE_VERSIONS, SCHEMA_VERSION].join(', ')}; deliver or move it aside first`);
+      throw new Error(
+        `the file has queue layout version ${version ?? 'none'}, this build reads versions ${[...UPGRADABLE_VERSIONS, SCHEMA_VERSION].join(', ')}; deliver or move it aside first`,
+      );
     }
     // After a clean close only the small bookkeeping tables are checked, so opening does not grow
     // with the backlog; after a crash or a storage error the whole file is checked.
-    const check = (wasClosedCleanly(db)
-      ? ['meta', 'lanes', 'chunk_state'].flatMap((t) => db.prepare(`PRAGMA quick_check(${t})`).all())
-      : db.prepare('PRAGMA quick_check').all()) as Array<Record<string, string>>;
+    const check = (
+      wasClosedCleanly(db)
+        ? ['meta', 'lanes', 'chunk_state'].flatMap((t) => db.prepare(`PRAGMA quick_check(${t})`).all())
+        : db.prepare('PRAGMA quick_check').all()
+    ) as Array<Record<string, string>>;
     const verdict = check.map((r) => Object.values(r)[0]).filter((v) => v !== 'ok');
     if (verdict.length) throw new DamagedFileError(`quick_check: ${verdict.slice(0, 5).join('; ')}`);
     // From now on rows of the new form are written: older builds must refuse the file.
-    if (version !== SCHEMA_VERSION) db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION);
+    if (version !== SCHEMA_VERSION)
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION);
     db.exec(`PRAGMA synchronous=${SYNC_PRAGMA[sync]};`);
     if (maxFileBytes > 0) {
       const pageSize = (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
@@ -132,7 +158,11 @@ function openChecked(path: string, sync: SyncMode, maxFileBytes: number): Databa
     }
     return db;
   } catch (err) {
-    try { db.close(); } catch { /* already unusable */ }
+    try {
+      db.close();
+    } catch {
+      /* already unusable */
+    }
     if (err instanceof DamagedFileError) throw err;
     throw isDamage(err) ? new DamagedFileError(String((err as Error).message)) : err;
   }

@@ -3,7 +3,15 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { DataPoint } from '../data-point.js';
 import { decodeChunk, decodeJsonChunk, type encodeChunk } from './chunk-codec.js';
 import { bitmapOfIndexes, isRemoved, type RemovedBitmap } from './removed-bitmap.js';
-import type { ChunkBody, ChunkMeta, ChunkStore, LaneTotal, NewChunk, NewDeadLetter, StoredDeadLetter } from './chunk-store.js';
+import type {
+  ChunkBody,
+  ChunkMeta,
+  ChunkStore,
+  LaneTotal,
+  NewChunk,
+  NewDeadLetter,
+  StoredDeadLetter,
+} from './chunk-store.js';
 import type { DeadLetterFilter } from './types.js';
 
 /**
@@ -72,12 +80,16 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('clean_close', '0');
 
 /** The layout version recorded in the file. */
 export function schemaVersion(db: DatabaseSync): string | undefined {
-  return (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value;
+  return (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)
+    ?.value;
 }
 
 /** Whether the file was closed cleanly last time (then `lanes` holds exact totals). */
 export function wasClosedCleanly(db: DatabaseSync): boolean {
-  return (db.prepare("SELECT value FROM meta WHERE key = 'clean_close'").get() as { value: string } | undefined)?.value === '1';
+  return (
+    (db.prepare("SELECT value FROM meta WHERE key = 'clean_close'").get() as { value: string } | undefined)?.value ===
+    '1'
+  );
 }
 
 /**
@@ -99,21 +111,26 @@ export class SqliteChunkStore implements ChunkStore {
   ) {
     const lane = 'SELECT seq, enqueued_at AS enqueuedAt FROM chunks WHERE seq > ? AND seq < ?';
     const sql = {
-      insertChunk: 'INSERT INTO chunks (seq, connector, priority, enqueued_at, codec, payload, sizes) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      insertChunk:
+        'INSERT INTO chunks (seq, connector, priority, enqueued_at, codec, payload, sizes) VALUES (?, ?, ?, ?, ?, ?, ?)',
       lastInLane: 'SELECT max(seq) AS m FROM chunks WHERE seq > ? AND seq < ?',
       connectorIds: 'SELECT name, id FROM connectors',
       insertConnector: 'INSERT INTO connectors (name, id) VALUES (?, ?)',
-      insertState: 'INSERT INTO chunk_state (seq, removed, attempts) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET removed = excluded.removed, attempts = excluded.attempts',
+      insertState:
+        'INSERT INTO chunk_state (seq, removed, attempts) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET removed = excluded.removed, attempts = excluded.attempts',
       scanAsc: `${lane} ORDER BY seq LIMIT ?`,
       scanDesc: `${lane} ORDER BY seq DESC LIMIT ?`,
-      readChunk: 'SELECT c.codec, c.payload, c.sizes, s.removed, s.attempts FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq WHERE c.seq = ?',
+      readChunk:
+        'SELECT c.codec, c.payload, c.sizes, s.removed, s.attempts FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq WHERE c.seq = ?',
       deleteChunk: 'DELETE FROM chunks WHERE seq = ?',
       deleteState: 'DELETE FROM chunk_state WHERE seq = ?',
       laneTotals: 'SELECT connector, priority, points, bytes FROM lanes',
-      chunkSizes: 'SELECT c.connector, c.priority, c.sizes, s.removed FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq',
+      chunkSizes:
+        'SELECT c.connector, c.priority, c.sizes, s.removed FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq',
       insertLane: 'INSERT INTO lanes (connector, priority, points, bytes) VALUES (?, ?, ?, ?)',
       setClean: "UPDATE meta SET value = ? WHERE key = 'clean_close'",
-      insertDead: 'INSERT INTO dead_letters (connector, priority, code, reason, attempts, time, point) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      insertDead:
+        'INSERT INTO dead_letters (connector, priority, code, reason, attempts, time, point) VALUES (?, ?, ?, ?, ?, ?, ?)',
       listDead: `SELECT seq, connector, priority, code, reason, attempts, time, point FROM dead_letters
         WHERE (?1 IS NULL OR connector = ?1) AND (?2 IS NULL OR seq IN (SELECT value FROM json_each(?2)))
         ORDER BY seq LIMIT ?3 OFFSET ?4`,
@@ -163,14 +180,31 @@ export class SqliteChunkStore implements ChunkStore {
     const payload = deflate ? deflateRawSync(c.payload, { level: 1 }) : c.payload;
     const sizes = new Uint8Array(Uint32Array.from(c.sizes).buffer);
     const base = this.laneBase(c.connector, c.priority, true)!;
-    const seq = this.nextSeq.get(base) ?? ((this.st.lastInLane.get(base, base + LANE_SPAN) as { m: number | null }).m ?? base) + 1;
+    const seq =
+      this.nextSeq.get(base) ??
+      ((this.st.lastInLane.get(base, base + LANE_SPAN) as { m: number | null }).m ?? base) + 1;
     this.nextSeq.set(base, seq + 1);
-    this.st.insertChunk.run(seq, c.connector, c.priority, c.enqueuedAt, deflate ? CODEC_DEFLATE_TYPED_COLUMNS : CODEC_TYPED_COLUMNS, payload, sizes);
-    if (c.attempts?.some((a) => a > 0)) this.st.insertState.run(seq, new Uint8Array((c.points.length + 7) >> 3), JSON.stringify(c.attempts));
+    this.st.insertChunk.run(
+      seq,
+      c.connector,
+      c.priority,
+      c.enqueuedAt,
+      deflate ? CODEC_DEFLATE_TYPED_COLUMNS : CODEC_TYPED_COLUMNS,
+      payload,
+      sizes,
+    );
+    if (c.attempts?.some((a) => a > 0))
+      this.st.insertState.run(seq, new Uint8Array((c.points.length + 7) >> 3), JSON.stringify(c.attempts));
     return seq;
   }
 
-  scanLane(connector: string, priority: number, descending: boolean, afterSeq: number | undefined, limit: number): ChunkMeta[] {
+  scanLane(
+    connector: string,
+    priority: number,
+    descending: boolean,
+    afterSeq: number | undefined,
+    limit: number,
+  ): ChunkMeta[] {
     const base = this.laneBase(connector, priority, false);
     if (base === undefined) return [];
     const rows = descending
@@ -180,7 +214,15 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   readChunk(seq: number): ChunkBody {
-    const row = this.st.readChunk.get(seq) as { codec: number; payload: string | Uint8Array; sizes: Uint8Array; removed: StoredRemoved; attempts: string | null } | undefined;
+    const row = this.st.readChunk.get(seq) as
+      | {
+          codec: number;
+          payload: string | Uint8Array;
+          sizes: Uint8Array;
+          removed: StoredRemoved;
+          attempts: string | null;
+        }
+      | undefined;
     if (!row) throw new Error(`queue chunk ${seq} not found`);
     const sizes = Array.from(new Uint32Array(row.sizes.slice().buffer));
     return {
@@ -203,7 +245,12 @@ export class SqliteChunkStore implements ChunkStore {
   readLaneTotals(): LaneTotal[] {
     if (this.closedCleanly) return this.st.laneTotals.all() as unknown as LaneTotal[];
     const totals = new Map<string, LaneTotal>();
-    for (const row of this.st.chunkSizes.iterate() as Iterable<{ connector: string; priority: number; sizes: Uint8Array; removed: StoredRemoved }>) {
+    for (const row of this.st.chunkSizes.iterate() as Iterable<{
+      connector: string;
+      priority: number;
+      sizes: Uint8Array;
+      removed: StoredRemoved;
+    }>) {
       const sizes = new Uint32Array(row.sizes.slice().buffer);
       const removed = readRemoved(row.removed, sizes.length);
       let points = 0;
@@ -223,7 +270,8 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   addDeadLetters(rows: readonly NewDeadLetter[]): void {
-    for (const r of rows) this.st.insertDead.run(r.connector, r.priority, r.code, r.reason, r.attempts, r.time, JSON.stringify(r.point));
+    for (const r of rows)
+      this.st.insertDead.run(r.connector, r.priority, r.code, r.reason, r.attempts, r.time, JSON.stringify(r.point));
   }
 
   listDeadLetters(filter: DeadLetterFilter): StoredDeadLetter[] {
@@ -259,11 +307,16 @@ export class SqliteChunkStore implements ChunkStore {
 
 function decodePayload(codec: number, payload: string | Uint8Array): DataPoint[] {
   switch (codec) {
-    case CODEC_TYPED_COLUMNS: return decodeChunk(payload as Uint8Array);
-    case CODEC_DEFLATE_TYPED_COLUMNS: return decodeChunk(inflateRawSync(payload as Uint8Array));
-    case CODEC_JSON_COLUMNS: return decodeJsonChunk(typeof payload === 'string' ? payload : Buffer.from(payload).toString());
-    case CODEC_DEFLATE_JSON_COLUMNS: return decodeJsonChunk(inflateRawSync(payload as Uint8Array).toString());
-    default: throw new Error(`queue chunk payload has unknown codec ${codec}`);
+    case CODEC_TYPED_COLUMNS:
+      return decodeChunk(payload as Uint8Array);
+    case CODEC_DEFLATE_TYPED_COLUMNS:
+      return decodeChunk(inflateRawSync(payload as Uint8Array));
+    case CODEC_JSON_COLUMNS:
+      return decodeJsonChunk(typeof payload === 'string' ? payload : Buffer.from(payload).toString());
+    case CODEC_DEFLATE_JSON_COLUMNS:
+      return decodeJsonChunk(inflateRawSync(payload as Uint8Array).toString());
+    default:
+      throw new Error(`queue chunk payload has unknown codec ${codec}`);
   }
 }
 

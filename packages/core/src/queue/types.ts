@@ -117,7 +117,10 @@ export interface LaneStats {
 /** Thrown by `enqueue` when a `block` lane is full; nothing of that call was queued. */
 export class QueueFullError extends Error {
   readonly code = 'BIFROST_ERR_QUEUE_FULL';
-  constructor(readonly connector: string, readonly retryAfterMs = 1000) {
+  constructor(
+    readonly connector: string,
+    readonly retryAfterMs = 1000,
+  ) {
     super(`[bifrost] queue for connector "${connector}" is full (when_full: block); retry later`);
     this.name = 'QueueFullError';
   }

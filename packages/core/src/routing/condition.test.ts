@@ -4,8 +4,15 @@ import { compileCondition, ConditionSyntaxError } from './condition.js';
 import { compileGlob } from './glob.js';
 
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
-  id: '1', deviceId: 'PLC001', tagName: 'temperature', value: 21.5, quality: 'GOOD', timestamp: 0,
-  unit: '°C', tags: { line: 'A', site: 'north' }, ...over,
+  id: '1',
+  deviceId: 'PLC001',
+  tagName: 'temperature',
+  value: 21.5,
+  quality: 'GOOD',
+  timestamp: 0,
+  unit: '°C',
+  tags: { line: 'A', site: 'north' },
+  ...over,
 });
 
 describe('compileGlob', () => {

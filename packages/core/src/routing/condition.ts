@@ -10,7 +10,11 @@ export type PointPredicate = (point: DataPoint) => boolean;
  */
 export class ConditionSyntaxError extends Error {
   readonly code = 'BIFROST_ERR_ROUTING_CONDITION';
-  constructor(readonly reason: string, readonly condition: string, readonly position: number) {
+  constructor(
+    readonly reason: string,
+    readonly condition: string,
+    readonly position: number,
+  ) {
     super(`${reason} at position ${position} in "${condition}"`);
     this.name = 'ConditionSyntaxError';
   }
@@ -48,16 +52,38 @@ function tokenize(src: string): Token[] {
   while (i < src.length) {
     const c = src[i]!;
     const pos = i + 1;
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') { i++; continue; }
-    if (c === '(') { tokens.push({ kind: 'lparen', pos }); i++; continue; }
-    if (c === ')') { tokens.push({ kind: 'rparen', pos }); i++; continue; }
-    if (c === '=') { tokens.push({ kind: 'op', text: '=', pos }); i += src[i + 1] === '=' ? 2 : 1; continue; }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      i++;
+      continue;
+    }
+    if (c === '(') {
+      tokens.push({ kind: 'lparen', pos });
+      i++;
+      continue;
+    }
+    if (c === ')') {
+      tokens.push({ kind: 'rparen', pos });
+      i++;
+      continue;
+    }
+    if (c === '=') {
+      tokens.push({ kind: 'op', text: '=', pos });
+      i += src[i + 1] === '=' ? 2 : 1;
+      continue;
+    }
     if (c === '!') {
-      if (src[i + 1] !== '=') throw new ConditionSyntaxError('"!" must be followed by "=" (use != for "not equal")', src, pos);
-      tokens.push({ kind: 'op', text: '!=', pos }); i += 2; continue;
+      if (src[i + 1] !== '=')
+        throw new ConditionSyntaxError('"!" must be followed by "=" (use != for "not equal")', src, pos);
+      tokens.push({ kind: 'op', text: '!=', pos });
+      i += 2;
+      continue;
     }
     if (c === '<' || c === '>') {
-      throw new ConditionSyntaxError(`operator "${c}" is not supported (use = or !=, with * and ? as wildcards)`, src, pos);
+      throw new ConditionSyntaxError(
+        `operator "${c}" is not supported (use = or !=, with * and ? as wildcards)`,
+        src,
+        pos,
+      );
     }
     if (c === '"' || c === "'") {
       let text = '';
@@ -85,11 +111,16 @@ const isKeyword = (t: Token, kw: 'and' | 'or' | 'not'): boolean => t.kind === 'w
 
 function describe(t: Token): string {
   switch (t.kind) {
-    case 'end': return 'end of condition';
-    case 'lparen': return '"("';
-    case 'rparen': return '")"';
-    case 'op': return `"${t.text}"`;
-    default: return `"${t.text}"`;
+    case 'end':
+      return 'end of condition';
+    case 'lparen':
+      return '"("';
+    case 'rparen':
+      return '")"';
+    case 'op':
+      return `"${t.text}"`;
+    default:
+      return `"${t.text}"`;
   }
 }
 
@@ -99,35 +130,59 @@ function describe(t: Token): string {
  */
 class Parser {
   private i = 0;
-  constructor(private readonly src: string, private readonly tokens: Token[]) {}
+  constructor(
+    private readonly src: string,
+    private readonly tokens: Token[],
+  ) {}
 
   parse(): PointPredicate {
     if (this.peek().kind === 'end') throw this.fail('condition is empty', this.peek());
     const pred = this.parseOr();
     const rest = this.peek();
     if (rest.kind !== 'end') {
-      throw this.fail(rest.kind === 'rparen' ? 'unmatched ")"' : `expected "and", "or" or end of condition, found ${describe(rest)}`, rest);
+      throw this.fail(
+        rest.kind === 'rparen' ? 'unmatched ")"' : `expected "and", "or" or end of condition, found ${describe(rest)}`,
+        rest,
+      );
     }
     return pred;
   }
 
-  private peek(): Token { return this.tokens[this.i]!; }
-  private next(): Token { return this.tokens[this.i++]!; }
-  private fail(reason: string, at: Token): ConditionSyntaxError { return new ConditionSyntaxError(reason, this.src, at.pos); }
+  private peek(): Token {
+    return this.tokens[this.i]!;
+  }
+  private next(): Token {
+    return this.tokens[this.i++]!;
+  }
+  private fail(reason: string, at: Token): ConditionSyntaxError {
+    return new ConditionSyntaxError(reason, this.src, at.pos);
+  }
 
   private parseOr(): PointPredicate {
     const terms = [this.parseAnd()];
-    while (isKeyword(this.peek(), 'or')) { this.next(); terms.push(this.parseAnd()); }
+    while (isKeyword(this.peek(), 'or')) {
+      this.next();
+      terms.push(this.parseAnd());
+    }
     if (terms.length === 1) return terms[0]!;
-    if (terms.length === 2) { const [a, b] = terms as [PointPredicate, PointPredicate]; return (p) => a(p) || b(p); }
+    if (terms.length === 2) {
+      const [a, b] = terms as [PointPredicate, PointPredicate];
+      return (p) => a(p) || b(p);
+    }
     return (p) => terms.some((t) => t(p));
   }
 
   private parseAnd(): PointPredicate {
     const terms = [this.parseUnary()];
-    while (isKeyword(this.peek(), 'and')) { this.next(); terms.push(this.parseUnary()); }
+    while (isKeyword(this.peek(), 'and')) {
+      this.next();
+      terms.push(this.parseUnary());
+    }
     if (terms.length === 1) return terms[0]!;
-    if (terms.length === 2) { const [a, b] = terms as [PointPredicate, PointPredicate]; return (p) => a(p) && b(p); }
+    if (terms.length === 2) {
+      const [a, b] = terms as [PointPredicate, PointPredicate];
+      return (p) => a(p) && b(p);
+    }
     return (p) => terms.every((t) => t(p));
   }
 
@@ -143,7 +198,8 @@ class Parser {
       if (this.peek().kind === 'rparen') throw this.fail('empty parentheses', this.peek());
       const inner = this.parseOr();
       const close = this.next();
-      if (close.kind !== 'rparen') throw this.fail(`expected ")" to close "(" at position ${t.pos}, found ${describe(close)}`, close);
+      if (close.kind !== 'rparen')
+        throw this.fail(`expected ")" to close "(" at position ${t.pos}, found ${describe(close)}`, close);
       return inner;
     }
     return this.parseComparison();
@@ -162,8 +218,15 @@ class Parser {
       throw this.fail(`expected a value after "${fieldTok.text}${op.text}", found ${describe(valueTok)}`, valueTok);
     }
     const matches = compileGlob(valueTok.text);
-    if (op.text === '=') return (p) => { const v = read(p); return v !== undefined && matches(v); };
-    return (p) => { const v = read(p); return v === undefined || !matches(v); };
+    if (op.text === '=')
+      return (p) => {
+        const v = read(p);
+        return v !== undefined && matches(v);
+      };
+    return (p) => {
+      const v = read(p);
+      return v === undefined || !matches(v);
+    };
   }
 
   private fieldReader(tok: Extract<Token, { kind: 'word' }>): FieldReader {

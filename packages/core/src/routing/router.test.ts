@@ -4,10 +4,17 @@ import { ConfigError } from '../errors.js';
 import { createRouter, RoutingConfigError, type RoutingRule } from './router.js';
 
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
-  id: '1', deviceId: 'PLC001', tagName: 'temperature', value: 1, quality: 'GOOD', timestamp: 0, ...over,
+  id: '1',
+  deviceId: 'PLC001',
+  tagName: 'temperature',
+  value: 1,
+  quality: 'GOOD',
+  timestamp: 0,
+  ...over,
 });
 const connectors = ['mqtt', 'influx', 'kafka', 'pg'];
-const sorted = (r: Array<{ connector: string; priority: number }>) => [...r].sort((a, b) => a.connector.localeCompare(b.connector));
+const sorted = (r: Array<{ connector: string; priority: number }>) =>
+  [...r].sort((a, b) => a.connector.localeCompare(b.connector));
 
 describe('createRouter', () => {
   it('with no rules sends every point to every connector at the point priority', () => {
@@ -50,7 +57,9 @@ describe('createRouter', () => {
 
   it('sends unmatched points to the default connector(s), or nowhere without one', () => {
     const withDefault = createRouter({ rules, connectors, defaultConnector: 'pg' });
-    expect(withDefault.route(point({ deviceId: 'X', tagName: 'pressure', priority: 2 }))).toEqual([{ connector: 'pg', priority: 2 }]);
+    expect(withDefault.route(point({ deviceId: 'X', tagName: 'pressure', priority: 2 }))).toEqual([
+      { connector: 'pg', priority: 2 },
+    ]);
     expect(withDefault.canDropUnmatched).toBe(false);
     const two = createRouter({ rules, connectors, defaultConnector: ['pg', 'kafka', 'pg'] });
     expect(two.route(point({ deviceId: 'X', tagName: 'pressure' })).map((t) => t.connector)).toEqual(['pg', 'kafka']);
@@ -81,10 +90,16 @@ describe('createRouter', () => {
   });
 
   it('names the rule and the position for a bad condition', () => {
-    const build = () => createRouter({ connectors, rules: [rules[0]!, { name: 'broken', condition: 'quality=ALARM and', connectors: ['mqtt'] }] });
+    const build = () =>
+      createRouter({
+        connectors,
+        rules: [rules[0]!, { name: 'broken', condition: 'quality=ALARM and', connectors: ['mqtt'] }],
+      });
     expect(build).toThrow(RoutingConfigError);
     expect(build).toThrow(ConfigError);
-    try { build(); } catch (e) {
+    try {
+      build();
+    } catch (e) {
       const err = e as RoutingConfigError;
       expect(err.rule).toBe('broken');
       expect(err.position).toBe(18);
@@ -94,16 +109,26 @@ describe('createRouter', () => {
   });
 
   it('rejects unknown connectors in rules and in the default', () => {
-    expect(() => createRouter({ connectors, rules: [{ name: 'r1', condition: 'quality=BAD', connectors: ['mqtt', 'azure'] }] }))
-      .toThrow(/routing rule "r1": unknown connector "azure" \(configured: mqtt, influx, kafka, pg\)/);
-    expect(() => createRouter({ connectors, defaultConnector: 'nope' })).toThrow(/default connector: unknown connector "nope"/);
-    expect(() => createRouter({ connectors, rules: [{ name: 'r2', condition: 'quality=BAD', connectors: [] }] }))
-      .toThrow(/routing rule "r2": no connectors listed/);
+    expect(() =>
+      createRouter({ connectors, rules: [{ name: 'r1', condition: 'quality=BAD', connectors: ['mqtt', 'azure'] }] }),
+    ).toThrow(/routing rule "r1": unknown connector "azure" \(configured: mqtt, influx, kafka, pg\)/);
+    expect(() => createRouter({ connectors, defaultConnector: 'nope' })).toThrow(
+      /default connector: unknown connector "nope"/,
+    );
+    expect(() =>
+      createRouter({ connectors, rules: [{ name: 'r2', condition: 'quality=BAD', connectors: [] }] }),
+    ).toThrow(/routing rule "r2": no connectors listed/);
   });
 
   it('routes 200k points in well under a second', () => {
     const router = createRouter({ rules, connectors, defaultConnector: 'pg' });
-    const pts = Array.from({ length: 1000 }, (_, i) => point({ deviceId: `PLC00${i % 3}`, tagName: i % 2 ? 'temperature' : 'pressure', quality: i % 50 ? 'GOOD' : 'ALARM' }));
+    const pts = Array.from({ length: 1000 }, (_, i) =>
+      point({
+        deviceId: `PLC00${i % 3}`,
+        tagName: i % 2 ? 'temperature' : 'pressure',
+        quality: i % 50 ? 'GOOD' : 'ALARM',
+      }),
+    );
     let n = 0;
     const t0 = performance.now();
     for (let r = 0; r < 200; r++) for (const p of pts) n += router.route(p).length;

@@ -44,7 +44,12 @@ export interface Router extends PointRouter {
 
 /** A routing rule that cannot be used; `rule` names it, `position` is set for condition syntax errors. */
 export class RoutingConfigError extends ConfigError {
-  constructor(message: string, readonly rule: string | undefined, readonly position?: number, code = 'BIFROST_ERR_ROUTING_CONFIG') {
+  constructor(
+    message: string,
+    readonly rule: string | undefined,
+    readonly position?: number,
+    code = 'BIFROST_ERR_ROUTING_CONFIG',
+  ) {
     super(message, { code });
   }
 }
@@ -71,7 +76,10 @@ export function createRouter(options: RouterOptions): Router {
     if (i === undefined) {
       throw new RoutingConfigError(
         `${where}: unknown connector "${connector}" (configured: ${names.length ? names.join(', ') : 'none'})`,
-        rule, undefined, 'BIFROST_ERR_ROUTING_UNKNOWN_CONNECTOR');
+        rule,
+        undefined,
+        'BIFROST_ERR_ROUTING_UNKNOWN_CONNECTOR',
+      );
     }
     return i;
   };
@@ -90,10 +98,16 @@ export function createRouter(options: RouterOptions): Router {
     return { matches, targets, priority: clampLane(rule.priority ?? 0) };
   });
 
-  const defaults = options.defaultConnector === undefined
-    ? []
-    : [...new Set((typeof options.defaultConnector === 'string' ? [options.defaultConnector] : options.defaultConnector)
-        .map((c) => resolve(c, 'default connector')))];
+  const defaults =
+    options.defaultConnector === undefined
+      ? []
+      : [
+          ...new Set(
+            (typeof options.defaultConnector === 'string' ? [options.defaultConnector] : options.defaultConnector).map(
+              (c) => resolve(c, 'default connector'),
+            ),
+          ),
+        ];
   const fallback = rules.length === 0 ? names.map((_, i) => i) : defaults;
 
   // Scratch per connector, reused across calls: the best lane seen for the current point, and the

@@ -4,7 +4,13 @@ import { ConfigError } from '../errors.js';
 import { compilePointTemplate, pointTemplatePlaceholders } from './point-template.js';
 
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
-  id: 'p1', deviceId: 'PLC001', tagName: 'temperature', value: 1, quality: 'GOOD', timestamp: 0, ...over,
+  id: 'p1',
+  deviceId: 'PLC001',
+  tagName: 'temperature',
+  value: 1,
+  quality: 'GOOD',
+  timestamp: 0,
+  ...over,
 });
 
 describe('compilePointTemplate', () => {
@@ -32,12 +38,19 @@ describe('compilePointTemplate', () => {
   });
 
   it('lets a connector field override a built-in one', () => {
-    const t = compilePointTemplate('{device_id}', { option: 'topic', fields: { device_id: (p) => p.deviceId.toLowerCase() } });
+    const t = compilePointTemplate('{device_id}', {
+      option: 'topic',
+      fields: { device_id: (p) => p.deviceId.toLowerCase() },
+    });
     expect(t(point())).toBe('plc001');
   });
 
   it('returns the same string for a template without point placeholders', () => {
-    expect(compilePointTemplate('{topic_prefix}telemetry', { option: 'topic', fields: { topic_prefix: 'bifrost.' } })(point())).toBe('bifrost.telemetry');
+    expect(
+      compilePointTemplate('{topic_prefix}telemetry', { option: 'topic', fields: { topic_prefix: 'bifrost.' } })(
+        point(),
+      ),
+    ).toBe('bifrost.telemetry');
     expect(compilePointTemplate('fixed', { option: 'topic' })(point())).toBe('fixed');
     expect(compilePointTemplate('', { option: 'topic' })(point())).toBe('');
   });
@@ -47,11 +60,16 @@ describe('compilePointTemplate', () => {
   });
 
   it('rejects an unknown placeholder with a ConfigError naming the option, the placeholder and the known ones', () => {
-    const compile = (template: string) => () => compilePointTemplate(template, {
-      option: 'routing_key', code: 'BIFROST_ERR_AMQP_ROUTING_KEY_TEMPLATE', fields: { topic_prefix: 'p' },
-    });
+    const compile = (template: string) => () =>
+      compilePointTemplate(template, {
+        option: 'routing_key',
+        code: 'BIFROST_ERR_AMQP_ROUTING_KEY_TEMPLATE',
+        fields: { topic_prefix: 'p' },
+      });
     expect(compile('{device}.x')).toThrow(ConfigError);
-    expect(compile('{device}.x')).toThrow('routing_key: unknown placeholder {device}; use {topic_prefix}, {device_id}, {tag_name}, {quality}, {tags.<key>}');
+    expect(compile('{device}.x')).toThrow(
+      'routing_key: unknown placeholder {device}; use {topic_prefix}, {device_id}, {tag_name}, {quality}, {tags.<key>}',
+    );
     expect(compile('{tags.}')).toThrow(/unknown placeholder \{tags\.\}/);
     expect(compile('{}')).toThrow(/unknown placeholder \{\}/);
     try {
@@ -66,6 +84,12 @@ describe('compilePointTemplate', () => {
 describe('pointTemplatePlaceholders', () => {
   it('lists the connector fields first, then the point fields and tags, without duplicates', () => {
     expect(pointTemplatePlaceholders()).toEqual(['{device_id}', '{tag_name}', '{quality}', '{tags.<key>}']);
-    expect(pointTemplatePlaceholders(['topic_prefix', 'quality'])).toEqual(['{topic_prefix}', '{quality}', '{device_id}', '{tag_name}', '{tags.<key>}']);
+    expect(pointTemplatePlaceholders(['topic_prefix', 'quality'])).toEqual([
+      '{topic_prefix}',
+      '{quality}',
+      '{device_id}',
+      '{tag_name}',
+      '{tags.<key>}',
+    ]);
   });
 });

@@ -23,13 +23,21 @@ export const DEFAULT_EXPIRY_WARNING_MS = 14 * 86_400_000;
  */
 export function certificateExpiry(material: TlsMaterial, now = Date.now()): CertificateExpiry[] {
   const out: CertificateExpiry[] = [];
-  for (const [file, pem] of [['cert_file', material.cert], ['ca_file', material.ca]] as const) {
+  for (const [file, pem] of [
+    ['cert_file', material.cert],
+    ['ca_file', material.ca],
+  ] as const) {
     if (!pem) continue;
     let first: CertificateExpiry | undefined;
     for (const cert of parseCertificates(file, undefined, pem)) {
       const expiresAt = Date.parse(cert.validTo);
       if (!first || expiresAt < first.expiresAt) {
-        first = { file, subject: cert.subject.replace(/\n/g, ', '), expiresAt, secondsLeft: Math.floor((expiresAt - now) / 1000) };
+        first = {
+          file,
+          subject: cert.subject.replace(/\n/g, ', '),
+          expiresAt,
+          secondsLeft: Math.floor((expiresAt - now) / 1000),
+        };
       }
     }
     if (first) out.push(first);
@@ -38,7 +46,11 @@ export function certificateExpiry(material: TlsMaterial, now = Date.now()): Cert
 }
 
 /** The entries of {@link certificateExpiry} that expire within `withinMs` (already expired included). */
-export function expiringSoon(material: TlsMaterial, withinMs = DEFAULT_EXPIRY_WARNING_MS, now = Date.now()): CertificateExpiry[] {
+export function expiringSoon(
+  material: TlsMaterial,
+  withinMs = DEFAULT_EXPIRY_WARNING_MS,
+  now = Date.now(),
+): CertificateExpiry[] {
   return certificateExpiry(material, now).filter((e) => e.expiresAt - now < withinMs);
 }
 
@@ -71,7 +83,11 @@ export function registerTlsExpiryGauge(registry: Registry): TlsExpiryGauge {
     },
   });
   return {
-    set(connector, material) { byConnector.set(connector, certificateExpiry(material)); },
-    delete(connector) { byConnector.delete(connector); },
+    set(connector, material) {
+      byConnector.set(connector, certificateExpiry(material));
+    },
+    delete(connector) {
+      byConnector.delete(connector);
+    },
   };
 }

@@ -48,12 +48,20 @@ async function readPem(field: string, path: string): Promise<string> {
 export function parseCertificates(field: string, path: string | undefined, pem: string): X509Certificate[] {
   const blocks = pem.match(PEM_CERT_RE) ?? [];
   const where = path ? `${field} ${path}` : field;
-  if (!blocks.length) throw tlsError(`${where}: no PEM certificate found (expected -----BEGIN CERTIFICATE-----)`, 'BIFROST_ERR_TLS_BAD_CERT');
+  if (!blocks.length)
+    throw tlsError(
+      `${where}: no PEM certificate found (expected -----BEGIN CERTIFICATE-----)`,
+      'BIFROST_ERR_TLS_BAD_CERT',
+    );
   return blocks.map((block, i) => {
     try {
       return new X509Certificate(block);
     } catch (e) {
-      throw tlsError(`${where}: certificate #${i + 1} cannot be parsed (${(e as Error).message})`, 'BIFROST_ERR_TLS_BAD_CERT', e);
+      throw tlsError(
+        `${where}: certificate #${i + 1} cannot be parsed (${(e as Error).message})`,
+        'BIFROST_ERR_TLS_BAD_CERT',
+        e,
+      );
     }
   });
 }
@@ -61,12 +69,20 @@ export function parseCertificates(field: string, path: string | undefined, pem: 
 function parseKey(path: string, pem: string, passphrase: string | undefined): KeyObject {
   const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem);
   if (encrypted && !passphrase) {
-    throw tlsError(`key_file ${path}: the key is encrypted; set its passphrase (key_passphrase)`, 'BIFROST_ERR_TLS_KEY_PASSPHRASE');
+    throw tlsError(
+      `key_file ${path}: the key is encrypted; set its passphrase (key_passphrase)`,
+      'BIFROST_ERR_TLS_KEY_PASSPHRASE',
+    );
   }
   try {
     return createPrivateKey(passphrase ? { key: pem, format: 'pem', passphrase } : { key: pem, format: 'pem' });
   } catch (e) {
-    if (encrypted) throw tlsError(`key_file ${path}: wrong passphrase (${(e as Error).message})`, 'BIFROST_ERR_TLS_KEY_PASSPHRASE', e);
+    if (encrypted)
+      throw tlsError(
+        `key_file ${path}: wrong passphrase (${(e as Error).message})`,
+        'BIFROST_ERR_TLS_KEY_PASSPHRASE',
+        e,
+      );
     throw tlsError(`key_file ${path}: not a PEM private key (${(e as Error).message})`, 'BIFROST_ERR_TLS_BAD_KEY', e);
   }
 }
@@ -76,14 +92,21 @@ function checkValidity(field: string, path: string | undefined, cert: X509Certif
   const from = Date.parse(cert.validFrom);
   const to = Date.parse(cert.validTo);
   if (now > to) {
-    throw tlsError(`${where}: certificate "${cert.subject.replace(/\n/g, ', ')}" expired on ${new Date(to).toISOString()}`, 'BIFROST_ERR_TLS_CERT_EXPIRED');
+    throw tlsError(
+      `${where}: certificate "${cert.subject.replace(/\n/g, ', ')}" expired on ${new Date(to).toISOString()}`,
+      'BIFROST_ERR_TLS_CERT_EXPIRED',
+    );
   }
   if (now < from) {
-    throw tlsError(`${where}: certificate "${cert.subject.replace(/\n/g, ', ')}" is not valid before ${new Date(from).toISOString()} (check the clock)`, 'BIFROST_ERR_TLS_CERT_NOT_YET_VALID');
+    throw tlsError(
+      `${where}: certificate "${cert.subject.replace(/\n/g, ', ')}" is not valid before ${new Date(from).toISOString()} (check the clock)`,
+      'BIFROST_ERR_TLS_CERT_NOT_YET_VALID',
+    );
   }
 }
 
-const signedBy = (child: X509Certificate, issuer: X509Certificate): boolean => child.checkIssued(issuer) && child.verify(issuer.publicKey);
+const signedBy = (child: X509Certificate, issuer: X509Certificate): boolean =>
+  child.checkIssued(issuer) && child.verify(issuer.publicKey);
 
 /**
  * Walks from the leaf through the intermediates to a certificate of `anchors`; returns whether a
@@ -107,10 +130,17 @@ function chainsTo(leaf: X509Certificate, intermediates: X509Certificate[], ancho
  * certificate, and the certificate chains to `ca_file` (unless `verify_client_chain: false`).
  * Returns PEM strings ready for `tls.connect`.
  */
-export async function loadTlsMaterial(opts: TlsFileOptions, { now = Date.now() }: LoadTlsOptions = {}): Promise<TlsMaterial> {
+export async function loadTlsMaterial(
+  opts: TlsFileOptions,
+  { now = Date.now() }: LoadTlsOptions = {},
+): Promise<TlsMaterial> {
   if (Boolean(opts.cert_file) !== Boolean(opts.key_file)) {
-    throw tlsError(opts.cert_file ? `cert_file ${opts.cert_file} is set without key_file` : `key_file ${opts.key_file} is set without cert_file`,
-      'BIFROST_ERR_TLS_INCOMPLETE');
+    throw tlsError(
+      opts.cert_file
+        ? `cert_file ${opts.cert_file} is set without key_file`
+        : `key_file ${opts.key_file} is set without cert_file`,
+      'BIFROST_ERR_TLS_INCOMPLETE',
+    );
   }
   const material: TlsMaterial = { rejectUnauthorized: !opts.insecure_skip_verify };
   if (opts.servername) material.servername = opts.servername;
@@ -126,17 +156,28 @@ export async function loadTlsMaterial(opts: TlsFileOptions, { now = Date.now() }
     material.cert = await readPem('cert_file', opts.cert_file);
     material.key = await readPem('key_file', opts.key_file);
     if (opts.passphrase) material.passphrase = opts.passphrase;
-    const [leaf, ...intermediates] = parseCertificates('cert_file', opts.cert_file, material.cert) as [X509Certificate, ...X509Certificate[]];
+    const [leaf, ...intermediates] = parseCertificates('cert_file', opts.cert_file, material.cert) as [
+      X509Certificate,
+      ...X509Certificate[],
+    ];
     for (const c of [leaf, ...intermediates]) checkValidity('cert_file', opts.cert_file, c, now);
     const key = parseKey(opts.key_file, material.key, opts.passphrase);
     if (!leaf.checkPrivateKey(key)) {
-      throw tlsError(`key_file ${opts.key_file} does not match the certificate in cert_file ${opts.cert_file}`, 'BIFROST_ERR_TLS_KEY_MISMATCH');
+      throw tlsError(
+        `key_file ${opts.key_file} does not match the certificate in cert_file ${opts.cert_file}`,
+        'BIFROST_ERR_TLS_KEY_MISMATCH',
+      );
     }
-    if (anchors.length && opts.verify_client_chain !== false && !chainsTo(leaf, [...intermediates, ...anchors], anchors)) {
+    if (
+      anchors.length &&
+      opts.verify_client_chain !== false &&
+      !chainsTo(leaf, [...intermediates, ...anchors], anchors)
+    ) {
       throw tlsError(
         `cert_file ${opts.cert_file}: certificate "${leaf.subject.replace(/\n/g, ', ')}" (issuer "${leaf.issuer.replace(/\n/g, ', ')}") ` +
           `does not chain to any certificate in ca_file ${opts.ca_file}; if the server trusts that issuer separately, set verify_client_chain: false`,
-        'BIFROST_ERR_TLS_CHAIN');
+        'BIFROST_ERR_TLS_CHAIN',
+      );
     }
   }
   return material;

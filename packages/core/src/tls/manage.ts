@@ -38,20 +38,36 @@ export async function manageConnectorTls(opts: ConnectorTlsOptions): Promise<Con
   const warnIfExpiring = (material: TlsMaterial): void => {
     for (const e of expiringSoon(material, warnBeforeMs)) {
       const left = e.secondsLeft <= 0 ? 'has expired' : `expires in ${Math.ceil(e.secondsLeft / 86_400)} day(s)`;
-      logger.warn({ connector, file: e.file, path: opts.files[e.file], subject: e.subject, expiresAt: new Date(e.expiresAt).toISOString() },
-        `TLS certificate in ${e.file} ${left}: rotate it (the new files are picked up without a restart)`);
+      logger.warn(
+        {
+          connector,
+          file: e.file,
+          path: opts.files[e.file],
+          subject: e.subject,
+          expiresAt: new Date(e.expiresAt).toISOString(),
+        },
+        `TLS certificate in ${e.file} ${left}: rotate it (the new files are picked up without a restart)`,
+      );
     }
   };
 
-  const watcher = await watchTlsMaterial(opts.files, (material) => {
-    logger.info({ connector }, 'TLS files changed and passed the checks; using the new certificates');
-    gauge?.set(connector, material);
-    warnIfExpiring(material);
-    opts.onRotate?.(material);
-  }, {
-    ...opts.watch,
-    onError: (err) => logger.error({ connector, err }, `TLS files changed but cannot be used; keeping the previous certificates: ${(err as Error).message}`),
-  });
+  const watcher = await watchTlsMaterial(
+    opts.files,
+    (material) => {
+      logger.info({ connector }, 'TLS files changed and passed the checks; using the new certificates');
+      gauge?.set(connector, material);
+      warnIfExpiring(material);
+      opts.onRotate?.(material);
+    },
+    {
+      ...opts.watch,
+      onError: (err) =>
+        logger.error(
+          { connector, err },
+          `TLS files changed but cannot be used; keeping the previous certificates: ${(err as Error).message}`,
+        ),
+    },
+  );
 
   gauge?.set(connector, watcher.material);
   warnIfExpiring(watcher.material);
@@ -59,7 +75,9 @@ export async function manageConnectorTls(opts: ConnectorTlsOptions): Promise<Con
   recheck.unref();
 
   return {
-    get material() { return watcher.material; },
+    get material() {
+      return watcher.material;
+    },
     close() {
       clearInterval(recheck);
       watcher.close();

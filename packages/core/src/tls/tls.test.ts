@@ -21,15 +21,49 @@ function newKey(name: string): void {
 }
 function selfSignedCa(name: string): void {
   newKey(name);
-  openssl('req', '-x509', '-new', '-key', f(`${name}.key`), '-out', f(`${name}.pem`), '-days', '365', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  openssl(
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    f(`${name}.key`),
+    '-out',
+    f(`${name}.pem`),
+    '-days',
+    '365',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
 }
 function issue(name: string, ca: string, { days = 30, isCa = false, keyName = name } = {}): void {
   if (keyName === name) newKey(name);
   openssl('req', '-new', '-key', f(`${keyName}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`);
-  writeFileSync(f(`${name}.ext`), isCa ? 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' : 'basicConstraints=CA:FALSE\n');
-  openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.pem`), '-CAkey', f(`${ca}.key`), '-set_serial', String(Date.now() + Math.floor(Math.random() * 1000)),
-    '-out', f(`${name}.pem`), '-days', String(days), '-extfile', f(`${name}.ext`));
+  writeFileSync(
+    f(`${name}.ext`),
+    isCa ? 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' : 'basicConstraints=CA:FALSE\n',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    f(`${name}.csr`),
+    '-CA',
+    f(`${ca}.pem`),
+    '-CAkey',
+    f(`${ca}.key`),
+    '-set_serial',
+    String(Date.now() + Math.floor(Math.random() * 1000)),
+    '-out',
+    f(`${name}.pem`),
+    '-days',
+    String(days),
+    '-extfile',
+    f(`${name}.ext`),
+  );
 }
 
 beforeAll(() => {
@@ -51,7 +85,10 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const expectTlsError = async (opts: TlsFileOptions, code: string, message: RegExp, now?: number) => {
-  const err = await loadTlsMaterial(opts, now === undefined ? {} : { now }).then(() => undefined, (e: unknown) => e);
+  const err = await loadTlsMaterial(opts, now === undefined ? {} : { now }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ConfigError);
   expect((err as ConfigError).code).toBe(code);
   expect((err as Error).message).toMatch(message);
@@ -59,7 +96,12 @@ const expectTlsError = async (opts: TlsFileOptions, code: string, message: RegEx
 
 describe('loadTlsMaterial', () => {
   it('loads a valid CA, certificate and key as PEM strings', async () => {
-    const m = await loadTlsMaterial({ ca_file: f('ca.pem'), cert_file: f('client.pem'), key_file: f('client.key'), servername: 'broker.local' });
+    const m = await loadTlsMaterial({
+      ca_file: f('ca.pem'),
+      cert_file: f('client.pem'),
+      key_file: f('client.key'),
+      servername: 'broker.local',
+    });
     expect(m.ca).toBe(readFileSync(f('ca.pem'), 'utf8'));
     expect(m.cert).toContain('-----BEGIN CERTIFICATE-----');
     expect(m.key).toContain('PRIVATE KEY');
@@ -74,53 +116,115 @@ describe('loadTlsMaterial', () => {
   });
 
   it('opens an encrypted key with its passphrase', async () => {
-    const m = await loadTlsMaterial({ ca_file: f('ca.pem'), cert_file: f('client.pem'), key_file: f('client-enc.key'), passphrase: 's3cret' });
+    const m = await loadTlsMaterial({
+      ca_file: f('ca.pem'),
+      cert_file: f('client.pem'),
+      key_file: f('client-enc.key'),
+      passphrase: 's3cret',
+    });
     expect(m.key).toContain('ENCRYPTED PRIVATE KEY');
     expect(m.passphrase).toBe('s3cret');
   });
 
   it('rejects an encrypted key without or with a wrong passphrase, naming the file', async () => {
-    await expectTlsError({ cert_file: f('client.pem'), key_file: f('client-enc.key') }, 'BIFROST_ERR_TLS_KEY_PASSPHRASE',
-      new RegExp(`key_file ${f('client-enc.key')}: the key is encrypted`));
-    await expectTlsError({ cert_file: f('client.pem'), key_file: f('client-enc.key'), passphrase: 'wrong' }, 'BIFROST_ERR_TLS_KEY_PASSPHRASE',
-      /wrong passphrase/);
+    await expectTlsError(
+      { cert_file: f('client.pem'), key_file: f('client-enc.key') },
+      'BIFROST_ERR_TLS_KEY_PASSPHRASE',
+      new RegExp(`key_file ${f('client-enc.key')}: the key is encrypted`),
+    );
+    await expectTlsError(
+      { cert_file: f('client.pem'), key_file: f('client-enc.key'), passphrase: 'wrong' },
+      'BIFROST_ERR_TLS_KEY_PASSPHRASE',
+      /wrong passphrase/,
+    );
   });
 
   it('rejects a key that does not match the certificate', async () => {
-    await expectTlsError({ cert_file: f('client.pem'), key_file: f('stranger.key') }, 'BIFROST_ERR_TLS_KEY_MISMATCH',
-      new RegExp(`key_file ${f('stranger.key')} does not match the certificate in cert_file ${f('client.pem')}`));
+    await expectTlsError(
+      { cert_file: f('client.pem'), key_file: f('stranger.key') },
+      'BIFROST_ERR_TLS_KEY_MISMATCH',
+      new RegExp(`key_file ${f('stranger.key')} does not match the certificate in cert_file ${f('client.pem')}`),
+    );
   });
 
   it('rejects an expired certificate', async () => {
-    await expectTlsError({ ca_file: f('ca.pem'), cert_file: f('expired.pem'), key_file: f('expired.key') }, 'BIFROST_ERR_TLS_CERT_EXPIRED',
-      new RegExp(`cert_file ${f('expired.pem')}: certificate "CN=expired" expired on`));
+    await expectTlsError(
+      { ca_file: f('ca.pem'), cert_file: f('expired.pem'), key_file: f('expired.key') },
+      'BIFROST_ERR_TLS_CERT_EXPIRED',
+      new RegExp(`cert_file ${f('expired.pem')}: certificate "CN=expired" expired on`),
+    );
   });
 
   it('rejects certificates outside their validity period at a given time', async () => {
     const opts = { ca_file: f('ca.pem'), cert_file: f('client.pem'), key_file: f('client.key') };
-    await expectTlsError(opts, 'BIFROST_ERR_TLS_CERT_NOT_YET_VALID', /ca_file .*"CN=ca" is not valid before/, Date.now() - 86_400_000);
-    await expectTlsError(opts, 'BIFROST_ERR_TLS_CERT_EXPIRED', /cert_file .*"CN=client" expired/, Date.now() + 60 * 86_400_000);
+    await expectTlsError(
+      opts,
+      'BIFROST_ERR_TLS_CERT_NOT_YET_VALID',
+      /ca_file .*"CN=ca" is not valid before/,
+      Date.now() - 86_400_000,
+    );
+    await expectTlsError(
+      opts,
+      'BIFROST_ERR_TLS_CERT_EXPIRED',
+      /cert_file .*"CN=client" expired/,
+      Date.now() + 60 * 86_400_000,
+    );
   });
 
   it('rejects a certificate issued by another CA, unless verify_client_chain is false', async () => {
     const opts = { ca_file: f('ca.pem'), cert_file: f('foreign.pem'), key_file: f('foreign.key') };
-    await expectTlsError(opts, 'BIFROST_ERR_TLS_CHAIN',
-      new RegExp(`cert_file ${f('foreign.pem')}: certificate "CN=foreign" \\(issuer "CN=otherca"\\) does not chain to any certificate in ca_file`));
-    await expect(loadTlsMaterial({ ...opts, verify_client_chain: false })).resolves.toMatchObject({ rejectUnauthorized: true });
+    await expectTlsError(
+      opts,
+      'BIFROST_ERR_TLS_CHAIN',
+      new RegExp(
+        `cert_file ${f('foreign.pem')}: certificate "CN=foreign" \\(issuer "CN=otherca"\\) does not chain to any certificate in ca_file`,
+      ),
+    );
+    await expect(loadTlsMaterial({ ...opts, verify_client_chain: false })).resolves.toMatchObject({
+      rejectUnauthorized: true,
+    });
   });
 
   it('follows intermediates bundled after the leaf', async () => {
-    const m = await loadTlsMaterial({ ca_file: f('ca.pem'), cert_file: f('chained-bundle.pem'), key_file: f('chained.key') });
+    const m = await loadTlsMaterial({
+      ca_file: f('ca.pem'),
+      cert_file: f('chained-bundle.pem'),
+      key_file: f('chained.key'),
+    });
     expect(m.cert!.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
-    await expectTlsError({ ca_file: f('ca.pem'), cert_file: f('chained.pem'), key_file: f('chained.key') }, 'BIFROST_ERR_TLS_CHAIN', /does not chain/);
+    await expectTlsError(
+      { ca_file: f('ca.pem'), cert_file: f('chained.pem'), key_file: f('chained.key') },
+      'BIFROST_ERR_TLS_CHAIN',
+      /does not chain/,
+    );
   });
 
   it('names missing, unreadable and malformed files', async () => {
-    await expectTlsError({ ca_file: f('nope.pem') }, 'BIFROST_ERR_TLS_FILE_UNREADABLE', new RegExp(`ca_file ${f('nope.pem')}: cannot read the file \\(ENOENT\\)`));
-    await expectTlsError({ ca_file: f('garbage.pem') }, 'BIFROST_ERR_TLS_BAD_CERT', /ca_file .*garbage.pem: no PEM certificate found/);
-    await expectTlsError({ cert_file: f('client.pem'), key_file: f('garbage.pem') }, 'BIFROST_ERR_TLS_BAD_KEY', /key_file .*garbage.pem: not a PEM private key/);
-    await expectTlsError({ cert_file: f('client.pem') }, 'BIFROST_ERR_TLS_INCOMPLETE', /cert_file .* is set without key_file/);
-    await expectTlsError({ key_file: f('client.key') }, 'BIFROST_ERR_TLS_INCOMPLETE', /key_file .* is set without cert_file/);
+    await expectTlsError(
+      { ca_file: f('nope.pem') },
+      'BIFROST_ERR_TLS_FILE_UNREADABLE',
+      new RegExp(`ca_file ${f('nope.pem')}: cannot read the file \\(ENOENT\\)`),
+    );
+    await expectTlsError(
+      { ca_file: f('garbage.pem') },
+      'BIFROST_ERR_TLS_BAD_CERT',
+      /ca_file .*garbage.pem: no PEM certificate found/,
+    );
+    await expectTlsError(
+      { cert_file: f('client.pem'), key_file: f('garbage.pem') },
+      'BIFROST_ERR_TLS_BAD_KEY',
+      /key_file .*garbage.pem: not a PEM private key/,
+    );
+    await expectTlsError(
+      { cert_file: f('client.pem') },
+      'BIFROST_ERR_TLS_INCOMPLETE',
+      /cert_file .* is set without key_file/,
+    );
+    await expectTlsError(
+      { key_file: f('client.key') },
+      'BIFROST_ERR_TLS_INCOMPLETE',
+      /key_file .* is set without cert_file/,
+    );
   });
 });
 
@@ -140,7 +244,10 @@ describe('certificate expiry', () => {
   it('exposes bifrost_tls_certificate_expiry_seconds per connector and file', async () => {
     const registry = new Registry();
     const gauge = registerTlsExpiryGauge(registry);
-    gauge.set('mqtt:plant-a', await loadTlsMaterial({ ca_file: f('ca.pem'), cert_file: f('client.pem'), key_file: f('client.key') }));
+    gauge.set(
+      'mqtt:plant-a',
+      await loadTlsMaterial({ ca_file: f('ca.pem'), cert_file: f('client.pem'), key_file: f('client.key') }),
+    );
     gauge.set('kafka:k', await loadTlsMaterial({ ca_file: f('ca.pem') }));
     const metric = await registry.getSingleMetric('bifrost_tls_certificate_expiry_seconds')!.get();
     const byKey = new Map(metric.values.map((v) => [`${v.labels.connector}/${v.labels.file}`, v.value]));
@@ -174,7 +281,11 @@ describe('watchTlsMaterial', () => {
     const opts = { ca_file: join(live, 'ca.pem'), cert_file: join(live, 'tls.crt'), key_file: join(live, 'tls.key') };
     const changes: string[] = [];
     const errors: unknown[] = [];
-    const watcher = await watchTlsMaterial(opts, (m) => changes.push(m.cert!), { debounceMs: 50, pollIntervalMs: 200, onError: (e) => errors.push(e) });
+    const watcher = await watchTlsMaterial(opts, (m) => changes.push(m.cert!), {
+      debounceMs: 50,
+      pollIntervalMs: 200,
+      onError: (e) => errors.push(e),
+    });
     try {
       expect(watcher.material.cert).toBe(readFileSync(f('client.pem'), 'utf8'));
 
@@ -230,20 +341,33 @@ describe('manageConnectorTls', () => {
     const gauge = registerTlsExpiryGauge(registry);
     const rotated: string[] = [];
     const tls = await manageConnectorTls({
-      connector: 'mqtt:plant', logger, gauge, warnBeforeMs: 31 * 86_400_000,
+      connector: 'mqtt:plant',
+      logger,
+      gauge,
+      warnBeforeMs: 31 * 86_400_000,
       files: { ca_file: join(live, 'ca.pem'), cert_file: join(live, 'tls.crt'), key_file: join(live, 'tls.key') },
-      onRotate: (m) => rotated.push(m.cert!), watch: { debounceMs: 50, pollIntervalMs: 200 },
+      onRotate: (m) => rotated.push(m.cert!),
+      watch: { debounceMs: 50, pollIntervalMs: 200 },
     });
     try {
       const warn = lines.find((l) => l.level === 'warn');
       expect(warn?.msg).toMatch(/TLS certificate in cert_file expires in 30 day\(s\)/);
-      expect(warn?.obj).toMatchObject({ connector: 'mqtt:plant', file: 'cert_file', path: join(live, 'tls.crt'), subject: 'CN=client' });
-      expect(await registry.metrics()).toMatch(/bifrost_tls_certificate_expiry_seconds\{connector="mqtt:plant",file="cert_file"\} \d+/);
+      expect(warn?.obj).toMatchObject({
+        connector: 'mqtt:plant',
+        file: 'cert_file',
+        path: join(live, 'tls.crt'),
+        subject: 'CN=client',
+      });
+      expect(await registry.metrics()).toMatch(
+        /bifrost_tls_certificate_expiry_seconds\{connector="mqtt:plant",file="cert_file"\} \d+/,
+      );
 
       put('tls.key', 'stranger.key');
       const until = Date.now() + 5000;
       while (!lines.some((l) => l.level === 'error') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      expect(lines.find((l) => l.level === 'error')?.msg).toMatch(/cannot be used; keeping the previous certificates: .*does not match/);
+      expect(lines.find((l) => l.level === 'error')?.msg).toMatch(
+        /cannot be used; keeping the previous certificates: .*does not match/,
+      );
 
       put('tls.crt', 'client2.pem');
       put('tls.key', 'client2.key');

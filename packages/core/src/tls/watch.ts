@@ -33,9 +33,15 @@ export async function watchTlsMaterial(
   onChange: (material: TlsMaterial) => void,
   { debounceMs = 500, pollIntervalMs = 60_000, onError }: TlsWatchOptions = {},
 ): Promise<TlsWatcher> {
-  const paths = [opts.ca_file, opts.cert_file, opts.key_file].filter((p): p is string => Boolean(p)).map((p) => resolve(p));
+  const paths = [opts.ca_file, opts.cert_file, opts.key_file]
+    .filter((p): p is string => Boolean(p))
+    .map((p) => resolve(p));
   const snapshot = async (): Promise<string> =>
-    (await Promise.all(paths.map((p) => readFile(p, 'utf8').catch((e: NodeJS.ErrnoException) => `\0missing:${e.code}`)))).join('\0');
+    (
+      await Promise.all(
+        paths.map((p) => readFile(p, 'utf8').catch((e: NodeJS.ErrnoException) => `\0missing:${e.code}`)),
+      )
+    ).join('\0');
 
   let seen = await snapshot();
   let material = await loadTlsMaterial(opts);
@@ -59,11 +65,19 @@ export async function watchTlsMaterial(
   // One check at a time; events during a check trigger one more afterwards.
   const runCheck = (): void => {
     if (closed) return;
-    if (checking) { recheck = true; return; }
-    checking = check().catch((e) => onError?.(e)).finally(() => {
-      checking = undefined;
-      if (recheck) { recheck = false; runCheck(); }
-    });
+    if (checking) {
+      recheck = true;
+      return;
+    }
+    checking = check()
+      .catch((e) => onError?.(e))
+      .finally(() => {
+        checking = undefined;
+        if (recheck) {
+          recheck = false;
+          runCheck();
+        }
+      });
   };
 
   let debounce: NodeJS.Timeout | undefined;
@@ -88,7 +102,9 @@ export async function watchTlsMaterial(
   poll?.unref();
 
   return {
-    get material() { return material; },
+    get material() {
+      return material;
+    },
     close() {
       closed = true;
       clearTimeout(debounce);

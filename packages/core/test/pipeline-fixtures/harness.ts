@@ -18,12 +18,21 @@ export const FAST = {
 };
 
 /** A logger that keeps every record (to observe breaker transitions and warnings). */
-export function recordingLogger(records: Array<Record<string, unknown> & { msg?: string }> = []): Logger & { records: typeof records } {
+export function recordingLogger(
+  records: Array<Record<string, unknown> & { msg?: string }> = [],
+): Logger & { records: typeof records } {
   const make = (bindings: Record<string, unknown>): Logger => {
     const log = (level: string) => (obj: unknown, msg?: string) => {
       records.push({ level, time: Date.now(), ...bindings, ...(typeof obj === 'object' && obj ? obj : {}), msg });
     };
-    return { trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (b) => make({ ...bindings, ...b }) };
+    return {
+      trace: log('trace'),
+      debug: log('debug'),
+      info: log('info'),
+      warn: log('warn'),
+      error: log('error'),
+      child: (b) => make({ ...bindings, ...b }),
+    };
   };
   return Object.assign(make({}), { records });
 }
@@ -66,8 +75,21 @@ export async function closeQueues(): Promise<void> {
 
 /** A pipeline over an audited queue with scripted connectors (default one named `a`). */
 export async function harness(
-  specs: Record<string, { write?: Step[]; connect?: Step[]; delivery?: PipelineConnector['delivery']; lane?: PipelineConnector['lane']; capabilities?: Parameters<typeof scriptedDefinition>[1] }> = { a: {} },
-  extra: { queue?: DurableQueue; router?: Parameters<typeof createPipeline>[0]['router']; expireIntervalMs?: number } = {},
+  specs: Record<
+    string,
+    {
+      write?: Step[];
+      connect?: Step[];
+      delivery?: PipelineConnector['delivery'];
+      lane?: PipelineConnector['lane'];
+      capabilities?: Parameters<typeof scriptedDefinition>[1];
+    }
+  > = { a: {} },
+  extra: {
+    queue?: DurableQueue;
+    router?: Parameters<typeof createPipeline>[0]['router'];
+    expireIntervalMs?: number;
+  } = {},
 ): Promise<Harness> {
   const { queue, audit } = auditQueue(extra.queue ?? (await openQueue()));
   const logger = recordingLogger();
@@ -79,10 +101,21 @@ export async function harness(
       definition: scriptedDefinition(connectors[name], spec.capabilities),
       config: {},
       lane: spec.lane,
-      delivery: { ...FAST, ...spec.delivery, retry: { ...FAST.retry, ...spec.delivery?.retry }, breaker: { ...FAST.breaker, ...spec.delivery?.breaker } },
+      delivery: {
+        ...FAST,
+        ...spec.delivery,
+        retry: { ...FAST.retry, ...spec.delivery?.retry },
+        breaker: { ...FAST.breaker, ...spec.delivery?.breaker },
+      },
     };
   });
-  const pipeline = createPipeline({ queue, connectors: entries, logger, router: extra.router, expireIntervalMs: extra.expireIntervalMs });
+  const pipeline = createPipeline({
+    queue,
+    connectors: entries,
+    logger,
+    router: extra.router,
+    expireIntervalMs: extra.expireIntervalMs,
+  });
   return { pipeline, queue, audit, connectors, logger };
 }
 

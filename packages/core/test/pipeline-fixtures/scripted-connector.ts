@@ -1,4 +1,12 @@
-import { PartialWriteError, defineConnector, type Connector, type ConnectorCapabilities, type DataPoint, type PluginContext, type WriteReceipt } from '../../src/index.js';
+import {
+  PartialWriteError,
+  defineConnector,
+  type Connector,
+  type ConnectorCapabilities,
+  type DataPoint,
+  type PluginContext,
+  type WriteReceipt,
+} from '../../src/index.js';
 import { z } from 'zod';
 
 /** What one `connect` or `write` call does; consumed in order, then `ok` forever. */
@@ -6,11 +14,16 @@ export type Step = (batch: readonly DataPoint[]) => Promise<void>;
 
 export const ok: Step = async () => undefined;
 /** Throws `err` (a classified error, or anything `classifyError` should handle). */
-export const fail = (err: unknown): Step => async () => {
-  throw err;
-};
+export const fail =
+  (err: unknown): Step =>
+  async () => {
+    throw err;
+  };
 /** Takes `ms` before resolving: past the write timeout this is a hung write whose ack arrives late. */
-export const hang = (ms: number): Step => () => new Promise((r) => setTimeout(r, ms));
+export const hang =
+  (ms: number): Step =>
+  () =>
+    new Promise((r) => setTimeout(r, ms));
 /**
  * A write that stays pending until the test calls `release()` (a hung write whose ack arrives
  * exactly when the test says so, whatever the machine's load); `started` resolves when it was called.

@@ -6,7 +6,8 @@ import type { Scenario } from '../types.js';
 /** connect/close in any order and any number of times; reconnecting on a live connection works. */
 export const connectCloseIdempotent: Scenario = {
   name: 'connect-close-idempotent',
-  description: 'close before connect, connect twice, close twice, reconnect after close: all succeed and the connector still delivers',
+  description:
+    'close before connect, connect twice, close twice, reconnect after close: all succeed and the connector still delivers',
   timeoutMs: 30_000,
   async run(ctx) {
     const collector = await openCollector(ctx);
@@ -20,7 +21,10 @@ export const connectCloseIdempotent: Scenario = {
     await connector.close();
     await connector.close();
     if (connector.healthCheck) expect((await connector.healthCheck()).ok, 'unhealthy after close').toBe(false);
-    const afterClose = await connector.write(makePoints(1, 'idem')).then(() => 'resolved', () => 'rejected');
+    const afterClose = await connector.write(makePoints(1, 'idem')).then(
+      () => 'resolved',
+      () => 'rejected',
+    );
     expect(afterClose, 'write after close must fail, not pretend success').toBe('rejected');
     await connector.connect();
     const second = makePoints(3, 'idem');

@@ -8,9 +8,25 @@ import { badCredentials, expiredCert, mtls, tls, untrustedCa } from './security.
 import { parallelWriters, sendLarge, sendOne, sendThousand } from './send.js';
 
 export {
-  badCredentials, connectCloseIdempotent, expiredCert, metricsMatchDelivery, mtls, networkBandwidth, networkLatency,
-  networkResetPeer, networkTimeout, parallelWriters, peerDownThenUp, peerKilled, peerRestart, poisonToDeadLetter, sendLarge, sendOne,
-  sendThousand, tls, untrustedCa,
+  badCredentials,
+  connectCloseIdempotent,
+  expiredCert,
+  metricsMatchDelivery,
+  mtls,
+  networkBandwidth,
+  networkLatency,
+  networkResetPeer,
+  networkTimeout,
+  parallelWriters,
+  peerDownThenUp,
+  peerKilled,
+  peerRestart,
+  poisonToDeadLetter,
+  sendLarge,
+  sendOne,
+  sendThousand,
+  tls,
+  untrustedCa,
 };
 export { drained, ingestSteadily } from './resilience.js';
 

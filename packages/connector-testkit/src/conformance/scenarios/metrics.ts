@@ -7,7 +7,8 @@ import { drained, sentCounted } from './resilience.js';
 /** Reads one sample of a Prometheus counter for the connector from the text exposition. */
 function sample(text: string, metric: string, connector: string): number | undefined {
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${metric}{`) && line.includes(`connector="${connector}"`) && !line.includes('result=')) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith(`${metric}{`) && line.includes(`connector="${connector}"`) && !line.includes('result='))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
 }
@@ -33,7 +34,9 @@ export const metricsMatchDelivery: Scenario = {
     expect(m.batches, 'batches').toBeGreaterThan(0);
     expect(m.queue.depth, 'queue depth').toBe(0);
     const text = await d.pipeline.registry.metrics();
-    expect(sample(text, 'bifrost_cloud_data_points_sent_total', d.name), 'bifrost_cloud_data_points_sent_total').toBe(points.length);
+    expect(sample(text, 'bifrost_cloud_data_points_sent_total', d.name), 'bifrost_cloud_data_points_sent_total').toBe(
+      points.length,
+    );
     expect(sample(text, 'bifrost_cloud_buffer_size', d.name), 'bifrost_cloud_buffer_size').toBe(0);
   },
 };

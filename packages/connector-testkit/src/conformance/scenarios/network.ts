@@ -23,14 +23,22 @@ async function openProxy<P>(ctx: ScenarioContext<P>): Promise<FaultProxy> {
  */
 function faultObserved(fault: NetworkFault, m: { p99ResponseTimeMs?: number }, h: { errorCount: number }): boolean {
   switch (fault.type) {
-    case 'latency': return (m.p99ResponseTimeMs ?? 0) >= fault.latencyMs;
-    case 'bandwidth': return (m.p99ResponseTimeMs ?? 0) >= 100;
+    case 'latency':
+      return (m.p99ResponseTimeMs ?? 0) >= fault.latencyMs;
+    case 'bandwidth':
+      return (m.p99ResponseTimeMs ?? 0) >= 100;
     case 'timeout':
-    case 'reset_peer': return h.errorCount > 0;
+    case 'reset_peer':
+      return h.errorCount > 0;
   }
 }
 
-function degradedLink(name: string, description: string, fault: NetworkFault, opts: { points: number; faultMs: number; timeoutMs: number }): Scenario {
+function degradedLink(
+  name: string,
+  description: string,
+  fault: NetworkFault,
+  opts: { points: number; faultMs: number; timeoutMs: number },
+): Scenario {
   return {
     name,
     description,
@@ -56,8 +64,13 @@ function degradedLink(name: string, description: string, fault: NetworkFault, op
         const m = metricsOf(d);
         const h = healthOf(d);
         expect(m.deadLettered, 'dead-lettered').toBe(0);
-        expect(faultObserved(fault, m, h), `the fault had a visible effect (p99 ${m.p99ResponseTimeMs?.toFixed(0)} ms, ${h.errorCount} errors); does the 'proxied' config use the proxy's host and port?`).toBe(true);
-        ctx.log(`${points.length} points delivered; p99 write ${m.p99ResponseTimeMs?.toFixed(0)} ms, ${m.failedBatches} failed batches, ${h.errorCount} errors`);
+        expect(
+          faultObserved(fault, m, h),
+          `the fault had a visible effect (p99 ${m.p99ResponseTimeMs?.toFixed(0)} ms, ${h.errorCount} errors); does the 'proxied' config use the proxy's host and port?`,
+        ).toBe(true);
+        ctx.log(
+          `${points.length} points delivered; p99 write ${m.p99ResponseTimeMs?.toFixed(0)} ms, ${m.failedBatches} failed batches, ${h.errorCount} errors`,
+        );
       } finally {
         if (!removed) await remove();
       }
@@ -65,16 +78,32 @@ function degradedLink(name: string, description: string, fault: NetworkFault, op
   };
 }
 
-export const networkLatency = degradedLink('network-latency-500ms', '500 ms of added latency: slower, nothing lost',
-  { type: 'latency', latencyMs: 500 }, { points: 1_000, faultMs: 4_000, timeoutMs: 60_000 });
+export const networkLatency = degradedLink(
+  'network-latency-500ms',
+  '500 ms of added latency: slower, nothing lost',
+  { type: 'latency', latencyMs: 500 },
+  { points: 1_000, faultMs: 4_000, timeoutMs: 60_000 },
+);
 
 // 2,000 points so each write carries kilobytes even gzipped: at 200 points a compressed InfluxDB
 // batch took ~100 ms through the 10 KB/s link, on the edge of the visible-effect check.
-export const networkBandwidth = degradedLink('network-bandwidth-10kbps', 'the link limited to 10 KB/s: slower, nothing lost',
-  { type: 'bandwidth', kbPerSecond: 10 }, { points: 2_000, faultMs: 4_000, timeoutMs: 60_000 });
+export const networkBandwidth = degradedLink(
+  'network-bandwidth-10kbps',
+  'the link limited to 10 KB/s: slower, nothing lost',
+  { type: 'bandwidth', kbPerSecond: 10 },
+  { points: 2_000, faultMs: 4_000, timeoutMs: 60_000 },
+);
 
-export const networkTimeout = degradedLink('network-timeout', 'the link goes silent (data stops, connection closed after 2 s): writes time out and are retried, nothing lost',
-  { type: 'timeout', timeoutMs: 2_000 }, { points: 500, faultMs: 4_000, timeoutMs: 60_000 });
+export const networkTimeout = degradedLink(
+  'network-timeout',
+  'the link goes silent (data stops, connection closed after 2 s): writes time out and are retried, nothing lost',
+  { type: 'timeout', timeoutMs: 2_000 },
+  { points: 500, faultMs: 4_000, timeoutMs: 60_000 },
+);
 
-export const networkResetPeer = degradedLink('network-reset-peer', 'connections are reset (TCP RST) 500 ms after they open: reconnects and retries, nothing lost',
-  { type: 'reset_peer', timeoutMs: 500 }, { points: 500, faultMs: 4_000, timeoutMs: 60_000 });
+export const networkResetPeer = degradedLink(
+  'network-reset-peer',
+  'connections are reset (TCP RST) 500 ms after they open: reconnects and retries, nothing lost',
+  { type: 'reset_peer', timeoutMs: 500 },
+  { points: 500, faultMs: 4_000, timeoutMs: 60_000 },
+);

@@ -21,7 +21,10 @@ export const poisonToDeadLetter: Scenario = {
     await drained(d, 20_000);
     await expectDelivered(collector, [...before, ...after], 10_000, ctx.target.capabilities);
     const dead = await d.queue.listDeadLetters({ connector: d.name });
-    expect(dead.map((e) => e.point.id), 'dead-lettered ids').toEqual([poison.id]);
+    expect(
+      dead.map((e) => e.point.id),
+      'dead-lettered ids',
+    ).toEqual([poison.id]);
     expect(dead[0]!.reason.length, 'a reason is recorded').toBeGreaterThan(0);
     expect(dead[0]!.code).toMatch(/^BIFROST_ERR_/);
     expect(metricsOf(d).deadLettered).toBe(1);

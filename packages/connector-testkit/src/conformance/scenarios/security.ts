@@ -31,10 +31,17 @@ export const mtls: Scenario = {
 
 async function connectError<P>(ctx: ScenarioContext<P>, variant: ConnectionVariant): Promise<BifrostError> {
   const connector = createConnector(ctx, variant);
-  const err = await connector.connect().then(
-    () => connector.write(makePoints(1, variant.kind)),
-  ).then(() => undefined, (e: unknown) => e);
-  if (err === undefined) throw new Error(`[conformance] connecting with '${variant.kind}' succeeded and a write was acknowledged; it must fail`);
+  const err = await connector
+    .connect()
+    .then(() => connector.write(makePoints(1, variant.kind)))
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  if (err === undefined)
+    throw new Error(
+      `[conformance] connecting with '${variant.kind}' succeeded and a write was acknowledged; it must fail`,
+    );
   expect(isBifrostError(err), `a classified BifrostError, got ${String(err)}`).toBe(true);
   const e = err as BifrostError;
   expect(e.message, 'error prefix').toMatch(/^\[bifrost\] \[[a-z0-9-]+:[^\]]+\] /);
@@ -45,7 +52,8 @@ async function connectError<P>(ctx: ScenarioContext<P>, variant: ConnectionVaria
 /** Wrong credentials: AuthError, health red, every point kept queued. */
 export const badCredentials: Scenario = {
   name: 'bad-credentials',
-  description: 'a wrong password gives AuthError; through the pipeline health turns unhealthy and nothing is dropped or dead-lettered',
+  description:
+    'a wrong password gives AuthError; through the pipeline health turns unhealthy and nothing is dropped or dead-lettered',
   timeoutMs: 30_000,
   async run(ctx) {
     const err = await connectError(ctx, { kind: 'bad-credentials' });
@@ -54,7 +62,11 @@ export const badCredentials: Scenario = {
     const d = await startDelivery(ctx, { kind: 'bad-credentials' });
     const points = makePoints(50, 'badcred');
     await d.ingest(points);
-    await waitUntil(() => healthOf(d).status === 'unhealthy', 10_000, () => `health unhealthy (health: ${JSON.stringify(healthOf(d))})`);
+    await waitUntil(
+      () => healthOf(d).status === 'unhealthy',
+      10_000,
+      () => `health unhealthy (health: ${JSON.stringify(healthOf(d))})`,
+    );
     await sleep(1_500);
     const h = healthOf(d);
     expect(h.lastError?.code, 'last error').toBe(err.code);

@@ -11,7 +11,9 @@ async function sendAndReadBack<P>(ctx: ScenarioContext<P>, count: number, label:
   await writeInBatches(connector, points, batchSizeOf(ctx));
   const writeMs = performance.now() - started;
   await expectDelivered(collector, points, Math.max(10_000, count / 2), ctx.target.capabilities);
-  ctx.log(`${count} points written in ${writeMs.toFixed(0)} ms (${Math.round(count / (writeMs / 1000))} points/s), all read back`);
+  ctx.log(
+    `${count} points written in ${writeMs.toFixed(0)} ms (${Math.round(count / (writeMs / 1000))} points/s), all read back`,
+  );
 }
 
 /** One point, read back by id with equal values. */
