@@ -147,12 +147,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       if (PUBLIC_ROUTES.has(path)) return;
       if (!tokenMatches(req.headers.authorization, token)) {
         reply.header('www-authenticate', 'Bearer realm="bifrost"');
-        return reply
-          .code(401)
-          .send({
-            error: 'BIFROST_ERR_UNAUTHORIZED',
-            message: 'missing or wrong bearer token (Authorization: Bearer <token>)',
-          } satisfies ErrorBody);
+        return reply.code(401).send({
+          error: 'BIFROST_ERR_UNAUTHORIZED',
+          message: 'missing or wrong bearer token (Authorization: Bearer <token>)',
+        } satisfies ErrorBody);
       }
     });
   }
@@ -184,12 +182,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   const notFound = (reply: FastifyReply, name: string) =>
-    reply
-      .code(404)
-      .send({
-        error: 'BIFROST_ERR_UNKNOWN_CONNECTOR',
-        message: `unknown connector "${name}" (configured: ${[...connectorNames()].join(', ') || 'none'})`,
-      } satisfies ErrorBody);
+    reply.code(404).send({
+      error: 'BIFROST_ERR_UNKNOWN_CONNECTOR',
+      message: `unknown connector "${name}" (configured: ${[...connectorNames()].join(', ') || 'none'})`,
+    } satisfies ErrorBody);
 
   const deadLetterFilter = (q: Record<string, unknown>): DeadLetterFilter => {
     const f: DeadLetterFilter = {};
@@ -304,12 +300,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml()));
 
   app.setNotFoundHandler((req, reply) =>
-    reply
-      .code(404)
-      .send({
-        error: 'BIFROST_ERR_NOT_FOUND',
-        message: `no route ${req.method} ${req.url.split('?')[0]} (see /openapi.json; routes: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})`,
-      } satisfies ErrorBody),
+    reply.code(404).send({
+      error: 'BIFROST_ERR_NOT_FOUND',
+      message: `no route ${req.method} ${req.url.split('?')[0]} (see /openapi.json; routes: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})`,
+    } satisfies ErrorBody),
   );
 
   return app;
