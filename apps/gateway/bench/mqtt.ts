@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPipeline, defineConnector, newPointId, openSqliteQueue, type DataPoint } from '@bifrost/core';
+import { defineConnector, newPointId, type DataPoint } from '@bifrost/core';
+import { createPipeline, openSqliteQueue } from '@bifrost/core/host';
 import mqttConnector from '@bifrost/connector-mqtt';
 import mqtt from 'mqtt';
 import { mosquittoBinary, startMosquitto, tcpOpen } from '@bifrost/connector-testkit/peers';
@@ -143,8 +144,8 @@ function timedMqtt(onAck: (batch: readonly DataPoint[], t: number) => void) {
       return {
         connect: () => c.connect(),
         close: () => c.close(),
-        async write(batch) {
-          await c.write(batch);
+        async write(batch, options) {
+          await c.write(batch, options);
           onAck(batch, performance.now());
         },
       };

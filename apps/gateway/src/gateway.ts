@@ -1,22 +1,24 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
+  newPointId,
+  type DataPoint,
+  type TlsMaterial,
+  type Emit,
+  type Logger as CoreLogger,
+  type Source,
+} from '@bifrost/core';
+import {
   createMemoryQueue,
   createPipeline,
   createRouter,
   manageConnectorTls,
-  newPointId,
   openSqliteQueue,
   QueueFullError,
   registerTlsExpiryGauge,
-  type DataPoint,
   type DurableQueue,
-  type TlsMaterial,
-  type Emit,
-  type Logger as CoreLogger,
   type Pipeline,
-  type Source,
-} from '@bifrost/core';
+} from '@bifrost/core/host';
 import type { FastifyInstance } from 'fastify';
 import type { Server as TlsServer } from 'node:tls';
 import { collectDefaultMetrics, Registry } from 'prom-client';

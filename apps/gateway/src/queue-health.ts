@@ -1,4 +1,4 @@
-import { QueueFullError, type DurableQueue } from '@bifrost/core';
+import { QueueFullError, type DurableQueue } from '@bifrost/core/host';
 
 /**
  * Wraps a queue so that its `health()` also turns red while the latest call of a data-path

@@ -1,4 +1,4 @@
-import { createRouter, type RouterOptions } from '@bifrost/core';
+import { createRouter, type RouterOptions } from '@bifrost/core/host';
 import type { ConfigIssue, PathSegment } from './config/issues.js';
 import { formatPath } from './config/issues.js';
 import type { LoadedConfig } from './config/load.js';

@@ -1,11 +1,5 @@
-import {
-  manageConnectorTls,
-  type Connector,
-  type ConnectorDefinition,
-  type Logger,
-  type TlsExpiryGauge,
-  type TlsMaterial,
-} from '@bifrost/core';
+import { type Connector, type ConnectorDefinition, type Logger, type TlsMaterial } from '@bifrost/core';
+import { manageConnectorTls, type TlsExpiryGauge } from '@bifrost/core/host';
 import { tlsFileOptions } from './config/tls-files.js';
 import type { ConnectorEntry } from './config/schema.js';
 
@@ -99,9 +93,9 @@ export function reconnectOnRotation(definition: ConnectorDefinition, tls: Rotati
           return inner.connect();
         },
         close: () => inner.close(),
-        async write(batch) {
+        async write(batch, options) {
           await fresh();
-          return inner.write(batch);
+          return inner.write(batch, options);
         },
       };
       if (inner.healthCheck) wrapped.healthCheck = () => inner.healthCheck!();

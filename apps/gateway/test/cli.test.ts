@@ -3,14 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  createPipeline,
-  createRouter,
-  openSqliteQueue,
-  defineConnector,
-  PayloadError,
-  parsePoints,
-} from '@bifrost/core';
+import { defineConnector, PayloadError } from '@bifrost/core';
+import { createPipeline, createRouter, openSqliteQueue, parsePoints } from '@bifrost/core/host';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 
@@ -70,7 +64,7 @@ describe('bifrost CLI', () => {
   it('plugins lists the installed plugins with versions and types', async () => {
     const res = await bifrost('plugins');
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/connector\s+mqtt\s+@bifrost\/connector-mqtt\s+\d+\.\d+\.\d+\s+\^1/);
+    expect(res.stdout).toMatch(/connector\s+mqtt\s+@bifrost\/connector-mqtt\s+\d+\.\d+\.\d+\s+\^2/);
     expect(res.stdout).toMatch(/source\s+simulator\s+@bifrost\/source-simulator/);
   });
 

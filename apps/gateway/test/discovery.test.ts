@@ -37,7 +37,7 @@ describe('plugin discovery', () => {
   it('finds the official plugins of the gateway with versions, types and roles', () => {
     const found = discoverPlugins();
     const mqtt = findByType(found, 'connector', 'mqtt');
-    expect(mqtt).toMatchObject({ name: '@bifrost/connector-mqtt', role: 'connector', type: 'mqtt', api: '^1' });
+    expect(mqtt).toMatchObject({ name: '@bifrost/connector-mqtt', role: 'connector', type: 'mqtt', api: '^2' });
     expect(mqtt!.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(findByType(found, 'source', 'simulator')?.name).toBe('@bifrost/source-simulator');
   });
@@ -81,7 +81,7 @@ describe('plugin discovery', () => {
       version: '1.0.0',
       role: 'connector',
       type: 'x',
-      api: '^1',
+      api: '^2',
       dir: '/',
       origin: 'node_modules',
     });
@@ -115,7 +115,7 @@ describe('plugin discovery', () => {
     const plugin = findByType(discoverPlugins([dir]), 'connector', 'future')!;
     const err = await loadPlugin(plugin, 'connector').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PluginApiMismatchError);
-    expect((err as Error).message).toContain('^2');
+    expect((err as Error).message).toContain('^3');
     expect((err as Error).message).toContain(PLUGIN_API_VERSION);
   });
 
@@ -130,7 +130,7 @@ describe('plugin discovery', () => {
         version: '1.0.0',
         type: 'module',
         main: 'index.js',
-        bifrost: { role: 'connector', type: 'fake', api: '^1' },
+        bifrost: { role: 'connector', type: 'fake', api: '^2' },
       }),
     );
     writeFileSync(join(pkg, 'index.js'), 'export default { type: "fake", create() {} };\n');

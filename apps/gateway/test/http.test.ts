@@ -1,13 +1,5 @@
-import {
-  createMemoryQueue,
-  createPipeline,
-  createRouter,
-  defineConnector,
-  PayloadError,
-  type DataPoint,
-  type DurableQueue,
-  type Pipeline,
-} from '@bifrost/core';
+import { defineConnector, PayloadError, type DataPoint } from '@bifrost/core';
+import { createMemoryQueue, createPipeline, createRouter, type DurableQueue, type Pipeline } from '@bifrost/core/host';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';

@@ -345,6 +345,6 @@ export class AmqpConnector implements Connector {
   }
 
   private classify(err: unknown): BifrostError {
-    return classifyAmqpError(err).setConnector(this.label);
+    return classifyAmqpError(err);
   }
 }

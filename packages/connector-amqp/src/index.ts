@@ -10,7 +10,7 @@ import { AmqpConnector } from './connector.js';
 const amqp = defineConnector({
   type: 'amqp',
   configSchema: amqpConfigSchema,
-  capabilities: { dedupe: false, ordering: 'none', maxBatch: 5000 },
+  capabilities: { ordering: 'none', maxBatch: 5000 },
   create: (config, ctx) => new AmqpConnector(config, ctx),
 });
 

@@ -21,6 +21,7 @@ import {
   type ReceivedPoint,
   type Scenario,
   type TlsFixture,
+  noCancel,
 } from '@bifrost/connector-testkit';
 import amqp from '../src/index.js';
 
@@ -168,7 +169,7 @@ const refusedWithoutClientCert: Scenario = {
     const connector = createConnector(ctx, { kind: 'tls' });
     const err = await connector
       .connect()
-      .then(() => connector.write(makePoints(1, 'no-client-cert')))
+      .then(() => connector.write(makePoints(1, 'no-client-cert'), noCancel()))
       .then(
         () => undefined,
         (e: unknown) => e,

@@ -15,6 +15,7 @@ import {
   showPeerLogsOnFailure,
   startRabbitMq,
   type RabbitPeer,
+  noCancel,
 } from '@bifrost/connector-testkit';
 import amqp, { amqpConfigSchema } from '../src/index.js';
 
@@ -63,7 +64,7 @@ describe.skipIf(!rabbit.available)('AMQP connector against a real RabbitMQ', () 
     await c.connect();
     const queue = await queueFor('it.props', 'plant.#');
     const p = point({ quality: 'ALARM', unit: 'degC', tags: { line: '3' } });
-    await c.write([p]);
+    await c.write([p], noCancel());
     const msg = (await ch.get(queue, { noAck: true })) as GetMessage;
     expect(msg.fields.routingKey).toBe('plant.PLC1.temperature.ALARM');
     expect(msg.properties).toMatchObject({
@@ -80,14 +81,14 @@ describe.skipIf(!rabbit.available)('AMQP connector against a real RabbitMQ', () 
   it('never reports returned (unroutable) messages as delivered', async () => {
     const c = connector({ exchange: 'it.routes' });
     await c.connect();
-    await expect(c.write([point(), point()])).rejects.toMatchObject({
+    await expect(c.write([point(), point()], noCancel())).rejects.toMatchObject({
       kind: 'config',
       code: 'BIFROST_ERR_AMQP_UNROUTABLE',
     });
     const queue = await queueFor('it.routes', 'PLC1.#');
     const routed = point();
     const lost = point({ deviceId: 'PLC2' });
-    const err = await c.write([routed, lost]).catch((e: unknown) => e);
+    const err = await c.write([routed, lost], noCancel()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     expect((err as PartialWriteError).accepted).toEqual([routed.id]);
     expect((err as PartialWriteError).rejected).toEqual([
@@ -124,14 +125,14 @@ describe.skipIf(!rabbit.available)('AMQP connector against a real RabbitMQ', () 
     const c = connector({ exchange: 'it.flow' });
     await c.connect();
     const queue = await queueFor('it.flow', '#');
-    await c.write([point()]);
+    await c.write([point()], noCancel());
     peer.ctl('set_vm_memory_high_watermark', '0.000001');
     try {
       // The alarm is raised at the broker's next memory check, and a connection is blocked when it
       // next publishes; from then on the write fails fast instead of hanging.
       let err: unknown;
       for (let i = 0; i < 100 && !err; i++) {
-        err = await c.write([point()]).then(
+        err = await c.write([point()], noCancel()).then(
           () => undefined,
           (e: unknown) => e,
         );
@@ -139,14 +140,14 @@ describe.skipIf(!rabbit.available)('AMQP connector against a real RabbitMQ', () 
       }
       expect(err).toBeInstanceOf(CapacityError);
       expect((err as CapacityError).code).toBe('BIFROST_ERR_AMQP_BLOCKED');
-      await expect(c.write([point()])).rejects.toBeInstanceOf(CapacityError);
+      await expect(c.write([point()], noCancel())).rejects.toBeInstanceOf(CapacityError);
       expect((await c.healthCheck!()).ok).toBe(false);
     } finally {
       peer.ctl('set_vm_memory_high_watermark', '0.4');
     }
     const after = point();
     for (let i = 0; ; i++) {
-      const res = await c.write([after]).then(
+      const res = await c.write([after], noCancel()).then(
         () => 'ok',
         (e: unknown) => e,
       );
@@ -167,13 +168,13 @@ describe.skipIf(!rabbit.available)('AMQP connector against a real RabbitMQ', () 
     await c.connect();
     const queue = await queueFor('it.restart', '#');
     const before = [point(), point()];
-    await c.write(before);
+    await c.write(before, noCancel());
     await admin.close();
     await peer.restart();
-    await expect(c.write([point()])).rejects.toMatchObject({ kind: 'transient' });
+    await expect(c.write([point()], noCancel())).rejects.toMatchObject({ kind: 'transient' });
     await c.connect();
     const after = point();
-    await c.write([after]);
+    await c.write([after], noCancel());
     admin = await connect(peer.url);
     ch = await admin.createChannel();
     const ids: string[] = [];

@@ -91,7 +91,7 @@ export class InfluxConnector implements Connector {
       const acceptedProbe = failure.kind === 'lines' && /requires points/i.test(failure.message);
       if (!acceptedProbe) {
         await this.close();
-        throw failure.kind === 'error' ? failure.error.setConnector(this.label) : classifyError(err, this.label);
+        throw failure.kind === 'error' ? failure.error : err;
       }
     }
     this.ctx.logger.info({ url, api: this.config.version, path: this.path.split('?')[0] }, 'connected to InfluxDB');

@@ -9,7 +9,7 @@ import { InfluxConnector } from './connector.js';
 const influxdb = defineConnector({
   type: 'influxdb',
   configSchema: influxConfigSchema,
-  capabilities: { dedupe: true, ordering: 'none', maxBatch: 5000 },
+  capabilities: { ordering: 'none', maxBatch: 5000 },
   create: (config, ctx) => new InfluxConnector(config, ctx),
 });
 

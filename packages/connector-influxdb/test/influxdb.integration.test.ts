@@ -8,6 +8,7 @@ import {
   startInfluxV2,
   type InfluxPeer,
   type InfluxRow,
+  noCancel,
 } from '@bifrost/connector-testkit';
 import {
   AuthError,
@@ -77,8 +78,8 @@ describe.skipIf(!influx.available)('InfluxDB connector against a real influxd', 
       point({ tagName: 'pos', value: { x: 1.5, meta: { label: 'a b' } } }),
       point({ deviceId: 'PLC 2,b=c', tagName: 'count', value: 7 }),
     ];
-    await c.write(batch);
-    await c.write(batch);
+    await c.write(batch, noCancel());
+    await c.write(batch, noCancel());
     const rows = await peer.query('SELECT * FROM "types"');
     expect(rows).toHaveLength(5);
     const byId = new Map(rows.map((r) => [r.point_id, r]));
@@ -100,11 +101,11 @@ describe.skipIf(!influx.available)('InfluxDB connector against a real influxd', 
   it('dead-letters only the points InfluxDB refuses and delivers the rest of the batch', async () => {
     const c = connector({ measurement: 'conflict', field_naming: 'single' });
     await c.connect();
-    await c.write([point({ value: 1 })]);
+    await c.write([point({ value: 1 })], noCancel());
     const good = Array.from({ length: 20 }, () => point());
     const bad = [point({ value: 'not a number' }), point({ value: 'nor this' })];
     const batch = [...good.slice(0, 7), bad[0]!, ...good.slice(7, 15), bad[1]!, ...good.slice(15)];
-    const err = await c.write(batch).catch((e: unknown) => e);
+    const err = await c.write(batch, noCancel()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     const partial = err as PartialWriteError;
     expect(partial.rejected.map((r) => r.id).sort()).toEqual(bad.map((p) => p.id).sort());
@@ -183,8 +184,8 @@ for (const server of v2Servers) {
       const c = connector({ measurement: 'v2', precision: 'ms' });
       await c.connect();
       const batch = [point(), point({ value: 'x' }), point({ tagName: 'alarm', value: true, quality: 'ALARM' })];
-      const receipt = await c.write(batch);
-      await c.write(batch);
+      const receipt = await c.write(batch, noCancel());
+      await c.write(batch, noCancel());
       // The receipt counts the line-protocol bytes sent: at least the measurement, ids and device ids of every line.
       expect(receipt?.bytes).toBeGreaterThan(
         batch.reduce((n, p) => n + 'v2'.length + p.id.length + p.deviceId.length, 0),
@@ -206,10 +207,10 @@ for (const server of v2Servers) {
     it('dead-letters only the points the 2.x endpoint refuses', async () => {
       const c = connector({ measurement: 'conflict2', field_naming: 'single' });
       await c.connect();
-      await c.write([point({ value: 1 })]);
+      await c.write([point({ value: 1 })], noCancel());
       const good = [point(), point()];
       const bad = point({ value: 'not a number' });
-      const err = await c.write([good[0]!, bad, good[1]!]).catch((e: unknown) => e);
+      const err = await c.write([good[0]!, bad, good[1]!], noCancel()).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PartialWriteError);
       expect((err as PartialWriteError).rejected.map((r) => r.id)).toEqual([bad.id]);
       expect((err as PartialWriteError).accepted.sort()).toEqual(good.map((p) => p.id).sort());

@@ -284,6 +284,6 @@ export class KafkaConnector implements Connector {
   }
 
   private classify(err: unknown): BifrostError {
-    return classifyKafkaError(err).setConnector(this.label);
+    return classifyKafkaError(err);
   }
 }

@@ -9,7 +9,7 @@ import { KafkaConnector } from './connector.js';
 const kafka = defineConnector({
   type: 'kafka',
   configSchema: kafkaConfigSchema,
-  capabilities: { dedupe: false, ordering: 'per-device', maxBatch: 10_000 },
+  capabilities: { ordering: 'per-device', maxBatch: 10_000 },
   create: (config, ctx) => new KafkaConnector(config, ctx),
 });
 

@@ -1,3 +1,4 @@
+import { noCancel } from '@bifrost/connector-testkit';
 import { PartialWriteError, TransientError, type DataPoint, type PluginContext } from '@bifrost/core';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -87,7 +88,7 @@ describe('KafkaConnector sending (fake kafkajs)', () => {
 
   it('splits a batch into requests under max_message_bytes, in order', async () => {
     const c = await connector();
-    await c.write(batch);
+    await c.write(batch, noCancel());
     expect(sent.map((s) => s.ids.length)).toEqual([4, 4, 2]);
     expect(sent.flatMap((s) => s.ids)).toEqual(batch.map((p) => p.id));
   });
@@ -95,27 +96,27 @@ describe('KafkaConnector sending (fake kafkajs)', () => {
   it('reports acknowledged requests as delivered when a later one fails, and replaces the producer', async () => {
     const c = await connector();
     fail = (call) => (call === 1 ? retriable() : undefined);
-    const err = await c.write(batch).catch((e: unknown) => e);
+    const err = await c.write(batch, noCancel()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     expect((err as PartialWriteError).accepted).toEqual(['p0', 'p1', 'p2', 'p3']);
     expect((err as PartialWriteError).rejected.map((r) => [r.id, r.kind])).toEqual(
       ['p4', 'p5', 'p6', 'p7', 'p8', 'p9'].map((id) => [id, 'transient']),
     );
     fail = () => undefined;
-    await c.write(batch.slice(4));
+    await c.write(batch.slice(4), noCancel());
     expect(producers).toBe(2);
   });
 
   it('throws a transient error when nothing was acknowledged', async () => {
     const c = await connector();
     fail = () => retriable();
-    await expect(c.write(batch)).rejects.toBeInstanceOf(TransientError);
+    await expect(c.write(batch, noCancel())).rejects.toBeInstanceOf(TransientError);
   });
 
   it('finds refused records by sending the refused request one record at a time', async () => {
     const c = await connector();
     fail = (_, ids) => (ids.includes('p5') ? tooLarge() : undefined);
-    const err = await c.write(batch).catch((e: unknown) => e);
+    const err = await c.write(batch, noCancel()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     expect((err as PartialWriteError).rejected).toEqual([
       expect.objectContaining({ id: 'p5', reason: expect.stringMatching(/too large/) }),

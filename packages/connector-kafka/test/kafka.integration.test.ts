@@ -6,13 +6,12 @@ import { join } from 'node:path';
 import {
   PartialWriteError,
   TransientError,
-  createPipeline,
   newPointId,
-  openSqliteQueue,
   type DataPoint,
   type Logger,
   type PluginContext,
 } from '@bifrost/core';
+import { createPipeline, openSqliteQueue } from '@bifrost/core/host';
 import kafka, { ID_HEADER, kafkaConfigSchema } from '../src/index.js';
 import {
   createKafkaTopic,
@@ -23,6 +22,7 @@ import {
   startKafka,
   type KafkaPeer,
   type TlsFixture,
+  noCancel,
 } from '@bifrost/connector-testkit';
 
 const kafkaPeer = requirePeer('kafka', kafkaInstallation);
@@ -106,8 +106,8 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     const c = connector({ topic });
     await c.connect();
     const batch = Array.from({ length: 1000 }, () => point());
-    await c.write(batch.slice(0, 500));
-    await c.write(batch.slice(500));
+    await c.write(batch.slice(0, 500), noCancel());
+    await c.write(batch.slice(500), noCancel());
     const got = await readTopic(peer.bootstrap, topic, batch.length);
     expect(got).toHaveLength(batch.length);
     const byId = new Map(got.map((r) => [r.id, r]));
@@ -194,7 +194,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     const c = connector({ topic, compression: 'snappy' });
     await c.connect();
     const batch = Array.from({ length: 100 }, () => point());
-    await c.write(batch);
+    await c.write(batch, noCancel());
     const got = await readTopic(peer.bootstrap, topic, batch.length);
     expect(new Set(got.map((r) => r.id))).toEqual(new Set(batch.map((p) => p.id)));
     await c.close();
@@ -204,7 +204,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     const c = connector({ topic: '{topic_prefix}{tags.site}.{device_id}.{tag_name}', topic_prefix: `it${seq}.` });
     await c.connect();
     const p = point({ deviceId: 'line-7', tagName: 'speed', tags: { site: 'oslo' } });
-    await c.write([p]);
+    await c.write([p], noCancel());
     const [r] = await readTopic(peer.bootstrap, `it${seq - 1}.oslo.line-7.speed`, 1);
     expect(r?.id).toBe(p.id);
     await c.close();
@@ -217,7 +217,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     await c.connect();
     const good = [point(), point(), point()];
     const big = point({ value: 'x'.repeat(6000) });
-    const err = await c.write([good[0]!, big, good[1]!, good[2]!]).catch((e: unknown) => e);
+    const err = await c.write([good[0]!, big, good[1]!, good[2]!], noCancel()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     expect((err as PartialWriteError).rejected).toEqual([
       expect.objectContaining({ id: big.id, reason: expect.stringMatching(/large/i) }),
@@ -234,15 +234,15 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     const c = connector({ topic, request_timeout_ms: 3000, connection_timeout_ms: 1000 });
     await c.connect();
     const before = [point(), point()];
-    await c.write(before);
+    await c.write(before, noCancel());
     await peer.stop();
     const during = [point(), point()];
-    const err = await c.write(during).catch((e: unknown) => e);
+    const err = await c.write(during, noCancel()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransientError);
     await peer.start();
     // The host reconnects after a failure and resends the batch.
     await c.connect();
-    await c.write(during);
+    await c.write(during, noCancel());
     const got = await readTopic(peer.bootstrap, topic, 4);
     expect(new Set(got.map((r) => r.id))).toEqual(new Set([...before, ...during].map((p) => p.id)));
     await c.close();
@@ -279,7 +279,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector over SASL_SSL', () => {
       const c = kafka.create(config, ctx(tls.clientTls('tls')));
       await c.connect();
       const p = point();
-      await c.write([p]);
+      await c.write([p], noCancel());
       const [r] = await readTopic(peer.bootstrap, topic, 1);
       expect(r?.point).toEqual(p);
       await c.close();

@@ -7,7 +7,7 @@ import {
   type DataPoint,
   type PluginContext,
 } from '@bifrost/core';
-import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
+import { expectReadmeOptionsTable, noCancel } from '@bifrost/connector-testkit';
 import { describe, expect, it } from 'vitest';
 import kafka, {
   bootstrapBrokers,
@@ -177,14 +177,14 @@ describe('codecs', () => {
 describe('connector without a broker', () => {
   it('dead-letters points with an illegal topic without sending', async () => {
     const c = kafka.create(kafka.configSchema.parse({ endpoint: '127.0.0.1:1', topic: '{device_id}' }), ctx());
-    await expect(c.write([point({ deviceId: 'line 1/plc' })])).rejects.toMatchObject({
+    await expect(c.write([point({ deviceId: 'line 1/plc' })], noCancel())).rejects.toMatchObject({
       kind: 'payload',
       pointIds: [point().id],
     });
   });
   it('refuses to write before connect', async () => {
     const c = kafka.create(kafka.configSchema.parse({ endpoint: '127.0.0.1:1' }), ctx());
-    await expect(c.write([point()])).rejects.toMatchObject({
+    await expect(c.write([point()], noCancel())).rejects.toMatchObject({
       kind: 'transient',
       code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED',
     });

@@ -154,7 +154,7 @@ export class MqttConnector implements Connector {
     } catch (err) {
       client.end(true);
       if (this.client === client) this.client = undefined;
-      throw classifyConnectError(err).setConnector(this.label);
+      throw classifyConnectError(err);
     }
     if (this.client !== client) {
       client.end(true);
@@ -268,7 +268,7 @@ export class MqttConnector implements Connector {
   private watch(client: MqttClient): void {
     let lastError: BifrostError | undefined;
     client.on('error', (err) => {
-      lastError = classifyConnectError(err).setConnector(this.label);
+      lastError = classifyConnectError(err);
       this.ctx.logger.warn({ code: lastError.code }, lastError.message);
     });
     client.on('disconnect', (packet: IDisconnectPacket) => {
@@ -305,7 +305,7 @@ export class MqttConnector implements Connector {
     const client = this.client;
     this.client = undefined;
     this.broken = undefined;
-    this.failInflight(reason.setConnector(this.label));
+    this.failInflight(reason);
     return client;
   }
 }

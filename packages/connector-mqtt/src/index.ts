@@ -11,7 +11,7 @@ import { MqttConnector } from './connector.js';
 const mqtt = defineConnector({
   type: 'mqtt',
   configSchema: mqttConfigSchema,
-  capabilities: { dedupe: false, ordering: 'none', maxBatch: 5000 },
+  capabilities: { ordering: 'none', maxBatch: 5000 },
   create: (config, ctx) => new MqttConnector(config, ctx),
 });
 

@@ -9,7 +9,7 @@ import { TimescaleConnector } from './connector.js';
 const timescale = defineConnector({
   type: 'timescale',
   configSchema: timescaleConfigSchema,
-  capabilities: { dedupe: true, ordering: 'none', maxBatch: 10_000 },
+  capabilities: { ordering: 'none', maxBatch: 10_000 },
   create: (config, ctx) => new TimescaleConnector(config, ctx),
 });
 

@@ -7,6 +7,7 @@ import {
   startPostgres,
   type PostgresPeer,
   type TlsFixture,
+  noCancel,
 } from '@bifrost/connector-testkit';
 import {
   AuthError,
@@ -89,8 +90,8 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
       point({ tagName: 'alarm', value: true, quality: 'ALARM' }),
       point({ tagName: 'pos', value: { x: 1.5, label: 'a' } }),
     ];
-    await c.write(batch);
-    await c.write(batch);
+    await c.write(batch, noCancel());
+    await c.write(batch, noCancel());
     const got = await rows('SELECT * FROM plant.typed ORDER BY time');
     expect(got).toHaveLength(4);
     expect(got[0]).toMatchObject({
@@ -111,7 +112,7 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
   it('stores one jsonb value column in jsonb mode', async () => {
     const c = timescale.create(config({ table: 'json_values', value_mode: 'jsonb' }), ctx());
     await c.connect();
-    await c.write([point({ value: 3 }), point({ value: 'x' }), point({ value: { a: [1, 2] } })]);
+    await c.write([point({ value: 3 }), point({ value: 'x' }), point({ value: { a: [1, 2] } })], noCancel());
     expect((await rows('SELECT value FROM json_values ORDER BY time')).map((r) => r.value)).toEqual([
       3,
       'x',
@@ -124,7 +125,7 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
     const c = timescale.create(config({ table: 'large' }), ctx());
     await c.connect();
     const batch = Array.from({ length: 10_000 }, () => point());
-    const receipt = await c.write(batch);
+    const receipt = await c.write(batch, noCancel());
     expect(await rows('SELECT count(*)::int AS n FROM large')).toEqual([{ n: 10_000 }]);
     // The receipt counts the statement's parameter bytes: at least every id and device id, well under 1 KB a row.
     const floor = batch.reduce((n, p) => n + p.id.length + p.deviceId.length, 0);
@@ -138,7 +139,7 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
     await c.connect();
     const good = Array.from({ length: 10 }, () => point());
     const bad = point({ value: 'nul\u0000byte' });
-    const err = await c.write([...good.slice(0, 4), bad, ...good.slice(4)]).catch((e: unknown) => e);
+    const err = await c.write([...good.slice(0, 4), bad, ...good.slice(4)], noCancel()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     expect((err as PartialWriteError).rejected).toEqual([
       { id: bad.id, reason: expect.stringMatching(/PostgreSQL 22021/), kind: 'payload' },
@@ -166,7 +167,7 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
   it('connects with sslmode verify-full and the CA from ctx.tls; a wrong CA or host name is a ConfigError', async () => {
     const ok = timescale.create(config({ ssl_mode: undefined, table: 'tls' }), ctx(tls.clientTls('tls')));
     await ok.connect();
-    await ok.write([point()]);
+    await ok.write([point()], noCancel());
     expect(
       await rows(
         `SELECT ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE usename = '${peer.user.username}'`,
@@ -189,12 +190,12 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
   it('recreates a table dropped while running, at the next connect', async () => {
     const c = timescale.create(config({ table: 'dropped' }), ctx());
     await c.connect();
-    await c.write([point()]);
+    await c.write([point()], noCancel());
     await rows('DROP TABLE dropped');
     const again = [point()];
-    await expect(c.write(again)).rejects.toBeInstanceOf(ConfigError);
+    await expect(c.write(again, noCancel())).rejects.toBeInstanceOf(ConfigError);
     await c.connect();
-    await c.write(again);
+    await c.write(again, noCancel());
     expect(await rows('SELECT id FROM dropped')).toEqual([{ id: again[0]!.id }]);
     await c.close();
   });
@@ -202,13 +203,13 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
   it('survives a server restart: the write during the outage fails transient, the next one lands', async () => {
     const c = timescale.create(config({ table: 'restart' }), ctx());
     await c.connect();
-    await c.write([point()]);
+    await c.write([point()], noCancel());
     await peer.restart();
     const after = [point(), point()];
-    await c.write(after).catch(async (e: unknown) => {
+    await c.write(after, noCancel()).catch(async (e: unknown) => {
       expect(e).toBeInstanceOf(TransientError);
       await c.connect();
-      await c.write(after);
+      await c.write(after, noCancel());
     });
     expect(await rows('SELECT count(*)::int AS n FROM restart')).toEqual([{ n: 3 }]);
     await c.close();

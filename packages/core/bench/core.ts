@@ -6,8 +6,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { createMemoryQueue, openSqliteQueue } from '../dist/index.js';
-import type { DurableQueue, EnqueueItem, SyncMode } from '../dist/index.js';
+import { createMemoryQueue, openSqliteQueue } from '../dist/host.js';
+import type { DurableQueue, EnqueueItem, SyncMode } from '../dist/host.js';
 import { benchPoint } from './_points.ts';
 
 const CASE_MS = Number(process.env.BIFROST_BENCH_CASE_MS ?? 1000);

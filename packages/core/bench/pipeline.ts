@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
-import { createMemoryQueue, createPipeline, defineConnector, openSqliteQueue } from '../dist/index.js';
-import type { DataPoint, DurableQueue } from '../dist/index.js';
+import { defineConnector } from '../dist/index.js';
+import { createMemoryQueue, createPipeline, openSqliteQueue } from '../dist/host.js';
+import type { DataPoint } from '../dist/index.js';
+import type { DurableQueue } from '../dist/host.js';
 import { benchPoints } from './_points.ts';
 
 const POINTS = Number(process.env.BIFROST_BENCH_PIPELINE_POINTS ?? 100_000);

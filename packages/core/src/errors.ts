@@ -6,6 +6,22 @@
  */
 export type ErrorKind = 'transient' | 'capacity' | 'auth' | 'config' | 'payload' | 'partial';
 
+const ERROR_KINDS: ReadonlySet<string> = new Set<ErrorKind>([
+  'transient',
+  'capacity',
+  'auth',
+  'config',
+  'payload',
+  'partial',
+]);
+
+/**
+ * Brand on every {@link BifrostError}, shared by all copies of `@bifrost/core` in a process
+ * (`Symbol.for`): a plugin that carries its own copy of core throws errors the host still
+ * recognises, where `instanceof` would fail across the two copies.
+ */
+export const ERROR_BRAND = Symbol.for('bifrost.error');
+
 export interface BifrostErrorOptions {
   /** Stable machine-readable code, e.g. `BIFROST_ERR_MQTT_NOT_AUTHORIZED`. */
   code?: string;
@@ -15,6 +31,7 @@ export interface BifrostErrorOptions {
 }
 
 export abstract class BifrostError extends Error {
+  declare readonly [ERROR_BRAND]: true;
   abstract readonly kind: ErrorKind;
   readonly code: string;
   connector?: string;
@@ -22,19 +39,11 @@ export abstract class BifrostError extends Error {
   constructor(message: string, defaultCode: string, opts: BifrostErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = opts.code ?? defaultCode;
-    if (opts.connector) this.setConnector(opts.connector);
+    if (opts.connector) labelError(this, opts.connector);
     this.name = new.target.name;
   }
-
-  /** Attaches the connector label and prefixes the message once: `[bifrost] [mqtt:plant-a] ...`. */
-  setConnector(label: string): this {
-    if (!this.connector) {
-      this.connector = label;
-      this.message = `[bifrost] [${label}] ${this.message.replace(/^\[bifrost\] /, '')}`;
-    }
-    return this;
-  }
 }
+Object.defineProperty(BifrostError.prototype, ERROR_BRAND, { value: true });
 
 /** Network hiccup, timeout, broker restarting: retry with backoff. */
 export class TransientError extends BifrostError {
@@ -114,8 +123,35 @@ export class PartialWriteError extends BifrostError {
   }
 }
 
+/**
+ * Whether `e` is a classified error from any copy of `@bifrost/core`: it carries the
+ * {@link ERROR_BRAND} and a known `kind`. Never `instanceof`, so errors from a plugin's own nested
+ * copy of core are recognised as their kind.
+ */
 export function isBifrostError(e: unknown): e is BifrostError {
-  return e instanceof BifrostError;
+  if (typeof e !== 'object' || e === null) return false;
+  const branded = e as { [ERROR_BRAND]?: unknown; kind?: unknown; code?: unknown };
+  return (
+    branded[ERROR_BRAND] === true &&
+    typeof branded.kind === 'string' &&
+    ERROR_KINDS.has(branded.kind) &&
+    typeof branded.code === 'string'
+  );
+}
+
+const LABEL_PREFIX = /^\[bifrost\] (\[[^\]]+\] )?/;
+
+/**
+ * Sets `connector` on a classified error (from any copy of core) and prefixes its message once:
+ * `[bifrost] [mqtt:plant-a] ...`. A message already prefixed, by this host or by the plugin, keeps
+ * one prefix.
+ */
+export function labelError<E extends BifrostError>(err: E, label: string): E {
+  if (err.connector) return err;
+  const mutable = err as { connector?: string; message: string };
+  mutable.connector = label;
+  mutable.message = `[bifrost] [${label}] ${err.message.replace(LABEL_PREFIX, '')}`;
+  return err;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -163,12 +199,11 @@ const TLS_CONFIG_CODES = new Set([
  */
 export function classifyError(err: unknown, connector?: string): BifrostError {
   const out = classify(err);
-  if (connector) out.setConnector(connector);
-  return out;
+  return connector ? labelError(out, connector) : out;
 }
 
 function classify(err: unknown): BifrostError {
-  if (err instanceof BifrostError) return err;
+  if (isBifrostError(err)) return err;
   const e = (err ?? {}) as { code?: unknown; message?: unknown; name?: unknown };
   const code = typeof e.code === 'string' ? e.code : undefined;
   const message = typeof e.message === 'string' && e.message ? e.message : String(err);

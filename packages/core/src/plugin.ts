@@ -3,7 +3,7 @@ import type { DataPoint } from './data-point.js';
 import type { TlsMaterial } from './tls/types.js';
 
 /** Version of the plugin contract this core implements; plugins declare a compatible semver range. */
-export const PLUGIN_API_VERSION = '1.0.0';
+export const PLUGIN_API_VERSION = '2.0.0';
 
 /** Brand that marks an object made by {@link defineConnector} / {@link defineSource} (checked at load, not `instanceof`). */
 export const PLUGIN_BRAND = Symbol.for('bifrost.plugin');
@@ -37,15 +37,19 @@ export interface PluginContext {
 
 /** Static facts a connector declares so the host can batch and order for it. */
 export interface ConnectorCapabilities {
-  /** The sink drops redelivered points by `id` (Kafka key, SQL ON CONFLICT, Influx series+time). */
-  dedupe: boolean;
   /**
    * `per-device`: a device's points must arrive in order. The host hashes devices onto
    * `maxInFlight` streams and keeps one batch in flight per stream.
    */
   ordering: 'none' | 'per-device';
-  /** Largest batch `write` accepts; the host never leases more. */
+  /** Largest batch `write` accepts; the host never leases more (a larger `batch_size` is a startup warning). */
   maxBatch: number;
+  /**
+   * Largest batch payload, in bytes as {@link ConnectorDefinition.pointBytes} measures them; the
+   * host cuts batches so none exceeds it (a single point over it is still written alone, and the
+   * connector refuses it with a `PayloadError`). Unset: no byte limit.
+   */
+  maxBatchBytes?: number;
 }
 
 /** Result of an optional active health probe. */
@@ -62,21 +66,38 @@ export interface WriteReceipt {
   bytes?: number;
 }
 
+/** What the host passes to each {@link Connector.write}. */
+export interface WriteOptions {
+  /**
+   * Aborted when the host gives up on this write (its `timeout` passed) or the gateway shuts down.
+   * Cancel the client call, or drop the connection, so that no late acknowledgement is taken for
+   * points the host will write again.
+   */
+  signal: AbortSignal;
+}
+
 /**
  * A live connection to one platform. Lifecycle:
  * 1. `create` (in the definition) validates and builds: no I/O.
  * 2. `connect()` opens the connection; the host calls it again after any failure, so it must be
  *    safe to call repeatedly (close what is left of an old connection first).
- * 3. `write(batch)` resolves only when the remote side acknowledged **every** point of the batch
- *    (PUBACK, COMMIT, acks=all, confirm, HTTP 204); otherwise it throws a classified error from
- *    `./errors` (unclassified throws are treated as transient). Never report success you did not get.
- *    It may resolve to a {@link WriteReceipt} (payload bytes) for the host's metrics.
+ * 3. `write(batch, { signal })` resolves only when the remote side acknowledged **every** point of
+ *    the batch (PUBACK, COMMIT, acks=all, confirm, HTTP 204); otherwise it throws a classified error
+ *    from `./errors` (unclassified throws are treated as transient). Never report success you did
+ *    not get. It honours `signal` (see {@link WriteOptions}). It may resolve to a
+ *    {@link WriteReceipt} (payload bytes) for the host's metrics. The host has already cut the batch
+ *    to `maxBatch` points and `maxBatchBytes`; a connector does not re-split it.
  * 4. `close()` releases everything; idempotent.
  */
 export interface Connector {
   connect(): Promise<void>;
-  write(batch: readonly DataPoint[]): Promise<void | WriteReceipt>;
+  write(batch: readonly DataPoint[], options: WriteOptions): Promise<void | WriteReceipt>;
   close(): Promise<void>;
+  /**
+   * This instance's byte limit per batch when it depends on the config (e.g. a configured maximum
+   * message size); overrides `capabilities.maxBatchBytes`.
+   */
+  readonly maxBatchBytes?: number;
   /** Optional cheap probe run every `health_check_interval`; throwing counts as unhealthy. */
   healthCheck?(): Promise<HealthProbe>;
 }
@@ -91,6 +112,16 @@ export interface ConnectorDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
   /** zod schema of `provider_config` plus connector-level fields; descriptions and defaults feed the docs. */
   readonly configSchema: S;
   readonly capabilities: ConnectorCapabilities;
+  /**
+   * Payload bytes of one point as this connector will send it, for `maxBatchBytes`. Default:
+   * {@link estimatePointBytes} (its JSON length).
+   */
+  readonly pointBytes: (point: DataPoint) => number;
+  /**
+   * Other names users may write for the connector-level `endpoint` (e.g. MQTT's `broker`, InfluxDB's
+   * `url`); the host maps the first one set onto `endpoint` before the schema sees the config.
+   */
+  readonly endpointAliases: readonly string[];
   create(config: z.output<S>, ctx: PluginContext): Connector;
 }
 
@@ -122,19 +153,35 @@ function checkType(type: string): void {
 }
 
 /** Declares a connector plugin. Use as the package's default export. */
+/**
+ * A point's payload bytes as the host estimates them: its JSON length (ASCII-exact; a non-ASCII
+ * character counts once, so connectors with tight byte limits and non-ASCII names pass their own
+ * `pointBytes`).
+ */
+export function estimatePointBytes(point: DataPoint): number {
+  return JSON.stringify(point).length;
+}
+
+/** Declares a connector plugin. Use as the package's default export. */
 export function defineConnector<S extends z.ZodTypeAny>(def: {
   type: string;
   configSchema: S;
   capabilities?: Partial<ConnectorCapabilities>;
+  pointBytes?: (point: DataPoint) => number;
+  endpointAliases?: readonly string[];
   create(config: z.output<S>, ctx: PluginContext): Connector;
 }): ConnectorDefinition<S> {
   checkType(def.type);
+  const capabilities = { ordering: 'none' as const, maxBatch: 1000, ...def.capabilities };
+  if (!(capabilities.maxBatch >= 1)) throw new TypeError(`[bifrost] plugin ${def.type}: maxBatch must be at least 1`);
   return Object.freeze({
     [PLUGIN_BRAND]: 'connector' as const,
     type: def.type,
     api: PLUGIN_API_VERSION,
     configSchema: def.configSchema,
-    capabilities: { dedupe: false, ordering: 'none' as const, maxBatch: 1000, ...def.capabilities },
+    capabilities: Object.freeze(capabilities),
+    pointBytes: def.pointBytes ?? estimatePointBytes,
+    endpointAliases: Object.freeze([...(def.endpointAliases ?? [])]),
     create: def.create,
   });
 }
@@ -153,6 +200,20 @@ export function defineSource<S extends z.ZodTypeAny>(def: {
     configSchema: def.configSchema,
     create: def.create,
   });
+}
+
+/**
+ * Whether a plugin built against contract version `pluginApi` runs on this host: the same major
+ * version, and not newer than the host's.
+ */
+export function isApiCompatible(pluginApi: string, hostApi: string = PLUGIN_API_VERSION): boolean {
+  const parse = (v: string) => /^(\d+)\.(\d+)\.(\d+)/.exec(v)?.slice(1).map(Number);
+  const plugin = parse(pluginApi);
+  const host = parse(hostApi);
+  if (!plugin || !host) return false;
+  const [pMajor = 0, pMinor = 0] = plugin;
+  const [hMajor = 0, hMinor = 0] = host;
+  return pMajor === hMajor && pMinor <= hMinor;
 }
 
 export function isConnectorDefinition(x: unknown): x is ConnectorDefinition {

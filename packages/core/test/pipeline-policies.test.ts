@@ -1,19 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  AuthError,
-  ConnectorBreaker,
-  DEFAULT_DELIVERY_OPTIONS,
-  PartialWriteError,
-  PayloadError,
-  RetrySchedule,
-  TransientError,
-  resolveDeliveryOptions,
-} from '../src/index.js';
+import { AuthError, PartialWriteError, PayloadError, TransientError } from '../src/index.js';
+import { ConnectorBreaker, DEFAULT_DELIVERY_OPTIONS, RetrySchedule, resolveDeliveryOptions } from '../src/host.js';
 import { planPoison } from '../src/pipeline/settle-plan.js';
 import { withTimeout } from '../src/pipeline/timeout.js';
 import { makePoints } from './pipeline-fixtures/scripted-connector.js';
 
-const caps = { dedupe: false, ordering: 'none' as const, maxBatch: 500 };
+const caps = { ordering: 'none' as const, maxBatch: 500 };
 
 describe('RetrySchedule (exponential backoff, full jitter)', () => {
   const policy = { initialDelayMs: 100, multiplier: 3, maxDelayMs: 2_000, maxElapsedMs: 0 };

@@ -9,14 +9,10 @@ import {
   ConfigError,
   PartialWriteError,
   PayloadError,
-  QueueFullError,
   TransientError,
-  createPipeline,
   defineConnector,
-  openSqliteQueue,
-  type DurableQueue,
-  type Pipeline,
 } from '../src/index.js';
+import { QueueFullError, createPipeline, openSqliteQueue, type DurableQueue, type Pipeline } from '../src/host.js';
 import {
   QUEUE_KINDS,
   closeQueues,

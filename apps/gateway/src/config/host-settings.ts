@@ -1,4 +1,4 @@
-import type { DeliveryOptionsInput, LaneSettings, QueueOptions } from '@bifrost/core';
+import type { DeliveryOptionsInput, LaneSettings, QueueOptions } from '@bifrost/core/host';
 import type { ConnectorEntry, GatewayConfig } from './schema.js';
 
 type Lane = NonNullable<ConnectorEntry['queue']>;

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { loadTlsMaterial, type TlsFileOptions, type TlsMaterial } from '@bifrost/core';
+import { type TlsMaterial } from '@bifrost/core';
+import { loadTlsMaterial, type TlsFileOptions } from '@bifrost/core/host';
 import type { ConnectorEntry } from './schema.js';
 
 /** A connector entry's TLS settings as core's TLS file options, paths resolved against `baseDir`. */

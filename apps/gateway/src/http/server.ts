@@ -1,16 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { type DataPoint } from '@bifrost/core';
 import {
   parsePoints,
   PointValidationError,
   QueueFullError,
   QueueStorageError,
   UnknownConnectorError,
-  type DataPoint,
   type DeadLetterFilter,
   type DurableQueue,
   type Pipeline,
-} from '@bifrost/core';
+} from '@bifrost/core/host';
 import Fastify, {
   LogController,
   type FastifyError,

@@ -1,11 +1,10 @@
 import { pathToFileURL } from 'node:url';
+import { PLUGIN_API_VERSION, type ConnectorDefinition, type SourceDefinition } from '@bifrost/core';
 import {
+  isApiCompatible as isDefinitionApiCompatible,
   isConnectorDefinition,
   isSourceDefinition,
-  PLUGIN_API_VERSION,
-  type ConnectorDefinition,
-  type SourceDefinition,
-} from '@bifrost/core';
+} from '@bifrost/core/host';
 import semver from 'semver';
 import { packageEntry, PluginPackageError, type PluginPackage, type PluginRole } from './discovery.js';
 
@@ -51,6 +50,10 @@ export async function loadPlugin<R extends PluginRole>(plugin: PluginPackage, ro
     );
   }
   const d = def as ConnectorDefinition | SourceDefinition;
+  if (!isDefinitionApiCompatible(d.api))
+    throw new PluginPackageError(
+      `${plugin.name}@${plugin.version} was built with @bifrost/core for plugin API ${String(d.api)}, but this gateway provides plugin API ${PLUGIN_API_VERSION}; rebuild it against @bifrost/core ${semver.major(PLUGIN_API_VERSION)}.x`,
+    );
   if (d.type !== plugin.type)
     throw new PluginPackageError(
       `${plugin.name}: package.json declares type "${plugin.type}" but the plugin says "${d.type}"`,

@@ -3,14 +3,8 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createPipeline,
-  newPointId,
-  openSqliteQueue,
-  type ConnectorDefinition,
-  type DataPoint,
-  type DeliveryOptionsInput,
-} from '@bifrost/core';
+import { newPointId, type ConnectorDefinition, type DataPoint } from '@bifrost/core';
+import { createPipeline, openSqliteQueue, type DeliveryOptionsInput } from '@bifrost/core/host';
 
 /** One row of `bench/results/<name>.json`. */
 export interface BenchCase {

@@ -1,17 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Connector, DataPoint, Logger, PluginContext, WriteOptions } from '@bifrost/core';
 import {
   createPipeline,
   openSqliteQueue,
-  type Connector,
-  type DataPoint,
   type DeliveryOptionsInput,
   type DurableQueue,
-  type Logger,
   type Pipeline,
-  type PluginContext,
-} from '@bifrost/core';
+} from '@bifrost/core/host';
 import type { ConnectionVariant, ConnectorSetup, ScenarioContext } from './types.js';
 
 /** Logger handed to connectors in the suite: silent unless `BIFROST_CONFORMANCE_LOG=1`, then one JSON line per entry on stderr. */
@@ -70,7 +67,7 @@ export async function writeInBatches(
   points: readonly DataPoint[],
   batchSize: number,
 ): Promise<void> {
-  for (let i = 0; i < points.length; i += batchSize) await connector.write(points.slice(i, i + batchSize));
+  for (let i = 0; i < points.length; i += batchSize) await connector.write(points.slice(i, i + batchSize), noCancel());
 }
 
 /**
@@ -185,4 +182,9 @@ export async function openCollector<P>(ctx: ScenarioContext<P>) {
   const collector = await ctx.target.readBack(ctx.peer);
   ctx.defer(() => collector.close());
   return collector;
+}
+
+/** Write options for a direct `connector.write` outside the host: a signal that is never aborted. */
+export function noCancel(): WriteOptions {
+  return { signal: new AbortController().signal };
 }

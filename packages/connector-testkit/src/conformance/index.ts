@@ -24,6 +24,7 @@ export {
   createConnector,
   healthOf,
   metricsOf,
+  noCancel,
   openCollector,
   setupFor,
   sleep,

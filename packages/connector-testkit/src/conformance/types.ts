@@ -1,4 +1,5 @@
-import type { ConnectorDefinition, DataPoint, DeliveryOptionsInput, TlsMaterial } from '@bifrost/core';
+import type { ConnectorDefinition, DataPoint, TlsMaterial } from '@bifrost/core';
+import type { DeliveryOptionsInput } from '@bifrost/core/host';
 
 /**
  * How the suite asks the connector author to reach the peer. `config` returns `undefined` for a

@@ -76,6 +76,12 @@ export class ConnectorBreaker {
     return this.policy.state === CircuitState.Open ? this.openedAt + this.opts.resetMs : 0;
   }
 
+  /** Closes the breaker now (an operator's reset); the next write is a normal one, not a trial. */
+  reset(): void {
+    if (this.policy.state === CircuitState.Closed) return;
+    this.policy.isolate().dispose();
+  }
+
   /** True when a call would run now: closed, or open with the reset time passed (the trial). */
   admits(now = Date.now()): boolean {
     const s = this.policy.state;

@@ -26,6 +26,8 @@ class Ring<T> {
 /** Outside facts the tracker does not own, read when a snapshot is taken. */
 export interface HealthContext {
   breaker: BreakerState;
+  /** When an open breaker lets its trial write through (epoch ms). */
+  breakerTrialAt?: number;
   /** Queue storage problem (disk full), if any. */
   queueProblem?: string;
 }
@@ -114,6 +116,7 @@ export class HealthTracker {
       status,
       connected: this.connected,
       breaker: ctx.breaker,
+      ...(ctx.breakerTrialAt ? { breakerTrialAt: ctx.breakerTrialAt } : {}),
       errorCount: this.errors,
       consecutiveFailures: this.consecutive,
       successRate: rates.overall,

@@ -48,6 +48,18 @@ export type DeliveryOptionsInput = Partial<Omit<DeliveryOptions, 'retry' | 'brea
 };
 
 /**
+ * The warning for a configured `batch_size` above the connector's `maxBatch` (batches are capped
+ * at `maxBatch`), or undefined. Shown at startup and by `bifrost validate`.
+ */
+export function batchSizeWarning(
+  batchSize: number | undefined,
+  capabilities: ConnectorCapabilities,
+): string | undefined {
+  if (batchSize === undefined || batchSize <= capabilities.maxBatch) return undefined;
+  return `batch_size ${batchSize} is above this connector's largest batch (${capabilities.maxBatch}); batches are capped at ${capabilities.maxBatch} points`;
+}
+
+/**
  * Fills unset fields from {@link DEFAULT_DELIVERY_OPTIONS}, validates the result and applies the
  * connector's capabilities: `batchSize` is capped at `maxBatch`. (For `ordering: 'per-device'` the
  * runner splits devices over `maxInFlight` streams of one batch each.) Throws a {@link ConfigError}

@@ -1,15 +1,21 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { DataPoint } from '../data-point.js';
-import { ConfigError, isBifrostError } from '../errors.js';
+import { ConfigError, isBifrostError, labelError } from '../errors.js';
 import { PipelineMetrics, type ConnectorGaugeSource } from '../metrics/pipeline-metrics.js';
-import type { Connector, ConnectorDefinition, Logger } from '../plugin.js';
+import {
+  isApiCompatible,
+  PLUGIN_API_VERSION,
+  type Connector,
+  type ConnectorDefinition,
+  type Logger,
+} from '../plugin.js';
 import { TTL_EXPIRED_CODE } from '../queue/chunked-queue.js';
 import type { DurableQueue, EnqueueItem, LaneSettings } from '../queue/types.js';
 import type { TlsMaterial } from '../tls/types.js';
 import { ConnectorRunner, type ConnectorTotals } from './connector-runner.js';
 import { DeviceStats, type DeviceSnapshot } from './device-stats.js';
-import { resolveDeliveryOptions, type DeliveryOptionsInput } from './options.js';
+import { batchSizeWarning, resolveDeliveryOptions, type DeliveryOptionsInput } from './options.js';
 import type { BreakerState, ConnectorHealth, PointRouter } from './types.js';
 
 /** Lane of a point sent to an explicit connector without its own `priority`. */
@@ -116,6 +122,11 @@ export interface Pipeline {
    * {@link UnknownConnectorError} for an unknown `opts.connector`.
    */
   ingest(points: readonly DataPoint[], opts?: IngestOptions): Promise<IngestResult>;
+  /**
+   * Closes the connector's circuit breaker now (an operator's reset) and wakes its delivery loop.
+   * Throws {@link UnknownConnectorError} for an unknown name.
+   */
+  resetBreaker(connector: string): void;
   /** Wakes the loops after points were queued behind the pipeline's back (dead-letter replay). */
   notify(connector?: string): void;
   health(): ConnectorHealth[];
@@ -167,8 +178,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         code: 'BIFROST_ERR_DUPLICATE_CONNECTOR',
         connector: label,
       });
+    if (!isApiCompatible(c.definition.api))
+      throw new ConfigError(
+        `plugin was built for plugin API ${c.definition.api}, but this host implements ${PLUGIN_API_VERSION}; install a version of the plugin built for ${PLUGIN_API_VERSION.split('.')[0]}.x`,
+        { code: 'BIFROST_ERR_PLUGIN_API', connector: label },
+      );
     const delivery = resolveDeliveryOptions(c.delivery, c.definition.capabilities, label);
     const childLogger = logger.child({ connector: label });
+    const batchWarning = batchSizeWarning(c.delivery?.batchSize, c.definition.capabilities);
+    if (batchWarning) childLogger.warn({ batchSize: delivery.batchSize }, batchWarning);
     const closeSignal = new AbortController();
     let connector: Connector;
     try {
@@ -179,7 +197,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         signal: closeSignal.signal,
       });
     } catch (err) {
-      if (isBifrostError(err)) throw err.setConnector(label);
+      if (isBifrostError(err)) throw labelError(err, label);
       throw new ConfigError(`could not create the connector: ${err instanceof Error ? err.message : String(err)}`, {
         code: 'BIFROST_ERR_CONNECTOR_CREATE',
         cause: err,
@@ -194,6 +212,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         type: c.definition.type,
         connector,
         options: delivery,
+        limits: {
+          maxPoints: delivery.batchSize,
+          maxBytes: connector.maxBatchBytes ?? c.definition.capabilities.maxBatchBytes,
+          pointBytes: c.definition.pointBytes,
+        },
         queue,
         metrics,
         logger: childLogger,
@@ -288,6 +311,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       }
       devices.record(points);
       return { queued: result.accepted, unrouted: missed, dropped: result.dropped };
+    },
+
+    resetBreaker(connector) {
+      const runner = runners.get(connector);
+      if (!runner) throw new UnknownConnectorError(connector, [...runners.keys()]);
+      runner.resetBreaker();
     },
 
     notify(connector) {

@@ -1,5 +1,5 @@
 import type { DataPoint } from '../data-point.js';
-import type { PartialWriteError, PayloadError } from '../errors.js';
+import type { BifrostError, RejectedPoint } from '../errors.js';
 import type { DeadLetterItem, LeaseOutcome } from '../queue/types.js';
 
 /** Dead-letter code for points a connector rejected one by one in a {@link PartialWriteError}. */
@@ -20,22 +20,24 @@ export interface PoisonPlan {
  * points of a `PayloadError` without `pointIds` are all poison; everything else is released, never
  * assumed delivered.
  */
-export function planPoison(points: readonly DataPoint[], err: PayloadError | PartialWriteError): PoisonPlan {
+export function planPoison(points: readonly DataPoint[], err: BifrostError): PoisonPlan {
   const inBatch = new Set(points.map((p) => p.id));
   const deadLetter: DeadLetterItem[] = [];
   let acked: string[] = [];
+  const fields = err as { pointIds?: unknown; accepted?: unknown; rejected?: unknown };
   if (err.kind === 'payload') {
-    const ids = err.pointIds ? err.pointIds.filter((id) => inBatch.has(id)) : [...inBatch];
+    const pointIds = stringsOf(fields.pointIds);
+    const ids = pointIds ? pointIds.filter((id) => inBatch.has(id)) : [...inBatch];
     for (const id of new Set(ids)) deadLetter.push({ id, code: err.code, reason: err.message });
   } else {
     const rejected = new Set<string>();
-    for (const r of err.rejected) {
+    for (const r of rejectedOf(fields.rejected)) {
       if (!inBatch.has(r.id) || rejected.has(r.id)) continue;
       rejected.add(r.id);
       if ((r.kind ?? 'payload') === 'payload')
         deadLetter.push({ id: r.id, code: REJECTED_POINT_CODE, reason: r.reason });
     }
-    acked = [...new Set(err.accepted)].filter((id) => inBatch.has(id) && !rejected.has(id));
+    acked = [...new Set(stringsOf(fields.accepted) ?? [])].filter((id) => inBatch.has(id) && !rejected.has(id));
   }
   return {
     outcome: { acked, deadLetter },
@@ -43,4 +45,16 @@ export function planPoison(points: readonly DataPoint[], err: PayloadError | Par
     deadLettered: deadLetter.length,
     released: inBatch.size - acked.length - deadLetter.length,
   };
+}
+
+/** The error's id list, when it is one (the error may come from another copy of core). */
+function stringsOf(value: unknown): string[] | undefined {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : undefined;
+}
+
+function rejectedOf(value: unknown): RejectedPoint[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(
+    (r): r is RejectedPoint => typeof r === 'object' && r !== null && typeof (r as RejectedPoint).id === 'string',
+  );
 }

@@ -43,6 +43,8 @@ export interface ConnectorHealth {
   reason?: string;
   connected: boolean;
   breaker: BreakerState;
+  /** When an open breaker lets its trial write through (epoch ms). */
+  breakerTrialAt?: number;
   lastSuccessAt?: number;
   lastFailureAt?: number;
   lastError?: { code: string; message: string };

@@ -1,4 +1,4 @@
-import type { DurableQueue, Lease, LeaseOutcome } from '../../src/index.js';
+import type { DurableQueue, Lease, LeaseOutcome } from '../../src/host.js';
 
 /**
  * Wraps a queue to check the pipeline's side of the lease contract: every lease is settled exactly

@@ -1,5 +1,6 @@
-import type { DurableQueue, Logger, Pipeline, PipelineConnector } from '../../src/index.js';
-import { createMemoryQueue, createPipeline, openSqliteQueue } from '../../src/index.js';
+import type { Logger } from '../../src/index.js';
+import type { DurableQueue, Pipeline, PipelineConnector } from '../../src/host.js';
+import { createMemoryQueue, createPipeline, openSqliteQueue } from '../../src/host.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { createConnector, openCollector } from '../harness.js';
+import { createConnector, noCancel, openCollector } from '../harness.js';
 import { expectDelivered, makePoints } from '../points.js';
 import type { Scenario } from '../types.js';
 
@@ -17,18 +17,18 @@ export const connectCloseIdempotent: Scenario = {
     await connector.connect();
     if (connector.healthCheck) expect((await connector.healthCheck()).ok, 'healthy after connect').toBe(true);
     const first = makePoints(3, 'idem');
-    await connector.write(first);
+    await connector.write(first, noCancel());
     await connector.close();
     await connector.close();
     if (connector.healthCheck) expect((await connector.healthCheck()).ok, 'unhealthy after close').toBe(false);
-    const afterClose = await connector.write(makePoints(1, 'idem')).then(
+    const afterClose = await connector.write(makePoints(1, 'idem'), noCancel()).then(
       () => 'resolved',
       () => 'rejected',
     );
     expect(afterClose, 'write after close must fail, not pretend success').toBe('rejected');
     await connector.connect();
     const second = makePoints(3, 'idem');
-    await connector.write(second);
+    await connector.write(second, noCancel());
     await expectDelivered(collector, [...first, ...second], 10_000, ctx.target.capabilities);
   },
 };

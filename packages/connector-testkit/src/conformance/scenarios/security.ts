@@ -1,6 +1,15 @@
 import { expect } from 'vitest';
 import { AuthError, isBifrostError, type BifrostError } from '@bifrost/core';
-import { createConnector, healthOf, metricsOf, openCollector, sleep, startDelivery, waitUntil } from '../harness.js';
+import {
+  createConnector,
+  healthOf,
+  metricsOf,
+  noCancel,
+  openCollector,
+  sleep,
+  startDelivery,
+  waitUntil,
+} from '../harness.js';
 import { expectDelivered, makePoints } from '../points.js';
 import type { ConnectionVariant, Scenario, ScenarioContext } from '../types.js';
 
@@ -9,7 +18,7 @@ async function secureDelivery<P>(ctx: ScenarioContext<P>, variant: ConnectionVar
   const connector = createConnector(ctx, variant);
   await connector.connect();
   const points = makePoints(200, variant.kind);
-  await connector.write(points);
+  await connector.write(points, noCancel());
   await expectDelivered(collector, points, 10_000, ctx.target.capabilities);
 }
 
@@ -33,7 +42,7 @@ async function connectError<P>(ctx: ScenarioContext<P>, variant: ConnectionVaria
   const connector = createConnector(ctx, variant);
   const err = await connector
     .connect()
-    .then(() => connector.write(makePoints(1, variant.kind)))
+    .then(() => connector.write(makePoints(1, variant.kind), noCancel()))
     .then(
       () => undefined,
       (e: unknown) => e,
