@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import type { ConnectorDefinition, SourceDefinition } from '@bifrost/core';
 import type { DeadLetterFilter } from '@bifrost/core/host';
 import { hostFileChecks } from './config/file-checks.js';
-import { formatIssues } from './config/issues.js';
+import { formatIssues, type ConfigIssue } from './config/issues.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GATEWAY_VERSION, openConfiguredQueue, startGateway } from './gateway.js';
@@ -26,11 +26,13 @@ function configPath(given: string | undefined): string {
 }
 
 /** Loads a config and checks everything `run` would: schema, plugins and their schemas, routing. */
-async function checkConfig(file: string): Promise<LoadedConfig> {
+async function checkConfig(file: string): Promise<LoadedConfig & { warnings: ConfigIssue[] }> {
   const loaded = loadConfigFile(file);
+  const warnings: ConfigIssue[] = [];
   if (loaded.config && !loaded.issues.length) {
     const withConfig = loaded as LoadedConfig & { config: GatewayConfig };
     const resolved = await resolvePlugins(withConfig);
+    warnings.push(...resolved.warnings);
     loaded.issues.push(
       ...resolved.issues,
       ...routingChecks(withConfig, resolved.issues),
@@ -38,7 +40,7 @@ async function checkConfig(file: string): Promise<LoadedConfig> {
     );
   }
   loaded.issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  return loaded;
+  return { ...loaded, warnings };
 }
 
 function fail(message: string): never {
@@ -97,6 +99,8 @@ program
     const loaded = await checkConfig(file);
     if (loaded.issues.length)
       fail(`${formatIssues(loaded.issues, file)}\n${loaded.issues.length} problem(s) in ${file}`);
+    if (loaded.warnings.length)
+      process.stderr.write(`${formatIssues(loaded.warnings, file).replace(/^/gm, 'warning: ')}\n`);
     const cfg = loaded.config!;
     const enabled = Object.values(cfg.cloud.connectors).filter((c) => c.enabled).length;
     process.stdout.write(

@@ -1,19 +1,13 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  newPointId,
-  type DataPoint,
-  type TlsMaterial,
-  type Emit,
-  type Logger as CoreLogger,
-  type Source,
-} from '@bifrost/core';
+import { type TlsMaterial, type Emit, type Logger as CoreLogger, type Source } from '@bifrost/core';
 import {
   createMemoryQueue,
   createPipeline,
   createRouter,
   manageConnectorTls,
   openSqliteQueue,
+  parsePoints,
   QueueFullError,
   registerTlsExpiryGauge,
   type DurableQueue,
@@ -208,21 +202,16 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
 
     const sources: Source[] = [];
     let stopping = false;
-    /** The emit function of one source: fills id, quality, timestamp (and the source's lane) and waits out a full queue. */
+    /**
+     * The emit function of one source: its points take the REST path's validation and id
+     * assignment (`parsePoints`; invalid points reject the call, naming the field), get the
+     * source's lane, and wait out a full queue.
+     */
     const emitFor =
       (priority: number | undefined): Emit =>
       async (raw) => {
-        const now = Date.now();
-        const points = raw.map((p) => {
-          const point = {
-            ...p,
-            id: p.id ?? newPointId(),
-            quality: p.quality ?? 'GOOD',
-            timestamp: p.timestamp ?? now,
-          } as DataPoint;
-          if (point.priority === undefined && priority !== undefined) point.priority = priority;
-          return point;
-        });
+        const points = parsePoints(raw);
+        if (priority !== undefined) for (const point of points) point.priority ??= priority;
         for (;;) {
           try {
             await pipeline.ingest(points);

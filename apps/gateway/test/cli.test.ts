@@ -61,6 +61,21 @@ describe('bifrost CLI', () => {
     expect(res2.stderr).toContain('2 problem(s)');
   });
 
+  it('validate warns, naming the line, when batch_size is above the connector largest batch', async () => {
+    const file = join(dir, 'big-batch.yaml');
+    writeFileSync(
+      file,
+      'gateway:\n  cloud:\n    connectors:\n      a:\n        type: mqtt\n        endpoint: "mqtt://h:1"\n        batch_size: 99999\n',
+    );
+    const res = await bifrost('validate', '-c', file);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(
+      new RegExp(
+        `^warning: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:7 gateway\\.cloud\\.connectors\\.a\\.batch_size: batch_size 99999 is above`,
+      ),
+    );
+  });
+
   it('plugins lists the installed plugins with versions and types', async () => {
     const res = await bifrost('plugins');
     expect(res.code).toBe(0);

@@ -1,4 +1,6 @@
 import type { ConnectorDefinition, SourceDefinition } from '@bifrost/core';
+import { batchSizeWarning } from '@bifrost/core/host';
+import { deliveryOptions } from '../config/host-settings.js';
 import type { z } from 'zod';
 import type { ConfigIssue, PathSegment } from '../config/issues.js';
 import { formatPath, zodIssuesToConfigIssues } from '../config/issues.js';
@@ -36,6 +38,8 @@ export interface ResolvedPlugins {
   connectors: ResolvedConnector[];
   sources: ResolvedSource[];
   issues: ConfigIssue[];
+  /** Settings that work but not as written (a `batch_size` above a connector's largest batch). */
+  warnings: ConfigIssue[];
 }
 
 /** Value of `endpoint: embedded`: the connector publishes to the gateway's embedded broker. */
@@ -44,12 +48,26 @@ export const EMBEDDED_ENDPOINT = 'embedded';
 /** Keys of a source entry handled by the host; the rest goes to the source plugin. */
 const SOURCE_HOST_KEYS = new Set(['type', 'plugin', 'enabled', 'priority']);
 
-/** `{ endpoint, ...provider_config }`: what a connector plugin's schema validates. */
-export function connectorPluginInput(entry: ConnectorEntry, embeddedUrl?: string): Record<string, unknown> {
+/**
+ * `{ endpoint, ...provider_config }`: what a connector plugin's schema validates. A key the plugin
+ * declares as an endpoint alias (MQTT's `broker`) wins over `endpoint` and is passed as `endpoint`;
+ * a list (Kafka's `brokers`) is joined with commas. `embedded` names the gateway's embedded broker.
+ */
+export function connectorPluginInput(
+  entry: ConnectorEntry,
+  embeddedUrl?: string,
+  endpointAliases: readonly string[] = [],
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...entry.provider_config };
-  const endpoint = entry.endpoint === EMBEDDED_ENDPOINT && embeddedUrl ? embeddedUrl : entry.endpoint;
+  let endpoint: unknown = entry.endpoint;
+  for (const alias of endpointAliases) {
+    if (out[alias] === undefined) continue;
+    endpoint = Array.isArray(out[alias]) ? (out[alias] as unknown[]).join(',') : out[alias];
+    delete out[alias];
+    break;
+  }
+  if (endpoint === EMBEDDED_ENDPOINT && embeddedUrl) endpoint = embeddedUrl;
   if (endpoint !== undefined) out.endpoint = endpoint;
-  if (out.broker === EMBEDDED_ENDPOINT && embeddedUrl) out.broker = embeddedUrl;
   return out;
 }
 
@@ -106,6 +124,7 @@ export async function resolvePlugins(
   const cfg = loaded.config;
   const found = opts.found ?? discoverPlugins([loaded.baseDir]);
   const issues: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
   const connectors: ResolvedConnector[] = [];
   const sources: ResolvedSource[] = [];
   const at = (path: PathSegment[], message: string) =>
@@ -117,17 +136,24 @@ export async function resolvePlugins(
     try {
       const { plugin, definition } = await findAndLoad('connector', entry.type, entry.plugin, found, loaded.baseDir);
       for (const k of secretKeysOf(definition.configSchema)) loaded.secrets.addKey(k);
-      const input = connectorPluginInput(entry, opts.embeddedUrl ?? embeddedUrlOf(cfg));
+      const input = connectorPluginInput(entry, opts.embeddedUrl ?? embeddedUrlOf(cfg), definition.endpointAliases);
       const parsed = definition.configSchema.safeParse(input);
       if (!parsed.success) {
+        const alias = definition.endpointAliases.find((a) => entry.provider_config?.[a] !== undefined);
+        const endpointAt = alias ? ['provider_config', alias] : ['endpoint'];
         issues.push(
           ...zodIssuesToConfigIssues(parsed.error.issues, base, loaded.locator, (p) =>
-            p[0] === 'endpoint' ? p : ['provider_config', ...p],
+            p[0] === 'endpoint' ? [...endpointAt, ...p.slice(1)] : ['provider_config', ...p],
           ),
         );
         continue;
       }
       connectors.push({ name, entry, plugin, definition, config: parsed.data });
+      const batchWarning = batchSizeWarning(deliveryOptions(cfg, entry).batchSize, definition.capabilities);
+      if (batchWarning) {
+        const path = entry.batch_size !== undefined ? [...base, 'batch_size'] : ['gateway', 'cloud', 'batch_size'];
+        warnings.push({ path: formatPath(path), line: loaded.locator.lineOf(path), message: batchWarning });
+      }
     } catch (err) {
       at(
         [...base, entry.plugin ? 'plugin' : 'type'],
@@ -157,7 +183,7 @@ export async function resolvePlugins(
   }
 
   issues.push(...checkReferences(cfg, loaded));
-  return { connectors, sources, issues };
+  return { connectors, sources, issues, warnings };
 }
 
 /** URL of the embedded broker as configured (port 0 is replaced by the real port at run time). */
