@@ -204,6 +204,14 @@ export class ConnectorRunner {
     this.wake.notify();
   }
 
+  /** An operator's reset: closes an open breaker, ends the retry pause and wakes the loop. False when the breaker was not open. */
+  resetBreaker(): boolean {
+    if (!this.breaker.reset()) return false;
+    this.pauseUntil = 0;
+    this.wake.notify();
+    return true;
+  }
+
   /**
    * Stops leasing, lets in-flight batches (and a running health check) finish until `deadlineMs`,
    * releases what is still leased (it stays queued for the next start), then closes the connector

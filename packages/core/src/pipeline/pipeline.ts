@@ -71,6 +71,8 @@ export interface ConnectorMetricsSnapshot extends ConnectorTotals {
   bytesSent?: number;
   queue: { depth: number; inFlight: number; oldestAgeSeconds: number; deadLetters: number };
   breaker: BreakerState;
+  /** While the breaker is open: when it admits its half-open trial (epoch ms). */
+  breakerTrialAt?: number;
   connected: boolean;
   lastSuccessAt?: number;
   lastFailureAt?: number;
@@ -118,6 +120,12 @@ export interface Pipeline {
   ingest(points: readonly DataPoint[], opts?: IngestOptions): Promise<IngestResult>;
   /** Wakes the loops after points were queued behind the pipeline's back (dead-letter replay). */
   notify(connector?: string): void;
+  /**
+   * An operator's reset of `connector`'s circuit breaker: closes it if open and lets its delivery loop
+   * try at once (no waiting for the half-open trial or the retry pause). Returns false, changing
+   * nothing, when the breaker was not open. Throws {@link UnknownConnectorError} for an unknown name.
+   */
+  resetBreaker(connector: string): boolean;
   health(): ConnectorHealth[];
   metricsSnapshot(): PipelineMetricsSnapshot;
   /** The registry holding the `bifrost_cloud_*` metrics (serve `await registry.metrics()` on `/metrics`). */
@@ -294,6 +302,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       for (const r of runners.values()) if (connector === undefined || r.name === connector) r.notify();
     },
 
+    resetBreaker(connector) {
+      const runner = runners.get(connector);
+      if (!runner) throw new UnknownConnectorError(connector, [...runners.keys()]);
+      return runner.resetBreaker();
+    },
+
     health() {
       return [...runners.values()].map((r) => r.snapshotHealth());
     },
@@ -323,6 +337,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         if (h.bytesSent !== undefined) snap.bytesSent = h.bytesSent;
         if (h.lastSuccessAt !== undefined) snap.lastSuccessAt = h.lastSuccessAt;
         if (h.lastFailureAt !== undefined) snap.lastFailureAt = h.lastFailureAt;
+        if (r.breaker.trialAt) snap.breakerTrialAt = r.breaker.trialAt;
         return snap;
       });
       return { time: now, connectors, devices: devices.snapshot(), unrouted };
