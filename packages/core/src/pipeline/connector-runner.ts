@@ -204,7 +204,10 @@ export class ConnectorRunner {
     this.wake.notify();
   }
 
-  /** An operator's reset: closes an open breaker, ends the retry pause and wakes the loop. False when the breaker was not open. */
+  /**
+   * An operator's reset: closes an open breaker, ends the retry pause and wakes the loop.
+   * False when the breaker was not open.
+   */
   resetBreaker(): boolean {
     if (!this.breaker.reset()) return false;
     this.pauseUntil = 0;
