@@ -46,7 +46,7 @@ const CARD = `
   <div><span class="label">Failed</span><span class="value num" data-field="failed"></span></div>
   <div><span class="label">Queue depth</span><span class="value num" data-field="depth"></span></div>
   <div><span class="label">Oldest queued</span><span class="value num" data-field="oldest"></span></div>
-  <div><span class="label">Dead letters</span><span class="value num" data-field="deadLetters"></span></div>
+  <div><span class="label">Dead-lettered since start</span><span class="value num" data-field="deadLetters"></span></div>
   <div><span class="label">Response avg / p99</span><span class="value num" data-field="latency"></span></div>
   <div><span class="label">Breaker</span><span class="value" data-field="breaker"></span></div>
   <div><span class="label">Next trial</span><span class="value num" data-field="trial"></span></div>
@@ -60,7 +60,8 @@ const CARD = `
   <figure><figcaption>Throughput, points/s, last 15 min</figcaption><canvas data-chart="rate"></canvas></figure>
   <figure><figcaption>Queue depth, last 15 min</figcaption><canvas data-chart="depth"></canvas></figure>
 </div>
-<div data-field="dlBox" hidden><table><thead><tr><th>When</th><th>Point</th><th>Code</th><th>Reason</th><th>Attempts</th></tr></thead>
+<div data-field="dlBox" hidden><div class="label muted">Dead letters held (replay sends them again)</div>
+<table><thead><tr><th>When</th><th>Point</th><th>Code</th><th>Reason</th><th>Attempts</th></tr></thead>
 <tbody data-field="dlRows"></tbody></table><div class="muted" data-field="dlMore"></div></div>
 `;
 
@@ -141,14 +142,14 @@ function cardFor(c) {
   set(card, 'name', c.name);
   set(card, 'type', c.type);
   card.querySelector('[data-action="reset"]').onclick = () =>
-    act(card, 'POST', '/api/cloud/connectors/' + encodeURIComponent(c.name) + '/breaker/reset', undefined,
+    act(card, c.name, 'POST', '/api/cloud/connectors/' + encodeURIComponent(c.name) + '/breaker/reset', undefined,
       (r) => (r.reset ? 'breaker closed, delivering now' : 'breaker was not open'));
   card.querySelector('[data-action="replay"]').onclick = () =>
-    act(card, 'POST', '/api/cloud/deadletters/replay', { connector: c.name }, (r) => 'replayed ' + formatCount(r.replayed));
+    act(card, c.name, 'POST', '/api/cloud/deadletters/replay', { connector: c.name }, (r) => 'replayed ' + formatCount(r.replayed));
   document.getElementById('cards').appendChild(card);
   return (cards[c.name] = card);
 }
-async function act(card, method, path, body, describe) {
+async function act(card, name, method, path, body, describe) {
   const out = card.querySelector('[data-field="actionResult"]');
   out.textContent = '…';
   try {
@@ -156,21 +157,27 @@ async function act(card, method, path, body, describe) {
   } catch (e) {
     out.textContent = 'failed: ' + e.message;
   }
+  delete deadLetterSeen[name];
   await poll();
 }
 
+// The metrics count dead letters since start; which are still held (not replayed or purged) only
+// the list tells, so it is read again when that count moves or after a button was used.
 async function deadLetters(card, c) {
-  const box = card.querySelector('[data-field="dlBox"]');
-  box.hidden = c.queue.deadLetters === 0;
+  const box = card.querySelector('[data-field="dlBox"]'), replay = card.querySelector('[data-action="replay"]');
   const seen = c.queue.deadLetters + '/' + c.deadLettered;
-  if (box.hidden || deadLetterSeen[c.name] === seen) return;
+  if (c.queue.deadLetters === 0) {
+    box.hidden = replay.disabled = true;
+    return;
+  }
+  if (deadLetterSeen[c.name] === seen) return;
   const r = await api('/api/cloud/deadletters?connector=' + encodeURIComponent(c.name) + '&limit=' + DL_SHOWN);
   deadLetterSeen[c.name] = seen;
+  box.hidden = replay.disabled = r.deadLetters.length === 0;
   card.querySelector('[data-field="dlRows"]').innerHTML = r.deadLetters.map((d) =>
     '<tr><td class="num">' + esc(clock(d.time)) + '</td><td>' + esc(d.point.deviceId + ' / ' + d.point.tagName) +
     '</td><td>' + esc(d.code) + '</td><td>' + esc(d.reason) + '</td><td class="num">' + formatCount(d.attempts) + '</td></tr>').join('');
-  set(card, 'dlMore', c.queue.deadLetters > r.deadLetters.length
-    ? 'showing ' + formatCount(r.deadLetters.length) + ' of ' + formatCount(c.queue.deadLetters) : '');
+  set(card, 'dlMore', r.deadLetters.length === DL_SHOWN ? 'showing the first ' + DL_SHOWN : '');
 }
 
 function render(m, h) {
@@ -195,7 +202,6 @@ function render(m, h) {
     set(card, 'lastError', hc.lastError ? 'Last error ' + (hc.lastFailureAt ? clock(hc.lastFailureAt) + ' ' : '') +
       hc.lastError.code + ': ' + hc.lastError.message : '');
     card.querySelector('[data-action="reset"]').disabled = c.breaker !== 'open';
-    card.querySelector('[data-action="replay"]').disabled = c.queue.deadLetters === 0;
     const [rateCanvas, depthCanvas] = card.querySelectorAll('canvas');
     draw(rateCanvas, s.map((p, i) => ({ t: p.t, v: rateAt(s, i, 'sent') ?? 0 })).slice(1), '#5fd38d', (v) => formatRate(v, '/s'));
     draw(depthCanvas, s.map((p) => ({ t: p.t, v: p.depth })), '#5fa8ff', formatCount);
