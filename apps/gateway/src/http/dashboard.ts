@@ -57,8 +57,8 @@ const CARD = `
 <div class="actions"><button data-action="reset">Reset breaker</button><button data-action="replay">Replay dead letters</button>
 <span class="muted" data-field="actionResult"></span></div>
 <div class="charts">
-  <figure><figcaption>Throughput, points/s, last 15 min</figcaption><canvas data-chart="rate"></canvas></figure>
-  <figure><figcaption>Queue depth, last 15 min</figcaption><canvas data-chart="depth"></canvas></figure>
+  <figure><figcaption>Throughput, points/s, <span data-field="span"></span></figcaption><canvas data-chart="rate"></canvas></figure>
+  <figure><figcaption>Queue depth, <span data-field="span"></span></figcaption><canvas data-chart="depth"></canvas></figure>
 </div>
 <div data-field="dlBox" hidden><div class="label muted">Dead letters held (replay sends them again)</div>
 <table><thead><tr><th>When</th><th>Point</th><th>Code</th><th>Reason</th><th>Attempts</th></tr></thead>
@@ -106,7 +106,8 @@ function seriesOf(name) { return (series[name] ??= []); }
 function record(name, t, sent, bytes, depth) {
   const s = seriesOf(name);
   if (s.length && s[s.length - 1].t >= t) return;
-  s.push({ t, sent, bytes, depth });
+  // Before its first acknowledged write a connector that reports bytes has no bytesSent yet.
+  s.push({ t, sent, bytes: bytes ?? 0, depth });
   while (s.length && s[0].t < t - windowMs) s.shift();
 }
 function rateAt(s, i, key) {
@@ -118,18 +119,27 @@ function rateAt(s, i, key) {
   return Math.max(0, (now[key] - ref[key]) / ((now.t - ref.t) / 1000));
 }
 
-function draw(canvas, points, color, fmt) {
+// Charts span the data held, at least a minute and at most the history window, so a gateway
+// that just started does not draw a few seconds into the last pixels of 15 minutes.
+function chartSpan(s, now) {
+  return Math.min(windowMs, Math.max(60000, s.length ? now - s[0].t : 0));
+}
+function draw(canvas, points, color, fmt, span, now) {
   const dpr = devicePixelRatio || 1, w = canvas.clientWidth * dpr, h = canvas.clientHeight * dpr;
   canvas.width = w; canvas.height = h;
-  const g = canvas.getContext('2d'), now = Date.now(), top = 14 * dpr, bottom = h - 2 * dpr;
+  const g = canvas.getContext('2d'), top = 14 * dpr, bottom = h - 2 * dpr;
   const max = Math.max(1, ...points.map((p) => p.v));
   g.strokeStyle = '#26313c'; g.lineWidth = dpr; g.beginPath(); g.moveTo(0, bottom); g.lineTo(w, bottom); g.stroke();
-  g.strokeStyle = color; g.lineWidth = 2 * dpr; g.beginPath();
-  points.forEach((p, i) => {
-    const x = (1 - (now - p.t) / windowMs) * w, y = bottom - (p.v / max) * (bottom - top);
-    i ? g.lineTo(x, y) : g.moveTo(x, y);
-  });
-  g.stroke();
+  if (points.length) {
+    const xy = points.map((p) => [Math.max(0, (1 - (now - p.t) / span) * w), bottom - (p.v / max) * (bottom - top)]);
+    g.beginPath(); g.moveTo(xy[0][0], bottom);
+    for (const [x, y] of xy) g.lineTo(x, y);
+    g.lineTo(xy[xy.length - 1][0], bottom); g.closePath();
+    g.globalAlpha = 0.2; g.fillStyle = color; g.fill(); g.globalAlpha = 1;
+    g.strokeStyle = color; g.lineWidth = 2 * dpr; g.beginPath();
+    xy.forEach(([x, y], i) => (i ? g.lineTo(x, y) : g.moveTo(x, y)));
+    g.stroke();
+  }
   g.fillStyle = '#8a96a3'; g.font = 11 * dpr + 'px sans-serif'; g.fillText('max ' + fmt(max), 4, 11 * dpr);
 }
 
@@ -202,9 +212,10 @@ function render(m, h) {
     set(card, 'lastError', hc.lastError ? 'Last error ' + (hc.lastFailureAt ? clock(hc.lastFailureAt) + ' ' : '') +
       hc.lastError.code + ': ' + hc.lastError.message : '');
     card.querySelector('[data-action="reset"]').disabled = c.breaker !== 'open';
-    const [rateCanvas, depthCanvas] = card.querySelectorAll('canvas');
-    draw(rateCanvas, s.map((p, i) => ({ t: p.t, v: rateAt(s, i, 'sent') ?? 0 })).slice(1), '#5fd38d', (v) => formatRate(v, '/s'));
-    draw(depthCanvas, s.map((p) => ({ t: p.t, v: p.depth })), '#5fa8ff', formatCount);
+    const [rateCanvas, depthCanvas] = card.querySelectorAll('canvas'), span = chartSpan(s, m.time);
+    for (const el of card.querySelectorAll('[data-field="span"]')) el.textContent = 'last ' + Math.round(span / 60000) + ' min';
+    draw(rateCanvas, s.map((p, i) => ({ t: p.t, v: rateAt(s, i, 'sent') ?? 0 })).slice(1), '#5fd38d', (v) => formatRate(v, '/s'), span, m.time);
+    draw(depthCanvas, s.map((p) => ({ t: p.t, v: p.depth })), '#5fa8ff', formatCount, span, m.time);
   }
   const status = document.getElementById('status');
   status.textContent = h.status; status.className = h.status;
