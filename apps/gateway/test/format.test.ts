@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   FORMATTERS_SOURCE,
@@ -50,9 +51,9 @@ describe('status page number formatting', () => {
   });
 
   it('the source the page embeds defines the same functions on their own', () => {
-    const page = new Function(
-      `${FORMATTERS_SOURCE}; return { formatCount, formatMs, formatRate, formatBytes, formatSeconds };`,
-    )() as {
+    const page = runInNewContext(
+      `${FORMATTERS_SOURCE}; ({ formatCount, formatMs, formatRate, formatBytes, formatSeconds })`,
+    ) as {
       formatCount: typeof formatCount;
       formatMs: typeof formatMs;
       formatRate: typeof formatRate;
