@@ -19,7 +19,8 @@ import { formatCount } from '../src/http/format.js';
 import { GatewayProcess } from './support/gateway-process.js';
 import { freePort } from './support/net.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium; BIFROST_CHROMIUM names another build. */
+const CHROMIUM = process.env.BIFROST_CHROMIUM ?? '/usr/bin/chromium';
 const TOKEN = 'status-page-test-token';
 const OUTPUT = join(import.meta.dirname, '..', 'test-output');
 const HEALTHY_POINTS = 500;
