@@ -45,6 +45,7 @@ describe('status page number formatting', () => {
   it('durations read as seconds, minutes or hours', () => {
     expect(formatSeconds(0)).toBe('0 s');
     expect(formatSeconds(4.24)).toBe('4.2 s');
+    expect(formatSeconds(3)).toBe('3 s');
     expect(formatSeconds(42.4)).toBe('42 s');
     expect(formatSeconds(303)).toBe('5 min 3 s');
     expect(formatSeconds(7500)).toBe('2 h 5 min');

@@ -28,10 +28,10 @@ export function formatBytes(n: number | undefined): string {
   return `${(n / 1e9).toFixed(2)} GB`;
 }
 
-/** A duration given in seconds: `0 s`, `4.2 s`, `12 s`, `5 min 3 s`, `2 h 5 min`. */
+/** A duration given in seconds: `0 s`, `3 s`, `4.2 s`, `12 s`, `5 min 3 s`, `2 h 5 min`. */
 export function formatSeconds(s: number | undefined): string {
   if (s === undefined || s === null || !Number.isFinite(s)) return '–';
-  if (s < 10) return `${s === 0 ? 0 : s.toFixed(1)} s`;
+  if (s < 10) return `${s.toLocaleString('en-US', { maximumFractionDigits: 1 })} s`;
   if (s < 60) return `${Math.round(s)} s`;
   const total = Math.round(s);
   if (total < 3600) return `${Math.floor(total / 60)} min ${total % 60} s`;
