@@ -136,6 +136,8 @@ function draw(canvas, points, color, fmt, span, now) {
     for (const [x, y] of xy) g.lineTo(x, y);
     g.lineTo(xy[xy.length - 1][0], bottom); g.closePath();
     g.globalAlpha = 0.2; g.fillStyle = color; g.fill(); g.globalAlpha = 1;
+    // A lone sample (the first poll after start) is drawn as a bar: a line needs two.
+    if (xy.length === 1) { g.fillStyle = color; g.fillRect(xy[0][0] - 3 * dpr, xy[0][1], 3 * dpr, bottom - xy[0][1]); }
     g.strokeStyle = color; g.lineWidth = 2 * dpr; g.beginPath();
     xy.forEach(([x, y], i) => (i ? g.lineTo(x, y) : g.moveTo(x, y)));
     g.stroke();
