@@ -23,7 +23,11 @@ if (missing.length) {
   console.error(`unknown bench: ${missing.join(', ')}; available: ${[...found.keys()].join(', ')}`);
   process.exit(2);
 }
-execFileSync('pnpm', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: root, stdio: 'inherit' });
+execFileSync('pnpm', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+});
 for (const name of names) {
   const { pkgDir, file } = found.get(name);
   console.log(`\n== bench ${name} ==`);

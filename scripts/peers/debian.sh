@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages of the native peers: Mosquitto (+ clients), PostgreSQL, InfluxDB 1.x,
-# RabbitMQ, OpenSSL, and TimescaleDB when the configured apt sources have it. Idempotent: installs
+# RabbitMQ, OpenSSL, Chromium (the gateway's status-page test drives it headless), and TimescaleDB
+# when the configured apt sources have it. Idempotent: installs
 # only what is missing. Tests start their own instances on random loopback ports, so the system
 # services these packages ship are kept from starting (policy-rc.d during the install), stopped if
 # they run anyway, and disabled, as is the system epmd (port 4369) that RabbitMQ's tools start.
 set -euo pipefail
 
 if ! command -v apt-get >/dev/null; then
-  echo "[debian] not a Debian/Ubuntu system: install mosquitto, postgresql, influxdb 1.x, rabbitmq-server and openssl yourself" >&2
+  echo "[debian] not a Debian/Ubuntu system: install mosquitto, postgresql, influxdb 1.x, rabbitmq-server, openssl and chromium yourself" >&2
   exit 0
 fi
 
-packages=(mosquitto mosquitto-clients postgresql influxdb rabbitmq-server openssl)
+packages=(mosquitto mosquitto-clients postgresql influxdb rabbitmq-server openssl chromium)
 services=(mosquitto postgresql influxdb rabbitmq-server)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }

@@ -1,21 +1,29 @@
-import { defineConnector, PayloadError, type DataPoint } from '@bifrost/core';
+import { AuthError, defineConnector, PayloadError, type DataPoint } from '@bifrost/core';
 import { createMemoryQueue, createPipeline, createRouter, type DurableQueue, type Pipeline } from '@bifrost/core/host';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { SecretRegistry } from '../src/config/secrets.js';
 import { buildApi } from '../src/http/server.js';
 import { ROUTES } from '../src/http/openapi.js';
 import { withOperationHealth } from '../src/queue-health.js';
 
-/** A connector that records what it got and the bytes it reports; `poison` device ids are refused as PayloadError. */
-function recordingConnector(received: DataPoint[], written: { bytes: number }) {
+/**
+ * A connector that records what it got and the bytes it reports; `poison` device ids are refused as
+ * PayloadError, and the first `authFailures` writes fail with an AuthError (which opens the breaker).
+ */
+function recordingConnector(received: DataPoint[], written: { bytes: number }, authFailures = 0) {
+  let failures = authFailures;
   return defineConnector({
     type: 'recorder',
     configSchema: z.object({ password: z.string().optional().describe('pretend password (secret)') }),
     create: () => ({
       async connect() {},
       async write(batch) {
+        if (failures > 0) {
+          failures--;
+          throw new AuthError('not authorized');
+        }
         const bad = batch.filter((p) => p.deviceId === 'poison').map((p) => p.id);
         if (bad.length) throw new PayloadError('refused', bad);
         received.push(...batch);
@@ -53,12 +61,14 @@ function harness(
     start?: boolean;
     bodyLimit?: number;
     wrapQueue?: (q: DurableQueue) => DurableQueue;
+    history?: { intervalMs: number; windowMs: number };
+    authFailures?: number;
   } = {},
 ): Harness {
   const received: DataPoint[] = [];
   const queue = (opts.wrapQueue ?? ((q) => q))(createMemoryQueue());
   const written = { bytes: 0 };
-  const definition = recordingConnector(received, written);
+  const definition = recordingConnector(received, written, opts.authFailures);
   const secrets = new SecretRegistry();
   secrets.add('hunter2-password');
   const pipeline = createPipeline({
@@ -97,6 +107,7 @@ function harness(
     version: '0.0.0-test',
     ...(opts.token ? { token: opts.token } : {}),
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+    ...(opts.history ? { history: opts.history } : {}),
   });
   const h = { app, pipeline, queue, received, written };
   open.push(h);
@@ -379,9 +390,52 @@ describe('REST API', () => {
     const res = await app.inject('/');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/html');
-    expect(res.body).toContain('/api/cloud/metrics');
-    expect(res.body).toContain('<th>Bytes sent</th>');
-    expect(res.body).toContain('c.bytesSent');
+    for (const used of [
+      '/api/cloud/metrics',
+      '/api/cloud/health',
+      '/api/cloud/history',
+      '/api/cloud/deadletters?connector=',
+      '/api/cloud/deadletters/replay',
+      '/breaker/reset',
+    ])
+      expect(res.body).toContain(used);
+    expect(res.body).toContain('function formatCount(');
+  });
+
+  it('GET /api/cloud/history has a sample from the start, then one per interval with rates', async () => {
+    const { app, received } = harness({ history: { intervalMs: 50, windowMs: 10_000 } });
+    const first = (await app.inject('/api/cloud/history')).json();
+    expect(first).toMatchObject({ intervalMs: 50, windowMs: 10_000 });
+    expect(first.samples[0].connectors.map((c: { name: string }) => c.name)).toEqual(['a', 'b']);
+    await app.inject({ method: 'POST', url: '/api/data', payload: [point(1), point(2), point(3)] });
+    await until(() => received.length === 3);
+    await vi.waitFor(
+      async () => {
+        const samples = (await app.inject('/api/cloud/history')).json().samples;
+        const a = samples.at(-1).connectors.find((c: { name: string }) => c.name === 'a');
+        expect(a).toMatchObject({ sent: 3, queueDepth: 0, breaker: 'closed', deadLetters: 0 });
+        expect(
+          samples.some((s: { connectors: Array<{ sentPerSecond?: number }> }) => s.connectors[0]!.sentPerSecond! > 0),
+        ).toBe(true);
+      },
+      { timeout: 5_000, interval: 50 },
+    );
+  });
+
+  it('POST /api/cloud/connectors/{name}/breaker/reset closes an open breaker and delivers what waited', async () => {
+    const { app, received, pipeline } = harness({ authFailures: 1 });
+    await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/data', payload: [point(1), point(2)] });
+    await until(() => pipeline.metricsSnapshot().connectors[0]!.breaker === 'open');
+    expect(received).toHaveLength(0);
+    const res = await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/breaker/reset' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ name: 'a', reset: true, breaker: 'closed' });
+    await until(() => received.length === 2);
+    const again = await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/breaker/reset' });
+    expect(again.json()).toMatchObject({ reset: false, breaker: 'closed' });
+    expect((await app.inject({ method: 'POST', url: '/api/cloud/connectors/nope/breaker/reset' })).statusCode).toBe(
+      404,
+    );
   });
 
   it('bearer token: 401 without it on every route but /health and the page shell', async () => {
@@ -391,6 +445,7 @@ describe('REST API', () => {
       '/ready',
       '/api/cloud/health',
       '/api/cloud/metrics',
+      '/api/cloud/history',
       '/metrics',
       '/openapi.json',
       '/api/cloud/deadletters',

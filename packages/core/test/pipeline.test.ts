@@ -202,6 +202,35 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(1); // the trial re-sent the batch
     });
 
+    it('resetBreaker closes an open breaker and delivers at once, without waiting for the trial', async () => {
+      const h = started(
+        await harness({
+          a: {
+            write: [fail(new AuthError('not authorized'))],
+            delivery: { breaker: { failureThreshold: 50, resetMs: 60_000 } },
+          },
+        }),
+      );
+      expect(h.pipeline.resetBreaker('a')).toBe(false);
+      const points = makePoints(8);
+      await h.pipeline.ingest(points);
+      await waitFor(() => h.pipeline.health()[0].breaker === 'open');
+      const trialAt = h.pipeline.metricsSnapshot().connectors[0]!.breakerTrialAt!;
+      expect(trialAt).toBeGreaterThan(Date.now() + 50_000);
+
+      expect(h.pipeline.resetBreaker('a')).toBe(true);
+      await waitFor(() => h.audit.acked.length === 8);
+      expectExactlyDelivered(
+        h,
+        points.map((p) => p.id),
+      );
+      expect(h.pipeline.metricsSnapshot().connectors[0]).toMatchObject({ breaker: 'closed' });
+      expect(h.pipeline.metricsSnapshot().connectors[0]!.breakerTrialAt).toBeUndefined();
+      // The operator's reset reads as open -> closed: no half-open trial, no isolated state.
+      expect(h.logger.records.filter((r) => r.breaker).map((r) => r.breaker)).toEqual(['open', 'closed']);
+      expect(() => h.pipeline.resetBreaker('nope')).toThrow(/unknown connector "nope"/);
+    });
+
     it('opens the breaker after failureThreshold consecutive transient failures, and reopens on a failed trial', async () => {
       const h = started(
         await harness({

@@ -47,6 +47,14 @@ export const ROUTES: readonly RouteDoc[] = [
     responses: { '200': 'Metrics snapshot', ...ERR },
   },
   {
+    method: 'GET',
+    path: '/api/cloud/history',
+    summary:
+      'The last 15 minutes of connector metrics at 5 s steps, oldest first (sent, failed, rates, queue depth and age, dead letters, breaker)',
+    auth: true,
+    responses: { '200': 'History samples', ...ERR },
+  },
+  {
     method: 'POST',
     path: '/api/data',
     summary: 'Ingest points through the routing rules; 200 only once durably queued',
@@ -81,6 +89,14 @@ export const ROUTES: readonly RouteDoc[] = [
     summary: 'Configuration of one connector, secrets redacted',
     auth: true,
     responses: { '200': 'Config', '404': 'Unknown connector', ...ERR },
+  },
+  {
+    method: 'POST',
+    path: '/api/cloud/connectors/{name}/breaker/reset',
+    summary:
+      'Close an open circuit breaker now and let the connector deliver at once (reset: false when it was not open)',
+    auth: true,
+    responses: { '200': 'Whether it was reset, and the breaker state now', '404': 'Unknown connector', ...ERR },
   },
   {
     method: 'GET',

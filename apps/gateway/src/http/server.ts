@@ -22,6 +22,7 @@ import Fastify, {
 import type { Logger as PinoLogger } from 'pino';
 import type { SecretRegistry } from '../config/secrets.js';
 import { dashboardHtml } from './dashboard.js';
+import { MetricsHistory, type HistoryOptions } from './history.js';
 import { buildOpenApi, ROUTES } from './openapi.js';
 
 /** What the HTTP API serves. */
@@ -42,6 +43,8 @@ export interface ApiDeps {
   isAccepting(): boolean;
   /** Version shown in `/health` and `/openapi.json`. */
   version: string;
+  /** Sampling of `GET /api/cloud/history`; default every 5 s over the last 15 min. */
+  history?: HistoryOptions;
 }
 
 /** Error body of every non-2xx answer. */
@@ -138,6 +141,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     }
   });
   const redact = <T>(v: T): T => deps.secrets.redact(v);
+  const history = new MetricsHistory(() => deps.pipeline.metricsSnapshot(), deps.history);
+  history.start();
+  app.addHook('onClose', async () => history.stop());
   const connectorNames = () => new Set(Object.keys(deps.connectorConfigs));
 
   if (deps.token) {
@@ -247,6 +253,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     }),
   );
 
+  app.get('/api/cloud/history', async () => redact(history.report()));
+
   app.post('/api/data', async (req) => {
     const points = pointsFromBody(req.body);
     const r = await deps.pipeline.ingest(points);
@@ -270,6 +278,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const cfg = deps.connectorConfigs[req.params.name];
     if (cfg === undefined) return notFound(reply, req.params.name);
     return { name: req.params.name, config: redact(cfg) };
+  });
+
+  app.post<{ Params: { name: string } }>('/api/cloud/connectors/:name/breaker/reset', async (req, reply) => {
+    if (!connectorNames().has(req.params.name)) return notFound(reply, req.params.name);
+    const reset = deps.pipeline.resetBreaker(req.params.name);
+    const breaker = deps.pipeline.health().find((c) => c.name === req.params.name)?.breaker;
+    return { name: req.params.name, reset, breaker };
   });
 
   app.get('/api/cloud/deadletters', async (req) => {

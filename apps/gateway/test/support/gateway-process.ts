@@ -14,6 +14,8 @@ export class GatewayProcess {
   constructor(
     private readonly config: string,
     readonly apiUrl: string,
+    /** The API's bearer token, when the config sets one (`/ready` needs it). */
+    private readonly token?: string,
   ) {}
 
   /** Starts `bifrost run -c <config>` and waits until `/ready` answers 200. */
@@ -30,7 +32,8 @@ export class GatewayProcess {
       `gateway ready (log: ${this.log.slice(-2000)})`,
       async () => {
         if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${this.log.slice(-3000)}`);
-        return fetch(`${this.apiUrl}/ready`).then(
+        const headers: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
+        return fetch(`${this.apiUrl}/ready`, { headers }).then(
           (r) => r.ok,
           () => false,
         );

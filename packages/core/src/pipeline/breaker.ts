@@ -47,24 +47,29 @@ const STATE_NAMES: Record<CircuitState, BreakerState> = {
  */
 export class ConnectorBreaker {
   private readonly policy: CircuitBreakerPolicy;
+  private readonly counter: ConsecutiveOrFatalBreaker;
   private openedAt = 0;
+  private resetting = false;
 
   constructor(
     private readonly opts: BreakerPolicy,
     onChange?: (state: BreakerState) => void,
   ) {
-    const breaker = new ConsecutiveOrFatalBreaker(opts.failureThreshold, () => {
+    this.counter = new ConsecutiveOrFatalBreaker(opts.failureThreshold, () => {
       const last = this.policy.lastFailure;
       return last && 'error' in last ? last.error : undefined;
     });
     this.policy = circuitBreaker(
       handleWhen((err) => BREAKER_KINDS.has(kindOf(err) ?? 'transient')),
-      { halfOpenAfter: opts.resetMs, breaker },
+      { halfOpenAfter: opts.resetMs, breaker: this.counter },
     );
     this.policy.onBreak(() => {
       this.openedAt = Date.now();
     });
-    if (onChange) this.policy.onStateChange((s) => onChange(STATE_NAMES[s]));
+    if (onChange)
+      this.policy.onStateChange((s) => {
+        if (!this.resetting) onChange(STATE_NAMES[s]);
+      });
   }
 
   get state(): BreakerState {
@@ -76,16 +81,27 @@ export class ConnectorBreaker {
     return this.policy.state === CircuitState.Open ? this.openedAt + this.opts.resetMs : 0;
   }
 
-  /** Closes the breaker now (an operator's reset); the next write is a normal one, not a trial. */
-  reset(): void {
-    if (this.policy.state === CircuitState.Closed) return;
-    this.policy.isolate().dispose();
-  }
-
   /** True when a call would run now: closed, or open with the reset time passed (the trial). */
   admits(now = Date.now()): boolean {
     const s = this.policy.state;
     return s === CircuitState.Closed || (s === CircuitState.Open && now >= this.trialAt);
+  }
+
+  /**
+   * An operator's reset: closes an open breaker now, with its failure count cleared, instead of
+   * waiting for the trial. Returns false and changes nothing unless the breaker is open (a
+   * half-open trial in flight decides by itself).
+   */
+  reset(): boolean {
+    if (this.policy.state !== CircuitState.Open) return false;
+    this.counter.success();
+    // Cockatiel closes a breaker only through a trial or an isolation ending; the passing isolated
+    // state is not reported, so `onChange` sees open -> closed.
+    this.resetting = true;
+    const isolation = this.policy.isolate();
+    this.resetting = false;
+    isolation.dispose();
+    return true;
   }
 
   /**

@@ -128,11 +128,15 @@ export class ConnectorRunner {
     this.wake.notify();
   }
 
-  /** Closes an open breaker (an operator's reset) and lets delivery try again now. */
-  resetBreaker(): void {
-    this.breaker.reset();
+  /**
+   * An operator's reset: closes an open breaker, ends the retry pause and wakes the loop.
+   * False when the breaker was not open.
+   */
+  resetBreaker(): boolean {
+    if (!this.breaker.reset()) return false;
     this.pauseUntil = 0;
     this.wake.notify();
+    return true;
   }
 
   /**

@@ -77,6 +77,8 @@ export interface ConnectorMetricsSnapshot extends ConnectorTotals {
   bytesSent?: number;
   queue: { depth: number; inFlight: number; oldestAgeSeconds: number; deadLetters: number };
   breaker: BreakerState;
+  /** While the breaker is open: when it admits its half-open trial (epoch ms). */
+  breakerTrialAt?: number;
   connected: boolean;
   lastSuccessAt?: number;
   lastFailureAt?: number;
@@ -122,13 +124,14 @@ export interface Pipeline {
    * {@link UnknownConnectorError} for an unknown `opts.connector`.
    */
   ingest(points: readonly DataPoint[], opts?: IngestOptions): Promise<IngestResult>;
-  /**
-   * Closes the connector's circuit breaker now (an operator's reset) and wakes its delivery loop.
-   * Throws {@link UnknownConnectorError} for an unknown name.
-   */
-  resetBreaker(connector: string): void;
   /** Wakes the loops after points were queued behind the pipeline's back (dead-letter replay). */
   notify(connector?: string): void;
+  /**
+   * An operator's reset of `connector`'s circuit breaker: closes it if open and lets its delivery loop
+   * try at once (no waiting for the half-open trial or the retry pause). Returns false, changing
+   * nothing, when the breaker was not open. Throws {@link UnknownConnectorError} for an unknown name.
+   */
+  resetBreaker(connector: string): boolean;
   health(): ConnectorHealth[];
   metricsSnapshot(): PipelineMetricsSnapshot;
   /** The registry holding the `bifrost_cloud_*` metrics (serve `await registry.metrics()` on `/metrics`). */
@@ -313,14 +316,14 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       return { queued: result.accepted, unrouted: missed, dropped: result.dropped };
     },
 
+    notify(connector) {
+      for (const r of runners.values()) if (connector === undefined || r.name === connector) r.notify();
+    },
+
     resetBreaker(connector) {
       const runner = runners.get(connector);
       if (!runner) throw new UnknownConnectorError(connector, [...runners.keys()]);
-      runner.resetBreaker();
-    },
-
-    notify(connector) {
-      for (const r of runners.values()) if (connector === undefined || r.name === connector) r.notify();
+      return runner.resetBreaker();
     },
 
     health() {
@@ -352,6 +355,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         if (h.bytesSent !== undefined) snap.bytesSent = h.bytesSent;
         if (h.lastSuccessAt !== undefined) snap.lastSuccessAt = h.lastSuccessAt;
         if (h.lastFailureAt !== undefined) snap.lastFailureAt = h.lastFailureAt;
+        if (r.breaker.trialAt) snap.breakerTrialAt = r.breaker.trialAt;
         return snap;
       });
       return { time: now, connectors, devices: devices.snapshot(), unrouted };
