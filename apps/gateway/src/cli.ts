@@ -14,8 +14,11 @@ import { discoverPlugins, GATEWAY_DIR } from './plugins/discovery.js';
 import { isApiCompatible, loadPlugin } from './plugins/load.js';
 import { resolvePlugins } from './plugins/resolve.js';
 import { routingChecks } from './routing.js';
+import { exitQuietlyOnClosedStdout } from './stdout-pipe.js';
 
 const DEFAULT_CONFIG = 'examples/gateway.yaml';
+
+exitQuietlyOnClosedStdout();
 
 /** `-c` as given, or the default example (from the current directory, else the repository's). */
 function configPath(given: string | undefined): string {
