@@ -247,6 +247,23 @@ describe('REST API', () => {
     expect(empty.statusCode).toBe(400);
   });
 
+  it('400 for a name no sink can carry (U+0001 in a device id), and nothing of that request is queued', async () => {
+    const { app, queue } = harness();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/data',
+      payload: [
+        { deviceId: 'x\u0001y', tagName: 't', value: 1 },
+        { deviceId: 'sentinel', tagName: 't', value: 2 },
+      ],
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({
+      issues: [{ path: '[0].deviceId', message: expect.stringContaining('U+0001') }],
+    });
+    expect(queue.stats('a').points).toBe(0);
+  });
+
   it('413 for a body over the limit', async () => {
     const { app } = harness({ bodyLimit: 1024 });
     const res = await app.inject({

@@ -39,4 +39,23 @@ describe('parsePoints', () => {
   it('rejects unknown fields', () => {
     expect(() => parsePoints({ deviceId: 'a', tagName: 't', value: 1, bogus: 1 })).toThrow(/bogus/);
   });
+
+  it('refuses names no sink can carry, naming the point and field, and accepts nothing of the request', () => {
+    const err = (() => {
+      try {
+        parsePoints([
+          { deviceId: 'x\u0001y', tagName: 't', value: 1 },
+          { deviceId: 'sentinel', tagName: 't\uffff', value: 2 },
+          { deviceId: 'fine', tagName: 't', value: 3 },
+        ]);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(PointValidationError);
+    expect((err as PointValidationError).issues).toEqual([
+      { path: '[0].deviceId', message: expect.stringContaining('U+0001') as string },
+      { path: '[1].tagName', message: expect.stringContaining('U+FFFF') as string },
+    ]);
+  });
 });

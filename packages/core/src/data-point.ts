@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
+import { nameProblem } from './point-names.js';
 
 /** Quality codes used by industrial sources; any other string is accepted and passed through. */
 export const KNOWN_QUALITIES = ['GOOD', 'BAD', 'UNCERTAIN', 'ALARM'] as const;
@@ -103,6 +104,10 @@ export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
       return;
     }
     const v = res.data;
+    for (const field of ['deviceId', 'tagName'] as const) {
+      const problem = nameProblem(v[field]);
+      if (problem) issues.push({ path: `${prefix(i)}.${field}`.replace(/^\./, ''), message: `${field} ${problem}` });
+    }
     const ts =
       v.timestamp === undefined ? now : typeof v.timestamp === 'string' ? Date.parse(v.timestamp) : v.timestamp;
     const point: DataPoint = {
