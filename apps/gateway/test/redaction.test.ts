@@ -64,4 +64,22 @@ describe('secret redaction', () => {
     expect(text).not.toContain('env-secret-2');
     expect(text.match(/\*\*\*/g)!.length).toBeGreaterThanOrEqual(4);
   });
+
+  it('redacts the password of any URL (mqtt://bob:PASS@host) in the config, the log and free text', () => {
+    const loaded = parseConfigText(
+      'gateway:\n  cloud:\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://bob:S3cr%40t-pw@broker:1883" }\n',
+    );
+    expect(loaded.issues).toEqual([]);
+    const { stream, lines } = capture();
+    const log = createLogger('info', loaded.secrets, { destination: stream });
+    log.info({ endpoint: 'mqtt://bob:S3cr%40t-pw@broker:1883' }, 'connector a -> mqtt://bob:S3cr%40t-pw@broker:1883');
+    log.error({ err: new Error('server said: bad password S3cr@t-pw') }, 'connect failed');
+    const text = lines();
+    expect(text).not.toMatch(/S3cr/);
+    expect(text).toContain(`mqtt://bob:${REDACTED}@broker:1883`);
+    expect(loaded.secrets.redact({ endpoint: 'amqps://u:p@h/v', note: 'see https://x:yz@h' })).toEqual({
+      endpoint: `amqps://u:${REDACTED}@h/v`,
+      note: `see https://x:${REDACTED}@h`,
+    });
+  });
 });

@@ -177,6 +177,7 @@ function inlineSecretFiles(
 
 /** Registers string values under secret-looking keys (password, token, ...) for redaction. */
 function collectSecretValues(node: unknown, secrets: SecretRegistry): void {
+  if (typeof node === 'string') return secrets.addUrlCredentials(node);
   if (Array.isArray(node)) return node.forEach((n) => collectSecretValues(n, secrets));
   if (node === null || typeof node !== 'object') return;
   for (const [key, value] of Object.entries(node)) {

@@ -3,6 +3,9 @@ const SECRET_KEY_RE =
 /** What replaces a secret anywhere it would be shown. */
 export const REDACTED = '***';
 
+/** The password of a URL's user info (`mqtt://bob:PASS@host`): group 1 is what stays, group 2 the password. */
+const URL_PASSWORD_RE = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)([^/\s@]+)@/gi;
+
 /** True for config keys whose values are secrets: `password`, `key_passphrase`, `token`, `sas_key`, ... */
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY_RE.test(key);
@@ -25,6 +28,22 @@ export class SecretRegistry {
     }
   }
 
+  /**
+   * Registers the passwords of the URLs in `text` (`amqp://bob:PASS@host`), as written and
+   * percent-decoded, so an error that echoes one is scrubbed too.
+   */
+  addUrlCredentials(text: string): void {
+    for (const m of text.matchAll(URL_PASSWORD_RE)) {
+      const password = m[2] ?? '';
+      this.add(password);
+      try {
+        this.add(decodeURIComponent(password));
+      } catch {
+        // Not valid percent-encoding: the password as written is registered.
+      }
+    }
+  }
+
   /** Registers a key a plugin marked secret in its schema (`.describe('... (secret)')`). */
   addKey(key: string): void {
     this.extraKeys.add(key);
@@ -34,8 +53,9 @@ export class SecretRegistry {
     return isSecretKey(key) || this.extraKeys.has(key);
   }
 
-  /** Replaces every registered secret value inside `text`. */
+  /** Replaces every registered secret value, and the password of any URL, inside `text`. */
   redactText(text: string): string {
+    text = text.replace(URL_PASSWORD_RE, `$1${REDACTED}@`);
     if (!this.values.size) return text;
     this.pattern ??= new RegExp(
       [...this.values]
