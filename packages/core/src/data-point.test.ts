@@ -58,4 +58,23 @@ describe('parsePoints', () => {
       { path: '[1].tagName', message: expect.stringContaining('U+FFFF') as string },
     ]);
   });
+
+  it('refuses values nested too deep, timestamps past year 9999 and ids repeated within one request', () => {
+    let deep: unknown = 1;
+    for (let d = 0; d < 5000; d++) deep = { a: deep };
+    const issues = (() => {
+      try {
+        parsePoints([
+          { deviceId: 'd', tagName: 't', value: deep },
+          { deviceId: 'd', tagName: 't', value: 1, timestamp: 1e300 },
+          { id: 'same', deviceId: 'd', tagName: 't', value: 1 },
+          { id: 'same', deviceId: 'd', tagName: 't', value: 2 },
+        ]);
+      } catch (e) {
+        return (e as PointValidationError).issues;
+      }
+    })();
+    expect(issues?.map((x) => x.path)).toEqual(['[0].value', '[1].timestamp', '[3].id']);
+    expect(parsePoints({ deviceId: 'd', tagName: 't', value: { a: { b: { c: 1 } } } })).toHaveLength(1);
+  });
 });

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import { nameProblem } from './point-names.js';
+import { MAX_TIMESTAMP_MS, MAX_VALUE_DEPTH, nameProblem, nestsDeeperThan } from './point-checks.js';
 
 /** Quality codes used by industrial sources; any other string is accepted and passed through. */
 export const KNOWN_QUALITIES = ['GOOD', 'BAD', 'UNCERTAIN', 'ALARM'] as const;
@@ -94,6 +94,7 @@ export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
   const prefix = Array.isArray(raw) ? (i: number) => `[${i}]` : () => '';
   const issues: Array<{ path: string; message: string }> = [];
   const out: DataPoint[] = [];
+  const firstIndexOfId = new Map<string, number>();
   list.forEach((item, i) => {
     const res = dataPointInputSchema.safeParse(normalizeKeys(item));
     if (!res.success) {
@@ -104,12 +105,22 @@ export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
       return;
     }
     const v = res.data;
+    const at = (field: string) => `${prefix(i)}.${field}`.replace(/^\./, '');
     for (const field of ['deviceId', 'tagName'] as const) {
       const problem = nameProblem(v[field]);
-      if (problem) issues.push({ path: `${prefix(i)}.${field}`.replace(/^\./, ''), message: `${field} ${problem}` });
+      if (problem) issues.push({ path: at(field), message: `${field} ${problem}` });
     }
+    if (typeof v.value === 'object' && nestsDeeperThan(v.value))
+      issues.push({ path: at('value'), message: `value nests deeper than ${MAX_VALUE_DEPTH} levels` });
     const ts =
       v.timestamp === undefined ? now : typeof v.timestamp === 'string' ? Date.parse(v.timestamp) : v.timestamp;
+    if (ts > MAX_TIMESTAMP_MS)
+      issues.push({ path: at('timestamp'), message: 'timestamp must be epoch milliseconds no later than 9999-12-31' });
+    if (v.id !== undefined) {
+      const first = firstIndexOfId.get(v.id);
+      if (first !== undefined) issues.push({ path: at('id'), message: `id "${v.id}" repeats point ${prefix(first)}` });
+      else firstIndexOfId.set(v.id, i);
+    }
     const point: DataPoint = {
       id: v.id ?? uuidv7(),
       deviceId: v.deviceId,

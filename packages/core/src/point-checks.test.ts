@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nameProblem } from './point-names.js';
+import { nameProblem } from './point-checks.js';
 
 describe('nameProblem', () => {
   it('accepts ordinary names, non-ASCII letters and paired surrogates', () => {

@@ -20,3 +20,21 @@ export function nameProblem(name: string, maxLength = DEFAULT_MAX_NAME_LENGTH): 
   const code = [...m[0]].map((c) => `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`);
   return `contains ${code.join(' ')} at position ${m.index}, which no sink can carry (control characters, non-characters and lone surrogates are refused)`;
 }
+
+/** Latest timestamp accepted: the end of year 9999 UTC, in epoch milliseconds. */
+export const MAX_TIMESTAMP_MS = 253_402_300_799_999;
+
+/** Deepest nesting of an object value (`{ "a": { "b": ... } }`) accepted. */
+export const MAX_VALUE_DEPTH = 32;
+
+/** Whether an object value nests deeper than `max` levels (checked without recursion). */
+export function nestsDeeperThan(value: unknown, max = MAX_VALUE_DEPTH): boolean {
+  let level: unknown[] = [value];
+  for (let depth = 0; level.length; depth++) {
+    if (depth > max) return true;
+    const next: unknown[] = [];
+    for (const v of level) if (v !== null && typeof v === 'object') next.push(...Object.values(v));
+    level = next;
+  }
+  return false;
+}
