@@ -264,6 +264,30 @@ describe('REST API', () => {
     expect(queue.stats('a').points).toBe(0);
   });
 
+  it('validates query and body numbers, answers 405 for a known path with the wrong method, and knows no __proto__ connector', async () => {
+    const { app, pipeline } = harness();
+    for (const q of ['limit=', 'limit=99999999999999999999', 'limit=1e3', 'offset=-1', 'limit=10001'])
+      expect((await app.inject({ method: 'GET', url: `/api/cloud/deadletters?${q}` })).statusCode, q).toBe(400);
+    expect((await app.inject({ method: 'GET', url: '/api/cloud/deadletters?limit=10' })).statusCode).toBe(200);
+    const nullSeq = await app.inject({
+      method: 'POST',
+      url: '/api/cloud/deadletters/replay',
+      payload: { seqs: [null] },
+    });
+    expect(nullSeq.statusCode).toBe(400);
+    expect(pipeline.health().every((h) => h.status !== 'unhealthy')).toBe(true);
+    const wrongMethod = await app.inject({ method: 'DELETE', url: '/api/data' });
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers.allow).toBe('POST');
+    const wrongOnParam = await app.inject({ method: 'PUT', url: '/api/cloud/connectors/a/config' });
+    expect(wrongOnParam.statusCode).toBe(405);
+    expect((await app.inject({ method: 'GET', url: '/nope' })).statusCode).toBe(404);
+    for (const name of ['__proto__', 'constructor', 'toString'])
+      expect((await app.inject({ method: 'GET', url: `/api/cloud/connectors/${name}/config` })).statusCode, name).toBe(
+        404,
+      );
+  });
+
   it('413 for a body over the limit', async () => {
     const { app } = harness({ bodyLimit: 1024 });
     const res = await app.inject({

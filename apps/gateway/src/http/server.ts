@@ -145,6 +145,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   history.start();
   app.addHook('onClose', async () => history.stop());
   const connectorNames = () => new Set(Object.keys(deps.connectorConfigs));
+  /** A query or body number: an integer written in digits (no empty string, exponent or null). */
+  const wholeNumber = (v: unknown, max: number): number | undefined => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : NaN;
+    return Number.isSafeInteger(n) && n >= 0 && n <= max ? n : undefined;
+  };
 
   if (deps.token) {
     const token = deps.token;
@@ -201,18 +206,20 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
         throw new UnknownConnectorError(String(q.connector), [...connectorNames()]);
       f.connector = q.connector;
     }
-    for (const key of ['limit', 'offset'] as const) {
+    for (const [key, max] of [
+      ['limit', MAX_DEAD_LETTER_PAGE],
+      ['offset', Number.MAX_SAFE_INTEGER],
+    ] as const) {
       if (q[key] === undefined) continue;
-      const n = Number(q[key]);
-      if (!Number.isInteger(n) || n < 0) throw bad(key, 'must be a non-negative integer');
+      const n = wholeNumber(q[key], max);
+      if (n === undefined) throw bad(key, `must be an integer from 0 to ${max}`);
       f[key] = n;
     }
     if (q.seqs !== undefined) {
-      const list = Array.isArray(q.seqs) ? q.seqs : String(q.seqs).split(',');
-      const seqs = list.map(Number);
-      if (seqs.some((s) => !Number.isInteger(s) || s < 0))
-        throw bad('seqs', 'must be a list of dead-letter seq numbers');
-      f.seqs = seqs;
+      const list: unknown[] = Array.isArray(q.seqs) ? q.seqs : String(q.seqs).split(',');
+      const seqs = list.map((v) => wholeNumber(v, Number.MAX_SAFE_INTEGER));
+      if (seqs.some((n) => n === undefined)) throw bad('seqs', 'must be a list of dead-letter seq numbers');
+      f.seqs = seqs as number[];
     }
     return f;
   };
@@ -275,8 +282,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.get<{ Params: { name: string } }>('/api/cloud/connectors/:name/config', async (req, reply) => {
+    if (!Object.hasOwn(deps.connectorConfigs, req.params.name)) return notFound(reply, req.params.name);
     const cfg = deps.connectorConfigs[req.params.name];
-    if (cfg === undefined) return notFound(reply, req.params.name);
     return { name: req.params.name, config: redact(cfg) };
   });
 
@@ -314,12 +321,30 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml()));
 
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    const allowed = ROUTES.filter((r) => routePattern(r.path).test(path)).map((r) => r.method);
+    if (allowed.length)
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({
+          error: 'BIFROST_ERR_METHOD_NOT_ALLOWED',
+          message: `${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`,
+        } satisfies ErrorBody);
+    return reply.code(404).send({
       error: 'BIFROST_ERR_NOT_FOUND',
-      message: `no route ${req.method} ${req.url.split('?')[0]} (see /openapi.json; routes: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})`,
-    } satisfies ErrorBody),
-  );
+      message: `no route ${req.method} ${path} (see /openapi.json; routes: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})`,
+    } satisfies ErrorBody);
+  });
 
   return app;
+}
+
+/** Largest dead-letter page served at once. */
+const MAX_DEAD_LETTER_PAGE = 10_000;
+
+/** A regular expression matching the concrete paths of an OpenAPI path like `/a/{name}/b`. */
+function routePattern(path: string): RegExp {
+  return new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`);
 }
