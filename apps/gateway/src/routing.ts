@@ -36,8 +36,10 @@ export function routingChecks(
   const issues: ConfigIssue[] = [];
   cfg.cloud.routing_rules.forEach((rule, i) => {
     const connectors = rule.connectors.filter((c) => names.includes(c));
+    // Unknown names are reported on their own; with every name unknown, the condition is still checked.
+    const checked = connectors.length || !rule.connectors.length ? connectors : names.slice(0, 1);
     try {
-      createRouter({ rules: [{ ...rule, connectors }], connectors: names });
+      createRouter({ rules: [{ ...rule, connectors: checked }], connectors: names });
     } catch (err) {
       const path: PathSegment[] = ['gateway', 'cloud', 'routing_rules', i, 'condition'];
       const p = formatPath(path);

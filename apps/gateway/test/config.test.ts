@@ -141,6 +141,36 @@ describe('config errors', () => {
   });
 });
 
+describe('messages a person can act on', () => {
+  it('one YAML syntax error is one line, saying how many follow', () => {
+    const l = parseConfigText('gateway:\n  cloud: [\n    connectors: {a: 1\n');
+    expect(l.issues).toHaveLength(1);
+    expect(l.issues[0]).toMatchObject({
+      path: '(yaml)',
+      line: 4,
+      message: expect.stringMatching(/and 1 more after it/),
+    });
+  });
+
+  it('an alias bomb is a config problem, not a crash', () => {
+    let text = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n';
+    for (let i = 1, prev = 'a'; i < 10; i++) {
+      const name = String.fromCharCode(97 + i);
+      text += `${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]\n`;
+      prev = name;
+    }
+    const l = parseConfigText(text);
+    expect(l.issues).toEqual([{ path: '(yaml)', message: expect.stringMatching(/cannot expand the document/) }]);
+  });
+
+  it('a routing rule naming only unknown connectors reports those names, not "no connectors listed"', async () => {
+    const text =
+      'gateway:\n  cloud:\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://h:1" }\n    routing_rules:\n      - { name: r1, condition: "tag_name=temp", connectors: [nosuch] }\n';
+    const issues = await allIssues(parseConfigText(text));
+    expect(issues.map((i) => i.message)).toEqual([expect.stringMatching(/unknown connector "nosuch"/)]);
+  });
+});
+
 describe('environment variables and secret files', () => {
   it('substitutes ${VAR} and ${VAR:-default}; an unset variable is an issue naming it', () => {
     const ok = parseConfigText(

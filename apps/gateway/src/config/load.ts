@@ -60,14 +60,25 @@ export function parseConfigText(
   const issues: ConfigIssue[] = [];
   const base = { file: opts.file, baseDir, locator, secrets };
 
-  for (const e of doc.errors) {
-    issues.push({ path: '(yaml)', line: lines.linePos(e.pos[0]).line, message: e.message.split('\n')[0]! });
+  // The first syntax error only: the parser's later ones are mostly consequences of it.
+  const [syntax] = doc.errors;
+  if (syntax) {
+    const message = syntax.message.split('\n')[0] ?? syntax.message;
+    const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more after it)` : '';
+    issues.push({ path: '(yaml)', line: lines.linePos(syntax.pos[0]).line, message: `${message}${more}` });
+    return { ...base, raw: undefined, issues };
   }
-  if (issues.length) return { ...base, raw: undefined, issues };
 
   const envIssues = substituteEnv(doc, env, locator);
   issues.push(...envIssues);
-  const raw = doc.toJS() as unknown;
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (err) {
+    // e.g. the yaml library's guard against alias bombs ("Excessive alias count").
+    issues.push({ path: '(yaml)', message: `cannot expand the document: ${(err as Error).message}` });
+    return { ...base, raw: undefined, issues };
+  }
   issues.push(...inlineSecretFiles(raw, [], baseDir, locator, secrets));
   collectSecretValues(raw, secrets);
 
