@@ -260,14 +260,6 @@ describe('certificate expiry', () => {
 });
 
 describe('watchTlsMaterial', () => {
-  const waitFor = async (cond: () => boolean, ms = 5000) => {
-    const until = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > until) throw new Error('timed out');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-
   it('reloads rotated files, keeps the old material while they are inconsistent, and stops on close', async () => {
     const live = mkdtempSync(join(dir, 'live-'));
     const put = (name: string, from: string) => {
@@ -290,25 +282,41 @@ describe('watchTlsMaterial', () => {
       expect(watcher.material.cert).toBe(readFileSync(f('client.pem'), 'utf8'));
 
       put('tls.crt', 'client2.pem'); // new certificate, old key: must not be taken
-      await waitFor(() => errors.length === 1);
+      await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 5_000 });
       expect((errors[0] as ConfigError).code).toBe('BIFROST_ERR_TLS_KEY_MISMATCH');
       expect(changes).toEqual([]);
       expect(watcher.material.cert).toBe(readFileSync(f('client.pem'), 'utf8'));
 
       put('tls.key', 'client2.key');
-      await waitFor(() => changes.length === 1);
+      await vi.waitFor(() => expect(changes).toHaveLength(1), { timeout: 5_000 });
       expect(changes[0]).toBe(readFileSync(f('client2.pem'), 'utf8'));
       expect(watcher.material.cert).toBe(changes[0]);
-      await new Promise((r) => setTimeout(r, 450)); // polls see identical content: no repeat
+      // Two more re-reads of identical content: no repeated change or error.
+      const checked = watcher.checks;
+      await vi.waitFor(() => expect(watcher.checks).toBeGreaterThanOrEqual(checked + 2), { timeout: 5_000 });
       expect(changes).toHaveLength(1);
       expect(errors).toHaveLength(1);
     } finally {
       watcher.close();
     }
-    put('tls.crt', 'client.pem');
-    put('tls.key', 'client.key');
-    await new Promise((r) => setTimeout(r, 400));
-    expect(changes).toHaveLength(1);
+    // A witness watch on the same files sees the next rotation; the closed one must not.
+    const witnessed: string[] = [];
+    const witness = await watchTlsMaterial(opts, (m) => witnessed.push(m.cert!), {
+      debounceMs: 50,
+      pollIntervalMs: 200,
+    });
+    const checksAtClose = watcher.checks;
+    try {
+      put('tls.crt', 'client.pem');
+      put('tls.key', 'client.key');
+      await vi.waitFor(() => expect(witnessed).toHaveLength(1), { timeout: 5_000 });
+      const afterRotation = witness.checks;
+      await vi.waitFor(() => expect(witness.checks).toBeGreaterThan(afterRotation), { timeout: 5_000 });
+      expect(changes).toHaveLength(1);
+      expect(watcher.checks).toBe(checksAtClose);
+    } finally {
+      witness.close();
+    }
   });
 
   it('fails at start like loadTlsMaterial', async () => {
@@ -363,15 +371,14 @@ describe('manageConnectorTls', () => {
       );
 
       put('tls.key', 'stranger.key');
-      const until = Date.now() + 5000;
-      while (!lines.some((l) => l.level === 'error') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await vi.waitFor(() => expect(lines.some((l) => l.level === 'error')).toBe(true), { timeout: 5_000 });
       expect(lines.find((l) => l.level === 'error')?.msg).toMatch(
         /cannot be used; keeping the previous certificates: .*does not match/,
       );
 
       put('tls.crt', 'client2.pem');
       put('tls.key', 'client2.key');
-      while (!rotated.length && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await vi.waitFor(() => expect(rotated).toHaveLength(1), { timeout: 5_000 });
       expect(rotated).toEqual([readFileSync(f('client2.pem'), 'utf8')]);
       expect(tls.material.cert).toBe(rotated[0]);
     } finally {

@@ -16,6 +16,8 @@ export interface TlsWatchOptions {
 /** A running watch; `material` is always the last set of files that passed every check. */
 export interface TlsWatcher {
   readonly material: TlsMaterial;
+  /** How many times the files were re-read and compared since the watch started. */
+  readonly checks: number;
   close(): void;
 }
 
@@ -48,9 +50,11 @@ export async function watchTlsMaterial(
   let closed = false;
   let checking: Promise<void> | undefined;
   let recheck = false;
+  let checks = 0;
 
   const check = async (): Promise<void> => {
     const now = await snapshot();
+    checks++;
     if (closed || now === seen) return;
     seen = now;
     try {
@@ -104,6 +108,9 @@ export async function watchTlsMaterial(
   return {
     get material() {
       return material;
+    },
+    get checks() {
+      return checks;
     },
     close() {
       closed = true;
