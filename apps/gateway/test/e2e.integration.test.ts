@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { subscribeIds, type IdSubscriber } from './support/id-subscriber.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mosquittoBinary, requirePeer, startMosquitto, type MosquittoPeer } from '@bifrost/connector-testkit';
+import {
+  mosquittoBinary,
+  requirePeer,
+  startMosquitto,
+  testRandom,
+  type MosquittoPeer,
+} from '@bifrost/connector-testkit';
 import { GatewayProcess, postAtRate, testGatewayConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
 
@@ -61,11 +67,12 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
 
   it('delivers every acknowledged point through SIGKILLs of the gateway and a broker restart', async () => {
     const durationMs = (TOTAL / RATE_PER_S) * 1000;
+    const { random } = testRandom('e2e kill schedule');
     const start = Date.now();
     // Random kill moments, at least 2.5 s apart, within the posting window; the broker restarts once mid-run.
     const kills: number[] = [];
     while (kills.length < GATEWAY_KILLS) {
-      const t = 2_000 + Math.random() * (durationMs - 4_000);
+      const t = 2_000 + random() * (durationMs - 4_000);
       if (kills.every((k) => Math.abs(k - t) > 2_500)) kills.push(t);
     }
     kills.sort((a, b) => a - b);
@@ -83,7 +90,7 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
         }
         await sleepUntil(start + at);
         await gateway.stop('SIGKILL');
-        await sleep(Math.random() * 700);
+        await sleep(random() * 700);
         await gateway.start();
       }
     })();

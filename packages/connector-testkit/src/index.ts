@@ -3,3 +3,4 @@ export * from './peers/index.js';
 export { showPeerLogsOnFailure, type HasLogs } from './peers/vitest-hooks.js';
 export * from './docs/index.js';
 export { expectReadmeOptionsTable } from './docs/expect-readme.js';
+export { testRandom } from './random.js';

@@ -45,3 +45,4 @@ export {
   type TemplateField,
 } from './template/point-template.js';
 export type { TlsMaterial } from './tls/types.js';
+export { seededRandom, type Random } from './random.js';
