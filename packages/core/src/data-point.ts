@@ -38,7 +38,7 @@ export type DataPointInput = Omit<DataPoint, 'id' | 'quality' | 'timestamp'> & {
 
 const nonEmpty = (what: string) =>
   z
-    .string({ required_error: `${what} is required` })
+    .string({ error: (iss) => (iss.input === undefined ? `${what} is required` : undefined) })
     .min(1, `${what} must not be empty`)
     .max(256);
 
@@ -48,13 +48,13 @@ export const dataPointInputSchema = z
     id: z.string().min(1).max(128).optional(),
     deviceId: nonEmpty('deviceId'),
     tagName: nonEmpty('tagName'),
-    value: z.union([z.number().finite(), z.string().max(65_536), z.boolean(), z.record(z.unknown())], {
-      errorMap: () => ({ message: 'value must be a finite number, a string, a boolean or an object' }),
+    value: z.union([z.number().finite(), z.string().max(65_536), z.boolean(), z.record(z.string(), z.unknown())], {
+      error: 'value must be a finite number, a string, a boolean or an object',
     }),
     quality: z.string().min(1).max(64).optional(),
     timestamp: z.union([z.number().int().nonnegative(), z.string().datetime({ offset: true })]).optional(),
     unit: z.string().max(64).optional(),
-    tags: z.record(z.string()).optional(),
+    tags: z.record(z.string(), z.string()).optional(),
     priority: z.number().int().min(0).max(9).optional(),
   })
   .strict();

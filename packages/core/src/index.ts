@@ -1,3 +1,4 @@
+export { z } from 'zod';
 export * from './data-point.js';
 export * from './errors.js';
 export * from './plugin.js';
@@ -16,6 +17,7 @@ export { REJECTED_POINT_CODE } from './pipeline/settle-plan.js';
 export type { DeviceSnapshot } from './pipeline/device-stats.js';
 export { PipelineMetrics, type ConnectorGaugeSource } from './metrics/pipeline-metrics.js';
 export { parseDuration, durationSchema, DurationError } from './config/duration.js';
+export { secret, isSecretSchema, secretPaths, SECRET_META_KEY } from './config/secret.js';
 export { compileCondition, ConditionSyntaxError, CONDITION_FIELDS, type PointPredicate } from './routing/condition.js';
 export {
   createRouter,
