@@ -97,7 +97,7 @@ export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
     const res = dataPointInputSchema.safeParse(normalizeKeys(item));
     if (!res.success) {
       for (const issue of res.error.issues) {
-        const p = issue.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('');
+        const p = issue.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('');
         issues.push({ path: `${prefix(i)}${p}`.replace(/^\./, '') || '(point)', message: issue.message });
       }
       return;

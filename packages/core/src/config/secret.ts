@@ -24,7 +24,7 @@ type Node = z.core.$ZodType;
 type Def = Record<string, unknown> & { type?: string };
 
 function defOf(schema: Node): Def {
-  return (schema as { _zod?: { def?: Def } })._zod?.def ?? {};
+  return (schema as unknown as { _zod?: { def?: Def } })._zod?.def ?? {};
 }
 
 function hasSecretMeta(schema: Node): boolean {
