@@ -1,5 +1,4 @@
-import { pointTemplatePlaceholders } from '@bifrost/core';
-import { z } from 'zod';
+import { pointTemplatePlaceholders, secret, z } from '@bifrost/core';
 
 /** AMQP exchange types RabbitMQ ships with. */
 export const EXCHANGE_TYPES = ['direct', 'topic', 'fanout', 'headers'] as const;
@@ -12,14 +11,14 @@ export const EXCHANGE_TYPES = ['direct', 'topic', 'fanout', 'headers'] as const;
 export const amqpConfigSchema = z
   .object({
     endpoint: z
-      .string({ required_error: 'endpoint is required' })
+      .string({ error: (iss) => (iss.input === undefined ? 'endpoint is required' : undefined) })
       .url()
       .refine((u) => /^amqps?:\/\//i.test(u), 'endpoint must start with amqp:// or amqps://')
       .describe(
         "Broker URL `amqp://host:5672/vhost` or `amqps://host:5671/vhost` (TLS; certificates come from the connector's TLS files). User and password may be embedded.",
       ),
     username: z.string().min(1).optional().describe('User name (SASL PLAIN); overrides the one in `endpoint`.'),
-    password: z.string().optional().describe('Password (secret); overrides the one in `endpoint`.'),
+    password: secret(z.string()).optional().describe('Password; overrides the one in `endpoint`.'),
     vhost: z.string().optional().describe('Virtual host; overrides the path of `endpoint` (RabbitMQ default `/`).'),
     exchange: z
       .string()

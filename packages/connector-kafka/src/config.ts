@@ -1,5 +1,4 @@
-import { pointTemplatePlaceholders } from '@bifrost/core';
-import { z } from 'zod';
+import { pointTemplatePlaceholders, secret, z } from '@bifrost/core';
 import { TOPIC_FIELDS } from './topic.js';
 
 /** Compression codecs; everything but `none` and `gzip` needs its codec package installed beside the connector. */
@@ -52,7 +51,7 @@ export const kafkaConfigSchema = z
       .default('none')
       .describe('SASL mechanism; `plain` should only be used with TLS.'),
     username: z.string().min(1).optional().describe('SASL user name (required with a SASL mechanism).'),
-    password: z.string().optional().describe('SASL password (secret).'),
+    password: secret(z.string()).optional().describe('SASL password.'),
     max_in_flight_requests: z
       .number()
       .int()
