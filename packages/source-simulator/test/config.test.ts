@@ -160,15 +160,15 @@ describe('config', () => {
   it('describes every field', () => {
     const undocumented: string[] = [];
     const visit = (schema: unknown, path: string): void => {
-      const def = (schema as { _def: Record<string, unknown> })._def;
-      const shape = typeof def.shape === 'function' ? (def.shape as () => Record<string, unknown>)() : undefined;
+      const def = (schema as { _zod: { def: Record<string, unknown> } })._zod.def;
+      const shape = def.type === 'object' ? (def.shape as Record<string, unknown>) : undefined;
       if (shape) {
         for (const [key, field] of Object.entries(shape)) {
           if (!(field as { description?: string }).description) undocumented.push(`${path}${key}`);
           visit(field, `${path}${key}.`);
         }
       }
-      for (const inner of ['innerType', 'schema', 'type'])
+      for (const inner of ['innerType', 'in', 'element'])
         if (def[inner] && typeof def[inner] === 'object') visit(def[inner], path);
       if (Array.isArray(def.options)) for (const o of def.options) visit(o, path);
     };
