@@ -10,9 +10,9 @@ import {
   defineConnector,
   PayloadError,
   parsePoints,
+  z,
 } from '@bifrost/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');

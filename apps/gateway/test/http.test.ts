@@ -4,13 +4,14 @@ import {
   createRouter,
   defineConnector,
   PayloadError,
+  secret,
+  z,
   type DataPoint,
   type DurableQueue,
   type Pipeline,
 } from '@bifrost/core';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { SecretRegistry } from '../src/config/secrets.js';
 import { buildApi } from '../src/http/server.js';
 import { ROUTES } from '../src/http/openapi.js';
@@ -20,7 +21,7 @@ import { withOperationHealth } from '../src/queue-health.js';
 function recordingConnector(received: DataPoint[], written: { bytes: number }) {
   return defineConnector({
     type: 'recorder',
-    configSchema: z.object({ password: z.string().optional().describe('pretend password (secret)') }),
+    configSchema: z.object({ password: secret(z.string()).optional().describe('pretend password') }),
     create: () => ({
       async connect() {},
       async write(batch) {

@@ -38,7 +38,11 @@ describe('optionRows: secrets and examples', () => {
     const s = z.object({
       password: secret(z.string()).optional().describe('Broker password.'),
       token: secret(z.string().default('')).describe('API token.'),
-      topic: z.string().meta({ examples: ['plant/a', 'plant/b'] }).optional().describe('Topic.'),
+      topic: z
+        .string()
+        .meta({ examples: ['plant/a', 'plant/b'] })
+        .optional()
+        .describe('Topic.'),
     });
     expect(optionRows(s)).toEqual([
       { key: 'password', type: 'string (secret)', default: '', description: 'Broker password.' },

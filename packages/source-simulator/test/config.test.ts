@@ -144,17 +144,19 @@ describe('config', () => {
     expect(issues({ devices: [{ id: 'd', tags: [{ name: 't', generator: 'sine', period: 'soon' }] }] })[0]).toMatch(
       /^devices.0.tags.0.period: invalid duration "soon"/,
     );
-    expect(issues({ quality: { bad: 1.5 } })[0]).toMatch(/^quality.bad: Number must be less than or equal to 1/);
+    expect(issues({ quality: { bad: 1.5 } })[0]).toMatch(/^quality.bad: Too big: expected number to be <=1/);
     expect(issues({ quality: { bad: 0.6, uncertain: 0.6 } })[0]).toMatch(
       /^quality: bad \+ uncertain must not exceed 1/,
     );
-    expect(issues({ rate: -1 })[0]).toMatch(/^rate: Number must be greater than 0/);
+    expect(issues({ rate: -1 })[0]).toMatch(/^rate: Too small: expected number to be >0/);
     expect(issues({ devices: [{ id: 'd', tags: [{ name: 't', generator: 'sine', amplitude: 3 }] }] })[0]).toMatch(
       /^devices.0.tags.0: Unrecognized key.*amplitude/,
     );
-    expect(issues({ devices: [{ id: 'd', tags: [] }] })[0]).toMatch(/^devices.0.tags: Array must contain at least 1/);
+    expect(issues({ devices: [{ id: 'd', tags: [] }] })[0]).toMatch(
+      /^devices.0.tags: Too small: expected array to have >=1 items/,
+    );
     expect(issues({ devices: 'many' })[0]).toBe('devices: must be a number of devices or a list of devices');
-    expect(issues({ devices: 0 })[0]).toMatch(/^devices: Number must be greater than 0/);
+    expect(issues({ devices: 0 })[0]).toMatch(/^devices: Too small: expected number to be >0/);
   });
 
   it('describes every field', () => {

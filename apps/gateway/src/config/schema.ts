@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { durationSchema as duration } from '@bifrost/core';
+import { durationSchema as duration, secret, z } from '@bifrost/core';
 
 /** Levels accepted by `gateway.log_level` (pino levels). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -104,7 +103,7 @@ export const connectorEntrySchema = z
     cert_file: z.string().optional().describe('Client certificate (PEM) for mutual TLS.'),
     key_file: z.string().optional().describe('Client private key (PEM).'),
     ca_file: z.string().optional().describe('CA bundle (PEM) to verify the server; system CAs when unset.'),
-    key_passphrase: z.string().optional().describe('Passphrase of `key_file` (secret).'),
+    key_passphrase: secret(z.string()).optional().describe('Passphrase of `key_file`.'),
     servername: z.string().optional().describe('TLS server name (SNI) when it differs from the endpoint host.'),
     insecure_skip_verify: z.boolean().default(false).describe('Do not verify the server certificate (testing only).'),
     buffer_size: z
@@ -132,7 +131,7 @@ export const connectorEntrySchema = z
     retry: retrySchema.optional().describe('Retry policy of this connector.'),
     breaker: breakerSchema.optional().describe('Circuit breaker of this connector.'),
     provider_config: z
-      .record(z.unknown())
+      .record(z.string(), z.unknown())
       .default({})
       .describe("Plugin settings, validated by the plugin's own schema (see its README)."),
   })
@@ -172,7 +171,7 @@ export const sourceEntrySchema = z
         "Queue lane 0..9 (9 first) of this source's points that carry no priority of their own; routing rules may raise it.",
       ),
   })
-  .passthrough();
+  .loose();
 
 export const bufferSchema = z
   .object({
@@ -229,11 +228,9 @@ export const apiSchema = z
       .default('127.0.0.1')
       .describe('Address the REST API listens on. `0.0.0.0` exposes it to the network: set a `token` then.'),
     port: port.optional().describe('REST API port. Default `gateway.port` (8080); 0 picks a free port.'),
-    token: z
-      .string()
-      .min(1)
+    token: secret(z.string().min(1))
       .optional()
-      .describe('Bearer token required on every route but `/health` (secret). Also `token_file`.'),
+      .describe('Bearer token required on every route but `/health`. Also `token_file`.'),
     body_limit: positiveInt.default(1_048_576).describe('Largest request body in bytes (413 above).'),
     tls: z
       .object({
@@ -272,10 +269,10 @@ export const cloudSchema = z
     batch_timeout: duration.optional().describe('Default longest wait to fill a batch.'),
     health_check_interval: duration.optional().describe('How often connectors are probed. Default 30s.'),
     buffer: bufferSchema.optional().describe("The seed's buffer settings (aliases of `queue` settings)."),
-    queue: queueSchema.default({}).describe('The durable queue and default lane settings of every connector.'),
+    queue: queueSchema.prefault({}).describe('The durable queue and default lane settings of every connector.'),
     retry: retrySchema.optional().describe('Default retry policy.'),
     breaker: breakerSchema.optional().describe('Default circuit breaker policy.'),
-    connectors: z.record(connectorEntrySchema).default({}).describe('Connector instances by name.'),
+    connectors: z.record(z.string(), connectorEntrySchema).default({}).describe('Connector instances by name.'),
     routing_rules: z
       .array(routingRuleSchema)
       .default([])
@@ -288,18 +285,18 @@ export const gatewaySchema = z
     port: port.default(8080).describe('REST API port.'),
     log_level: z.enum(LOG_LEVELS).default('info').describe('Log level.'),
     shutdown_timeout: duration
-      .default('10s')
+      .prefault('10s')
       .describe('On SIGINT/SIGTERM, how long in-flight batches may take to finish (the rest stays queued).'),
-    throughput_log_interval: duration.default('10s').describe('Interval of the throughput log line; 0 disables it.'),
-    api: apiSchema.default({}).describe('REST API: address, port, bearer token, TLS, body limit.'),
-    embedded_broker: embeddedBrokerSchema.default({}).describe('In-process MQTT broker for the embedded default.'),
+    throughput_log_interval: duration.prefault('10s').describe('Interval of the throughput log line; 0 disables it.'),
+    api: apiSchema.prefault({}).describe('REST API: address, port, bearer token, TLS, body limit.'),
+    embedded_broker: embeddedBrokerSchema.prefault({}).describe('In-process MQTT broker for the embedded default.'),
     sources: z
-      .record(sourceEntrySchema)
+      .record(z.string(), sourceEntrySchema)
       .default({})
       .describe(
         "Sources by instance name: `type`, `enabled`, `plugin`, then the plugin's own settings (see its README).",
       ),
-    cloud: cloudSchema.default({}).describe('Delivery: connectors, routing, queue, retry and breaker defaults.'),
+    cloud: cloudSchema.prefault({}).describe('Delivery: connectors, routing, queue, retry and breaker defaults.'),
   })
   .strict();
 

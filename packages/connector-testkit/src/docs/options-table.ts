@@ -9,14 +9,13 @@ export const OPTIONS_START = '<!-- options:start (generated from the config sche
 export const OPTIONS_END = '<!-- options:end -->';
 
 /**
- * The zod 4 internals this generator reads (`_zod.def`, `_zod.bag`). Typed structurally so it
+ * The zod 4 internals this generator reads (`_zod.def`). Typed structurally so it
  * accepts schemas from any zod 4 copy; descriptions, examples and the secret mark come from zod's
  * global metadata registry, which every zod 4 copy shares.
  */
 interface ZodNode {
   readonly _zod: {
     readonly def: { readonly type?: string; readonly [key: string]: unknown };
-    readonly bag?: { readonly format?: string };
   };
 }
 
@@ -47,7 +46,8 @@ function examplesOf(field: ZodNode): unknown[] {
 }
 
 function metaOf(t: ZodNode): { description?: string; examples?: unknown } | undefined {
-  return z.globalRegistry.get(t as unknown as z.core.$ZodType) as { description?: string; examples?: unknown } | undefined;
+  return z.globalRegistry.get(t as unknown as z.core.$ZodType) as
+    { description?: string; examples?: unknown } | undefined;
 }
 
 /** One row of the option table. */
@@ -208,7 +208,9 @@ function typeName(t: ZodNode): string {
     case 'string':
       return 'string';
     case 'number':
-      return (t._zod.bag?.format ?? '').includes('int') ? 'integer' : 'number';
+      return ((d.checks ?? []) as ZodNode[]).some((c) => String(defOf(c).format ?? '').includes('int'))
+        ? 'integer'
+        : 'number';
     case 'int':
       return 'integer';
     case 'boolean':

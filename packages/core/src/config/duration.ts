@@ -59,6 +59,9 @@ export const durationSchema = z
       ctx.addIssue({
         code: 'custom',
         input: value,
+        // As in zod 3, a bad value does not abort: a union holding it (`devices: N | [...]`)
+        // reports this issue at its own path rather than a bare invalid_union.
+        continue: true,
         message: `invalid duration ${JSON.stringify(value)}: use a duration like 500ms, 5s, 2m or 1h, or a number of milliseconds`,
       });
       return z.NEVER;
