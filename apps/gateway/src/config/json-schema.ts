@@ -18,7 +18,7 @@ function toJsonSchema(schema: z.core.$ZodType): Json {
  * for connectors, the entry itself for sources).
  */
 export function configJsonSchema(plugins: { connectors: ConnectorDefinition[]; sources: SourceDefinition[] }): Json {
-  const root = { title: 'BifrostConfig', ...toJsonSchema(configFileSchema) };
+  const root: Json = { title: 'BifrostConfig', ...toJsonSchema(configFileSchema) };
   const gateway = (root.properties as Record<string, Json>).gateway!;
   const props = gateway.properties as Record<string, Json>;
   const cloudProps = props.cloud!.properties as Record<string, Json>;
