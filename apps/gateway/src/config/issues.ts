@@ -72,9 +72,17 @@ export function zodIssuesToConfigIssues(
       continue;
     }
     const full = [...base, ...mapPath(rel)];
-    out.push({ path: formatPath(full), line: locator?.lineOf(full), message: issue.message });
+    out.push({ path: formatPath(full), line: locator?.lineOf(full), message: messageOf(issue) });
   }
   return out;
+}
+
+/**
+ * The issue's message; a missing field reads `Required` as it did under zod 3, rather than zod 4's
+ * `Invalid input: expected string, received undefined`.
+ */
+function messageOf(issue: z.core.$ZodIssue): string {
+  return issue.code === 'invalid_type' && / received undefined$/.test(issue.message) ? 'Required' : issue.message;
 }
 
 /** One line per issue: `file:12 gateway.cloud.connectors.a.timeout: must be a duration like 5s`. */
