@@ -10,7 +10,7 @@ export type Precision = (typeof PRECISIONS)[number];
  * `retention_policy`, `measurement`, `batch_size`) is valid as written.
  */
 export const influxConfigSchema = z
-  .object({
+  .strictObject({
     endpoint: z
       .string()
       .url()
@@ -95,7 +95,6 @@ export const influxConfigSchema = z
       .prefault('30s')
       .describe('Socket timeout of one HTTP request, e.g. `30s` (a number is milliseconds).'),
   })
-  .strict()
   .superRefine((c, ctx) => {
     if (!c.url && !c.endpoint)
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'url (or endpoint) is required' });

@@ -14,7 +14,7 @@ const brokerAddress = z.string().regex(/^[^\s/,]+:\d{1,5}$/, 'must be host:port'
  * in snake_case. TLS is on when the connector has TLS enabled (files arrive as `ctx.tls`).
  */
 export const kafkaConfigSchema = z
-  .object({
+  .strictObject({
     endpoint: z
       .string()
       .min(1)
@@ -84,7 +84,6 @@ export const kafkaConfigSchema = z
       .default(10_000)
       .describe('TCP + TLS connect timeout, milliseconds.'),
   })
-  .strict()
   .superRefine((c, ctx) => {
     if (!c.brokers && !c.endpoint)
       ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'endpoint (or brokers) is required' });

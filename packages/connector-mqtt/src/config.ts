@@ -47,7 +47,7 @@ const channelTopic = (what: string, example: string) =>
  * (it wins when both are set).
  */
 export const mqttConfigSchema = z
-  .object({
+  .strictObject({
     endpoint: brokerUrl('endpoint')
       .optional()
       .describe(
@@ -139,7 +139,6 @@ export const mqttConfigSchema = z
         "Largest PUBLISH packet the broker accepts, bytes. Larger points are dead-lettered instead of being retried forever. Under MQTT 5 the broker's announced Maximum Packet Size applies too.",
       ),
   })
-  .strict()
   .superRefine((c, ctx) => {
     if (c.endpoint === undefined && c.broker === undefined) {
       ctx.addIssue({

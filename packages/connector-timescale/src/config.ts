@@ -14,7 +14,7 @@ export type SslMode = (typeof SSL_MODES)[number];
  * `provider_config`, flattened, in snake_case. Explicit fields win over the URL's parts.
  */
 export const timescaleConfigSchema = z
-  .object({
+  .strictObject({
     endpoint: z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'endpoint must be a postgres:// or postgresql:// URL')
@@ -69,7 +69,6 @@ export const timescaleConfigSchema = z
       ),
     application_name: z.string().default('bifrost').describe('`application_name` shown in pg_stat_activity.'),
   })
-  .strict()
   .superRefine((c, ctx) => {
     if (!c.endpoint && !c.host)
       ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'endpoint (a postgres:// URL) or host is required' });

@@ -43,21 +43,19 @@ const nonEmpty = (what: string) =>
     .max(256);
 
 /** zod schema of an incoming point (snake_case aliases `device_id`, `tag_name` are accepted). */
-export const dataPointInputSchema = z
-  .object({
-    id: z.string().min(1).max(128).optional(),
-    deviceId: nonEmpty('deviceId'),
-    tagName: nonEmpty('tagName'),
-    value: z.union([z.number().finite(), z.string().max(65_536), z.boolean(), z.record(z.string(), z.unknown())], {
-      error: 'value must be a finite number, a string, a boolean or an object',
-    }),
-    quality: z.string().min(1).max(64).optional(),
-    timestamp: z.union([z.number().int().nonnegative(), z.string().datetime({ offset: true })]).optional(),
-    unit: z.string().max(64).optional(),
-    tags: z.record(z.string(), z.string()).optional(),
-    priority: z.number().int().min(0).max(9).optional(),
-  })
-  .strict();
+export const dataPointInputSchema = z.strictObject({
+  id: z.string().min(1).max(128).optional(),
+  deviceId: nonEmpty('deviceId'),
+  tagName: nonEmpty('tagName'),
+  value: z.union([z.number().finite(), z.string().max(65_536), z.boolean(), z.record(z.string(), z.unknown())], {
+    error: 'value must be a finite number, a string, a boolean or an object',
+  }),
+  quality: z.string().min(1).max(64).optional(),
+  timestamp: z.union([z.number().int().nonnegative(), z.string().datetime({ offset: true })]).optional(),
+  unit: z.string().max(64).optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  priority: z.number().int().min(0).max(9).optional(),
+});
 
 /** Accepts the seed's snake_case field names as aliases of the camelCase ones. */
 function normalizeKeys(raw: unknown): unknown {

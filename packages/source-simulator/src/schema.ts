@@ -4,11 +4,10 @@ const probability = z.number().min(0).max(1);
 
 /** Probabilities per sample of a non-GOOD quality; the rest is `GOOD`. */
 export const qualitySchema = z
-  .object({
+  .strictObject({
     bad: probability.default(0).describe('Probability (0..1) that a sample is marked `BAD`.'),
     uncertain: probability.default(0).describe('Probability (0..1) that a sample is marked `UNCERTAIN`.'),
   })
-  .strict()
   .refine((q) => q.bad + q.uncertain <= 1, { message: 'bad + uncertain must not exceed 1' });
 
 const scalar = z.union([z.number().finite(), z.string(), z.boolean()]);
@@ -129,24 +128,22 @@ export const tagSchema = z.discriminatedUnion('generator', [
 ]);
 
 /** A simulated device, or with `count` a family of similar ones. */
-export const deviceSchema = z
-  .object({
-    id: z
-      .string()
-      .min(1)
-      .max(256)
-      .describe(
-        'Device id (`deviceId`). With `count`, `{n}` is replaced by 1..count (`{n:3}` pads to 3 digits: `001`); without `{n}`, `-{n}` is appended.',
-      ),
-    count: z.number().int().positive().max(1_000_000).default(1).describe('Number of devices made from this entry.'),
-    labels: z
-      .record(z.string(), z.string())
-      .optional()
-      .describe('Labels attached to every point as `tags` (`{n}` replaced as in `id`), e.g. `{ line: A }`.'),
-    quality: qualitySchema.optional().describe("Quality flips for all tags of this device; default: the source's."),
-    tags: z.array(tagSchema).min(1).describe('The signals of the device.'),
-  })
-  .strict();
+export const deviceSchema = z.strictObject({
+  id: z
+    .string()
+    .min(1)
+    .max(256)
+    .describe(
+      'Device id (`deviceId`). With `count`, `{n}` is replaced by 1..count (`{n:3}` pads to 3 digits: `001`); without `{n}`, `-{n}` is appended.',
+    ),
+  count: z.number().int().positive().max(1_000_000).default(1).describe('Number of devices made from this entry.'),
+  labels: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('Labels attached to every point as `tags` (`{n}` replaced as in `id`), e.g. `{ line: A }`.'),
+  quality: qualitySchema.optional().describe("Quality flips for all tags of this device; default: the source's."),
+  tags: z.array(tagSchema).min(1).describe('The signals of the device.'),
+});
 
 /** The demo device used when `devices` is a number and no `template` is given. */
 export const DEFAULT_TEMPLATE: z.input<typeof deviceSchema> = {
@@ -182,47 +179,43 @@ const devicesError: z.core.$ZodErrorMap = (issue) => {
 };
 
 /** The simulator's config: `type: simulator` plus these fields. */
-export const simulatorConfigSchema = z
-  .object({
-    devices: z
-      .union([z.number().int().positive().max(1_000_000), z.array(deviceSchema).min(1)], { error: devicesError })
-      .default(3)
-      .describe(
-        'A list of devices, or a number N: N devices made from `template` (a demo device with five tags when unset).',
-      ),
-    template: deviceSchema
-      .omit({ count: true })
-      .optional()
-      .describe('The device that `devices: N` copies; its `id` should contain `{n}`.'),
-    rate: z
-      .number()
-      .positive()
-      .max(100_000)
-      .optional()
-      .describe('Default samples per second of every tag. Overrides `interval`.'),
-    interval: durationSchema.prefault('1s').describe('Default time between samples of every tag.'),
-    jitter: durationSchema.prefault(0).describe('Default random variation (±) of each gap between samples.'),
-    quality: qualitySchema
-      .prefault({})
-      .describe('Default quality flips: probabilities of `BAD` and `UNCERTAIN` samples.'),
-    seed: z
-      .number()
-      .int()
-      .optional()
-      .describe('Random seed: the same seed gives the same values (timing aside). Unset = random.'),
-    tick: durationSchema
-      .prefault('100ms')
-      .describe(
-        'How often due samples are collected and emitted as one batch. Larger ticks mean bigger, fewer batches.',
-      ),
-    max_batch: z
-      .number()
-      .int()
-      .positive()
-      .default(10_000)
-      .describe('Largest batch handed to the gateway in one call; a tick with more is split.'),
-  })
-  .strict();
+export const simulatorConfigSchema = z.strictObject({
+  devices: z
+    .union([z.number().int().positive().max(1_000_000), z.array(deviceSchema).min(1)], { error: devicesError })
+    .default(3)
+    .describe(
+      'A list of devices, or a number N: N devices made from `template` (a demo device with five tags when unset).',
+    ),
+  template: deviceSchema
+    .omit({ count: true })
+    .optional()
+    .describe('The device that `devices: N` copies; its `id` should contain `{n}`.'),
+  rate: z
+    .number()
+    .positive()
+    .max(100_000)
+    .optional()
+    .describe('Default samples per second of every tag. Overrides `interval`.'),
+  interval: durationSchema.prefault('1s').describe('Default time between samples of every tag.'),
+  jitter: durationSchema.prefault(0).describe('Default random variation (±) of each gap between samples.'),
+  quality: qualitySchema
+    .prefault({})
+    .describe('Default quality flips: probabilities of `BAD` and `UNCERTAIN` samples.'),
+  seed: z
+    .number()
+    .int()
+    .optional()
+    .describe('Random seed: the same seed gives the same values (timing aside). Unset = random.'),
+  tick: durationSchema
+    .prefault('100ms')
+    .describe('How often due samples are collected and emitted as one batch. Larger ticks mean bigger, fewer batches.'),
+  max_batch: z
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe('Largest batch handed to the gateway in one call; a tick with more is split.'),
+});
 
 export type SimulatorConfig = z.output<typeof simulatorConfigSchema>;
 export type SimulatorConfigInput = z.input<typeof simulatorConfigSchema>;
