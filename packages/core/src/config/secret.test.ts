@@ -72,5 +72,7 @@ describe('secretPaths', () => {
   it('is empty for a schema without secrets or a non-object', () => {
     expect(secretPaths(z.object({ a: z.string(), b: z.object({ c: z.number() }) }))).toEqual([]);
     expect(secretPaths(z.string())).toEqual([]);
+    expect(secretPaths({})).toEqual([]);
+    expect(isSecretSchema(undefined)).toBe(false);
   });
 });

@@ -28,6 +28,7 @@ function defOf(schema: Node): Def {
 }
 
 function hasSecretMeta(schema: Node): boolean {
+  if (!(schema as { _zod?: unknown })._zod) return false;
   return z.globalRegistry.get(schema)?.[SECRET_META_KEY] === true;
 }
 
