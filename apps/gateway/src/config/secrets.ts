@@ -94,8 +94,9 @@ function valuesAt(node: unknown, segments: readonly string[]): unknown[] {
   const [head, ...rest] = segments as [string, ...string[]];
   const list = head.endsWith('[]');
   const key = list ? head.slice(0, -2) : head;
-  const children = key === '*' ? Object.values(node) : key === '' ? [node] : [(node as Record<string, unknown>)[key]];
-  const next = list ? children.flatMap((c) => (Array.isArray(c) ? c : [])) : children;
+  const children: unknown[] =
+    key === '*' ? Object.values(node) : key === '' ? [node] : [(node as Record<string, unknown>)[key]];
+  const next = list ? children.flatMap((c): unknown[] => (Array.isArray(c) ? (c as unknown[]) : [])) : children;
   return next.flatMap((c) => valuesAt(c, rest));
 }
 

@@ -25,7 +25,7 @@ function defOf(t: ZodNode): ZodNode['_zod']['def'] {
 
 /** `string` -> `ZodString`, for messages naming a schema type. */
 function zodName(type: string | undefined): string {
-  return type ? `Zod${type[0]!.toUpperCase()}${type.slice(1)}` : 'an unknown type';
+  return type ? `Zod${type.charAt(0).toUpperCase()}${type.slice(1)}` : 'an unknown type';
 }
 
 /** Description of a field (set with `.describe()` or `.meta({ description })` on any wrapper layer). */
@@ -45,9 +45,8 @@ function examplesOf(field: ZodNode): unknown[] {
   return [];
 }
 
-function metaOf(t: ZodNode): { description?: string; examples?: unknown } | undefined {
-  return z.globalRegistry.get(t as unknown as z.core.$ZodType) as
-    { description?: string; examples?: unknown } | undefined;
+function metaOf(t: ZodNode): z.core.GlobalMeta | undefined {
+  return z.globalRegistry.get(t as unknown as z.core.$ZodType);
 }
 
 /** One row of the option table. */
@@ -204,11 +203,14 @@ function typeName(t: ZodNode): string {
   if (t === (durationSchema as unknown)) return 'duration';
   const d = defOf(t);
   const code = (v: unknown) => `\`${String(v)}\``;
-  switch (d.type) {
+  switch (d.type ?? '') {
     case 'string':
       return 'string';
     case 'number':
-      return ((d.checks ?? []) as ZodNode[]).some((c) => String(defOf(c).format ?? '').includes('int'))
+      return ((d.checks ?? []) as ZodNode[]).some((c) => {
+        const format = defOf(c).format;
+        return typeof format === 'string' && format.includes('int');
+      })
         ? 'integer'
         : 'number';
     case 'int':

@@ -35,7 +35,7 @@ function hasSecretMeta(schema: Node): boolean {
 /** The schema under one wrapper (optional, nullable, default, prefault, catch, readonly, pipe input, lazy), or undefined. */
 function innerOf(schema: Node): Node | undefined {
   const def = defOf(schema);
-  switch (def.type) {
+  switch (def.type ?? '') {
     case 'optional':
     case 'nullable':
     case 'default':
@@ -86,7 +86,7 @@ function walk(schema: Node | undefined, prefix: string, out: Set<string>, depth:
   if (inner) return walk(inner, prefix, out, depth + 1);
   const def = defOf(schema);
   const at = (key: string) => (prefix ? `${prefix}.${key}` : key);
-  switch (def.type) {
+  switch (def.type ?? '') {
     case 'object':
       for (const [key, field] of Object.entries(def.shape as Record<string, Node>))
         walk(field, at(key), out, depth + 1);
