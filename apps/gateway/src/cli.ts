@@ -152,7 +152,7 @@ program
         process.stderr.write(`skipping ${p.name}: ${(err as Error).message}\n`);
       }
     }
-    // Loaded here only: `run` does not need zod-to-json-schema.
+    // Loaded here only: `run` does not need the JSON Schema converter.
     const { configJsonSchema } = await import('./config/json-schema.js');
     process.stdout.write(`${JSON.stringify(configJsonSchema({ connectors, sources }), null, 2)}\n`);
   });

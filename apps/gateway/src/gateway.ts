@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type TlsMaterial, type Emit, type Logger as CoreLogger, type Source } from '@bifrost/core';
+import type { TlsMaterial, Emit, Logger as CoreLogger, Source } from '@bifrost/core';
 import {
   createMemoryQueue,
   createPipeline,

@@ -1,4 +1,4 @@
-import { type Connector, type ConnectorDefinition, type Logger, type TlsMaterial } from '@bifrost/core';
+import type { Connector, ConnectorDefinition, Logger, TlsMaterial } from '@bifrost/core';
 import { manageConnectorTls, type TlsExpiryGauge } from '@bifrost/core/host';
 import { tlsFileOptions } from './config/tls-files.js';
 import type { ConnectorEntry } from './config/schema.js';

@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { defineConnector, PayloadError } from '@bifrost/core';
+import { defineConnector, PayloadError, z } from '@bifrost/core';
 import { createPipeline, createRouter, openSqliteQueue, parsePoints } from '@bifrost/core/host';
 import { afterAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');

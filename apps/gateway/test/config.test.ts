@@ -95,6 +95,13 @@ describe('config errors', () => {
     expect(issues).toHaveLength(6);
   });
 
+  it('a missing field reads Required at its parent line (zod 4 says "received undefined")', () => {
+    const text = ['gateway:', '  cloud:', '    connectors:', '      a: { endpoint: "mqtt://h:1883" }'].join('\n');
+    expect(parseConfigText(text).issues).toEqual([
+      { path: 'gateway.cloud.connectors.a.type', line: 4, message: 'Required' },
+    ]);
+  });
+
   it('maps plugin schema errors to provider_config paths and lines', async () => {
     const text = [
       'gateway:',

@@ -1,8 +1,7 @@
-import { AuthError, defineConnector, PayloadError, type DataPoint } from '@bifrost/core';
+import { AuthError, defineConnector, PayloadError, z, type DataPoint, secret } from '@bifrost/core';
 import { createMemoryQueue, createPipeline, createRouter, type DurableQueue, type Pipeline } from '@bifrost/core/host';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
 import { SecretRegistry } from '../src/config/secrets.js';
 import { buildApi } from '../src/http/server.js';
 import { ROUTES } from '../src/http/openapi.js';
@@ -16,7 +15,7 @@ function recordingConnector(received: DataPoint[], written: { bytes: number }, a
   let failures = authFailures;
   return defineConnector({
     type: 'recorder',
-    configSchema: z.object({ password: z.string().optional().describe('pretend password (secret)') }),
+    configSchema: z.object({ password: secret(z.string()).optional().describe('pretend password') }),
     create: () => ({
       async connect() {},
       async write(batch) {

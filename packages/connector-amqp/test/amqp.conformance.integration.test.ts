@@ -1,6 +1,5 @@
 import { connect, type ChannelModel } from 'amqplib';
-import type { DataPoint } from '@bifrost/core';
-import { AuthError } from '@bifrost/core';
+import { type DataPoint, AuthError } from '@bifrost/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createConnector,

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { durationSchema } from '@bifrost/core';
+import { durationSchema, z, secret } from '@bifrost/core';
 
 /** Timestamp precision of the written lines; points carry epoch milliseconds. */
 export const PRECISIONS = ['ns', 'us', 'ms', 's'] as const;
@@ -11,7 +10,7 @@ export type Precision = (typeof PRECISIONS)[number];
  * `retention_policy`, `measurement`, `batch_size`) is valid as written.
  */
 export const influxConfigSchema = z
-  .object({
+  .strictObject({
     endpoint: z
       .string()
       .url()
@@ -31,7 +30,7 @@ export const influxConfigSchema = z
     database: z.string().min(1).optional().describe('1.x: database to write to (required for version 1.x).'),
     retention_policy: z.string().min(1).optional().describe('1.x: retention policy; the database default when absent.'),
     username: z.string().optional().describe('1.x: user name (HTTP basic auth).'),
-    password: z.string().optional().describe('1.x: password (secret).'),
+    password: secret(z.string()).optional().describe('1.x: password.'),
     organization: z
       .string()
       .min(1)
@@ -39,7 +38,7 @@ export const influxConfigSchema = z
       .describe('2.x: organization name or id (required for version 2.x, alias `org`).'),
     org: z.string().min(1).optional().describe('2.x: alias of `organization`.'),
     bucket: z.string().min(1).optional().describe('2.x: bucket to write to (required for version 2.x).'),
-    token: z.string().optional().describe('2.x: API token (secret).'),
+    token: secret(z.string()).optional().describe('2.x: API token.'),
     precision: z
       .enum(PRECISIONS)
       .default('ns')
@@ -93,10 +92,9 @@ export const influxConfigSchema = z
       .default(5000)
       .describe('Most lines per HTTP request; a larger batch from the host is sent as several requests in parallel.'),
     request_timeout: durationSchema
-      .default('30s')
+      .prefault('30s')
       .describe('Socket timeout of one HTTP request, e.g. `30s` (a number is milliseconds).'),
   })
-  .strict()
   .superRefine((c, ctx) => {
     if (!c.url && !c.endpoint)
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'url (or endpoint) is required' });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '@influxdata/influxdb-client';
-import { AuthError, CapacityError, ConfigError, TransientError } from '@bifrost/core';
-import type { DataPoint } from '@bifrost/core';
+import { AuthError, CapacityError, ConfigError, TransientError, type DataPoint } from '@bifrost/core';
 import {
   classifyWriteFailure,
   deliverLines,

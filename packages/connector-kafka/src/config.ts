@@ -1,5 +1,4 @@
-import { pointTemplatePlaceholders } from '@bifrost/core';
-import { z } from 'zod';
+import { pointTemplatePlaceholders, z, secret } from '@bifrost/core';
 import { TOPIC_FIELDS } from './topic.js';
 
 /** Compression codecs; everything but `none` and `gzip` needs its codec package installed beside the connector. */
@@ -15,7 +14,7 @@ const brokerAddress = z.string().regex(/^[^\s/,]+:\d{1,5}$/, 'must be host:port'
  * in snake_case. TLS is on when the connector has TLS enabled (files arrive as `ctx.tls`).
  */
 export const kafkaConfigSchema = z
-  .object({
+  .strictObject({
     endpoint: z
       .string()
       .min(1)
@@ -52,7 +51,7 @@ export const kafkaConfigSchema = z
       .default('none')
       .describe('SASL mechanism; `plain` should only be used with TLS.'),
     username: z.string().min(1).optional().describe('SASL user name (required with a SASL mechanism).'),
-    password: z.string().optional().describe('SASL password (secret).'),
+    password: secret(z.string()).optional().describe('SASL password.'),
     max_in_flight_requests: z
       .number()
       .int()
@@ -85,7 +84,6 @@ export const kafkaConfigSchema = z
       .default(10_000)
       .describe('TCP + TLS connect timeout, milliseconds.'),
   })
-  .strict()
   .superRefine((c, ctx) => {
     if (!c.brokers && !c.endpoint)
       ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'endpoint (or brokers) is required' });

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z, secret } from '@bifrost/core';
 import { TOPIC_FIELDS } from './topic.js';
 
 /** URL schemes accepted for `endpoint` / `broker`; `tcp`/`tls` are the seed's spellings of `mqtt`/`mqtts`. */
@@ -47,7 +47,7 @@ const channelTopic = (what: string, example: string) =>
  * (it wins when both are set).
  */
 export const mqttConfigSchema = z
-  .object({
+  .strictObject({
     endpoint: brokerUrl('endpoint')
       .optional()
       .describe(
@@ -65,7 +65,7 @@ export const mqttConfigSchema = z
         'MQTT client identifier. Default `bifrost-<connector name>-<random>`. Required for a persistent session (`clean_session: false`).',
       ),
     username: z.string().min(1).optional().describe('User name for broker authentication.'),
-    password: z.string().optional().describe('Password for broker authentication (secret).'),
+    password: secret(z.string()).optional().describe('Password for broker authentication.'),
     protocol_version: z
       .union([z.literal(4), z.literal(5)])
       .default(4)
@@ -139,18 +139,17 @@ export const mqttConfigSchema = z
         "Largest PUBLISH packet the broker accepts, bytes. Larger points are dead-lettered instead of being retried forever. Under MQTT 5 the broker's announced Maximum Packet Size applies too.",
       ),
   })
-  .strict()
   .superRefine((c, ctx) => {
     if (c.endpoint === undefined && c.broker === undefined) {
       ctx.addIssue({
-        code: z.ZodIssueCode.custom,
+        code: 'custom',
         path: ['endpoint'],
         message: 'endpoint (or provider_config.broker) is required, e.g. mqtt://localhost:1883',
       });
     }
     if (!c.clean_session && c.client_id === undefined) {
       ctx.addIssue({
-        code: z.ZodIssueCode.custom,
+        code: 'custom',
         path: ['client_id'],
         message: 'client_id is required when clean_session is false (the broker keys the session by it)',
       });

@@ -3,10 +3,10 @@ import {
   PartialWriteError,
   TransientError,
   defineConnector,
+  z,
   type Connector,
   type DataPoint,
 } from '@bifrost/core';
-import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import {
   ScenarioSkipped,

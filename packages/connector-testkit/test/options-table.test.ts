@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { durationSchema } from '@bifrost/core';
+import { durationSchema, z, secret } from '@bifrost/core';
 import { OPTIONS_END, OPTIONS_START, optionRows, optionsTable, withOptionsTable } from '../src/docs/index.js';
 
 const schema = z
@@ -13,7 +12,7 @@ const schema = z
       .describe('QoS.'),
     mode: z.enum(['a', 'b']).default('a').describe('Mode.'),
     tags: z.array(z.string()).default([]).describe('Tags.'),
-    timeout: durationSchema.default('30s').describe('Timeout.'),
+    timeout: durationSchema.prefault('30s').describe('Timeout.'),
   })
   .refine(() => true);
 
@@ -31,6 +30,25 @@ describe('optionRows', () => {
 
   it('names the problem when the schema is not an object', () => {
     expect(() => optionRows(z.string())).toThrow(/must be a z\.object \(got ZodString\)/);
+  });
+});
+
+describe('optionRows: secrets and examples', () => {
+  it('marks fields made with secret() and lists examples metadata', () => {
+    const s = z.object({
+      password: secret(z.string()).optional().describe('Broker password.'),
+      token: secret(z.string().default('')).describe('API token.'),
+      topic: z
+        .string()
+        .meta({ examples: ['plant/a', 'plant/b'] })
+        .optional()
+        .describe('Topic.'),
+    });
+    expect(optionRows(s)).toEqual([
+      { key: 'password', type: 'string (secret)', default: '', description: 'Broker password.' },
+      { key: 'token', type: 'string (secret)', default: '`""`', description: 'API token.' },
+      { key: 'topic', type: 'string', default: '', description: 'Topic. Examples: `"plant/a"`, `"plant/b"`.' },
+    ]);
   });
 });
 

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { durationSchema } from '@bifrost/core';
+import { durationSchema, z, secret } from '@bifrost/core';
 
 const identifier = (what: string) =>
   z
@@ -15,7 +14,7 @@ export type SslMode = (typeof SSL_MODES)[number];
  * `provider_config`, flattened, in snake_case. Explicit fields win over the URL's parts.
  */
 export const timescaleConfigSchema = z
-  .object({
+  .strictObject({
     endpoint: z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'endpoint must be a postgres:// or postgresql:// URL')
@@ -25,7 +24,7 @@ export const timescaleConfigSchema = z
     port: z.number().int().min(1).max(65535).optional().describe('Server port (overrides the URL; default 5432).'),
     database: z.string().min(1).optional().describe('Database name (overrides the URL).'),
     username: z.string().min(1).optional().describe('User name (overrides the URL).'),
-    password: z.string().optional().describe('Password; overrides the URL (secret).'),
+    password: secret(z.string()).optional().describe('Password; overrides the URL.'),
     ssl_mode: z
       .enum(SSL_MODES)
       .optional()
@@ -61,16 +60,15 @@ export const timescaleConfigSchema = z
       .default(4)
       .describe('Connections in the pool (batches written in parallel).'),
     connect_timeout: durationSchema
-      .default('10s')
+      .prefault('10s')
       .describe('Time to establish a connection, e.g. `10s` (a number is milliseconds).'),
     statement_timeout: durationSchema
-      .default('30s')
+      .prefault('30s')
       .describe(
         'Server-side limit of one statement, e.g. `30s`; a batch insert running longer is cancelled (and retried), so no connection stays stuck behind it. 0 = no limit.',
       ),
     application_name: z.string().default('bifrost').describe('`application_name` shown in pg_stat_activity.'),
   })
-  .strict()
   .superRefine((c, ctx) => {
     if (!c.endpoint && !c.host)
       ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'endpoint (a postgres:// URL) or host is required' });

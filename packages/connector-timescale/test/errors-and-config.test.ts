@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AuthError, CapacityError, ConfigError, PayloadError, TransientError } from '@bifrost/core';
+import { secretPaths } from '@bifrost/core/host';
 import { classifyPgError, isDataError, poolConfig, sslOptions, timescaleConfigSchema } from '../src/index.js';
 import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
 
@@ -99,10 +100,9 @@ describe('config and connection settings', () => {
     expect(issues({ endpoint: 'mysql://h' })?.[0]).toMatch(/^endpoint: /);
   });
   it('describes every field and marks the password secret', () => {
-    const shape = timescaleConfigSchema._def.schema.shape;
-    for (const [key, field] of Object.entries(shape))
-      expect((field as { description?: string }).description, key).toBeTruthy();
-    expect(shape.password.description).toMatch(/\(secret\)/);
+    const shape = timescaleConfigSchema.shape;
+    for (const [key, field] of Object.entries(shape)) expect(field.description, key).toBeTruthy();
+    expect(secretPaths(timescaleConfigSchema)).toEqual(['password']);
   });
 });
 

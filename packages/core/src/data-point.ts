@@ -39,26 +39,24 @@ export type DataPointInput = Omit<DataPoint, 'id' | 'quality' | 'timestamp'> & {
 
 const nonEmpty = (what: string) =>
   z
-    .string({ required_error: `${what} is required` })
+    .string({ error: (iss) => (iss.input === undefined ? `${what} is required` : undefined) })
     .min(1, `${what} must not be empty`)
     .max(256);
 
 /** zod schema of an incoming point (snake_case aliases `device_id`, `tag_name` are accepted). */
-export const dataPointInputSchema = z
-  .object({
-    id: z.string().min(1).max(128).optional(),
-    deviceId: nonEmpty('deviceId'),
-    tagName: nonEmpty('tagName'),
-    value: z.union([z.number().finite(), z.string().max(65_536), z.boolean(), z.record(z.unknown())], {
-      errorMap: () => ({ message: 'value must be a finite number, a string, a boolean or an object' }),
-    }),
-    quality: z.string().min(1).max(64).optional(),
-    timestamp: z.union([z.number().int().nonnegative(), z.string().datetime({ offset: true })]).optional(),
-    unit: z.string().max(64).optional(),
-    tags: z.record(z.string()).optional(),
-    priority: z.number().int().min(0).max(9).optional(),
-  })
-  .strict();
+export const dataPointInputSchema = z.strictObject({
+  id: z.string().min(1).max(128).optional(),
+  deviceId: nonEmpty('deviceId'),
+  tagName: nonEmpty('tagName'),
+  value: z.union([z.number().finite(), z.string().max(65_536), z.boolean(), z.record(z.string(), z.unknown())], {
+    error: 'value must be a finite number, a string, a boolean or an object',
+  }),
+  quality: z.string().min(1).max(64).optional(),
+  timestamp: z.union([z.number().int().nonnegative(), z.string().datetime({ offset: true })]).optional(),
+  unit: z.string().max(64).optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  priority: z.number().int().min(0).max(9).optional(),
+});
 
 /** Accepts the seed's snake_case field names as aliases of the camelCase ones. */
 function normalizeKeys(raw: unknown): unknown {
@@ -99,7 +97,7 @@ export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
     const res = dataPointInputSchema.safeParse(normalizeKeys(item));
     if (!res.success) {
       for (const issue of res.error.issues) {
-        const p = issue.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('');
+        const p = issue.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('');
         issues.push({ path: `${prefix(i)}${p}`.replace(/^\./, '') || '(point)', message: issue.message });
       }
       return;

@@ -5,6 +5,7 @@
  */
 export { isApiCompatible, isConnectorDefinition, isSourceDefinition, PLUGIN_BRAND } from './plugin.js';
 export { ERROR_BRAND, labelError } from './errors.js';
+export { isSecretSchema, secretPaths, SECRET_META_KEY } from './config/secret.js';
 export { dataPointInputSchema, parsePoints, PointValidationError } from './data-point.js';
 export type * from './tls/types.js';
 export * from './queue/types.js';

@@ -36,6 +36,7 @@ export {
   type RejectedPoint,
 } from './errors.js';
 export { parseDuration, durationSchema, DurationError } from './config/duration.js';
+export { secret } from './config/secret.js';
 export {
   compilePointTemplate,
   pointTemplatePlaceholders,

@@ -103,7 +103,7 @@ export interface Connector {
 }
 
 /** The default export of a connector plugin package. */
-export interface ConnectorDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
+export interface ConnectorDefinition<S extends z.ZodType = z.ZodType> {
   readonly [PLUGIN_BRAND]: 'connector';
   /** Lowercase noun naming the protocol or service, e.g. `mqtt`. */
   readonly type: string;
@@ -137,7 +137,7 @@ export interface Source {
 }
 
 /** The default export of a source plugin package. */
-export interface SourceDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
+export interface SourceDefinition<S extends z.ZodType = z.ZodType> {
   readonly [PLUGIN_BRAND]: 'source';
   readonly type: string;
   readonly api: string;
@@ -163,7 +163,7 @@ export function estimatePointBytes(point: DataPoint): number {
 }
 
 /** Declares a connector plugin. Use as the package's default export. */
-export function defineConnector<S extends z.ZodTypeAny>(def: {
+export function defineConnector<S extends z.ZodType>(def: {
   type: string;
   configSchema: S;
   capabilities?: Partial<ConnectorCapabilities>;
@@ -187,7 +187,7 @@ export function defineConnector<S extends z.ZodTypeAny>(def: {
 }
 
 /** Declares a source plugin. Use as the package's default export. */
-export function defineSource<S extends z.ZodTypeAny>(def: {
+export function defineSource<S extends z.ZodType>(def: {
   type: string;
   configSchema: S;
   create(config: z.output<S>, ctx: PluginContext): Source;

@@ -1,15 +1,13 @@
-import { durationSchema } from '@bifrost/core';
-import { z } from 'zod';
+import { durationSchema, z } from '@bifrost/core';
 
 const probability = z.number().min(0).max(1);
 
 /** Probabilities per sample of a non-GOOD quality; the rest is `GOOD`. */
 export const qualitySchema = z
-  .object({
+  .strictObject({
     bad: probability.default(0).describe('Probability (0..1) that a sample is marked `BAD`.'),
     uncertain: probability.default(0).describe('Probability (0..1) that a sample is marked `UNCERTAIN`.'),
   })
-  .strict()
   .refine((q) => q.bad + q.uncertain <= 1, { message: 'bad + uncertain must not exceed 1' });
 
 const scalar = z.union([z.number().finite(), z.string(), z.boolean()]);
@@ -47,7 +45,7 @@ export const sineTagSchema = tagCommon
     generator: z.literal('sine').describe('A sine wave between `min` and `max`.'),
     min: z.number().finite().default(0).describe('Lowest value of the wave.'),
     max: z.number().finite().default(100).describe('Highest value of the wave.'),
-    period: durationSchema.default('60s').describe('Length of one full wave.'),
+    period: durationSchema.prefault('60s').describe('Length of one full wave.'),
     phase: z
       .number()
       .min(0)
@@ -82,7 +80,7 @@ export const stepTagSchema = tagCommon
       .min(1)
       .default([0, 1])
       .describe('The levels, in order: numbers, strings (e.g. machine states) or booleans.'),
-    hold: durationSchema.default('10s').describe('How long each level is held.'),
+    hold: durationSchema.prefault('10s').describe('How long each level is held.'),
   })
   .strict();
 
@@ -100,7 +98,7 @@ export const counterTagSchema = tagCommon
 export const toggleTagSchema = tagCommon
   .extend({
     generator: z.literal('toggle').describe('A boolean (e.g. motor running) that flips every `period`.'),
-    period: durationSchema.default('30s').describe('Time between flips.'),
+    period: durationSchema.prefault('30s').describe('Time between flips.'),
     initial: z.boolean().default(false).describe('Value in the first period.'),
   })
   .strict();
@@ -111,9 +109,9 @@ export const alarmBurstTagSchema = tagCommon
       .literal('alarm_burst')
       .describe('Mostly `normal`; at random times a burst of `alarm` values with quality `ALARM`.'),
     every: durationSchema
-      .default('5m')
+      .prefault('5m')
       .describe('Average time between the starts of two bursts (random, exponentially distributed).'),
-    duration: durationSchema.default('10s').describe('How long a burst lasts.'),
+    duration: durationSchema.prefault('10s').describe('How long a burst lasts.'),
     normal: scalar.default(false).describe('Value outside bursts.'),
     alarm: scalar.default(true).describe('Value during a burst.'),
   })
@@ -130,24 +128,22 @@ export const tagSchema = z.discriminatedUnion('generator', [
 ]);
 
 /** A simulated device, or with `count` a family of similar ones. */
-export const deviceSchema = z
-  .object({
-    id: z
-      .string()
-      .min(1)
-      .max(256)
-      .describe(
-        'Device id (`deviceId`). With `count`, `{n}` is replaced by 1..count (`{n:3}` pads to 3 digits: `001`); without `{n}`, `-{n}` is appended.',
-      ),
-    count: z.number().int().positive().max(1_000_000).default(1).describe('Number of devices made from this entry.'),
-    labels: z
-      .record(z.string())
-      .optional()
-      .describe('Labels attached to every point as `tags` (`{n}` replaced as in `id`), e.g. `{ line: A }`.'),
-    quality: qualitySchema.optional().describe("Quality flips for all tags of this device; default: the source's."),
-    tags: z.array(tagSchema).min(1).describe('The signals of the device.'),
-  })
-  .strict();
+export const deviceSchema = z.strictObject({
+  id: z
+    .string()
+    .min(1)
+    .max(256)
+    .describe(
+      'Device id (`deviceId`). With `count`, `{n}` is replaced by 1..count (`{n:3}` pads to 3 digits: `001`); without `{n}`, `-{n}` is appended.',
+    ),
+  count: z.number().int().positive().max(1_000_000).default(1).describe('Number of devices made from this entry.'),
+  labels: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('Labels attached to every point as `tags` (`{n}` replaced as in `id`), e.g. `{ line: A }`.'),
+  quality: qualitySchema.optional().describe("Quality flips for all tags of this device; default: the source's."),
+  tags: z.array(tagSchema).min(1).describe('The signals of the device.'),
+});
 
 /** The demo device used when `devices` is a number and no `template` is given. */
 export const DEFAULT_TEMPLATE: z.input<typeof deviceSchema> = {
@@ -166,65 +162,60 @@ export const DEFAULT_TEMPLATE: z.input<typeof deviceSchema> = {
  * zod reports a failed union as a bare "Invalid input"; this points at the problem inside the
  * branch the user meant (a list: the first issue in it, with its path below `devices`).
  */
-const devicesError: z.ZodErrorMap = (issue, ctx) => {
-  if (issue.code === z.ZodIssueCode.invalid_union && Array.isArray(ctx.data)) {
-    const inner = issue.unionErrors[1]?.issues[0];
+const devicesError: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === 'invalid_union' && Array.isArray(issue.input)) {
+    // Paths inside a union branch are relative to the union's input.
+    const inner = issue.errors[1]?.[0];
     if (inner)
-      return {
-        message: `${inner.path
-          .slice(issue.path.length)
-          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))
-          .join('')}: ${inner.message}`.replace(/^\./, ''),
-      };
+      return `${inner.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${inner.message}`.replace(
+        /^\./,
+        '',
+      );
   }
-  if (issue.code === z.ZodIssueCode.invalid_union && typeof ctx.data !== 'number') {
-    return { message: 'must be a number of devices or a list of devices' };
+  if (issue.code === 'invalid_union' && typeof issue.input !== 'number') {
+    return 'must be a number of devices or a list of devices';
   }
-  return { message: ctx.defaultError };
+  return undefined;
 };
 
 /** The simulator's config: `type: simulator` plus these fields. */
-export const simulatorConfigSchema = z
-  .object({
-    devices: z
-      .union([z.number().int().positive().max(1_000_000), z.array(deviceSchema).min(1)], { errorMap: devicesError })
-      .default(3)
-      .describe(
-        'A list of devices, or a number N: N devices made from `template` (a demo device with five tags when unset).',
-      ),
-    template: deviceSchema
-      .omit({ count: true })
-      .optional()
-      .describe('The device that `devices: N` copies; its `id` should contain `{n}`.'),
-    rate: z
-      .number()
-      .positive()
-      .max(100_000)
-      .optional()
-      .describe('Default samples per second of every tag. Overrides `interval`.'),
-    interval: durationSchema.default('1s').describe('Default time between samples of every tag.'),
-    jitter: durationSchema.default(0).describe('Default random variation (±) of each gap between samples.'),
-    quality: qualitySchema
-      .default({})
-      .describe('Default quality flips: probabilities of `BAD` and `UNCERTAIN` samples.'),
-    seed: z
-      .number()
-      .int()
-      .optional()
-      .describe('Random seed: the same seed gives the same values (timing aside). Unset = random.'),
-    tick: durationSchema
-      .default('100ms')
-      .describe(
-        'How often due samples are collected and emitted as one batch. Larger ticks mean bigger, fewer batches.',
-      ),
-    max_batch: z
-      .number()
-      .int()
-      .positive()
-      .default(10_000)
-      .describe('Largest batch handed to the gateway in one call; a tick with more is split.'),
-  })
-  .strict();
+export const simulatorConfigSchema = z.strictObject({
+  devices: z
+    .union([z.number().int().positive().max(1_000_000), z.array(deviceSchema).min(1)], { error: devicesError })
+    .default(3)
+    .describe(
+      'A list of devices, or a number N: N devices made from `template` (a demo device with five tags when unset).',
+    ),
+  template: deviceSchema
+    .omit({ count: true })
+    .optional()
+    .describe('The device that `devices: N` copies; its `id` should contain `{n}`.'),
+  rate: z
+    .number()
+    .positive()
+    .max(100_000)
+    .optional()
+    .describe('Default samples per second of every tag. Overrides `interval`.'),
+  interval: durationSchema.prefault('1s').describe('Default time between samples of every tag.'),
+  jitter: durationSchema.prefault(0).describe('Default random variation (±) of each gap between samples.'),
+  quality: qualitySchema
+    .prefault({})
+    .describe('Default quality flips: probabilities of `BAD` and `UNCERTAIN` samples.'),
+  seed: z
+    .number()
+    .int()
+    .optional()
+    .describe('Random seed: the same seed gives the same values (timing aside). Unset = random.'),
+  tick: durationSchema
+    .prefault('100ms')
+    .describe('How often due samples are collected and emitted as one batch. Larger ticks mean bigger, fewer batches.'),
+  max_batch: z
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe('Largest batch handed to the gateway in one call; a tick with more is split.'),
+});
 
 export type SimulatorConfig = z.output<typeof simulatorConfigSchema>;
 export type SimulatorConfigInput = z.input<typeof simulatorConfigSchema>;

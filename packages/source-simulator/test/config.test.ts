@@ -144,31 +144,33 @@ describe('config', () => {
     expect(issues({ devices: [{ id: 'd', tags: [{ name: 't', generator: 'sine', period: 'soon' }] }] })[0]).toMatch(
       /^devices.0.tags.0.period: invalid duration "soon"/,
     );
-    expect(issues({ quality: { bad: 1.5 } })[0]).toMatch(/^quality.bad: Number must be less than or equal to 1/);
+    expect(issues({ quality: { bad: 1.5 } })[0]).toMatch(/^quality.bad: Too big: expected number to be <=1/);
     expect(issues({ quality: { bad: 0.6, uncertain: 0.6 } })[0]).toMatch(
       /^quality: bad \+ uncertain must not exceed 1/,
     );
-    expect(issues({ rate: -1 })[0]).toMatch(/^rate: Number must be greater than 0/);
+    expect(issues({ rate: -1 })[0]).toMatch(/^rate: Too small: expected number to be >0/);
     expect(issues({ devices: [{ id: 'd', tags: [{ name: 't', generator: 'sine', amplitude: 3 }] }] })[0]).toMatch(
       /^devices.0.tags.0: Unrecognized key.*amplitude/,
     );
-    expect(issues({ devices: [{ id: 'd', tags: [] }] })[0]).toMatch(/^devices.0.tags: Array must contain at least 1/);
+    expect(issues({ devices: [{ id: 'd', tags: [] }] })[0]).toMatch(
+      /^devices.0.tags: Too small: expected array to have >=1 items/,
+    );
     expect(issues({ devices: 'many' })[0]).toBe('devices: must be a number of devices or a list of devices');
-    expect(issues({ devices: 0 })[0]).toMatch(/^devices: Number must be greater than 0/);
+    expect(issues({ devices: 0 })[0]).toMatch(/^devices: Too small: expected number to be >0/);
   });
 
   it('describes every field', () => {
     const undocumented: string[] = [];
     const visit = (schema: unknown, path: string): void => {
-      const def = (schema as { _def: Record<string, unknown> })._def;
-      const shape = typeof def.shape === 'function' ? (def.shape as () => Record<string, unknown>)() : undefined;
+      const def = (schema as { _zod: { def: Record<string, unknown> } })._zod.def;
+      const shape = def.type === 'object' ? (def.shape as Record<string, unknown>) : undefined;
       if (shape) {
         for (const [key, field] of Object.entries(shape)) {
           if (!(field as { description?: string }).description) undocumented.push(`${path}${key}`);
           visit(field, `${path}${key}.`);
         }
       }
-      for (const inner of ['innerType', 'schema', 'type'])
+      for (const inner of ['innerType', 'in', 'element'])
         if (def[inner] && typeof def[inner] === 'object') visit(def[inner], path);
       if (Array.isArray(def.options)) for (const o of def.options) visit(o, path);
     };

@@ -1,5 +1,5 @@
 import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
-import type { ZodIssue } from 'zod';
+import type { z } from '@bifrost/core';
 
 /** One problem in a config file: where (dotted YAML path and 1-based line) and what. */
 export interface ConfigIssue {
@@ -56,14 +56,14 @@ export class LineLocator {
 
 /** Turns zod issues (paths relative to `base`) into config issues with lines; unknown keys get one issue each. */
 export function zodIssuesToConfigIssues(
-  issues: readonly ZodIssue[],
+  issues: readonly z.core.$ZodIssue[],
   base: readonly PathSegment[],
   locator: LineLocator | undefined,
   mapPath: (p: PathSegment[]) => PathSegment[] = (p) => p,
 ): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const issue of issues) {
-    const rel = issue.path as PathSegment[];
+    const rel = issue.path.map((s) => (typeof s === 'symbol' ? String(s) : s));
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const full = [...base, ...mapPath([...rel, key])];
@@ -72,9 +72,17 @@ export function zodIssuesToConfigIssues(
       continue;
     }
     const full = [...base, ...mapPath(rel)];
-    out.push({ path: formatPath(full), line: locator?.lineOf(full), message: issue.message });
+    out.push({ path: formatPath(full), line: locator?.lineOf(full), message: messageOf(issue) });
   }
   return out;
+}
+
+/**
+ * The issue's message; a missing field reads `Required` as it did under zod 3, rather than zod 4's
+ * `Invalid input: expected string, received undefined`.
+ */
+function messageOf(issue: z.core.$ZodIssue): string {
+  return issue.code === 'invalid_type' && / received undefined$/.test(issue.message) ? 'Required' : issue.message;
 }
 
 /** One line per issue: `file:12 gateway.cloud.connectors.a.timeout: must be a duration like 5s`. */

@@ -1,8 +1,16 @@
-import type { ConnectorDefinition, SourceDefinition } from '@bifrost/core';
-import { zodToJsonSchema } from 'zod-to-json-schema';
+import { z, type ConnectorDefinition, type SourceDefinition } from '@bifrost/core';
 import { configFileSchema, sourceEntrySchema } from './schema.js';
 
 type Json = Record<string, unknown>;
+
+/**
+ * zod 4's converter, as the config is written: draft-07 (what editors and Ajv read by default), the
+ * input side of transforms (a duration is a number or a string), fields with defaults optional.
+ * Descriptions, defaults, `examples` and the secret mark (`x-secret`, `writeOnly`) come along.
+ */
+function toJsonSchema(schema: z.core.$ZodType): Json {
+  return z.toJSONSchema(schema, { target: 'draft-7', io: 'input', unrepresentable: 'any', reused: 'inline' }) as Json;
+}
 
 /**
  * JSON Schema (draft-07) of the whole config file for editor completion: the gateway schema, with
@@ -10,9 +18,8 @@ type Json = Record<string, unknown>;
  * for connectors, the entry itself for sources).
  */
 export function configJsonSchema(plugins: { connectors: ConnectorDefinition[]; sources: SourceDefinition[] }): Json {
-  const root = zodToJsonSchema(configFileSchema, { name: 'BifrostConfig', $refStrategy: 'none' }) as Json;
-  const defs = root.definitions as Record<string, Json>;
-  const gateway = (defs.BifrostConfig!.properties as Record<string, Json>).gateway!;
+  const root: Json = { title: 'BifrostConfig', ...toJsonSchema(configFileSchema) };
+  const gateway = (root.properties as Record<string, Json>).gateway!;
   const props = gateway.properties as Record<string, Json>;
   const cloudProps = props.cloud!.properties as Record<string, Json>;
 
@@ -35,7 +42,7 @@ export function configJsonSchema(plugins: { connectors: ConnectorDefinition[]; s
 
 /** A plugin's schema without the keys the host handles (`endpoint` lives beside `provider_config`). */
 function pluginSchema(schema: ConnectorDefinition['configSchema'], omit: string[]): Json {
-  const s = zodToJsonSchema(schema, { $refStrategy: 'none', effectStrategy: 'input' }) as Json;
+  const s = toJsonSchema(schema);
   delete s.$schema;
   const props = s.properties as Record<string, unknown> | undefined;
   if (props) for (const k of omit) delete props[k];

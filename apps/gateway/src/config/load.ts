@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { secretPaths } from '@bifrost/core/host';
 import { configFileSchema, type GatewayConfig } from './schema.js';
 import { LineLocator, formatPath, zodIssuesToConfigIssues, type ConfigIssue, type PathSegment } from './issues.js';
-import { SecretRegistry, isSecretKey } from './secrets.js';
+import { SecretRegistry, isSecretKey, registerSecrets } from './secrets.js';
+
+/** Fields of the gateway's own schema marked with `secret()` (`gateway.api.token`, ...). */
+const GATEWAY_SECRET_PATHS = secretPaths(configFileSchema);
 
 /** A config file parsed and checked against the gateway schema (plugin schemas are checked later, see `resolvePlugins`). */
 export interface LoadedConfig {
@@ -81,6 +85,7 @@ export function parseConfigText(
   }
   issues.push(...inlineSecretFiles(raw, [], baseDir, locator, secrets));
   collectSecretValues(raw, secrets);
+  registerSecrets(secrets, GATEWAY_SECRET_PATHS, raw);
 
   const parsed = configFileSchema.safeParse(raw ?? {});
   // A value emptied by a missing ${VAR} is reported once, as the missing variable.

@@ -6,7 +6,11 @@ export const REDACTED = '***';
 /** The password of a URL's user info (`mqtt://bob:PASS@host`): group 1 is what stays, group 2 the password. */
 const URL_PASSWORD_RE = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)([^/\s@]+)@/gi;
 
-/** True for config keys whose values are secrets: `password`, `key_passphrase`, `token`, `sas_key`, ... */
+/**
+ * True for config keys whose names say they hold secrets: `password`, `key_passphrase`, `token`,
+ * `sas_key`, ... A safety net beside the schemas' own marks ({@link registerSecrets}): it also covers
+ * settings of plugins that are not loaded (disabled connectors) and values before validation.
+ */
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY_RE.test(key);
 }
@@ -44,7 +48,7 @@ export class SecretRegistry {
     }
   }
 
-  /** Registers a key a plugin marked secret in its schema (`.describe('... (secret)')`). */
+  /** Registers a key a schema marks with `secret()` (the last segment of its path). */
   addKey(key: string): void {
     this.extraKeys.add(key);
   }
@@ -86,6 +90,34 @@ export class SecretRegistry {
     }
     return out;
   }
+}
+
+/**
+ * Registers the secret fields of a schema, as {@link secretPaths} lists them (`password`,
+ * `sasl.password`, `users.*.token`, `brokers[].token`): their keys (last path segment) are redacted
+ * wherever they appear, and their string values in `input` (the settings as written) are redacted
+ * in any text, such as an error message that echoes one.
+ */
+export function registerSecrets(secrets: SecretRegistry, paths: readonly string[], input: unknown): void {
+  for (const path of paths) {
+    const segments = path.split('.');
+    const key = segments[segments.length - 1]!.replace(/\[\]$/, '');
+    if (key !== '*') secrets.addKey(key);
+    for (const v of valuesAt(input, segments)) if (typeof v === 'string') secrets.add(v);
+  }
+}
+
+/** The values at a dotted path with `*` (any key) and `[]` (any item) segments. */
+function valuesAt(node: unknown, segments: readonly string[]): unknown[] {
+  if (!segments.length) return [node];
+  if (node === null || typeof node !== 'object') return [];
+  const [head, ...rest] = segments as [string, ...string[]];
+  const list = head.endsWith('[]');
+  const key = list ? head.slice(0, -2) : head;
+  const children: unknown[] =
+    key === '*' ? Object.values(node) : key === '' ? [node] : [(node as Record<string, unknown>)[key]];
+  const next = list ? children.flatMap((c): unknown[] => (Array.isArray(c) ? (c as unknown[]) : [])) : children;
+  return next.flatMap((c) => valuesAt(c, rest));
 }
 
 function escapeRe(s: string): string {

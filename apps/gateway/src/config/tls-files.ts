@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { type TlsMaterial } from '@bifrost/core';
+import type { TlsMaterial } from '@bifrost/core';
 import { loadTlsMaterial, type TlsFileOptions } from '@bifrost/core/host';
 import type { ConnectorEntry } from './schema.js';
 

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { type DataPoint } from '@bifrost/core';
+import type { DataPoint } from '@bifrost/core';
 import {
   parsePoints,
   PointValidationError,

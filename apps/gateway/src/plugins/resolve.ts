@@ -1,10 +1,10 @@
 import type { ConnectorDefinition, SourceDefinition } from '@bifrost/core';
-import { batchSizeWarning } from '@bifrost/core/host';
+import { batchSizeWarning, secretPaths } from '@bifrost/core/host';
 import { deliveryOptions } from '../config/host-settings.js';
-import type { z } from 'zod';
 import type { ConfigIssue, PathSegment } from '../config/issues.js';
 import { formatPath, zodIssuesToConfigIssues } from '../config/issues.js';
 import type { LoadedConfig } from '../config/load.js';
+import { registerSecrets } from '../config/secrets.js';
 import type { ConnectorEntry, GatewayConfig, SourceEntry } from '../config/schema.js';
 import {
   candidateNames,
@@ -75,26 +75,6 @@ function sourcePluginInput(entry: SourceEntry): Record<string, unknown> {
   return Object.fromEntries(Object.entries(entry).filter(([k]) => !SOURCE_HOST_KEYS.has(k)));
 }
 
-/** Field names a plugin schema marks secret with `.describe('... (secret)')`. */
-export function secretKeysOf(schema: z.ZodTypeAny): string[] {
-  let s: z.ZodTypeAny | undefined = schema;
-  for (let i = 0; i < 10 && s; i++) {
-    const def = s._def as {
-      typeName?: string;
-      schema?: z.ZodTypeAny;
-      innerType?: z.ZodTypeAny;
-      shape?: () => Record<string, z.ZodTypeAny>;
-    };
-    if (def.typeName === 'ZodObject' && def.shape) {
-      return Object.entries(def.shape())
-        .filter(([, v]) => /\(secret\)/i.test(v.description ?? ''))
-        .map(([k]) => k);
-    }
-    s = def.schema ?? def.innerType;
-  }
-  return [];
-}
-
 async function findAndLoad<R extends PluginRole>(
   role: R,
   type: string,
@@ -135,8 +115,9 @@ export async function resolvePlugins(
     const base: PathSegment[] = ['gateway', 'cloud', 'connectors', name];
     try {
       const { plugin, definition } = await findAndLoad('connector', entry.type, entry.plugin, found, loaded.baseDir);
-      for (const k of secretKeysOf(definition.configSchema)) loaded.secrets.addKey(k);
       const input = connectorPluginInput(entry, opts.embeddedUrl ?? embeddedUrlOf(cfg), definition.endpointAliases);
+      // Fields the plugin marks with secret(): redacted by key everywhere, and their values in any text.
+      registerSecrets(loaded.secrets, secretPaths(definition.configSchema), input);
       const parsed = definition.configSchema.safeParse(input);
       if (!parsed.success) {
         const alias = definition.endpointAliases.find((a) => entry.provider_config?.[a] !== undefined);
@@ -167,8 +148,9 @@ export async function resolvePlugins(
     const base: PathSegment[] = ['gateway', 'sources', name];
     try {
       const { plugin, definition } = await findAndLoad('source', entry.type, entry.plugin, found, loaded.baseDir);
-      for (const k of secretKeysOf(definition.configSchema)) loaded.secrets.addKey(k);
-      const parsed = definition.configSchema.safeParse(sourcePluginInput(entry));
+      const input = sourcePluginInput(entry);
+      registerSecrets(loaded.secrets, secretPaths(definition.configSchema), input);
+      const parsed = definition.configSchema.safeParse(input);
       if (!parsed.success) {
         issues.push(...zodIssuesToConfigIssues(parsed.error.issues, base, loaded.locator));
         continue;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import { z } from '@bifrost/core';
 import { optionSections, optionSectionsMarkdown, optionsTable } from './index.js';
 
 const rule = z.object({ name: z.string().describe('Rule name.') }).strict();
@@ -7,19 +7,19 @@ const config = z.object({
   port: z.number().int().default(8080).describe('Port.'),
   api: z
     .object({ host: z.string().default('127.0.0.1').describe('Host.') })
-    .default({})
+    .prefault({})
     .describe('REST API.'),
   connectors: z
-    .record(z.object({ type: z.string().describe('Plugin type.') }))
+    .record(z.string(), z.object({ type: z.string().describe('Plugin type.') }))
     .default({})
     .describe('Connectors by name.'),
   rules: z.array(rule).optional().describe('Routing rules.'),
-  labels: z.record(z.string()).optional().describe('Plain map: no section of its own.'),
+  labels: z.record(z.string(), z.string()).optional().describe('Plain map: no section of its own.'),
 });
 
 describe('optionSections', () => {
   it('walks nested objects, maps of objects and lists of objects depth first, through wrappers', () => {
-    const sections = optionSections(config.default({}), 'gateway');
+    const sections = optionSections(config.prefault({}), 'gateway');
     expect(sections.map((s) => [s.path, s.description])).toEqual([
       ['gateway', ''],
       ['gateway.api', 'REST API.'],

@@ -1,7 +1,8 @@
 // `@bifrost/connector-testkit/docs`: a plugin's README option table, generated from its zod config
 // schema (the single source of truth). No vitest here: the root `pnpm docs:tables` script imports it.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { durationSchema } from '@bifrost/core';
+import { durationSchema, z } from '@bifrost/core';
+import { isSecretSchema } from '@bifrost/core/host';
 
 /** Start marker of the generated table in a README (anything may follow `options:start` inside the comment). */
 export const OPTIONS_START = '<!-- options:start (generated from the config schema by `pnpm docs:tables`) -->';
@@ -9,20 +10,54 @@ export const OPTIONS_START = '<!-- options:start (generated from the config sche
 export const OPTIONS_END = '<!-- options:end -->';
 
 /**
- * The zod v3 internals this generator reads. Typed structurally so the testkit needs no zod at
- * runtime and accepts schemas from any zod 3 copy.
+ * The zod 4 internals this generator reads (`_zod.def`). Typed structurally so it
+ * accepts schemas from any zod 4 copy; descriptions, examples and the secret mark come from zod's
+ * global metadata registry, which every zod 4 copy shares.
  */
 interface ZodNode {
-  readonly _def: { readonly typeName?: string; readonly [key: string]: unknown };
-  readonly description?: string;
+  readonly _zod: {
+    readonly def: { readonly type?: string; readonly [key: string]: unknown };
+  };
+}
+
+function defOf(t: ZodNode): ZodNode['_zod']['def'] {
+  return t._zod.def;
+}
+
+/** `string` -> `ZodString`, for messages naming a schema type. */
+function zodName(type: string | undefined): string {
+  return type ? `Zod${type.charAt(0).toUpperCase()}${type.slice(1)}` : 'an unknown type';
+}
+
+/** Description of a field (set with `.describe()` or `.meta({ description })` on any wrapper layer). */
+function descriptionOf(field: ZodNode): string {
+  return metaOf(field)?.description ?? '';
+}
+
+/** `examples` metadata of a field, from its outermost layer that has some. */
+function examplesOf(field: ZodNode): unknown[] {
+  let t: ZodNode | undefined = field;
+  for (let i = 0; t && i < 32; i++) {
+    const ex = metaOf(t)?.examples;
+    if (Array.isArray(ex) && ex.length) return ex;
+    if (ex && typeof ex === 'object') return Object.values(ex as Record<string, unknown>);
+    t = (defOf(t).innerType ?? defOf(t).in) as ZodNode | undefined;
+  }
+  return [];
+}
+
+function metaOf(t: ZodNode): z.core.GlobalMeta | undefined {
+  return z.globalRegistry.get(t as unknown as z.core.$ZodType);
 }
 
 /** One row of the option table. */
 export interface OptionRow {
   key: string;
+  /** The type; a field marked with `secret()` reads e.g. `string (secret)`. */
   type: string;
   /** The default as JSON, `required`, or empty for an optional field without one. */
   default: string;
+  /** The field's description, then its `examples` metadata if any (`Examples: ...`). */
   description: string;
 }
 
@@ -30,11 +65,15 @@ export interface OptionRow {
 export function optionRows(schema: unknown): OptionRow[] {
   return Object.entries(objectShape(schema as ZodNode)).map(([key, field]) => {
     const { type, def, required } = inspect(field);
+    const examples = examplesOf(field);
+    const description = descriptionOf(field);
     return {
       key,
-      type,
+      type: isSecretSchema(field) ? `${type} (secret)` : type,
       default: def === undefined ? (required ? 'required' : '') : `\`${JSON.stringify(def)}\``,
-      description: field.description ?? '',
+      description: examples.length
+        ? `${description}${description ? ' ' : ''}Examples: ${examples.map((e) => `\`${JSON.stringify(e)}\``).join(', ')}.`
+        : description,
     };
   });
 }
@@ -64,16 +103,16 @@ export function optionSections(schema: unknown, path: string, description = ''):
   const sections: OptionSection[] = [{ path, description, rows: optionRows(root) }];
   for (const [key, field] of Object.entries(shape)) {
     const { t } = unwrap(field);
-    const d = t._def;
+    const d = defOf(t);
     const child =
-      d.typeName === 'ZodObject'
+      d.type === 'object'
         ? { path: `${path}.${key}`, schema: t }
-        : d.typeName === 'ZodRecord' && isObject(d.valueType as ZodNode)
+        : d.type === 'record' && isObject(d.valueType as ZodNode)
           ? { path: `${path}.${key}.<name>`, schema: d.valueType as ZodNode }
-          : d.typeName === 'ZodArray' && isObject(d.type as ZodNode)
-            ? { path: `${path}.${key}[]`, schema: d.type as ZodNode }
+          : d.type === 'array' && isObject(d.element as ZodNode)
+            ? { path: `${path}.${key}[]`, schema: d.element as ZodNode }
             : undefined;
-    if (child) sections.push(...optionSections(child.schema, child.path, field.description ?? ''));
+    if (child) sections.push(...optionSections(child.schema, child.path, descriptionOf(field)));
   }
   return sections;
 }
@@ -92,7 +131,7 @@ function rowsTable(rows: OptionRow[]): string {
 }
 
 function isObject(t: ZodNode): boolean {
-  return unwrap(t).t._def.typeName === 'ZodObject';
+  return defOf(unwrap(t).t).type === 'object';
 }
 
 /**
@@ -121,14 +160,12 @@ export function writeReadmeOptionsTable(readmePath: string, schema: unknown): bo
 function objectShape(schema: ZodNode): Record<string, ZodNode> {
   let t = schema;
   for (;;) {
-    const def = t._def;
-    if (def.typeName === 'ZodObject') return (def.shape as () => Record<string, ZodNode>)();
-    if (def.typeName === 'ZodEffects') t = def.schema as ZodNode;
-    else if (def.typeName === 'ZodPipeline') t = def.in as ZodNode;
-    else if (def.typeName === 'ZodBranded' || def.typeName === 'ZodReadonly')
-      t = (def.type ?? def.innerType) as ZodNode;
-    else
-      throw new Error(`options table: the config schema must be a z.object (got ${def.typeName ?? 'an unknown type'})`);
+    const def = defOf(t);
+    if (def.type === 'object') return def.shape as Record<string, ZodNode>;
+    // Refinements are checks on the object itself in zod 4; transforms are pipes.
+    if (def.type === 'pipe') t = def.in as ZodNode;
+    else if (def.type === 'readonly') t = def.innerType as ZodNode;
+    else throw new Error(`options table: the config schema must be a z.object (got ${zodName(def.type)})`);
   }
 }
 
@@ -138,24 +175,26 @@ function inspect(field: ZodNode): { type: string; def: unknown; required: boolea
   return { type: typeName(t), def, required };
 }
 
-/** The type under optional/default/effects layers, with the default and whether the field is required. */
+/**
+ * The type under optional/default/prefault/pipe layers, with the default and whether the field is
+ * required. A `.prefault()` value is the default as users write it (`"30s"`), as a zod 3 default was.
+ */
 function unwrap(field: ZodNode): { t: ZodNode; def: unknown; required: boolean } {
   let t = field;
   let def: unknown;
   let required = true;
   for (;;) {
     if (t === (durationSchema as unknown)) break;
-    const d = t._def;
-    if (d.typeName === 'ZodDefault') {
-      def = (d.defaultValue as () => unknown)();
+    const d = defOf(t);
+    if (d.type === 'default' || d.type === 'prefault') {
+      if (def === undefined) def = d.defaultValue;
       required = false;
       t = d.innerType as ZodNode;
-    } else if (d.typeName === 'ZodOptional' || d.typeName === 'ZodNullable' || d.typeName === 'ZodCatch') {
+    } else if (d.type === 'optional' || d.type === 'nullable' || d.type === 'catch') {
       required = false;
       t = d.innerType as ZodNode;
-    } else if (d.typeName === 'ZodEffects') t = d.schema as ZodNode;
-    else if (d.typeName === 'ZodPipeline') t = d.in as ZodNode;
-    else if (d.typeName === 'ZodBranded') t = d.type as ZodNode;
+    } else if (d.type === 'readonly' || d.type === 'nonoptional') t = d.innerType as ZodNode;
+    else if (d.type === 'pipe') t = d.in as ZodNode;
     else break;
   }
   return { t, def, required };
@@ -163,32 +202,37 @@ function unwrap(field: ZodNode): { t: ZodNode; def: unknown; required: boolean }
 
 function typeName(t: ZodNode): string {
   if (t === (durationSchema as unknown)) return 'duration';
-  const d = t._def;
+  const d = defOf(t);
   const code = (v: unknown) => `\`${String(v)}\``;
-  switch (d.typeName) {
-    case 'ZodString':
+  switch (d.type ?? '') {
+    case 'string':
       return 'string';
-    case 'ZodNumber':
-      return (d.checks as Array<{ kind: string }>).some((c) => c.kind === 'int') ? 'integer' : 'number';
-    case 'ZodBoolean':
+    case 'number':
+      return ((d.checks ?? []) as ZodNode[]).some((c) => {
+        const format = defOf(c).format;
+        return typeof format === 'string' && format.includes('int');
+      })
+        ? 'integer'
+        : 'number';
+    case 'int':
+      return 'integer';
+    case 'boolean':
       return 'boolean';
-    case 'ZodLiteral':
-      return code(d.value);
-    case 'ZodEnum':
+    case 'literal':
       return (d.values as unknown[]).map(code).join(' | ');
-    case 'ZodNativeEnum':
-      return Object.values(d.values as object)
+    case 'enum':
+      return Object.values(d.entries as object)
         .map(code)
         .join(' | ');
-    case 'ZodUnion':
+    case 'union':
       return (d.options as ZodNode[]).map((o) => inspect(o).type).join(' | ');
-    case 'ZodArray':
-      return `list of ${inspect(d.type as ZodNode).type}`;
-    case 'ZodRecord':
+    case 'array':
+      return `list of ${inspect(d.element as ZodNode).type}`;
+    case 'record':
       return 'map';
-    case 'ZodObject':
+    case 'object':
       return 'object';
     default:
-      return (d.typeName ?? 'unknown').replace(/^Zod/, '').toLowerCase();
+      return d.type ?? 'unknown';
   }
 }

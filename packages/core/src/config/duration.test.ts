@@ -44,7 +44,7 @@ describe('parseDuration', () => {
 });
 
 describe('durationSchema', () => {
-  const schema = z.object({ timeout: durationSchema.default('30s') });
+  const schema = z.object({ timeout: durationSchema.prefault('30s') });
 
   it('parses to milliseconds and applies string defaults', () => {
     expect(schema.parse({ timeout: '2m' })).toEqual({ timeout: 120_000 });

@@ -50,14 +50,18 @@ export function parseDuration(input: string | number): number {
  */
 export const durationSchema = z
   .union([z.number(), z.string()], {
-    errorMap: () => ({ message: 'must be a duration like 500ms, 5s, 2m or 1h, or a number of milliseconds' }),
+    error: 'must be a duration like 500ms, 5s, 2m or 1h, or a number of milliseconds',
   })
   .transform((value, ctx) => {
     try {
       return parseDuration(value);
     } catch {
       ctx.addIssue({
-        code: z.ZodIssueCode.custom,
+        code: 'custom',
+        input: value,
+        // As in zod 3, a bad value does not abort: a union holding it (`devices: N | [...]`)
+        // reports this issue at its own path rather than a bare invalid_union.
+        continue: true,
         message: `invalid duration ${JSON.stringify(value)}: use a duration like 500ms, 5s, 2m or 1h, or a number of milliseconds`,
       });
       return z.NEVER;
