@@ -7,7 +7,7 @@ import { parseConfigText, type LoadedConfig } from '../src/config/load.js';
 import type { GatewayConfig } from '../src/config/schema.js';
 import { discoverPlugins, findByType, findExplicit, type PluginPackage } from '../src/plugins/discovery.js';
 import { loadPlugin, PluginApiMismatchError } from '../src/plugins/load.js';
-import { resolvePlugins } from '../src/plugins/resolve.js';
+import { connectorPluginInput, resolvePlugins } from '../src/plugins/resolve.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const dirs: string[] = [];
@@ -152,5 +152,24 @@ describe('plugin discovery', () => {
     symlinkSync(join(import.meta.dirname, '..', 'node_modules', 'zod'), join(dir, 'node_modules', 'zod'), 'dir');
     const r = await resolvePlugins(config(jsonlConfig(''), dir));
     expect(r.issues).toEqual([]);
+  });
+});
+
+describe('endpoint aliases', () => {
+  const entry = (provider_config: Record<string, unknown>, endpoint?: string) =>
+    ({ type: 'x', enabled: true, endpoint, provider_config }) as unknown as Parameters<typeof connectorPluginInput>[0];
+
+  it('passes a declared alias as endpoint, winning over endpoint, and joins lists', () => {
+    expect(connectorPluginInput(entry({ broker: 'mqtt://b:1', qos: 1 }, 'mqtt://a:1'), undefined, ['broker'])).toEqual({
+      endpoint: 'mqtt://b:1',
+      qos: 1,
+    });
+    expect(connectorPluginInput(entry({ brokers: ['k1:9092', 'k2:9092'] }), undefined, ['brokers'])).toEqual({
+      endpoint: 'k1:9092,k2:9092',
+    });
+    expect(connectorPluginInput(entry({ broker: 'embedded' }), 'mqtt://127.0.0.1:1883', ['broker'])).toEqual({
+      endpoint: 'mqtt://127.0.0.1:1883',
+    });
+    expect(connectorPluginInput(entry({ broker: 'x' }, 'mqtt://a:1'))).toEqual({ broker: 'x', endpoint: 'mqtt://a:1' });
   });
 });

@@ -19,7 +19,12 @@ export const QOS2_V311_MAX_INFLIGHT = 20;
 
 const brokerUrl = (field: string) =>
   z
-    .string()
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? `${field} (or provider_config.broker) is required, e.g. mqtt://localhost:1883`
+          : `${field} must be a broker URL string`,
+    })
     .min(1, `${field} must not be empty`)
     .refine(
       (u) => {
@@ -43,19 +48,14 @@ const channelTopic = (what: string, example: string) =>
 
 /**
  * The MQTT connector's settings: the connector-level `endpoint` plus `provider_config`, flattened,
- * in snake_case as written in YAML. The seed's `broker` key is accepted as an alias of `endpoint`
- * (it wins when both are set).
+ * in snake_case as written in YAML. The seed's `provider_config.broker` is an endpoint alias the
+ * host resolves (it wins when both are set).
  */
 export const mqttConfigSchema = z
   .strictObject({
-    endpoint: brokerUrl('endpoint')
-      .optional()
-      .describe(
-        `Broker URL, e.g. \`mqtt://broker:1883\`, \`mqtts://broker:8883\` (TLS; certificates come from the connector's TLS files) or \`ws://broker:8080/mqtt\`. Schemes: ${BROKER_SCHEMES.join(', ')}.`,
-      ),
-    broker: brokerUrl('broker')
-      .optional()
-      .describe("Broker URL (the seed's `provider_config.broker`); overrides `endpoint`."),
+    endpoint: brokerUrl('endpoint').describe(
+      `Broker URL, e.g. \`mqtt://broker:1883\`, \`mqtts://broker:8883\` (TLS; certificates come from the connector's TLS files) or \`ws://broker:8080/mqtt\`. Schemes: ${BROKER_SCHEMES.join(', ')}.`,
+    ),
     client_id: z
       .string()
       .min(1)
@@ -73,7 +73,7 @@ export const mqttConfigSchema = z
         'MQTT protocol: `4` = 3.1.1 (every broker, including the embedded aedes), `5` = MQTT 5 (adds the `bifrost-id` user property and per-message reason codes).',
       ),
     qos: z
-      .union([z.literal(0), z.literal(1), z.literal(2)])
+      .union([z.literal(0), z.literal(1), z.literal(2)], { error: 'qos must be 0, 1 or 2' })
       .default(1)
       .describe(
         'Quality of service. `1` (default) and `2`: a write succeeds only after every PUBACK / PUBCOMP. `0`: fire and forget, a point counts as sent once written to the socket (at-most-once; may lose data).',
@@ -140,13 +140,6 @@ export const mqttConfigSchema = z
       ),
   })
   .superRefine((c, ctx) => {
-    if (c.endpoint === undefined && c.broker === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['endpoint'],
-        message: 'endpoint (or provider_config.broker) is required, e.g. mqtt://localhost:1883',
-      });
-    }
     if (!c.clean_session && c.client_id === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -165,7 +158,7 @@ export function maxInflightOf(config: MqttConfig): number {
   return config.qos === 2 && config.protocol_version === 4 ? QOS2_V311_MAX_INFLIGHT : DEFAULT_MAX_INFLIGHT;
 }
 
-/** The broker URL to use: `broker` wins over `endpoint`. Only call on a validated config. */
+/** The broker URL. Only call on a validated config. */
 export function brokerUrlOf(config: MqttConfig): URL {
-  return new URL((config.broker ?? config.endpoint)!);
+  return new URL(config.endpoint);
 }

@@ -12,6 +12,7 @@ const mqtt = defineConnector({
   type: 'mqtt',
   configSchema: mqttConfigSchema,
   capabilities: { ordering: 'none', maxBatch: 5000 },
+  endpointAliases: ['broker'],
   create: (config, ctx) => new MqttConnector(config, ctx),
 });
 

@@ -7,7 +7,6 @@ describe('mqttConfigSchema', () => {
   it('accepts the seed 001 examples as written (endpoint flattened with provider_config)', () => {
     const local = mqttConfigSchema.parse({
       endpoint: 'tcp://localhost:1883',
-      broker: 'tcp://localhost:1883',
       client_id: 'bifrost-gateway',
       qos: 1,
       topic_prefix: 'bifrost/industrial',
@@ -21,7 +20,6 @@ describe('mqttConfigSchema', () => {
     });
     const production = mqttConfigSchema.parse({
       endpoint: 'tls://mqtt.example.com:8883',
-      broker: 'tls://mqtt.example.com:8883',
       client_id: 'bifrost-gateway-001',
       username: 'username',
       password: 'password',
@@ -35,9 +33,9 @@ describe('mqttConfigSchema', () => {
     expect(brokerUrlOf(production).protocol).toBe('tls:');
   });
 
-  it('lets broker win over endpoint', () => {
-    const c = mqttConfigSchema.parse({ endpoint: 'mqtt://a:1883', broker: 'mqtt://b:1883' });
-    expect(brokerUrlOf(c).host).toBe('b:1883');
+  it('declares the seed key broker as an endpoint alias for the host to resolve', async () => {
+    const { default: mqtt } = await import('../src/index.js');
+    expect(mqtt.endpointAliases).toEqual(['broker']);
   });
 
   it('names the field at fault', () => {
@@ -48,7 +46,7 @@ describe('mqttConfigSchema', () => {
     };
     expect(bad({})).toEqual([expect.stringMatching(/^endpoint: endpoint \(or provider_config.broker\) is required/)]);
     expect(bad({ endpoint: 'http://x' })[0]).toMatch(/^endpoint: endpoint must be a URL like mqtt:\/\//);
-    expect(bad({ endpoint: 'mqtt://x', qos: 3 })[0]).toMatch(/^qos: /);
+    expect(bad({ endpoint: 'mqtt://x', qos: 3 })[0]).toBe('qos: qos must be 0, 1 or 2');
     expect(bad({ endpoint: 'mqtt://x', clean_session: false })[0]).toMatch(
       /^client_id: client_id is required when clean_session is false/,
     );
