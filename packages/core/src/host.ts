@@ -7,6 +7,7 @@ export { isApiCompatible, isConnectorDefinition, isSourceDefinition, PLUGIN_BRAN
 export { ERROR_BRAND, labelError } from './errors.js';
 export { isSecretSchema, secretPaths, SECRET_META_KEY } from './config/secret.js';
 export { dataPointInputSchema, parsePoints, PointValidationError } from './data-point.js';
+export { DEFAULT_MAX_NAME_LENGTH, MAX_TIMESTAMP_MS, MAX_VALUE_DEPTH, nameProblem } from './point-checks.js';
 export type * from './tls/types.js';
 export * from './queue/types.js';
 export { createMemoryQueue } from './queue/memory-queue.js';

@@ -1,3 +1,8 @@
+import { MAX_TIMESTAMP_MS } from '@bifrost/core/host';
+
+/** Largest dead-letter page served at once. */
+export const MAX_DEAD_LETTER_PAGE = 10_000;
+
 /** One REST route, as documented in `/openapi.json`. */
 export interface RouteDoc {
   method: 'GET' | 'POST';
@@ -145,25 +150,53 @@ export const ROUTES: readonly RouteDoc[] = [
   },
 ];
 
+/** Names the server accepts: no control characters (see core's `nameProblem`), 1 to 256 characters. */
+const nameSchema = (description: string) => ({
+  type: 'string',
+  minLength: 1,
+  maxLength: 256,
+  pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$',
+  description,
+});
+
+const pointProperties = {
+  id: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 128,
+    description: 'Stable id, unique within a request; a UUIDv7 is assigned when absent',
+  },
+  value: {
+    oneOf: [{ type: 'number' }, { type: 'string', maxLength: 65_536 }, { type: 'boolean' }, { type: 'object' }],
+    description: 'An object value nests at most 32 levels',
+  },
+  quality: { type: 'string', minLength: 1, maxLength: 64, default: 'GOOD' },
+  timestamp: {
+    oneOf: [
+      { type: 'integer', minimum: 0, maximum: MAX_TIMESTAMP_MS, description: 'epoch ms' },
+      { type: 'string', format: 'date-time' },
+    ],
+  },
+  unit: { type: 'string', maxLength: 64 },
+  tags: { type: 'object', additionalProperties: { type: 'string' } },
+  priority: { type: 'integer', minimum: 0, maximum: 9 },
+};
+
+/** One point, exactly as strict as the server: camelCase names or their snake_case aliases, nothing else. */
 const pointSchema = {
   type: 'object',
-  required: ['deviceId', 'tagName', 'value'],
-  properties: {
-    id: { type: 'string', description: 'Stable id; a UUIDv7 is assigned when absent' },
-    deviceId: { type: 'string', description: 'Also accepted as device_id' },
-    tagName: { type: 'string', description: 'Also accepted as tag_name' },
-    value: { oneOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }, { type: 'object' }] },
-    quality: { type: 'string', default: 'GOOD' },
-    timestamp: {
-      oneOf: [
-        { type: 'integer', description: 'epoch ms' },
-        { type: 'string', format: 'date-time' },
-      ],
+  oneOf: [
+    {
+      required: ['deviceId', 'tagName', 'value'],
+      properties: { ...pointProperties, deviceId: nameSchema('Device id'), tagName: nameSchema('Tag name') },
+      additionalProperties: false,
     },
-    unit: { type: 'string' },
-    tags: { type: 'object', additionalProperties: { type: 'string' } },
-    priority: { type: 'integer', minimum: 0, maximum: 9 },
-  },
+    {
+      required: ['device_id', 'tag_name', 'value'],
+      properties: { ...pointProperties, device_id: nameSchema('Device id'), tag_name: nameSchema('Tag name') },
+      additionalProperties: false,
+    },
+  ],
 };
 
 const BODIES = {
@@ -171,12 +204,21 @@ const BODIES = {
     oneOf: [
       pointSchema,
       { type: 'array', items: pointSchema },
-      { type: 'object', required: ['points'], properties: { points: { type: 'array', items: pointSchema } } },
+      {
+        type: 'object',
+        required: ['points'],
+        properties: { points: { type: 'array', items: pointSchema } },
+        additionalProperties: false,
+      },
     ],
   },
   deadLetterFilter: {
     type: 'object',
-    properties: { connector: { type: 'string' }, seqs: { type: 'array', items: { type: 'integer' } } },
+    properties: {
+      connector: { type: 'string' },
+      seqs: { type: 'array', items: { type: 'integer', minimum: 0 } },
+    },
+    additionalProperties: false,
   },
 };
 
@@ -198,7 +240,10 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         name: q,
         in: 'query',
         required: false,
-        schema: { type: q === 'connector' ? 'string' : 'integer' },
+        schema:
+          q === 'connector'
+            ? { type: 'string' }
+            : { type: 'integer', minimum: 0, ...(q === 'limit' ? { maximum: MAX_DEAD_LETTER_PAGE } : {}) },
       });
     paths[r.path] ??= {};
     paths[r.path]![r.method.toLowerCase()] = {

@@ -23,7 +23,7 @@ import type { Logger as PinoLogger } from 'pino';
 import type { SecretRegistry } from '../config/secrets.js';
 import { dashboardHtml } from './dashboard.js';
 import { MetricsHistory, type HistoryOptions } from './history.js';
-import { buildOpenApi, ROUTES } from './openapi.js';
+import { buildOpenApi, MAX_DEAD_LETTER_PAGE, ROUTES } from './openapi.js';
 
 /** What the HTTP API serves. */
 export interface ApiDeps {
@@ -80,6 +80,8 @@ function pointsFromBody(body: unknown): DataPoint[] {
     ]);
   }
   if (typeof body === 'object' && !Array.isArray(body) && 'points' in body) {
+    const extra = Object.keys(body).find((k) => k !== 'points');
+    if (extra !== undefined) throw new PointValidationError([{ path: extra, message: 'unknown field beside points' }]);
     const list = (body as { points: unknown }).points;
     if (!Array.isArray(list))
       throw new PointValidationError([{ path: 'points', message: 'must be an array of points' }]);
@@ -198,9 +200,14 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       message: `unknown connector "${name}" (configured: ${[...connectorNames()].join(', ') || 'none'})`,
     } satisfies ErrorBody);
 
-  const deadLetterFilter = (q: Record<string, unknown>): DeadLetterFilter => {
+  const deadLetterFilter = (
+    q: Record<string, unknown>,
+    allowed: readonly string[] = ['connector', 'seqs', 'limit', 'offset'],
+  ): DeadLetterFilter => {
     const f: DeadLetterFilter = {};
     const bad = (path: string, message: string) => new BadRequestError([{ path, message }]);
+    const unknown = Object.keys(q).filter((k) => !allowed.includes(k));
+    if (unknown.length) throw bad(unknown[0] ?? '', `unknown field; expected ${allowed.join(', ')}`);
     if (q.connector !== undefined) {
       if (typeof q.connector !== 'string' || !connectorNames().has(q.connector))
         throw new UnknownConnectorError(String(q.connector), [...connectorNames()]);
@@ -301,14 +308,14 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.post('/api/cloud/deadletters/replay', async (req) => {
-    const filter = deadLetterFilter(bodyObject(req.body));
+    const filter = deadLetterFilter(bodyObject(req.body), BODY_FILTER_FIELDS);
     const replayed = await deps.queue.replayDeadLetters(filter);
     deps.pipeline.notify(filter.connector);
     return { replayed };
   });
 
   app.post('/api/cloud/deadletters/purge', async (req) => {
-    const purged = await deps.queue.purgeDeadLetters(deadLetterFilter(bodyObject(req.body)));
+    const purged = await deps.queue.purgeDeadLetters(deadLetterFilter(bodyObject(req.body), BODY_FILTER_FIELDS));
     return { purged };
   });
 
@@ -341,8 +348,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   return app;
 }
 
-/** Largest dead-letter page served at once. */
-const MAX_DEAD_LETTER_PAGE = 10_000;
+/** Fields of a dead-letter replay or purge body. */
+const BODY_FILTER_FIELDS = ['connector', 'seqs'] as const;
 
 /** A regular expression matching the concrete paths of an OpenAPI path like `/a/{name}/b`. */
 function routePattern(path: string): RegExp {
