@@ -19,8 +19,8 @@ export type { ConnectorTotals } from './delivery-recorder.js';
 
 /** Timeout codes the host puts on calls it gave up waiting for. */
 export const WRITE_TIMEOUT_CODE = 'BIFROST_ERR_WRITE_TIMEOUT';
-export const CONNECT_TIMEOUT_CODE = 'BIFROST_ERR_CONNECT_TIMEOUT';
-export const HEALTH_CHECK_TIMEOUT_CODE = 'BIFROST_ERR_HEALTH_CHECK_TIMEOUT';
+export { CONNECT_TIMEOUT_CODE, HEALTH_CHECK_TIMEOUT_CODE } from './connection-keeper.js';
+import { CONNECT_TIMEOUT_CODE, ConnectionKeeper } from './connection-keeper.js';
 
 export interface ConnectorRunnerDeps {
   name: string;
@@ -69,7 +69,7 @@ export class ConnectorRunner {
   private pauseUntil = 0;
   /** Bumped by each failure that advanced the backoff; concurrent failures of the same outage share one step. */
   private failureGeneration = 0;
-  private connecting: Promise<void> | undefined;
+  private readonly keeper: ConnectionKeeper;
   private dispatcher: Promise<void> | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
   /** The health tick in progress, if any (stop waits for it before closing the connector). */
@@ -83,6 +83,20 @@ export class ConnectorRunner {
       const log = state === 'closed' ? deps.logger.info : deps.logger.warn;
       log.call(deps.logger, { breaker: state }, `circuit breaker ${state}`);
       this.wake.notify();
+    });
+    this.keeper = new ConnectionKeeper({
+      label: this.label,
+      connector: deps.connector,
+      timeoutMs: deps.options.timeoutMs,
+      breaker: this.breaker,
+      recorder: this.recorder,
+      logger: deps.logger,
+      hasQueued: () => deps.queue.stats(deps.name).points > 0,
+      pauseUntil: () => this.pauseUntil,
+      stopped: () => this.stopped,
+      connectFailed: (err, generation) => this.failed(err, 'connect', 0, generation),
+      generation: () => this.failureGeneration,
+      notify: () => this.wake.notify(),
     });
     this.scheduler = new BatchScheduler({
       name: deps.name,
@@ -113,10 +127,10 @@ export class ConnectorRunner {
 
   /** Connects in the background and starts the delivery loop and the periodic health check. */
   start(): void {
-    void this.connectThroughBreaker();
+    void this.keeper.connectThroughBreaker();
     this.dispatcher = this.scheduler.run().catch((err) => this.deps.logger.error({ err }, 'delivery loop crashed'));
     this.healthTimer = setInterval(() => {
-      this.healthRun ??= this.checkHealth().finally(() => {
+      this.healthRun ??= this.keeper.checkHealth().finally(() => {
         this.healthRun = undefined;
       });
     }, this.deps.options.healthCheckIntervalMs);
@@ -253,7 +267,7 @@ export class ConnectorRunner {
     let writeStartedAt = 0;
     try {
       const receipt: unknown = await this.breaker.execute(async () => {
-        await this.ensureConnected();
+        await this.keeper.ensureConnected();
         if (handle.written || handle.lease.attempts > 0) this.recorder.retried();
         handle.written = true;
         writeStartedAt = performance.now();
@@ -323,71 +337,5 @@ export class ConnectorRunner {
       this.pauseUntil,
       Date.now() + this.retry.nextDelay(typeof retryAfter === 'number' ? retryAfter : undefined),
     );
-  }
-
-  private ensureConnected(): Promise<void> {
-    if (this.health.connected) return Promise.resolve();
-    this.connecting ??= this.connectOnce().finally(() => {
-      this.connecting = undefined;
-    });
-    return this.connecting;
-  }
-
-  private async connectOnce(): Promise<void> {
-    try {
-      await withTimeout(
-        () => this.deps.connector.connect(),
-        this.deps.options.timeoutMs,
-        'connect',
-        CONNECT_TIMEOUT_CODE,
-      );
-    } catch (e) {
-      const err = classifyError(e, this.label);
-      this.recorder.connectFailed(err);
-      throw err;
-    }
-    this.recorder.connectSucceeded();
-    this.deps.logger.info({}, 'connected');
-  }
-
-  /** A connect outside a write (start, health tick, half-open trial), counted by the breaker. */
-  private async connectThroughBreaker(): Promise<void> {
-    if (this.stopped) return;
-    const generation = this.failureGeneration;
-    try {
-      await this.breaker.execute(() => this.ensureConnected());
-    } catch (err) {
-      if (isBrokenCircuitError(err)) return;
-      this.failed(classifyError(err, this.label), 'connect', 0, generation);
-    } finally {
-      this.wake.notify();
-    }
-  }
-
-  /** Periodic: reconnect when disconnected and allowed, else run the connector's probe. */
-  private async checkHealth(): Promise<void> {
-    if (this.stopped) return;
-    if (!this.health.connected) {
-      // With data queued (leased or not) the delivery loop's next write reconnects and is the real
-      // test: a connect that succeeds here would count as a breaker success between failed writes
-      // (so writes that keep failing would never open it) or steal the half-open trial from a write.
-      const queued = this.deps.queue.stats(this.deps.name).points > 0;
-      if (!queued && Date.now() >= this.pauseUntil && this.breaker.admits()) await this.connectThroughBreaker();
-      return;
-    }
-    const probe = this.deps.connector.healthCheck;
-    if (!probe) return;
-    const result = await withTimeout(
-      () => probe.call(this.deps.connector),
-      this.deps.options.timeoutMs,
-      'health check',
-      HEALTH_CHECK_TIMEOUT_CODE,
-    ).catch((err: unknown) => ({ ok: false, detail: classifyError(err, this.label).message }));
-    this.health.probeResult(result.ok, result.detail);
-    if (!result.ok && !this.stopped) {
-      this.deps.logger.warn({ detail: result.detail }, 'health check failed; reconnecting');
-      this.health.connected = false;
-      await this.connectThroughBreaker();
-    }
   }
 }
