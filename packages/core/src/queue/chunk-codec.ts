@@ -83,15 +83,6 @@ export function decodeChunk(payload: Uint8Array): DataPoint[] {
   return buildPoints(n, k, cols);
 }
 
-/**
- * Reads the JSON column layout of queue files before layout version 4:
- * `{"k":[field names],"c":[[values of field 0], ...]}`.
- */
-export function decodeJsonChunk(text: string): DataPoint[] {
-  const { k, c } = JSON.parse(text) as { k: string[]; c: unknown[][] };
-  return buildPoints(c.length ? c[0].length : 0, k, c);
-}
-
 /** The points' fields as columns (field names in first-seen order into `keys`), `null` where a point lacks one. */
 function gatherColumns(points: readonly DataPoint[], keys: string[]): unknown[][] {
   const n = points.length;

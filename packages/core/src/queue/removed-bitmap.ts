@@ -5,13 +5,6 @@
  */
 export type RemovedBitmap = Uint8Array;
 
-/** The bitmap of a list of removed indexes (queue files of layout version 2 stored that list). */
-export function bitmapOfIndexes(indexes: readonly number[], points: number): RemovedBitmap {
-  const bitmap = new Uint8Array((points + 7) >> 3);
-  for (const i of indexes) setRemoved(bitmap, i);
-  return bitmap;
-}
-
 export function isRemoved(bitmap: RemovedBitmap, i: number): boolean {
   return (bitmap[i >> 3] & (1 << (i & 7))) !== 0;
 }
