@@ -33,7 +33,7 @@ export class ChangeSet {
     if (!d)
       this.laneDelta.set(
         connector,
-        (d = { points: new Array(PRIORITIES).fill(0), bytes: new Array(PRIORITIES).fill(0) }),
+        (d = { points: new Array<number>(PRIORITIES).fill(0), bytes: new Array<number>(PRIORITIES).fill(0) }),
       );
     d.points[priority] += points;
     d.bytes[priority] += bytes;

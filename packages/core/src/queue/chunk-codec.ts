@@ -33,7 +33,7 @@ export function encodeChunk(points: readonly DataPoint[]): EncodedChunk {
   const n = points.length;
   const keys: string[] = [];
   const cols = gatherColumns(points, keys);
-  const specs: TypedHeader['c'] = new Array(cols.length);
+  const specs = new Array<TypedHeader['c'][number]>(cols.length);
   const floatCols: unknown[][] = [];
   for (let j = 0; j < cols.length; j++) {
     const col = cols[j];
@@ -63,7 +63,7 @@ export function decodeChunk(payload: Uint8Array): DataPoint[] {
   const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const floatBytes = bytes.readUInt32LE(0);
   const { n, k, c } = JSON.parse(bytes.toString('utf8', 4 + floatBytes)) as TypedHeader;
-  const cols: unknown[][] = new Array(k.length);
+  const cols = new Array<unknown[]>(k.length);
   let at = 4;
   for (let j = 0; j < k.length; j++) {
     const spec = c[j];
@@ -148,7 +148,7 @@ function asDictionary(col: readonly unknown[], distinct: string[], indexes: numb
 }
 
 function buildPoints(n: number, keys: readonly string[], cols: readonly unknown[][]): DataPoint[] {
-  const out: DataPoint[] = new Array(n);
+  const out = new Array<DataPoint>(n);
   for (let i = 0; i < n; i++) {
     const o: Record<string, unknown> = {};
     for (let j = 0; j < keys.length; j++) {

@@ -28,6 +28,9 @@ import {
   type LeaseOutcome,
 } from './types.js';
 
+/* eslint-disable @typescript-eslint/require-await -- the DurableQueue methods are async so that every
+   throw becomes a rejection; most of them complete synchronously. */
+
 export { DEFAULT_MEMORY_CACHE_BYTES } from './chunk-cache.js';
 export { TTL_EXPIRED_CODE } from './expiry.js';
 
@@ -90,7 +93,7 @@ export class ChunkedQueue implements DurableQueue {
     try {
       checkEnqueueItems(items);
     } catch (e) {
-      return Promise.reject(e);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     if (!items.length) return Promise.resolve({ accepted: 0, dropped: {} });
     return new Promise((resolve, reject) => {

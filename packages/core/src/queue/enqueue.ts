@@ -111,8 +111,9 @@ function makeRoom(
   cs: ChangeSet,
   incoming: EncodedItem[],
 ): { kept: EncodedItem[]; dropped: number } {
-  let { any, excessPoints, excessBytes } = overflow(lanes, connector, cs, incoming);
-  if (!any) return { kept: incoming, dropped: 0 };
+  const over = overflow(lanes, connector, cs, incoming);
+  if (!over.any) return { kept: incoming, dropped: 0 };
+  let { excessPoints, excessBytes } = over;
   const policy = lanes.get(connector).settings.whenFull;
   if (policy === 'drop_oldest') {
     let freed = 0;

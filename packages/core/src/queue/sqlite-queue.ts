@@ -45,6 +45,7 @@ class DamagedFileError extends Error {}
  * `interval` also survives a process crash, an OS crash or power cut may lose up to that interval
  * and can damage the file.
  */
+// eslint-disable-next-line @typescript-eslint/require-await -- async so that a failure to open rejects
 export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {}): Promise<DurableQueue> {
   const sync = opts.sync ?? 'batch';
   if (!(sync in SYNC_PRAGMA))

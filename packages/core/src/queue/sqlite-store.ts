@@ -1,7 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { DataPoint } from '../data-point.js';
-import { decodeChunk, type encodeChunk } from './chunk-codec.js';
+import { decodeChunk } from './chunk-codec.js';
 import { isRemoved, type RemovedBitmap } from './removed-bitmap.js';
 import type {
   ChunkBody,
@@ -15,7 +15,7 @@ import type {
 import type { DeadLetterFilter } from './types.js';
 
 /**
- * Stored payload encodings of a chunk (`chunks.codec`): {@link encodeChunk}'s typed columns, raw or
+ * Stored payload encodings of a chunk (`chunks.codec`): `encodeChunk`'s typed columns, raw or
  * deflated. (0 and 1 were JSON-column payloads of development builds and are never written or read.)
  */
 const CODEC_TYPED_COLUMNS = 2;

@@ -25,7 +25,7 @@ export function checkLaneSettings(settings: Partial<LaneSettings>, where: string
       `one of ${[...known].join(', ')} (unknown setting)`,
       (settings as Record<string, unknown>)[unknown],
     );
-  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as Partial<LaneSettings>;
+  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
 }
 
 /** Checks what `enqueue` was given and names the item and field at fault (`items[3].priority`). */
