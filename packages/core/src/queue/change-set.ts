@@ -1,3 +1,5 @@
+// ChangeSet: what one group commit changes (new chunks, removed points, dead letters added or
+// removed, lane deltas, drop and expiry counts), prepared before the transaction and applied after it.
 import type { NewChunk, NewDeadLetter } from './chunk-store.js';
 import type { LiveChunk } from './live-chunk.js';
 

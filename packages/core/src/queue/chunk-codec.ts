@@ -1,3 +1,5 @@
+// The chunk payload codec (typed columns): encodeChunk / decodeChunk and each point's share of the
+// payload size. The only payload format of queue layout 4.
 import type { DataPoint } from '../data-point.js';
 
 /** A chunk's points serialized for storage, and the share of the payload each point accounts for. */

@@ -1,3 +1,5 @@
+// The ChunkStore interface between ChunkedQueue and its storage (memory-store.ts, sqlite-store.ts),
+// and the row shapes they exchange.
 import type { DataPoint } from '../data-point.js';
 import type { RemovedBitmap } from './removed-bitmap.js';
 import type { DeadLetterEntry, DeadLetterFilter } from './types.js';

@@ -1,3 +1,4 @@
+// The removed-points bitmap stored per chunk (`chunk_state.removed`).
 /**
  * Which points of a stored chunk are removed (acked, dead-lettered, dropped or expired): bit `i & 7`
  * of byte `i >> 3` is set when point `i` is. A chunk of 1000 points takes 125 bytes, so recording

@@ -1,8 +1,11 @@
+// openSqliteQueue: opening the SQLite queue file (layout version check, quick_check, moving a damaged
+// file aside, sync pragmas, size cap, periodic checkpoints) and starting a ChunkedQueue on it.
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ChunkedQueue } from './chunked-queue.js';
-import { SCHEMA, SCHEMA_VERSION, SqliteChunkStore, schemaVersion, wasClosedCleanly } from './sqlite-store.js';
+import { SCHEMA, SCHEMA_VERSION, schemaVersion, wasClosedCleanly } from './sqlite-schema.js';
+import { SqliteChunkStore } from './sqlite-store.js';
 import { QueueStorageError, type DurableQueue, type QueueOptions, type SyncMode } from './types.js';
 
 /** The part of a pino logger the queue uses. */

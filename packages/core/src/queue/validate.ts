@@ -1,3 +1,4 @@
+// Argument checks of the public queue methods (lane settings, enqueue items), naming the field at fault.
 import type { EnqueueItem, LaneSettings } from './types.js';
 
 const WHEN_FULL = ['block', 'drop_oldest', 'drop_newest'];
