@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DataPoint } from '../src/data-point.js';
-import { decodeChunk, decodeJsonChunk, encodeChunk } from '../src/queue/chunk-codec.js';
+import { decodeChunk, encodeChunk } from '../src/queue/chunk-codec.js';
 
 const reading = (i: number, extra: Partial<DataPoint> = {}): DataPoint => ({
   id: `0190f3a2-7c1d-7000-8000-${String(i).padStart(12, '0')}`,
@@ -123,23 +123,5 @@ describe('chunk codec (typed columns)', () => {
     const points = Array.from({ length: 1000 }, (_, i) => reading(i));
     const perPoint = Buffer.byteLength(`[${points.map((p) => JSON.stringify(p)).join(',')}]`);
     expect(encodeChunk(points).payload.length).toBeLessThan(perPoint * 0.55);
-  });
-
-  it('reads the JSON column payloads of queue files before layout version 4', () => {
-    const points = [reading(0), reading(1, { tags: { line: '1' } })];
-    const text = JSON.stringify({
-      k: ['id', 'deviceId', 'tagName', 'value', 'quality', 'timestamp', 'unit', 'tags'],
-      c: [
-        points.map((p) => p.id),
-        ['PLC0', 'PLC1'],
-        ['temperature', 'temperature'],
-        [20, 20.01],
-        ['GOOD', 'GOOD'],
-        points.map((p) => p.timestamp),
-        ['C', 'C'],
-        [null, { line: '1' }],
-      ],
-    });
-    expect(decodeJsonChunk(text)).toEqual(points);
   });
 });

@@ -2,9 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, c
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it, afterEach } from 'vitest';
-import type { DataPoint } from '../src/data-point.js';
 import { createMemoryQueue } from '../src/queue/memory-queue.js';
 import { openSqliteQueue, type QueueLogger } from '../src/queue/sqlite-queue.js';
 import { QueueStorageError, type DurableQueue, type SyncMode } from '../src/queue/types.js';
@@ -153,7 +151,7 @@ describe('sqlite queue file', () => {
     expect((err as Error).message).toContain(file);
   });
 
-  it('refuses a file of another layout version instead of misreading it', async () => {
+  it('refuses a file of another layout version, naming both versions, and leaves it as it was', async () => {
     const file = join(tempDir(), 'queue.db');
     const raw = new DatabaseSync(file);
     raw.exec(
@@ -162,79 +160,57 @@ describe('sqlite queue file', () => {
     raw.close();
     const err = await openSqliteQueue(file, { logger: silentLogger() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueStorageError);
-    expect((err as Error).message).toMatch(/layout version 1, this build reads versions 2, 3, 4/);
-  });
-
-  /**
-   * The JSON column payload of layout versions 2 and 3, `{"k":[field names],"c":[[values of field 0], ...]}`,
-   * for points that all have the same fields.
-   */
-  function jsonColumns(points: readonly DataPoint[]): string {
-    const k = Object.keys(points[0]!);
-    return JSON.stringify({ k, c: k.map((key) => points.map((p) => (p as unknown as Record<string, unknown>)[key])) });
-  }
-
-  it('reads a layout version 2 file (JSON column payloads, acks as JSON index lists) and marks it version 4', async () => {
-    const file = join(tempDir(), 'queue.db');
-    const q = await openSqliteQueue(file, { logger: silentLogger() });
-    const queued = items('c', 10);
-    await q.enqueue(queued);
-    const lease = (await q.lease('c', 4))!;
-    await q.settle(lease, { acked: 'all' });
-    await q.close();
-    // Rewrite the file as version 2 wrote it: JSON column text, its TEXT column of removed indexes.
-    const raw = new DatabaseSync(file);
-    expect(raw.prepare('SELECT count(*) AS n FROM chunk_state').get()).toEqual({ n: 1 });
-    raw.prepare('UPDATE chunks SET codec = 0, payload = ?').run(jsonColumns(queued.map((i) => i.point)));
-    raw.exec(`DROP TABLE chunk_state; CREATE TABLE chunk_state (seq INTEGER PRIMARY KEY, removed TEXT NOT NULL, attempts TEXT);
-      INSERT INTO chunk_state (seq, removed) SELECT seq, '[0,1,2,3]' FROM chunks;
-      UPDATE meta SET value = '2' WHERE key = 'schema_version'; UPDATE meta SET value = '0' WHERE key = 'clean_close'`);
-    raw.close();
-
-    const reopened = await openSqliteQueue(file, { logger: silentLogger() });
-    expect(reopened.stats('c').points).toBe(6); // recounted from the chunks, as after a crash
-    const rest = (await reopened.lease('c', 2))!;
-    expect(rest.points).toEqual(queued.slice(4, 6).map((i) => i.point));
-    // The next ack is stored as a bitmap in the version 2 TEXT column, and read back as one.
-    await reopened.settle(rest, { acked: 'all' });
-    await reopened.close();
+    expect((err as Error).message).toMatch(/layout version 1, this build reads only layout version 4/);
+    expect((err as Error).message).toContain(file);
     const check = new DatabaseSync(file);
-    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '4' });
-    expect(check.prepare('SELECT typeof(removed) AS t FROM chunk_state').get()).toEqual({ t: 'blob' });
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([{ name: 'meta' }]);
     check.close();
-    const again = await openSqliteQueue(file, { logger: silentLogger() });
-    expect((await again.lease('c', 100))!.points).toEqual(queued.slice(6).map((i) => i.point));
-    await again.close();
   });
 
-  it('reads a layout version 3 file (JSON column payloads, raw and deflated) beside new typed-column chunks', async () => {
+  it('refuses a queue file of layout version 3 (JSON-column chunks of development builds) without upgrading it', async () => {
     const file = join(tempDir(), 'queue.db');
     const q = await openSqliteQueue(file, { logger: silentLogger() });
-    const first = items('c', 5);
-    const second = items('c', 5);
-    await q.enqueue(first);
-    await q.enqueue(second);
+    await q.enqueue(items('c', 5));
     await q.close();
     const raw = new DatabaseSync(file);
-    const seqs = (raw.prepare('SELECT seq FROM chunks ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq);
-    expect(seqs).toHaveLength(2);
-    raw
-      .prepare('UPDATE chunks SET codec = 0, payload = ? WHERE seq = ?')
-      .run(jsonColumns(first.map((i) => i.point)), seqs[0]!);
-    raw
-      .prepare('UPDATE chunks SET codec = 1, payload = ? WHERE seq = ?')
-      .run(deflateRawSync(jsonColumns(second.map((i) => i.point))), seqs[1]!);
     raw.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     raw.close();
+    const logger = silentLogger();
+    const err = await openSqliteQueue(file, { logger }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QueueStorageError);
+    expect((err as Error).message).toMatch(/layout version 3, this build reads only layout version 4/);
+    expect(logger.lines).toEqual([]); // not taken for a damaged file: nothing moved aside
+    const check = new DatabaseSync(file);
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '3' });
+    expect(check.prepare('SELECT count(*) AS n FROM chunks').get()).toEqual({ n: 1 });
+    check.close();
+  });
 
+  it('refuses a file whose meta table records no layout version', async () => {
+    const file = join(tempDir(), 'queue.db');
+    const raw = new DatabaseSync(file);
+    raw.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+    raw.close();
+    const err = await openSqliteQueue(file, { logger: silentLogger() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QueueStorageError);
+    expect((err as Error).message).toMatch(/layout version none, this build reads only layout version 4/);
+  });
+
+  it('reports a chunk of an unknown payload codec as a storage error when it is read', async () => {
+    const file = join(tempDir(), 'queue.db');
+    const q = await openSqliteQueue(file, { logger: silentLogger(), memoryCacheBytes: 0 });
+    await q.enqueue(items('c', 3));
+    await q.close();
+    const raw = new DatabaseSync(file);
+    raw.exec('UPDATE chunks SET codec = 0'); // JSON columns, written by development builds only
+    raw.close();
     const reopened = await openSqliteQueue(file, { logger: silentLogger() });
-    const third = items('c', 3);
-    await reopened.enqueue(third);
-    const lease = (await reopened.lease('c', 100))!;
-    expect(lease.points).toEqual([...first, ...second, ...third].map((i) => i.point));
-    await reopened.settle(lease, { acked: 'all' });
-    expect(reopened.stats('c').points).toBe(0);
-    await reopened.close();
+    try {
+      await expect(reopened.lease('c', 10)).rejects.toThrow(/unknown codec 0/);
+      expect(reopened.health().ok).toBe(false);
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('rejects bad options naming the field', async () => {

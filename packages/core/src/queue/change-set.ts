@@ -1,3 +1,5 @@
+// ChangeSet: what one group commit changes (new chunks, removed points, dead letters added or
+// removed, lane deltas, drop and expiry counts), prepared before the transaction and applied after it.
 import type { NewChunk, NewDeadLetter } from './chunk-store.js';
 import type { LiveChunk } from './live-chunk.js';
 
@@ -33,7 +35,7 @@ export class ChangeSet {
     if (!d)
       this.laneDelta.set(
         connector,
-        (d = { points: new Array(PRIORITIES).fill(0), bytes: new Array(PRIORITIES).fill(0) }),
+        (d = { points: new Array<number>(PRIORITIES).fill(0), bytes: new Array<number>(PRIORITIES).fill(0) }),
       );
     d.points[priority] += points;
     d.bytes[priority] += bytes;

@@ -1,3 +1,5 @@
+// The chunk payload codec (typed columns): encodeChunk / decodeChunk and each point's share of the
+// payload size. The only payload format of queue layout 4.
 import type { DataPoint } from '../data-point.js';
 
 /** A chunk's points serialized for storage, and the share of the payload each point accounts for. */
@@ -33,7 +35,7 @@ export function encodeChunk(points: readonly DataPoint[]): EncodedChunk {
   const n = points.length;
   const keys: string[] = [];
   const cols = gatherColumns(points, keys);
-  const specs: TypedHeader['c'] = new Array(cols.length);
+  const specs = new Array<TypedHeader['c'][number]>(cols.length);
   const floatCols: unknown[][] = [];
   for (let j = 0; j < cols.length; j++) {
     const col = cols[j];
@@ -63,7 +65,7 @@ export function decodeChunk(payload: Uint8Array): DataPoint[] {
   const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const floatBytes = bytes.readUInt32LE(0);
   const { n, k, c } = JSON.parse(bytes.toString('utf8', 4 + floatBytes)) as TypedHeader;
-  const cols: unknown[][] = new Array(k.length);
+  const cols = new Array<unknown[]>(k.length);
   let at = 4;
   for (let j = 0; j < k.length; j++) {
     const spec = c[j];
@@ -81,15 +83,6 @@ export function decodeChunk(payload: Uint8Array): DataPoint[] {
     }
   }
   return buildPoints(n, k, cols);
-}
-
-/**
- * Reads the JSON column layout of queue files before layout version 4:
- * `{"k":[field names],"c":[[values of field 0], ...]}`.
- */
-export function decodeJsonChunk(text: string): DataPoint[] {
-  const { k, c } = JSON.parse(text) as { k: string[]; c: unknown[][] };
-  return buildPoints(c.length ? c[0].length : 0, k, c);
 }
 
 /** The points' fields as columns (field names in first-seen order into `keys`), `null` where a point lacks one. */
@@ -157,7 +150,7 @@ function asDictionary(col: readonly unknown[], distinct: string[], indexes: numb
 }
 
 function buildPoints(n: number, keys: readonly string[], cols: readonly unknown[][]): DataPoint[] {
-  const out: DataPoint[] = new Array(n);
+  const out = new Array<DataPoint>(n);
   for (let i = 0; i < n; i++) {
     const o: Record<string, unknown> = {};
     for (let j = 0; j < keys.length; j++) {

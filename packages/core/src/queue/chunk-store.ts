@@ -1,5 +1,6 @@
+// The ChunkStore interface between ChunkedQueue and its storage (memory-store.ts, sqlite-store.ts),
+// and the row shapes they exchange.
 import type { DataPoint } from '../data-point.js';
-import type { encodeChunk } from './chunk-codec.js';
 import type { RemovedBitmap } from './removed-bitmap.js';
 import type { DeadLetterEntry, DeadLetterFilter } from './types.js';
 
@@ -51,7 +52,7 @@ export interface NewChunk {
   priority: number;
   enqueuedAt: number;
   points: readonly DataPoint[];
-  /** The points as {@link encodeChunk} wrote them (what durable stores keep). */
+  /** The points as `encodeChunk` (chunk-codec.ts) wrote them (what durable stores keep). */
   payload: Uint8Array;
   /** Payload bytes each point accounts for. */
   sizes: readonly number[];

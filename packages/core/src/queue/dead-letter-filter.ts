@@ -1,3 +1,4 @@
+// Dead-letter filters: checking a DeadLetterFilter, and applying one in memory (memory store).
 import type { DeadLetterFilter } from './types.js';
 
 /** Applies a {@link DeadLetterFilter} to entries already in seq order (in-memory stores). */

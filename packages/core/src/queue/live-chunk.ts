@@ -1,3 +1,5 @@
+// LiveChunk: a parsed chunk with the state of each point (available, leased, gone), its removed
+// bitmap kept current, and picking available points in lease order.
 import type { DataPoint } from '../data-point.js';
 import { setRemoved, type RemovedBitmap } from './removed-bitmap.js';
 

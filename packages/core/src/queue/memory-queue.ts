@@ -1,3 +1,4 @@
+// createMemoryQueue: ChunkedQueue over the memory store, committing within the current turn.
 import { ChunkedQueue } from './chunked-queue.js';
 import { MemoryChunkStore } from './memory-store.js';
 import type { DurableQueue, QueueOptions } from './types.js';

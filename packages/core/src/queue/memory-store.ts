@@ -1,3 +1,4 @@
+// The memory ChunkStore: chunks, state and dead letters in maps; nothing survives the process.
 import type {
   ChunkBody,
   ChunkMeta,

@@ -1,16 +1,10 @@
+// The removed-points bitmap stored per chunk (`chunk_state.removed`).
 /**
  * Which points of a stored chunk are removed (acked, dead-lettered, dropped or expired): bit `i & 7`
  * of byte `i >> 3` is set when point `i` is. A chunk of 1000 points takes 125 bytes, so recording
  * an ack rewrites a small value of fixed size, however many of the chunk's points are gone.
  */
 export type RemovedBitmap = Uint8Array;
-
-/** The bitmap of a list of removed indexes (queue files of layout version 2 stored that list). */
-export function bitmapOfIndexes(indexes: readonly number[], points: number): RemovedBitmap {
-  const bitmap = new Uint8Array((points + 7) >> 3);
-  for (const i of indexes) setRemoved(bitmap, i);
-  return bitmap;
-}
 
 export function isRemoved(bitmap: RemovedBitmap, i: number): boolean {
   return (bitmap[i >> 3] & (1 << (i & 7))) !== 0;

@@ -1,15 +1,11 @@
+// openSqliteQueue: opening the SQLite queue file (layout version check, quick_check, moving a damaged
+// file aside, sync pragmas, size cap, periodic checkpoints) and starting a ChunkedQueue on it.
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ChunkedQueue } from './chunked-queue.js';
-import {
-  SCHEMA,
-  SCHEMA_VERSION,
-  SqliteChunkStore,
-  UPGRADABLE_VERSIONS,
-  schemaVersion,
-  wasClosedCleanly,
-} from './sqlite-store.js';
+import { SCHEMA, SCHEMA_VERSION, schemaVersion, wasClosedCleanly } from './sqlite-schema.js';
+import { SqliteChunkStore } from './sqlite-store.js';
 import { QueueStorageError, type DurableQueue, type QueueOptions, type SyncMode } from './types.js';
 
 /** The part of a pino logger the queue uses. */
@@ -52,6 +48,7 @@ class DamagedFileError extends Error {}
  * `interval` also survives a process crash, an OS crash or power cut may lose up to that interval
  * and can damage the file.
  */
+// eslint-disable-next-line @typescript-eslint/require-await -- async so that a failure to open rejects
 export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {}): Promise<DurableQueue> {
   const sync = opts.sync ?? 'batch';
   if (!(sync in SYNC_PRAGMA))
@@ -132,13 +129,14 @@ function openChecked(path: string, sync: SyncMode, maxFileBytes: number): Databa
     // default 4 KiB pages are kept: 16 KiB pages made small commits (batch 1) 1.5x dearer in CPU
     // and did not measurably help batches of 1000.
     db.exec('PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;');
-    db.exec(SCHEMA);
+    // Checked before the tables are created, so a file of another layout is left as it was.
     const version = schemaVersion(db);
-    if (version !== SCHEMA_VERSION && !(version && UPGRADABLE_VERSIONS.includes(version))) {
+    if (version !== undefined && version !== SCHEMA_VERSION) {
       throw new Error(
-        `the file has queue layout version ${version ?? 'none'}, this build reads versions ${[...UPGRADABLE_VERSIONS, SCHEMA_VERSION].join(', ')}; deliver or move it aside first`,
+        `the file has queue layout version ${version ?? 'none'}, this build reads only layout version ${SCHEMA_VERSION}; deliver its points with the build that wrote it, or move it aside`,
       );
     }
+    db.exec(SCHEMA);
     // After a clean close only the small bookkeeping tables are checked, so opening does not grow
     // with the backlog; after a crash or a storage error the whole file is checked.
     const check = (
@@ -148,9 +146,6 @@ function openChecked(path: string, sync: SyncMode, maxFileBytes: number): Databa
     ) as Array<Record<string, string>>;
     const verdict = check.map((r) => Object.values(r)[0]).filter((v) => v !== 'ok');
     if (verdict.length) throw new DamagedFileError(`quick_check: ${verdict.slice(0, 5).join('; ')}`);
-    // From now on rows of the new form are written: older builds must refuse the file.
-    if (version !== SCHEMA_VERSION)
-      db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION);
     db.exec(`PRAGMA synchronous=${SYNC_PRAGMA[sync]};`);
     if (maxFileBytes > 0) {
       const pageSize = (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;

@@ -1,8 +1,11 @@
+// The SQLite ChunkStore: chunk rows in per-lane rowid ranges, payload codecs (typed columns, raw or
+// deflated), per-chunk state (removed bitmap, attempts), lane totals kept over a clean close or
+// recounted after a crash, and the dead-letter table. The layout is sqlite-schema.ts's.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { DataPoint } from '../data-point.js';
-import { decodeChunk, decodeJsonChunk, type encodeChunk } from './chunk-codec.js';
-import { bitmapOfIndexes, isRemoved, type RemovedBitmap } from './removed-bitmap.js';
+import { decodeChunk } from './chunk-codec.js';
+import { isRemoved, type RemovedBitmap } from './removed-bitmap.js';
 import type {
   ChunkBody,
   ChunkMeta,
@@ -15,11 +18,9 @@ import type {
 import type { DeadLetterFilter } from './types.js';
 
 /**
- * Stored payload encodings of a chunk. Written: {@link encodeChunk}'s typed columns, raw or
- * deflated. Read as well: the JSON columns of layout versions 2 and 3.
+ * Stored payload encodings of a chunk (`chunks.codec`): `encodeChunk`'s typed columns, raw or
+ * deflated. (0 and 1 were JSON-column payloads of development builds and are never written or read.)
  */
-const CODEC_JSON_COLUMNS = 0;
-const CODEC_DEFLATE_JSON_COLUMNS = 1;
 const CODEC_TYPED_COLUMNS = 2;
 const CODEC_DEFLATE_TYPED_COLUMNS = 3;
 
@@ -30,67 +31,6 @@ const CODEC_DEFLATE_TYPED_COLUMNS = 3;
  */
 const LANE_SPAN = 2 ** 36;
 const MAX_CONNECTOR_ID = Math.floor((2 ** 53 / LANE_SPAN - 10) / 10);
-
-/**
- * Layout version of the queue file; files of another version are refused, not misread. Version 3
- * stores `chunk_state.removed` as a {@link RemovedBitmap} (a BLOB) instead of a JSON list of
- * indexes; version 4 writes chunk payloads as typed columns (codecs 2 and 3) instead of JSON
- * columns. Version 2 and 3 files are read (every form above is understood) and marked version 4 on
- * open, so that older builds refuse them from then on.
- */
-export const SCHEMA_VERSION = '4';
-/** Older layout versions this build reads. */
-export const UPGRADABLE_VERSIONS: readonly string[] = ['2', '3'];
-
-/** Tables of the queue file. */
-export const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS chunks (
-  seq INTEGER PRIMARY KEY,
-  connector TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  enqueued_at INTEGER NOT NULL,
-  codec INTEGER NOT NULL,
-  payload BLOB NOT NULL,
-  sizes BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS connectors (name TEXT PRIMARY KEY, id INTEGER NOT NULL UNIQUE) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS chunk_state (seq INTEGER PRIMARY KEY, removed BLOB NOT NULL, attempts TEXT);
-CREATE TABLE IF NOT EXISTS lanes (
-  connector TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  points INTEGER NOT NULL,
-  bytes INTEGER NOT NULL,
-  PRIMARY KEY (connector, priority)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dead_letters (
-  seq INTEGER PRIMARY KEY,
-  connector TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  code TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  attempts INTEGER NOT NULL,
-  time INTEGER NOT NULL,
-  point TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dead_letters_by_connector ON dead_letters (connector, seq);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '4');
-INSERT OR IGNORE INTO meta (key, value) VALUES ('clean_close', '0');
-`;
-
-/** The layout version recorded in the file. */
-export function schemaVersion(db: DatabaseSync): string | undefined {
-  return (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)
-    ?.value;
-}
-
-/** Whether the file was closed cleanly last time (then `lanes` holds exact totals). */
-export function wasClosedCleanly(db: DatabaseSync): boolean {
-  return (
-    (db.prepare("SELECT value FROM meta WHERE key = 'clean_close'").get() as { value: string } | undefined)?.value ===
-    '1'
-  );
-}
 
 /**
  * {@link ChunkStore} in one SQLite file (node:sqlite). A chunk is one row whose payload holds all
@@ -217,9 +157,9 @@ export class SqliteChunkStore implements ChunkStore {
     const row = this.st.readChunk.get(seq) as
       | {
           codec: number;
-          payload: string | Uint8Array;
+          payload: Uint8Array;
           sizes: Uint8Array;
-          removed: StoredRemoved;
+          removed: Uint8Array | null;
           attempts: string | null;
         }
       | undefined;
@@ -228,7 +168,7 @@ export class SqliteChunkStore implements ChunkStore {
     return {
       points: decodePayload(row.codec, row.payload),
       sizes,
-      removed: readRemoved(row.removed, sizes.length),
+      removed: row.removed,
       attempts: row.attempts ? (JSON.parse(row.attempts) as number[]) : null,
     };
   }
@@ -249,10 +189,10 @@ export class SqliteChunkStore implements ChunkStore {
       connector: string;
       priority: number;
       sizes: Uint8Array;
-      removed: StoredRemoved;
+      removed: Uint8Array | null;
     }>) {
       const sizes = new Uint32Array(row.sizes.slice().buffer);
-      const removed = readRemoved(row.removed, sizes.length);
+      const removed = row.removed;
       let points = 0;
       let bytes = 0;
       for (let i = 0; i < sizes.length; i++) {
@@ -305,25 +245,13 @@ export class SqliteChunkStore implements ChunkStore {
   }
 }
 
-function decodePayload(codec: number, payload: string | Uint8Array): DataPoint[] {
+function decodePayload(codec: number, payload: Uint8Array): DataPoint[] {
   switch (codec) {
     case CODEC_TYPED_COLUMNS:
-      return decodeChunk(payload as Uint8Array);
+      return decodeChunk(payload);
     case CODEC_DEFLATE_TYPED_COLUMNS:
-      return decodeChunk(inflateRawSync(payload as Uint8Array));
-    case CODEC_JSON_COLUMNS:
-      return decodeJsonChunk(typeof payload === 'string' ? payload : Buffer.from(payload).toString());
-    case CODEC_DEFLATE_JSON_COLUMNS:
-      return decodeJsonChunk(inflateRawSync(payload as Uint8Array).toString());
+      return decodeChunk(inflateRawSync(payload));
     default:
       throw new Error(`queue chunk payload has unknown codec ${codec}`);
   }
-}
-
-/** `chunk_state.removed` as stored: a bitmap, a JSON list of indexes (layout version 2), or absent. */
-type StoredRemoved = Uint8Array | string | null;
-
-function readRemoved(stored: StoredRemoved, points: number): RemovedBitmap | null {
-  if (stored === null) return null;
-  return typeof stored === 'string' ? bitmapOfIndexes(JSON.parse(stored) as number[], points) : stored;
 }

@@ -1,3 +1,5 @@
+// The public queue types: DurableQueue, lane settings, leases and outcomes, dead letters, options,
+// QueueFullError and QueueStorageError.
 import type { DataPoint } from '../data-point.js';
 
 /** What a full lane does with new points: wait (backpressure, REST 503), or drop and count. */

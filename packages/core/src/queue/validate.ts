@@ -1,3 +1,4 @@
+// Argument checks of the public queue methods (lane settings, enqueue items), naming the field at fault.
 import type { EnqueueItem, LaneSettings } from './types.js';
 
 const WHEN_FULL = ['block', 'drop_oldest', 'drop_newest'];
@@ -25,7 +26,7 @@ export function checkLaneSettings(settings: Partial<LaneSettings>, where: string
       `one of ${[...known].join(', ')} (unknown setting)`,
       (settings as Record<string, unknown>)[unknown],
     );
-  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as Partial<LaneSettings>;
+  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
 }
 
 /** Checks what `enqueue` was given and names the item and field at fault (`items[3].priority`). */
