@@ -123,7 +123,7 @@ export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
       id: v.id ?? uuidv7(),
       deviceId: v.deviceId,
       tagName: v.tagName,
-      value: v.value as PointValue,
+      value: v.value,
       quality: v.quality ?? 'GOOD',
       timestamp: ts,
     };

@@ -182,7 +182,7 @@ export function defineConnector<S extends z.ZodType>(def: {
     capabilities: Object.freeze(capabilities),
     pointBytes: def.pointBytes ?? estimatePointBytes,
     endpointAliases: Object.freeze([...(def.endpointAliases ?? [])]),
-    create: def.create,
+    create: (config: z.output<S>, ctx: PluginContext) => def.create(config, ctx),
   });
 }
 
@@ -198,7 +198,7 @@ export function defineSource<S extends z.ZodType>(def: {
     type: def.type,
     api: PLUGIN_API_VERSION,
     configSchema: def.configSchema,
-    create: def.create,
+    create: (config: z.output<S>, ctx: PluginContext) => def.create(config, ctx),
   });
 }
 

@@ -10,6 +10,7 @@ export const DEFAULT_MAX_NAME_LENGTH = 256;
 // C0 and C1 control characters (U+0000-U+001F, U+007F-U+009F), the non-characters U+FDD0-U+FDEF and
 // U+xFFFE/U+xFFFF of every plane, and UTF-16 surrogates not paired (lone halves).
 const UNCARRIABLE =
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this pattern finds
   /[\u0000-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Why `name` cannot be a device or tag name, or undefined when it can. */
@@ -33,7 +34,7 @@ export function nestsDeeperThan(value: unknown, max = MAX_VALUE_DEPTH): boolean 
   for (let depth = 0; level.length; depth++) {
     if (depth > max) return true;
     const next: unknown[] = [];
-    for (const v of level) if (v !== null && typeof v === 'object') next.push(...Object.values(v));
+    for (const v of level) if (v !== null && typeof v === 'object') next.push(...(Object.values(v) as unknown[]));
     level = next;
   }
   return false;

@@ -215,7 +215,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       const points = makePoints(8);
       await h.pipeline.ingest(points);
       await waitFor(() => h.pipeline.health()[0].breaker === 'open');
-      const trialAt = h.pipeline.metricsSnapshot().connectors[0]!.breakerTrialAt!;
+      const trialAt = h.pipeline.metricsSnapshot().connectors[0].breakerTrialAt!;
       expect(trialAt).toBeGreaterThan(Date.now() + 50_000);
 
       expect(h.pipeline.resetBreaker('a')).toBe(true);
@@ -225,7 +225,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         points.map((p) => p.id),
       );
       expect(h.pipeline.metricsSnapshot().connectors[0]).toMatchObject({ breaker: 'closed' });
-      expect(h.pipeline.metricsSnapshot().connectors[0]!.breakerTrialAt).toBeUndefined();
+      expect(h.pipeline.metricsSnapshot().connectors[0].breakerTrialAt).toBeUndefined();
       // The operator's reset reads as open -> closed: no half-open trial, no isolated state.
       expect(h.logger.records.filter((r) => r.breaker).map((r) => r.breaker)).toEqual(['open', 'closed']);
       expect(() => h.pipeline.resetBreaker('nope')).toThrow(/unknown connector "nope"/);
@@ -541,7 +541,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         );
         const points = makePoints(40, 3);
         await h.pipeline.ingest(points);
-        await waitFor(() => h!.audit.acked.length >= 40);
+        await waitFor(() => h.audit.acked.length >= 40);
         expect(h.queue.stats('a').points).toBe(0);
         expect(h.audit.violations).toEqual([]);
         expect(h.connectors.a.maxConcurrent).toBe(1);

@@ -16,7 +16,7 @@ describe('plugin API versions', () => {
     const def = { ...defineConnector({ type: 'old', configSchema: z.object({}), create: () => ({}) as never }) };
     const old = Object.assign(Object.create(Object.getPrototypeOf(def) as object) as object, def, { api: '1.0.0' });
     expect(() =>
-      createPipeline({ queue: createMemoryQueue(), connectors: [{ name: 'o', definition: old as never, config: {} }] }),
+      createPipeline({ queue: createMemoryQueue(), connectors: [{ name: 'o', definition: old, config: {} }] }),
     ).toThrow(new RegExp(`plugin API 1\\.0\\.0.*${PLUGIN_API_VERSION.replace(/\./g, '\\.')}`));
   });
 });

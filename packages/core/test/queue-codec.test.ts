@@ -81,7 +81,7 @@ describe('chunk codec (typed columns)', () => {
     expect(h.c[h.k.indexOf('timestamp')]).toEqual([0]);
     const back = decodeChunk(payload);
     expect(back).toEqual(points);
-    expect(Object.is(back[1]!.value, -0)).toBe(true);
+    expect(Object.is(back[1].value, -0)).toBe(true);
   });
 
   it('keeps a field that is a number in only some points as JSON values', () => {
@@ -93,7 +93,7 @@ describe('chunk codec (typed columns)', () => {
     ];
     const { payload } = encodeChunk(points);
     const h = header(payload);
-    expect(h.c[h.k.indexOf('value')]![0]).toBe(2);
+    expect(h.c[h.k.indexOf('value')][0]).toBe(2);
     expect(decodeChunk(payload)).toEqual(points);
   });
 
@@ -106,8 +106,8 @@ describe('chunk codec (typed columns)', () => {
       ['PLC0', 'PLC1', 'PLC2', 'PLC3', 'PLC4'],
       points.map((_, i) => i % 5),
     ]);
-    expect(h.c[h.k.indexOf('quality')]![0]).toBe(1);
-    expect(h.c[h.k.indexOf('id')]![0]).toBe(2);
+    expect(h.c[h.k.indexOf('quality')][0]).toBe(1);
+    expect(h.c[h.k.indexOf('id')][0]).toBe(2);
     expect(decodeChunk(payload)).toEqual(points);
   });
 
@@ -115,7 +115,7 @@ describe('chunk codec (typed columns)', () => {
     const points = Array.from({ length: 40 }, (_, i) => (i % 2 ? reading(i) : reading(i, { unit: undefined })));
     const { payload } = encodeChunk(points);
     const h = header(payload);
-    expect(h.c[h.k.indexOf('unit')]![0]).toBe(2);
+    expect(h.c[h.k.indexOf('unit')][0]).toBe(2);
     expect(decodeChunk(payload)).toEqual(JSON.parse(JSON.stringify(points)));
   });
 

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BreakerState } from '../pipeline/types.js';
 
 /** Per-connector facts the gauges read at scrape time. */

@@ -1,4 +1,4 @@
-import { CircuitBreakerPolicy, CircuitState, circuitBreaker, handleWhen, type IBreaker } from 'cockatiel';
+import { type CircuitBreakerPolicy, CircuitState, circuitBreaker, handleWhen, type IBreaker } from 'cockatiel';
 import { isBifrostError, type ErrorKind } from '../errors.js';
 import type { BreakerPolicy, BreakerState } from './types.js';
 

@@ -89,14 +89,11 @@ export class ConnectionKeeper {
         await this.connectThroughBreaker();
       return;
     }
-    const probe = this.deps.connector.healthCheck;
+    const probe = this.deps.connector.healthCheck?.bind(this.deps.connector);
     if (!probe) return;
-    const result = await withTimeout(
-      () => probe.call(this.deps.connector),
-      this.deps.timeoutMs,
-      'health check',
-      HEALTH_CHECK_TIMEOUT_CODE,
-    ).catch((err: unknown) => ({ ok: false, detail: classifyError(err, this.deps.label).message }));
+    const result = await withTimeout(probe, this.deps.timeoutMs, 'health check', HEALTH_CHECK_TIMEOUT_CODE).catch(
+      (err: unknown) => ({ ok: false, detail: classifyError(err, this.deps.label).message }),
+    );
     this.health.probeResult(result.ok, result.detail);
     if (!result.ok && !this.deps.stopped()) {
       this.deps.logger.warn({ detail: result.detail }, 'health check failed; reconnecting');

@@ -80,8 +80,8 @@ export class ConnectorRunner {
     this.recorder = new DeliveryRecorder(deps.name, deps.type, deps.metrics);
     this.retry = new RetrySchedule(deps.options.retry);
     this.breaker = new ConnectorBreaker(deps.options.breaker, (state) => {
-      const log = state === 'closed' ? deps.logger.info : deps.logger.warn;
-      log.call(deps.logger, { breaker: state }, `circuit breaker ${state}`);
+      if (state === 'closed') deps.logger.info({ breaker: state }, `circuit breaker ${state}`);
+      else deps.logger.warn({ breaker: state }, `circuit breaker ${state}`);
       this.wake.notify();
     });
     this.keeper = new ConnectionKeeper({
@@ -128,7 +128,9 @@ export class ConnectorRunner {
   /** Connects in the background and starts the delivery loop and the periodic health check. */
   start(): void {
     void this.keeper.connectThroughBreaker();
-    this.dispatcher = this.scheduler.run().catch((err) => this.deps.logger.error({ err }, 'delivery loop crashed'));
+    this.dispatcher = this.scheduler
+      .run()
+      .catch((err: unknown) => this.deps.logger.error({ err }, 'delivery loop crashed'));
     this.healthTimer = setInterval(() => {
       this.healthRun ??= this.keeper.checkHealth().finally(() => {
         this.healthRun = undefined;

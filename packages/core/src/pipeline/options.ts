@@ -17,7 +17,7 @@ export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = Object.freeze({
   retry: Object.freeze({ initialDelayMs: 1_000, multiplier: 2, maxDelayMs: 60_000, maxElapsedMs: 300_000 }),
   breaker: Object.freeze({ failureThreshold: 5, resetMs: 30_000 }),
   healthCheckIntervalMs: 30_000,
-}) as DeliveryOptions;
+});
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().finite().nonnegative();

@@ -152,7 +152,7 @@ export interface Pipeline {
  */
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { queue, router } = options;
-  const logger = options.logger ?? (pino({ level: 'silent' }) as unknown as Logger);
+  const logger = options.logger ?? pino({ level: 'silent' });
   const registry = options.registry ?? new Registry();
   const runners = new Map<string, ConnectorRunner>();
   const devices = new DeviceStats();
@@ -236,7 +236,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   ): { items: EnqueueItem[]; counts: Map<string, number>; missed: number } {
     if (explicit !== undefined || !router) {
       const names = explicit !== undefined ? [explicit] : [...runners.keys()];
-      const items: EnqueueItem[] = new Array(points.length * names.length);
+      const items = new Array<EnqueueItem>(points.length * names.length);
       let k = 0;
       for (const connector of names)
         for (const point of points) items[k++] = { connector, point, priority: point.priority ?? DEFAULT_PRIORITY };

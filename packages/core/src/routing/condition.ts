@@ -50,7 +50,7 @@ function tokenize(src: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < src.length) {
-    const c = src[i]!;
+    const c = src[i];
     const pos = i + 1;
     if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
       i++;
@@ -99,7 +99,7 @@ function tokenize(src: string): Token[] {
       continue;
     }
     let j = i;
-    while (j < src.length && !WORD_STOP.has(src[j]!)) j++;
+    while (j < src.length && !WORD_STOP.has(src[j])) j++;
     tokens.push({ kind: 'word', text: src.slice(i, j), pos });
     i = j;
   }
@@ -118,8 +118,8 @@ function describe(t: Token): string {
     case 'rparen':
       return '")"';
     case 'op':
-      return `"${t.text}"`;
-    default:
+    case 'string':
+    case 'word':
       return `"${t.text}"`;
   }
 }
@@ -149,10 +149,10 @@ class Parser {
   }
 
   private peek(): Token {
-    return this.tokens[this.i]!;
+    return this.tokens[this.i];
   }
   private next(): Token {
-    return this.tokens[this.i++]!;
+    return this.tokens[this.i++];
   }
   private fail(reason: string, at: Token): ConditionSyntaxError {
     return new ConditionSyntaxError(reason, this.src, at.pos);
@@ -164,7 +164,7 @@ class Parser {
       this.next();
       terms.push(this.parseAnd());
     }
-    if (terms.length === 1) return terms[0]!;
+    if (terms.length === 1) return terms[0];
     if (terms.length === 2) {
       const [a, b] = terms as [PointPredicate, PointPredicate];
       return (p) => a(p) || b(p);
@@ -178,7 +178,7 @@ class Parser {
       this.next();
       terms.push(this.parseUnary());
     }
-    if (terms.length === 1) return terms[0]!;
+    if (terms.length === 1) return terms[0];
     if (terms.length === 2) {
       const [a, b] = terms as [PointPredicate, PointPredicate];
       return (p) => a(p) && b(p);

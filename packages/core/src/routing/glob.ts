@@ -10,7 +10,7 @@ export function compileGlob(pattern: string): StringMatcher {
   const parts: Array<{ literal: string } | { wildcard: '*' | '?' }> = [];
   let literal = '';
   for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
+    const c = pattern[i];
     if (c === '\\' && i + 1 < pattern.length) {
       literal += pattern[++i];
     } else if (c === '*' || c === '?') {
@@ -24,11 +24,11 @@ export function compileGlob(pattern: string): StringMatcher {
   if (literal) parts.push({ literal });
 
   if (parts.every((p) => 'literal' in p)) {
-    const exact = parts.map((p) => (p as { literal: string }).literal).join('');
+    const exact = parts.map((p) => p.literal).join('');
     return (s) => s === exact;
   }
-  const first = parts[0]!;
-  const last = parts[parts.length - 1]!;
+  const first = parts[0];
+  const last = parts[parts.length - 1];
   if (parts.length === 1 && 'wildcard' in first && first.wildcard === '*') return () => true;
   if (parts.length === 2 && 'literal' in first && 'wildcard' in last && last.wildcard === '*') {
     const prefix = first.literal;

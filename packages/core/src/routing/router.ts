@@ -129,14 +129,14 @@ export function createRouter(options: RouterOptions): Router {
           if (stamp[t] !== call) {
             stamp[t] = call;
             best[t] = lane;
-            out.push({ connector: names[t]!, priority: lane });
-          } else if (lane > best[t]!) {
+            out.push({ connector: names[t], priority: lane });
+          } else if (lane > best[t]) {
             best[t] = lane;
             for (const o of out) if (o.connector === names[t]) o.priority = lane;
           }
         }
       }
-      if (out.length === 0) for (const t of fallback) out.push({ connector: names[t]!, priority: floor });
+      if (out.length === 0) for (const t of fallback) out.push({ connector: names[t], priority: floor });
       return out;
     },
   };

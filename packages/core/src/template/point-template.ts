@@ -72,8 +72,8 @@ export function compilePointTemplate(template: string, options: PointTemplateOpt
   for (const m of template.matchAll(PLACEHOLDER)) {
     pushText(template.slice(end, m.index));
     end = m.index + m[0].length;
-    const name = m[1]!;
-    const field = Object.hasOwn(fields, name) ? fields[name]! : placeholderReader(name);
+    const name = m[1];
+    const field = Object.hasOwn(fields, name) ? fields[name] : placeholderReader(name);
     if (field === undefined) {
       throw new ConfigError(
         `${options.option}: unknown placeholder {${name}}; use ${pointTemplatePlaceholders(Object.keys(fields)).join(', ')}`,
@@ -97,7 +97,7 @@ function placeholderReader(name: string): PointTemplate | undefined {
 function join(parts: ReadonlyArray<string | PointTemplate>): PointTemplate {
   if (parts.length === 0) return () => '';
   if (parts.length === 1) {
-    const only = parts[0]!;
+    const only = parts[0];
     return typeof only === 'string' ? () => only : only;
   }
   return (point) => {
