@@ -37,7 +37,7 @@ function publishBatch(ch: ConfirmChannel, batch: readonly DataPoint[]): Promise<
   return new Promise((resolve, reject) => {
     let outstanding = batch.length;
     const confirmed = (err: unknown) => {
-      if (err) reject(err as Error);
+      if (err) reject(err);
       else if (--outstanding === 0) resolve();
     };
     let i = 0;

@@ -4,8 +4,8 @@ import { AuthError, CapacityError, ConfigError, TransientError, classifyError, t
 /** The server's own words: `{"error": ...}` (1.x), `{"message": ...}` (2.x) or the raw body. */
 export function serverMessage(err: HttpError): string {
   const json = err.json as { error?: unknown; message?: unknown } | undefined;
-  const text = json?.error ?? json?.message ?? err.body ?? err.statusMessage ?? '';
-  return String(text).trim() || `HTTP ${err.statusCode}`;
+  const text: unknown = json?.error ?? json?.message ?? err.body ?? err.statusMessage ?? '';
+  return (typeof text === 'string' ? text : JSON.stringify(text)).trim() || `HTTP ${err.statusCode}`;
 }
 
 /** 400 messages about the request itself, not about some lines: no line is to blame. */

@@ -114,7 +114,7 @@ describe('process peer base harness', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const line = await new Promise<string>((resolve) =>
-      child.stdout!.once('data', (d: Buffer) => resolve(d.toString())),
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString())),
     );
     const orphan = JSON.parse(line) as { pid: number; dir: string };
     child.kill('SIGKILL'); // no 'exit' handler runs: the server and its dir stay behind

@@ -35,6 +35,7 @@ export function configJsonSchema(plugins: { connectors: ConnectorDefinition[]; s
 
 /** A plugin's schema without the keys the host handles (`endpoint` lives beside `provider_config`). */
 function pluginSchema(schema: ConnectorDefinition['configSchema'], omit: string[]): Json {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- the `any`s are zod's own (ZodTypeAny is its "any schema"), not an untyped value
   const s = zodToJsonSchema(schema, { $refStrategy: 'none', effectStrategy: 'input' }) as Json;
   delete s.$schema;
   const props = s.properties as Record<string, unknown> | undefined;

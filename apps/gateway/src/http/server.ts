@@ -77,7 +77,7 @@ function pointsFromBody(body: unknown): DataPoint[] {
     ]);
   }
   if (typeof body === 'object' && !Array.isArray(body) && 'points' in body) {
-    const list = (body as { points: unknown }).points;
+    const list = body.points;
     if (!Array.isArray(list))
       throw new PointValidationError([{ path: 'points', message: 'must be an array of points' }]);
     try {
@@ -187,12 +187,14 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       message: `unknown connector "${name}" (configured: ${[...connectorNames()].join(', ') || 'none'})`,
     } satisfies ErrorBody);
 
+  /** A query or body value as text for parsing and messages: strings as they are, anything else as JSON. */
+  const asText = (v: unknown): string => (typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)));
   const deadLetterFilter = (q: Record<string, unknown>): DeadLetterFilter => {
     const f: DeadLetterFilter = {};
     const bad = (path: string, message: string) => new BadRequestError([{ path, message }]);
     if (q.connector !== undefined) {
       if (typeof q.connector !== 'string' || !connectorNames().has(q.connector))
-        throw new UnknownConnectorError(String(q.connector), [...connectorNames()]);
+        throw new UnknownConnectorError(asText(q.connector), [...connectorNames()]);
       f.connector = q.connector;
     }
     for (const key of ['limit', 'offset'] as const) {
@@ -202,7 +204,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       f[key] = n;
     }
     if (q.seqs !== undefined) {
-      const list = Array.isArray(q.seqs) ? q.seqs : String(q.seqs).split(',');
+      const list: unknown[] = Array.isArray(q.seqs) ? q.seqs : asText(q.seqs).split(',');
       const seqs = list.map(Number);
       if (seqs.some((s) => !Number.isInteger(s) || s < 0))
         throw bad('seqs', 'must be a list of dead-letter seq numbers');
@@ -219,15 +221,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return body as Record<string, unknown>;
   };
 
-  app.get('/health', async () => ({ status: 'ok', version: deps.version, uptime_s: Math.round(process.uptime()) }));
+  app.get('/health', () => ({ status: 'ok', version: deps.version, uptime_s: Math.round(process.uptime()) }));
 
-  app.get('/ready', async (_req, reply) => {
+  app.get('/ready', (_req, reply) => {
     const q = deps.queue.health();
     const ready = deps.isAccepting() && q.ok;
     return reply.code(ready ? 200 : 503).send({ ready, queue: redact(q) });
   });
 
-  app.get('/api/cloud/health', async () => {
+  app.get('/api/cloud/health', () => {
     const connectors = deps.pipeline.health();
     const queue = deps.queue.health();
     const status =
@@ -239,7 +241,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return redact({ status, queue, connectors });
   });
 
-  app.get('/api/cloud/metrics', async () =>
+  app.get('/api/cloud/metrics', () =>
     redact({
       ...deps.pipeline.metricsSnapshot(),
       uptime_s: Math.round(process.uptime()),
@@ -295,9 +297,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return deps.pipeline.registry.metrics();
   });
 
-  app.get('/openapi.json', async () => buildOpenApi(deps.version));
+  app.get('/openapi.json', () => buildOpenApi(deps.version));
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml()));
+  app.get('/', (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml()));
 
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({

@@ -11,7 +11,7 @@ import type { ConformanceCapabilities, Collector, ReceivedPoint } from './types.
 export function makePoints(count: number, scenario: string, start = 0): DataPoint[] {
   const run = randomBytes(3).toString('hex');
   const base = Date.now() - count;
-  const points: DataPoint[] = new Array(count);
+  const points = new Array<DataPoint>(count);
   for (let k = 0; k < count; k++) {
     const i = start + k;
     const point: DataPoint = {

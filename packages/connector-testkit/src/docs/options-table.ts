@@ -188,6 +188,7 @@ function typeName(t: ZodNode): string {
       return 'map';
     case 'ZodObject':
       return 'object';
+    case undefined:
     default:
       return (d.typeName ?? 'unknown').replace(/^Zod/, '').toLowerCase();
   }

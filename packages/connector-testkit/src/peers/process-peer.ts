@@ -147,8 +147,8 @@ export class ProcessPeer<Port extends string = string> implements PeerContext<Po
       this.log.push(chunk);
       if (echo) process.stderr.write(`[${this.name}] ${chunk.toString()}`);
     };
-    child.stdout!.on('data', capture);
-    child.stderr!.on('data', capture);
+    child.stdout.on('data', capture);
+    child.stderr.on('data', capture);
     child.once('error', (err) => {
       this.spawnError = err;
     });
