@@ -84,7 +84,7 @@ describe('config errors', () => {
     expect(byPath['gateway.log_level']!.line).toBe(3);
     expect(byPath['gateway.cloud.batch_timeout']).toMatchObject({
       line: 5,
-      message: expect.stringContaining('duration'),
+      message: expect.stringContaining('duration') as unknown,
     });
     expect(byPath['gateway.cloud.connectors.plant-a.colour']).toMatchObject({
       line: 10,
@@ -118,7 +118,7 @@ describe('config errors', () => {
 
   it('reports YAML errors (here a duplicate key) with their line', () => {
     const issues = parseConfigText('gateway:\n  port: 1\n  port: 2\n').issues;
-    expect(issues).toEqual([{ path: '(yaml)', line: 3, message: expect.stringContaining('unique') }]);
+    expect(issues).toEqual([{ path: '(yaml)', line: 3, message: expect.stringContaining('unique') as unknown }]);
   });
 
   it('reports unknown connectors in routing rules and bad conditions', async () => {
@@ -153,7 +153,7 @@ describe('environment variables and secret files', () => {
     expect(bad.issues[0]).toMatchObject({
       path: 'gateway.api.token',
       line: 3,
-      message: expect.stringContaining('MISSING_TOKEN'),
+      message: expect.stringContaining('MISSING_TOKEN') as unknown,
     });
   });
 
@@ -180,7 +180,7 @@ describe('environment variables and secret files', () => {
     expect(missing.issues[0]).toMatchObject({
       path: 'gateway.api.token_file',
       line: 2,
-      message: expect.stringContaining('ENOENT'),
+      message: expect.stringContaining('ENOENT') as unknown,
     });
   });
 });
@@ -245,10 +245,10 @@ describe('files the host loads', () => {
         {
           path: 'gateway.cloud.connectors.a.ca_file',
           line: 8,
-          message: expect.stringContaining('/nonexistent/ca.pem'),
+          message: expect.stringContaining('/nonexistent/ca.pem') as unknown,
         },
-        { path: 'gateway.api.tls.cert_file', line: 2, message: expect.stringContaining('ENOENT') },
-        { path: 'gateway.api.tls.key_file', line: 2, message: expect.stringContaining('ENOENT') },
+        { path: 'gateway.api.tls.cert_file', line: 2, message: expect.stringContaining('ENOENT') as unknown },
+        { path: 'gateway.api.tls.key_file', line: 2, message: expect.stringContaining('ENOENT') as unknown },
       ]),
     );
   });
@@ -271,7 +271,7 @@ describe('sources', () => {
     const issues = await allIssues(
       parseConfigText('gateway:\n  sources:\n    sim:\n      type: simulator\n      devices: -1\n'),
     );
-    expect(issues).toEqual([{ path: 'gateway.sources.sim.devices', line: 5, message: expect.any(String) }]);
+    expect(issues).toEqual([{ path: 'gateway.sources.sim.devices', line: 5, message: expect.any(String) as unknown }]);
   });
 });
 

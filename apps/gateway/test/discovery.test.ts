@@ -102,7 +102,7 @@ describe('plugin discovery', () => {
       {
         path: 'gateway.cloud.connectors.s3.type',
         line: 5,
-        message: expect.stringContaining('install @bifrost/connector-s3'),
+        message: expect.stringContaining('install @bifrost/connector-s3') as unknown,
       },
     ]);
     expect(() => findExplicit([], 'bifrost-connector-nope', import.meta.dirname)).toThrow(

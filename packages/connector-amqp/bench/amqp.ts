@@ -36,7 +36,7 @@ async function delivered(): Promise<number> {
 function publishBatch(ch: ConfirmChannel, batch: readonly DataPoint[]): Promise<void> {
   return new Promise((resolve, reject) => {
     let outstanding = batch.length;
-    const confirmed = (err: unknown) => {
+    const confirmed = (err: Error | null) => {
       if (err) reject(err);
       else if (--outstanding === 0) resolve();
     };

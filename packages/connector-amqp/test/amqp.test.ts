@@ -18,18 +18,18 @@ class FakeChannel extends EventEmitter {
     exchange: string;
     key: string;
     content: Buffer;
-    options: Record<string, any>;
+    options: Record<string, unknown>;
     cb: (err: Error | null) => void;
   }> = [];
   /** publish() returns false (buffer full) for these indexes. */
   fullAt = new Set<number>();
-  assertExchange = vi.fn(async () => ({}));
-  checkExchange = vi.fn(async () => ({}));
+  assertExchange = vi.fn(() => Promise.resolve({}));
+  checkExchange = vi.fn(() => Promise.resolve({}));
   publish(
     exchange: string,
     key: string,
     content: Buffer,
-    options: Record<string, any>,
+    options: Record<string, unknown>,
     cb: (err: Error | null) => void,
   ): boolean {
     this.published.push({ exchange, key, content, options, cb });
@@ -41,12 +41,22 @@ class FakeChannel extends EventEmitter {
 }
 class FakeModel extends EventEmitter {
   channel = new FakeChannel();
-  createConfirmChannel = vi.fn(async () => this.channel);
-  close = vi.fn(async () => undefined);
+  createConfirmChannel = vi.fn(() => Promise.resolve(this.channel));
+  close = vi.fn(() => Promise.resolve(undefined));
 }
 let model: FakeModel;
-const connectSpy = vi.fn(async () => model);
+const connectSpy = vi.fn(() => Promise.resolve(model));
 vi.mock('amqplib', () => ({ connect: (...args: unknown[]) => connectSpy(...(args as [])) }));
+
+/** The error `p` rejects with, checked to be a `T`. */
+async function rejectionOf<T>(p: Promise<unknown>, type: abstract new (...args: never[]) => T): Promise<T> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(type);
+  return err as T;
+}
 
 const {
   default: amqp,
@@ -248,11 +258,10 @@ describe('AmqpConnector (fake broker)', () => {
       fields: { exchange: 'bifrost', routingKey: 'PLC0.temperature' },
     });
     model.channel.ackAll();
-    const err = await w.catch((e) => e);
-    expect(err).toBeInstanceOf(PartialWriteError);
+    const err = await rejectionOf(w, PartialWriteError);
     expect(err.accepted).toEqual(['id-1']);
     expect(err.rejected).toEqual([
-      expect.objectContaining({ id: 'id-2', reason: expect.stringMatching(/unroutable/) }),
+      expect.objectContaining({ id: 'id-2', reason: expect.stringMatching(/unroutable/) as unknown }),
     ]);
   });
 
@@ -275,8 +284,7 @@ describe('AmqpConnector (fake broker)', () => {
     const [a, b] = model.channel.published.splice(0);
     a!.cb(null);
     b!.cb(new Error('message nacked'));
-    const err = await w.catch((e) => e);
-    expect(err).toBeInstanceOf(PartialWriteError);
+    const err = await rejectionOf(w, PartialWriteError);
     expect(err.rejected).toEqual([expect.objectContaining({ id: 'id-2', kind: 'transient' })]);
     const w2 = c.write([point(3)]);
     await tick();
@@ -326,7 +334,7 @@ describe('AmqpConnector (fake broker)', () => {
     const c = amqp.create(amqp.configSchema.parse({ endpoint: 'amqp://localhost' }), ctx());
     await expect(c.connect()).rejects.toMatchObject({
       kind: 'auth',
-      message: expect.stringMatching(/^\[bifrost\] \[amqp:test\]/),
+      message: expect.stringMatching(/^\[bifrost\] \[amqp:test\]/) as unknown,
     });
   });
 });

@@ -20,11 +20,12 @@ const entries = (n: number): IdentifiedLine[] =>
 function fakeServer(poison: Set<string>, message = 'partial write: field type conflict dropped=1') {
   const requests: string[][] = [];
   const stored = new Set<string>();
-  const post = async (body: string) => {
+  const post = (body: string) => {
     const lines = body.split('\n');
     requests.push(lines);
     for (const l of lines) if (!poison.has(l)) stored.add(l);
-    if (lines.some((l) => poison.has(l))) throw json(400, { error: message });
+    if (lines.some((l) => poison.has(l))) return Promise.reject(json(400, { error: message }));
+    return Promise.resolve();
   };
   return { post, requests, stored };
 }
@@ -49,11 +50,14 @@ describe('deliverLines', () => {
   it('uses the lines a 1.x parse error quotes, then resends the rest once', async () => {
     const all = entries(5);
     const requests: number[] = [];
-    const post = async (body: string) => {
+    const post = (body: string) => {
       const lines = body.split('\n');
       requests.push(lines.length);
       if (lines.includes(all[2]!.line))
-        throw json(400, { error: `partial write: unable to parse '${all[2]!.line}': invalid field format dropped=0` });
+        return Promise.reject(
+          json(400, { error: `partial write: unable to parse '${all[2]!.line}': invalid field format dropped=0` }),
+        );
+      return Promise.resolve();
     };
     const rejected = await deliverLines(all, post);
     expect(rejected).toEqual([
@@ -64,9 +68,9 @@ describe('deliverLines', () => {
 
   it('throws non-line errors classified, without bisecting', async () => {
     let calls = 0;
-    const post = async () => {
+    const post = () => {
       calls++;
-      throw json(401, { error: 'authorization failed' });
+      return Promise.reject(json(401, { error: 'authorization failed' }));
     };
     await expect(deliverLines(entries(8), post)).rejects.toBeInstanceOf(AuthError);
     expect(calls).toBe(1);
@@ -108,19 +112,17 @@ describe('deliverRequests', () => {
 
   it('keeps acknowledged requests and hands back the points of failed ones as transient', async () => {
     const all = entries(20);
-    const post = async (body: string) => {
-      if (body.split('\n').includes(all[12]!.line))
-        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-    };
+    const post = (body: string) =>
+      body.split('\n').includes(all[12]!.line)
+        ? Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
+        : Promise.resolve();
     const rejected = await deliverRequests(requestsOf(20, 10), render, post);
     expect(rejected.map((r) => r.id)).toEqual(all.slice(10).map((e) => e.id));
     expect(rejected.every((r) => r.kind === 'transient' && /socket hang up/.test(r.reason))).toBe(true);
   });
 
   it('throws the classified error when every request failed', async () => {
-    const post = async () => {
-      throw json(503, { error: 'busy' }, '2');
-    };
+    const post = () => Promise.reject(json(503, { error: 'busy' }, '2'));
     const err = await deliverRequests(requestsOf(20, 10), render, post).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CapacityError);
     expect((err as CapacityError).retryAfterMs).toBe(2000);

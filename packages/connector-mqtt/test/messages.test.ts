@@ -28,7 +28,7 @@ describe('buildMessages', () => {
     const { messages, poison } = buildMessages(batch, topics(), fmt({ retain: true, qos: 2 }));
     expect(poison).toEqual([]);
     expect(messages.map((m) => m.topic)).toEqual(['p/dev1/t', 'p/dev0/t']);
-    expect(messages.map((m) => JSON.parse(m.payload))).toEqual(batch);
+    expect(messages.map((m) => JSON.parse(m.payload) as unknown)).toEqual(batch);
     expect(messages[0]!.options).toEqual({ qos: 2, retain: true });
     expect(messages[1]!.ids).toEqual(['id2']);
   });
@@ -51,10 +51,10 @@ describe('buildMessages', () => {
     const { messages, poison } = buildMessages(batch, topics(), fmt({ maxPacketSize: 256 }));
     expect(messages.map((m) => m.ids[0])).toEqual(['id1']);
     expect(poison).toEqual([
-      { id: 'id2', reason: expect.stringMatching(/wildcard/), kind: 'payload' },
+      { id: 'id2', reason: expect.stringMatching(/wildcard/) as unknown, kind: 'payload' },
       {
         id: 'id3',
-        reason: expect.stringMatching(/exceeds the broker's maximum packet size of 256 bytes/),
+        reason: expect.stringMatching(/exceeds the broker's maximum packet size of 256 bytes/) as unknown,
         kind: 'payload',
       },
     ]);

@@ -51,7 +51,11 @@ describe('PublishWindow', () => {
     sent[2]!.reply();
     const { rejected } = await w.done;
     expect(rejected).toEqual([
-      { id: 'id1', reason: expect.stringMatching(/Payload format invalid \(reason code 0x99\)/), kind: 'payload' },
+      {
+        id: 'id1',
+        reason: expect.stringMatching(/Payload format invalid \(reason code 0x99\)/) as unknown,
+        kind: 'payload',
+      },
     ]);
   });
 

@@ -141,7 +141,7 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
     const err = await c.write([...good.slice(0, 4), bad, ...good.slice(4)]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     expect((err as PartialWriteError).rejected).toEqual([
-      { id: bad.id, reason: expect.stringMatching(/PostgreSQL 22021/), kind: 'payload' },
+      { id: bad.id, reason: expect.stringMatching(/PostgreSQL 22021/) as unknown, kind: 'payload' },
     ]);
     expect((err as PartialWriteError).accepted.sort()).toEqual(good.map((p) => p.id).sort());
     expect(await rows('SELECT count(*)::int AS n FROM poison')).toEqual([{ n: 10 }]);
