@@ -77,8 +77,7 @@ describe('bifrost CLI', () => {
   it('schema prints a JSON Schema with plugin schemas applied by type', async () => {
     const res = await bifrost('schema');
     expect(res.code).toBe(0);
-    const schema = JSON.parse(res.stdout);
-    const text = JSON.stringify(schema);
+    const text = JSON.stringify(JSON.parse(res.stdout));
     expect(text).toContain('"const":"mqtt"');
     expect(text).toContain('topic_prefix');
     expect(text).toContain('"const":"simulator"');
@@ -100,10 +99,12 @@ describe('bifrost CLI', () => {
       create: () => ({
         async connect() {},
         async close() {},
-        async write(b) {
-          throw new PayloadError(
-            'refused by test',
-            b.map((p) => p.id),
+        write(b) {
+          return Promise.reject(
+            new PayloadError(
+              'refused by test',
+              b.map((p) => p.id),
+            ),
           );
         },
       }),

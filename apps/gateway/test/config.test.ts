@@ -58,7 +58,7 @@ describe('seed 001 examples', () => {
 });
 
 describe('config errors', () => {
-  it('reports every problem with its YAML path and line number', async () => {
+  it('reports every problem with its YAML path and line number', () => {
     const text = [
       'gateway:', // 1
       '  port: eighty', // 2

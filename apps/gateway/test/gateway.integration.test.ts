@@ -13,10 +13,11 @@ import { startGateway } from '../src/gateway.js';
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-gw-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function httpsJson(
+/** `body` is the parsed JSON answer, declared `T` by the caller. */
+function httpsJson<T = unknown>(
   url: string,
   opts: { method?: string; body?: unknown; token?: string; ca: string },
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: T | undefined }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -33,7 +34,7 @@ function httpsJson(
         res.on('data', (d: Buffer) => {
           text += d.toString();
         });
-        res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined }));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text ? (JSON.parse(text) as T) : undefined }));
       },
     );
     req.on('error', reject);
@@ -99,7 +100,7 @@ describe('gateway in-process', () => {
           })
         ).status,
       ).toBe(401);
-      const ok = await httpsJson(`${gw.apiUrl}/api/data`, {
+      const ok = await httpsJson<{ ids: string[] }>(`${gw.apiUrl}/api/data`, {
         method: 'POST',
         ca,
         token: 'gw-test-token-123',
@@ -109,8 +110,11 @@ describe('gateway in-process', () => {
       const prom = await gw.pipeline.registry.metrics();
       expect(prom).toContain('bifrost_process_resident_memory_bytes');
       expect(prom).toContain('bifrost_nodejs_eventloop_lag_seconds');
-      const cfg = await httpsJson(`${gw.apiUrl}/api/cloud/connectors/file/config`, { ca, token: 'gw-test-token-123' });
-      expect(cfg.body.config.provider_config.token).toBe('***');
+      const cfg = await httpsJson<{ config: { provider_config: { token: string } } }>(
+        `${gw.apiUrl}/api/cloud/connectors/file/config`,
+        { ca, token: 'gw-test-token-123' },
+      );
+      expect(cfg.body?.config.provider_config.token).toBe('***');
       const start = Date.now();
       while (!(existsSync(out) && readFileSync(out, 'utf8').trim().split('\n').length === 20)) {
         if (Date.now() - start > 10_000) throw new Error('points did not reach the sink');
@@ -120,7 +124,7 @@ describe('gateway in-process', () => {
         .trim()
         .split('\n')
         .map((l) => (JSON.parse(l) as { id: string }).id);
-      expect(ids.sort()).toEqual([...ok.body.ids].sort());
+      expect(ids.sort()).toEqual([...(ok.body?.ids ?? [])].sort());
     } finally {
       await gw.stop();
     }

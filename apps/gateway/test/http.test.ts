@@ -36,13 +36,13 @@ function recordingConnector(received: DataPoint[], written: { bytes: number }) {
     configSchema: z.object({ password: z.string().optional().describe('pretend password (secret)') }),
     create: () => ({
       async connect() {},
-      async write(batch) {
+      write(batch) {
         const bad = batch.filter((p) => p.deviceId === 'poison').map((p) => p.id);
-        if (bad.length) throw new PayloadError('refused', bad);
+        if (bad.length) return Promise.reject(new PayloadError('refused', bad));
         received.push(...batch);
         const bytes = Buffer.byteLength(JSON.stringify(batch));
         written.bytes += bytes;
-        return { bytes };
+        return Promise.resolve({ bytes });
       },
       async close() {},
     }),
@@ -172,12 +172,9 @@ describe('REST API', () => {
     const failingLease = (q: DurableQueue) =>
       new Proxy(q, {
         get(target, key) {
-          if (key === 'lease' && broken)
-            return async () => {
-              throw new Error('disk I/O error');
-            };
+          if (key === 'lease' && broken) return () => Promise.reject(new Error('disk I/O error'));
           const v = Reflect.get(target, key) as unknown;
-          return typeof v === 'function' ? v.bind(target) : v;
+          return typeof v === 'function' ? (v.bind(target) as unknown) : v;
         },
       });
     const { app, received } = harness({ wrapQueue: (q) => withOperationHealth(failingLease(q)) });

@@ -42,7 +42,9 @@ async function count(table: string): Promise<number> {
   const c = new pg.Client(connection);
   await c.connect();
   try {
-    return (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+    const [row] = (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows;
+    if (!row) throw new Error(`count(*) of ${table} returned no row`);
+    return row.n;
   } finally {
     await c.end();
   }

@@ -60,7 +60,7 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
     });
     await c.connect();
     try {
-      return (await c.query(sql)).rows;
+      return (await c.query<Record<string, unknown>>(sql)).rows;
     } finally {
       await c.end();
     }
@@ -101,7 +101,7 @@ describe.skipIf(!postgres.available)('Timescale connector against a real Postgre
       tags: { line: '3' },
       quality: 'GOOD',
     });
-    expect((got[0].time as Date).getTime()).toBe(batch[0]!.timestamp);
+    expect((got[0]?.time as Date).getTime()).toBe(batch[0]!.timestamp);
     expect(got[1]).toMatchObject({ value_text: 'RUN "x" \\ y\nz', value_double: null });
     expect(got[2]).toMatchObject({ value_bool: true, quality: 'ALARM' });
     expect(got[3]).toMatchObject({ value_json: { x: 1.5, label: 'a' } });

@@ -47,8 +47,9 @@ async function runSimulator(ratePerTag: number, tick = '100ms') {
   let points = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await src.start(async (batch) => {
+  await src.start((batch) => {
     points += batch.length;
+    return Promise.resolve();
   });
   await sleep(SECONDS * 1000);
   await src.stop();
