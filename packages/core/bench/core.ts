@@ -19,7 +19,7 @@ const work = mkdtempSync(join(tmpdir(), 'bifrost-bench-core-'));
 let baselineRuns = 0;
 
 function makeItems(n: number): EnqueueItem[] {
-  const out: EnqueueItem[] = new Array(n);
+  const out = new Array<EnqueueItem>(n);
   for (let i = 0; i < n; i++) out[i] = { connector: 'cloud', priority: 0, point: benchPoint() };
   return out;
 }

@@ -12,7 +12,7 @@ import { describeQueueBehaviour, items } from './queue.suite.js';
 
 describeQueueBehaviour('memory', () => ({
   durable: false,
-  open: async (opts) => createMemoryQueue(opts),
+  open: (opts) => Promise.resolve(createMemoryQueue(opts)),
   cleanup: () => {},
 }));
 
@@ -110,7 +110,7 @@ describe('sqlite queue file', () => {
       }
       expect(failure).toBeInstanceOf(QueueStorageError);
       expect((failure as Error).message).toMatch(/full/);
-      expect(q.health()).toMatchObject({ ok: false, reason: expect.stringMatching(/full/) });
+      expect(q.health()).toMatchObject({ ok: false, reason: expect.stringMatching(/full/) as unknown });
       expect(q.stats('a').points).toBe(accepted);
       const lease = (await q.lease('a', accepted))!;
       expect(lease.points).toHaveLength(accepted);
@@ -170,7 +170,9 @@ describe('sqlite queue file', () => {
    * for points that all have the same fields.
    */
   function jsonColumns(points: readonly DataPoint[]): string {
-    const k = Object.keys(points[0]!);
+    const [first] = points;
+    if (!first) throw new Error('jsonColumns needs at least one point');
+    const k = Object.keys(first);
     return JSON.stringify({ k, c: k.map((key) => points.map((p) => (p as unknown as Record<string, unknown>)[key])) });
   }
 
@@ -218,12 +220,14 @@ describe('sqlite queue file', () => {
     const raw = new DatabaseSync(file);
     const seqs = (raw.prepare('SELECT seq FROM chunks ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq);
     expect(seqs).toHaveLength(2);
+    const [firstSeq, secondSeq] = seqs;
+    if (firstSeq === undefined || secondSeq === undefined) throw new Error('expected two chunks');
     raw
       .prepare('UPDATE chunks SET codec = 0, payload = ? WHERE seq = ?')
-      .run(jsonColumns(first.map((i) => i.point)), seqs[0]!);
+      .run(jsonColumns(first.map((i) => i.point)), firstSeq);
     raw
       .prepare('UPDATE chunks SET codec = 1, payload = ? WHERE seq = ?')
-      .run(deflateRawSync(jsonColumns(second.map((i) => i.point))), seqs[1]!);
+      .run(deflateRawSync(jsonColumns(second.map((i) => i.point))), secondSeq);
     raw.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     raw.close();
 
