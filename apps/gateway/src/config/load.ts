@@ -61,7 +61,8 @@ export function parseConfigText(
   const base = { file: opts.file, baseDir, locator, secrets };
 
   for (const e of doc.errors) {
-    issues.push({ path: '(yaml)', line: lines.linePos(e.pos[0]).line, message: e.message.split('\n')[0]! });
+    const [message = ''] = e.message.split('\n', 1);
+    issues.push({ path: '(yaml)', line: lines.linePos(e.pos[0]).line, message });
   }
   if (issues.length) return { ...base, raw: undefined, issues };
 

@@ -184,8 +184,8 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         required: false,
         schema: { type: q === 'connector' ? 'string' : 'integer' },
       });
-    paths[r.path] ??= {};
-    paths[r.path]![r.method.toLowerCase()] = {
+    const operations = (paths[r.path] ??= {});
+    operations[r.method.toLowerCase()] = {
       summary: r.summary,
       ...(r.auth ? {} : { security: [] }),
       ...(params.length ? { parameters: params } : {}),

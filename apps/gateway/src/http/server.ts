@@ -62,9 +62,9 @@ class BadRequestError extends Error {
 const PUBLIC_ROUTES = new Set(['/health', '/']);
 
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const a = Buffer.from(m[1]!);
+  const presented = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1];
+  if (presented === undefined) return false;
+  const a = Buffer.from(presented);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
 }
@@ -143,7 +143,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   if (deps.token) {
     const token = deps.token;
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-      const path = req.url.split('?')[0]!;
+      const [path = ''] = req.url.split('?', 1);
       if (PUBLIC_ROUTES.has(path)) return;
       if (!tokenMatches(req.headers.authorization, token)) {
         reply.header('www-authenticate', 'Bearer realm="bifrost"');

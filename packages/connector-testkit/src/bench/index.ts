@@ -98,7 +98,7 @@ export async function concurrentLoop<T>(
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async () => {
-      while (next < batches.length) await fn(batches[next++]!);
+      for (let batch = batches[next++]; batch; batch = batches[next++]) await fn(batch);
     }),
   );
   const points = batches.reduce((n, b) => n + b.length, 0);

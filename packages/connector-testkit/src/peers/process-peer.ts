@@ -154,7 +154,8 @@ export class ProcessPeer<Port extends string = string> implements PeerContext<Po
     });
     child.once('exit', (code, signal) => this.log.note(`exit ${signal ?? code}`));
     if (child.pid) track(this.dir, child.pid);
-    const probe = this.spec.ready ?? (() => tcpOpen(this.ports[this.spec.ports[0]!]));
+    const [firstPort] = this.spec.ports;
+    const probe = this.spec.ready ?? (() => firstPort !== undefined && tcpOpen(this.ports[firstPort]));
     try {
       await waitFor(() => probe(this), {
         timeoutMs: this.spec.startTimeoutMs ?? 30_000,
