@@ -121,7 +121,8 @@ describe('bifrost CLI', () => {
         { deviceId: 'd', tagName: 't', value: 2 },
       ]),
     );
-    while (pipeline.metricsSnapshot().connectors[0]!.deadLettered < 2) await new Promise((r) => setTimeout(r, 10));
+    while ((pipeline.metricsSnapshot().connectors[0]?.deadLettered ?? 0) < 2)
+      await new Promise((r) => setTimeout(r, 10));
     await pipeline.stop();
     await queue.close();
 
@@ -129,7 +130,8 @@ describe('bifrost CLI', () => {
     expect(list.code).toBe(0);
     expect(list.stdout).toContain('refused by test');
     expect(list.stdout).toContain('2 dead letter(s)');
-    const seq = list.stdout.split('\n')[0]!.split('\t')[0]!;
+    const [firstLine = ''] = list.stdout.split('\n', 1);
+    const [seq = ''] = firstLine.split('\t', 1);
     expect((await bifrost('dlq', 'replay', '-c', file, '--connector', 'a', '--seq', seq)).stdout).toContain(
       '1 dead letter(s) replayed',
     );

@@ -32,7 +32,8 @@ describe('seed 001 examples', () => {
   it('the gateway configuration example is valid as written, plugin schema included', async () => {
     const loaded = loadConfigFile(fixture('seed-gateway.yaml'));
     expect(await allIssues(loaded)).toEqual([]);
-    const c = loaded.config!.cloud.connectors['mqtt-local']!;
+    const c = loaded.config?.cloud.connectors['mqtt-local'];
+    if (!c) throw new Error('seed-gateway.yaml has no mqtt-local connector');
     expect(c.timeout).toBe(30_000);
     expect(c.retry_delay).toBe(2_000);
     expect(loaded.config!.cloud.batch_timeout).toBe(5_000);
@@ -41,10 +42,11 @@ describe('seed 001 examples', () => {
   it('the connector examples and routing rules validate; the one whose plugin is not installed names the package to install', async () => {
     const issues = await allIssues(loadConfigFile(fixture('seed-connectors.yaml')));
     expect(issues).toHaveLength(1);
-    expect(issues[0]!.path).toBe('gateway.cloud.connectors.aws-iot.type');
-    expect(issues[0]!.message).toContain('install @bifrost/connector-aws-iot');
+    const [issue] = issues;
+    expect(issue?.path).toBe('gateway.cloud.connectors.aws-iot.type');
+    expect(issue?.message).toContain('install @bifrost/connector-aws-iot');
     const text = readFileSync(fixture('seed-connectors.yaml'), 'utf8').split('\n');
-    expect(text[issues[0]!.line! - 1]).toContain('type: "aws-iot"');
+    expect(text[(issue?.line ?? 0) - 1]).toContain('type: "aws-iot"');
   });
 
   it('a connector whose plugin is missing is skipped when enabled: false', async () => {
@@ -80,8 +82,8 @@ describe('config errors', () => {
     ].join('\n');
     const issues = parseConfigText(text).issues;
     const byPath = Object.fromEntries(issues.map((i) => [i.path, i]));
-    expect(byPath['gateway.port']!.line).toBe(2);
-    expect(byPath['gateway.log_level']!.line).toBe(3);
+    expect(byPath['gateway.port']?.line).toBe(2);
+    expect(byPath['gateway.log_level']?.line).toBe(3);
     expect(byPath['gateway.cloud.batch_timeout']).toMatchObject({
       line: 5,
       message: expect.stringContaining('duration') as unknown,
@@ -90,8 +92,8 @@ describe('config errors', () => {
       line: 10,
       message: 'unknown option "colour"',
     });
-    expect(byPath['gateway.cloud.connectors.plant-a.queue.when_full']!.line).toBe(12);
-    expect(byPath['gateway.cloud.routing_rules[0].priority']!.line).toBe(17);
+    expect(byPath['gateway.cloud.connectors.plant-a.queue.when_full']?.line).toBe(12);
+    expect(byPath['gateway.cloud.routing_rules[0].priority']?.line).toBe(17);
     expect(issues).toHaveLength(6);
   });
 
@@ -263,8 +265,8 @@ describe('sources', () => {
     const r = await resolvePlugins(l);
     expect(r.issues).toEqual([]);
     expect(r.sources).toHaveLength(1);
-    expect(r.sources[0]!.entry.priority).toBe(7);
-    expect(r.sources[0]!.config).toMatchObject({ devices: 2, interval: 500 });
+    expect(r.sources[0]?.entry.priority).toBe(7);
+    expect(r.sources[0]?.config).toMatchObject({ devices: 2, interval: 500 });
   });
 
   it('source plugin schema errors point at the source entry and line', async () => {

@@ -332,7 +332,7 @@ describe('REST API', () => {
       url: '/api/cloud/connectors/a/data',
       payload: [point(1, { deviceId: 'poison' }), point(2, { deviceId: 'poison' }), point(3)],
     });
-    await until(() => received.length === 1 && pipeline.metricsSnapshot().connectors[0]!.deadLettered === 2);
+    await until(() => received.length === 1 && pipeline.metricsSnapshot().connectors[0]?.deadLettered === 2);
     const list = await app.inject('/api/cloud/deadletters?connector=a');
     expect(list.statusCode).toBe(200);
     const dls = list.json<DeadLetterAnswer>().deadLetters;
@@ -345,7 +345,7 @@ describe('REST API', () => {
       payload: { connector: 'a', seqs: [first?.seq] },
     });
     expect(replay.json()).toEqual({ replayed: 1 });
-    await until(() => pipeline.metricsSnapshot().connectors[0]!.deadLettered === 3);
+    await until(() => pipeline.metricsSnapshot().connectors[0]?.deadLettered === 3);
     const purge = await app.inject({
       method: 'POST',
       url: '/api/cloud/deadletters/purge',

@@ -42,8 +42,8 @@ function publishBatch(ch: ConfirmChannel, batch: readonly DataPoint[]): Promise<
     };
     let i = 0;
     const pump = () => {
-      while (i < batch.length) {
-        const p = batch[i++]!;
+      for (let p = batch[i]; p; p = batch[i]) {
+        i++;
         const ok = ch.publish(
           EXCHANGE,
           `${p.deviceId}.${p.tagName}`,

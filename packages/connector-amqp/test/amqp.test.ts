@@ -35,6 +35,12 @@ class FakeChannel extends EventEmitter {
     this.published.push({ exchange, key, content, options, cb });
     return !this.fullAt.has(this.published.length - 1);
   }
+  /** The publish recorded at `i` (failing the test when there is none). */
+  at(i: number): FakeChannel['published'][number] {
+    const p = this.published[i];
+    if (!p) throw new Error(`no publish #${i}`);
+    return p;
+  }
   ackAll(): void {
     for (const p of this.published.splice(0)) p.cb(null);
   }
@@ -228,7 +234,7 @@ describe('AmqpConnector (fake broker)', () => {
     });
     await tick();
     expect(model.channel.published.map((p) => p.key)).toEqual(['PLC1.temperature', 'PLC0.temperature']);
-    model.channel.published[0]!.cb(null);
+    model.channel.at(0).cb(null);
     await tick();
     expect(done).toBe(false);
     model.channel.ackAll();
@@ -288,7 +294,7 @@ describe('AmqpConnector (fake broker)', () => {
     expect(err.rejected).toEqual([expect.objectContaining({ id: 'id-2', kind: 'transient' })]);
     const w2 = c.write([point(3)]);
     await tick();
-    model.channel.published[0]!.cb(new Error('message nacked'));
+    model.channel.at(0).cb(new Error('message nacked'));
     await expect(w2).rejects.toBeInstanceOf(CapacityError);
   });
 

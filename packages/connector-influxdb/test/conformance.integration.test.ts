@@ -55,7 +55,8 @@ const NOT_VALUE = new Set(['time', 'device_id', 'tag_name', 'quality', 'point_id
 /** The point's value from its fields: `value`/`value_str`/`value_bool`, or the flattened object's fields. */
 function valueOf(row: Record<string, unknown>): unknown {
   const fields = Object.entries(row).filter(([k, v]) => !NOT_VALUE.has(k) && v !== null);
-  if (fields.length === 1 && ['value', 'value_str', 'value_bool'].includes(fields[0]![0])) return fields[0]![1];
+  const [only] = fields;
+  if (fields.length === 1 && only && ['value', 'value_str', 'value_bool'].includes(only[0])) return only[1];
   return Object.fromEntries(fields);
 }
 

@@ -13,8 +13,10 @@ import {
 
 const json = (status: number, body: object, retryAfter?: string) =>
   new HttpError(status, 'x', JSON.stringify(body), retryAfter, 'application/json');
+/** The line of entry `i`, as `entries` makes it. */
+const lineAt = (i: number) => `m v=${i} ${i}`;
 const entries = (n: number): IdentifiedLine[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `p${i}`, line: `m v=${i} ${i}` }));
+  Array.from({ length: n }, (_, i) => ({ id: `p${i}`, line: lineAt(i) }));
 
 /** A fake server: rejects any request containing a poison line with a 400 that names no line. */
 function fakeServer(poison: Set<string>, message = 'partial write: field type conflict dropped=1') {
@@ -39,10 +41,10 @@ describe('deliverLines', () => {
 
   it('bisects an unnamed 400 down to the poison lines and gets every other line acknowledged', async () => {
     const all = entries(64);
-    const s = fakeServer(new Set([all[5]!.line, all[40]!.line]));
+    const s = fakeServer(new Set([lineAt(5), lineAt(40)]));
     const rejected = await deliverLines(all, s.post);
     expect(rejected.map((r) => r.id).sort()).toEqual(['p40', 'p5']);
-    expect(rejected[0]!.reason).toMatch(/HTTP 400.*field type conflict/);
+    expect(rejected[0]?.reason).toMatch(/HTTP 400.*field type conflict/);
     expect(s.stored.size).toBe(62);
     expect(s.requests.length).toBeLessThan(30);
   });
@@ -53,9 +55,9 @@ describe('deliverLines', () => {
     const post = (body: string) => {
       const lines = body.split('\n');
       requests.push(lines.length);
-      if (lines.includes(all[2]!.line))
+      if (lines.includes(lineAt(2)))
         return Promise.reject(
-          json(400, { error: `partial write: unable to parse '${all[2]!.line}': invalid field format dropped=0` }),
+          json(400, { error: `partial write: unable to parse '${lineAt(2)}': invalid field format dropped=0` }),
         );
       return Promise.resolve();
     };
@@ -103,8 +105,7 @@ describe('deliverRequests', () => {
   });
 
   it('renders the lines of a refused request again to find the poison, and gets the rest acknowledged', async () => {
-    const all = entries(20);
-    const s = fakeServer(new Set([all[13]!.line]));
+    const s = fakeServer(new Set([lineAt(13)]));
     const rejected = await deliverRequests(requestsOf(20, 10), render, s.post);
     expect(rejected.map((r) => [r.id, r.kind])).toEqual([['p13', 'payload']]);
     expect(s.stored.size).toBe(19);
@@ -113,7 +114,7 @@ describe('deliverRequests', () => {
   it('keeps acknowledged requests and hands back the points of failed ones as transient', async () => {
     const all = entries(20);
     const post = (body: string) =>
-      body.split('\n').includes(all[12]!.line)
+      body.split('\n').includes(lineAt(12))
         ? Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
         : Promise.resolve();
     const rejected = await deliverRequests(requestsOf(20, 10), render, post);

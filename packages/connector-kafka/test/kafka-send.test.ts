@@ -15,9 +15,9 @@ vi.mock('kafkajs', () => {
         sendBatch: ({
           topicMessages,
         }: {
-          topicMessages: Array<{ messages: Array<{ headers: Record<string, string> }> }>;
+          topicMessages: Array<{ messages: Array<{ headers: { 'bifrost-id': string } }> }>;
         }) => {
-          const ids = topicMessages.flatMap((t) => t.messages.map((m) => m.headers['bifrost-id']!));
+          const ids = topicMessages.flatMap((t) => t.messages.map((m) => m.headers['bifrost-id']));
           const err = fail(sent.length, ids);
           sent.push({ ids });
           return err ? Promise.reject(err) : Promise.resolve([]);

@@ -95,7 +95,8 @@ describe.skipIf(!kafkaPeer.available)('kafka', () =>
       p.tls.dispose();
     },
     config({ broker, tls }, variant) {
-      const user = broker.users[0]!;
+      const [user] = broker.users;
+      if (!user) throw new Error('the broker peer has no SASL user');
       const base = { topic: TOPIC, request_timeout_ms: 1_500, connection_timeout_ms: 1_000 };
       const sasl = { endpoint: broker.saslSslBootstrap, sasl_mechanism: 'scram-sha-256', username: user.username };
       switch (variant.kind) {

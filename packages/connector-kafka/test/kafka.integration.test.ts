@@ -216,9 +216,9 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     await createKafkaTopic(peer.bootstrap, topic, { partitions: 1, config: { 'max.message.bytes': '4096' } });
     const c = connector({ topic, compression: 'none' });
     await c.connect();
-    const good = [point(), point(), point()];
+    const good = [point(), point(), point()] as const;
     const big = point({ value: 'x'.repeat(6000) });
-    const err = await c.write([good[0]!, big, good[1]!, good[2]!]).catch((e: unknown) => e);
+    const err = await c.write([good[0], big, good[1], good[2]]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     expect((err as PartialWriteError).rejected).toEqual([
       expect.objectContaining({ id: big.id, reason: expect.stringMatching(/large/i) as unknown }),
@@ -269,7 +269,9 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector over SASL_SSL', () => {
       // Created up front: this test is about authentication, and the first auto-creation on a fresh
       // broker can outlast the connector's short metadata retries (the host would retry the write).
       await createKafkaTopic(peer.bootstrap, topic);
-      const { username, password } = peer.users[0]!;
+      const [user] = peer.users;
+      if (!user) throw new Error('the broker peer has no SASL user');
+      const { username, password } = user;
       const config = kafkaConfigSchema.parse({
         endpoint: peer.saslSslBootstrap,
         topic,

@@ -13,7 +13,7 @@ import {
   badCredentials,
   describeConnector,
   connectCloseIdempotent,
-  makePoints,
+  makePoint,
   metricsMatchDelivery,
   parallelWriters,
   peerKilled,
@@ -137,7 +137,7 @@ function target(flaw: Flaw = 'none'): { target: ConnectorUnderTest<MemoryPeer>; 
       restart: (p) => p.restart(),
       // The memory peer keeps nothing unacknowledged, so a crash is a restart to it.
       kill: (p) => p.restart(),
-      poison: () => ({ ...makePoints(1, 'poison')[0]!, value: 'POISON' }),
+      poison: () => ({ ...makePoint('poison'), value: 'POISON' }),
     },
   };
 }
@@ -179,7 +179,7 @@ describe('conformance scenarios catch a broken connector', () => {
 
   it('the poison scenario fails when the poison point is delivered instead of dead-lettered', async () => {
     const t = target();
-    t.target.poison = () => makePoints(1, 'not-poison')[0]!;
+    t.target.poison = () => makePoint('not-poison');
     await expect(runScenario(poisonToDeadLetter, t.target, t.peer, quiet)).rejects.toThrow(/dead-lettered ids/);
   });
 });

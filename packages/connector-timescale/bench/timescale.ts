@@ -109,13 +109,13 @@ const silent = {
 
 const COPY_COLUMNS = ['time', 'device_id', 'tag_name', ...valueColumns('typed'), 'quality', 'unit', 'tags', 'id'];
 
+const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
 /** One field of COPY's text format: `\N` for null, backslash, tab, newline and carriage return escaped. */
 function copyField(v: string | number | boolean | null): string {
   if (v === null) return '\\N';
   const s = String(v);
-  return /[\\\t\n\r]/.test(s)
-    ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!)
-    : s;
+  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c] ?? c) : s;
 }
 
 /** A batch as COPY text rows, in {@link COPY_COLUMNS} order. */

@@ -29,6 +29,13 @@ export function makePoints(count: number, scenario: string, start = 0): DataPoin
   return points;
 }
 
+/** One point as `makePoints(1, scenario)` makes it: for a poison point or a single probe. */
+export function makePoint(scenario: string): DataPoint {
+  const [point] = makePoints(1, scenario);
+  if (!point) throw new Error('[testkit] makePoints(1) made no point');
+  return point;
+}
+
 function valueFor(i: number): DataPoint['value'] {
   switch (i % 5) {
     case 0:
