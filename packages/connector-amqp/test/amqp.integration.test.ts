@@ -6,13 +6,13 @@ import {
   PartialWriteError,
   newPointId,
   type DataPoint,
-  type Logger,
   type PluginContext,
 } from '@bifrost/core';
 import {
   rabbitInstallation,
   requirePeer,
   showPeerLogsOnFailure,
+  silentLogger,
   startRabbitMq,
   type RabbitPeer,
 } from '@bifrost/connector-testkit';
@@ -20,8 +20,7 @@ import amqp, { amqpConfigSchema } from '../src/index.js';
 
 const rabbit = requirePeer('rabbitmq', rabbitInstallation);
 
-const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-const ctx = (): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal });
+const ctx = (): PluginContext => ({ name: 'it', logger: silentLogger, signal: new AbortController().signal });
 let seq = 0;
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
   id: newPointId(),

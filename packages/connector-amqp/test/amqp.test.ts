@@ -9,7 +9,7 @@ import {
   type DataPoint,
   type PluginContext,
 } from '@bifrost/core';
-import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
+import { expectReadmeOptionsTable, silentLogger } from '@bifrost/connector-testkit';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 /** A stand-in for amqplib's confirm channel: records publishes; the test decides acks, nacks, returns. */
@@ -74,19 +74,9 @@ const {
   amqpConfigSchema,
 } = await import('../src/index.js');
 
-const silent = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
 const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({
   name: 'test',
-  logger: silent,
+  logger: silentLogger,
   signal: new AbortController().signal,
   ...over,
 });

@@ -4,6 +4,7 @@ import {
   influxdBinary,
   influxdV2Binary,
   requirePeer,
+  silentLogger,
   startInflux,
   startInfluxV2,
   type InfluxPeer,
@@ -15,7 +16,6 @@ import {
   PartialWriteError,
   TransientError,
   type DataPoint,
-  type Logger,
   type PluginContext,
 } from '@bifrost/core';
 import influxdb, { influxConfigSchema } from '../src/index.js';
@@ -33,8 +33,7 @@ const influxV2 = requirePeer(
     influxdV2Binary() ?? { missing: 'InfluxDB 2.7 is not built (bash scripts/peers/influxdb-v2.sh builds it alone)' },
 );
 
-const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-const ctx = (): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal });
+const ctx = (): PluginContext => ({ name: 'it', logger: silentLogger, signal: new AbortController().signal });
 let seq = 0;
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
   id: `p-${++seq}`,

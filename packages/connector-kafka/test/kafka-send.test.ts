@@ -1,5 +1,6 @@
 import { PartialWriteError, TransientError, type DataPoint, type PluginContext } from '@bifrost/core';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { silentLogger } from '@bifrost/connector-testkit';
 
 /** A stand-in kafkajs: records every sendBatch; `fail` decides which calls throw what. */
 const sent: Array<{ ids: string[] }> = [];
@@ -37,17 +38,7 @@ vi.mock('kafkajs', () => {
 
 const { default: kafka, kafkaConfigSchema, recordBytes, toRecord } = await import('../src/index.js');
 
-const silent = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
-const ctx: PluginContext = { name: 'unit', logger: silent, signal: new AbortController().signal };
+const ctx: PluginContext = { name: 'unit', logger: silentLogger, signal: new AbortController().signal };
 const point = (i: number): DataPoint => ({
   id: `p${i}`,
   deviceId: `PLC${i % 3}`,

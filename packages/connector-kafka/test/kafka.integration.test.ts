@@ -10,7 +10,6 @@ import {
   newPointId,
   openSqliteQueue,
   type DataPoint,
-  type Logger,
   type PluginContext,
 } from '@bifrost/core';
 import kafka, { ID_HEADER, kafkaConfigSchema } from '../src/index.js';
@@ -20,6 +19,7 @@ import {
   kafkaInstallation,
   requirePeer,
   showPeerLogsOnFailure,
+  silentLogger,
   startKafka,
   type KafkaPeer,
   type TlsFixture,
@@ -27,10 +27,9 @@ import {
 
 const kafkaPeer = requirePeer('kafka', kafkaInstallation);
 
-const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 const ctx = (tls?: PluginContext['tls']): PluginContext => ({
   name: 'it',
-  logger: silent,
+  logger: silentLogger,
   signal: new AbortController().signal,
   ...(tls && { tls }),
 });
@@ -133,7 +132,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
     const queue = await openSqliteQueue(join(dir, 'queue.db'));
     const pipeline = createPipeline({
       queue,
-      logger: silent,
+      logger: silentLogger,
       connectors: [
         {
           name: 'k',

@@ -7,7 +7,7 @@ import {
   type DataPoint,
   type PluginContext,
 } from '@bifrost/core';
-import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
+import { expectReadmeOptionsTable, silentLogger } from '@bifrost/connector-testkit';
 import { describe, expect, it } from 'vitest';
 import kafka, {
   bootstrapBrokers,
@@ -22,19 +22,9 @@ import kafka, {
   topicNameProblem,
 } from '../src/index.js';
 
-const silent = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
 const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({
   name: 'test',
-  logger: silent,
+  logger: silentLogger,
   signal: new AbortController().signal,
   ...over,
 });

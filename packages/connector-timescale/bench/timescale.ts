@@ -21,6 +21,7 @@ import {
   concurrentLoop,
   makePoints,
   pipelineThroughput,
+  silentLogger,
   writeResults,
   type BenchCase,
 } from '@bifrost/connector-testkit/bench';
@@ -71,7 +72,7 @@ async function rawLoop(
   writeBatch: (pool: pg.Pool, cfg: ReturnType<typeof timescaleConfigSchema.parse>, batch: DataPoint[]) => Promise<void>,
 ): Promise<number> {
   const cfg = timescaleConfigSchema.parse({ endpoint, table });
-  const setup = timescale.create(cfg, { name: 'setup', logger: silent, signal: new AbortController().signal });
+  const setup = timescale.create(cfg, { name: 'setup', logger: silentLogger, signal: new AbortController().signal });
   await setup.connect();
   await setup.close();
   const pool = rawPool(workers);
@@ -95,17 +96,6 @@ function rawPg(table: string, batchSize: number, workers: number): Promise<numbe
     });
   });
 }
-
-const silent = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
 
 const COPY_COLUMNS = ['time', 'device_id', 'tag_name', ...valueColumns('typed'), 'quality', 'unit', 'tags', 'id'];
 

@@ -12,6 +12,8 @@ import {
   type DeliveryOptionsInput,
 } from '@bifrost/core';
 
+export { silentLogger } from '../logger.js';
+
 /** One row of `bench/results/<name>.json`. */
 export interface BenchCase {
   case: string;
