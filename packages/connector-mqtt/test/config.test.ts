@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { brokerUrlOf, maxInflightOf, mqttConfigSchema } from '../src/config.js';
-import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
+import { expectEveryOptionDescribed, expectReadmeOptionsTable } from '@bifrost/connector-testkit';
 
 describe('mqttConfigSchema', () => {
   it('accepts the seed 001 examples as written (endpoint flattened with provider_config)', () => {
@@ -55,9 +55,7 @@ describe('mqttConfigSchema', () => {
   });
 
   it('describes every field and marks the password as a secret', () => {
-    const shape = mqttConfigSchema.innerType().shape;
-    for (const [key, field] of Object.entries(shape)) expect(field.description, key).toBeTruthy();
-    expect(shape.password.description).toMatch(/\(secret\)/);
+    expectEveryOptionDescribed(mqttConfigSchema, { secrets: ['password'] });
   });
 
   it('keeps QoS 2 over MQTT 3.1.1 within the in-flight limit brokers silently enforce', () => {

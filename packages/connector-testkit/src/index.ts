@@ -3,4 +3,5 @@ export * from './peers/index.js';
 export { showPeerLogsOnFailure, type HasLogs } from './peers/vitest-hooks.js';
 export * from './docs/index.js';
 export { silentLogger } from './logger.js';
+export { expectEveryOptionDescribed } from './docs/expect-described.js';
 export { expectReadmeOptionsTable } from './docs/expect-readme.js';
