@@ -11,7 +11,7 @@ import {
   PayloadError,
   parsePoints,
 } from '@bifrost/core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 
 const run = promisify(execFile);
@@ -121,8 +121,10 @@ describe('bifrost CLI', () => {
         { deviceId: 'd', tagName: 't', value: 2 },
       ]),
     );
-    while ((pipeline.metricsSnapshot().connectors[0]?.deadLettered ?? 0) < 2)
-      await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(pipeline.metricsSnapshot().connectors[0]?.deadLettered).toBeGreaterThanOrEqual(2), {
+      timeout: 10_000,
+      interval: 10,
+    });
     await pipeline.stop();
     await queue.close();
 

@@ -9,7 +9,7 @@ import {
   type Pipeline,
 } from '@bifrost/core';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { SecretRegistry } from '../src/config/secrets.js';
 import { buildApi } from '../src/http/server.js';
@@ -131,13 +131,8 @@ const point = (i: number, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** How long vi.waitFor polls for delivery here. */
+const DELIVERY = { timeout: 5_000, interval: 10 };
 
 describe('REST API', () => {
   it('GET /health and /ready', async () => {
@@ -179,12 +174,14 @@ describe('REST API', () => {
       });
     const { app, received } = harness({ wrapQueue: (q) => withOperationHealth(failingLease(q)) });
     expect((await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)] })).statusCode).toBe(200);
-    let ready = await app.inject('/ready');
-    for (let i = 0; i < 100 && ready.statusCode === 200; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      ready = await app.inject('/ready');
-    }
-    expect(ready.statusCode).toBe(503);
+    const ready = await vi.waitFor(
+      async () => {
+        const r = await app.inject('/ready');
+        expect(r.statusCode).toBe(503);
+        return r;
+      },
+      { timeout: 2_000, interval: 20 },
+    );
     expect(ready.json()).toMatchObject({
       ready: false,
       queue: { ok: false, reason: expect.stringContaining('lease failed: disk I/O error') as unknown },
@@ -193,7 +190,7 @@ describe('REST API', () => {
     expect(health.json()).toMatchObject({ status: 'unhealthy', queue: { ok: false } });
 
     broken = false;
-    await until(() => received.length === 1);
+    await vi.waitFor(() => expect(received).toHaveLength(1), DELIVERY);
     expect((await app.inject('/ready')).statusCode).toBe(200);
     expect((await app.inject('/api/cloud/health')).json<{ queue: unknown }>().queue).toEqual({ ok: true });
   });
@@ -209,7 +206,7 @@ describe('REST API', () => {
     const body = res.json<{ ids: string[] }>();
     expect(body).toMatchObject({ accepted: 2, queued: 2, unrouted: 0 });
     expect(body.ids).toHaveLength(2);
-    await until(() => received.length === 2);
+    await vi.waitFor(() => expect(received).toHaveLength(2), DELIVERY);
     expect(received.map((p) => p.id).sort()).toEqual([...body.ids].sort());
   });
 
@@ -223,7 +220,7 @@ describe('REST API', () => {
       payload: { points: [point(2), { device_id: 'PLC002', tag_name: 'x', value: true }] },
     });
     expect(many.json()).toMatchObject({ accepted: 2, queued: 2 });
-    await until(() => received.length === 3);
+    await vi.waitFor(() => expect(received).toHaveLength(3), DELIVERY);
     expect(pipeline.metricsSnapshot().connectors.find((c) => c.name === 'b')!.sent).toBe(3);
     expect(pipeline.metricsSnapshot().connectors.find((c) => c.name === 'a')!.sent).toBe(0);
   });
@@ -309,7 +306,7 @@ describe('REST API', () => {
   it('GET /api/cloud/health and /api/cloud/metrics report connectors and devices', async () => {
     const { app, received, written } = harness();
     await app.inject({ method: 'POST', url: '/api/data', payload: [point(1), point(2)] });
-    await until(() => received.length === 2);
+    await vi.waitFor(() => expect(received).toHaveLength(2), DELIVERY);
     expect(written.bytes).toBeGreaterThan(0);
     const health = await app.inject('/api/cloud/health');
     expect(health.statusCode).toBe(200);
@@ -332,7 +329,10 @@ describe('REST API', () => {
       url: '/api/cloud/connectors/a/data',
       payload: [point(1, { deviceId: 'poison' }), point(2, { deviceId: 'poison' }), point(3)],
     });
-    await until(() => received.length === 1 && pipeline.metricsSnapshot().connectors[0]?.deadLettered === 2);
+    await vi.waitFor(() => {
+      expect(received).toHaveLength(1);
+      expect(pipeline.metricsSnapshot().connectors[0]?.deadLettered).toBe(2);
+    }, DELIVERY);
     const list = await app.inject('/api/cloud/deadletters?connector=a');
     expect(list.statusCode).toBe(200);
     const dls = list.json<DeadLetterAnswer>().deadLetters;
@@ -345,7 +345,7 @@ describe('REST API', () => {
       payload: { connector: 'a', seqs: [first?.seq] },
     });
     expect(replay.json()).toEqual({ replayed: 1 });
-    await until(() => pipeline.metricsSnapshot().connectors[0]?.deadLettered === 3);
+    await vi.waitFor(() => expect(pipeline.metricsSnapshot().connectors[0]?.deadLettered).toBe(3), DELIVERY);
     const purge = await app.inject({
       method: 'POST',
       url: '/api/cloud/deadletters/purge',
@@ -367,7 +367,7 @@ describe('REST API', () => {
   it('GET /metrics serves the seed Prometheus names', async () => {
     const { app, received } = harness();
     await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)] });
-    await until(() => received.length === 1);
+    await vi.waitFor(() => expect(received).toHaveLength(1), DELIVERY);
     const res = await app.inject('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
