@@ -6,12 +6,17 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { loadConfigFile } from '../src/config/load.js';
 import { startGateway } from '../src/gateway.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-gw-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The lines of the JSONL sink file `out` so far (none while the file does not exist). */
+function sinkLines(out: string): string[] {
+  return existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n') : [];
+}
 
 /** `body` is the parsed JSON answer, declared `T` by the caller. */
 function httpsJson<T = unknown>(
@@ -115,11 +120,10 @@ describe('gateway in-process', () => {
         { ca, token: 'gw-test-token-123' },
       );
       expect(cfg.body?.config.provider_config.token).toBe('***');
-      const start = Date.now();
-      while (!(existsSync(out) && readFileSync(out, 'utf8').trim().split('\n').length === 20)) {
-        if (Date.now() - start > 10_000) throw new Error('points did not reach the sink');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await vi.waitFor(() => expect(sinkLines(out), 'points in the sink').toHaveLength(20), {
+        timeout: 10_000,
+        interval: 20,
+      });
       const ids = readFileSync(out, 'utf8')
         .trim()
         .split('\n')
@@ -166,11 +170,10 @@ describe('gateway in-process', () => {
     mkdirSync(join(dir, 'blocked'));
     const second = await startGateway(loadConfigFile(join(dir, 'gw2.yaml')), { logger: pino({ level: 'silent' }) });
     try {
-      const start = Date.now();
-      while (!(existsSync(out) && readFileSync(out, 'utf8').trim().split('\n').length >= 2)) {
-        if (Date.now() - start > 10_000) throw new Error('queued points were not delivered after the restart');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await vi.waitFor(
+        () => expect(sinkLines(out).length, 'queued points delivered after the restart').toBeGreaterThanOrEqual(2),
+        { timeout: 10_000, interval: 20 },
+      );
       expect(
         readFileSync(out, 'utf8')
           .trim()

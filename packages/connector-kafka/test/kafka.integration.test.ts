@@ -1,5 +1,5 @@
 import kafkajs from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,9 +158,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a real KRaft brok
         if (i === 1_000) await peer.restart();
         await new Promise((r) => setTimeout(r, 10));
       }
-      const deadline = Date.now() + 60_000;
-      while (queue.stats('k').points > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(queue.stats('k').points).toBe(0);
+      await vi.waitFor(() => expect(queue.stats('k').points).toBe(0), { timeout: 60_000, interval: 50 });
       expect(await queue.listDeadLetters()).toEqual([]);
       const admin = new kafkajs.Kafka({ brokers: [peer.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
       await admin.connect();
