@@ -2,17 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createGenerator } from '../src/generators.js';
 import { seededRandom } from '../src/random.js';
 import { tagSchema } from '../src/schema.js';
-
-/** Differences between neighbours: `[b - a, c - b, ...]`. */
-function steps(xs: readonly number[]): number[] {
-  const out: number[] = [];
-  let prev: number | undefined;
-  for (const x of xs) {
-    if (prev !== undefined) out.push(x - prev);
-    prev = x;
-  }
-  return out;
-}
+import { steps } from './helpers.js';
 
 const gen = (tag: Record<string, unknown>, seed = 1) =>
   createGenerator(tagSchema.parse({ name: 't', ...tag }), seededRandom(seed));

@@ -2,18 +2,7 @@ import type { Emit } from '@bifrost/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { vi } from 'vitest';
 import simulator, { type SimulatorConfigInput, type SimulatorSource } from '../src/index.js';
-import { testContext } from './helpers.js';
-
-/** Differences between neighbours: `[b - a, c - b, ...]`. */
-function steps(xs: readonly number[]): number[] {
-  const out: number[] = [];
-  let prev: number | undefined;
-  for (const x of xs) {
-    if (prev !== undefined) out.push(x - prev);
-    prev = x;
-  }
-  return out;
-}
+import { steps, testContext } from './helpers.js';
 
 type Batch = Parameters<Emit>[0];
 
