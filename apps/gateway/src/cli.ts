@@ -132,9 +132,10 @@ program
         `${p.origin} ${p.dir}`,
       ]),
     ];
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    const [header = []] = rows;
+    const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
     for (const r of rows)
-      process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
+      process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}\n`);
   });
 
 program

@@ -83,9 +83,16 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
   if (!loaded.config || loaded.issues.length) throw new ConfigFileError(loaded.issues, loaded.file);
   const cfg = loaded.config;
   const logger = opts.logger ?? createLogger(cfg.log_level, loaded.secrets);
-  const cleanups: Array<() => Promise<unknown>> = [];
+  /** Shutdown steps, run in reverse order; a step may be sync or async, and one failing does not stop the rest. */
+  const cleanups: Array<() => unknown> = [];
   const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch((err) => logger.error({ err }, 'shutdown step failed'));
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.error({ err }, 'shutdown step failed');
+      }
+    }
   };
 
   try {
@@ -134,17 +141,17 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
         // Rotated certificate files are picked up without a restart: the connector reconnects with them.
         const tls = await startConnectorTls(c.entry, loaded.baseDir, {
           connector: `${c.definition.type}:${c.name}`,
-          logger: logger as unknown as CoreLogger,
+          logger,
           gauge: tlsGauge,
         });
-        cleanups.push(async () => tls.close());
+        cleanups.push(() => tls.close());
         return { ...spec, definition: reconnectOnRotation(c.definition, tls), tls: tls.material };
       }),
     );
     const pipeline = createPipeline({
       queue,
       router: createRouter(routerOptions(cfg)),
-      logger: logger as unknown as CoreLogger,
+      logger,
       connectors,
       registry,
     });
@@ -169,11 +176,11 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
           ca_file: cfg.api.tls.ca_file === undefined ? undefined : resolve(loaded.baseDir, cfg.api.tls.ca_file),
           verify_client_chain: false, // ca_file is the CA of API clients, not of the server certificate
         },
-        logger: logger as unknown as CoreLogger,
+        logger,
         gauge: tlsGauge,
         onRotate: (material) => (api.server as unknown as TlsServer).setSecureContext(httpsOptions(material)),
       }));
-    if (apiTls) cleanups.push(async () => apiTls.close());
+    if (apiTls) cleanups.push(() => apiTls.close());
     const api = buildApi({
       pipeline,
       queue,
@@ -234,7 +241,7 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     for (const s of resolved.sources) {
       const source = s.definition.create(s.config, {
         name: s.name,
-        logger: logger.child({ source: `${s.definition.type}:${s.name}` }) as unknown as CoreLogger,
+        logger: logger.child({ source: `${s.definition.type}:${s.name}` }),
         signal: sourceAbort.signal,
       });
       await source.start(emitFor(s.entry.priority));
@@ -243,7 +250,7 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     accepting = true;
 
     const throughput = startThroughputLog(pipeline, logger, cfg.throughput_log_interval);
-    cleanups.push(async () => clearInterval(throughput));
+    cleanups.push(() => clearInterval(throughput));
 
     logger.info(`bifrost ${GATEWAY_VERSION} running`);
     for (const c of resolved.connectors)

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { defineConnector, PayloadError, z } from '@bifrost/core';
-import { createPipeline, createRouter, openSqliteQueue, parsePoints } from '@bifrost/core/host';
-import { afterAll, describe, expect, it } from 'vitest';
+import { defineConnector, PayloadError, z } from "@bifrost/core";
+import { createPipeline, createRouter, openSqliteQueue, parsePoints } from "@bifrost/core/host";
+import { afterAll, describe, expect, it, vi } from "vitest";
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
@@ -85,8 +85,7 @@ describe('bifrost CLI', () => {
   it('schema prints a JSON Schema with plugin schemas applied by type', async () => {
     const res = await bifrost('schema');
     expect(res.code).toBe(0);
-    const schema = JSON.parse(res.stdout);
-    const text = JSON.stringify(schema);
+    const text = JSON.stringify(JSON.parse(res.stdout));
     expect(text).toContain('"const":"mqtt"');
     expect(text).toContain('topic_prefix');
     expect(text).toContain('"const":"simulator"');
@@ -108,10 +107,12 @@ describe('bifrost CLI', () => {
       create: () => ({
         async connect() {},
         async close() {},
-        async write(b) {
-          throw new PayloadError(
-            'refused by test',
-            b.map((p) => p.id),
+        write(b) {
+          return Promise.reject(
+            new PayloadError(
+              'refused by test',
+              b.map((p) => p.id),
+            ),
           );
         },
       }),
@@ -128,7 +129,10 @@ describe('bifrost CLI', () => {
         { deviceId: 'd', tagName: 't', value: 2 },
       ]),
     );
-    while (pipeline.metricsSnapshot().connectors[0]!.deadLettered < 2) await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(pipeline.metricsSnapshot().connectors[0]?.deadLettered).toBeGreaterThanOrEqual(2), {
+      timeout: 10_000,
+      interval: 10,
+    });
     await pipeline.stop();
     await queue.close();
 
@@ -136,7 +140,8 @@ describe('bifrost CLI', () => {
     expect(list.code).toBe(0);
     expect(list.stdout).toContain('refused by test');
     expect(list.stdout).toContain('2 dead letter(s)');
-    const seq = list.stdout.split('\n')[0]!.split('\t')[0]!;
+    const [firstLine = ''] = list.stdout.split('\n', 1);
+    const [seq = ''] = firstLine.split('\t', 1);
     expect((await bifrost('dlq', 'replay', '-c', file, '--connector', 'a', '--seq', seq)).stdout).toContain(
       '1 dead letter(s) replayed',
     );

@@ -32,7 +32,8 @@ describe('seed 001 examples', () => {
   it('the gateway configuration example is valid as written, plugin schema included', async () => {
     const loaded = loadConfigFile(fixture('seed-gateway.yaml'));
     expect(await allIssues(loaded)).toEqual([]);
-    const c = loaded.config!.cloud.connectors['mqtt-local']!;
+    const c = loaded.config?.cloud.connectors['mqtt-local'];
+    if (!c) throw new Error('seed-gateway.yaml has no mqtt-local connector');
     expect(c.timeout).toBe(30_000);
     expect(c.retry_delay).toBe(2_000);
     expect(loaded.config!.cloud.batch_timeout).toBe(5_000);
@@ -41,10 +42,11 @@ describe('seed 001 examples', () => {
   it('the connector examples and routing rules validate; the one whose plugin is not installed names the package to install', async () => {
     const issues = await allIssues(loadConfigFile(fixture('seed-connectors.yaml')));
     expect(issues).toHaveLength(1);
-    expect(issues[0]!.path).toBe('gateway.cloud.connectors.aws-iot.type');
-    expect(issues[0]!.message).toContain('install @bifrost/connector-aws-iot');
+    const [issue] = issues;
+    expect(issue?.path).toBe('gateway.cloud.connectors.aws-iot.type');
+    expect(issue?.message).toContain('install @bifrost/connector-aws-iot');
     const text = readFileSync(fixture('seed-connectors.yaml'), 'utf8').split('\n');
-    expect(text[issues[0]!.line! - 1]).toContain('type: "aws-iot"');
+    expect(text[(issue?.line ?? 0) - 1]).toContain('type: "aws-iot"');
   });
 
   it('a connector whose plugin is missing is skipped when enabled: false', async () => {
@@ -58,7 +60,7 @@ describe('seed 001 examples', () => {
 });
 
 describe('config errors', () => {
-  it('reports every problem with its YAML path and line number', async () => {
+  it('reports every problem with its YAML path and line number', () => {
     const text = [
       'gateway:', // 1
       '  port: eighty', // 2
@@ -80,18 +82,18 @@ describe('config errors', () => {
     ].join('\n');
     const issues = parseConfigText(text).issues;
     const byPath = Object.fromEntries(issues.map((i) => [i.path, i]));
-    expect(byPath['gateway.port']!.line).toBe(2);
-    expect(byPath['gateway.log_level']!.line).toBe(3);
+    expect(byPath['gateway.port']?.line).toBe(2);
+    expect(byPath['gateway.log_level']?.line).toBe(3);
     expect(byPath['gateway.cloud.batch_timeout']).toMatchObject({
       line: 5,
-      message: expect.stringContaining('duration'),
+      message: expect.stringContaining('duration') as unknown,
     });
     expect(byPath['gateway.cloud.connectors.plant-a.colour']).toMatchObject({
       line: 10,
       message: 'unknown option "colour"',
     });
-    expect(byPath['gateway.cloud.connectors.plant-a.queue.when_full']!.line).toBe(12);
-    expect(byPath['gateway.cloud.routing_rules[0].priority']!.line).toBe(17);
+    expect(byPath['gateway.cloud.connectors.plant-a.queue.when_full']?.line).toBe(12);
+    expect(byPath['gateway.cloud.routing_rules[0].priority']?.line).toBe(17);
     expect(issues).toHaveLength(6);
   });
 
@@ -125,7 +127,7 @@ describe('config errors', () => {
 
   it('reports YAML errors (here a duplicate key) with their line', () => {
     const issues = parseConfigText('gateway:\n  port: 1\n  port: 2\n').issues;
-    expect(issues).toEqual([{ path: '(yaml)', line: 3, message: expect.stringContaining('unique') }]);
+    expect(issues).toEqual([{ path: '(yaml)', line: 3, message: expect.stringContaining('unique') as unknown }]);
   });
 
   it('reports unknown connectors in routing rules and bad conditions', async () => {
@@ -190,7 +192,7 @@ describe('environment variables and secret files', () => {
     expect(bad.issues[0]).toMatchObject({
       path: 'gateway.api.token',
       line: 3,
-      message: expect.stringContaining('MISSING_TOKEN'),
+      message: expect.stringContaining('MISSING_TOKEN') as unknown,
     });
   });
 
@@ -217,7 +219,7 @@ describe('environment variables and secret files', () => {
     expect(missing.issues[0]).toMatchObject({
       path: 'gateway.api.token_file',
       line: 2,
-      message: expect.stringContaining('ENOENT'),
+      message: expect.stringContaining('ENOENT') as unknown,
     });
   });
 });
@@ -282,10 +284,10 @@ describe('files the host loads', () => {
         {
           path: 'gateway.cloud.connectors.a.ca_file',
           line: 8,
-          message: expect.stringContaining('/nonexistent/ca.pem'),
+          message: expect.stringContaining('/nonexistent/ca.pem') as unknown,
         },
-        { path: 'gateway.api.tls.cert_file', line: 2, message: expect.stringContaining('ENOENT') },
-        { path: 'gateway.api.tls.key_file', line: 2, message: expect.stringContaining('ENOENT') },
+        { path: 'gateway.api.tls.cert_file', line: 2, message: expect.stringContaining('ENOENT') as unknown },
+        { path: 'gateway.api.tls.key_file', line: 2, message: expect.stringContaining('ENOENT') as unknown },
       ]),
     );
   });
@@ -300,15 +302,15 @@ describe('sources', () => {
     const r = await resolvePlugins(l);
     expect(r.issues).toEqual([]);
     expect(r.sources).toHaveLength(1);
-    expect(r.sources[0]!.entry.priority).toBe(7);
-    expect(r.sources[0]!.config).toMatchObject({ devices: 2, interval: 500 });
+    expect(r.sources[0]?.entry.priority).toBe(7);
+    expect(r.sources[0]?.config).toMatchObject({ devices: 2, interval: 500 });
   });
 
   it('source plugin schema errors point at the source entry and line', async () => {
     const issues = await allIssues(
       parseConfigText('gateway:\n  sources:\n    sim:\n      type: simulator\n      devices: -1\n'),
     );
-    expect(issues).toEqual([{ path: 'gateway.sources.sim.devices', line: 5, message: expect.any(String) }]);
+    expect(issues).toEqual([{ path: 'gateway.sources.sim.devices', line: 5, message: expect.any(String) as unknown }]);
   });
 });
 

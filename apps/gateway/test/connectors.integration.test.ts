@@ -128,29 +128,31 @@ describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp and
 
     const readers: IdReader[] = await Promise.all([
       postgresIds(postgres!.url, TABLE),
-      influxIds(influx!, MEASUREMENT),
+      Promise.resolve(influxIds(influx!, MEASUREMENT)),
       amqpIds(rabbit!.url, QUEUE),
       kafkaIds(kafka!.bootstrap, TOPIC),
     ]);
     try {
-      const got = await Promise.all(readers.map((r) => readBack(r, ids, READ_BACK_MS)));
+      const got = await Promise.all(
+        readers.map(async (r) => ({ sink: r.sink, ids: await readBack(r, ids, READ_BACK_MS) })),
+      );
       const report = Object.fromEntries(
-        readers.map((r, i) => [
-          r.sink,
+        got.map((g) => [
+          g.sink,
           {
-            distinct: got[i]!.size,
-            missing: ids.filter((id) => !got[i]!.has(id)).length,
+            distinct: g.ids.size,
+            missing: ids.filter((id) => !g.ids.has(id)).length,
           },
         ]),
       );
       console.log(`[connectors] ${TOTAL} points posted; read back per peer: ${JSON.stringify(report)}`);
-      for (const [i, r] of readers.entries()) {
+      for (const g of got) {
         expect(
-          ids.filter((id) => !got[i]!.has(id)),
-          `ids missing at ${r.sink}`,
+          ids.filter((id) => !g.ids.has(id)),
+          `ids missing at ${g.sink}`,
         ).toEqual([]);
         // Nothing but the posted points reached the sink.
-        expect(got[i]!.size, `distinct ids at ${r.sink}`).toBe(TOTAL);
+        expect(g.ids.size, `distinct ids at ${g.sink}`).toBe(TOTAL);
       }
     } finally {
       await Promise.all(readers.map((r) => r.close()));

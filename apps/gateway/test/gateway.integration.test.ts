@@ -6,17 +6,23 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { loadConfigFile } from '../src/config/load.js';
 import { startGateway } from '../src/gateway.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-gw-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function httpsJson(
+/** The lines of the JSONL sink file `out` so far (none while the file does not exist). */
+function sinkLines(out: string): string[] {
+  return existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n') : [];
+}
+
+/** `body` is the parsed JSON answer, declared `T` by the caller. */
+function httpsJson<T = unknown>(
   url: string,
   opts: { method?: string; body?: unknown; token?: string; ca: string },
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: T | undefined }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -33,7 +39,7 @@ function httpsJson(
         res.on('data', (d: Buffer) => {
           text += d.toString();
         });
-        res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined }));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text ? (JSON.parse(text) as T) : undefined }));
       },
     );
     req.on('error', reject);
@@ -99,7 +105,7 @@ describe('gateway in-process', () => {
           })
         ).status,
       ).toBe(401);
-      const ok = await httpsJson(`${gw.apiUrl}/api/data`, {
+      const ok = await httpsJson<{ ids: string[] }>(`${gw.apiUrl}/api/data`, {
         method: 'POST',
         ca,
         token: 'gw-test-token-123',
@@ -109,18 +115,20 @@ describe('gateway in-process', () => {
       const prom = await gw.pipeline.registry.metrics();
       expect(prom).toContain('bifrost_process_resident_memory_bytes');
       expect(prom).toContain('bifrost_nodejs_eventloop_lag_seconds');
-      const cfg = await httpsJson(`${gw.apiUrl}/api/cloud/connectors/file/config`, { ca, token: 'gw-test-token-123' });
-      expect(cfg.body.config.provider_config.token).toBe('***');
-      const start = Date.now();
-      while (!(existsSync(out) && readFileSync(out, 'utf8').trim().split('\n').length === 20)) {
-        if (Date.now() - start > 10_000) throw new Error('points did not reach the sink');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const cfg = await httpsJson<{ config: { provider_config: { token: string } } }>(
+        `${gw.apiUrl}/api/cloud/connectors/file/config`,
+        { ca, token: 'gw-test-token-123' },
+      );
+      expect(cfg.body?.config.provider_config.token).toBe('***');
+      await vi.waitFor(() => expect(sinkLines(out), 'points in the sink').toHaveLength(20), {
+        timeout: 10_000,
+        interval: 20,
+      });
       const ids = readFileSync(out, 'utf8')
         .trim()
         .split('\n')
         .map((l) => (JSON.parse(l) as { id: string }).id);
-      expect(ids.sort()).toEqual([...ok.body.ids].sort());
+      expect(ids.sort()).toEqual([...(ok.body?.ids ?? [])].sort());
     } finally {
       await gw.stop();
     }
@@ -162,11 +170,10 @@ describe('gateway in-process', () => {
     mkdirSync(join(dir, 'blocked'));
     const second = await startGateway(loadConfigFile(join(dir, 'gw2.yaml')), { logger: pino({ level: 'silent' }) });
     try {
-      const start = Date.now();
-      while (!(existsSync(out) && readFileSync(out, 'utf8').trim().split('\n').length >= 2)) {
-        if (Date.now() - start > 10_000) throw new Error('queued points were not delivered after the restart');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await vi.waitFor(
+        () => expect(sinkLines(out).length, 'queued points delivered after the restart').toBeGreaterThanOrEqual(2),
+        { timeout: 10_000, interval: 20 },
+      );
       expect(
         readFileSync(out, 'utf8')
           .trim()

@@ -7,6 +7,19 @@ import { buildApi } from '../src/http/server.js';
 import { ROUTES } from '../src/http/openapi.js';
 import { withOperationHealth } from '../src/queue-health.js';
 
+/** The parts of the API's JSON answers these tests read. */
+interface ErrorAnswer {
+  error: string;
+  issues: Array<{ path: string }>;
+}
+interface DeadLetterAnswer {
+  deadLetters: Array<{ seq: number }>;
+}
+interface ConnectorMetrics {
+  name: string;
+  successRate: number;
+}
+
 /**
  * A connector that records what it got and the bytes it reports; `poison` device ids are refused as
  * PayloadError, and the first `authFailures` writes fail with an AuthError (which opens the breaker).
@@ -24,11 +37,11 @@ function recordingConnector(received: DataPoint[], written: { bytes: number }, a
           throw new AuthError('not authorized');
         }
         const bad = batch.filter((p) => p.deviceId === 'poison').map((p) => p.id);
-        if (bad.length) throw new PayloadError('refused', bad);
+        if (bad.length) return Promise.reject(new PayloadError('refused', bad));
         received.push(...batch);
         const bytes = Buffer.byteLength(JSON.stringify(batch));
         written.bytes += bytes;
-        return { bytes };
+        return Promise.resolve({ bytes });
       },
       async close() {},
     }),
@@ -120,13 +133,8 @@ const point = (i: number, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** How long vi.waitFor polls for delivery here. */
+const DELIVERY = { timeout: 5_000, interval: 10 };
 
 describe('REST API', () => {
   it('GET /health and /ready', async () => {
@@ -161,33 +169,32 @@ describe('REST API', () => {
     const failingLease = (q: DurableQueue) =>
       new Proxy(q, {
         get(target, key) {
-          if (key === 'lease' && broken)
-            return async () => {
-              throw new Error('disk I/O error');
-            };
+          if (key === 'lease' && broken) return () => Promise.reject(new Error('disk I/O error'));
           const v = Reflect.get(target, key) as unknown;
-          return typeof v === 'function' ? v.bind(target) : v;
+          return typeof v === 'function' ? (v.bind(target) as unknown) : v;
         },
       });
     const { app, received } = harness({ wrapQueue: (q) => withOperationHealth(failingLease(q)) });
     expect((await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)] })).statusCode).toBe(200);
-    let ready = await app.inject('/ready');
-    for (let i = 0; i < 100 && ready.statusCode === 200; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      ready = await app.inject('/ready');
-    }
-    expect(ready.statusCode).toBe(503);
+    const ready = await vi.waitFor(
+      async () => {
+        const r = await app.inject('/ready');
+        expect(r.statusCode).toBe(503);
+        return r;
+      },
+      { timeout: 2_000, interval: 20 },
+    );
     expect(ready.json()).toMatchObject({
       ready: false,
-      queue: { ok: false, reason: expect.stringContaining('lease failed: disk I/O error') },
+      queue: { ok: false, reason: expect.stringContaining('lease failed: disk I/O error') as unknown },
     });
     const health = await app.inject('/api/cloud/health');
     expect(health.json()).toMatchObject({ status: 'unhealthy', queue: { ok: false } });
 
     broken = false;
-    await until(() => received.length === 1);
+    await vi.waitFor(() => expect(received).toHaveLength(1), DELIVERY);
     expect((await app.inject('/ready')).statusCode).toBe(200);
-    expect((await app.inject('/api/cloud/health')).json().queue).toEqual({ ok: true });
+    expect((await app.inject('/api/cloud/health')).json<{ queue: unknown }>().queue).toEqual({ ok: true });
   });
 
   it('POST /api/data routes points, answers with their ids, and they are delivered', async () => {
@@ -198,10 +205,10 @@ describe('REST API', () => {
       payload: [point(1), point(2, { quality: 'ALARM' })],
     });
     expect(res.statusCode).toBe(200);
-    const body = res.json();
+    const body = res.json<{ ids: string[] }>();
     expect(body).toMatchObject({ accepted: 2, queued: 2, unrouted: 0 });
     expect(body.ids).toHaveLength(2);
-    await until(() => received.length === 2);
+    await vi.waitFor(() => expect(received).toHaveLength(2), DELIVERY);
     expect(received.map((p) => p.id).sort()).toEqual([...body.ids].sort());
   });
 
@@ -215,7 +222,7 @@ describe('REST API', () => {
       payload: { points: [point(2), { device_id: 'PLC002', tag_name: 'x', value: true }] },
     });
     expect(many.json()).toMatchObject({ accepted: 2, queued: 2 });
-    await until(() => received.length === 3);
+    await vi.waitFor(() => expect(received).toHaveLength(3), DELIVERY);
     expect(pipeline.metricsSnapshot().connectors.find((c) => c.name === 'b')!.sent).toBe(3);
     expect(pipeline.metricsSnapshot().connectors.find((c) => c.name === 'a')!.sent).toBe(0);
   });
@@ -234,7 +241,7 @@ describe('REST API', () => {
       url: '/api/data',
       payload: { points: [{ tagName: 't', value: 1 }] },
     });
-    expect(wrapped.json().issues[0].path).toBe('points[0].deviceId');
+    expect(wrapped.json<ErrorAnswer>().issues[0]?.path).toBe('points[0].deviceId');
     const json = await app.inject({
       method: 'POST',
       url: '/api/data',
@@ -295,7 +302,7 @@ describe('REST API', () => {
       payload: Array.from({ length: 100 }, (_, i) => point(i)),
     });
     expect(res.statusCode).toBe(413);
-    expect(res.json().error).toBe('BIFROST_ERR_BODY_TOO_LARGE');
+    expect(res.json<ErrorAnswer>().error).toBe('BIFROST_ERR_BODY_TOO_LARGE');
   });
 
   it('404 for unknown connectors and routes', async () => {
@@ -324,7 +331,7 @@ describe('REST API', () => {
     });
     expect(full.statusCode).toBe(503);
     expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(full.json().error).toBe('BIFROST_ERR_QUEUE_FULL');
+    expect(full.json<ErrorAnswer>().error).toBe('BIFROST_ERR_QUEUE_FULL');
     expect(queue.stats('a').points).toBe(2);
   });
 
@@ -334,24 +341,28 @@ describe('REST API', () => {
     expect(res.statusCode).toBe(200);
     const text = res.body;
     expect(text).not.toContain('hunter2-password');
-    expect(res.json().config.provider_config).toEqual({ username: 'u', password: '***', token: '***' });
-    expect(res.json().config.endpoint).toBe('mqtt://u:***@host');
+    const { config } = res.json<{ config: { provider_config: unknown; endpoint: string } }>();
+    expect(config.provider_config).toEqual({ username: 'u', password: '***', token: '***' });
+    expect(config.endpoint).toBe('mqtt://u:***@host');
   });
 
   it('GET /api/cloud/health and /api/cloud/metrics report connectors and devices', async () => {
     const { app, received, written } = harness();
     await app.inject({ method: 'POST', url: '/api/data', payload: [point(1), point(2)] });
-    await until(() => received.length === 2);
+    await vi.waitFor(() => expect(received).toHaveLength(2), DELIVERY);
     expect(written.bytes).toBeGreaterThan(0);
     const health = await app.inject('/api/cloud/health');
     expect(health.statusCode).toBe(200);
-    expect(health.json()).toMatchObject({ status: expect.any(String), queue: { ok: true } });
-    expect(health.json().connectors.map((c: { name: string }) => c.name)).toEqual(['a', 'b']);
-    const metrics = (await app.inject('/api/cloud/metrics')).json();
-    const a = metrics.connectors.find((c: { name: string }) => c.name === 'a');
+    expect(health.json()).toMatchObject({ status: expect.any(String) as unknown, queue: { ok: true } });
+    expect(health.json<{ connectors: ConnectorMetrics[] }>().connectors.map((c) => c.name)).toEqual(['a', 'b']);
+    const metrics = (await app.inject('/api/cloud/metrics')).json<{
+      connectors: ConnectorMetrics[];
+      devices: Record<string, { ingested: number }>;
+    }>();
+    const a = metrics.connectors.find((c) => c.name === 'a');
     expect(a).toMatchObject({ sent: 2, failed: 0, breaker: 'closed', queue: { depth: 0 }, bytesSent: written.bytes });
-    expect(a.successRate).toBe(1);
-    expect(metrics.devices.PLC001.ingested).toBe(2);
+    expect(a?.successRate).toBe(1);
+    expect(metrics.devices.PLC001?.ingested).toBe(2);
   });
 
   it('dead letters: list, replay and purge', async () => {
@@ -361,41 +372,45 @@ describe('REST API', () => {
       url: '/api/cloud/connectors/a/data',
       payload: [point(1, { deviceId: 'poison' }), point(2, { deviceId: 'poison' }), point(3)],
     });
-    await until(() => received.length === 1 && pipeline.metricsSnapshot().connectors[0]!.deadLettered === 2);
+    await vi.waitFor(() => {
+      expect(received).toHaveLength(1);
+      expect(pipeline.metricsSnapshot().connectors[0]?.deadLettered).toBe(2);
+    }, DELIVERY);
     const list = await app.inject('/api/cloud/deadletters?connector=a');
     expect(list.statusCode).toBe(200);
-    const dls = list.json().deadLetters;
+    const dls = list.json<DeadLetterAnswer>().deadLetters;
     expect(dls).toHaveLength(2);
-    expect(dls[0]).toMatchObject({ connector: 'a', code: expect.any(String), point: { deviceId: 'poison' } });
+    const [first] = dls;
+    expect(first).toMatchObject({ connector: 'a', code: expect.any(String) as unknown, point: { deviceId: 'poison' } });
     const replay = await app.inject({
       method: 'POST',
       url: '/api/cloud/deadletters/replay',
-      payload: { connector: 'a', seqs: [dls[0].seq] },
+      payload: { connector: 'a', seqs: [first?.seq] },
     });
     expect(replay.json()).toEqual({ replayed: 1 });
-    await until(() => pipeline.metricsSnapshot().connectors[0]!.deadLettered === 3);
+    await vi.waitFor(() => expect(pipeline.metricsSnapshot().connectors[0]?.deadLettered).toBe(3), DELIVERY);
     const purge = await app.inject({
       method: 'POST',
       url: '/api/cloud/deadletters/purge',
       payload: { connector: 'a' },
     });
     expect(purge.json()).toEqual({ purged: 2 });
-    expect((await app.inject('/api/cloud/deadletters')).json().deadLetters).toEqual([]);
+    expect((await app.inject('/api/cloud/deadletters')).json<DeadLetterAnswer>().deadLetters).toEqual([]);
     const badFilter = await app.inject({
       method: 'POST',
       url: '/api/cloud/deadletters/replay',
       payload: { seqs: ['x'] },
     });
     expect(badFilter.statusCode).toBe(400);
-    expect(badFilter.json().issues[0].path).toBe('seqs');
+    expect(badFilter.json<ErrorAnswer>().issues[0]?.path).toBe('seqs');
     const badLimit = await app.inject('/api/cloud/deadletters?limit=-1');
-    expect(badLimit.json().issues[0].path).toBe('limit');
+    expect(badLimit.json<ErrorAnswer>().issues[0]?.path).toBe('limit');
   });
 
   it('GET /metrics serves the seed Prometheus names', async () => {
     const { app, received } = harness();
     await app.inject({ method: 'POST', url: '/api/data', payload: [point(1)] });
-    await until(() => received.length === 1);
+    await vi.waitFor(() => expect(received).toHaveLength(1), DELIVERY);
     const res = await app.inject('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
@@ -415,9 +430,12 @@ describe('REST API', () => {
 
   it('GET /openapi.json describes every route the server has', async () => {
     const { app } = harness();
-    const doc = (await app.inject('/openapi.json')).json();
+    const doc = (await app.inject('/openapi.json')).json<{
+      openapi: string;
+      paths: Record<string, Record<string, unknown> | undefined>;
+    }>();
     expect(doc.openapi).toBe('3.1.0');
-    for (const r of ROUTES) expect(doc.paths[r.path][r.method.toLowerCase()], `${r.method} ${r.path}`).toBeDefined();
+    for (const r of ROUTES) expect(doc.paths[r.path]?.[r.method.toLowerCase()], `${r.method} ${r.path}`).toBeDefined();
     // The reverse (every served route is in ROUTES) is enforced by buildApi's onRoute hook.
     for (const r of ROUTES)
       expect(app.hasRoute({ method: r.method, url: r.path.replace('{name}', ':name') }), `${r.method} ${r.path}`).toBe(

@@ -36,8 +36,10 @@ describe('bifrost schema (JSON Schema for editors)', () => {
 
   it('still flags unknown provider_config keys and unknown host keys of connectors', () => {
     const cfg = example();
-    cfg.gateway.cloud.connectors['local-mqtt']!.provider_config.topic_prefx = 'x';
-    cfg.gateway.cloud.connectors['local-mqtt']!.retry_cnt = 3;
+    const local = cfg.gateway.cloud.connectors['local-mqtt'];
+    if (!local) throw new Error('the example has no local-mqtt connector');
+    local.provider_config.topic_prefx = 'x';
+    local.retry_cnt = 3;
     expect(validate(cfg)).toBe(false);
     const text = problems().join('\n');
     expect(text).toMatch(/provider_config .*topic_prefx/);

@@ -36,14 +36,14 @@ async function delivered(): Promise<number> {
 function publishBatch(ch: ConfirmChannel, batch: readonly DataPoint[]): Promise<void> {
   return new Promise((resolve, reject) => {
     let outstanding = batch.length;
-    const confirmed = (err: unknown) => {
-      if (err) reject(err as Error);
+    const confirmed = (err: Error | null) => {
+      if (err) reject(err);
       else if (--outstanding === 0) resolve();
     };
     let i = 0;
     const pump = () => {
-      while (i < batch.length) {
-        const p = batch[i++]!;
+      for (let p = batch[i]; p; p = batch[i]) {
+        i++;
         const ok = ch.publish(
           EXCHANGE,
           `${p.deviceId}.${p.tagName}`,

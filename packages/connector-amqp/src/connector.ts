@@ -135,11 +135,12 @@ export class AmqpConnector implements Connector {
     }
   }
 
-  async healthCheck(): Promise<HealthProbe> {
-    if (this.broken || !this.channel) return { ok: false, detail: this.broken?.message ?? 'not connected' };
+  healthCheck(): Promise<HealthProbe> {
+    if (this.broken || !this.channel)
+      return Promise.resolve({ ok: false, detail: this.broken?.message ?? 'not connected' });
     if (this.blockedReason !== undefined)
-      return { ok: false, detail: `broker blocks publishers: ${this.blockedReason}` };
-    return { ok: true };
+      return Promise.resolve({ ok: false, detail: `broker blocks publishers: ${this.blockedReason}` });
+    return Promise.resolve({ ok: true });
   }
 
   private socketOptions(): Record<string, unknown> {

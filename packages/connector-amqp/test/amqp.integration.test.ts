@@ -6,13 +6,13 @@ import {
   PartialWriteError,
   newPointId,
   type DataPoint,
-  type Logger,
   type PluginContext,
 } from '@bifrost/core';
 import {
   rabbitInstallation,
   requirePeer,
   showPeerLogsOnFailure,
+  silentLogger,
   startRabbitMq,
   type RabbitPeer,
   noCancel,
@@ -21,8 +21,7 @@ import amqp, { amqpConfigSchema } from '../src/index.js';
 
 const rabbit = requirePeer('rabbitmq', rabbitInstallation);
 
-const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-const ctx = (): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal });
+const ctx = (): PluginContext => ({ name: 'it', logger: silentLogger, signal: new AbortController().signal });
 let seq = 0;
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
   id: newPointId(),
@@ -92,7 +91,10 @@ describe.skipIf(!rabbit.available)('AMQP connector against a real RabbitMQ', () 
     expect(err).toBeInstanceOf(PartialWriteError);
     expect((err as PartialWriteError).accepted).toEqual([routed.id]);
     expect((err as PartialWriteError).rejected).toEqual([
-      expect.objectContaining({ id: lost.id, reason: expect.stringMatching(/unroutable.*PLC2\.temperature/) }),
+      expect.objectContaining({
+        id: lost.id,
+        reason: expect.stringMatching(/unroutable.*PLC2\.temperature/) as unknown,
+      }),
     ]);
     expect((await ch.checkQueue(queue)).messageCount).toBe(1);
     await c.close();

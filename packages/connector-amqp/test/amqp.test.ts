@@ -9,7 +9,7 @@ import {
   type DataPoint,
   type PluginContext,
 } from '@bifrost/core';
-import { expectReadmeOptionsTable, noCancel } from '@bifrost/connector-testkit';
+import { expectReadmeOptionsTable, noCancel, silentLogger } from '@bifrost/connector-testkit';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 /** A stand-in for amqplib's confirm channel: records publishes; the test decides acks, nacks, returns. */
@@ -18,22 +18,28 @@ class FakeChannel extends EventEmitter {
     exchange: string;
     key: string;
     content: Buffer;
-    options: Record<string, any>;
+    options: Record<string, unknown>;
     cb: (err: Error | null) => void;
   }> = [];
   /** publish() returns false (buffer full) for these indexes. */
   fullAt = new Set<number>();
-  assertExchange = vi.fn(async () => ({}));
-  checkExchange = vi.fn(async () => ({}));
+  assertExchange = vi.fn(() => Promise.resolve({}));
+  checkExchange = vi.fn(() => Promise.resolve({}));
   publish(
     exchange: string,
     key: string,
     content: Buffer,
-    options: Record<string, any>,
+    options: Record<string, unknown>,
     cb: (err: Error | null) => void,
   ): boolean {
     this.published.push({ exchange, key, content, options, cb });
     return !this.fullAt.has(this.published.length - 1);
+  }
+  /** The publish recorded at `i` (failing the test when there is none). */
+  at(i: number): FakeChannel['published'][number] {
+    const p = this.published[i];
+    if (!p) throw new Error(`no publish #${i}`);
+    return p;
   }
   ackAll(): void {
     for (const p of this.published.splice(0)) p.cb(null);
@@ -41,12 +47,22 @@ class FakeChannel extends EventEmitter {
 }
 class FakeModel extends EventEmitter {
   channel = new FakeChannel();
-  createConfirmChannel = vi.fn(async () => this.channel);
-  close = vi.fn(async () => undefined);
+  createConfirmChannel = vi.fn(() => Promise.resolve(this.channel));
+  close = vi.fn(() => Promise.resolve(undefined));
 }
 let model: FakeModel;
-const connectSpy = vi.fn(async () => model);
+const connectSpy = vi.fn(() => Promise.resolve(model));
 vi.mock('amqplib', () => ({ connect: (...args: unknown[]) => connectSpy(...(args as [])) }));
+
+/** The error `p` rejects with, checked to be a `T`. */
+async function rejectionOf<T>(p: Promise<unknown>, type: abstract new (...args: never[]) => T): Promise<T> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(type);
+  return err as T;
+}
 
 const {
   default: amqp,
@@ -58,19 +74,9 @@ const {
   amqpConfigSchema,
 } = await import('../src/index.js');
 
-const silent = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
 const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({
   name: 'test',
-  logger: silent,
+  logger: silentLogger,
   signal: new AbortController().signal,
   ...over,
 });
@@ -218,7 +224,7 @@ describe('AmqpConnector (fake broker)', () => {
     });
     await tick();
     expect(model.channel.published.map((p) => p.key)).toEqual(['PLC1.temperature', 'PLC0.temperature']);
-    model.channel.published[0]!.cb(null);
+    model.channel.at(0).cb(null);
     await tick();
     expect(done).toBe(false);
     model.channel.ackAll();
@@ -248,11 +254,10 @@ describe('AmqpConnector (fake broker)', () => {
       fields: { exchange: 'bifrost', routingKey: 'PLC0.temperature' },
     });
     model.channel.ackAll();
-    const err = await w.catch((e) => e);
-    expect(err).toBeInstanceOf(PartialWriteError);
+    const err = await rejectionOf(w, PartialWriteError);
     expect(err.accepted).toEqual(['id-1']);
     expect(err.rejected).toEqual([
-      expect.objectContaining({ id: 'id-2', reason: expect.stringMatching(/unroutable/) }),
+      expect.objectContaining({ id: 'id-2', reason: expect.stringMatching(/unroutable/) as unknown }),
     ]);
   });
 
@@ -275,12 +280,11 @@ describe('AmqpConnector (fake broker)', () => {
     const [a, b] = model.channel.published.splice(0);
     a!.cb(null);
     b!.cb(new Error('message nacked'));
-    const err = await w.catch((e) => e);
-    expect(err).toBeInstanceOf(PartialWriteError);
+    const err = await rejectionOf(w, PartialWriteError);
     expect(err.rejected).toEqual([expect.objectContaining({ id: 'id-2', kind: 'transient' })]);
     const w2 = c.write([point(3)], noCancel());
     await tick();
-    model.channel.published[0]!.cb(new Error('message nacked'));
+    model.channel.at(0).cb(new Error('message nacked'));
     await expect(w2).rejects.toBeInstanceOf(CapacityError);
   });
 
@@ -327,7 +331,7 @@ describe('AmqpConnector (fake broker)', () => {
     // The host prefixes messages with `[bifrost] [amqp:test]`, once; the connector does not.
     await expect(c.connect()).rejects.toMatchObject({
       kind: 'auth',
-      message: expect.stringMatching(/^access refused/),
+      message: expect.stringMatching(/^access refused/) as unknown,
     });
   });
 });

@@ -31,10 +31,7 @@ function toPoint(p: DataPoint, measurement: string): Point {
     .tag('quality', p.quality);
   if (p.unit) point.tag('unit', p.unit);
   for (const [k, v] of Object.entries(p.tags ?? {})) point.tag(k, v);
-  return point
-    .floatField('value', p.value as number)
-    .stringField('point_id', p.id)
-    .timestamp(`${p.timestamp}000000`);
+  return point.floatField('value', p.value).stringField('point_id', p.id).timestamp(`${p.timestamp}000000`);
 }
 
 /** The best raw loop: one WriteApi per worker (no retries, gzip as the client defaults), `workers` batches in flight. */

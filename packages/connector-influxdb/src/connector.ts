@@ -27,12 +27,12 @@ export function writePath(c: InfluxConfig): string {
     q.set('db', c.database!);
     if (c.retention_policy) q.set('rp', c.retention_policy);
     q.set('precision', c.precision);
-    return `/write?${q}`;
+    return `/write?${q.toString()}`;
   }
   q.set('org', (c.organization ?? c.org)!);
   q.set('bucket', c.bucket!);
   q.set('precision', c.precision);
-  return `/api/v2/write?${q}`;
+  return `/api/v2/write?${q.toString()}`;
 }
 
 /**
@@ -156,10 +156,11 @@ export class InfluxConnector implements Connector {
     }
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.agent?.destroy();
     this.agent = undefined;
     this.client = undefined;
+    return Promise.resolve();
   }
 
   /** Sends one request body; resolves on 204 with its bytes (before gzip). */

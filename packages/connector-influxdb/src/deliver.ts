@@ -37,13 +37,11 @@ async function afterRefusal(
   const failure = classifyWriteFailure(err);
   if (failure.kind === 'error') throw failure.error;
   if (entries.length === 1) {
-    return [
-      {
-        id: entries[0]!.id,
-        reason: `InfluxDB rejected the point (HTTP ${failure.status}): ${failure.message}`,
-        kind: 'payload',
-      },
-    ];
+    return entries.map((e) => ({
+      id: e.id,
+      reason: `InfluxDB rejected the point (HTTP ${failure.status}): ${failure.message}`,
+      kind: 'payload',
+    }));
   }
   const named =
     failure.status === 400
@@ -53,11 +51,11 @@ async function afterRefusal(
         )
       : new Map<number, string>();
   if (named.size > 0) {
-    const rejected = [...named].map(([i, reason]) => ({
-      id: entries[i]!.id,
-      reason: `InfluxDB: ${reason}`,
-      kind: 'payload' as const,
-    }));
+    // namedLines only names indices of the lines it was given, so every entry is found.
+    const rejected = [...named].flatMap(([i, reason]) => {
+      const entry = entries[i];
+      return entry ? [{ id: entry.id, reason: `InfluxDB: ${reason}`, kind: 'payload' as const }] : [];
+    });
     const rest = entries.filter((_, i) => !named.has(i));
     return [...rejected, ...(await deliverLines(rest, post))];
   }
@@ -108,14 +106,22 @@ export async function deliverRequests(
       );
     }
   };
-  const results = await Promise.allSettled(requests.map(send));
+  const outcomes = await Promise.all(
+    requests.map((request) =>
+      send(request).then(
+        (refused) => ({ request, refused }),
+        (err: unknown) => ({ request, error: classifyError(err) }),
+      ),
+    ),
+  );
   const failed: Array<{ request: LineRequest; error: BifrostError }> = [];
   const rejected: RejectedPoint[] = [];
-  results.forEach((r, i) => {
-    if (r.status === 'fulfilled') rejected.push(...r.value);
-    else failed.push({ request: requests[i]!, error: classifyError(r.reason) });
-  });
-  if (failed.length > 0 && failed.length === requests.length) throw failed[0]!.error;
+  for (const o of outcomes) {
+    if ('error' in o) failed.push(o);
+    else rejected.push(...o.refused);
+  }
+  const [firstFailure] = failed;
+  if (firstFailure && failed.length === requests.length) throw firstFailure.error;
   for (const f of failed)
     for (const p of f.request.points) rejected.push({ id: p.id, reason: f.error.message, kind: 'transient' });
   return rejected;

@@ -4,8 +4,8 @@ import { AuthError, CapacityError, ConfigError, TransientError, classifyError, t
 /** The server's own words: `{"error": ...}` (1.x), `{"message": ...}` (2.x) or the raw body. */
 export function serverMessage(err: HttpError): string {
   const json = err.json as { error?: unknown; message?: unknown } | undefined;
-  const text = json?.error ?? json?.message ?? err.body ?? err.statusMessage ?? '';
-  return String(text).trim() || `HTTP ${err.statusCode}`;
+  const text: unknown = json?.error ?? json?.message ?? err.body ?? err.statusMessage ?? '';
+  return (typeof text === 'string' ? text : JSON.stringify(text)).trim() || `HTTP ${err.statusCode}`;
 }
 
 /** 400 messages about the request itself, not about some lines: no line is to blame. */
@@ -79,9 +79,9 @@ export function classifyWriteFailure(err: unknown): WriteFailure {
  */
 export function namedLines(message: string, lines: readonly string[]): Map<number, string> {
   const found = new Map<number, string>();
-  for (const m of message.matchAll(/line (\d+): ([^\n]*)/g)) {
-    const i = Number(m[1]) - 1;
-    if (i >= 0 && i < lines.length) found.set(i, m[2]!.trim());
+  for (const [, num, reason = ''] of message.matchAll(/line (\d+): ([^\n]*)/g)) {
+    const i = Number(num) - 1;
+    if (i >= 0 && i < lines.length) found.set(i, reason.trim());
   }
   if (found.size) return found;
   lines.forEach((line, i) => {
@@ -89,7 +89,8 @@ export function namedLines(message: string, lines: readonly string[]): Map<numbe
     const at = message.indexOf(quoted);
     if (at < 0) return;
     const rest = message.slice(at + quoted.length);
-    found.set(i, `unable to parse line: ${rest.split('\n', 1)[0]!.replace(/ dropped=\d+$/, '')}`);
+    const [firstLine = ''] = rest.split('\n', 1);
+    found.set(i, `unable to parse line: ${firstLine.replace(/ dropped=\d+$/, '')}`);
   });
   return found;
 }

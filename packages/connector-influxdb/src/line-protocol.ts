@@ -133,6 +133,7 @@ function tagSet(p: DataPoint, o: LineOptions): string {
   }
   let out = '';
   let i = 0;
+  // Hot path (once per point): `own` holds keys of p.tags and i < own.length, hence the `!`s.
   for (const key of CORE_TAGS) {
     while (own && i < own.length && own[i]! < key) out += tagPair(own[i]!, p.tags![own[i++]!]);
     out += tagPair(key, coreTag(p, key));

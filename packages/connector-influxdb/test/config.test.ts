@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { baseUrl, influxConfigSchema, writePath } from '../src/index.js';
-import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
+import { expectReadmeOptionsTable, expectEveryOptionDescribed } from '@bifrost/connector-testkit';
 import { secretPaths } from '@bifrost/core/host';
 
 /** Seed 001's InfluxDB connector: `endpoint` plus its `provider_config`, as the host flattens it. */
@@ -55,9 +55,7 @@ describe('influxConfigSchema', () => {
   });
 
   it('describes every field and marks secrets', () => {
-    const shape = influxConfigSchema.shape;
-    for (const [key, field] of Object.entries(shape)) expect(field.description, key).toBeTruthy();
-    expect(secretPaths(influxConfigSchema).sort()).toEqual(['password', 'token']);
+    expectEveryOptionDescribed(influxConfigSchema, { secrets: ['password', 'token'] });
   });
 });
 

@@ -55,12 +55,13 @@ const NOT_VALUE = new Set(['time', 'device_id', 'tag_name', 'quality', 'point_id
 /** The point's value from its fields: `value`/`value_str`/`value_bool`, or the flattened object's fields. */
 function valueOf(row: Record<string, unknown>): unknown {
   const fields = Object.entries(row).filter(([k, v]) => !NOT_VALUE.has(k) && v !== null);
-  if (fields.length === 1 && ['value', 'value_str', 'value_bool'].includes(fields[0]![0])) return fields[0]![1];
+  const [only] = fields;
+  if (fields.length === 1 && only && ['value', 'value_str', 'value_bool'].includes(only[0])) return only[1];
   return Object.fromEntries(fields);
 }
 
 /** Polls both servers for the points written since the collector opened (minus the suite's timestamp spread). */
-async function collector(peers: Peers): Promise<Collector> {
+function collector(peers: Peers): Collector {
   const q = `SELECT *::field, "device_id"::tag, "tag_name"::tag, "quality"::tag FROM "${MEASUREMENT}" WHERE time >= ${Date.now() - 15 * 60_000}000000`;
   return {
     async waitFor(ids, timeoutMs) {
@@ -149,8 +150,9 @@ function configFor<S extends Server>(flavor: Flavor<S>) {
         return { config: overTls, tls: tls.clientTls('tls') };
       case 'untrusted-ca':
         return { config: overTls, tls: tls.clientTls('untrusted-ca') };
-      default:
-        return undefined; // InfluxDB has no client-certificate authentication (mtls, expired-cert)
+      case 'mtls':
+      case 'expired-cert':
+        return undefined; // InfluxDB has no client-certificate authentication
     }
   };
 }
@@ -172,7 +174,7 @@ const targetFor = <S extends Server>(flavor: Flavor<S>) =>
       p.tls.dispose();
     },
     config: configFor(flavor),
-    readBack: collector,
+    readBack: (peers) => Promise.resolve(collector(peers)),
     address: (p) => ({ host: p.plain.host, port: p.plain.ports.http }),
     ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
     restart: (p) => p.plain.restart(),

@@ -12,18 +12,21 @@ import {
 
 const json = (status: number, body: object, retryAfter?: string) =>
   new HttpError(status, 'x', JSON.stringify(body), retryAfter, 'application/json');
+/** The line of entry `i`, as `entries` makes it. */
+const lineAt = (i: number) => `m v=${i} ${i}`;
 const entries = (n: number): IdentifiedLine[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `p${i}`, line: `m v=${i} ${i}` }));
+  Array.from({ length: n }, (_, i) => ({ id: `p${i}`, line: lineAt(i) }));
 
 /** A fake server: rejects any request containing a poison line with a 400 that names no line. */
 function fakeServer(poison: Set<string>, message = 'partial write: field type conflict dropped=1') {
   const requests: string[][] = [];
   const stored = new Set<string>();
-  const post = async (body: string) => {
+  const post = (body: string) => {
     const lines = body.split('\n');
     requests.push(lines);
     for (const l of lines) if (!poison.has(l)) stored.add(l);
-    if (lines.some((l) => poison.has(l))) throw json(400, { error: message });
+    if (lines.some((l) => poison.has(l))) return Promise.reject(json(400, { error: message }));
+    return Promise.resolve();
   };
   return { post, requests, stored };
 }
@@ -37,10 +40,10 @@ describe('deliverLines', () => {
 
   it('bisects an unnamed 400 down to the poison lines and gets every other line acknowledged', async () => {
     const all = entries(64);
-    const s = fakeServer(new Set([all[5]!.line, all[40]!.line]));
+    const s = fakeServer(new Set([lineAt(5), lineAt(40)]));
     const rejected = await deliverLines(all, s.post);
     expect(rejected.map((r) => r.id).sort()).toEqual(['p40', 'p5']);
-    expect(rejected[0]!.reason).toMatch(/HTTP 400.*field type conflict/);
+    expect(rejected[0]?.reason).toMatch(/HTTP 400.*field type conflict/);
     expect(s.stored.size).toBe(62);
     expect(s.requests.length).toBeLessThan(30);
   });
@@ -48,11 +51,14 @@ describe('deliverLines', () => {
   it('uses the lines a 1.x parse error quotes, then resends the rest once', async () => {
     const all = entries(5);
     const requests: number[] = [];
-    const post = async (body: string) => {
+    const post = (body: string) => {
       const lines = body.split('\n');
       requests.push(lines.length);
-      if (lines.includes(all[2]!.line))
-        throw json(400, { error: `partial write: unable to parse '${all[2]!.line}': invalid field format dropped=0` });
+      if (lines.includes(lineAt(2)))
+        return Promise.reject(
+          json(400, { error: `partial write: unable to parse '${lineAt(2)}': invalid field format dropped=0` }),
+        );
+      return Promise.resolve();
     };
     const rejected = await deliverLines(all, post);
     expect(rejected).toEqual([
@@ -63,9 +69,9 @@ describe('deliverLines', () => {
 
   it('throws non-line errors classified, without bisecting', async () => {
     let calls = 0;
-    const post = async () => {
+    const post = () => {
       calls++;
-      throw json(401, { error: 'authorization failed' });
+      return Promise.reject(json(401, { error: 'authorization failed' }));
     };
     await expect(deliverLines(entries(8), post)).rejects.toBeInstanceOf(AuthError);
     expect(calls).toBe(1);
@@ -98,8 +104,7 @@ describe('deliverRequests', () => {
   });
 
   it('renders the lines of a refused request again to find the poison, and gets the rest acknowledged', async () => {
-    const all = entries(20);
-    const s = fakeServer(new Set([all[13]!.line]));
+    const s = fakeServer(new Set([lineAt(13)]));
     const rejected = await deliverRequests(requestsOf(20, 10), render, s.post);
     expect(rejected.map((r) => [r.id, r.kind])).toEqual([['p13', 'payload']]);
     expect(s.stored.size).toBe(19);
@@ -107,19 +112,17 @@ describe('deliverRequests', () => {
 
   it('keeps acknowledged requests and hands back the points of failed ones as transient', async () => {
     const all = entries(20);
-    const post = async (body: string) => {
-      if (body.split('\n').includes(all[12]!.line))
-        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-    };
+    const post = (body: string) =>
+      body.split('\n').includes(lineAt(12))
+        ? Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
+        : Promise.resolve();
     const rejected = await deliverRequests(requestsOf(20, 10), render, post);
     expect(rejected.map((r) => r.id)).toEqual(all.slice(10).map((e) => e.id));
     expect(rejected.every((r) => r.kind === 'transient' && /socket hang up/.test(r.reason))).toBe(true);
   });
 
   it('throws the classified error when every request failed', async () => {
-    const post = async () => {
-      throw json(503, { error: 'busy' }, '2');
-    };
+    const post = () => Promise.reject(json(503, { error: 'busy' }, '2'));
     const err = await deliverRequests(requestsOf(20, 10), render, post).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CapacityError);
     expect((err as CapacityError).retryAfterMs).toBe(2000);

@@ -4,6 +4,7 @@ import {
   influxdBinary,
   influxdV2Binary,
   requirePeer,
+  silentLogger,
   startInflux,
   startInfluxV2,
   type InfluxPeer,
@@ -16,7 +17,6 @@ import {
   PartialWriteError,
   TransientError,
   type DataPoint,
-  type Logger,
   type PluginContext,
 } from '@bifrost/core';
 import influxdb, { influxConfigSchema } from '../src/index.js';
@@ -34,8 +34,7 @@ const influxV2 = requirePeer(
     influxdV2Binary() ?? { missing: 'InfluxDB 2.7 is not built (bash scripts/peers/influxdb-v2.sh builds it alone)' },
 );
 
-const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-const ctx = (): PluginContext => ({ name: 'it', logger: silent, signal: new AbortController().signal });
+const ctx = (): PluginContext => ({ name: 'it', logger: silentLogger, signal: new AbortController().signal });
 let seq = 0;
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
   id: `p-${++seq}`,
@@ -83,18 +82,18 @@ describe.skipIf(!influx.available)('InfluxDB connector against a real influxd', 
     const rows = await peer.query('SELECT * FROM "types"');
     expect(rows).toHaveLength(5);
     const byId = new Map(rows.map((r) => [r.point_id, r]));
-    expect(byId.get(batch[0]!.id)).toMatchObject({
+    expect(byId.get(batch[0]?.id)).toMatchObject({
       value: 1.25,
       unit: '°C',
       'plant area': 'north,1',
       'k=v': 'x=y',
       device_id: 'PLC001',
-      time: batch[0]!.timestamp,
+      time: batch[0]?.timestamp,
     });
-    expect(byId.get(batch[1]!.id)).toMatchObject({ value_str: 'RUN "fast" \\ now\nnext' });
-    expect(byId.get(batch[2]!.id)).toMatchObject({ value_bool: true, quality: 'ALARM' });
-    expect(byId.get(batch[3]!.id)).toMatchObject({ x: 1.5, meta_label: 'a b' });
-    expect(byId.get(batch[4]!.id)).toMatchObject({ device_id: 'PLC 2,b=c', value: 7 });
+    expect(byId.get(batch[1]?.id)).toMatchObject({ value_str: 'RUN "fast" \\ now\nnext' });
+    expect(byId.get(batch[2]?.id)).toMatchObject({ value_bool: true, quality: 'ALARM' });
+    expect(byId.get(batch[3]?.id)).toMatchObject({ x: 1.5, meta_label: 'a b' });
+    expect(byId.get(batch[4]?.id)).toMatchObject({ device_id: 'PLC 2,b=c', value: 7 });
     await c.close();
   });
 
@@ -103,13 +102,14 @@ describe.skipIf(!influx.available)('InfluxDB connector against a real influxd', 
     await c.connect();
     await c.write([point({ value: 1 })], noCancel());
     const good = Array.from({ length: 20 }, () => point());
-    const bad = [point({ value: 'not a number' }), point({ value: 'nor this' })];
-    const batch = [...good.slice(0, 7), bad[0]!, ...good.slice(7, 15), bad[1]!, ...good.slice(15)];
+    const [bad1, bad2] = [point({ value: 'not a number' }), point({ value: 'nor this' })];
+    const bad = [bad1, bad2];
+    const batch = [...good.slice(0, 7), bad1, ...good.slice(7, 15), bad2, ...good.slice(15)];
     const err = await c.write(batch, noCancel()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     const partial = err as PartialWriteError;
     expect(partial.rejected.map((r) => r.id).sort()).toEqual(bad.map((p) => p.id).sort());
-    expect(partial.rejected[0]!.reason).toMatch(/field type conflict/);
+    expect(partial.rejected[0]?.reason).toMatch(/field type conflict/);
     expect(partial.accepted.sort()).toEqual(good.map((p) => p.id).sort());
     expect(await peer.query('SELECT count(value) FROM "conflict"')).toMatchObject([{ count: 21 }]);
     await c.close();
@@ -193,9 +193,9 @@ for (const server of v2Servers) {
       expect(receipt?.bytes).toBeLessThan(batch.length * 500);
       const rows = await peer.query('SELECT * FROM "v2"');
       expect(rows.map((r) => r.point_id).sort()).toEqual(batch.map((p) => p.id).sort());
-      expect(rows.find((r) => r.point_id === batch[1]!.id)).toMatchObject({
+      expect(rows.find((r) => r.point_id === batch[1]?.id)).toMatchObject({
         value_str: 'x',
-        time: batch[1]!.timestamp,
+        time: batch[1]?.timestamp,
       });
       await c.close();
     });
@@ -208,9 +208,9 @@ for (const server of v2Servers) {
       const c = connector({ measurement: 'conflict2', field_naming: 'single' });
       await c.connect();
       await c.write([point({ value: 1 })], noCancel());
-      const good = [point(), point()];
+      const good = [point(), point()] as const;
       const bad = point({ value: 'not a number' });
-      const err = await c.write([good[0]!, bad, good[1]!], noCancel()).catch((e: unknown) => e);
+      const err = await c.write([good[0], bad, good[1]], noCancel()).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PartialWriteError);
       expect((err as PartialWriteError).rejected.map((r) => r.id)).toEqual([bad.id]);
       expect((err as PartialWriteError).accepted.sort()).toEqual(good.map((p) => p.id).sort());

@@ -7,17 +7,33 @@ import type { Compression } from './config.js';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
 
+type CodecFactory = () => unknown;
+
+/** A CommonJS package seen through `import()`: its exports under `default`, or on the namespace itself. */
+function exportsOf<T>(mod: unknown): T {
+  return ((mod as { default?: T }).default ?? mod) as T;
+}
+
 /** Optional codec packages and how each exposes its kafkajs codec factory. */
 const OPTIONAL_CODECS: Record<
   'snappy' | 'lz4' | 'zstd',
-  { pkg: string; type: number; factory: (mod: any) => () => unknown }
+  { pkg: string; type: number; factory: (mod: unknown) => CodecFactory }
 > = {
-  snappy: { pkg: 'kafkajs-snappy', type: CompressionTypes.Snappy, factory: (mod) => mod.default ?? mod },
-  lz4: { pkg: 'kafkajs-lz4', type: CompressionTypes.LZ4, factory: (mod) => new (mod.default ?? mod)().codec },
+  snappy: { pkg: 'kafkajs-snappy', type: CompressionTypes.Snappy, factory: (mod) => exportsOf<CodecFactory>(mod) },
+  lz4: {
+    pkg: 'kafkajs-lz4',
+    type: CompressionTypes.LZ4,
+    factory: (mod) => new (exportsOf<new () => { codec: CodecFactory }>(mod))().codec,
+  },
   zstd: {
     pkg: '@kafkajs/zstd',
     type: CompressionTypes.ZSTD,
-    factory: (mod) => (mod.ZstdCodec ?? mod.default?.ZstdCodec)(),
+    factory: (mod) => {
+      type ZstdModule = { ZstdCodec?: () => CodecFactory };
+      const zstdCodec = (mod as ZstdModule).ZstdCodec ?? (mod as { default?: ZstdModule }).default?.ZstdCodec;
+      if (!zstdCodec) throw new TypeError('@kafkajs/zstd exports no ZstdCodec');
+      return zstdCodec();
+    },
   },
 };
 

@@ -49,8 +49,8 @@ interface KafkaJsLike {
 function chain(err: unknown): KafkaJsLike[] {
   const out: KafkaJsLike[] = [];
   let e: unknown = err;
-  while (e && typeof e === 'object' && out.length < 8 && !out.includes(e as KafkaJsLike)) {
-    out.push(e as KafkaJsLike);
+  while (e && typeof e === 'object' && out.length < 8 && !out.includes(e)) {
+    out.push(e);
     const next = (e as KafkaJsLike).cause ?? (e as KafkaJsLike).originalError;
     e = next;
   }

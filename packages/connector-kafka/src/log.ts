@@ -20,6 +20,8 @@ export function kafkaLogCreator(logger: Logger): logCreator {
           return logger.warn(fields, message);
         case logLevel.INFO:
           return logger.debug(fields, message);
+        case logLevel.DEBUG:
+        case logLevel.NOTHING:
         default:
           return logger.trace(fields, message);
       }

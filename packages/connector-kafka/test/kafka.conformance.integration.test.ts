@@ -43,16 +43,21 @@ async function collect(bootstrap: string): Promise<Collector> {
   const client = new kafkajs.Kafka({
     brokers: [bootstrap],
     logLevel: kafkajs.logLevel.NOTHING,
-    retry: { retries: 10_000, initialRetryTime: 200, maxRetryTime: 1_000, restartOnFailure: async () => true },
+    retry: {
+      retries: 10_000,
+      initialRetryTime: 200,
+      maxRetryTime: 1_000,
+      restartOnFailure: () => Promise.resolve(true),
+    },
   });
   const consumer = client.consumer({ groupId: `readback-${Date.now()}-${Math.random()}`, maxWaitTimeInMs: 100 });
   const received = new Map<string, ReceivedPoint>();
   await consumer.connect();
   await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ message }) => {
+    eachMessage: ({ message }) => {
       const id = message.headers?.[ID_HEADER]?.toString();
-      if (!id || received.has(id)) return;
+      if (!id || received.has(id)) return Promise.resolve();
       const p = JSON.parse(message.value!.toString()) as DataPoint;
       received.set(id, {
         id,
@@ -62,6 +67,7 @@ async function collect(bootstrap: string): Promise<Collector> {
         quality: p.quality,
         timestamp: p.timestamp,
       });
+      return Promise.resolve();
     },
   });
   return {
@@ -89,7 +95,8 @@ describe.skipIf(!kafkaPeer.available)('kafka', () =>
       p.tls.dispose();
     },
     config({ broker, tls }, variant) {
-      const user = broker.users[0]!;
+      const [user] = broker.users;
+      if (!user) throw new Error('the broker peer has no SASL user');
       const base = { topic: TOPIC, request_timeout_ms: 1_500, connection_timeout_ms: 1_000 };
       const sasl = { endpoint: broker.saslSslBootstrap, sasl_mechanism: 'scram-sha-256', username: user.username };
       switch (variant.kind) {

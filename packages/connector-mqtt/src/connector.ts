@@ -202,9 +202,9 @@ export class MqttConnector implements Connector {
     if (client) await client.endAsync(true).catch(() => undefined);
   }
 
-  async healthCheck(): Promise<HealthProbe> {
-    if (this.client?.connected && !this.broken) return { ok: true };
-    return { ok: false, detail: this.broken?.message ?? 'not connected' };
+  healthCheck(): Promise<HealthProbe> {
+    if (this.client?.connected && !this.broken) return Promise.resolve({ ok: true });
+    return Promise.resolve({ ok: false, detail: this.broken?.message ?? 'not connected' });
   }
 
   private messageFormat(): MessageFormat {

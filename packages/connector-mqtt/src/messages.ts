@@ -91,7 +91,7 @@ function splitOversizedGroup(
 ): Array<OutgoingMessage | RejectedPoint> {
   const payload = JSON.stringify(points);
   if (!tooLarge(fmt, topic, payload, 0)) return [{ topic, payload, options, ids: points.map((p) => p.id) }];
-  if (points.length === 1) return [{ id: points[0]!.id, reason: oversize(fmt, payload), kind: 'payload' }];
+  if (points.length === 1) return points.map((p) => ({ id: p.id, reason: oversize(fmt, payload), kind: 'payload' }));
   const half = Math.ceil(points.length / 2);
   return [
     ...splitOversizedGroup(topic, points.slice(0, half), fmt, options),

@@ -54,8 +54,10 @@ export class PublishWindow {
   }
 
   private fill(): void {
-    while (!this.finished && this.outstanding < this.window && this.next < this.messages.length) {
-      const msg = this.messages[this.next++]!;
+    while (!this.finished && this.outstanding < this.window) {
+      const msg = this.messages[this.next];
+      if (!msg) break;
+      this.next++;
       this.outstanding++;
       this.client.publish(msg.topic, msg.payload, msg.options, (err) => this.onReply(msg, err));
     }

@@ -54,7 +54,7 @@ export class TopicResolver {
 /** MQTT's rules for topic names a client publishes to. */
 function check(topic: string): TopicResult {
   if (topic === '') return { invalid: 'topic is empty' };
-  if (/[+#\u0000]/.test(topic))
+  if (/[+#]/.test(topic) || topic.includes('\u0000'))
     return {
       invalid: `topic "${topic.slice(0, 200)}" contains a wildcard (+, #) or NUL, which MQTT forbids in topic names`,
     };

@@ -2,7 +2,7 @@ import { afterAll } from 'vitest';
 import {
   createTlsFixture,
   describeConnector,
-  makePoints,
+  makePoint,
   requirePeer,
   toxiproxyBinary,
   toxiproxyFaultProxy,
@@ -39,5 +39,5 @@ describeConnector<AedesPeer>({
   restart: (p) => p.restart(),
   stop: (p) => p.stop(),
   start: (p) => p.start(),
-  poison: () => ({ ...makePoints(1, 'poison')[0]!, value: 'x'.repeat(MAX_PACKET * 2) }),
+  poison: () => ({ ...makePoint('poison'), value: 'x'.repeat(MAX_PACKET * 2) }),
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { brokerUrlOf, maxInflightOf, mqttConfigSchema } from '../src/config.js';
-import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
+import { expectReadmeOptionsTable, expectEveryOptionDescribed } from '@bifrost/connector-testkit';
 import { secretPaths } from '@bifrost/core/host';
 
 describe('mqttConfigSchema', () => {
@@ -54,9 +54,7 @@ describe('mqttConfigSchema', () => {
   });
 
   it('describes every field and marks the password as a secret', () => {
-    const shape = mqttConfigSchema.shape;
-    for (const [key, field] of Object.entries(shape)) expect(field.description, key).toBeTruthy();
-    expect(secretPaths(mqttConfigSchema)).toEqual(['password']);
+    expectEveryOptionDescribed(mqttConfigSchema, { secrets: ['password'] });
   });
 
   it('keeps QoS 2 over MQTT 3.1.1 within the in-flight limit brokers silently enforce', () => {

@@ -3,20 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { mqttConfigSchema } from '../src/config.js';
 import { MqttConnector, clientOptions, defaultClientId } from '../src/connector.js';
 import mqtt from '../src/index.js';
+import { silentLogger } from '@bifrost/connector-testkit';
 
-const silent = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
 const ctx = (over: Partial<PluginContext> = {}): PluginContext => ({
   name: 'plant-a',
-  logger: silent,
+  logger: silentLogger,
   signal: new AbortController().signal,
   ...over,
 });

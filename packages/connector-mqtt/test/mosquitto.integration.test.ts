@@ -2,7 +2,7 @@ import { afterAll } from 'vitest';
 import {
   createTlsFixture,
   describeConnector,
-  makePoints,
+  makePoint,
   mosquittoBinary,
   requirePeer,
   startMosquitto,
@@ -71,7 +71,7 @@ for (const protocol of [4, 5] as const) {
     restart: (p) => p.restart(),
     stop: (p) => p.stop(),
     start: (p) => p.start(),
-    poison: () => ({ ...makePoints(1, 'poison')[0]!, value: 'x'.repeat(MAX_PACKET * 2) }),
+    poison: () => ({ ...makePoint('poison'), value: 'x'.repeat(MAX_PACKET * 2) }),
   } satisfies ConnectorUnderTest<MosquittoPeer>;
   describeConnector<MosquittoPeer>(target);
   describeConnector<MosquittoPeer>({

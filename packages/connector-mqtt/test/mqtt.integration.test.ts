@@ -4,12 +4,13 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthError, type DataPoint, type Logger, type TlsMaterial } from '@bifrost/core';
+import { AuthError, type DataPoint, type TlsMaterial } from '@bifrost/core';
 import {
   createTlsFixture,
   makePoints,
   mosquittoBinary,
   requirePeer,
+  silentLogger,
   startMosquitto,
   type MosquittoPeer,
   type TlsFixture,
@@ -19,7 +20,6 @@ import mqtt, { ID_PROPERTY, type MqttConnector } from '../src/index.js';
 
 const mosquitto = requirePeer('mosquitto', mosquittoBinary);
 const USER = { username: 'bifrost', password: 'mqtt-it-secret' };
-const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
 interface Received {
   topic: string;
@@ -93,7 +93,7 @@ describe.skipIf(!mosquitto.available)('mqtt connector on mosquitto', () => {
   async function connector(config: Record<string, unknown>, tlsMaterial?: TlsMaterial): Promise<MqttConnector> {
     const c = mqtt.create(mqtt.configSchema.parse({ endpoint: broker.url, ...USER, ...config }), {
       name: 'it',
-      logger: silent,
+      logger: silentLogger,
       signal: new AbortController().signal,
       ...(tlsMaterial ? { tls: tlsMaterial } : {}),
     }) as MqttConnector;

@@ -14,7 +14,13 @@ function fakeClient() {
       return client;
     },
   };
-  return { client: client as unknown as MqttClient, sent };
+  /** Answers publish number `i` like the broker would (failing the test if it was never sent). */
+  const reply = (i: number, err?: Error) => {
+    const publish = sent[i];
+    if (!publish) throw new Error(`publish #${i} was not sent`);
+    publish.reply(err);
+  };
+  return { client: client as unknown as MqttClient, sent, reply };
 }
 
 const msgs = (n: number): OutgoingMessage[] =>
@@ -23,19 +29,19 @@ const withCode = (message: string, code: number) => Object.assign(new Error(mess
 
 describe('PublishWindow', () => {
   it('keeps at most `window` messages unacknowledged and resolves only after the last ack', async () => {
-    const { client, sent } = fakeClient();
+    const { client, sent, reply } = fakeClient();
     const w = new PublishWindow(client, msgs(5), 2);
     let settled = false;
     void w.done.then(() => {
       settled = true;
     });
     expect(sent.map((s) => s.topic)).toEqual(['t0', 't1']);
-    sent[1]!.reply();
+    reply(1);
     expect(sent.map((s) => s.topic)).toEqual(['t0', 't1', 't2']);
-    for (const i of [0, 2, 3]) sent[i]!.reply();
+    for (const i of [0, 2, 3]) reply(i);
     await Promise.resolve();
     expect(settled).toBe(false);
-    sent[4]!.reply();
+    reply(4);
     await expect(w.done).resolves.toEqual({ rejected: [] });
   });
 
@@ -44,14 +50,18 @@ describe('PublishWindow', () => {
   });
 
   it('collects poison replies per message and still waits for the others', async () => {
-    const { client, sent } = fakeClient();
+    const { client, reply } = fakeClient();
     const w = new PublishWindow(client, msgs(3), 10);
-    sent[0]!.reply();
-    sent[1]!.reply(withCode('Publish error: Payload format invalid', 0x99));
-    sent[2]!.reply();
+    reply(0);
+    reply(1, withCode('Publish error: Payload format invalid', 0x99));
+    reply(2);
     const { rejected } = await w.done;
     expect(rejected).toEqual([
-      { id: 'id1', reason: expect.stringMatching(/Payload format invalid \(reason code 0x99\)/), kind: 'payload' },
+      {
+        id: 'id1',
+        reason: expect.stringMatching(/Payload format invalid \(reason code 0x99\)/) as unknown,
+        kind: 'payload',
+      },
     ]);
   });
 
@@ -61,20 +71,20 @@ describe('PublishWindow', () => {
       [withCode('Publish error: Quota exceeded', 0x97), CapacityError],
       [Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }), TransientError],
     ] as const) {
-      const { client, sent } = fakeClient();
+      const { client, reply } = fakeClient();
       const w = new PublishWindow(client, msgs(3), 10);
-      sent[1]!.reply(err);
+      reply(1, err);
       await expect(w.done).rejects.toBeInstanceOf(type);
-      sent[0]!.reply();
+      reply(0);
     }
   });
 
   it('fail() rejects a write waiting for acks and stops sending', async () => {
-    const { client, sent } = fakeClient();
+    const { client, sent, reply } = fakeClient();
     const w = new PublishWindow(client, msgs(4), 2);
     w.fail(new TransientError('connection lost'));
     await expect(w.done).rejects.toThrow('connection lost');
-    sent[0]!.reply();
+    reply(0);
     expect(sent).toHaveLength(2);
   });
 });

@@ -13,7 +13,7 @@ import {
   badCredentials,
   describeConnector,
   connectCloseIdempotent,
-  makePoints,
+  makePoint,
   metricsMatchDelivery,
   parallelWriters,
   peerKilled,
@@ -56,15 +56,19 @@ function memoryPlugin(peer: MemoryPeer, flaw: Flaw) {
       let sentCount = 0;
       const live = () => epoch !== undefined && epoch === peer.epoch && peer.up;
       return {
-        async connect() {
-          if (!peer.up) throw new TransientError('connect ECONNREFUSED', { code: 'BIFROST_ERR_NET_ECONNREFUSED' });
+        connect() {
+          if (!peer.up)
+            return Promise.reject(new TransientError('connect ECONNREFUSED', { code: 'BIFROST_ERR_NET_ECONNREFUSED' }));
           if (config.password !== peer.password)
-            throw new AuthError('bad password', { code: 'BIFROST_ERR_MEMORY_AUTH', connector: 'memory:conformance' });
+            return Promise.reject(
+              new AuthError('bad password', { code: 'BIFROST_ERR_MEMORY_AUTH', connector: 'memory:conformance' }),
+            );
           epoch = peer.epoch;
+          return Promise.resolve();
         },
-        async write(batch) {
+        write(batch) {
           if (!live() && flaw !== 'acks-when-closed')
-            throw new TransientError('not connected', { code: 'BIFROST_ERR_NOT_CONNECTED' });
+            return Promise.reject(new TransientError('not connected', { code: 'BIFROST_ERR_NOT_CONNECTED' }));
           const rejected = batch
             .filter((p) => p.value === config.reject_value)
             .map((p) => ({ id: p.id, reason: 'value refused by the memory peer' }));
@@ -78,16 +82,20 @@ function memoryPlugin(peer: MemoryPeer, flaw: Flaw) {
             );
           }
           if (rejected.length)
-            throw new PartialWriteError(
-              batch.filter((p) => p.value !== config.reject_value).map((p) => p.id),
-              rejected,
+            return Promise.reject(
+              new PartialWriteError(
+                batch.filter((p) => p.value !== config.reject_value).map((p) => p.id),
+                rejected,
+              ),
             );
+          return Promise.resolve();
         },
-        async close() {
+        close() {
           epoch = undefined;
+          return Promise.resolve();
         },
-        async healthCheck() {
-          return { ok: live() };
+        healthCheck() {
+          return Promise.resolve({ ok: live() });
         },
       };
     },
@@ -118,18 +126,18 @@ function target(flaw: Flaw = 'none'): { target: ConnectorUnderTest<MemoryPeer>; 
     target: {
       name: `memory (${flaw})`,
       plugin: memoryPlugin(peer, flaw),
-      peer: async () => peer,
+      peer: () => Promise.resolve(peer),
       dispose: async () => {},
       config: (p, v) => {
         if (v.kind === 'plain') return { config: { password: p.password } };
         if (v.kind === 'bad-credentials') return { config: { password: 'wrong' } };
         return undefined;
       },
-      readBack: async (p) => memoryCollector(p),
+      readBack: (p) => Promise.resolve(memoryCollector(p)),
       restart: (p) => p.restart(),
       // The memory peer keeps nothing unacknowledged, so a crash is a restart to it.
       kill: (p) => p.restart(),
-      poison: () => ({ ...makePoints(1, 'poison')[0]!, value: 'POISON' }),
+      poison: () => ({ ...makePoint('poison'), value: 'POISON' }),
     },
   };
 }
@@ -171,7 +179,7 @@ describe('conformance scenarios catch a broken connector', () => {
 
   it('the poison scenario fails when the poison point is delivered instead of dead-lettered', async () => {
     const t = target();
-    t.target.poison = () => makePoints(1, 'not-poison')[0]!;
+    t.target.poison = () => makePoint('not-poison');
     await expect(runScenario(poisonToDeadLetter, t.target, t.peer, quiet)).rejects.toThrow(/dead-lettered ids/);
   });
 });
@@ -199,14 +207,14 @@ describe('runScenario', () => {
       name: 'failing',
       description: 'x',
       timeoutMs: 1_000,
-      async run(ctx) {
+      run(ctx) {
         ctx.defer(() => {
           order.push('first');
         });
         ctx.defer(() => {
           order.push('second');
         });
-        throw new Error('boom');
+        return Promise.reject(new Error('boom'));
       },
     };
     const t = target();

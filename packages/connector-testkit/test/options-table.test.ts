@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { durationSchema, z, secret } from '@bifrost/core';
 import { OPTIONS_END, OPTIONS_START, optionRows, optionsTable, withOptionsTable } from '../src/docs/index.js';
+import { expectEveryOptionDescribed } from '../src/docs/expect-described.js';
 
 const schema = z
   .object({
@@ -72,5 +73,17 @@ describe('withOptionsTable', () => {
 
   it('names the markers when they are missing', () => {
     expect(() => withOptionsTable('# no table\n', schema)).toThrow(OPTIONS_START);
+  });
+});
+
+describe('expectEveryOptionDescribed', () => {
+  it('passes a described schema and fails on an undescribed option or an unmarked secret', () => {
+    expectEveryOptionDescribed(z.object({ password: z.string().describe('Password (secret).') }).strict(), {
+      secrets: ['password'],
+    });
+    expect(() => expectEveryOptionDescribed(z.object({ host: z.string() }))).toThrow(/host/);
+    expect(() =>
+      expectEveryOptionDescribed(z.object({ token: z.string().describe('Token.') }), { secrets: ['token'] }),
+    ).toThrow(/token/);
   });
 });

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect as http2Connect } from 'node:http2';
+import { connect as http2Connect, type IncomingHttpHeaders } from 'node:http2';
 import { createServer, connect as netConnect, type Server } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
@@ -114,7 +114,7 @@ describe('process peer base harness', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const line = await new Promise<string>((resolve) =>
-      child.stdout!.once('data', (d: Buffer) => resolve(d.toString())),
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString())),
     );
     const orphan = JSON.parse(line) as { pid: number; dir: string };
     child.kill('SIGKILL'); // no 'exit' handler runs: the server and its dir stay behind
@@ -439,7 +439,7 @@ function grpcUnary(
     req.on('response', (h) => {
       status ??= h['grpc-status'] as string | undefined;
     });
-    req.on('trailers', (h) => {
+    req.on('trailers', (h: IncomingHttpHeaders) => {
       status = h['grpc-status'] as string | undefined;
     });
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -496,7 +496,7 @@ describe('tls fixture', () => {
       new Promise<string>((resolve) => {
         const material = tls.clientTls(kind);
         const s = tlsConnect({ host, port, ...material, servername: servername ?? material.servername });
-        s.once('data', (d) => {
+        s.once('data', (d: Buffer) => {
           s.destroy();
           resolve(d.toString());
         });

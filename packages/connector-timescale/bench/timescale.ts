@@ -21,6 +21,7 @@ import {
   concurrentLoop,
   makePoints,
   pipelineThroughput,
+  silentLogger,
   writeResults,
   type BenchCase,
 } from '@bifrost/connector-testkit/bench';
@@ -42,7 +43,9 @@ async function count(table: string): Promise<number> {
   const c = new pg.Client(connection);
   await c.connect();
   try {
-    return (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+    const [row] = (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows;
+    if (!row) throw new Error(`count(*) of ${table} returned no row`);
+    return row.n;
   } finally {
     await c.end();
   }
@@ -69,7 +72,7 @@ async function rawLoop(
   writeBatch: (pool: pg.Pool, cfg: ReturnType<typeof timescaleConfigSchema.parse>, batch: DataPoint[]) => Promise<void>,
 ): Promise<number> {
   const cfg = timescaleConfigSchema.parse({ endpoint, table });
-  const setup = timescale.create(cfg, { name: 'setup', logger: silent, signal: new AbortController().signal });
+  const setup = timescale.create(cfg, { name: 'setup', logger: silentLogger, signal: new AbortController().signal });
   await setup.connect();
   await setup.close();
   const pool = rawPool(workers);
@@ -94,26 +97,15 @@ function rawPg(table: string, batchSize: number, workers: number): Promise<numbe
   });
 }
 
-const silent = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
-
 const COPY_COLUMNS = ['time', 'device_id', 'tag_name', ...valueColumns('typed'), 'quality', 'unit', 'tags', 'id'];
+
+const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 /** One field of COPY's text format: `\N` for null, backslash, tab, newline and carriage return escaped. */
 function copyField(v: string | number | boolean | null): string {
   if (v === null) return '\\N';
   const s = String(v);
-  return /[\\\t\n\r]/.test(s)
-    ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!)
-    : s;
+  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c] ?? c) : s;
 }
 
 /** A batch as COPY text rows, in {@link COPY_COLUMNS} order. */

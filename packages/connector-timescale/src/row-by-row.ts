@@ -15,8 +15,7 @@ export async function insertRowByRow(
 ): Promise<never> {
   const accepted: string[] = [];
   const rejected: RejectedPoint[] = [];
-  for (let i = 0; i < batch.length; i++) {
-    const point = batch[i]!;
+  for (const [i, point] of batch.entries()) {
     try {
       await insertOne(point);
       accepted.push(point.id);

@@ -110,7 +110,7 @@ export function insertParameters(
     bool = new Array<boolean | null>(n),
     json = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {
-    const p = batch[i]!;
+    const p = batch[i]!; // n === batch.length; an index loop fills the column arrays without allocating
     ms[i] = p.timestamp;
     device[i] = p.deviceId;
     tag[i] = p.tagName;

@@ -44,7 +44,7 @@ interface Row {
 }
 
 /** Polls the table of both servers for the wanted ids (through pools, which outlive restarts). */
-async function collector(peers: Peers): Promise<Collector> {
+function collector(peers: Peers): Collector {
   const pools = [peers.db, peers.mtlsDb].map((p) => {
     const pool = new pg.Pool({
       host: p.host,
@@ -132,7 +132,7 @@ const target = {
     p.tls.dispose();
   },
   config,
-  readBack: collector,
+  readBack: (peers) => Promise.resolve(collector(peers)),
   address: (p) => ({ host: p.db.host, port: p.db.port }),
   ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
   restart: (p) => p.db.restart(),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AuthError, CapacityError, ConfigError, PayloadError, TransientError } from '@bifrost/core';
 import { secretPaths } from '@bifrost/core/host';
 import { classifyPgError, isDataError, poolConfig, sslOptions, timescaleConfigSchema } from '../src/index.js';
-import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
+import { expectEveryOptionDescribed, expectReadmeOptionsTable } from '@bifrost/connector-testkit';
 
 const pgError = (code: string, message = 'boom') => Object.assign(new Error(message), { code, severity: 'ERROR' });
 
@@ -100,9 +100,7 @@ describe('config and connection settings', () => {
     expect(issues({ endpoint: 'mysql://h' })?.[0]).toMatch(/^endpoint: /);
   });
   it('describes every field and marks the password secret', () => {
-    const shape = timescaleConfigSchema.shape;
-    for (const [key, field] of Object.entries(shape)) expect(field.description, key).toBeTruthy();
-    expect(secretPaths(timescaleConfigSchema)).toEqual(['password']);
+    expectEveryOptionDescribed(timescaleConfigSchema, { secrets: ['password'] });
   });
 });
 

@@ -18,9 +18,11 @@ describe('insertRowByRow', () => {
     const stored: string[] = [];
     const err = await insertRowByRow(
       points(6),
-      async (p) => {
-        if (p.id === 'p1' || p.id === 'p4') throw pgError('22021', 'invalid byte sequence for encoding "UTF8": 0x00');
+      (p) => {
+        if (p.id === 'p1' || p.id === 'p4')
+          return Promise.reject(pgError('22021', 'invalid byte sequence for encoding "UTF8": 0x00'));
         stored.push(p.id);
+        return Promise.resolve();
       },
       'timescale:t',
     ).catch((e: unknown) => e);
@@ -38,9 +40,10 @@ describe('insertRowByRow', () => {
   it('hands back the untried rows as transient when the server goes away half-way', async () => {
     const err = (await insertRowByRow(
       points(5),
-      async (p) => {
-        if (p.id === 'p0') throw pgError('23514', 'check constraint');
-        if (p.id === 'p3') throw Object.assign(new Error('Connection terminated unexpectedly'), {});
+      (p) => {
+        if (p.id === 'p0') return Promise.reject(pgError('23514', 'check constraint'));
+        if (p.id === 'p3') return Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), {}));
+        return Promise.resolve();
       },
       'timescale:t',
     ).catch((e: unknown) => e)) as PartialWriteError;
@@ -55,9 +58,7 @@ describe('insertRowByRow', () => {
   it('throws the connection error itself when no row got through', async () => {
     const err = await insertRowByRow(
       points(3),
-      async () => {
-        throw pgError('08006', 'connection failure');
-      },
+      () => Promise.reject(pgError('08006', 'connection failure')),
       'timescale:t',
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransientError);

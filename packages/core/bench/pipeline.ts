@@ -57,12 +57,12 @@ function instantConnector(onWrite: (n: number) => void, opts: { brokerMs?: numbe
     configSchema: z.object({}),
     capabilities: { maxBatch: CHUNK, ordering: opts.perDevice ? 'per-device' : 'none' },
     create: () => ({
-      connect: async () => undefined,
+      connect: () => Promise.resolve(),
       write: async (batch: readonly DataPoint[]) => {
         if (opts.brokerMs) await roundTrip(opts.brokerMs);
         onWrite(batch.length);
       },
-      close: async () => undefined,
+      close: () => Promise.resolve(),
     }),
   });
 }

@@ -41,12 +41,7 @@ describe('RetrySchedule (exponential backoff, full jitter)', () => {
 
 describe('ConnectorBreaker', () => {
   afterEach(() => vi.useRealTimers());
-  const failWith = (b: ConnectorBreaker, err: Error) =>
-    b
-      .execute(async () => {
-        throw err;
-      })
-      .catch(() => undefined);
+  const failWith = (b: ConnectorBreaker, err: Error) => b.execute(() => Promise.reject(err)).catch(() => undefined);
 
   it('opens after failureThreshold consecutive failures, half-opens after resetMs, closes on success', async () => {
     vi.useFakeTimers({ now: 1_000_000 });
@@ -59,10 +54,10 @@ describe('ConnectorBreaker', () => {
     expect(b.state).toBe('open');
     expect(b.trialAt).toBe(1_005_000);
     expect(b.admits()).toBe(false);
-    await expect(b.execute(async () => 1)).rejects.toThrow(/open/i);
+    await expect(b.execute(() => Promise.resolve(1))).rejects.toThrow(/open/i);
     vi.setSystemTime(1_005_000);
     expect(b.admits()).toBe(true);
-    await expect(b.execute(async () => 42)).resolves.toBe(42);
+    await expect(b.execute(() => Promise.resolve(42))).resolves.toBe(42);
     expect(states).toEqual(['open', 'half-open', 'closed']);
   });
 
@@ -78,7 +73,7 @@ describe('ConnectorBreaker', () => {
   it('a success resets the consecutive count', async () => {
     const b = new ConnectorBreaker({ failureThreshold: 2, resetMs: 1_000 });
     await failWith(b, new TransientError('x'));
-    await b.execute(async () => undefined);
+    await b.execute(() => Promise.resolve());
     await failWith(b, new TransientError('x'));
     expect(b.state).toBe('closed');
   });

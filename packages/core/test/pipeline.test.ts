@@ -35,6 +35,16 @@ import {
 } from './pipeline-fixtures/scripted-connector.js';
 
 let running: Pipeline[] = [];
+/** What `fn` throws (failing the test when it returns). */
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
+
 function started(h: Harness): Harness {
   h.pipeline.start();
   running.push(h.pipeline);
@@ -263,9 +273,10 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       const urgent = { ...makePoints(1)[0], priority: 9 };
       let urgentDone = false;
       // The link "recovers" only for the batch carrying the urgent point (and for everything after it).
-      const untilUrgent: Step = async (batch) => {
+      const untilUrgent: Step = (batch) => {
         if (batch.some((p) => p.id === urgent.id)) urgentDone = true;
-        else if (!urgentDone) throw new TransientError('flaky');
+        else if (!urgentDone) return Promise.reject(new TransientError('flaky'));
+        return Promise.resolve();
       };
       const h = started(
         await harness({
@@ -297,7 +308,11 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       await waitFor(() => h.audit.acked.length === 4 && h.audit.deadLettered.length === 1);
       expect(h.queue.stats('a').points).toBe(0);
       expect(h.audit.deadLettered).toEqual([
-        { id: poison, code: 'BIFROST_ERR_PAYLOAD', reason: expect.stringContaining('value is not a number') },
+        {
+          id: poison,
+          code: 'BIFROST_ERR_PAYLOAD',
+          reason: expect.stringContaining('value is not a number') as unknown,
+        },
       ]);
       expect(h.audit.deadLettered[0].reason).toContain('[bifrost] [scripted:a]');
       const dead = await h.queue.listDeadLetters({ connector: 'a' });
@@ -399,10 +414,11 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     it('keeps at most maxInFlight batches in flight', async () => {
       // Each write waits (bounded) until three run at once, so reaching the limit does not depend on
       // timing; a fourth concurrent write would show in maxConcurrent.
-      let c: ScriptedConnector | undefined;
-      const untilThree: Step = () => waitFor(() => (c?.maxConcurrent ?? 0) >= 3, 2_000).catch(() => undefined);
+      const seen: { connector?: ScriptedConnector } = {};
+      const untilThree: Step = () =>
+        waitFor(() => (seen.connector?.maxConcurrent ?? 0) >= 3, 2_000).catch(() => undefined);
       const h = started(await harness({ a: { write: times(20, untilThree), delivery: { maxInFlight: 3 } } }));
-      c = h.connectors.a;
+      seen.connector = h.connectors.a;
       await h.pipeline.ingest(makePoints(100));
       await waitFor(() => h.audit.acked.length === 100);
       expect(h.connectors.a.maxConcurrent).toBe(3);
@@ -474,12 +490,13 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         if (r < 0.7) return fail(new TransientError('flaky'));
         if (r < 0.8) return fail(new AuthError('token refreshed'));
         if (r < 0.9)
-          return async (batch) => {
-            throw new PartialWriteError(
-              batch.slice(0, 1).map((p) => p.id),
-              batch.slice(1).map((p) => ({ id: p.id, reason: 'busy', kind: 'transient' as const })),
+          return (batch) =>
+            Promise.reject(
+              new PartialWriteError(
+                batch.slice(0, 1).map((p) => p.id),
+                batch.slice(1).map((p) => ({ id: p.id, reason: 'busy', kind: 'transient' as const })),
+              ),
             );
-          };
         return hang(150);
       });
       const h = started(
@@ -524,13 +541,13 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     ])(
       'per-device: the next batch is leased while one is written, and given back first when %s, keeping each device in order',
       async (_what, error) => {
-        let h: Harness | undefined;
+        const box: { h?: Harness } = {};
         // The first write fails only once the next batch was prefetched (leased during the write).
         const failAfterPrefetch: Step = async (batch) => {
-          await waitFor(() => (h?.audit.leases.length ?? 0) >= 2);
+          await waitFor(() => (box.h?.audit.leases.length ?? 0) >= 2);
           throw error(batch);
         };
-        h = started(
+        const h = started(
           await harness({
             a: {
               write: [failAfterPrefetch],
@@ -539,6 +556,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
             },
           }),
         );
+        box.h = h;
         const points = makePoints(40, 3);
         await h.pipeline.ingest(points);
         await waitFor(() => h.audit.acked.length >= 40);
@@ -707,11 +725,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       const h = await harness();
       const full: DurableQueue = new Proxy(h.queue, {
         get: (t, p) =>
-          p === 'enqueue'
-            ? async () => {
-                throw new QueueFullError('a', 750);
-              }
-            : Reflect.get(t, p),
+          p === 'enqueue' ? () => Promise.reject(new QueueFullError('a', 750)) : (Reflect.get(t, p) as unknown),
       });
       const p = createPipeline({ queue: full, connectors: [] });
       await expect(p.ingest(makePoints(1), {})).resolves.toMatchObject({ queued: 0, unrouted: 1 });
@@ -728,9 +742,9 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     it('probes health periodically and reconnects after a failed probe', async () => {
       const h = started(await harness());
       await waitFor(() => h.connectors.a.connects === 1);
-      h.connectors.a.probe = async () => ({ ok: false, detail: 'ping timeout' });
+      h.connectors.a.probe = () => Promise.resolve({ ok: false, detail: 'ping timeout' });
       await waitFor(() => h.connectors.a.connects >= 2);
-      h.connectors.a.probe = async () => ({ ok: true });
+      h.connectors.a.probe = () => Promise.resolve({ ok: true });
       await waitFor(() => h.pipeline.health()[0].status === 'healthy');
     });
 
@@ -749,7 +763,8 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       const base = await openQueue();
       let expireCalls = 0;
       const expiring: DurableQueue = new Proxy(base, {
-        get: (t, p) => (p === 'expire' ? async () => (++expireCalls === 1 ? { a: 3 } : {}) : Reflect.get(t, p)),
+        get: (t, p) =>
+          p === 'expire' ? () => Promise.resolve(++expireCalls === 1 ? { a: 3 } : {}) : (Reflect.get(t, p) as unknown),
       });
       const h = started(await harness({ a: {} }, { queue: expiring, expireIntervalMs: 20 }));
       await waitFor(() => expireCalls >= 2);
@@ -849,14 +864,12 @@ describe('createPipeline', () => {
         throw new Error('topic_prefix must not end with /');
       },
     });
-    expect(() =>
-      createPipeline({ queue, connectors: [{ name: 'plant-a', definition: refusing, config: {} }] }),
-    ).toThrow(
-      expect.objectContaining({
-        code: 'BIFROST_ERR_CONNECTOR_CREATE',
-        message: '[bifrost] [picky:plant-a] could not create the connector: topic_prefix must not end with /',
-      }),
-    );
+    expect(
+      thrownBy(() => createPipeline({ queue, connectors: [{ name: 'plant-a', definition: refusing, config: {} }] })),
+    ).toMatchObject({
+      code: 'BIFROST_ERR_CONNECTOR_CREATE',
+      message: '[bifrost] [picky:plant-a] could not create the connector: topic_prefix must not end with /',
+    });
     const ok = scriptedDefinition(new ScriptedConnector());
     expect(() =>
       createPipeline({ queue, connectors: [{ name: 'b', definition: ok, config: {}, delivery: { timeoutMs: -1 } }] }),

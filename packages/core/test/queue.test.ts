@@ -10,7 +10,7 @@ import { describeQueueBehaviour, items } from './queue.suite.js';
 
 describeQueueBehaviour('memory', () => ({
   durable: false,
-  open: async (opts) => createMemoryQueue(opts),
+  open: (opts) => Promise.resolve(createMemoryQueue(opts)),
   cleanup: () => {},
 }));
 
@@ -108,7 +108,7 @@ describe('sqlite queue file', () => {
       }
       expect(failure).toBeInstanceOf(QueueStorageError);
       expect((failure as Error).message).toMatch(/full/);
-      expect(q.health()).toMatchObject({ ok: false, reason: expect.stringMatching(/full/) });
+      expect(q.health()).toMatchObject({ ok: false, reason: expect.stringMatching(/full/) as unknown });
       expect(q.stats('a').points).toBe(accepted);
       const lease = (await q.lease('a', accepted))!;
       expect(lease.points).toHaveLength(accepted);

@@ -4,22 +4,12 @@
 // (what one process can produce at most).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { silentLogger } from '@bifrost/connector-testkit/bench';
 import simulator from '@bifrost/source-simulator';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const DEVICES = 1000;
 const TAGS = 5;
-
-const silent = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
 
 function loadConfig(ratePerTag: number, tick: string) {
   return simulator.configSchema.parse({
@@ -41,14 +31,15 @@ const rssMb = () => Math.round(process.memoryUsage().rss / 1048576);
 async function runSimulator(ratePerTag: number, tick = '100ms') {
   const src = simulator.create(loadConfig(ratePerTag, tick), {
     name: 'bench',
-    logger: silent,
+    logger: silentLogger,
     signal: new AbortController().signal,
   }) as ReturnType<typeof simulator.create> & { stats(): { emitted: number; skipped: number; lateTicks: number } };
   let points = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await src.start(async (batch) => {
+  await src.start((batch) => {
     points += batch.length;
+    return Promise.resolve();
   });
   await sleep(SECONDS * 1000);
   await src.stop();

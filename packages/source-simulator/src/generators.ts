@@ -52,7 +52,9 @@ export function createGenerator(tag: TagConfig, random: Random): ValueGenerator 
     case 'step': {
       const hold = Math.max(1, tag.hold);
       const { values } = tag;
-      return (t) => ({ value: values[Math.floor(t / hold) % values.length]! });
+      const [level0] = values;
+      if (level0 === undefined) throw new Error('step generator: values is empty (the schema requires one level)');
+      return (t) => ({ value: values[Math.floor(t / hold) % values.length] ?? level0 });
     }
     case 'counter': {
       let value = tag.start;

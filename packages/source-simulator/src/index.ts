@@ -40,14 +40,15 @@ export default defineSource({
       devices,
       tags: streams.length,
       pointsPerSecond,
-      async start(emit: Emit) {
-        if (ctx.signal.aborted) return;
+      start(emit: Emit) {
+        if (ctx.signal.aborted) return Promise.resolve();
         ctx.signal.addEventListener('abort', onAbort, { once: true });
         scheduler.start(emit);
         ctx.logger.info(
           { devices, tags: streams.length, pointsPerSecond: Math.round(pointsPerSecond), seed },
           'simulator started',
         );
+        return Promise.resolve();
       },
       async stop() {
         ctx.signal.removeEventListener('abort', onAbort);

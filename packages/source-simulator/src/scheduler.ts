@@ -120,6 +120,7 @@ export class Scheduler {
   private collect(now: number): SimPoint[] {
     const out: SimPoint[] = [];
     const { streams, next, cap } = this;
+    // Hot path (every tick): next and cap are parallel to streams, hence the `!`s.
     for (let i = 0; i < streams.length; i++) {
       let at = next[i]!;
       if (at > now) continue;

@@ -22,7 +22,7 @@ describe('config', () => {
       'overheat_alarm',
     ]);
     expect(streams.every((s) => s.intervalMs === 1000)).toBe(true);
-    expect(streams[0]!.tags).toEqual({ site: 'demo' });
+    expect(streams[0]?.tags).toEqual({ site: 'demo' });
   });
 
   it('expands count with {n}, {n:width} and an appended -{n}, labels included', () => {

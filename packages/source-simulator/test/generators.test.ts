@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createGenerator } from '../src/generators.js';
 import { seededRandom } from '../src/random.js';
 import { tagSchema } from '../src/schema.js';
+import { steps } from './helpers.js';
 
 const gen = (tag: Record<string, unknown>, seed = 1) =>
   createGenerator(tagSchema.parse({ name: 't', ...tag }), seededRandom(seed));
@@ -31,8 +32,7 @@ describe('generators', () => {
     const g = gen({ generator: 'random_walk', start: 5, step: 0.5, min: 4, max: 6, decimals: 6 });
     const values = series(g, 5000, 100).map((s) => s.value as number);
     expect(values[0]).toBe(5);
-    for (let i = 1; i < values.length; i++)
-      expect(Math.abs(values[i]! - values[i - 1]!)).toBeLessThanOrEqual(0.5 + 1e-9);
+    for (const step of steps(values)) expect(Math.abs(step)).toBeLessThanOrEqual(0.5 + 1e-9);
     expect(Math.min(...values)).toBeGreaterThanOrEqual(4);
     expect(Math.max(...values)).toBeLessThanOrEqual(6);
     expect(Math.max(...values) - Math.min(...values)).toBeGreaterThan(1.5); // it does wander

@@ -245,8 +245,8 @@ export function buildOpenApi(version: string): Record<string, unknown> {
             ? { type: 'string' }
             : { type: 'integer', minimum: 0, ...(q === 'limit' ? { maximum: MAX_DEAD_LETTER_PAGE } : {}) },
       });
-    paths[r.path] ??= {};
-    paths[r.path]![r.method.toLowerCase()] = {
+    const operations = (paths[r.path] ??= {});
+    operations[r.method.toLowerCase()] = {
       summary: r.summary,
       ...(r.auth ? {} : { security: [] }),
       ...(params.length ? { parameters: params } : {}),

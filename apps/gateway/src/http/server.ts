@@ -65,9 +65,9 @@ class BadRequestError extends Error {
 const PUBLIC_ROUTES = new Set(['/health', '/']);
 
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const a = Buffer.from(m[1]!);
+  const presented = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1];
+  if (presented === undefined) return false;
+  const a = Buffer.from(presented);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
 }
@@ -156,7 +156,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   if (deps.token) {
     const token = deps.token;
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-      const path = req.url.split('?')[0]!;
+      const [path = ''] = req.url.split('?', 1);
       if (PUBLIC_ROUTES.has(path)) return;
       if (!tokenMatches(req.headers.authorization, token)) {
         reply.header('www-authenticate', 'Bearer realm="bifrost"');
@@ -200,9 +200,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       message: `unknown connector "${name}" (configured: ${[...connectorNames()].join(', ') || 'none'})`,
     } satisfies ErrorBody);
 
+  /** A query or body value as text for parsing and messages: strings as they are, anything else as JSON. */
+  const asText = (v: unknown): string => (typeof v === "string" ? v : (JSON.stringify(v) ?? String(v)));
   const deadLetterFilter = (
     q: Record<string, unknown>,
-    allowed: readonly string[] = ['connector', 'seqs', 'limit', 'offset'],
+    allowed: readonly string[] = ["connector", "seqs", "limit", "offset"],
   ): DeadLetterFilter => {
     const f: DeadLetterFilter = {};
     const bad = (path: string, message: string) => new BadRequestError([{ path, message }]);
@@ -210,7 +212,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     if (unknown.length) throw bad(unknown[0] ?? '', `unknown field; expected ${allowed.join(', ')}`);
     if (q.connector !== undefined) {
       if (typeof q.connector !== 'string' || !connectorNames().has(q.connector))
-        throw new UnknownConnectorError(String(q.connector), [...connectorNames()]);
+        throw new UnknownConnectorError(asText(q.connector), [...connectorNames()]);
       f.connector = q.connector;
     }
     for (const [key, max] of [
@@ -223,9 +225,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       f[key] = n;
     }
     if (q.seqs !== undefined) {
-      const list: unknown[] = Array.isArray(q.seqs) ? q.seqs : String(q.seqs).split(',');
+      const list: unknown[] = Array.isArray(q.seqs) ? q.seqs : asText(q.seqs).split(",");
       const seqs = list.map((v) => wholeNumber(v, Number.MAX_SAFE_INTEGER));
-      if (seqs.some((n) => n === undefined)) throw bad('seqs', 'must be a list of dead-letter seq numbers');
+      if (seqs.some((n) => n === undefined)) throw bad("seqs", "must be a list of dead-letter seq numbers");
       f.seqs = seqs as number[];
     }
     return f;
@@ -239,15 +241,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return body as Record<string, unknown>;
   };
 
-  app.get('/health', async () => ({ status: 'ok', version: deps.version, uptime_s: Math.round(process.uptime()) }));
+  app.get('/health', () => ({ status: 'ok', version: deps.version, uptime_s: Math.round(process.uptime()) }));
 
-  app.get('/ready', async (_req, reply) => {
+  app.get('/ready', (_req, reply) => {
     const q = deps.queue.health();
     const ready = deps.isAccepting() && q.ok;
     return reply.code(ready ? 200 : 503).send({ ready, queue: redact(q) });
   });
 
-  app.get('/api/cloud/health', async () => {
+  app.get('/api/cloud/health', () => {
     const connectors = deps.pipeline.health();
     const queue = deps.queue.health();
     const status =
@@ -259,7 +261,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return redact({ status, queue, connectors });
   });
 
-  app.get('/api/cloud/metrics', async () =>
+  app.get('/api/cloud/metrics', () =>
     redact({
       ...deps.pipeline.metricsSnapshot(),
       uptime_s: Math.round(process.uptime()),
@@ -324,9 +326,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return deps.pipeline.registry.metrics();
   });
 
-  app.get('/openapi.json', async () => buildOpenApi(deps.version));
+  app.get('/openapi.json', () => buildOpenApi(deps.version));
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml()));
+  app.get('/', (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml()));
 
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '';

@@ -90,7 +90,7 @@ async function findAndLoad<R extends PluginRole>(
     );
   }
   const definition = await loadPlugin(plugin, role);
-  return { plugin, definition: definition as R extends 'connector' ? ConnectorDefinition : SourceDefinition };
+  return { plugin, definition: definition };
 }
 
 /**

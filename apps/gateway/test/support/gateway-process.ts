@@ -24,8 +24,8 @@ export class GatewayProcess {
     const keep = (d: Buffer) => {
       this.log = (this.log + d.toString()).slice(-20_000);
     };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     this.child = child;
     this.starts++;
     await waitUntil(

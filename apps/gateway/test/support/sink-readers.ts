@@ -54,7 +54,7 @@ export async function amqpIds(url: string, queue: string): Promise<IdReader> {
     if (typeof msg.properties.messageId === 'string') seen.add(msg.properties.messageId);
     ch.ack(msg);
   });
-  return { sink: 'amqp', ids: async () => seen, close: () => conn.close() };
+  return { sink: 'amqp', ids: () => Promise.resolve(seen), close: () => conn.close() };
 }
 
 /** Consumes `topic` from the beginning in a fresh group, collecting the point id header of each record. */
@@ -66,12 +66,13 @@ export async function kafkaIds(bootstrap: string, topic: string): Promise<IdRead
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ message }) => {
+    eachMessage: ({ message }) => {
       const id = message.headers?.[ID_HEADER]?.toString();
       if (id) seen.add(id);
+      return Promise.resolve();
     },
   });
-  return { sink: 'kafka', ids: async () => seen, close: () => consumer.disconnect() };
+  return { sink: 'kafka', ids: () => Promise.resolve(seen), close: () => consumer.disconnect() };
 }
 
 /** Polls `reader` up to `timeoutMs` for every id of `expected`; returns the ids it holds at the end. */

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { newPointId, type ConnectorDefinition, type DataPoint } from '@bifrost/core';
 import { createPipeline, openSqliteQueue, type DeliveryOptionsInput } from '@bifrost/core/host';
 
+export { silentLogger } from '../logger.js';
+
 /** One row of `bench/results/<name>.json`. */
 export interface BenchCase {
   case: string;
@@ -92,7 +94,7 @@ export async function concurrentLoop<T>(
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async () => {
-      while (next < batches.length) await fn(batches[next++]!);
+      for (let batch = batches[next++]; batch; batch = batches[next++]) await fn(batch);
     }),
   );
   const points = batches.reduce((n, b) => n + b.length, 0);

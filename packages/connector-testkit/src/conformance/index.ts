@@ -15,7 +15,7 @@ export type {
 } from './types.js';
 export { describeConnector, runScenario, ScenarioSkipped } from './describe-connector.js';
 export * from './scenarios/index.js';
-export { checkDelivery, defaultCompare, expectDelivered, makePoints, type DeliveryCheck } from './points.js';
+export { checkDelivery, defaultCompare, expectDelivered, makePoint, makePoints, type DeliveryCheck } from './points.js';
 export {
   CONFORMANCE_CONNECTOR,
   FAST_DELIVERY,

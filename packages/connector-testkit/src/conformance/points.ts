@@ -11,7 +11,7 @@ import type { ConformanceCapabilities, Collector, ReceivedPoint } from './types.
 export function makePoints(count: number, scenario: string, start = 0): DataPoint[] {
   const run = randomBytes(3).toString('hex');
   const base = Date.now() - count;
-  const points: DataPoint[] = new Array(count);
+  const points = new Array<DataPoint>(count);
   for (let k = 0; k < count; k++) {
     const i = start + k;
     const point: DataPoint = {
@@ -27,6 +27,13 @@ export function makePoints(count: number, scenario: string, start = 0): DataPoin
     points[k] = point;
   }
   return points;
+}
+
+/** One point as `makePoints(1, scenario)` makes it: for a poison point or a single probe. */
+export function makePoint(scenario: string): DataPoint {
+  const [point] = makePoints(1, scenario);
+  if (!point) throw new Error('[testkit] makePoints(1) made no point');
+  return point;
 }
 
 function valueFor(i: number): DataPoint['value'] {

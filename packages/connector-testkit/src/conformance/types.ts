@@ -88,7 +88,7 @@ export interface ConformanceCapabilities {
    * when equal. Default: `value` deep-equal, and `deviceId`, `tagName`, `quality`, `timestamp`
    * equal when the read-back point has them.
    */
-  compare?(sent: DataPoint, received: ReceivedPoint): string | undefined;
+  compare?: (sent: DataPoint, received: ReceivedPoint) => string | undefined;
 }
 
 /** Everything `describeConnector` needs to run the suite against one connector and one peer. */

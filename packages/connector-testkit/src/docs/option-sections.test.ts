@@ -26,8 +26,8 @@ describe('optionSections', () => {
       ['gateway.connectors.<name>', 'Connectors by name.'],
       ['gateway.rules[]', 'Routing rules.'],
     ]);
-    expect(sections[0]!.rows.map((r) => r.key)).toEqual(['port', 'api', 'connectors', 'rules', 'labels']);
-    expect(sections[1]!.rows).toEqual([
+    expect(sections[0]?.rows.map((r) => r.key)).toEqual(['port', 'api', 'connectors', 'rules', 'labels']);
+    expect(sections[1]?.rows).toEqual([
       { key: 'host', type: 'string', default: '`"127.0.0.1"`', description: 'Host.' },
     ]);
   });

@@ -232,6 +232,7 @@ function typeName(t: ZodNode): string {
       return 'map';
     case 'object':
       return 'object';
+    case undefined:
     default:
       return d.type ?? 'unknown';
   }

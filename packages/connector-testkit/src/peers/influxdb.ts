@@ -217,7 +217,7 @@ export async function startInflux(opts: InfluxOptions = {}): Promise<InfluxPeer>
     database,
     query,
     async writeLines(lines: string, db = database) {
-      const reply = await call('POST', `/write?${new URLSearchParams({ db, precision: 'ms' })}`, lines);
+      const reply = await call('POST', `/write?${new URLSearchParams({ db, precision: 'ms' }).toString()}`, lines);
       if (reply.status !== 204) throw new Error(`[testkit] influxdb write failed: HTTP ${reply.status} ${reply.body}`);
     },
   });

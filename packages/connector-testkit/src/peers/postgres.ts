@@ -170,7 +170,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       writeFileSync(join(data(ctx), 'postgresql.auto.conf'), postgresConf(ctx, opts, timescale));
       writeFileSync(join(data(ctx), 'pg_hba.conf'), hba(opts));
     },
-    ready: async (ctx) =>
+    ready: (ctx) =>
       spawnSync(join(bin, 'pg_isready'), ['-q', '-h', ctx.dir, '-p', String(ctx.ports.postgres)]).status === 0,
   });
 

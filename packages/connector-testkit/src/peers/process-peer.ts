@@ -147,14 +147,15 @@ export class ProcessPeer<Port extends string = string> implements PeerContext<Po
       this.log.push(chunk);
       if (echo) process.stderr.write(`[${this.name}] ${chunk.toString()}`);
     };
-    child.stdout!.on('data', capture);
-    child.stderr!.on('data', capture);
+    child.stdout.on('data', capture);
+    child.stderr.on('data', capture);
     child.once('error', (err) => {
       this.spawnError = err;
     });
     child.once('exit', (code, signal) => this.log.note(`exit ${signal ?? code}`));
     if (child.pid) track(this.dir, child.pid);
-    const probe = this.spec.ready ?? (() => tcpOpen(this.ports[this.spec.ports[0]!]));
+    const [firstPort] = this.spec.ports;
+    const probe = this.spec.ready ?? (() => firstPort !== undefined && tcpOpen(this.ports[firstPort]));
     try {
       await waitFor(() => probe(this), {
         timeoutMs: this.spec.startTimeoutMs ?? 30_000,

@@ -14,12 +14,7 @@ export interface PeerRequirement<T> {
 }
 
 function isMissing(value: unknown): value is { missing: string } {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    'missing' in value &&
-    typeof (value as { missing: unknown }).missing === 'string'
-  );
+  return typeof value === 'object' && value !== null && 'missing' in value && typeof value.missing === 'string';
 }
 
 /**

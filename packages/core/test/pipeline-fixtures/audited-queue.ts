@@ -51,8 +51,8 @@ export function auditQueue(queue: DurableQueue) {
       if (prop === 'lease') return lease;
       if (prop === 'settle') return settle;
       if (prop === 'split') return split;
-      const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v.bind(target) as unknown) : v;
     },
   });
   return { queue: wrapped, audit };

@@ -12,10 +12,11 @@ import { z } from 'zod';
 /** What one `connect` or `write` call does; consumed in order, then `ok` forever. */
 export type Step = (batch: readonly DataPoint[]) => Promise<void>;
 
-export const ok: Step = async () => undefined;
+export const ok: Step = () => Promise.resolve();
 /** Throws `err` (a classified error, or anything `classifyError` should handle). */
 export const fail =
   (err: unknown): Step =>
+  // eslint-disable-next-line @typescript-eslint/require-await -- async turns the throw of any value into a rejection, which is the point
   async () => {
     throw err;
   };
@@ -63,7 +64,7 @@ export class ScriptedConnector implements Connector {
   private running = 0;
   connects = 0;
   closes = 0;
-  probe: () => Promise<{ ok: boolean; detail?: string }> = async () => ({ ok: true });
+  probe: () => Promise<{ ok: boolean; detail?: string }> = () => Promise.resolve({ ok: true });
   ctx: PluginContext | undefined;
 
   constructor(script: { write?: Step[]; connect?: Step[] } = {}) {
@@ -96,8 +97,9 @@ export class ScriptedConnector implements Connector {
     return this.receipt?.(copy);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closes++;
+    return Promise.resolve();
   }
 
   healthCheck(): Promise<{ ok: boolean; detail?: string }> {

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { expect } from 'vitest';
 import { AuthError, isBifrostError, type BifrostError } from '@bifrost/core';
 import {
@@ -51,7 +52,7 @@ async function connectError<P>(ctx: ScenarioContext<P>, variant: ConnectionVaria
     throw new Error(
       `[conformance] connecting with '${variant.kind}' succeeded and a write was acknowledged; it must fail`,
     );
-  expect(isBifrostError(err), `a classified BifrostError, got ${String(err)}`).toBe(true);
+  expect(isBifrostError(err), `a classified BifrostError, got ${inspect(err)}`).toBe(true);
   const e = err as BifrostError;
   expect(e.message, 'error prefix').toMatch(/^\[bifrost\] \[[a-z0-9-]+:[^\]]+\] /);
   expect(e.code).toMatch(/^BIFROST_ERR_/);
