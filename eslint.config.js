@@ -15,8 +15,6 @@ export default tseslint.config(
       '**/coverage/**',
       'bench/results/**',
       '**/test/fixtures/**',
-      // core/src is linted once contract v2 lands
-      'packages/core/src/**',
     ],
   },
   js.configs.recommended,

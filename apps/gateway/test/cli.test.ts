@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { defineConnector, PayloadError, z } from "@bifrost/core";
-import { createPipeline, createRouter, openSqliteQueue, parsePoints } from "@bifrost/core/host";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { defineConnector, PayloadError, z } from '@bifrost/core';
+import { createPipeline, createRouter, openSqliteQueue, parsePoints } from '@bifrost/core/host';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');

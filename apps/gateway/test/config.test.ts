@@ -157,7 +157,7 @@ describe('messages a person can act on', () => {
     expect(l.issues[0]).toMatchObject({
       path: '(yaml)',
       line: 4,
-      message: expect.stringMatching(/and 1 more after it/),
+      message: expect.stringMatching(/and 1 more after it/) as unknown,
     });
   });
 
@@ -169,7 +169,9 @@ describe('messages a person can act on', () => {
       prev = name;
     }
     const l = parseConfigText(text);
-    expect(l.issues).toEqual([{ path: '(yaml)', message: expect.stringMatching(/cannot expand the document/) }]);
+    expect(l.issues).toEqual([
+      { path: '(yaml)', message: expect.stringMatching(/cannot expand the document/) as unknown },
+    ]);
   });
 
   it('a routing rule naming only unknown connectors reports those names, not "no connectors listed"', async () => {

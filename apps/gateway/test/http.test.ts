@@ -15,6 +15,11 @@ interface ErrorAnswer {
 interface DeadLetterAnswer {
   deadLetters: Array<{ seq: number }>;
 }
+interface HistoryAnswer {
+  intervalMs: number;
+  windowMs: number;
+  samples: Array<{ connectors: Array<{ name: string; sentPerSecond?: number }> }>;
+}
 interface ConnectorMetrics {
   name: string;
   successRate: number;
@@ -265,7 +270,7 @@ describe('REST API', () => {
     });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({
-      issues: [{ path: '[0].deviceId', message: expect.stringContaining('U+0001') }],
+      issues: [{ path: '[0].deviceId', message: expect.stringContaining('U+0001') as unknown }],
     });
     expect(queue.stats('a').points).toBe(0);
   });
@@ -462,19 +467,17 @@ describe('REST API', () => {
 
   it('GET /api/cloud/history has a sample from the start, then one per interval with rates', async () => {
     const { app, received } = harness({ history: { intervalMs: 50, windowMs: 10_000 } });
-    const first = (await app.inject('/api/cloud/history')).json();
+    const first = (await app.inject('/api/cloud/history')).json<HistoryAnswer>();
     expect(first).toMatchObject({ intervalMs: 50, windowMs: 10_000 });
-    expect(first.samples[0].connectors.map((c: { name: string }) => c.name)).toEqual(['a', 'b']);
+    expect(first.samples[0]?.connectors.map((c) => c.name)).toEqual(['a', 'b']);
     await app.inject({ method: 'POST', url: '/api/data', payload: [point(1), point(2), point(3)] });
-    await until(() => received.length === 3);
+    await vi.waitFor(() => expect(received.length === 3).toBe(true));
     await vi.waitFor(
       async () => {
-        const samples = (await app.inject('/api/cloud/history')).json().samples;
-        const a = samples.at(-1).connectors.find((c: { name: string }) => c.name === 'a');
+        const { samples } = (await app.inject('/api/cloud/history')).json<HistoryAnswer>();
+        const a = samples.at(-1)?.connectors.find((c) => c.name === 'a');
         expect(a).toMatchObject({ sent: 3, queueDepth: 0, breaker: 'closed', deadLetters: 0 });
-        expect(
-          samples.some((s: { connectors: Array<{ sentPerSecond?: number }> }) => s.connectors[0]!.sentPerSecond! > 0),
-        ).toBe(true);
+        expect(samples.some((s) => (s.connectors[0]?.sentPerSecond ?? 0) > 0)).toBe(true);
       },
       { timeout: 5_000, interval: 50 },
     );
@@ -483,12 +486,12 @@ describe('REST API', () => {
   it('POST /api/cloud/connectors/{name}/breaker/reset closes an open breaker and delivers what waited', async () => {
     const { app, received, pipeline } = harness({ authFailures: 1 });
     await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/data', payload: [point(1), point(2)] });
-    await until(() => pipeline.metricsSnapshot().connectors[0]!.breaker === 'open');
+    await vi.waitFor(() => expect(pipeline.metricsSnapshot().connectors[0]!.breaker === 'open').toBe(true));
     expect(received).toHaveLength(0);
     const res = await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/breaker/reset' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ name: 'a', reset: true, breaker: 'closed' });
-    await until(() => received.length === 2);
+    await vi.waitFor(() => expect(received.length === 2).toBe(true));
     const again = await app.inject({ method: 'POST', url: '/api/cloud/connectors/a/breaker/reset' });
     expect(again.json()).toMatchObject({ reset: false, breaker: 'closed' });
     expect((await app.inject({ method: 'POST', url: '/api/cloud/connectors/nope/breaker/reset' })).statusCode).toBe(

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { baseUrl, influxConfigSchema, writePath } from '../src/index.js';
 import { expectReadmeOptionsTable, expectEveryOptionDescribed } from '@bifrost/connector-testkit';
-import { secretPaths } from '@bifrost/core/host';
 
 /** Seed 001's InfluxDB connector: `endpoint` plus its `provider_config`, as the host flattens it. */
 const seed001 = {

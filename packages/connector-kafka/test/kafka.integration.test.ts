@@ -3,13 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  PartialWriteError,
-  TransientError,
-  newPointId,
-  type DataPoint,
-  type PluginContext,
-} from '@bifrost/core';
+import { PartialWriteError, TransientError, newPointId, type DataPoint, type PluginContext } from '@bifrost/core';
 import { createPipeline, openSqliteQueue } from '@bifrost/core/host';
 import kafka, { ID_HEADER, kafkaConfigSchema } from '../src/index.js';
 import {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { brokerUrlOf, maxInflightOf, mqttConfigSchema } from '../src/config.js';
 import { expectReadmeOptionsTable, expectEveryOptionDescribed } from '@bifrost/connector-testkit';
-import { secretPaths } from '@bifrost/core/host';
 
 describe('mqttConfigSchema', () => {
   it('accepts the seed 001 examples as written (endpoint flattened with provider_config)', () => {

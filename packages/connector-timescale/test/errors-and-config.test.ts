@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { AuthError, CapacityError, ConfigError, PayloadError, TransientError } from '@bifrost/core';
-import { secretPaths } from '@bifrost/core/host';
 import { classifyPgError, isDataError, poolConfig, sslOptions, timescaleConfigSchema } from '../src/index.js';
 import { expectEveryOptionDescribed, expectReadmeOptionsTable } from '@bifrost/connector-testkit';
 

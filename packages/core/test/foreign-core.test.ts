@@ -48,8 +48,12 @@ describe('a plugin with its own nested copy of core', () => {
   });
 
   it('throws errors that are not instances of the host classes, but carry the brand', async () => {
-    const foreignErrors = await import(pathToFileURL(join(root, 'node_modules/@bifrost/core/dist/index.js')).href);
-    const err: unknown = new (foreignErrors.TransientError as typeof TransientError)('x');
+    const foreignErrors = (await import(
+      pathToFileURL(join(root, 'node_modules/@bifrost/core/dist/index.js')).href
+    )) as {
+      TransientError: typeof TransientError;
+    };
+    const err: unknown = new foreignErrors.TransientError('x');
     expect(err instanceof TransientError).toBe(false);
     expect(isBifrostError(err)).toBe(true);
   });
@@ -104,8 +108,12 @@ describe('a plugin with its own nested copy of core', () => {
   });
 
   it('labels a foreign error once even when the plugin prefixed it already', async () => {
-    const foreignErrors = await import(pathToFileURL(join(root, 'node_modules/@bifrost/core/dist/index.js')).href);
-    const err = new (foreignErrors.TransientError as typeof TransientError)('[bifrost] [foreign:hook] gone');
+    const foreignErrors = (await import(
+      pathToFileURL(join(root, 'node_modules/@bifrost/core/dist/index.js')).href
+    )) as {
+      TransientError: typeof TransientError;
+    };
+    const err = new foreignErrors.TransientError('[bifrost] [foreign:hook] gone');
     expect(labelError(err, 'foreign:hook').message).toBe('[bifrost] [foreign:hook] gone');
   });
 });

@@ -92,7 +92,7 @@ describe('the host and write signals', () => {
             // The first two writes hang until cancelled (and then take 30 ms to unwind); the third succeeds.
             if (++writes <= 2)
               await new Promise((_, reject) =>
-                signal.addEventListener('abort', () => setTimeout(() => reject(signal.reason), 30)),
+                signal.addEventListener('abort', () => setTimeout(() => reject(new Error('cancelled')), 30)),
               );
           } finally {
             for (const p of batch) running.delete(p.id);
@@ -124,7 +124,7 @@ describe('the host and write signals', () => {
           new Promise<void>((_, reject) =>
             signal.addEventListener('abort', () => {
               aborted = true;
-              reject(signal.reason);
+              reject(new Error('cancelled'));
             }),
           ),
       }),

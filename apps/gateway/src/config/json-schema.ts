@@ -9,7 +9,7 @@ type Json = Record<string, unknown>;
  * Descriptions, defaults, `examples` and the secret mark (`x-secret`, `writeOnly`) come along.
  */
 function toJsonSchema(schema: z.core.$ZodType): Json {
-  return z.toJSONSchema(schema, { target: 'draft-7', io: 'input', unrepresentable: 'any', reused: 'inline' }) as Json;
+  return z.toJSONSchema(schema, { target: 'draft-7', io: 'input', unrepresentable: 'any', reused: 'inline' });
 }
 
 /**

@@ -82,7 +82,7 @@ function pointsFromBody(body: unknown): DataPoint[] {
   if (typeof body === 'object' && !Array.isArray(body) && 'points' in body) {
     const extra = Object.keys(body).find((k) => k !== 'points');
     if (extra !== undefined) throw new PointValidationError([{ path: extra, message: 'unknown field beside points' }]);
-    const list = (body as { points: unknown }).points;
+    const list = body.points;
     if (!Array.isArray(list))
       throw new PointValidationError([{ path: 'points', message: 'must be an array of points' }]);
     try {
@@ -145,7 +145,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const redact = <T>(v: T): T => deps.secrets.redact(v);
   const history = new MetricsHistory(() => deps.pipeline.metricsSnapshot(), deps.history);
   history.start();
-  app.addHook('onClose', async () => history.stop());
+  app.addHook('onClose', (_instance, done) => {
+    history.stop();
+    done();
+  });
   const connectorNames = () => new Set(Object.keys(deps.connectorConfigs));
   /** A query or body number: an integer written in digits (no empty string, exponent or null). */
   const wholeNumber = (v: unknown, max: number): number | undefined => {
@@ -201,10 +204,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     } satisfies ErrorBody);
 
   /** A query or body value as text for parsing and messages: strings as they are, anything else as JSON. */
-  const asText = (v: unknown): string => (typeof v === "string" ? v : (JSON.stringify(v) ?? String(v)));
+  const asText = (v: unknown): string => (typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)));
   const deadLetterFilter = (
     q: Record<string, unknown>,
-    allowed: readonly string[] = ["connector", "seqs", "limit", "offset"],
+    allowed: readonly string[] = ['connector', 'seqs', 'limit', 'offset'],
   ): DeadLetterFilter => {
     const f: DeadLetterFilter = {};
     const bad = (path: string, message: string) => new BadRequestError([{ path, message }]);
@@ -225,9 +228,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       f[key] = n;
     }
     if (q.seqs !== undefined) {
-      const list: unknown[] = Array.isArray(q.seqs) ? q.seqs : asText(q.seqs).split(",");
+      const list: unknown[] = Array.isArray(q.seqs) ? q.seqs : asText(q.seqs).split(',');
       const seqs = list.map((v) => wholeNumber(v, Number.MAX_SAFE_INTEGER));
-      if (seqs.some((n) => n === undefined)) throw bad("seqs", "must be a list of dead-letter seq numbers");
+      if (seqs.some((n) => n === undefined)) throw bad('seqs', 'must be a list of dead-letter seq numbers');
       f.seqs = seqs as number[];
     }
     return f;
@@ -269,7 +272,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     }),
   );
 
-  app.get('/api/cloud/history', async () => redact(history.report()));
+  app.get('/api/cloud/history', () => redact(history.report()));
 
   app.post('/api/data', async (req) => {
     const points = pointsFromBody(req.body);

@@ -14,7 +14,5 @@ export function expectEveryOptionDescribed(schema: unknown, opts: { secrets?: re
   const rows = optionRows(schema);
   expect(rows.length, 'the schema has options').toBeGreaterThan(0);
   for (const row of rows) expect(row.description, row.key).toBeTruthy();
-  expect([...secretPaths(schema as Parameters<typeof secretPaths>[0])].sort(), 'options marked secret()').toEqual(
-    [...(opts.secrets ?? [])].sort(),
-  );
+  expect([...secretPaths(schema)].sort(), 'options marked secret()').toEqual([...(opts.secrets ?? [])].sort());
 }

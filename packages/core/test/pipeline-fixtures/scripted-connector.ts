@@ -16,7 +16,6 @@ export const ok: Step = () => Promise.resolve();
 /** Throws `err` (a classified error, or anything `classifyError` should handle). */
 export const fail =
   (err: unknown): Step =>
-  // eslint-disable-next-line @typescript-eslint/require-await -- async turns the throw of any value into a rejection, which is the point
   async () => {
     throw err;
   };
