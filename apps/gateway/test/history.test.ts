@@ -48,8 +48,8 @@ describe('MetricsHistory', () => {
     const { samples, intervalMs, windowMs } = history.report();
     expect({ intervalMs, windowMs }).toEqual({ intervalMs: 5_000, windowMs: 20_000 });
     expect(samples.map((s) => s.time)).toEqual([10_000, 15_000, 20_000, 25_000]);
-    expect(samples.map((s) => s.connectors[0].sentPerSecond)).toEqual([20, 30, 40, 50]);
-    expect(samples[3].connectors[0]).toMatchObject({
+    expect(samples.map((s) => s.connectors[0]?.sentPerSecond)).toEqual([20, 30, 40, 50]);
+    expect(samples[3]?.connectors[0]).toMatchObject({
       name: 'a',
       sent: 750,
       bytesSent: 7_500,
@@ -64,7 +64,7 @@ describe('MetricsHistory', () => {
   it('the first sample has no rate', () => {
     const history = new MetricsHistory(() => snapshot(1_000, 10));
     history.sample();
-    expect(history.report().samples[0].connectors[0].sentPerSecond).toBeUndefined();
+    expect(history.report().samples[0]?.connectors[0]?.sentPerSecond).toBeUndefined();
   });
 
   it('samples at start and on an unref-ed timer until stopped', () => {
