@@ -220,7 +220,12 @@ export class HttpConnector implements Connector {
       const worst = [...o.failed].sort((a, b) => SEVERITY[a.error.kind]! - SEVERITY[b.error.kind]!)[0]!.error;
       throw classifyError(worst, this.label);
     }
-    if (o.accepted.length === 0 && o.failed.length === 0 && o.rejected.length === batch.length) {
+    if (
+      o.accepted.length === 0 &&
+      o.failed.length === 0 &&
+      o.rejected.length === batch.length &&
+      o.rejected.every((r) => r.kind === 'payload')
+    ) {
       const reasons = [...new Set(o.rejected.map((r) => r.reason))];
       throw new PayloadError(
         reasons.length === 1 ? reasons[0]! : `${o.rejected.length} points refused: ${reasons.slice(0, 3).join('; ')}`,

@@ -12,7 +12,8 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   if (!v) return undefined;
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   if (/^\d+\.\d+$/.test(v)) return Math.round(Number(v) * 1000); // lenient: fractional seconds
-  const at = Date.parse(v);
+  // An HTTP date always names its weekday and month; anything else (`-5`, `3 s`) is not one.
+  const at = /[a-z]{3}/i.test(v) ? Date.parse(v) : Number.NaN;
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);
 }
