@@ -186,7 +186,16 @@ export class HttpConnector implements Connector {
         socket = netConnect({ host, port }, () => done());
       }
       socket.once('error', (err) => done(err));
-      socket.once('close', () => done(new TransientError('connection closed by the server during connect')));
+      socket.once('close', () =>
+        done(
+          new TransientError(
+            this.url.protocol === 'https:'
+              ? 'the server closed the TLS connection right after the handshake; if it requires a client certificate, check cert_file and key_file'
+              : 'connection closed by the server during connect',
+            { code: 'BIFROST_ERR_HTTP_CONNECT_CLOSED' },
+          ),
+        ),
+      );
     });
   }
 

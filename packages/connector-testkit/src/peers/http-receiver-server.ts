@@ -4,7 +4,7 @@
 //
 // Listeners: `control` (plain HTTP/1.1: behaviour and read-back), `http` (plain HTTP/1.1), and when
 // TLS files are given `https` (HTTP/2 with HTTP/1.1 fallback, ALPN) and `mtls` (the same, client
-// certificate required and verified against the CA). Every request on a data listener is recorded
+// certificate required and verified against the CA; refused ones are answered 401 with the reason). Every request on a data listener is recorded
 // (appended to `requests.ndjson` in the directory before the answer, so restarts keep them).
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -211,9 +211,13 @@ async function handleData(listener: string, req: Req, res: Res): Promise<void> {
   if (behaviour.latencyMs > 0) await sleep(behaviour.latencyMs);
   const scripted = behaviour.next.shift();
   if (scripted) saveBehaviour();
-  if (!authorized(headers) || sig === false) {
+  const certRefused =
+    listener === 'mtls' && !socket.authorized
+      ? `client certificate refused: ${String(socket.authorizationError ?? 'none sent')}`
+      : undefined;
+  if (certRefused || !authorized(headers) || sig === false) {
     status = 401;
-    resBody = { error: sig === false ? 'bad signature' : 'unauthorized' };
+    resBody = { error: certRefused ?? (sig === false ? 'bad signature' : 'unauthorized') };
   } else if (scripted) {
     status = scripted.status;
     resBody = scripted.body ?? { error: `scripted ${scripted.status}` };
@@ -316,8 +320,11 @@ if (config.tls) {
         cert: config.tls.cert,
         key: config.tls.key,
         ca: config.tls.ca,
+        // As nginx's `ssl_verify_client on`: the handshake completes and a request over a missing or
+        // refused client certificate is answered with an error naming the reason (Node would just
+        // close the socket, without a TLS alert the client could report).
         requestCert: mtls,
-        rejectUnauthorized: mtls,
+        rejectUnauthorized: false,
       },
       guard((q: Req, s: Res) => handleData(listener, q, s)),
     );

@@ -75,7 +75,7 @@ export interface HttpReceiverPeer extends ProcessPeer<HttpReceiverPort> {
   readonly url: string;
   /** `https://127.0.0.1:<port>/ingest` (HTTP/2 or HTTP/1.1), when started with `tls`. */
   readonly httpsUrl: string;
-  /** `https://127.0.0.1:<port>/ingest` requiring a client certificate, when started with `tls`. */
+  /** `https://127.0.0.1:<port>/ingest` requiring a client certificate, when started with `tls` (a missing or refused one is answered 401 naming the reason, as nginx does). */
   readonly mtlsUrl: string;
   /** `http://127.0.0.1:<port>` of the control endpoint. */
   readonly controlUrl: string;
