@@ -71,7 +71,7 @@ export const httpConfigSchema = z
       .min(1)
       .optional()
       .describe(
-        'Dot path in a JSON response body (2xx or 4xx) to the points the server rejected, e.g. `errors` or `result.rejected`: an array of indexes into the request, point ids, or objects with `index` or `id` and `reason`/`error`/`message`. Those points are dead-lettered with the reason; the others count as accepted.',
+        'Dot path in a JSON response body (2xx or 4xx) to the points the server rejected, e.g. `errors` or `result.rejected`: an array of indexes into the request, point ids, or objects with `index` or `id` and `reason`/`error`/`message`. Those points are dead-lettered with the reason; the others count as delivered on a 2xx answer and are retried on a 4xx one.',
       ),
     http2: z
       .boolean()
