@@ -260,6 +260,19 @@ async function handleControl(req: IncomingMessage, res: ServerResponse): Promise
     const limit = Number(url.searchParams.get('limit') ?? 1e9);
     return reply(res, 200, recorded.filter((r) => r.seq > since).slice(0, limit));
   }
+  if (req.method === 'GET' && url.pathname === '/stats') {
+    let accepted = 0;
+    const ids = new Set<string>();
+    for (const r of recorded)
+      if (r.status >= 200 && r.status < 300)
+        r.points.forEach((p, i) => {
+          if (r.rejected.includes(i)) return;
+          accepted++;
+          const id = (p as { id?: unknown }).id;
+          if (typeof id === 'string') ids.add(id);
+        });
+    return reply(res, 200, { requests: recorded.length, acceptedPoints: accepted, distinctIds: ids.size });
+  }
   if (req.method === 'GET' && url.pathname === '/behaviour') return reply(res, 200, behaviour);
   if (req.method === 'POST' && url.pathname === '/behaviour') {
     behaviour = { ...behaviour, ...(json() as Partial<Behaviour>) };

@@ -87,6 +87,8 @@ export interface HttpReceiverPeer extends ProcessPeer<HttpReceiverPort> {
   reset(opts?: { keepRequests?: boolean }): Promise<void>;
   /** Recorded requests with `seq` above `since` (all by default), oldest first. */
   requests(since?: number): Promise<ReceivedRequest[]>;
+  /** Counts without the bodies: requests recorded, accepted points (copies included) and distinct ids among them. */
+  stats(): Promise<{ requests: number; acceptedPoints: number; distinctIds: number }>;
   /** Points of the requests answered 2xx, minus those a partial response refused. */
   acceptedPoints(since?: number): Promise<Array<Record<string, unknown> & { id?: string }>>;
 }
@@ -168,6 +170,7 @@ export async function startHttpReceiver(opts: HttpReceiverOptions = {}): Promise
       await call('POST', `/reset${o.keepRequests ? '?requests=keep' : ''}`);
     },
     requests,
+    stats: () => call<{ requests: number; acceptedPoints: number; distinctIds: number }>('GET', '/stats'),
     acceptedPoints: async (since?: number) => acceptedPointsOf(await requests(since)),
   });
 }
