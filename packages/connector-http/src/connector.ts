@@ -20,17 +20,16 @@ import {
 } from '@bifrost/core';
 import type { HttpConfig } from './config.js';
 import { classifyResponse, namedRejections } from './responses.js';
-import { contentType, hmacSignature, idempotencyKey, pointJson, renderBody } from './wire.js';
+import { contentType, hmacSignature, idempotencyKey, renderBody, wirePointBytes } from './wire.js';
 
 const gzip = promisify(gzipCb);
 
 /** Most response-body bytes read (for reasons and `partial_response`); the rest is discarded. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
-/** One request of a write: its points, their JSON, and the headers rendered from templates. */
+/** One request of a write: its points and the headers rendered from templates. */
 export interface PlannedRequest {
   points: DataPoint[];
-  json: string[];
   headers: Record<string, string>;
 }
 
@@ -256,16 +255,15 @@ export class HttpConnector implements Connector {
       return h;
     };
     if (this.config.body === 'point')
-      return batch.map((p) => ({ points: [p], json: [pointJson(p)], headers: render(p) }));
-    if (this.templates.length === 0) return [{ points: [...batch], json: batch.map(pointJson), headers: {} }];
+      return batch.map((p) => ({ points: [p], headers: render(p) }));
+    if (this.templates.length === 0) return [{ points: [...batch], headers: {} }];
     const groups = new Map<string, PlannedRequest>();
     for (const p of batch) {
       const headers = render(p);
       const key = JSON.stringify(headers);
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { points: [], json: [], headers }));
+      if (!g) groups.set(key, (g = { points: [], headers }));
       g.points.push(p);
-      g.json.push(pointJson(p));
     }
     return [...groups.values()];
   }
@@ -274,7 +272,7 @@ export class HttpConnector implements Connector {
   private async send(pool: Dispatcher, req: PlannedRequest, signal: AbortSignal): Promise<Outcome> {
     const out = emptyOutcome();
     const ids = req.points.map((p) => p.id);
-    const text = renderBody(this.config.body, req.json);
+    const text = renderBody(this.config.body, req.points);
     const headers: Record<string, string> = { ...this.staticHeaders, ...req.headers };
     if (this.config.idempotency_header) headers[this.config.idempotency_header.toLowerCase()] = idempotencyKey(ids);
     if (this.config.hmac_secret) headers[this.config.hmac_header.toLowerCase()] = hmacSignature(this.config.hmac_secret, text);
@@ -384,15 +382,15 @@ export class HttpConnector implements Connector {
 
 /** Splits a request's points in two halves of about equal bytes (each non-empty). */
 export function splitByBytes(req: PlannedRequest): [PlannedRequest, PlannedRequest] {
-  const sizes = req.json.map((j) => Buffer.byteLength(j) + 1);
+  const sizes = req.points.map(wirePointBytes);
   const total = sizes.reduce((a, b) => a + b, 0);
   let cut = 0;
   let acc = 0;
   while (cut < sizes.length - 1 && acc + sizes[cut]! <= total / 2) acc += sizes[cut++]!;
   cut = Math.min(Math.max(cut, 1), req.points.length - 1);
   return [
-    { points: req.points.slice(0, cut), json: req.json.slice(0, cut), headers: req.headers },
-    { points: req.points.slice(cut), json: req.json.slice(cut), headers: req.headers },
+    { points: req.points.slice(0, cut), headers: req.headers },
+    { points: req.points.slice(cut), headers: req.headers },
   ];
 }
 

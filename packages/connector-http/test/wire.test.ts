@@ -21,13 +21,20 @@ describe('wire format', () => {
   });
 
   it('renders json, ndjson and point bodies', () => {
-    const json = [pointJson(point('a')), pointJson(point('b'))];
-    expect(JSON.parse(renderBody('json', json)).map((p: DataPoint) => p.id)).toEqual(['a', 'b']);
-    const nd = renderBody('ndjson', json);
+    const pts = [point('a'), point('b')];
+    expect(JSON.parse(renderBody('json', pts)).map((p: DataPoint) => p.id)).toEqual(['a', 'b']);
+    const nd = renderBody('ndjson', pts);
     expect(nd.endsWith('\n')).toBe(true);
     expect(nd.trim().split('\n').map((l) => JSON.parse(l).id)).toEqual(['a', 'b']);
-    expect(JSON.parse(renderBody('point', json.slice(0, 1))).id).toBe('a');
-    expect(() => renderBody('point', json)).toThrow(RangeError);
+    expect(JSON.parse(renderBody('point', pts.slice(0, 1))).id).toBe('a');
+    expect(() => renderBody('point', pts)).toThrow(RangeError);
+  });
+
+  it('never puts the priority on the wire, in any format', () => {
+    const pts = [point('a', { priority: 9 }), point('b')];
+    for (const format of ['json', 'ndjson'] as const) expect(renderBody(format, pts)).not.toContain('priority');
+    expect(renderBody('point', pts.slice(0, 1))).not.toContain('priority');
+    expect(JSON.parse(renderBody('json', pts))).toEqual([point('a'), point('b')]);
   });
 
   it('counts a point’s bytes as UTF-8 plus its separator', () => {
