@@ -28,15 +28,7 @@ import {
 } from '@bifrost/connector-testkit';
 import { GatewayProcess, postUntilAccepted, testGatewayConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
-import {
-  amqpIds,
-  httpIds,
-  influxIds,
-  kafkaIds,
-  postgresIds,
-  readBack,
-  type IdReader,
-} from './support/sink-readers.js';
+import { amqpIds, httpIds, influxIds, kafkaIds, postgresIds, readBack, type IdReader } from './support/sink-readers.js';
 
 const TOTAL = 2_000;
 const BATCH = 200;

@@ -41,11 +41,7 @@ export const httpConfigSchema = z
       .describe(
         'Extra request headers. Values may hold point templates (`{device_id}`, `{tag_name}`, `{quality}`, `{tags.<key>}`); with `json`/`ndjson` a batch whose points render different header values is sent as one request per distinct set of values.',
       ),
-    bearer_token: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('Sends `authorization: Bearer <token>` (secret).'),
+    bearer_token: z.string().min(1).optional().describe('Sends `authorization: Bearer <token>` (secret).'),
     username: z.string().optional().describe('HTTP basic auth user name (with `password`).'),
     password: z.string().optional().describe('HTTP basic auth password (secret).'),
     hmac_secret: z

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { Pool, type Dispatcher } from 'undici';
 import {
+  ConfigError,
   PartialWriteError,
   PayloadError,
   TransientError,
@@ -52,6 +53,11 @@ function merge(into: Outcome, from: Outcome): Outcome {
   return into;
 }
 
+/** RFC 9110 token: what undici accepts as a header name. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value undici sends: no control characters but tab. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /** Order of precedence when a write fails wholly for several reasons: the one an operator must act on first. */
 const SEVERITY: Record<string, number> = { auth: 0, config: 1, capacity: 2, transient: 3 };
 
@@ -84,6 +90,14 @@ export class HttpConnector implements Connector {
     this.maxBatchBytes = config.max_batch_bytes;
     for (const [name, value] of Object.entries(config.headers)) {
       const key = name.toLowerCase();
+      if (!HEADER_NAME.test(name))
+        throw new ConfigError(`headers: "${name}" is not a valid HTTP header name`, {
+          code: 'BIFROST_ERR_HTTP_HEADER',
+        });
+      if (!/\{[^{}]*\}/.test(value) && !HEADER_VALUE.test(value))
+        throw new ConfigError(`headers.${name}: the value holds a control character (CR, LF, NUL, ...)`, {
+          code: 'BIFROST_ERR_HTTP_HEADER',
+        });
       if (/\{[^{}]*\}/.test(value))
         this.templates.push([key, compilePointTemplate(value, { option: `headers.${name}` })]);
       else this.staticHeaders[key] = value;
@@ -105,6 +119,11 @@ export class HttpConnector implements Connector {
       return;
     }
     const tls = this.ctx.tls;
+    if (tls && this.url.protocol !== 'https:')
+      this.ctx.logger.warn(
+        { endpoint: this.url.origin },
+        'TLS files are configured but the endpoint is http://: they are not used',
+      );
     const connectOptions = {
       timeout: this.config.connect_timeout,
       ...(this.url.protocol === 'https:' && {
@@ -205,10 +224,10 @@ export class HttpConnector implements Connector {
    */
   async write(batch: readonly DataPoint[], { signal }: WriteOptions): Promise<WriteReceipt> {
     const pool = this.pool;
-    if (!pool)
-      throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
-    const requests = this.plan(batch);
+    if (!pool) throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
+    const { requests, rejected } = this.plan(batch);
     const outcome = emptyOutcome();
+    outcome.rejected.push(...rejected);
     let next = 0;
     const worker = async () => {
       while (next < requests.length) {
@@ -242,30 +261,58 @@ export class HttpConnector implements Connector {
       );
     }
     const rejected = [...o.rejected];
-    for (const f of o.failed)
-      for (const id of f.ids) rejected.push({ id, reason: f.error.message, kind: 'transient' });
+    for (const f of o.failed) for (const id of f.ids) rejected.push({ id, reason: f.error.message, kind: 'transient' });
     throw new PartialWriteError(o.accepted, rejected, { ...label, code: 'BIFROST_ERR_HTTP_PARTIAL_WRITE' });
   }
 
-  /** The requests of a batch: one per point (`body: point`) or one per distinct set of templated header values. */
-  plan(batch: readonly DataPoint[]): PlannedRequest[] {
-    const render = (p: DataPoint): Record<string, string> => {
+  /**
+   * The requests of a batch: one per point (`body: point`) or one per distinct set of templated
+   * header values; and the points whose templated header value cannot be sent (a control character
+   * from a tag), refused as poison.
+   */
+  plan(batch: readonly DataPoint[]): { requests: PlannedRequest[]; rejected: RejectedPoint[] } {
+    const rejected: RejectedPoint[] = [];
+    const render = (p: DataPoint): Record<string, string> | undefined => {
       const h: Record<string, string> = {};
-      for (const [name, t] of this.templates) h[name] = t(p);
+      for (const [name, t] of this.templates) {
+        const v = t(p);
+        if (!HEADER_VALUE.test(v)) {
+          rejected.push({
+            id: p.id,
+            reason: `header ${name}: the value rendered from the point holds a control character`,
+            kind: 'payload',
+          });
+          return undefined;
+        }
+        h[name] = v;
+      }
       return h;
     };
-    if (this.config.body === 'point')
-      return batch.map((p) => ({ points: [p], headers: render(p) }));
-    if (this.templates.length === 0) return [{ points: [...batch], headers: {} }];
+    if (this.templates.length === 0) {
+      const requests =
+        this.config.body === 'point'
+          ? batch.map((p) => ({ points: [p], headers: {} }))
+          : [{ points: [...batch], headers: {} }];
+      return { requests, rejected };
+    }
+    if (this.config.body === 'point') {
+      const requests: PlannedRequest[] = [];
+      for (const p of batch) {
+        const headers = render(p);
+        if (headers) requests.push({ points: [p], headers });
+      }
+      return { requests, rejected };
+    }
     const groups = new Map<string, PlannedRequest>();
     for (const p of batch) {
       const headers = render(p);
+      if (!headers) continue;
       const key = JSON.stringify(headers);
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { points: [], headers }));
       g.points.push(p);
     }
-    return [...groups.values()];
+    return { requests: [...groups.values()], rejected };
   }
 
   /** Sends one request; on 413 splits it in halves by bytes and sends those, down to one point. */
@@ -275,7 +322,8 @@ export class HttpConnector implements Connector {
     const text = renderBody(this.config.body, req.points);
     const headers: Record<string, string> = { ...this.staticHeaders, ...req.headers };
     if (this.config.idempotency_header) headers[this.config.idempotency_header.toLowerCase()] = idempotencyKey(ids);
-    if (this.config.hmac_secret) headers[this.config.hmac_header.toLowerCase()] = hmacSignature(this.config.hmac_secret, text);
+    if (this.config.hmac_secret)
+      headers[this.config.hmac_header.toLowerCase()] = hmacSignature(this.config.hmac_secret, text);
     let body: string | Buffer = text;
     if (this.config.gzip && Buffer.byteLength(text) >= this.config.gzip_min_bytes) {
       body = await gzip(text);
@@ -297,7 +345,17 @@ export class HttpConnector implements Connector {
       responseHeaders = res.headers;
       responseText = await readLimited(res.body);
     } catch (err) {
-      out.failed.push({ ids, error: classifyError(err) });
+      const code = (err as { code?: unknown }).code;
+      out.failed.push({
+        ids,
+        error:
+          code === 'UND_ERR_INVALID_ARG'
+            ? new ConfigError(`the request cannot be sent: ${(err as Error).message}`, {
+                code: 'BIFROST_ERR_HTTP_INVALID_REQUEST',
+                cause: err,
+              })
+            : classifyError(err),
+      });
       return out;
     }
     const verdict = classifyResponse(status, responseHeaders, responseText);
@@ -306,7 +364,9 @@ export class HttpConnector implements Connector {
         const named = this.config.partial_response
           ? namedRejections(responseText, this.config.partial_response)
           : undefined;
-        const bad = named?.length ? this.resolve(req.points, named, `refused in a partial response (HTTP ${status})`) : undefined;
+        const bad = named?.length
+          ? this.resolve(req.points, named, `refused in a partial response (HTTP ${status})`)
+          : undefined;
         for (const p of req.points) if (!bad?.has(p.id)) out.accepted.push(p.id);
         if (bad) for (const [id, reason] of bad) out.rejected.push({ id, reason, kind: 'payload' });
         out.bytes += Buffer.byteLength(text);
@@ -337,7 +397,11 @@ export class HttpConnector implements Connector {
           for (const [id, reason] of bad) out.rejected.push({ id, reason, kind: 'payload' });
           for (const p of req.points)
             if (!bad.has(p.id))
-              out.rejected.push({ id: p.id, reason: `request refused for other points (${verdict.reason})`, kind: 'transient' });
+              out.rejected.push({
+                id: p.id,
+                reason: `request refused for other points (${verdict.reason})`,
+                kind: 'transient',
+              });
           return out;
         }
         for (const id of ids) out.rejected.push({ id, reason: verdict.reason, kind: 'payload' });

@@ -74,7 +74,10 @@ export function classifyResponse(
   if (status === 404 || status === 405)
     return {
       kind: 'error',
-      error: new ConfigError(`endpoint or method not served (${what}); check endpoint and method`, opts(String(status))),
+      error: new ConfigError(
+        `endpoint or method not served (${what}); check endpoint and method`,
+        opts(String(status)),
+      ),
     };
   if (status === 413) return { kind: 'too-large', reason: `body too large (${what})` };
   if (status >= 400 && status < 500) return { kind: 'payload', reason: `points refused (${what})` };

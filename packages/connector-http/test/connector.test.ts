@@ -74,7 +74,10 @@ async function setup(config: Record<string, unknown> = {}, answer: Answer = () =
       const text = (headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
       const parsed = text
         ? headers['content-type'] === 'application/x-ndjson'
-          ? text.trim().split('\n').map((l) => JSON.parse(l))
+          ? text
+              .trim()
+              .split('\n')
+              .map((l) => JSON.parse(l))
           : [JSON.parse(text)].flat()
         : [];
       const s: Seen = { method: req.method, headers, text, ids: parsed.map((p: DataPoint) => p.id) };
@@ -152,6 +155,27 @@ describe('write', () => {
       ['B', [b[0]!.id]],
     ]);
     for (const s of seen) expect(s.headers['x-static']).toBe('yes');
+  });
+
+  it('refuses invalid header names and values at create', () => {
+    const make = (headers: Record<string, string>) => () =>
+      new HttpConnector(httpConfigSchema.parse({ endpoint: `${ORIGIN}${PATH}`, headers }), ctx());
+    expect(make({ 'bad header': 'x' })).toThrow(ConfigError);
+    expect(make({ 'x-ok': 'a\r\nInjected: 1' })).toThrow(ConfigError);
+    expect(make({ 'x-ok': 'plain value' })).not.toThrow();
+  });
+
+  it('dead-letters a point whose templated header value cannot be sent, delivers the others', async () => {
+    const { connector, seen } = await setup({ headers: { 'x-line': '{tags.line}' } });
+    const good = points(2, { tags: { line: 'L1' } });
+    const bad = point({ tags: { line: 'L1\nX-Evil: 1' } });
+    const err = (await connector
+      .write([good[0]!, bad, good[1]!], opts())
+      .catch((e: unknown) => e)) as PartialWriteError;
+    expect(err).toBeInstanceOf(PartialWriteError);
+    expect(err.accepted).toEqual(good.map((p) => p.id));
+    expect(err.rejected).toEqual([{ id: bad.id, reason: expect.stringContaining('x-line'), kind: 'payload' }]);
+    expect(seen).toHaveLength(1);
   });
 
   it('refuses an unknown placeholder in a header at create', () => {
@@ -252,8 +276,13 @@ describe('response classes', () => {
     const agent = new MockAgent();
     agent.disableNetConnect();
     agents.push(agent);
-    agent.get(ORIGIN).intercept({ path: PATH, method: 'POST' }).replyWithError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
-    const c = new HttpConnector(httpConfigSchema.parse({ endpoint: `${ORIGIN}${PATH}` }), ctx(), { dispatcher: () => agent });
+    agent
+      .get(ORIGIN)
+      .intercept({ path: PATH, method: 'POST' })
+      .replyWithError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+    const c = new HttpConnector(httpConfigSchema.parse({ endpoint: `${ORIGIN}${PATH}` }), ctx(), {
+      dispatcher: () => agent,
+    });
     await c.connect();
     await expect(c.write(points(1), opts())).rejects.toBeInstanceOf(TransientError);
   });
@@ -277,7 +306,12 @@ describe('413: split by bytes inside the write', () => {
     const err = (await connector.write(batch, opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.rejected).toEqual([{ id: big.id, reason: expect.stringContaining('HTTP 413'), kind: 'payload' }]);
-    expect(err.accepted.sort()).toEqual(batch.filter((p) => p !== big).map((p) => p.id).sort());
+    expect(err.accepted.sort()).toEqual(
+      batch
+        .filter((p) => p !== big)
+        .map((p) => p.id)
+        .sort(),
+    );
   });
 
   it('a single point refused with 413: PayloadError for that point', async () => {
@@ -311,7 +345,9 @@ describe('partial_response', () => {
     const err = (await connector.write(batch, opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.accepted).toEqual([batch[0]!.id, batch[2]!.id]);
-    expect(err.rejected).toEqual([{ id: batch[1]!.id, reason: expect.stringContaining('unknown tag'), kind: 'payload' }]);
+    expect(err.rejected).toEqual([
+      { id: batch[1]!.id, reason: expect.stringContaining('unknown tag'), kind: 'payload' },
+    ]);
   });
 
   it('maps ids named in a 4xx answer; the others are retried', async () => {
@@ -328,7 +364,10 @@ describe('partial_response', () => {
   });
 
   it('a 2xx answer naming nobody is a full success', async () => {
-    const { connector } = await setup({ partial_response: 'rejected' }, () => ({ status: 200, body: { rejected: [] } }));
+    const { connector } = await setup({ partial_response: 'rejected' }, () => ({
+      status: 200,
+      body: { rejected: [] },
+    }));
     await expect(connector.write(points(2), opts())).resolves.toBeDefined();
   });
 });

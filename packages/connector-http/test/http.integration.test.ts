@@ -168,7 +168,9 @@ describe('http connector on the http-receiver', () => {
     const c = await connector({ partial_response: 'rejected' });
     const good = points(4);
     const bad = points(2, { deviceId: 'BAD' });
-    const err = (await c.write([good[0]!, bad[0]!, ...good.slice(1), bad[1]!], opts()).catch((e: unknown) => e)) as PartialWriteError;
+    const err = (await c
+      .write([good[0]!, bad[0]!, ...good.slice(1), bad[1]!], opts())
+      .catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.rejected.map((r) => r.id).sort()).toEqual(bad.map((p) => p.id).sort());
     expect(err.rejected[0]!.reason).toContain('device BAD refused');

@@ -25,7 +25,12 @@ describe('wire format', () => {
     expect(JSON.parse(renderBody('json', pts)).map((p: DataPoint) => p.id)).toEqual(['a', 'b']);
     const nd = renderBody('ndjson', pts);
     expect(nd.endsWith('\n')).toBe(true);
-    expect(nd.trim().split('\n').map((l) => JSON.parse(l).id)).toEqual(['a', 'b']);
+    expect(
+      nd
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id),
+    ).toEqual(['a', 'b']);
     expect(JSON.parse(renderBody('point', pts.slice(0, 1))).id).toBe('a');
     expect(() => renderBody('point', pts)).toThrow(RangeError);
   });

@@ -319,7 +319,10 @@ const servers: Array<{ close(): void }> = [];
 const control = createServer(guard(handleControl));
 control.listen(config.ports.control, host);
 servers.push(control);
-const plain = createServer({ keepAliveTimeout: 60_000 }, guard((q: IncomingMessage, s: ServerResponse) => handleData('http', q, s)));
+const plain = createServer(
+  { keepAliveTimeout: 60_000 },
+  guard((q: IncomingMessage, s: ServerResponse) => handleData('http', q, s)),
+);
 plain.listen(config.ports.http, host);
 servers.push(plain);
 if (config.tls) {
