@@ -63,7 +63,7 @@ async function ours(window: number): Promise<number> {
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
 try {
@@ -74,11 +74,11 @@ try {
   const tuning: Record<string, { raw: number; ours: number }> = {};
   for (const w of WINDOWS) tuning[w] = { raw: await raw(w), ours: await ours(w) };
   const best = (side: 'raw' | 'ours') =>
-    WINDOWS.reduce((a, b) => (tuning[b]![side] > tuning[a]![side] ? b : a), WINDOWS[0]!);
+    WINDOWS.reduce((a, b) => (tuning[b][side] > tuning[a][side] ? b : a), WINDOWS[0]);
   const rawWindow = best('raw');
   const ourWindow = best('ours');
   console.log(
-    `tuning (points/s by requests in flight): ${WINDOWS.map((w) => `${w}: raw ${Math.round(tuning[w]!.raw)}, ours ${Math.round(tuning[w]!.ours)}`).join('; ')}`,
+    `tuning (points/s by requests in flight): ${WINDOWS.map((w) => `${w}: raw ${Math.round(tuning[w].raw)}, ours ${Math.round(tuning[w].ours)}`).join('; ')}`,
   );
   const rawRounds: number[] = [];
   const ourRounds: number[] = [];
@@ -106,11 +106,11 @@ try {
       points_per_run: POINTS,
       points_per_s_range: [Math.round(Math.min(...ourRounds)), Math.round(Math.max(...ourRounds))],
       baseline_points_per_s_range: [Math.round(Math.min(...rawRounds)), Math.round(Math.max(...rawRounds))],
-      round_ratios: ourRounds.map((o, i) => Math.round((o / rawRounds[i]!) * 100) / 100),
+      round_ratios: ourRounds.map((o, i) => Math.round((o / rawRounds[i]) * 100) / 100),
     },
   ];
   writeResults('http', cases);
-  const c = cases[0]!;
+  const c = cases[0];
   console.log(
     `ours ${c.points_per_s_range.join('-')} points/s, raw ${c.baseline_points_per_s_range.join('-')} points/s; per-round ratios ${c.round_ratios.join(', ')}`,
   );

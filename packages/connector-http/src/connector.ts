@@ -231,7 +231,7 @@ export class HttpConnector implements Connector {
     let next = 0;
     const worker = async () => {
       while (next < requests.length) {
-        const request = requests[next++]!;
+        const request = requests[next++];
         merge(outcome, await this.send(pool, request, signal));
       }
     };
@@ -244,7 +244,7 @@ export class HttpConnector implements Connector {
     if (o.rejected.length === 0 && o.failed.length === 0) return { bytes: o.bytes };
     const label = { connector: this.label };
     if (o.accepted.length === 0 && o.rejected.length === 0) {
-      const worst = [...o.failed].sort((a, b) => SEVERITY[a.error.kind]! - SEVERITY[b.error.kind]!)[0]!.error;
+      const worst = [...o.failed].sort((a, b) => SEVERITY[a.error.kind] - SEVERITY[b.error.kind])[0].error;
       throw classifyError(worst, this.label);
     }
     if (
@@ -255,7 +255,7 @@ export class HttpConnector implements Connector {
     ) {
       const reasons = [...new Set(o.rejected.map((r) => r.reason))];
       throw new PayloadError(
-        reasons.length === 1 ? reasons[0]! : `${o.rejected.length} points refused: ${reasons.slice(0, 3).join('; ')}`,
+        reasons.length === 1 ? reasons[0] : `${o.rejected.length} points refused: ${reasons.slice(0, 3).join('; ')}`,
         o.rejected.map((r) => r.id),
         { ...label, code: 'BIFROST_ERR_HTTP_PAYLOAD' },
       );
@@ -375,7 +375,7 @@ export class HttpConnector implements Connector {
       case 'too-large': {
         if (req.points.length === 1) {
           out.rejected.push({
-            id: ids[0]!,
+            id: ids[0],
             reason: `${verdict.reason}; a single point of ${Buffer.byteLength(text)} bytes`,
             kind: 'payload',
           });
@@ -450,7 +450,7 @@ export function splitByBytes(req: PlannedRequest): [PlannedRequest, PlannedReque
   const total = sizes.reduce((a, b) => a + b, 0);
   let cut = 0;
   let acc = 0;
-  while (cut < sizes.length - 1 && acc + sizes[cut]! <= total / 2) acc += sizes[cut++]!;
+  while (cut < sizes.length - 1 && acc + sizes[cut] <= total / 2) acc += sizes[cut++];
   cut = Math.min(Math.max(cut, 1), req.points.length - 1);
   return [
     { points: req.points.slice(0, cut), headers: req.headers },

@@ -125,7 +125,7 @@ export function namedRejections(body: string, path: string): NamedRejection[] | 
     else if (typeof item === 'string') out.push({ id: item });
     else if (item && typeof item === 'object') {
       const o = item as Record<string, unknown>;
-      const reason = [o.reason, o.error, o.message].find((r) => typeof r === 'string') as string | undefined;
+      const reason = [o.reason, o.error, o.message].find((r): r is string => typeof r === 'string');
       if (typeof o.index === 'number' && Number.isInteger(o.index)) out.push({ index: o.index, reason });
       else if (typeof o.id === 'string') out.push({ id: o.id, reason });
     }

@@ -39,7 +39,7 @@ export function renderBody(format: BodyFormat, points: readonly DataPoint[]): st
     }
     case 'point':
       if (points.length !== 1) throw new RangeError(`body: point renders exactly one point, got ${points.length}`);
-      return pointJson(points[0]!);
+      return pointJson(points[0]);
   }
 }
 

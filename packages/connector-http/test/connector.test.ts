@@ -119,22 +119,22 @@ describe('write', () => {
     const receipt = await connector.write(batch, opts());
     expect(seen).toHaveLength(1);
     const [s] = seen;
-    expect(s!.method).toBe('POST');
-    expect(s!.ids).toEqual(batch.map((p) => p.id));
-    expect(s!.headers['content-type']).toBe('application/json');
-    expect(s!.headers.authorization).toBe('Bearer tok');
-    expect(s!.headers['idempotency-key']).toBe(idempotencyKey(batch.map((p) => p.id)));
-    expect(receipt).toEqual({ bytes: Buffer.byteLength(s!.text) });
+    expect(s.method).toBe('POST');
+    expect(s.ids).toEqual(batch.map((p) => p.id));
+    expect(s.headers['content-type']).toBe('application/json');
+    expect(s.headers.authorization).toBe('Bearer tok');
+    expect(s.headers['idempotency-key']).toBe(idempotencyKey(batch.map((p) => p.id)));
+    expect(receipt).toEqual({ bytes: Buffer.byteLength(s.text) });
   });
 
   it('sends NDJSON, PUT and basic auth when configured', async () => {
     const { connector, seen } = await setup({ body: 'ndjson', method: 'PUT', username: 'u', password: 'p' });
     const batch = points(2);
     await connector.write(batch, opts());
-    expect(seen[0]!.method).toBe('PUT');
-    expect(seen[0]!.headers['content-type']).toBe('application/x-ndjson');
-    expect(seen[0]!.headers.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
-    expect(seen[0]!.ids).toEqual(batch.map((p) => p.id));
+    expect(seen[0].method).toBe('PUT');
+    expect(seen[0].headers['content-type']).toBe('application/x-ndjson');
+    expect(seen[0].headers.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+    expect(seen[0].ids).toEqual(batch.map((p) => p.id));
   });
 
   it('sends one request per point with body: point, each with its own key', async () => {
@@ -149,10 +149,10 @@ describe('write', () => {
     const { connector, seen } = await setup({ headers: { 'X-Device': '{device_id}', 'X-Static': 'yes' } });
     const a = points(2, { deviceId: 'A' });
     const b = points(1, { deviceId: 'B' });
-    await connector.write([a[0]!, b[0]!, a[1]!], opts());
+    await connector.write([a[0], b[0], a[1]], opts());
     expect(seen.map((s) => [s.headers['x-device'], s.ids])).toEqual([
-      ['A', [a[0]!.id, a[1]!.id]],
-      ['B', [b[0]!.id]],
+      ['A', [a[0].id, a[1].id]],
+      ['B', [b[0].id]],
     ]);
     for (const s of seen) expect(s.headers['x-static']).toBe('yes');
   });
@@ -169,9 +169,7 @@ describe('write', () => {
     const { connector, seen } = await setup({ headers: { 'x-line': '{tags.line}' } });
     const good = points(2, { tags: { line: 'L1' } });
     const bad = point({ tags: { line: 'L1\nX-Evil: 1' } });
-    const err = (await connector
-      .write([good[0]!, bad, good[1]!], opts())
-      .catch((e: unknown) => e)) as PartialWriteError;
+    const err = (await connector.write([good[0], bad, good[1]], opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.accepted).toEqual(good.map((p) => p.id));
     expect(err.rejected).toEqual([{ id: bad.id, reason: expect.stringContaining('x-line'), kind: 'payload' }]);
@@ -187,17 +185,17 @@ describe('write', () => {
     const { connector, seen } = await setup({ gzip: true, gzip_min_bytes: 500, hmac_secret: 'k' });
     await connector.write(points(20), opts());
     await connector.write(points(1), opts()); // below the threshold: plain
-    expect(seen[0]!.headers['content-encoding']).toBe('gzip');
-    expect(seen[0]!.ids).toHaveLength(20);
-    expect(seen[0]!.headers['x-bifrost-signature']).toBe(hmacSignature('k', seen[0]!.text));
-    expect(seen[1]!.headers['content-encoding']).toBeUndefined();
-    expect(seen[1]!.headers['x-bifrost-signature']).toBe(hmacSignature('k', seen[1]!.text));
+    expect(seen[0].headers['content-encoding']).toBe('gzip');
+    expect(seen[0].ids).toHaveLength(20);
+    expect(seen[0].headers['x-bifrost-signature']).toBe(hmacSignature('k', seen[0].text));
+    expect(seen[1].headers['content-encoding']).toBeUndefined();
+    expect(seen[1].headers['x-bifrost-signature']).toBe(hmacSignature('k', seen[1].text));
   });
 
   it('omits the idempotency header when it is configured empty', async () => {
     const { connector, seen } = await setup({ idempotency_header: '' });
     await connector.write(points(1), opts());
-    expect(seen[0]!.headers['idempotency-key']).toBeUndefined();
+    expect(seen[0].headers['idempotency-key']).toBeUndefined();
   });
 });
 
@@ -344,9 +342,9 @@ describe('partial_response', () => {
     const batch = points(3);
     const err = (await connector.write(batch, opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
-    expect(err.accepted).toEqual([batch[0]!.id, batch[2]!.id]);
+    expect(err.accepted).toEqual([batch[0].id, batch[2].id]);
     expect(err.rejected).toEqual([
-      { id: batch[1]!.id, reason: expect.stringContaining('unknown tag'), kind: 'payload' },
+      { id: batch[1].id, reason: expect.stringContaining('unknown tag'), kind: 'payload' },
     ]);
   });
 
@@ -354,13 +352,13 @@ describe('partial_response', () => {
     const batch = points(3);
     const { connector } = await setup({ partial_response: 'errors' }, () => ({
       status: 400,
-      body: { errors: [batch[2]!.id] },
+      body: { errors: [batch[2].id] },
     }));
     const err = (await connector.write(batch, opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.accepted).toEqual([]);
-    expect(err.rejected.find((r) => r.id === batch[2]!.id)?.kind).toBe('payload');
-    expect(err.rejected.filter((r) => r.kind === 'transient').map((r) => r.id)).toEqual([batch[0]!.id, batch[1]!.id]);
+    expect(err.rejected.find((r) => r.id === batch[2].id)?.kind).toBe('payload');
+    expect(err.rejected.filter((r) => r.kind === 'transient').map((r) => r.id)).toEqual([batch[0].id, batch[1].id]);
   });
 
   it('a 2xx answer naming nobody is a full success', async () => {

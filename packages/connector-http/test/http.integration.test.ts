@@ -75,16 +75,16 @@ describe('http connector on the http-receiver', () => {
     const batch = points(50);
     await c.write(batch, opts());
     const [req] = await rx.requests();
-    expect(req!.httpVersion).toBe('1.1');
-    expect(req!.signatureValid).toBe(true);
-    expect(req!.points.map((p) => p.id)).toEqual(batch.map((p) => p.id));
-    expect(req!.headers['idempotency-key']).toBe(idempotencyKey(batch.map((p) => p.id)));
+    expect(req.httpVersion).toBe('1.1');
+    expect(req.signatureValid).toBe(true);
+    expect(req.points.map((p) => p.id)).toEqual(batch.map((p) => p.id));
+    expect(req.headers['idempotency-key']).toBe(idempotencyKey(batch.map((p) => p.id)));
   });
 
   it('a wrong HMAC secret is refused by the receiver: AuthError', async () => {
     const c = await connector({ hmac_secret: 'not-the-secret' });
     await expect(c.write(points(1), opts())).rejects.toBeInstanceOf(AuthError);
-    expect((await rx.requests())[0]!.signatureValid).toBe(false);
+    expect((await rx.requests())[0].signatureValid).toBe(false);
   });
 
   it('negotiates HTTP/2 over TLS when the server offers it, HTTP/1.1 when http2 is off', async () => {
@@ -102,8 +102,8 @@ describe('http connector on the http-receiver', () => {
     const c = await connector({ endpoint: rx.mtlsUrl }, tlsFx.clientTls('mtls'));
     await c.write(points(3), opts());
     const [req] = await rx.requests();
-    expect(req!.status).toBe(200);
-    expect(req!.clientCert).toBe('bifrost-client');
+    expect(req.status).toBe(200);
+    expect(req.clientCert).toBe('bifrost-client');
   });
 
   it('gzips bodies; the receiver decodes them and the signature covers the decoded body', async () => {
@@ -111,10 +111,10 @@ describe('http connector on the http-receiver', () => {
     const batch = points(200);
     await c.write(batch, opts());
     const [req] = await rx.requests();
-    expect(req!.contentEncoding).toBe('gzip');
-    expect(req!.bytes).toBeLessThan(req!.decodedBytes / 3);
-    expect(req!.signatureValid).toBe(true);
-    expect(req!.points.map((p) => p.id)).toEqual(batch.map((p) => p.id));
+    expect(req.contentEncoding).toBe('gzip');
+    expect(req.bytes).toBeLessThan(req.decodedBytes / 3);
+    expect(req.signatureValid).toBe(true);
+    expect(req.points.map((p) => p.id)).toEqual(batch.map((p) => p.id));
   });
 
   it('honours Retry-After from a 429 and keeps the same idempotency key on the retry', async () => {
@@ -127,7 +127,7 @@ describe('http connector on the http-receiver', () => {
     await c.write(batch, opts());
     const reqs = await rx.requests();
     expect(reqs.map((r) => r.status)).toEqual([429, 200]);
-    expect(reqs[1]!.headers['idempotency-key']).toBe(reqs[0]!.headers['idempotency-key']);
+    expect(reqs[1].headers['idempotency-key']).toBe(reqs[0].headers['idempotency-key']);
   });
 
   it('reads an HTTP-date Retry-After from a 503', async () => {
@@ -153,7 +153,7 @@ describe('http connector on the http-receiver', () => {
   it('splits on 413 down to one point and dead-letters only the point too large alone', async () => {
     await rx.setBehaviour({ maxBodyBytes: 4_096 });
     const c = await connector({});
-    const big = points(1, { value: 'x'.repeat(5_000) })[0]!;
+    const big = points(1, { value: 'x'.repeat(5_000) })[0];
     const batch = [...points(60), big, ...points(60)];
     const err = (await c.write(batch, opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
@@ -169,11 +169,11 @@ describe('http connector on the http-receiver', () => {
     const good = points(4);
     const bad = points(2, { deviceId: 'BAD' });
     const err = (await c
-      .write([good[0]!, bad[0]!, ...good.slice(1), bad[1]!], opts())
+      .write([good[0], bad[0], ...good.slice(1), bad[1]], opts())
       .catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.rejected.map((r) => r.id).sort()).toEqual(bad.map((p) => p.id).sort());
-    expect(err.rejected[0]!.reason).toContain('device BAD refused');
+    expect(err.rejected[0].reason).toContain('device BAD refused');
     expect(err.accepted.sort()).toEqual(good.map((p) => p.id).sort());
   });
 
@@ -194,7 +194,7 @@ describe('http connector on the http-receiver', () => {
     await c.write(batch, opts());
     const reqs = await rx.requests();
     expect(reqs).toHaveLength(40);
-    expect(new Set(reqs.map((r) => r.points[0]!.id))).toEqual(new Set(batch.map((p) => p.id)));
+    expect(new Set(reqs.map((r) => r.points[0].id))).toEqual(new Set(batch.map((p) => p.id)));
   });
 
   it('a refused port fails connect with a TransientError; an untrusted server certificate with a ConfigError', async () => {

@@ -50,7 +50,7 @@ const args = process.argv.slice(2);
 const arg = (name: string): string => {
   const i = args.indexOf(`--${name}`);
   if (i < 0 || !args[i + 1]) throw new Error(`missing --${name}`);
-  return args[i + 1]!;
+  return args[i + 1];
 };
 const dir = arg('dir');
 const config = JSON.parse(readFileSync(arg('config'), 'utf8')) as ServerConfig;
