@@ -36,7 +36,7 @@ export const httpConfigSchema = z
       .default(1024)
       .describe('Smallest body that is gzipped when `gzip` is on.'),
     headers: z
-      .record(z.string())
+      .record(z.string(), z.string())
       .default({})
       .describe(
         'Extra request headers. Values may hold point templates (`{device_id}`, `{tag_name}`, `{quality}`, `{tags.<key>}`); with `json`/`ndjson` a batch whose points render different header values is sent as one request per distinct set of values.',
