@@ -208,4 +208,20 @@ describe('http connector on the http-receiver', () => {
       kind: 'config',
     });
   });
+
+  it('reads ctx.tls on every connect, so rotated certificates are used at the next reconnect', async () => {
+    const ctx = {
+      name: 'it',
+      logger: silent,
+      signal: new AbortController().signal,
+      tls: tlsFx.clientTls('untrusted-ca'),
+    };
+    const c = http.create(httpConfigSchema.parse({ endpoint: rx.mtlsUrl, hmac_secret: SECRET }), ctx);
+    open.push(c);
+    await expect(c.connect()).rejects.toMatchObject({ kind: 'config' });
+    ctx.tls = tlsFx.clientTls('mtls'); // the host swapped the files
+    await c.connect();
+    await c.write(points(2), opts());
+    expect((await rx.requests()).map((r) => [r.status, r.clientCert])).toEqual([[200, 'bifrost-client']]);
+  });
 });
