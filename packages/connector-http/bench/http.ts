@@ -4,7 +4,7 @@
 // those settings, and the result reports the median and range of the rounds.
 import { Pool } from 'undici';
 import http, { httpConfigSchema } from '@bifrost/connector-http';
-import { startHttpReceiver } from '@bifrost/connector-testkit/peers';
+import { createTlsFixture, startHttpReceiver } from '@bifrost/connector-testkit/peers';
 import {
   benchCase,
   chunk,
@@ -19,7 +19,11 @@ const POINTS = Number(process.env.BENCH_POINTS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 const WINDOWS = (process.env.BENCH_WINDOWS ?? '1,2,4,8').split(',').map(Number);
-const rx = await startHttpReceiver();
+const tls = createTlsFixture();
+const rx = await startHttpReceiver({ tls: tls.serverTls() });
+/** The transports compared: plain HTTP/1.1, and HTTPS where both sides negotiate HTTP/2. */
+const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'h1,h2').split(',') as Array<'h1' | 'h2'>;
+const urlOf = (t: 'h1' | 'h2') => (t === 'h1' ? rx.url : rx.httpsUrl);
 
 /** Zero loss: every point reached the receiver (and was answered 2xx), then the receiver is emptied. */
 async function checkAndReset(side: string): Promise<void> {
@@ -29,9 +33,14 @@ async function checkAndReset(side: string): Promise<void> {
 }
 
 /** What a user of undici writes: a keep-alive pool, JSON.stringify of the batch, `window` POSTs in flight. */
-async function raw(window: number): Promise<number> {
-  const url = new URL(rx.url);
-  const pool = new Pool(url.origin, { connections: window, pipelining: 1, keepAliveTimeout: 30_000 });
+async function raw(t: 'h1' | 'h2', window: number): Promise<number> {
+  const url = new URL(urlOf(t));
+  const pool = new Pool(url.origin, {
+    connections: window,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    ...(t === 'h2' && { allowH2: true, connect: { ca: tls.ca.cert, servername: 'localhost' } }),
+  });
   try {
     const rate = await concurrentLoop(chunk(makePoints(POINTS), BATCH), window, async (batch) => {
       const res = await pool.request({
@@ -50,10 +59,11 @@ async function raw(window: number): Promise<number> {
   }
 }
 
-async function ours(window: number): Promise<number> {
+async function ours(t: 'h1' | 'h2', window: number): Promise<number> {
   const rate = await pipelineThroughput({
     definition: http,
-    config: httpConfigSchema.parse({ endpoint: rx.url, connections: window }),
+    config: httpConfigSchema.parse({ endpoint: urlOf(t), connections: window }),
+    ...(t === 'h2' && { tls: tls.clientTls('tls') }),
     points: makePoints(POINTS),
     delivery: { batchSize: BATCH, maxInFlight: window, flushIntervalMs: 5 },
   });
@@ -66,54 +76,61 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-try {
-  // Warm-up (JIT, sockets, SQLite) on both sides, not recorded.
-  await raw(2);
-  await ours(2);
-  // Tuning: each side's best window, raw and ours alternating.
-  const tuning: Record<string, { raw: number; ours: number }> = {};
-  for (const w of WINDOWS) tuning[w] = { raw: await raw(w), ours: await ours(w) };
+type Case = BenchCase & {
+  transport: string;
+  rounds: number;
+  points_per_run: number;
+  points_per_s_range: [number, number];
+  baseline_points_per_s_range: [number, number];
+  round_ratios: number[];
+};
+
+/** Tunes each side's window on transport `t`, then runs alternating rounds at those windows. */
+async function measure(t: 'h1' | 'h2'): Promise<Case> {
+  // Warm-up (JIT, sockets, TLS, SQLite) on both sides, not recorded.
+  await raw(t, 2);
+  await ours(t, 2);
+  const tuning: Record<number, { raw: number; ours: number }> = {};
+  for (const w of WINDOWS) tuning[w] = { raw: await raw(t, w), ours: await ours(t, w) };
   const best = (side: 'raw' | 'ours') =>
-    WINDOWS.reduce((a, b) => (tuning[b][side] > tuning[a][side] ? b : a), WINDOWS[0]);
+    WINDOWS.reduce((a, b) => (tuning[b]![side] > tuning[a]![side] ? b : a), WINDOWS[0]!);
   const rawWindow = best('raw');
   const ourWindow = best('ours');
   console.log(
-    `tuning (points/s by requests in flight): ${WINDOWS.map((w) => `${w}: raw ${Math.round(tuning[w].raw)}, ours ${Math.round(tuning[w].ours)}`).join('; ')}`,
+    `${t} tuning (points/s by requests in flight): ${WINDOWS.map((w) => `${w}: raw ${Math.round(tuning[w]!.raw)}, ours ${Math.round(tuning[w]!.ours)}`).join('; ')}`,
   );
   const rawRounds: number[] = [];
   const ourRounds: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    rawRounds.push(await raw(rawWindow));
-    ourRounds.push(await ours(ourWindow));
-    console.log(`round ${round + 1}: raw ${Math.round(rawRounds.at(-1)!)}, ours ${Math.round(ourRounds.at(-1)!)}`);
+    rawRounds.push(await raw(t, rawWindow));
+    ourRounds.push(await ours(t, ourWindow));
+    console.log(`${t} round ${round + 1}: raw ${Math.round(rawRounds.at(-1)!)}, ours ${Math.round(ourRounds.at(-1)!)}`);
   }
-  const cases: Array<
-    BenchCase & {
-      rounds: number;
-      points_per_run: number;
-      points_per_s_range: [number, number];
-      baseline_points_per_s_range: [number, number];
-      round_ratios: number[];
-    }
-  > = [
-    {
-      ...benchCase(
-        `durable e2e (SQLite queue sync=batch + pipeline + connector, body json), batch ${BATCH}, ${ourWindow} in flight; raw: undici Pool POST loop of JSON.stringify(batch), ${rawWindow} in flight; median of ${ROUNDS} alternating rounds`,
-        median(ourRounds),
-        median(rawRounds),
-      ),
-      rounds: ROUNDS,
-      points_per_run: POINTS,
-      points_per_s_range: [Math.round(Math.min(...ourRounds)), Math.round(Math.max(...ourRounds))],
-      baseline_points_per_s_range: [Math.round(Math.min(...rawRounds)), Math.round(Math.max(...rawRounds))],
-      round_ratios: ourRounds.map((o, i) => Math.round((o / rawRounds[i]) * 100) / 100),
-    },
-  ];
+  const wire = t === 'h1' ? 'HTTP/1.1' : 'HTTPS with HTTP/2 (ALPN)';
+  return {
+    ...benchCase(
+      `durable e2e (SQLite queue sync=batch + pipeline + connector, body json) over ${wire}, batch ${BATCH}, ${ourWindow} in flight; raw: undici Pool POST loop of JSON.stringify(batch), ${rawWindow} in flight; median of ${ROUNDS} alternating rounds`,
+      median(ourRounds),
+      median(rawRounds),
+    ),
+    transport: t,
+    rounds: ROUNDS,
+    points_per_run: POINTS,
+    points_per_s_range: [Math.round(Math.min(...ourRounds)), Math.round(Math.max(...ourRounds))],
+    baseline_points_per_s_range: [Math.round(Math.min(...rawRounds)), Math.round(Math.max(...rawRounds))],
+    round_ratios: ourRounds.map((o, i) => Math.round((o / rawRounds[i]!) * 100) / 100),
+  };
+}
+
+try {
+  const cases: Case[] = [];
+  for (const t of TRANSPORTS) cases.push(await measure(t));
   writeResults('http', cases);
-  const c = cases[0];
-  console.log(
-    `ours ${c.points_per_s_range.join('-')} points/s, raw ${c.baseline_points_per_s_range.join('-')} points/s; per-round ratios ${c.round_ratios.join(', ')}`,
-  );
+  for (const c of cases)
+    console.log(
+      `${c.transport}: ours ${c.points_per_s_range.join('-')} points/s, raw ${c.baseline_points_per_s_range.join('-')} points/s; per-round ratios ${c.round_ratios.join(', ')}`,
+    );
 } finally {
   await rx.dispose();
+  tls.dispose();
 }
