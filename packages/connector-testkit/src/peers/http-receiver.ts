@@ -100,10 +100,16 @@ export function acceptedPointsOf(requests: readonly ReceivedRequest[]): Received
     .flatMap((r) => r.points.filter((_, i) => !r.rejected.includes(i)));
 }
 
-function serverScript(): string {
+/**
+ * How to run the server: the compiled `.js` beside this module (dist), or the `.ts` source when the
+ * testkit runs from `src` (its own tests), type-stripped by Node (a flag before Node 23.6).
+ */
+function serverArgs(): string[] {
   const js = fileURLToPath(new URL('./http-receiver-server.js', import.meta.url));
-  if (existsSync(js)) return js;
-  return fileURLToPath(new URL('./http-receiver-server.ts', import.meta.url));
+  if (existsSync(js)) return [js];
+  const ts = fileURLToPath(new URL('./http-receiver-server.ts', import.meta.url));
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 6) ? [ts] : ['--experimental-strip-types', ts];
 }
 
 /**
@@ -140,7 +146,7 @@ export async function startHttpReceiver(opts: HttpReceiverOptions = {}): Promise
         { mode: 0o600 },
       );
     },
-    args: ({ dir }) => [serverScript(), '--dir', dir, '--config', join(dir, 'config.json')],
+    args: ({ dir }) => [...serverArgs(), '--dir', dir, '--config', join(dir, 'config.json')],
     env: () => ({ PATH: process.env.PATH, LANG: 'C.UTF-8' }),
     ready: ({ host, ports }) => httpReady(`http://${host}:${ports.control}/health`),
     stopTimeoutMs: 5_000,
