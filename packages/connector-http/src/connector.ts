@@ -13,6 +13,7 @@ import {
   type BifrostError,
   type Connector,
   type DataPoint,
+  type HealthProbe,
   type PluginContext,
   type PointTemplate,
   type RejectedPoint,
@@ -60,6 +61,17 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Order of precedence when a write fails wholly for several reasons: the one an operator must act on first. */
 const SEVERITY: Record<string, number> = { auth: 0, config: 1, capacity: 2, transient: 3 };
+
+/** Socket options of a connection to the origin. */
+interface ProbeOptions {
+  timeout: number;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  passphrase?: string;
+  servername?: string;
+  rejectUnauthorized?: boolean;
+}
 
 /** Test seam: builds the dispatcher instead of a pool (e.g. undici's `MockAgent`), and skips the connect probe. */
 export interface HttpConnectorOptions {
@@ -124,17 +136,7 @@ export class HttpConnector implements Connector {
         { endpoint: this.url.origin },
         'TLS files are configured but the endpoint is http://: they are not used',
       );
-    const connectOptions = {
-      timeout: this.config.connect_timeout,
-      ...(this.url.protocol === 'https:' && {
-        ca: tls?.ca,
-        cert: tls?.cert,
-        key: tls?.key,
-        passphrase: tls?.passphrase,
-        servername: tls?.servername,
-        rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-      }),
-    };
+    const connectOptions = this.connectOptions();
     try {
       await this.probe(connectOptions);
     } catch (err) {
@@ -150,19 +152,43 @@ export class HttpConnector implements Connector {
     this.ctx.logger.info({ origin: this.url.origin, http2: this.config.http2 }, 'HTTP endpoint reachable');
   }
 
+  /** Socket options of the origin from the current `ctx.tls` (TLS options only for `https://`). */
+  private connectOptions(): ProbeOptions {
+    const tls = this.ctx.tls;
+    return {
+      timeout: this.config.connect_timeout,
+      ...(this.url.protocol === 'https:' && {
+        ca: tls?.ca,
+        cert: tls?.cert,
+        key: tls?.key,
+        passphrase: tls?.passphrase,
+        servername: tls?.servername,
+        rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+      }),
+    };
+  }
+
+  /**
+   * The host's periodic probe: a fresh TCP (and TLS) connection to the origin, as in `connect()`,
+   * so an endpoint gone while no data flows turns health red (and the host reconnects). No HTTP
+   * request is sent.
+   */
+  async healthCheck(): Promise<HealthProbe> {
+    if (!this.pool) return { ok: false, detail: 'not connected' };
+    if (this.options.dispatcher) return { ok: true };
+    try {
+      await this.probe(this.connectOptions());
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, detail: classifyError(err).message };
+    }
+  }
+
   /**
    * One TCP (or TLS) connection to the origin, closed at once. Over TLS it waits for the session
    * ticket (TLS 1.3) or a short grace period, so a server refusing the client certificate is seen.
    */
-  private probe(opts: {
-    timeout: number;
-    ca?: string;
-    cert?: string;
-    key?: string;
-    passphrase?: string;
-    servername?: string;
-    rejectUnauthorized?: boolean;
-  }): Promise<void> {
+  private probe(opts: ProbeOptions): Promise<void> {
     const port = Number(this.url.port) || (this.url.protocol === 'https:' ? 443 : 80);
     const host = this.url.hostname.replace(/^\[|\]$/g, '');
     return new Promise<void>((resolve, reject) => {

@@ -224,4 +224,19 @@ describe('http connector on the http-receiver', () => {
     await c.write(points(2), opts());
     expect((await rx.requests()).map((r) => [r.status, r.clientCert])).toEqual([[200, 'bifrost-client']]);
   });
+
+  it('health check: a fresh connection to the origin; red while the receiver is down, green again after', async () => {
+    const c = await connector({});
+    expect(await c.healthCheck!()).toEqual({ ok: true });
+    await rx.stop();
+    try {
+      const down = await c.healthCheck!();
+      expect(down.ok).toBe(false);
+      expect(down.detail).toMatch(/ECONNREFUSED/);
+    } finally {
+      await rx.start();
+    }
+    expect(await c.healthCheck!()).toEqual({ ok: true });
+    await c.write(points(1), opts());
+  });
 });
