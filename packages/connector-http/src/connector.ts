@@ -251,6 +251,7 @@ export class HttpConnector implements Connector {
   async write(batch: readonly DataPoint[], { signal }: WriteOptions): Promise<WriteReceipt> {
     const pool = this.pool;
     if (!pool) throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
+    if (batch.length === 0) return { bytes: 0 };
     const { requests, rejected } = this.plan(batch);
     const outcome = emptyOutcome();
     outcome.rejected.push(...rejected);

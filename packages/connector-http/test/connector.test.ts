@@ -127,6 +127,12 @@ describe('write', () => {
     expect(receipt).toEqual({ bytes: Buffer.byteLength(s.text) });
   });
 
+  it('sends nothing for an empty batch', async () => {
+    const { connector, seen } = await setup();
+    await expect(connector.write([], opts())).resolves.toEqual({ bytes: 0 });
+    expect(seen).toHaveLength(0);
+  });
+
   it('sends NDJSON, PUT and basic auth when configured', async () => {
     const { connector, seen } = await setup({ body: 'ndjson', method: 'PUT', username: 'u', password: 'p' });
     const batch = points(2);
