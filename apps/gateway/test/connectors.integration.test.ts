@@ -1,4 +1,4 @@
-// The real `bifrost run` loads the InfluxDB, TimescaleDB, AMQP and Kafka connectors by `type:` (plugin
+// The real `bifrost run` loads the InfluxDB, TimescaleDB, AMQP, Kafka and HTTP connectors by `type:` (plugin
 // discovery, no `plugin:` path) and delivers REST-ingested points through each to a real peer; every
 // point is read back by id with that peer's own client.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +18,9 @@ import {
   startInflux,
   startKafka,
   startPostgres,
+  startHttpReceiver,
   startRabbitMq,
+  type HttpReceiverPeer,
   type InfluxPeer,
   type KafkaPeer,
   type PostgresPeer,
@@ -26,7 +28,7 @@ import {
 } from '@bifrost/connector-testkit';
 import { GatewayProcess, postUntilAccepted, testGatewayConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
-import { amqpIds, influxIds, kafkaIds, postgresIds, readBack, type IdReader } from './support/sink-readers.js';
+import { amqpIds, httpIds, influxIds, kafkaIds, postgresIds, readBack, type IdReader } from './support/sink-readers.js';
 
 const TOTAL = 2_000;
 const BATCH = 200;
@@ -36,8 +38,9 @@ const MEASUREMENT = 'gateway_points';
 const EXCHANGE = 'bifrost.gateway';
 const QUEUE = 'gateway-points';
 const TOPIC = 'bifrost.gateway.points';
+const HTTP_TOKEN = 'gateway-it-token';
 /** Connector instance name -> plugin type. */
-const CONNECTORS = { tsdb: 'timescale', influx: 'influxdb', rabbit: 'amqp', events: 'kafka' } as const;
+const CONNECTORS = { tsdb: 'timescale', influx: 'influxdb', rabbit: 'amqp', events: 'kafka', web: 'http' } as const;
 
 const peersInstalled = [
   requirePeer('postgres', postgresInstallation),
@@ -46,14 +49,15 @@ const peersInstalled = [
   requirePeer('kafka', kafkaInstallation),
 ].every((p) => p.available);
 
-describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp and kafka connectors', () => {
+describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp, kafka and http connectors', () => {
   let dir: string;
   let postgres: PostgresPeer | undefined;
   let influx: InfluxPeer | undefined;
   let rabbit: RabbitPeer | undefined;
   let kafka: KafkaPeer | undefined;
+  let web: HttpReceiverPeer | undefined;
   let gateway: GatewayProcess | undefined;
-  showPeerLogsOnFailure(() => [postgres, influx, rabbit, kafka]);
+  showPeerLogsOnFailure(() => [postgres, influx, rabbit, kafka, web]);
   beforeEach(({ onTestFailed }) =>
     onTestFailed(() => {
       process.stderr.write(`\n[gateway] last output:\n${gateway?.log.slice(-4_000)}\n`);
@@ -76,6 +80,9 @@ describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp and
       startKafka().then((p) => {
         kafka = p;
       }),
+      startHttpReceiver({ bearerToken: HTTP_TOKEN }).then((p) => {
+        web = p;
+      }),
     ]);
     await Promise.all([bindAmqpQueue(rabbit!.url), createKafkaTopic(kafka!.bootstrap, TOPIC)]);
 
@@ -83,7 +90,7 @@ describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp and
     const config = join(dir, 'gateway.yaml');
     writeFileSync(
       config,
-      gatewayConfig(apiPort, { postgres: postgres!, influx: influx!, rabbit: rabbit!, kafka: kafka! }),
+      gatewayConfig(apiPort, { postgres: postgres!, influx: influx!, rabbit: rabbit!, kafka: kafka!, web: web! }),
     );
     gateway = new GatewayProcess(config, `http://127.0.0.1:${apiPort}`);
     await gateway.start();
@@ -91,7 +98,7 @@ describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp and
 
   afterAll(async () => {
     await gateway?.stop('SIGKILL');
-    await Promise.all([postgres?.dispose(), influx?.dispose(), rabbit?.dispose(), kafka?.dispose()]);
+    await Promise.all([postgres?.dispose(), influx?.dispose(), rabbit?.dispose(), kafka?.dispose(), web?.dispose()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -131,6 +138,7 @@ describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp and
       Promise.resolve(influxIds(influx!, MEASUREMENT)),
       amqpIds(rabbit!.url, QUEUE),
       kafkaIds(kafka!.bootstrap, TOPIC),
+      httpIds(web!),
     ]);
     try {
       const got = await Promise.all(
@@ -206,7 +214,7 @@ function sentByConnector(metrics: string): Record<string, number> {
 
 function gatewayConfig(
   apiPort: number,
-  p: { postgres: PostgresPeer; influx: InfluxPeer; rabbit: RabbitPeer; kafka: KafkaPeer },
+  p: { postgres: PostgresPeer; influx: InfluxPeer; rabbit: RabbitPeer; kafka: KafkaPeer; web: HttpReceiverPeer },
 ): string {
   const delivery = [
     '        timeout: 10s',
@@ -235,6 +243,7 @@ function gatewayConfig(
       }),
       ...connector('rabbit', p.rabbit.url, { exchange: EXCHANGE }),
       ...connector('events', p.kafka.bootstrap, { topic: TOPIC, client_id: 'bifrost-gateway-it' }),
+      ...connector('web', p.web.url, { body: 'ndjson', gzip: true, bearer_token: HTTP_TOKEN }),
     ],
   );
 }

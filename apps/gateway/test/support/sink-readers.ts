@@ -1,11 +1,11 @@
 // Reads back which point ids reached a sink, each with the sink's own client (no Bifrost code), so
-// gateway tests can check delivery through the InfluxDB, TimescaleDB, AMQP and Kafka connectors.
+// gateway tests can check delivery through the InfluxDB, TimescaleDB, AMQP, Kafka and HTTP connectors.
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { ID_HEADER } from '@bifrost/connector-kafka';
-import type { InfluxPeer } from '@bifrost/connector-testkit';
+import type { HttpReceiverPeer, InfluxPeer } from '@bifrost/connector-testkit';
 import { waitUntil } from './net.js';
 
 /** The distinct point ids one sink holds so far. */
@@ -91,4 +91,15 @@ export async function readBack(
     timeoutMs,
   ).catch(() => undefined);
   return got;
+}
+
+/** Point ids the testkit's HTTP receiver accepted (2xx, not refused in a partial answer), read from its control endpoint. */
+export function httpIds(peer: HttpReceiverPeer): IdReader {
+  return {
+    sink: 'http',
+    async ids() {
+      return new Set((await peer.acceptedPoints()).map((p) => String(p.id)));
+    },
+    close: async () => {},
+  };
 }

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newPointId, type ConnectorDefinition, type DataPoint } from '@bifrost/core';
+import { newPointId, type ConnectorDefinition, type DataPoint, type TlsMaterial } from '@bifrost/core';
 import { createPipeline, openSqliteQueue, type DeliveryOptionsInput } from '@bifrost/core/host';
 
 export { silentLogger } from '../logger.js';
@@ -41,6 +41,8 @@ export async function pipelineThroughput(opts: {
   config: unknown;
   points: readonly DataPoint[];
   delivery: DeliveryOptionsInput;
+  /** `ctx.tls` of the connector (TLS endpoints). */
+  tls?: TlsMaterial;
   /** Points per ingest call (default 1000). */
   ingestChunk?: number;
   /** Concurrent ingest callers (default 4). */
@@ -51,7 +53,15 @@ export async function pipelineThroughput(opts: {
   const name = 'bench';
   const pipeline = createPipeline({
     queue,
-    connectors: [{ name, definition: opts.definition, config: opts.config, delivery: opts.delivery }],
+    connectors: [
+      {
+        name,
+        definition: opts.definition,
+        config: opts.config,
+        delivery: opts.delivery,
+        ...(opts.tls && { tls: opts.tls }),
+      },
+    ],
   });
   try {
     pipeline.start();

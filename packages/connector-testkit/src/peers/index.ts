@@ -69,3 +69,12 @@ export {
   type ToxiproxyPeer,
 } from './toxiproxy.js';
 export { pstestBinary, startPubSubFake, type PubSubFakePeer } from './pstest.js';
+export {
+  acceptedPointsOf,
+  startHttpReceiver,
+  type HttpReceiverBehaviour,
+  type HttpReceiverOptions,
+  type HttpReceiverPeer,
+  type HttpReceiverPort,
+  type ReceivedRequest,
+} from './http-receiver.js';

@@ -1,0 +1,42 @@
+import { defineConnector } from '@bifrost/core';
+import { httpConfigSchema } from './config.js';
+import { HttpConnector } from './connector.js';
+import { wirePointBytes } from './wire.js';
+
+/**
+ * The HTTP connector plugin (`type: http`): batches POSTed (or PUT) to an endpoint as a JSON array,
+ * NDJSON or one request per point, over a keep-alive undici pool (HTTP/2 where offered), with an
+ * idempotency key per request and the point ids in the body so a receiver can deduplicate.
+ */
+const http = defineConnector({
+  type: 'http',
+  configSchema: httpConfigSchema,
+  capabilities: { ordering: 'none', maxBatch: 5000, maxBatchBytes: 1024 * 1024 },
+  pointBytes: wirePointBytes,
+  endpointAliases: ['url'],
+  create: (config, ctx) => new HttpConnector(config, ctx),
+});
+
+export default http;
+export { httpConfigSchema, BODY_FORMATS, type BodyFormat, type HttpConfig } from './config.js';
+export { HttpConnector, splitByBytes, type HttpConnectorOptions, type PlannedRequest } from './connector.js';
+export {
+  atPath,
+  bodyExcerpt,
+  classifyResponse,
+  namedRejections,
+  parseRetryAfter,
+  REASON_CHARS,
+  type NamedRejection,
+  type ResponseClass,
+} from './responses.js';
+export {
+  contentType,
+  hmacSignature,
+  idempotencyKey,
+  pointJson,
+  renderBody,
+  toWire,
+  wirePointBytes,
+  type WirePoint,
+} from './wire.js';
