@@ -1,4 +1,4 @@
-import { durationSchema, z } from '@bifrost/core';
+import { durationSchema, secret, z } from '@bifrost/core';
 
 /** How a batch is put in request bodies. */
 export const BODY_FORMATS = ['json', 'ndjson', 'point'] as const;
@@ -6,11 +6,11 @@ export type BodyFormat = (typeof BODY_FORMATS)[number];
 
 /**
  * The HTTP connector's settings: the connector-level `endpoint` (alias `url`) plus `provider_config`,
- * flattened, in snake_case. Secrets are marked `(secret)`; the gateway fills them from `${ENV}` or
- * `*_file` paths.
+ * flattened, in snake_case. Secrets are marked with `secret()`; the gateway fills them from `${ENV}` or
+ * `*_file` paths and redacts them.
  */
 export const httpConfigSchema = z
-  .object({
+  .strictObject({
     endpoint: z
       .string()
       .url()
@@ -41,16 +41,12 @@ export const httpConfigSchema = z
       .describe(
         'Extra request headers. Values may hold point templates (`{device_id}`, `{tag_name}`, `{quality}`, `{tags.<key>}`); with `json`/`ndjson` a batch whose points render different header values is sent as one request per distinct set of values.',
       ),
-    bearer_token: z.string().min(1).optional().describe('Sends `authorization: Bearer <token>` (secret).'),
+    bearer_token: secret(z.string().min(1)).optional().describe('Sends `authorization: Bearer <token>`.'),
     username: z.string().optional().describe('HTTP basic auth user name (with `password`).'),
-    password: z.string().optional().describe('HTTP basic auth password (secret).'),
-    hmac_secret: z
-      .string()
-      .min(1)
+    password: secret(z.string()).optional().describe('HTTP basic auth password.'),
+    hmac_secret: secret(z.string().min(1))
       .optional()
-      .describe(
-        'Signs every request: `hmac_header` carries `sha256=<hex HMAC-SHA256 of the body before gzip>` (secret).',
-      ),
+      .describe('Signs every request: `hmac_header` carries `sha256=<hex HMAC-SHA256 of the body before gzip>`.'),
     hmac_header: z
       .string()
       .min(1)
@@ -89,10 +85,9 @@ export const httpConfigSchema = z
         'Largest request body before gzip; the host cuts batches to it. A server answering 413 gets the request split in halves, down to one point (dead-lettered if still refused).',
       ),
     connect_timeout: durationSchema
-      .default('10s')
+      .prefault('10s')
       .describe('TCP and TLS connect timeout, e.g. `10s` (the write timeout is the host’s `timeout`).'),
   })
-  .strict()
   .superRefine((c, ctx) => {
     if ((c.username === undefined) !== (c.password === undefined))
       ctx.addIssue({

@@ -87,7 +87,6 @@ export interface HttpConnectorOptions {
 export class HttpConnector implements Connector {
   readonly maxBatchBytes: number;
   private pool: Dispatcher | undefined;
-  private readonly label: string;
   private readonly url: URL;
   private readonly staticHeaders: Record<string, string> = {};
   private readonly templates: Array<[string, PointTemplate]> = [];
@@ -97,7 +96,6 @@ export class HttpConnector implements Connector {
     private readonly ctx: PluginContext,
     private readonly options: HttpConnectorOptions = {},
   ) {
-    this.label = `http:${ctx.name}`;
     this.url = new URL(config.endpoint);
     this.maxBatchBytes = config.max_batch_bytes;
     for (const [name, value] of Object.entries(config.headers)) {
@@ -140,7 +138,7 @@ export class HttpConnector implements Connector {
     try {
       await this.probe(connectOptions);
     } catch (err) {
-      throw classifyError(err, this.label);
+      throw classifyError(err);
     }
     this.pool = new Pool(this.url.origin, {
       connections: this.config.connections,
@@ -250,7 +248,7 @@ export class HttpConnector implements Connector {
    */
   async write(batch: readonly DataPoint[], { signal }: WriteOptions): Promise<WriteReceipt> {
     const pool = this.pool;
-    if (!pool) throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
+    if (!pool) throw new TransientError('not connected', { code: 'BIFROST_ERR_NOT_CONNECTED' });
     if (batch.length === 0) return { bytes: 0 };
     const { requests, rejected } = this.plan(batch);
     const outcome = emptyOutcome();
@@ -269,10 +267,9 @@ export class HttpConnector implements Connector {
   /** Turns the outcome of all requests into the write's result. */
   private settle(batch: readonly DataPoint[], o: Outcome): WriteReceipt {
     if (o.rejected.length === 0 && o.failed.length === 0) return { bytes: o.bytes };
-    const label = { connector: this.label };
     if (o.accepted.length === 0 && o.rejected.length === 0) {
       const worst = [...o.failed].sort((a, b) => SEVERITY[a.error.kind] - SEVERITY[b.error.kind])[0].error;
-      throw classifyError(worst, this.label);
+      throw classifyError(worst);
     }
     if (
       o.accepted.length === 0 &&
@@ -284,12 +281,12 @@ export class HttpConnector implements Connector {
       throw new PayloadError(
         reasons.length === 1 ? reasons[0] : `${o.rejected.length} points refused: ${reasons.slice(0, 3).join('; ')}`,
         o.rejected.map((r) => r.id),
-        { ...label, code: 'BIFROST_ERR_HTTP_PAYLOAD' },
+        { code: 'BIFROST_ERR_HTTP_PAYLOAD' },
       );
     }
     const rejected = [...o.rejected];
     for (const f of o.failed) for (const id of f.ids) rejected.push({ id, reason: f.error.message, kind: 'transient' });
-    throw new PartialWriteError(o.accepted, rejected, { ...label, code: 'BIFROST_ERR_HTTP_PARTIAL_WRITE' });
+    throw new PartialWriteError(o.accepted, rejected, { code: 'BIFROST_ERR_HTTP_PARTIAL_WRITE' });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectReadmeOptionsTable } from '@bifrost/connector-testkit';
+import { expectEveryOptionDescribed, expectReadmeOptionsTable } from '@bifrost/connector-testkit';
 import { httpConfigSchema } from '../src/index.js';
 
 describe('httpConfigSchema', () => {
@@ -47,9 +47,8 @@ describe('httpConfigSchema', () => {
     expect(issues({ endpoint: 'http://x/', unknown_option: 1 })).toEqual(['']);
   });
 
-  it('describes every option (they feed the README table)', () => {
-    for (const [key, field] of Object.entries(httpConfigSchema._def.schema.shape))
-      expect((field as { description?: string }).description, key).toBeTruthy();
+  it('describes every option (they feed the README table) and marks the secrets', () => {
+    expectEveryOptionDescribed(httpConfigSchema, { secrets: ['bearer_token', 'hmac_secret', 'password'] });
   });
 
   it('README option table matches the schema', () => {

@@ -49,8 +49,9 @@ interface Behaviour {
 const args = process.argv.slice(2);
 const arg = (name: string): string => {
   const i = args.indexOf(`--${name}`);
-  if (i < 0 || !args[i + 1]) throw new Error(`missing --${name}`);
-  return args[i + 1];
+  const value = i < 0 ? undefined : args[i + 1];
+  if (!value) throw new Error(`missing --${name}`);
+  return value;
 };
 const dir = arg('dir');
 const config = JSON.parse(readFileSync(arg('config'), 'utf8')) as ServerConfig;
