@@ -3,8 +3,10 @@ import './runtime-flags.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import type { ConnectorDefinition, SourceDefinition } from '@bifrost/core';
-import type { DeadLetterFilter } from '@bifrost/core/host';
+import type { ConnectorDefinition, Logger, SourceDefinition } from '@bifrost/core';
+import { DEFAULT_DELIVERY_OPTIONS, probeConnector, type DeadLetterFilter } from '@bifrost/core/host';
+import { deliveryOptions } from './config/host-settings.js';
+import { connectorTls } from './config/tls-files.js';
 import { hostFileChecks } from './config/file-checks.js';
 import { formatIssues, type ConfigIssue } from './config/issues.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
@@ -19,6 +21,16 @@ import { exitQuietlyOnClosedStdout } from './stdout-pipe.js';
 const DEFAULT_CONFIG = 'examples/gateway.yaml';
 
 exitQuietlyOnClosedStdout();
+
+/** Plugins' log lines during a connection test: the result line says what matters. */
+const silentPluginLogger: Logger = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => silentPluginLogger,
+};
 
 /** `-c` as given, or the default example (from the current directory, else the repository's). */
 function configPath(given: string | undefined): string {
@@ -235,6 +247,72 @@ dlq
   .action(async (opts: { config?: string; connector?: string; seq?: string[] }) => {
     await withQueue(opts.config, async (q) =>
       process.stdout.write(`${await q.purgeDeadLetters(filterOf(opts))} dead letter(s) purged\n`),
+    );
+  });
+
+program
+  .command('test-connection')
+  .description(
+    'connect to each enabled connector (or the one named), run its health probe and close; exits 1 if any fails',
+  )
+  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG})`)
+  .argument('[name]', 'only this connector')
+  .action(async (name: string | undefined, opts: { config?: string }) => {
+    const file = configPath(opts.config);
+    const loaded = loadConfigFile(file);
+    if (loaded.issues.length || !loaded.config)
+      fail(`${formatIssues(loaded.issues, file)}\n(run bifrost validate -c ${file})`);
+    const withConfig = loaded as LoadedConfig & { config: GatewayConfig };
+    const resolved = await resolvePlugins(withConfig);
+    const chosen = resolved.connectors.filter((c) => name === undefined || c.name === name);
+    if (!chosen.length)
+      fail(name ? `no enabled connector named "${name}" in ${file}` : `no enabled connector in ${file}`);
+    let failed = 0;
+    for (const c of chosen) {
+      const unresolved = resolved.issues.find((i) => i.path.includes(`.connectors.${c.name}.`));
+      if (unresolved) fail(formatIssues([unresolved], file));
+      const result = await probeConnector(c.definition, c.config, {
+        name: c.name,
+        logger: silentPluginLogger,
+        tls: await connectorTls(c.entry, loaded.baseDir),
+        timeoutMs: deliveryOptions(withConfig.config, c.entry).timeoutMs ?? DEFAULT_DELIVERY_OPTIONS.timeoutMs,
+      });
+      if (!result.ok) failed++;
+      const what = result.ok
+        ? `OK in ${result.durationMs} ms${result.detail ? ` (${result.detail})` : ''}`
+        : `FAILED after ${result.durationMs} ms: ${result.error ? `${result.error.kind} ${result.error.code}: ${result.error.message}` : (result.detail ?? 'unhealthy')}`;
+      process.stdout.write(`${c.name} (${c.definition.type}): ${loaded.secrets.redactText(what)}\n`);
+    }
+    if (failed) process.exit(1);
+  });
+
+program
+  .command('breaker')
+  .description("operate on a running gateway's circuit breakers (through its REST API)")
+  .command('reset')
+  .description('close an open circuit breaker of a running gateway now, so the connector delivers at once')
+  .argument('<name>', 'connector name')
+  .option(
+    '-c, --config <file>',
+    `config of the running gateway, for its API address and token (default ${DEFAULT_CONFIG})`,
+  )
+  .action(async (name: string, opts: { config?: string }) => {
+    const file = configPath(opts.config);
+    const loaded = loadConfigFile(file);
+    if (loaded.issues.length || !loaded.config) fail(formatIssues(loaded.issues, file));
+    const { api, port } = loaded.config;
+    const host = api.host === '0.0.0.0' || api.host === '::' ? '127.0.0.1' : api.host;
+    const url = `${api.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${api.port ?? port}/api/cloud/connectors/${encodeURIComponent(name)}/breaker/reset`;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: api.token ? { authorization: `Bearer ${api.token}` } : {},
+    }).catch((err: unknown) => fail(`cannot reach the gateway at ${url}: ${(err as Error).message}`));
+    const body = (await res.json().catch(() => ({}))) as { reset?: boolean; breaker?: string; message?: string };
+    if (!res.ok) fail(`${res.status}: ${body.message ?? res.statusText}`);
+    process.stdout.write(
+      body.reset
+        ? `${name}: breaker reset, now ${body.breaker}\n`
+        : `${name}: breaker was not open (${body.breaker})\n`,
     );
   });
 

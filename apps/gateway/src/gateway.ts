@@ -7,6 +7,8 @@ import {
   createRouter,
   manageConnectorTls,
   openSqliteQueue,
+  probeConnector,
+  resolveDeliveryOptions,
   parsePoints,
   QueueFullError,
   registerTlsExpiryGauge,
@@ -192,6 +194,16 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
       ...(apiTls ? { https: httpsOptions(apiTls.material) } : {}),
       isAccepting: () => accepting,
       version: GATEWAY_VERSION,
+      testConnection: (name) => {
+        const c = connectors.find((spec) => spec.name === name);
+        if (!c) return undefined;
+        return probeConnector(c.definition, c.config, {
+          name,
+          logger: logger.child({ connector: `${c.definition.type}:${name}`, test: true }),
+          ...('tls' in c ? { tls: c.tls } : {}),
+          timeoutMs: resolveDeliveryOptions(c.delivery, c.definition.capabilities, name).timeoutMs,
+        });
+      },
     });
     const apiPort = cfg.api.port ?? cfg.port;
     try {

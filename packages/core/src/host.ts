@@ -22,6 +22,7 @@ export {
   type DeliveryOptionsInput,
 } from './pipeline/options.js';
 export { RetrySchedule } from './pipeline/backoff.js';
+export { probeConnector, type ConnectionTestResult, type ProbeOptions } from './pipeline/probe.js';
 export { ConnectorBreaker } from './pipeline/breaker.js';
 export { WRITE_TIMEOUT_CODE, CONNECT_TIMEOUT_CODE, HEALTH_CHECK_TIMEOUT_CODE } from './pipeline/connector-runner.js';
 export type { ConnectorTotals } from './pipeline/delivery-recorder.js';

@@ -104,6 +104,18 @@ export const ROUTES: readonly RouteDoc[] = [
     responses: { '200': 'Whether it was reset, and the breaker state now', '404': 'Unknown connector', ...ERR },
   },
   {
+    method: 'POST',
+    path: '/api/cloud/connectors/{name}/test',
+    summary:
+      'Connection test: a fresh instance connects, runs its health probe and closes, each within the connector timeout; the running connector and its queue are untouched',
+    auth: true,
+    responses: {
+      '200': '{ ok, durationMs, detail?, error?: { kind, code, message } }',
+      '404': 'Unknown connector',
+      ...ERR,
+    },
+  },
+  {
     method: 'GET',
     path: '/api/cloud/deadletters',
     summary: 'List dead letters (points a remote side refused, or whose TTL ran out)',

@@ -7,6 +7,7 @@ import {
   QueueFullError,
   QueueStorageError,
   UnknownConnectorError,
+  type ConnectionTestResult,
   type DeadLetterFilter,
   type DurableQueue,
   type Pipeline,
@@ -39,6 +40,11 @@ export interface ApiDeps {
   bodyLimit?: number;
   /** PEM server certificate and key for HTTPS. */
   https?: { cert: string; key: string; ca?: string };
+  /**
+   * A connection test of a configured connector (a fresh instance connects, probes and closes; the
+   * running one and its queue are untouched); undefined for an unknown name.
+   */
+  testConnection?(name: string): Promise<ConnectionTestResult> | undefined;
   /** False while starting or stopping: `/ready` answers 503. */
   isAccepting(): boolean;
   /** Version shown in `/health` and `/openapi.json`. */
@@ -304,6 +310,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const reset = deps.pipeline.resetBreaker(req.params.name);
     const breaker = deps.pipeline.health().find((c) => c.name === req.params.name)?.breaker;
     return { name: req.params.name, reset, breaker };
+  });
+
+  app.post<{ Params: { name: string } }>('/api/cloud/connectors/:name/test', async (req, reply) => {
+    const result = connectorNames().has(req.params.name) ? deps.testConnection?.(req.params.name) : undefined;
+    if (!result) return notFound(reply, req.params.name);
+    return redact({ name: req.params.name, ...(await result) });
   });
 
   app.get('/api/cloud/deadletters', async (req) => {
