@@ -1,4 +1,4 @@
-import { defineConnector } from '@bifrost/core';
+import { defineConnector, type ConnectorDefinition } from '@bifrost/core';
 import { httpConfigSchema } from './config.js';
 import { HttpConnector } from './connector.js';
 import { wirePointBytes } from './wire.js';
@@ -8,7 +8,8 @@ import { wirePointBytes } from './wire.js';
  * NDJSON or one request per point, over a keep-alive undici pool (HTTP/2 where offered), with an
  * idempotency key per request and the point ids in the body so a receiver can deduplicate.
  */
-const http = defineConnector({
+// Typed through the config module, so the declaration file names no zod import of its own.
+const http: ConnectorDefinition<typeof httpConfigSchema> = defineConnector({
   type: 'http',
   configSchema: httpConfigSchema,
   capabilities: { ordering: 'none', maxBatch: 5000, maxBatchBytes: 1024 * 1024 },

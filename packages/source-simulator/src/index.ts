@@ -1,4 +1,4 @@
-import { defineSource, type Emit, type Source } from '@bifrost/core';
+import { defineSource, type Emit, type Source, type SourceDefinition } from '@bifrost/core';
 import { buildStreams } from './devices.js';
 import { Scheduler, type SimulatorStats } from './scheduler.js';
 import { simulatorConfigSchema } from './schema.js';
@@ -22,7 +22,8 @@ export interface SimulatorSource extends Source {
  * bursts) at its own rate, with optional jitter and BAD / UNCERTAIN quality flips; due samples are
  * emitted once per `tick` as one batch.
  */
-export default defineSource({
+// Typed through the schema module, so the declaration file names no zod import of its own.
+const simulator: SourceDefinition<typeof simulatorConfigSchema> = defineSource({
   type: 'simulator',
   configSchema: simulatorConfigSchema,
   create(config, ctx): SimulatorSource {
@@ -59,3 +60,5 @@ export default defineSource({
     };
   },
 });
+
+export default simulator;
