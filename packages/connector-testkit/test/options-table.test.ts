@@ -78,12 +78,14 @@ describe('withOptionsTable', () => {
 
 describe('expectEveryOptionDescribed', () => {
   it('passes a described schema and fails on an undescribed option or an unmarked secret', () => {
-    expectEveryOptionDescribed(z.object({ password: z.string().describe('Password (secret).') }).strict(), {
+    expectEveryOptionDescribed(z.strictObject({ password: secret(z.string()).describe('Password.') }), {
       secrets: ['password'],
     });
     expect(() => expectEveryOptionDescribed(z.object({ host: z.string() }))).toThrow(/host/);
     expect(() =>
       expectEveryOptionDescribed(z.object({ token: z.string().describe('Token.') }), { secrets: ['token'] }),
-    ).toThrow(/token/);
+    ).toThrow(/secret/);
+    // A field marked secret() that the caller did not list fails too: the list is exact.
+    expect(() => expectEveryOptionDescribed(z.object({ key: secret(z.string()).describe('Key.') }))).toThrow(/secret/);
   });
 });
