@@ -133,13 +133,15 @@ describe.skipIf(!peersInstalled)('gateway with the influxdb, timescale, amqp, ka
     for (let i = 0; i < TOTAL; i += BATCH) await postUntilAccepted(gateway!.apiUrl, points.slice(i, i + BATCH));
     const ids = points.map((p) => p.id);
 
-    const readers: IdReader[] = await Promise.all([
-      postgresIds(postgres!.url, TABLE),
-      Promise.resolve(influxIds(influx!, MEASUREMENT)),
-      amqpIds(rabbit!.url, QUEUE),
-      kafkaIds(kafka!.bootstrap, TOPIC),
+    const readers: IdReader[] = [
+      ...(await Promise.all([
+        postgresIds(postgres!.url, TABLE),
+        amqpIds(rabbit!.url, QUEUE),
+        kafkaIds(kafka!.bootstrap, TOPIC),
+      ])),
+      influxIds(influx!, MEASUREMENT),
       httpIds(web!),
-    ]);
+    ];
     try {
       const got = await Promise.all(
         readers.map(async (r) => ({ sink: r.sink, ids: await readBack(r, ids, READ_BACK_MS) })),
