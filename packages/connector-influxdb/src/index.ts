@@ -9,7 +9,10 @@ import { InfluxConnector } from './connector.js';
 const influxdb = defineConnector({
   type: 'influxdb',
   configSchema: influxConfigSchema,
-  capabilities: { ordering: 'none', maxBatch: 5000 },
+  // InfluxDB 1.x refuses request bodies over its `[http] max-body-size` (default 25,000,000 bytes)
+  // with 413, Timestream for InfluxDB over `max-http-request-size` (default 10 MiB). Batches are
+  // measured as JSON (pointBytes default), not as line protocol, hence the margin under both.
+  capabilities: { ordering: 'none', maxBatch: 5000, maxBatchBytes: 8 * 1024 * 1024 },
   create: (config, ctx) => new InfluxConnector(config, ctx),
 });
 
@@ -18,11 +21,4 @@ export { influxConfigSchema, baseUrl, PRECISIONS, type InfluxConfig, type Precis
 export { InfluxConnector, writePath } from './connector.js';
 export { toLine, formatTimestamp, ID_FIELD, UnwritablePointError, type LineOptions } from './line-protocol.js';
 export { classifyWriteFailure, namedLines, serverMessage, type WriteFailure } from './http-errors.js';
-export {
-  deliverLines,
-  deliverRequests,
-  toRequests,
-  type IdentifiedLine,
-  type LineRequest,
-  type PostBody,
-} from './deliver.js';
+export { deliverLines, deliverRequest, type IdentifiedLine, type LineRequest, type PostBody } from './deliver.js';
