@@ -105,6 +105,8 @@ export class MqttConnector implements Connector {
   /** The broker's Receive Maximum and Maximum Packet Size from the last CONNACK (MQTT 5). */
   private serverLimits: { receiveMaximum?: number; maximumPacketSize?: number } = {};
   private readonly inflight = new Set<PublishWindow>();
+  /** Packets received on the current connection (any kind): a sign of life for a cancelled write. */
+  private packetsReceived = 0;
   private readonly topics: TopicResolver;
   private readonly url: URL;
   private readonly clientId: string;
@@ -172,10 +174,14 @@ export class MqttConnector implements Connector {
 
   /**
    * Resolves once every message was acknowledged (QoS 1/2), with the payload bytes published. When
-   * `signal` aborts (the host's timeout or shutdown), the write fails at once and the client is ended:
-   * MQTT cannot withdraw a PUBLISH, so the connection is dropped and no late PUBACK is taken for
-   * points the host will write again (a message the broker already has is a duplicate, not a loss;
-   * its id lets subscribers drop it). Other writes on the same connection fail too and are retried.
+   * `signal` aborts (the host's timeout or shutdown), the write's publish window fails at once: it
+   * sends nothing more and ignores the PUBACKs still to come, so no late acknowledgement is taken
+   * for points the host will write again (MQTT cannot withdraw a PUBLISH; a message the broker
+   * already has is a duplicate, which its id lets subscribers drop). If the broker sent nothing at
+   * all while the write ran, the link is presumed dead and the client is ended too (its other
+   * writes fail and the host reconnects). A broker that is merely slow keeps its connection: ending
+   * it would fail every other write in flight on it and, under load, turn one timeout into a
+   * cascade of resends (seen with Mosquitto saving every change to disk).
    */
   async write(batch: readonly DataPoint[], { signal }: WriteOptions): Promise<WriteReceipt> {
     if (signal.aborted) throw abortedError(signal);
@@ -187,9 +193,11 @@ export class MqttConnector implements Connector {
       Math.min(this.maxInflight, this.serverLimits.receiveMaximum ?? Infinity),
     );
     this.inflight.add(window);
+    const packetsBefore = this.packetsReceived;
     const onAbort = () => {
       window.fail(abortedError(signal));
-      if (this.client === client) this.dropClient(abortedError(signal))?.end(true);
+      if (this.client === client && this.packetsReceived === packetsBefore)
+        this.dropClient(abortedError(signal))?.end(true);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     let refused;
@@ -279,6 +287,9 @@ export class MqttConnector implements Connector {
   /** After CONNACK: a broken connection fails the writes in flight at once instead of leaving them to the host's timeout. */
   private watch(client: MqttClient): void {
     let lastError: BifrostError | undefined;
+    client.on('packetreceive', () => {
+      if (this.client === client) this.packetsReceived++;
+    });
     client.on('error', (err) => {
       lastError = classifyConnectError(err);
       this.ctx.logger.warn({ code: lastError.code }, lastError.message);

@@ -1,4 +1,5 @@
 import { ConfigError, TransientError, type DataPoint, type PluginContext } from '@bifrost/core';
+import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { mqttConfigSchema } from '../src/config.js';
@@ -110,7 +111,7 @@ describe('MqttConnector', () => {
 /** A connected mqtt.js stand-in: records publishes (the test acks them) and whether it was ended. */
 function fakeClient() {
   const replies: Array<(err?: Error) => void> = [];
-  const client = {
+  const client = Object.assign(new EventEmitter(), {
     connected: true,
     ended: false,
     publish(_topic: string, _payload: string, _opts: unknown, cb: (err?: Error) => void) {
@@ -125,7 +126,7 @@ function fakeClient() {
     async endAsync() {
       client.end();
     },
-  };
+  });
   return { client, replies };
 }
 
@@ -133,6 +134,7 @@ function fakeClient() {
 function connectedTo(client: ReturnType<typeof fakeClient>['client']): MqttConnector {
   const c = new MqttConnector(cfg(), ctx());
   (c as unknown as { client: MqttClient }).client = client as unknown as MqttClient;
+  (c as unknown as { watch(client: MqttClient): void }).watch(client as unknown as MqttClient);
   return c;
 }
 
@@ -156,7 +158,7 @@ describe('MqttConnector.write and its signal', () => {
     expect(client.ended).toBe(false);
   });
 
-  it('rejects promptly when aborted mid-write, ends the client and takes no late PUBACK', async () => {
+  it('rejects promptly when aborted while the broker is silent, ends the client and takes no late PUBACK', async () => {
     const { client, replies } = fakeClient();
     const c = connectedTo(client);
     const ac = new AbortController();
@@ -175,6 +177,24 @@ describe('MqttConnector.write and its signal', () => {
     replies[1]!();
     await expect(c.healthCheck()).resolves.toMatchObject({ ok: false });
     await expect(c.write([point(3)], { signal: new AbortController().signal })).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it('aborted while the broker still answers: rejects promptly, ignores the late PUBACK, keeps the connection', async () => {
+    const { client, replies } = fakeClient();
+    const c = connectedTo(client);
+    const ac = new AbortController();
+    const write = c.write([point(1), point(2)], { signal: ac.signal });
+    client.emit('packetreceive', { cmd: 'puback' });
+    replies[0]!();
+    ac.abort(new Error('timeout'));
+    await expect(write).rejects.toBeInstanceOf(TransientError);
+    expect(client.ended).toBe(false);
+    // The late PUBACK of the cancelled write settles nothing; the next write goes out on the same client.
+    replies[1]!();
+    const next = c.write([point(3)], { signal: new AbortController().signal });
+    expect(replies).toHaveLength(3);
+    replies[2]!();
+    await expect(next).resolves.toMatchObject({ bytes: expect.any(Number) });
   });
 
   it('resolves when every message is acknowledged before any abort', async () => {
