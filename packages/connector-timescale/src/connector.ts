@@ -185,6 +185,12 @@ export class TimescaleConnector implements Connector {
       destroyed = true;
       destroyConnection(client);
     };
+    // A checked-out client whose connection ends emits 'error' (pool.query listens for it; so must
+    // we, or the process gets an uncaught exception); the query in flight fails with it too.
+    const onClientError = () => {
+      destroyed = true;
+    };
+    client.on('error', onClientError);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       await cancellable(client.query({ name: this.statementName, text: this.insert, values }), signal);
@@ -194,6 +200,7 @@ export class TimescaleConnector implements Connector {
       throw err;
     } finally {
       signal.removeEventListener('abort', onAbort);
+      client.off('error', onClientError);
       // release(true) removes the client from the pool and ends it instead of reusing it.
       client.release(destroyed || undefined);
     }

@@ -1,9 +1,10 @@
 import { TransientError, type DataPoint, type PluginContext } from '@bifrost/core';
 import { noCancel } from '@bifrost/connector-testkit';
+import { EventEmitter } from 'node:events';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 /** A stand-in pg client: DDL answers at once; each INSERT waits until the test answers it. */
-class FakeClient {
+class FakeClient extends EventEmitter {
   inserts: Array<{ answer: () => void; fail: (e: Error) => void }> = [];
   destroyed = false;
   released: unknown[] = [];
@@ -85,6 +86,18 @@ describe('TimescaleConnector.write and its signal (fake pg)', () => {
     await expect(w).resolves.toMatchObject({ bytes: expect.any(Number) });
     expect(client.released).toEqual([undefined]);
     expect(client.destroyed).toBe(false);
+  });
+
+  it('a connection lost while checked out is an error of the write, not an uncaught one, and leaves the pool', async () => {
+    const c = await connected();
+    const w = c.write([point(1)], noCancel());
+    const client = await lastInsert();
+    expect(client.listenerCount('error')).toBe(1);
+    client.emit('error', new Error('Connection terminated unexpectedly'));
+    client.inserts[0]!.fail(new Error('Connection terminated unexpectedly'));
+    await expect(w).rejects.toBeInstanceOf(TransientError);
+    expect(client.released).toEqual([true]);
+    expect(client.listenerCount('error')).toBe(0);
   });
 
   it('throws at once, inserting nothing, when the signal is already aborted', async () => {
