@@ -17,6 +17,7 @@ import {
   type HealthProbe,
   type PluginContext,
   type RejectedPoint,
+  type WriteOptions,
 } from '@bifrost/core';
 import { classifyAmqpError } from './amqp-errors.js';
 import type { AmqpConfig } from './config.js';
@@ -36,6 +37,14 @@ interface Confirms {
   nacked: string[];
   /** Message id -> why the broker returned it (basic.return). */
   returned: Map<string, string>;
+}
+
+/** The error a write cancelled by the host's signal rejects with (transient: the host retries it). */
+function cancelledError(signal: AbortSignal): TransientError {
+  return new TransientError('write cancelled by the host (timeout or shutdown); connection closed', {
+    code: 'BIFROST_ERR_AMQP_WRITE_CANCELLED',
+    cause: signal.reason,
+  });
 }
 
 /** Splits `endpoint` + overrides into amqplib's connect options (credentials never logged). */
@@ -71,19 +80,16 @@ export class AmqpConnector implements Connector {
   private readonly pending = new Set<PendingWrite>();
   private readonly returned = new Map<string, string>();
   private readonly routingKey: (p: DataPoint) => string;
-  private readonly label: string;
 
   constructor(
     private readonly config: AmqpConfig,
     private readonly ctx: PluginContext,
   ) {
-    this.label = `amqp:${ctx.name}`;
     this.routingKey = compileRoutingKey(config.routing_key);
     const secure = config.endpoint.toLowerCase().startsWith('amqps:');
     if (ctx.tls && !secure) {
       throw new ConfigError('endpoint: TLS is enabled but the endpoint is amqp://; use amqps://', {
         code: 'BIFROST_ERR_AMQP_TLS_SCHEME',
-        connector: this.label,
       });
     }
   }
@@ -108,7 +114,15 @@ export class AmqpConnector implements Connector {
     }
   }
 
-  async write(batch: readonly DataPoint[]): Promise<void> {
+  /**
+   * Resolves once the broker confirmed every message. When `signal` aborts (the host's timeout or
+   * shutdown) the write fails at once and the connection is closed: a publish cannot be withdrawn,
+   * and a confirm arriving later must not be taken for points the host will write again (a message
+   * the broker already has is a duplicate, which its `message_id` lets consumers drop). Other writes
+   * on the connection fail too and are retried after the host's reconnect.
+   */
+  async write(batch: readonly DataPoint[], { signal }: WriteOptions): Promise<void> {
+    if (signal.aborted) throw cancelledError(signal);
     const channel = this.usableChannel();
     const poison: RejectedPoint[] = [];
     const publishable: Array<{ point: DataPoint; key: string }> = [];
@@ -119,16 +133,23 @@ export class AmqpConnector implements Connector {
       else poison.push({ id: point.id, reason: problem });
     }
     const confirms = publishable.length
-      ? await this.publishAll(channel, publishable)
+      ? await this.publishAll(channel, publishable, signal)
       : { nacked: [], returned: new Map<string, string>() };
     this.settle(batch, poison, publishable.length, confirms);
   }
 
   async close(): Promise<void> {
+    await this.dropConnection(
+      new TransientError('connection closed by the gateway', { code: 'BIFROST_ERR_AMQP_CLOSED' }),
+    );
+  }
+
+  /** Detaches the connection, fails the writes waiting on it with `reason`, and closes it. */
+  private async dropConnection(reason: BifrostError): Promise<void> {
     const model = this.model;
     this.model = undefined;
     this.channel = undefined;
-    this.failPending(new TransientError('connection closed by the gateway', { code: 'BIFROST_ERR_AMQP_CLOSED' }));
+    this.failPending(reason);
     if (model) {
       // Closing the model closes its channels; it waits for nothing unconfirmed (the host released those points).
       await model.close().catch(() => undefined);
@@ -222,34 +243,45 @@ export class AmqpConnector implements Connector {
   private usableChannel(): ConfirmChannel {
     if (this.broken) throw this.broken;
     if (this.blockedReason !== undefined) throw this.blockedError();
-    if (!this.channel)
-      throw new TransientError('not connected', { code: 'BIFROST_ERR_AMQP_NOT_CONNECTED', connector: this.label });
+    if (!this.channel) throw new TransientError('not connected', { code: 'BIFROST_ERR_AMQP_NOT_CONNECTED' });
     return this.channel;
   }
 
   /**
    * Publishes every message, pausing on channel backpressure ('drain'), then waits for the
-   * broker's confirm of each one. Rejects at once if the connection breaks or is blocked meanwhile.
+   * broker's confirm of each one. Rejects at once if the connection breaks or is blocked meanwhile,
+   * or `signal` aborts (then the connection is closed, so no late confirm counts).
    */
   private publishAll(
     channel: ConfirmChannel,
     items: ReadonlyArray<{ point: DataPoint; key: string }>,
+    signal: AbortSignal,
   ): Promise<Confirms> {
     const { exchange, persistent, mandatory } = this.config;
     const nacked: string[] = [];
+    const model = this.model;
     return new Promise<Confirms>((resolve, reject) => {
       let outstanding = items.length;
       let drainWaiter: (() => void) | undefined;
+      const onAbort = () => {
+        const err = cancelledError(signal);
+        write.fail(err);
+        // Only the connection this write used: a newer one (after a reconnect) is not ours to close.
+        if (this.model === model) void this.dropConnection(err);
+      };
       const write: PendingWrite = {
         fail: (err) => {
           this.pending.delete(write);
+          signal.removeEventListener('abort', onAbort);
           drainWaiter?.();
           reject(err);
         },
       };
       this.pending.add(write);
+      signal.addEventListener('abort', onAbort, { once: true });
       const finish = () => {
         this.pending.delete(write);
+        signal.removeEventListener('abort', onAbort);
         const returned = new Map<string, string>();
         for (const { point } of items) {
           const reason = this.returned.get(point.id);
@@ -293,10 +325,7 @@ export class AmqpConnector implements Connector {
       const [reason] = returned.values();
       throw new ConfigError(
         `all ${published} message(s) returned by the broker, ${reason}; bind a queue or fix routing_key`,
-        {
-          code: 'BIFROST_ERR_AMQP_UNROUTABLE',
-          connector: this.label,
-        },
+        { code: 'BIFROST_ERR_AMQP_UNROUTABLE' },
       );
     }
     const rejected: RejectedPoint[] = [...poison];
@@ -312,10 +341,7 @@ export class AmqpConnector implements Connector {
       throw new CapacityError(
         `broker nacked all ${rejected.length} message(s) (queue full with overflow reject-publish, or an internal error)`,
         undefined,
-        {
-          code: 'BIFROST_ERR_AMQP_NACKED',
-          connector: this.label,
-        },
+        { code: 'BIFROST_ERR_AMQP_NACKED' },
       );
     }
     if (accepted.length === 0 && rejected.every((r) => r.kind !== 'transient')) {
@@ -325,23 +351,17 @@ export class AmqpConnector implements Connector {
           .slice(0, 3)
           .join('; '),
         rejected.map((r) => r.id),
-        {
-          code: 'BIFROST_ERR_AMQP_REJECTED',
-          connector: this.label,
-        },
+        { code: 'BIFROST_ERR_AMQP_REJECTED' },
       );
     }
-    throw new PartialWriteError(accepted, rejected, { connector: this.label });
+    throw new PartialWriteError(accepted, rejected);
   }
 
   private blockedError(): CapacityError {
     return new CapacityError(
       `broker blocks publishers (flow control: ${this.blockedReason ?? 'unknown'})`,
       BLOCKED_RETRY_AFTER_MS,
-      {
-        code: 'BIFROST_ERR_AMQP_BLOCKED',
-        connector: this.label,
-      },
+      { code: 'BIFROST_ERR_AMQP_BLOCKED' },
     );
   }
 

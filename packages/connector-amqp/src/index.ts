@@ -1,4 +1,4 @@
-import { defineConnector } from '@bifrost/core';
+import { defineConnector, type ConnectorDefinition } from '@bifrost/core';
 import { amqpConfigSchema } from './config.js';
 import { AmqpConnector } from './connector.js';
 
@@ -7,7 +7,8 @@ import { AmqpConnector } from './connector.js';
  * on a publisher-confirm channel, `message_id` = point id. A write succeeds only when the broker
  * confirmed every message and returned none as unroutable.
  */
-const amqp = defineConnector({
+// Typed through the config module, so the declaration file names no zod import of its own.
+const amqp: ConnectorDefinition<typeof amqpConfigSchema> = defineConnector({
   type: 'amqp',
   configSchema: amqpConfigSchema,
   capabilities: { ordering: 'none', maxBatch: 5000 },

@@ -4,6 +4,13 @@ import type { DataPoint } from '@bifrost/core';
 /** Content type of every published message: the point as JSON. */
 export const CONTENT_TYPE = 'application/json';
 
+/** The point as published: without `priority`, the host's queue lane, which never goes on the wire. */
+function wirePoint(point: DataPoint): Omit<DataPoint, 'priority'> {
+  if (point.priority === undefined) return point;
+  const { priority: _lane, ...wire } = point;
+  return wire;
+}
+
 /**
  * The body and properties of one point's message: the point as JSON, `message_id` = point id (so
  * consumers can drop redeliveries), delivery mode 2 when persistent, and the device / tag / quality
@@ -15,7 +22,7 @@ export function toMessage(
   mandatory: boolean,
 ): { content: Buffer; options: Options.Publish } {
   return {
-    content: Buffer.from(JSON.stringify(point)),
+    content: Buffer.from(JSON.stringify(wirePoint(point))),
     options: {
       messageId: point.id,
       contentType: CONTENT_TYPE,

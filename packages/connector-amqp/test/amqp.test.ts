@@ -188,6 +188,10 @@ describe('message', () => {
       headers: { device_id: 'PLC1' },
     });
   });
+  it('never puts the host lane priority on the wire', () => {
+    const { content } = toMessage(point(3, { priority: 7 }), true, true);
+    expect(JSON.parse(content.toString())).toEqual(point(3));
+  });
 });
 
 describe('AmqpConnector (fake broker)', () => {
@@ -323,6 +327,47 @@ describe('AmqpConnector (fake broker)', () => {
     await tick();
     model.channel.ackAll();
     await w2;
+  });
+
+  it('throws at once, publishing nothing, when the signal is already aborted', async () => {
+    const c = await connected();
+    const ac = new AbortController();
+    ac.abort(new Error('timeout'));
+    await expect(c.write([point(1)], { signal: ac.signal })).rejects.toBeInstanceOf(TransientError);
+    expect(model.channel.published).toHaveLength(0);
+    expect(model.close).not.toHaveBeenCalled();
+  });
+
+  it('an aborted write rejects promptly, closes the connection, and a late confirm is not taken', async () => {
+    const c = await connected();
+    const ac = new AbortController();
+    const w = c.write([point(1), point(2)], { signal: ac.signal });
+    await tick();
+    expect(model.channel.published).toHaveLength(2);
+    model.channel.published[0]!.cb(null);
+    ac.abort(new Error('timeout'));
+    const err = await w.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TransientError);
+    expect((err as TransientError).code).toBe('BIFROST_ERR_AMQP_WRITE_CANCELLED');
+    expect(model.close).toHaveBeenCalledTimes(1);
+    // The broker's late confirm of the rest changes nothing; the connector needs a reconnect.
+    model.channel.published[1]!.cb(null);
+    await expect(c.write([point(3)], noCancel())).rejects.toBeInstanceOf(TransientError);
+    expect((await c.healthCheck!()).ok).toBe(false);
+  });
+
+  it('aborting after the confirms came leaves the connection alone', async () => {
+    const c = await connected();
+    const ac = new AbortController();
+    const w = c.write([point(1)], { signal: ac.signal });
+    await tick();
+    model.channel.ackAll();
+    await w;
+    ac.abort();
+    expect(model.close).not.toHaveBeenCalled();
   });
 
   it('reports a refused login as AuthError from connect', async () => {

@@ -77,10 +77,10 @@ async function setup(config: Record<string, unknown> = {}, answer: Answer = () =
           ? text
               .trim()
               .split('\n')
-              .map((l) => JSON.parse(l) as unknown)
-          : [JSON.parse(text) as unknown].flat()
+              .map((l) => JSON.parse(l) as DataPoint)
+          : [JSON.parse(text) as DataPoint | DataPoint[]].flat()
         : [];
-      const s: Seen = { method: req.method, headers, text, ids: parsed.map((p: DataPoint) => p.id) };
+      const s: Seen = { method: req.method, headers, text, ids: parsed.map((p) => p.id) };
       seen.push(s);
       const a = answer(s);
       return {

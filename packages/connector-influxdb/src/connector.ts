@@ -10,15 +10,24 @@ import {
   type HealthProbe,
   type PluginContext,
   type RejectedPoint,
+  type WriteOptions,
   type WriteReceipt,
 } from '@bifrost/core';
 import { baseUrl, type InfluxConfig } from './config.js';
-import { deliverRequests, toRequests, type LineRequest } from './deliver.js';
+import { deliverRequest, type LineRequest } from './deliver.js';
 import { classifyWriteFailure } from './http-errors.js';
 import { UnwritablePointError, toLine } from './line-protocol.js';
 
 /** Bodies above this many bytes are gzipped when `gzip` is on. */
 const GZIP_THRESHOLD = 1024;
+
+/** The error a write cancelled by the host's signal rejects with (transient: the host retries it). */
+function cancelledError(signal: AbortSignal): TransientError {
+  return new TransientError('write cancelled by the host (timeout or shutdown); HTTP request aborted', {
+    code: 'BIFROST_ERR_INFLUXDB_WRITE_CANCELLED',
+    cause: signal.reason,
+  });
+}
 
 /** The write path (with query) for the configured API version. */
 export function writePath(c: InfluxConfig): string {
@@ -37,12 +46,12 @@ export function writePath(c: InfluxConfig): string {
 
 /**
  * An InfluxDB connection: line protocol over HTTP through the official client's transport, one
- * request per `batch_size` lines, acknowledged by HTTP 204. It does not retry: the host does.
+ * request per host batch (the host cuts batches to `batch_size` points and `maxBatchBytes`),
+ * acknowledged by HTTP 204. It does not retry: the host does.
  */
 export class InfluxConnector implements Connector {
   private client?: InfluxDB;
   private agent?: HttpAgent;
-  private readonly label: string;
   private readonly path: string;
   private readonly integerTags: ReadonlySet<string>;
 
@@ -50,7 +59,6 @@ export class InfluxConnector implements Connector {
     private readonly config: InfluxConfig,
     private readonly ctx: PluginContext,
   ) {
-    this.label = `influxdb:${ctx.name}`;
     this.path = writePath(config);
     this.integerTags = new Set(config.integer_tags);
   }
@@ -100,36 +108,66 @@ export class InfluxConnector implements Connector {
   /**
    * Resolves when InfluxDB acknowledged every line. Poison points (unwritable, or rejected by the
    * server) come back in a {@link PartialWriteError} with every other point accepted. The receipt
-   * counts the line-protocol bytes of the acknowledged requests (before gzip).
+   * counts the line-protocol bytes of the acknowledged requests (before gzip). When `signal` aborts
+   * (the host's timeout or shutdown) the HTTP request in flight is aborted (its socket destroyed, so
+   * no late 204 is taken) and the write rejects at once with a {@link TransientError}.
    */
-  async write(batch: readonly DataPoint[]): Promise<WriteReceipt> {
-    if (!this.client)
-      throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
-    const { requests, rejected } = this.render(batch);
+  async write(batch: readonly DataPoint[], { signal }: WriteOptions): Promise<WriteReceipt> {
+    if (signal.aborted) throw cancelledError(signal);
+    if (!this.client) throw new TransientError('not connected', { code: 'BIFROST_ERR_NOT_CONNECTED' });
+    const { request, rejected } = this.render(batch);
+    const requestSignal = AbortSignal.any([signal, this.ctx.signal]);
     let bytes = 0;
     const post = async (body: string) => {
-      bytes += await this.post(body);
+      if (signal.aborted) throw cancelledError(signal);
+      bytes += await this.post(body, requestSignal);
     };
     try {
-      rejected.push(...(await deliverRequests(requests, (p) => toLine(p, this.config, this.integerTags), post)));
+      rejected.push(
+        ...(await this.cancellable(
+          deliverRequest(request, (p) => toLine(p, this.config, this.integerTags), post),
+          signal,
+        )),
+      );
     } catch (err) {
-      const error = classifyError(err, this.label);
+      if (signal.aborted) throw cancelledError(signal);
+      const error = classifyError(err);
       if (rejected.length === 0) throw error;
       // Nothing was delivered, but the unwritable points are still poison: dead-letter them, retry the rest.
-      for (const r of requests)
-        for (const p of r.points) rejected.push({ id: p.id, reason: error.message, kind: 'transient' });
+      for (const p of request.points) rejected.push({ id: p.id, reason: error.message, kind: 'transient' });
     }
     if (rejected.length === 0) return { bytes };
     const bad = new Set(rejected.map((r) => r.id));
     throw new PartialWriteError(
       batch.filter((p) => !bad.has(p.id)).map((p) => p.id),
       rejected,
-      { connector: this.label, code: 'BIFROST_ERR_INFLUXDB_PARTIAL_WRITE' },
+      { code: 'BIFROST_ERR_INFLUXDB_PARTIAL_WRITE' },
     );
   }
 
-  /** The batch as requests of at most `batch_size` lines, and the points that cannot be written. */
-  private render(batch: readonly DataPoint[]): { requests: LineRequest[]; rejected: RejectedPoint[] } {
+  /**
+   * `work`, but rejecting as soon as `signal` aborts, even if the HTTP client were slow to notice:
+   * the request itself is aborted by the same signal, and its late outcome is ignored.
+   */
+  private cancellable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(cancelledError(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** The batch as one request, and the points that cannot be written. */
+  private render(batch: readonly DataPoint[]): { request: LineRequest; rejected: RejectedPoint[] } {
     const rejected: RejectedPoint[] = [];
     const points: DataPoint[] = [];
     const lines: string[] = [];
@@ -142,7 +180,7 @@ export class InfluxConnector implements Connector {
         rejected.push({ id: p.id, reason: err.message, kind: 'payload' });
       }
     }
-    return { requests: toRequests(points, lines, this.config.batch_size), rejected };
+    return { request: { points, body: lines.join('\n') }, rejected };
   }
 
   /** `GET /ping`: the server is up (says nothing about credentials). */
@@ -163,15 +201,15 @@ export class InfluxConnector implements Connector {
     return Promise.resolve();
   }
 
-  /** Sends one request body; resolves on 204 with its bytes (before gzip). */
-  private async post(body: string): Promise<number> {
+  /** Sends one request body; resolves on 204 with its bytes (before gzip). `signal` aborts the request. */
+  private async post(body: string, signal: AbortSignal = this.ctx.signal): Promise<number> {
     const client = this.client;
     if (!client) throw new TransientError('connection closed during write', { code: 'BIFROST_ERR_NOT_CONNECTED' });
     await client.transport.request(this.path, body, {
       method: 'POST',
       headers: { 'content-type': 'text/plain; charset=utf-8' },
       gzipThreshold: this.config.gzip ? GZIP_THRESHOLD : undefined,
-      signal: this.ctx.signal,
+      signal,
     });
     return Buffer.byteLength(body);
   }

@@ -1,4 +1,4 @@
-import { classifyError, type BifrostError, type DataPoint, type RejectedPoint } from '@bifrost/core';
+import type { DataPoint, RejectedPoint } from '@bifrost/core';
 import { classifyWriteFailure, namedLines } from './http-errors.js';
 
 /** One point's line, keyed by the point id. */
@@ -71,58 +71,28 @@ export interface LineRequest {
   body: string;
 }
 
-/** Groups points and their lines (same order) into requests of at most `chunkSize` lines. */
-export function toRequests(points: readonly DataPoint[], lines: readonly string[], chunkSize: number): LineRequest[] {
-  const requests: LineRequest[] = [];
-  for (let i = 0; i < points.length; i += chunkSize) {
-    requests.push({ points: points.slice(i, i + chunkSize), body: lines.slice(i, i + chunkSize).join('\n') });
-  }
-  return requests;
-}
-
 /**
- * Sends the requests in parallel, each through {@link deliverLines}'s rules. While a request is in
- * flight only its body is kept, not one string per line: lines held for a round trip outlive
- * young-generation collections and get promoted, which cost this connector 2.6x the GC time of the
- * official client's write loop. Only when InfluxDB refuses lines are they rendered again (`render`)
- * to find which. Returns the points not acknowledged: poison ones (`payload`) and, when some
- * requests failed while others succeeded, the points of the failed requests (`transient`: retried
- * later, the rest stays acknowledged). Throws the classified error when every request failed.
+ * Sends one request (the host's batch: the host already cut it by count and bytes, so it is not
+ * split again here) under {@link deliverLines}'s rules. While it is in flight only its body is kept,
+ * not one string per line: lines held for a round trip outlive young-generation collections and get
+ * promoted, which cost this connector 2.6x the GC time of the official client's write loop. Only
+ * when InfluxDB refuses lines are they rendered again (`render`) to find which. Returns the poison
+ * points (`payload`), every other point acknowledged; throws the classified error otherwise.
  */
-export async function deliverRequests(
-  requests: readonly LineRequest[],
+export async function deliverRequest(
+  request: LineRequest,
   render: (point: DataPoint) => string,
   post: PostBody,
 ): Promise<RejectedPoint[]> {
-  const send = async (r: LineRequest): Promise<RejectedPoint[]> => {
-    try {
-      await post(r.body);
-      return [];
-    } catch (err) {
-      return afterRefusal(
-        r.points.map((p) => ({ id: p.id, line: render(p) })),
-        err,
-        post,
-      );
-    }
-  };
-  const outcomes = await Promise.all(
-    requests.map((request) =>
-      send(request).then(
-        (refused) => ({ request, refused }),
-        (err: unknown) => ({ request, error: classifyError(err) }),
-      ),
-    ),
-  );
-  const failed: Array<{ request: LineRequest; error: BifrostError }> = [];
-  const rejected: RejectedPoint[] = [];
-  for (const o of outcomes) {
-    if ('error' in o) failed.push(o);
-    else rejected.push(...o.refused);
+  if (request.points.length === 0) return [];
+  try {
+    await post(request.body);
+    return [];
+  } catch (err) {
+    return afterRefusal(
+      request.points.map((p) => ({ id: p.id, line: render(p) })),
+      err,
+      post,
+    );
   }
-  const [firstFailure] = failed;
-  if (firstFailure && failed.length === requests.length) throw firstFailure.error;
-  for (const f of failed)
-    for (const p of f.request.points) rejected.push({ id: p.id, reason: f.error.message, kind: 'transient' });
-  return rejected;
 }

@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '@influxdata/influxdb-client';
-import { AuthError, CapacityError, ConfigError, TransientError, type DataPoint } from '@bifrost/core';
-import {
-  classifyWriteFailure,
-  deliverLines,
-  deliverRequests,
-  namedLines,
-  toRequests,
-  type IdentifiedLine,
-} from '../src/index.js';
+import { AuthError, CapacityError, ConfigError, TransientError } from '@bifrost/core';
+import type { DataPoint } from '@bifrost/core';
+import { classifyWriteFailure, deliverLines, deliverRequest, namedLines, type IdentifiedLine } from '../src/index.js';
 
 const json = (status: number, body: object, retryAfter?: string) =>
   new HttpError(status, 'x', JSON.stringify(body), retryAfter, 'application/json');
@@ -78,52 +72,47 @@ describe('deliverLines', () => {
   });
 });
 
-describe('deliverRequests', () => {
+describe('deliverRequest', () => {
   /** Points whose line is `m v=<i> <i>`, as `entries` has them. */
   const points = (n: number) =>
     Array.from({ length: n }, (_, i) => ({ id: `p${i}`, value: i }) as unknown as DataPoint);
   const render = (p: DataPoint) => `m v=${p.value as number} ${p.value as number}`;
-  const requestsOf = (n: number, size: number) => {
+  const requestOf = (n: number) => {
     const all = points(n);
-    return toRequests(all, all.map(render), size);
+    return { points: all, body: all.map(render).join('\n') };
   };
 
-  it('splits into requests of chunkSize lines sent in parallel', async () => {
+  it('sends the whole host batch as one request (the host already cut it)', async () => {
     const sizes: number[] = [];
-    let inFlight = 0;
-    let most = 0;
     const post = async (body: string) => {
       sizes.push(body.split('\n').length);
-      most = Math.max(most, ++inFlight);
-      await new Promise((r) => setTimeout(r, 5));
-      inFlight--;
     };
-    expect(await deliverRequests(requestsOf(25, 10), render, post)).toEqual([]);
-    expect(sizes).toEqual([10, 10, 5]);
-    expect(most).toBe(3);
+    expect(await deliverRequest(requestOf(25), render, post)).toEqual([]);
+    expect(sizes).toEqual([25]);
+  });
+
+  it('sends nothing for an empty request', async () => {
+    let calls = 0;
+    const post = async () => {
+      calls++;
+    };
+    expect(await deliverRequest({ points: [], body: '' }, render, post)).toEqual([]);
+    expect(calls).toBe(0);
   });
 
   it('renders the lines of a refused request again to find the poison, and gets the rest acknowledged', async () => {
-    const s = fakeServer(new Set([lineAt(13)]));
-    const rejected = await deliverRequests(requestsOf(20, 10), render, s.post);
+    const all = entries(20);
+    const s = fakeServer(new Set([all[13]!.line]));
+    const rejected = await deliverRequest(requestOf(20), render, s.post);
     expect(rejected.map((r) => [r.id, r.kind])).toEqual([['p13', 'payload']]);
     expect(s.stored.size).toBe(19);
   });
 
-  it('keeps acknowledged requests and hands back the points of failed ones as transient', async () => {
-    const all = entries(20);
-    const post = (body: string) =>
-      body.split('\n').includes(lineAt(12))
-        ? Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
-        : Promise.resolve();
-    const rejected = await deliverRequests(requestsOf(20, 10), render, post);
-    expect(rejected.map((r) => r.id)).toEqual(all.slice(10).map((e) => e.id));
-    expect(rejected.every((r) => r.kind === 'transient' && /socket hang up/.test(r.reason))).toBe(true);
-  });
-
-  it('throws the classified error when every request failed', async () => {
-    const post = () => Promise.reject(json(503, { error: 'busy' }, '2'));
-    const err = await deliverRequests(requestsOf(20, 10), render, post).catch((e: unknown) => e);
+  it('throws the classified error when the request failed', async () => {
+    const post = async () => {
+      throw json(503, { error: 'busy' }, '2');
+    };
+    const err = await deliverRequest(requestOf(20), render, post).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CapacityError);
     expect((err as CapacityError).retryAfterMs).toBe(2000);
   });

@@ -15,6 +15,7 @@ import {
   type HealthProbe,
   type PluginContext,
   type RejectedPoint,
+  type WriteOptions,
 } from '@bifrost/core';
 import { compressionType, ensureCodec } from './codecs.js';
 import { bootstrapBrokers, type KafkaConfig } from './config.js';
@@ -58,32 +59,32 @@ export function recordBytes(record: Message): number {
   );
 }
 
-/**
- * Splits items into requests of at most `maxBytes` (uncompressed), so no partition's record batch
- * can exceed the broker's `message.max.bytes` and be refused whole.
- */
-export function chunkBySize<T extends { bytes: number }>(items: readonly T[], maxBytes: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let size = 0;
-  for (const item of items) {
-    if (current.length && size + item.bytes > maxBytes) {
-      chunks.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(item);
-    size += item.bytes;
-  }
-  if (current.length) chunks.push(current);
-  return chunks;
+/** The error a write cancelled by the host's signal rejects with (transient: the host retries it). */
+function cancelledError(signal: AbortSignal): TransientError {
+  return new TransientError('write cancelled by the host (timeout or shutdown); producer disconnected', {
+    code: 'BIFROST_ERR_KAFKA_WRITE_CANCELLED',
+    cause: signal.reason,
+  });
 }
 
-/** One point as a Kafka record: key = device id (partition and order per device), value = the point as JSON. */
+/** A point's bytes as this connector sends it (its record), for the host's `maxBatchBytes` cut. */
+export function pointRecordBytes(point: DataPoint): number {
+  return recordBytes(toRecord(point));
+}
+
+/**
+ * One point as a Kafka record: key = device id (partition and order per device), value = the point
+ * as JSON without `priority` (the host's queue lane, never on the wire).
+ */
 export function toRecord(point: DataPoint): Message {
+  let wire: Omit<DataPoint, 'priority'> = point;
+  if (point.priority !== undefined) {
+    const { priority: _lane, ...rest } = point;
+    wire = rest;
+  }
   return {
     key: point.deviceId,
-    value: JSON.stringify(point),
+    value: JSON.stringify(wire),
     timestamp: String(point.timestamp),
     headers: { [ID_HEADER]: point.id },
   };
@@ -131,14 +132,20 @@ export class KafkaConnector implements Connector {
   private stale = true;
   private replacing: Promise<void> | undefined;
   private readonly topicOf: (p: DataPoint) => string;
-  private readonly label: string;
 
   constructor(
     private readonly config: KafkaConfig,
     private readonly ctx: PluginContext,
   ) {
-    this.label = `kafka:${ctx.name}`;
     this.topicOf = compileTopic(config.topic, config.topic_prefix);
+  }
+
+  /**
+   * The host cuts batches to at most `max_message_bytes` (as {@link pointRecordBytes} measures
+   * them), so one produce request never exceeds it; a single larger record is dead-lettered.
+   */
+  get maxBatchBytes(): number {
+    return this.config.max_message_bytes;
   }
 
   async connect(): Promise<void> {
@@ -161,7 +168,15 @@ export class KafkaConnector implements Connector {
     }
   }
 
-  async write(batch: readonly DataPoint[]): Promise<void> {
+  /**
+   * Resolves once every record is acknowledged (`acks: all`). kafkajs cannot abort a send: when
+   * `signal` aborts (the host's timeout or shutdown) the write rejects at once and the producer is
+   * disconnected and replaced, so a late acknowledgement is never taken for points the host will
+   * write again (records the broker already has are duplicates, which the id header lets consumers
+   * drop). Other writes on that producer fail too and are retried.
+   */
+  async write(batch: readonly DataPoint[], { signal }: WriteOptions): Promise<void> {
+    if (signal.aborted) throw cancelledError(signal);
     const rejected: RejectedPoint[] = [];
     const sendable: SendItem[] = [];
     for (const point of batch) {
@@ -172,20 +187,8 @@ export class KafkaConnector implements Connector {
       if (problem) rejected.push({ id: point.id, reason: problem });
       else sendable.push({ point, topic, record, bytes });
     }
-    let sent = 0;
-    for (const chunk of chunkBySize(sendable, this.config.max_message_bytes)) {
-      try {
-        rejected.push(...(await this.send(chunk)));
-      } catch (err) {
-        const e = this.classify(err);
-        if (sent === 0 || (e.kind !== 'transient' && e.kind !== 'capacity')) throw e;
-        // Earlier requests were acknowledged: report them, and hand the rest back for a retry.
-        for (const item of sendable.slice(sent))
-          rejected.push({ id: item.point.id, reason: e.message, kind: 'transient' });
-        break;
-      }
-      sent += chunk.length;
-    }
+    // One request per host batch: the host already cut it to max_message_bytes (maxBatchBytes).
+    if (sendable.length) rejected.push(...(await this.cancellable(this.send(sendable), signal)));
     if (rejected.length === 0) return;
     const refused = new Set(rejected.map((r) => r.id));
     const accepted = batch.filter((p) => !refused.has(p.id)).map((p) => p.id);
@@ -196,13 +199,10 @@ export class KafkaConnector implements Connector {
           .map((r) => r.reason)
           .join('; '),
         rejected.map((r) => r.id),
-        {
-          code: 'BIFROST_ERR_KAFKA_REJECTED',
-          connector: this.label,
-        },
+        { code: 'BIFROST_ERR_KAFKA_REJECTED' },
       );
     }
-    throw new PartialWriteError(accepted, rejected, { connector: this.label });
+    throw new PartialWriteError(accepted, rejected);
   }
 
   async close(): Promise<void> {
@@ -215,6 +215,38 @@ export class KafkaConnector implements Connector {
   healthCheck(): Promise<HealthProbe> {
     if (!this.producer || this.stale) return Promise.resolve({ ok: false, detail: 'producer not connected' });
     return Promise.resolve({ ok: true });
+  }
+
+  /**
+   * `work`, unless `signal` aborts first: then rejects at once and drops the producer (its sends in
+   * flight fail; the next write connects a fresh one), so the abandoned send's ack cannot count.
+   */
+  private cancellable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        reject(cancelledError(signal));
+        this.dropProducer();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(this.classify(err));
+        },
+      );
+    });
+  }
+
+  /** Detaches the producer and disconnects it in the background; the host's next connect() makes a new one. */
+  private dropProducer(): void {
+    const producer = this.producer;
+    this.producer = undefined;
+    this.stale = true;
+    void producer?.disconnect().catch(() => undefined);
   }
 
   /** Sends the records; when the broker refuses some as poison, finds which by sending them one by one. */
@@ -252,7 +284,7 @@ export class KafkaConnector implements Connector {
       await this.replacing;
     }
     if (!this.producer || this.stale)
-      throw new TransientError('not connected', { code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED', connector: this.label });
+      throw new TransientError('not connected', { code: 'BIFROST_ERR_KAFKA_NOT_CONNECTED' });
     return this.producer;
   }
 

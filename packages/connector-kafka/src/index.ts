@@ -1,15 +1,18 @@
-import { defineConnector } from '@bifrost/core';
+import { defineConnector, type ConnectorDefinition } from '@bifrost/core';
 import { kafkaConfigSchema } from './config.js';
-import { KafkaConnector } from './connector.js';
+import { KafkaConnector, pointRecordBytes } from './connector.js';
 
 /**
  * The Apache Kafka connector plugin (`type: kafka`): an idempotent kafkajs producer with
  * `acks: all`, key = device id (one partition and order per device), header `bifrost-id` = point id.
  */
-const kafka = defineConnector({
+// Typed through the config module, so the declaration file names no zod import of its own.
+const kafka: ConnectorDefinition<typeof kafkaConfigSchema> = defineConnector({
   type: 'kafka',
   configSchema: kafkaConfigSchema,
   capabilities: { ordering: 'per-device', maxBatch: 10_000 },
+  // Each instance's byte limit is its `max_message_bytes` (KafkaConnector.maxBatchBytes).
+  pointBytes: pointRecordBytes,
   create: (config, ctx) => new KafkaConnector(config, ctx),
 });
 
@@ -22,7 +25,7 @@ export {
   type KafkaConfig,
   type Compression,
 } from './config.js';
-export { KafkaConnector, toRecord, clientConfig, chunkBySize, recordBytes, ID_HEADER } from './connector.js';
+export { KafkaConnector, toRecord, clientConfig, recordBytes, pointRecordBytes, ID_HEADER } from './connector.js';
 export { classifyKafkaError } from './kafka-errors.js';
 export { compileTopic, topicNameProblem, TOPIC_FIELDS } from './topic.js';
 export { ensureCodec, compressionType } from './codecs.js';

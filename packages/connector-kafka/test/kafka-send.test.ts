@@ -7,14 +7,19 @@ import { silentLogger } from '@bifrost/connector-testkit';
 const sent: Array<{ ids: string[] }> = [];
 let fail: (call: number, ids: string[]) => Error | undefined = () => undefined;
 let producers = 0;
+let disconnects = 0;
+/** When set, sendBatch waits for this before answering (a hanging broker). */
+let hold: Promise<void> | undefined;
 vi.mock('kafkajs', () => {
   class Kafka {
     producer() {
       producers++;
       return {
-        connect: () => Promise.resolve(),
-        disconnect: () => Promise.resolve(),
-        sendBatch: ({
+        connect: async () => undefined,
+        disconnect: async () => {
+          disconnects++;
+        },
+        sendBatch: async ({
           topicMessages,
         }: {
           topicMessages: Array<{ messages: Array<{ headers: { 'bifrost-id': string } }> }>;
@@ -22,7 +27,9 @@ vi.mock('kafkajs', () => {
           const ids = topicMessages.flatMap((t) => t.messages.map((m) => m.headers['bifrost-id']));
           const err = fail(sent.length, ids);
           sent.push({ ids });
-          return err ? Promise.reject(err) : Promise.resolve([]);
+          if (hold) await hold;
+          if (err) throw err;
+          return [];
         },
       };
     }
@@ -74,26 +81,66 @@ describe('KafkaConnector sending (fake kafkajs)', () => {
     sent.length = 0;
     fail = () => undefined;
     producers = 0;
+    disconnects = 0;
+    hold = undefined;
   });
 
-  it('splits a batch into requests under max_message_bytes, in order', async () => {
+  it('sends the host batch as one request (the host cut it to maxBatchBytes = max_message_bytes)', async () => {
     const c = await connector();
+    expect(c.maxBatchBytes).toBe(perRecord * 4 + 2);
     await c.write(batch, noCancel());
-    expect(sent.map((s) => s.ids.length)).toEqual([4, 4, 2]);
-    expect(sent.flatMap((s) => s.ids)).toEqual(batch.map((p) => p.id));
+    expect(sent.map((s) => s.ids)).toEqual([batch.map((p) => p.id)]);
   });
 
-  it('reports acknowledged requests as delivered when a later one fails, and replaces the producer', async () => {
+  it('dead-letters a single record over max_message_bytes instead of retrying it', async () => {
     const c = await connector();
-    fail = (call) => (call === 1 ? retriable() : undefined);
-    const err = await c.write(batch, noCancel()).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(PartialWriteError);
-    expect((err as PartialWriteError).accepted).toEqual(['p0', 'p1', 'p2', 'p3']);
-    expect((err as PartialWriteError).rejected.map((r) => [r.id, r.kind])).toEqual(
-      ['p4', 'p5', 'p6', 'p7', 'p8', 'p9'].map((id) => [id, 'transient']),
-    );
+    const big = { ...point(99), value: 'x'.repeat(perRecord * 5) };
+    await expect(c.write([big], noCancel())).rejects.toMatchObject({
+      kind: 'payload',
+      message: expect.stringMatching(/exceeds max_message_bytes/),
+    });
+    expect(sent).toHaveLength(0);
+  });
+
+  it('replaces the producer after a failed send', async () => {
+    const c = await connector();
+    fail = () => retriable();
+    await expect(c.write(batch, noCancel())).rejects.toBeInstanceOf(TransientError);
     fail = () => undefined;
-    await c.write(batch.slice(4), noCancel());
+    await c.write(batch, noCancel());
+    expect(producers).toBe(2);
+  });
+
+  it('throws at once, sending nothing, when the signal is already aborted', async () => {
+    const c = await connector();
+    const ac = new AbortController();
+    ac.abort(new Error('timeout'));
+    await expect(c.write(batch, { signal: ac.signal })).rejects.toBeInstanceOf(TransientError);
+    expect(sent).toHaveLength(0);
+  });
+
+  it('an aborted write rejects promptly, disconnects the producer and takes no late ack', async () => {
+    const c = await connector();
+    let answer!: () => void;
+    hold = new Promise((r) => (answer = r));
+    const ac = new AbortController();
+    const w = c.write(batch, { signal: ac.signal });
+    await vi.waitFor(() => expect(sent).toHaveLength(1));
+    ac.abort(new Error('timeout'));
+    const err = await w.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TransientError);
+    expect((err as TransientError).code).toBe('BIFROST_ERR_KAFKA_WRITE_CANCELLED');
+    expect(disconnects).toBe(1);
+    // The broker's late answer is not taken: the connector needs a fresh producer first.
+    answer();
+    hold = undefined;
+    await expect(c.healthCheck!()).resolves.toMatchObject({ ok: false });
+    await expect(c.write(batch, noCancel())).rejects.toBeInstanceOf(TransientError);
+    await c.connect();
+    await c.write(batch, noCancel());
     expect(producers).toBe(2);
   });
 
@@ -105,6 +152,7 @@ describe('KafkaConnector sending (fake kafkajs)', () => {
 
   it('finds refused records by sending the refused request one record at a time', async () => {
     const c = await connector();
+    // Not a split by size: one request, then one per record only to isolate the poison.
     fail = (_, ids) => (ids.includes('p5') ? tooLarge() : undefined);
     const err = await c.write(batch, noCancel()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);

@@ -11,7 +11,7 @@ import { expectReadmeOptionsTable, noCancel, silentLogger } from '@bifrost/conne
 import { describe, expect, it } from 'vitest';
 import kafka, {
   bootstrapBrokers,
-  chunkBySize,
+  pointRecordBytes,
   recordBytes,
   classifyKafkaError,
   clientConfig,
@@ -95,13 +95,18 @@ describe('record', () => {
     expect(r).toMatchObject({ key: 'PLC001', timestamp: '1700000000123', headers: { 'bifrost-id': point().id } });
     expect(JSON.parse(r.value as string)).toEqual(point());
   });
+  it('never puts the host lane priority on the wire', () => {
+    const r = toRecord({ ...point(), priority: 9 });
+    expect(JSON.parse(r.value as string)).toEqual(point());
+  });
 });
 
-describe('request sizing', () => {
-  it('splits a batch into requests under the byte limit', () => {
-    const items = [5, 5, 5, 12, 1].map((bytes) => ({ bytes }));
-    expect(chunkBySize(items, 10).map((c) => c.map((i) => i.bytes))).toEqual([[5, 5], [5], [12], [1]]);
-    expect(chunkBySize([], 10)).toEqual([]);
+describe('request sizing (the host cuts batches)', () => {
+  it('each instance declares max_message_bytes as its maxBatchBytes, measured by the definition as records', () => {
+    const c = kafka.create(kafkaConfigSchema.parse({ endpoint: 'h:9092', max_message_bytes: 12_345 }), ctx());
+    expect(c.maxBatchBytes).toBe(12_345);
+    expect(kafka.pointBytes(point())).toBe(recordBytes(toRecord(point())));
+    expect(kafka.pointBytes(point())).toBe(pointRecordBytes(point()));
   });
   it('counts value, key, id header and framing', () => {
     const r = toRecord(point());

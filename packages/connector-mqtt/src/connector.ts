@@ -9,6 +9,7 @@ import {
   type DataPoint,
   type HealthProbe,
   type PluginContext,
+  type WriteOptions,
   type WriteReceipt,
 } from '@bifrost/core';
 import {
@@ -33,6 +34,14 @@ import { TopicResolver } from './topic.js';
 
 /** MQTT 5 session lifetime asked for when `clean_session` is false (MQTT 5 ends a session at disconnect otherwise). */
 export const PERSISTENT_SESSION_EXPIRY_S = 86_400;
+
+/** The error a write cancelled by the host's signal rejects with (transient: the host retries it). */
+function abortedError(signal: AbortSignal): TransientError {
+  return new TransientError('write cancelled by the host (timeout or shutdown); connection dropped', {
+    code: 'BIFROST_ERR_MQTT_WRITE_CANCELLED',
+    cause: signal.reason,
+  });
+}
 
 /** UTF-8 bytes of the messages' payloads. */
 function payloadBytes(messages: readonly OutgoingMessage[]): number {
@@ -96,26 +105,23 @@ export class MqttConnector implements Connector {
   /** The broker's Receive Maximum and Maximum Packet Size from the last CONNACK (MQTT 5). */
   private serverLimits: { receiveMaximum?: number; maximumPacketSize?: number } = {};
   private readonly inflight = new Set<PublishWindow>();
+  /** Packets received on the current connection (any kind): a sign of life for a cancelled write. */
+  private packetsReceived = 0;
   private readonly topics: TopicResolver;
   private readonly url: URL;
   private readonly clientId: string;
   private readonly maxInflight: number;
-  private readonly label: string;
 
   constructor(
     private readonly config: MqttConfig,
     private readonly ctx: PluginContext,
   ) {
-    this.label = `mqtt:${ctx.name}`;
     this.url = brokerUrlOf(config);
     const scheme = this.url.protocol.slice(0, -1).toLowerCase();
     if (ctx.tls && !SECURE_SCHEMES.has(scheme)) {
       throw new ConfigError(
         `endpoint: TLS is enabled but the broker URL is ${scheme}://; use mqtts:// (or tls://, wss://)`,
-        {
-          code: 'BIFROST_ERR_MQTT_TLS_SCHEME',
-          connector: this.label,
-        },
+        { code: 'BIFROST_ERR_MQTT_TLS_SCHEME' },
       );
     }
     const channelsSet =
@@ -132,7 +138,7 @@ export class MqttConnector implements Connector {
         },
       );
     } catch (err) {
-      throw classifyError(err, this.label);
+      throw classifyError(err);
     }
     this.clientId = config.client_id ?? defaultClientId(ctx.name);
     this.maxInflight = maxInflightOf(config);
@@ -160,15 +166,25 @@ export class MqttConnector implements Connector {
       client.end(true);
       throw new TransientError('connect superseded by a newer connect() or close()', {
         code: 'BIFROST_ERR_MQTT_CONNECT_SUPERSEDED',
-        connector: this.label,
       });
     }
     this.broken = undefined;
     this.watch(client);
   }
 
-  /** Resolves once every message was acknowledged (QoS 1/2), with the payload bytes published. */
-  async write(batch: readonly DataPoint[]): Promise<WriteReceipt> {
+  /**
+   * Resolves once every message was acknowledged (QoS 1/2), with the payload bytes published. When
+   * `signal` aborts (the host's timeout or shutdown), the write's publish window fails at once: it
+   * sends nothing more and ignores the PUBACKs still to come, so no late acknowledgement is taken
+   * for points the host will write again (MQTT cannot withdraw a PUBLISH; a message the broker
+   * already has is a duplicate, which its id lets subscribers drop). If the broker sent nothing at
+   * all while the write ran, the link is presumed dead and the client is ended too (its other
+   * writes fail and the host reconnects). A broker that is merely slow keeps its connection: ending
+   * it would fail every other write in flight on it and, under load, turn one timeout into a
+   * cascade of resends (seen with Mosquitto saving every change to disk).
+   */
+  async write(batch: readonly DataPoint[], { signal }: WriteOptions): Promise<WriteReceipt> {
+    if (signal.aborted) throw abortedError(signal);
     const client = this.usableClient();
     const { messages, poison } = buildMessages(batch, this.topics, this.messageFormat());
     const window = new PublishWindow(
@@ -177,12 +193,20 @@ export class MqttConnector implements Connector {
       Math.min(this.maxInflight, this.serverLimits.receiveMaximum ?? Infinity),
     );
     this.inflight.add(window);
+    const packetsBefore = this.packetsReceived;
+    const onAbort = () => {
+      window.fail(abortedError(signal));
+      if (this.client === client && this.packetsReceived === packetsBefore)
+        this.dropClient(abortedError(signal))?.end(true);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
     let refused;
     try {
       refused = (await window.done).rejected;
     } catch (err) {
-      throw classifyError(err, this.label);
+      throw classifyError(err);
     } finally {
+      signal.removeEventListener('abort', onAbort);
       this.inflight.delete(window);
     }
     const rejected = poison.length ? [...poison, ...refused] : refused;
@@ -191,7 +215,6 @@ export class MqttConnector implements Connector {
     throw new PartialWriteError(
       batch.filter((p) => !bad.has(p.id)).map((p) => p.id),
       rejected,
-      { connector: this.label },
     );
   }
 
@@ -224,10 +247,7 @@ export class MqttConnector implements Connector {
   private usableClient(): MqttClient {
     if (this.broken) throw this.broken;
     if (!this.client?.connected)
-      throw new TransientError('not connected to the broker', {
-        code: 'BIFROST_ERR_MQTT_NOT_CONNECTED',
-        connector: this.label,
-      });
+      throw new TransientError('not connected to the broker', { code: 'BIFROST_ERR_MQTT_NOT_CONNECTED' });
     return this.client;
   }
 
@@ -267,6 +287,9 @@ export class MqttConnector implements Connector {
   /** After CONNACK: a broken connection fails the writes in flight at once instead of leaving them to the host's timeout. */
   private watch(client: MqttClient): void {
     let lastError: BifrostError | undefined;
+    client.on('packetreceive', () => {
+      if (this.client === client) this.packetsReceived++;
+    });
     client.on('error', (err) => {
       lastError = classifyConnectError(err);
       this.ctx.logger.warn({ code: lastError.code }, lastError.message);
@@ -278,7 +301,6 @@ export class MqttConnector implements Connector {
         `broker sent DISCONNECT (reason code 0x${rc.toString(16)}${reason ? `: ${reason}` : ''})`,
         {
           code: `BIFROST_ERR_MQTT_DISCONNECT_0x${rc.toString(16)}`,
-          connector: this.label,
         },
       );
     });
@@ -288,7 +310,6 @@ export class MqttConnector implements Connector {
         lastError ??
         new TransientError(`connection to ${this.url.host} lost`, {
           code: 'BIFROST_ERR_MQTT_CONNECTION_LOST',
-          connector: this.label,
         });
       this.failInflight(this.broken);
       this.ctx.logger.warn({ code: this.broken.code }, this.broken.message);

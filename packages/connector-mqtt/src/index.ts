@@ -1,4 +1,4 @@
-import { defineConnector } from '@bifrost/core';
+import { defineConnector, type ConnectorDefinition } from '@bifrost/core';
 import { mqttConfigSchema } from './config.js';
 import { MqttConnector } from './connector.js';
 
@@ -8,7 +8,8 @@ import { MqttConnector } from './connector.js';
  * topic from a template, the point id in the payload and, under MQTT 5, in the `bifrost-id` user
  * property. A write succeeds only when the broker acknowledged every message.
  */
-const mqtt = defineConnector({
+// Typed through the config module, so the declaration file names no zod import of its own.
+const mqtt: ConnectorDefinition<typeof mqttConfigSchema> = defineConnector({
   type: 'mqtt',
   configSchema: mqttConfigSchema,
   capabilities: { ordering: 'none', maxBatch: 5000 },

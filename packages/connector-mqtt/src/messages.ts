@@ -23,6 +23,16 @@ export interface BatchMessages {
   poison: RejectedPoint[];
 }
 
+/**
+ * The point as it goes on the wire: without `priority`, the host's queue lane, which is never
+ * published (copied only when set, so the common case allocates nothing).
+ */
+export function wirePoint(point: DataPoint): Omit<DataPoint, 'priority'> {
+  if (point.priority === undefined) return point;
+  const { priority: _lane, ...wire } = point;
+  return wire;
+}
+
 /** Fixed header (1) + remaining length (<= 4) + topic length (2) + packet id (2) + properties length (<= 4). */
 const PUBLISH_OVERHEAD = 13;
 const ID_PROPERTY_OVERHEAD = 1 + 2 + ID_PROPERTY.length + 2;
@@ -44,7 +54,7 @@ export function buildMessages(batch: readonly DataPoint[], topics: TopicResolver
         poison.push({ id: point.id, reason: t.invalid, kind: 'payload' });
         continue;
       }
-      const payload = JSON.stringify(point);
+      const payload = JSON.stringify(wirePoint(point));
       if (tooLarge(fmt, t.topic, payload, fmt.idProperty ? ID_PROPERTY_OVERHEAD + point.id.length : 0)) {
         poison.push({ id: point.id, reason: oversize(fmt, payload), kind: 'payload' });
         continue;
@@ -69,7 +79,7 @@ export function buildMessages(batch: readonly DataPoint[], topics: TopicResolver
     else byTopic.set(t.topic, [point]);
   }
   for (const [topic, points] of byTopic) {
-    const payload = JSON.stringify(points);
+    const payload = JSON.stringify(points.map(wirePoint));
     if (tooLarge(fmt, topic, payload, 0)) {
       for (const msg of splitOversizedGroup(topic, points, fmt, shared)) {
         if ('reason' in msg) poison.push(msg);
@@ -82,14 +92,20 @@ export function buildMessages(batch: readonly DataPoint[], topics: TopicResolver
   return { messages, poison };
 }
 
-/** A `json-batch` group too large for one packet: halves it until each part fits; single points that still do not fit are poison. */
+/**
+ * A `json-batch` group too large for one packet: halves it until each part fits; single points that
+ * still do not fit are poison. This is not a re-split of the host's batch by bytes (the host cuts
+ * those): one host batch can hold several topics' groups, and the limit is the broker's Maximum
+ * Packet Size, known only from CONNACK (after the host fixed its batch limits), on the packet with
+ * its topic and framing, which `pointBytes` does not see.
+ */
 function splitOversizedGroup(
   topic: string,
   points: DataPoint[],
   fmt: MessageFormat,
   options: IClientPublishOptions,
 ): Array<OutgoingMessage | RejectedPoint> {
-  const payload = JSON.stringify(points);
+  const payload = JSON.stringify(points.map(wirePoint));
   if (!tooLarge(fmt, topic, payload, 0)) return [{ topic, payload, options, ids: points.map((p) => p.id) }];
   if (points.length === 1) return points.map((p) => ({ id: p.id, reason: oversize(fmt, payload), kind: 'payload' }));
   const half = Math.ceil(points.length / 2);

@@ -1,4 +1,6 @@
-import { ConfigError, TransientError, type PluginContext } from '@bifrost/core';
+import { ConfigError, TransientError, type DataPoint, type PluginContext } from '@bifrost/core';
+import { EventEmitter } from 'node:events';
+import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { mqttConfigSchema } from '../src/config.js';
 import { MqttConnector, clientOptions, defaultClientId } from '../src/connector.js';
@@ -77,16 +79,14 @@ describe('MqttConnector', () => {
     ).not.toThrow();
   });
 
-  it('refuses an unknown topic placeholder at create time with the connector prefix', () => {
-    expect(() => new MqttConnector(cfg({ topic: '{nope}' }), ctx())).toThrow(
-      /^\[bifrost\] \[mqtt:plant-a\] topic: unknown placeholder/,
-    );
+  it('refuses an unknown topic placeholder at create time, unprefixed (the host prefixes once)', () => {
+    expect(() => new MqttConnector(cfg({ topic: '{nope}' }), ctx())).toThrow(/^topic: unknown placeholder/);
   });
 
   it('reports unhealthy and refuses writes before connect', async () => {
     const c = new MqttConnector(cfg(), ctx());
     await expect(c.healthCheck()).resolves.toEqual({ ok: false, detail: 'not connected' });
-    await expect(c.write([])).rejects.toBeInstanceOf(TransientError);
+    await expect(c.write([], { signal: new AbortController().signal })).rejects.toBeInstanceOf(TransientError);
     await c.close();
     await c.close();
   });
@@ -96,5 +96,106 @@ describe('MqttConnector', () => {
     expect(a).toMatch(/^bifrost-averyl-[0-9a-f]{8}$/);
     expect(a.length).toBeLessThanOrEqual(23);
     expect(defaultClientId('x')).not.toBe(defaultClientId('x'));
+  });
+});
+
+/** A connected mqtt.js stand-in: records publishes (the test acks them) and whether it was ended. */
+function fakeClient() {
+  const replies: Array<(err?: Error) => void> = [];
+  const client = Object.assign(new EventEmitter(), {
+    connected: true,
+    ended: false,
+    publish(_topic: string, _payload: string, _opts: unknown, cb: (err?: Error) => void) {
+      replies.push(cb);
+      return client;
+    },
+    end() {
+      client.ended = true;
+      client.connected = false;
+      return client;
+    },
+    async endAsync() {
+      client.end();
+    },
+  });
+  return { client, replies };
+}
+
+/** A connector wired to a fake client, as if connect() had succeeded. */
+function connectedTo(client: ReturnType<typeof fakeClient>['client']): MqttConnector {
+  const c = new MqttConnector(cfg(), ctx());
+  (c as unknown as { client: MqttClient }).client = client as unknown as MqttClient;
+  (c as unknown as { watch(client: MqttClient): void }).watch(client as unknown as MqttClient);
+  return c;
+}
+
+const point = (i: number): DataPoint => ({
+  id: `p${i}`,
+  deviceId: 'd',
+  tagName: 't',
+  value: i,
+  quality: 'GOOD',
+  timestamp: 1_700_000_000_000 + i,
+});
+
+describe('MqttConnector.write and its signal', () => {
+  it('throws at once, publishing nothing, when the signal is already aborted', async () => {
+    const { client, replies } = fakeClient();
+    const c = connectedTo(client);
+    const ac = new AbortController();
+    ac.abort(new Error('timeout'));
+    await expect(c.write([point(1)], { signal: ac.signal })).rejects.toBeInstanceOf(TransientError);
+    expect(replies).toHaveLength(0);
+    expect(client.ended).toBe(false);
+  });
+
+  it('rejects promptly when aborted while the broker is silent, ends the client and takes no late PUBACK', async () => {
+    const { client, replies } = fakeClient();
+    const c = connectedTo(client);
+    const ac = new AbortController();
+    const write = c.write([point(1), point(2)], { signal: ac.signal });
+    expect(replies).toHaveLength(2);
+    replies[0]!();
+    ac.abort(new Error('timeout'));
+    const err = await write.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TransientError);
+    expect((err as TransientError).message).not.toMatch(/^\[bifrost\]/);
+    expect(client.ended).toBe(true);
+    // The late acknowledgement changes nothing: the write already failed, the connection is gone.
+    replies[1]!();
+    await expect(c.healthCheck()).resolves.toMatchObject({ ok: false });
+    await expect(c.write([point(3)], { signal: new AbortController().signal })).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it('aborted while the broker still answers: rejects promptly, ignores the late PUBACK, keeps the connection', async () => {
+    const { client, replies } = fakeClient();
+    const c = connectedTo(client);
+    const ac = new AbortController();
+    const write = c.write([point(1), point(2)], { signal: ac.signal });
+    client.emit('packetreceive', { cmd: 'puback' });
+    replies[0]!();
+    ac.abort(new Error('timeout'));
+    await expect(write).rejects.toBeInstanceOf(TransientError);
+    expect(client.ended).toBe(false);
+    // The late PUBACK of the cancelled write settles nothing; the next write goes out on the same client.
+    replies[1]!();
+    const next = c.write([point(3)], { signal: new AbortController().signal });
+    expect(replies).toHaveLength(3);
+    replies[2]!();
+    await expect(next).resolves.toMatchObject({ bytes: expect.any(Number) });
+  });
+
+  it('resolves when every message is acknowledged before any abort', async () => {
+    const { client, replies } = fakeClient();
+    const c = connectedTo(client);
+    const ac = new AbortController();
+    const write = c.write([point(1)], { signal: ac.signal });
+    replies[0]!();
+    await expect(write).resolves.toMatchObject({ bytes: expect.any(Number) });
+    ac.abort();
+    expect(client.ended).toBe(false);
   });
 });

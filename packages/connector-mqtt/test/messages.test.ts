@@ -33,6 +33,18 @@ describe('buildMessages', () => {
     expect(messages[1]?.ids).toEqual(['id2']);
   });
 
+  it('never puts the host lane priority on the wire (json and json-batch)', () => {
+    const batch = [pt(1, { priority: 9 }), pt(3, { priority: 0 })];
+    const single = buildMessages(batch, topics(), fmt());
+    for (const m of single.messages) expect(JSON.parse(m.payload)).not.toHaveProperty('priority');
+    expect(single.messages.map((m) => JSON.parse(m.payload).id)).toEqual(['id1', 'id3']);
+    const grouped = buildMessages(batch, topics(), fmt({ format: 'json-batch' }));
+    expect(grouped.messages).toHaveLength(1);
+    expect(grouped.messages[0]!.payload).not.toContain('priority');
+    // The caller's points are not modified.
+    expect(batch[0]!.priority).toBe(9);
+  });
+
   it('MQTT 5: adds the bifrost-id user property', () => {
     const { messages } = buildMessages([pt(1)], topics(), fmt({ idProperty: true }));
     expect(messages[0]?.options.properties?.userProperties).toEqual({ [ID_PROPERTY]: 'id1' });

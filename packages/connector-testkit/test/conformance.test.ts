@@ -23,6 +23,7 @@ import {
   sendOne,
   sendThousand,
   tls,
+  writeTimeoutNoOverlap,
   type Collector,
   type ConnectorUnderTest,
   type ReceivedPoint,
@@ -35,6 +36,27 @@ class MemoryPeer {
   epoch = 0;
   readonly password = 'secret';
   readonly received = new Map<string, DataPoint>();
+  /** The link went silent (a fault proxy's timeout toxic): writes hang until it is back. */
+  silent = false;
+  private wake: Array<() => void> = [];
+  setSilent(on: boolean): void {
+    this.silent = on;
+    if (!on) for (const w of this.wake.splice(0)) w();
+  }
+  /** Resolves when the link is back; with a signal, rejects when it aborts first. */
+  waitForLink(signal?: AbortSignal): Promise<void> {
+    if (!this.silent) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.wake.push(resolve);
+      signal?.addEventListener(
+        'abort',
+        () => reject(new TransientError('write cancelled', { code: 'BIFROST_ERR_X' })),
+        {
+          once: true,
+        },
+      );
+    });
+  }
   async restart(): Promise<void> {
     this.up = false;
     this.epoch++;
@@ -43,7 +65,7 @@ class MemoryPeer {
   }
 }
 
-type Flaw = 'none' | 'loses-points' | 'changes-values' | 'acks-when-closed';
+type Flaw = 'none' | 'loses-points' | 'changes-values' | 'acks-when-closed' | 'ignores-signal' | 'prefixes-errors';
 
 /** A connector to {@link MemoryPeer}; `flaw` plants the bug a conformance scenario must catch. */
 function memoryPlugin(peer: MemoryPeer, flaw: Flaw) {
@@ -60,15 +82,17 @@ function memoryPlugin(peer: MemoryPeer, flaw: Flaw) {
           if (!peer.up)
             return Promise.reject(new TransientError('connect ECONNREFUSED', { code: 'BIFROST_ERR_NET_ECONNREFUSED' }));
           if (config.password !== peer.password)
-            return Promise.reject(
-              new AuthError('bad password', { code: 'BIFROST_ERR_MEMORY_AUTH', connector: 'memory:conformance' }),
-            );
+            throw new AuthError('bad password', {
+              code: 'BIFROST_ERR_MEMORY_AUTH',
+              ...(flaw === 'prefixes-errors' ? { connector: 'memory:conformance' } : {}),
+            });
           epoch = peer.epoch;
           return Promise.resolve();
         },
-        write(batch) {
+        async write(batch, { signal }) {
           if (!live() && flaw !== 'acks-when-closed')
-            return Promise.reject(new TransientError('not connected', { code: 'BIFROST_ERR_NOT_CONNECTED' }));
+            throw new TransientError('not connected', { code: 'BIFROST_ERR_NOT_CONNECTED' });
+          await peer.waitForLink(flaw === 'ignores-signal' ? undefined : signal);
           const rejected = batch
             .filter((p) => p.value === config.reject_value)
             .map((p) => ({ id: p.id, reason: 'value refused by the memory peer' }));
@@ -129,7 +153,7 @@ function target(flaw: Flaw = 'none'): { target: ConnectorUnderTest<MemoryPeer>; 
       peer: () => Promise.resolve(peer),
       dispose: async () => {},
       config: (p, v) => {
-        if (v.kind === 'plain') return { config: { password: p.password } };
+        if (v.kind === 'plain' || v.kind === 'proxied') return { config: { password: p.password } };
         if (v.kind === 'bad-credentials') return { config: { password: 'wrong' } };
         return undefined;
       },
@@ -138,6 +162,18 @@ function target(flaw: Flaw = 'none'): { target: ConnectorUnderTest<MemoryPeer>; 
       // The memory peer keeps nothing unacknowledged, so a crash is a restart to it.
       kill: (p) => p.restart(),
       poison: () => ({ ...makePoint('poison'), value: 'POISON' }),
+      address: () => ({ host: 'memory', port: 0 }),
+      // The memory "proxy" silences the link (writes hang) for a timeout fault.
+      faultProxy: async () => ({
+        listen: { host: 'memory', port: 0 },
+        async inject(fault) {
+          if (fault.type === 'timeout') peer.setSilent(true);
+          return async () => peer.setSilent(false);
+        },
+        async close() {
+          peer.setSilent(false);
+        },
+      }),
     },
   };
 }
@@ -159,6 +195,7 @@ describe('conformance scenarios pass a correct connector', () => {
     badCredentials,
     peerRestart,
     peerKilled,
+    writeTimeoutNoOverlap,
   ]) {
     it(s.name, () => run(s), s.timeoutMs);
   }
@@ -175,6 +212,18 @@ describe('conformance scenarios catch a broken connector', () => {
 
   it('connect-close-idempotent fails when a write after close reports success', async () => {
     await expect(run(connectCloseIdempotent, 'acks-when-closed')).rejects.toThrow(/write after close must fail/);
+  });
+
+  it(
+    'write-timeout-no-overlap fails when a write ignores its signal and its retry overlaps it',
+    async () => {
+      await expect(run(writeTimeoutNoOverlap, 'ignores-signal')).rejects.toThrow(/point ids in two writes at once/);
+    },
+    writeTimeoutNoOverlap.timeoutMs,
+  );
+
+  it('bad-credentials fails when the connector prefixes its own errors (the host prefixes once)', async () => {
+    await expect(run(badCredentials, 'prefixes-errors')).rejects.toThrow(/error message unprefixed/);
   });
 
   it('the poison scenario fails when the poison point is delivered instead of dead-lettered', async () => {

@@ -6,6 +6,7 @@ import {
   type DataPoint,
   type HealthProbe,
   type PluginContext,
+  type WriteOptions,
   type WriteReceipt,
 } from '@bifrost/core';
 import type { TimescaleConfig } from './config.js';
@@ -21,6 +22,44 @@ import {
   qualifiedTable,
 } from './sql.js';
 
+/** The error a write cancelled by the host's signal rejects with (transient: the host retries it). */
+function cancelledError(signal: AbortSignal): TransientError {
+  return new TransientError('write cancelled by the host (timeout or shutdown); PostgreSQL connection destroyed', {
+    code: 'BIFROST_ERR_PG_WRITE_CANCELLED',
+    cause: signal.reason,
+  });
+}
+
+/** `work`, unless `signal` aborts first: then rejects at once with {@link cancelledError} (`work`'s outcome is ignored). */
+function cancellable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cancelledError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/**
+ * Destroys a pooled client's socket at once. `pg` has no per-query abort, and `pg_cancel_backend`
+ * alone is not enough: the cancel request races the statement, so the INSERT's COMMIT can still land
+ * and its CommandComplete still reach this client, which would then resolve a write the host gave up
+ * on (and is about to retry). With the socket gone nothing more is read from it, so no late ack is
+ * taken; a COMMIT the server makes anyway only means the retry's rows are skipped by
+ * `ON CONFLICT DO NOTHING`.
+ */
+function destroyConnection(client: pg.PoolClient): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
 /**
  * A TimescaleDB/PostgreSQL connection pool. Each batch is one `INSERT ... SELECT FROM unnest(...)
  * ON CONFLICT (id, time) DO NOTHING` statement (autocommit: acknowledged by COMMIT), so redelivered
@@ -28,7 +67,6 @@ import {
  */
 export class TimescaleConnector implements Connector {
   private pool?: pg.Pool;
-  private readonly label: string;
   private readonly insert: string;
   private readonly statementName: string;
   private tableReady = false;
@@ -37,7 +75,6 @@ export class TimescaleConnector implements Connector {
     private readonly config: TimescaleConfig,
     private readonly ctx: PluginContext,
   ) {
-    this.label = `timescale:${ctx.name}`;
     this.insert = insertStatement(config);
     this.statementName = `bifrost_insert_${config.value_mode}`;
   }
@@ -49,7 +86,7 @@ export class TimescaleConnector implements Connector {
     try {
       settings = poolConfig(this.config, this.ctx.tls);
     } catch (err) {
-      throw classifyPgError(err, this.label);
+      throw classifyPgError(err);
     }
     const pool = new pg.Pool(settings);
     // An idle client losing its connection must not crash the process; the next query fails and is retried.
@@ -63,7 +100,7 @@ export class TimescaleConnector implements Connector {
       }
     } catch (err) {
       await pool.end().catch(() => undefined);
-      throw classifyPgError(err, this.label);
+      throw classifyPgError(err);
     }
     this.pool = pool;
     this.ctx.logger.info(
@@ -78,23 +115,27 @@ export class TimescaleConnector implements Connector {
    * {@link PartialWriteError}; every other row is committed. The receipt counts the statement's
    * parameter bytes.
    */
-  async write(batch: readonly DataPoint[]): Promise<WriteReceipt> {
+  async write(batch: readonly DataPoint[], { signal }: WriteOptions): Promise<WriteReceipt> {
+    if (signal.aborted) throw cancelledError(signal);
     const pool = this.pool;
-    if (!pool) throw new TransientError('not connected', { connector: this.label, code: 'BIFROST_ERR_NOT_CONNECTED' });
+    if (!pool) throw new TransientError('not connected', { code: 'BIFROST_ERR_NOT_CONNECTED' });
     if (batch.length === 0) return { bytes: 0 };
     try {
-      return { bytes: await this.insertRows(pool, batch) };
+      return { bytes: await this.insertRows(pool, batch, signal) };
     } catch (err) {
+      if (signal.aborted) throw cancelledError(signal);
       // The table was dropped under us: the next connect() creates it again (when create_table is on).
       if (sqlState(err) === '42P01') this.tableReady = false;
-      if (!isDataError(err)) throw classifyPgError(err, this.label);
-      return insertRowByRow(
-        batch,
-        async (point) => {
-          await this.insertRows(pool, [point]);
-        },
-        this.label,
-      );
+      if (!isDataError(err)) throw classifyPgError(err);
+      try {
+        return await insertRowByRow(batch, async (point) => {
+          await this.insertRows(pool, [point], signal);
+        });
+      } catch (rowErr) {
+        // Cancelled half-way: hand the whole batch back (rows already committed are skipped on retry).
+        if (signal.aborted) throw cancelledError(signal);
+        throw rowErr;
+      }
     }
   }
 
@@ -115,13 +156,54 @@ export class TimescaleConnector implements Connector {
     await pool?.end().catch(() => undefined);
   }
 
-  /** Inserts `rows` in one statement; resolves after COMMIT with the bytes of its parameters. */
-  private async insertRows(pool: pg.Pool, rows: readonly DataPoint[]): Promise<number> {
+  /**
+   * Inserts `rows` in one statement on a client of its own; resolves after COMMIT with the bytes of
+   * its parameters. When `signal` aborts, rejects at once and destroys that client's connection
+   * (see {@link destroyConnection}), removing it from the pool.
+   */
+  private async insertRows(pool: pg.Pool, rows: readonly DataPoint[], signal: AbortSignal): Promise<number> {
+    if (signal.aborted) throw cancelledError(signal);
     // Serialised here (as pg would) so the bytes sent can be counted; pg passes strings through.
     const values = insertParameters(rows, this.config.value_mode).map(arrayLiteral);
     let bytes = 0;
     for (const v of values) bytes += Buffer.byteLength(v);
-    await pool.query({ name: this.statementName, text: this.insert, values });
+    const checkout = pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await cancellable(checkout, signal);
+    } catch (err) {
+      // A client handed out after the abort goes straight back to the pool, unused.
+      if (signal.aborted)
+        checkout.then(
+          (c) => c.release(),
+          () => undefined,
+        );
+      throw err;
+    }
+    let destroyed = false;
+    const onAbort = () => {
+      destroyed = true;
+      destroyConnection(client);
+    };
+    // A checked-out client whose connection ends emits 'error' (pool.query listens for it; so must
+    // we, or the process gets an uncaught exception); the query in flight fails with it too.
+    const onClientError = () => {
+      destroyed = true;
+    };
+    client.on('error', onClientError);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await cancellable(client.query({ name: this.statementName, text: this.insert, values }), signal);
+    } catch (err) {
+      // A broken connection must not go back to the pool either.
+      if (!sqlState(err)) destroyed = true;
+      throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      client.off('error', onClientError);
+      // release(true) removes the client from the pool and ends it instead of reusing it.
+      client.release(destroyed || undefined);
+    }
     return bytes;
   }
 

@@ -1,4 +1,4 @@
-import { defineConnector } from '@bifrost/core';
+import { defineConnector, type ConnectorDefinition } from '@bifrost/core';
 import { timescaleConfigSchema } from './config.js';
 import { TimescaleConnector } from './connector.js';
 
@@ -6,7 +6,8 @@ import { TimescaleConnector } from './connector.js';
  * The TimescaleDB/PostgreSQL connector plugin (`type: timescale`): batches inserted with
  * `ON CONFLICT (id, time) DO NOTHING`, so redelivered points never duplicate rows.
  */
-const timescale = defineConnector({
+// Typed through the config module, so the declaration file names no zod import of its own.
+const timescale: ConnectorDefinition<typeof timescaleConfigSchema> = defineConnector({
   type: 'timescale',
   configSchema: timescaleConfigSchema,
   capabilities: { ordering: 'none', maxBatch: 10_000 },

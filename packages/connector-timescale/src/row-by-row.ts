@@ -11,7 +11,6 @@ import { classifyPgError, isDataError } from './sqlstate.js';
 export async function insertRowByRow(
   batch: readonly DataPoint[],
   insertOne: (point: DataPoint) => Promise<void>,
-  label: string,
 ): Promise<never> {
   const accepted: string[] = [];
   const rejected: RejectedPoint[] = [];
@@ -24,11 +23,11 @@ export async function insertRowByRow(
         rejected.push({ id: point.id, reason: classifyPgError(err).message, kind: 'payload' });
         continue;
       }
-      const cause = classifyPgError(err, label);
+      const cause = classifyPgError(err);
       if (accepted.length === 0 && rejected.length === 0) throw cause;
       for (const rest of batch.slice(i)) rejected.push({ id: rest.id, reason: cause.message, kind: 'transient' });
       break;
     }
   }
-  throw new PartialWriteError(accepted, rejected, { connector: label, code: 'BIFROST_ERR_PG_PARTIAL_WRITE' });
+  throw new PartialWriteError(accepted, rejected, { code: 'BIFROST_ERR_PG_PARTIAL_WRITE' });
 }

@@ -34,13 +34,13 @@ export function isDataError(err: unknown): boolean {
  * rest of class 42 (missing table or column, wrong types) → ConfigError. Errors without a SQLSTATE
  * (network, TLS) go through core `classifyError`.
  */
-export function classifyPgError(err: unknown, connector?: string): BifrostError {
+export function classifyPgError(err: unknown): BifrostError {
   const state = sqlState(err);
-  if (!state) return classifyError(err, connector);
+  if (!state) return classifyError(err);
   const e = err as PgErrorLike;
   const detail = typeof e.detail === 'string' && e.detail ? ` (${e.detail})` : '';
   const message = `PostgreSQL ${state}: ${String(e.message)}${detail}`;
-  const opts = { code: `BIFROST_ERR_PG_${state}`, cause: err, connector };
+  const opts = { code: `BIFROST_ERR_PG_${state}`, cause: err };
   const cls = state.slice(0, 2);
   if (cls === '28' || state === '42501') return new AuthError(message, opts);
   if (cls === '53' || state.startsWith('57P')) return new CapacityError(message, undefined, opts);

@@ -25,10 +25,10 @@ describe('classifyPgError', () => {
     ['42P01', ConfigError],
     ['42703', ConfigError],
   ])('SQLSTATE %s is %o', (code, cls) => {
-    const e = classifyPgError(pgError(code), 'timescale:t');
+    const e = classifyPgError(pgError(code));
     expect(e).toBeInstanceOf(cls);
     expect(e.code).toBe(`BIFROST_ERR_PG_${code}`);
-    expect(e.message).toMatch(new RegExp(`^\\[bifrost\\] \\[timescale:t\\] PostgreSQL ${code}: boom`));
+    expect(e.message).toMatch(new RegExp(`^PostgreSQL ${code}: boom`));
   });
   it('classifies errors without SQLSTATE through core (network)', () => {
     const e = classifyPgError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));

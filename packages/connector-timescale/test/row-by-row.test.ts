@@ -16,16 +16,10 @@ const pgError = (code: string, message: string) => Object.assign(new Error(messa
 describe('insertRowByRow', () => {
   it("commits every row but the refused ones, which carry PostgreSQL's reason", async () => {
     const stored: string[] = [];
-    const err = await insertRowByRow(
-      points(6),
-      (p) => {
-        if (p.id === 'p1' || p.id === 'p4')
-          return Promise.reject(pgError('22021', 'invalid byte sequence for encoding "UTF8": 0x00'));
-        stored.push(p.id);
-        return Promise.resolve();
-      },
-      'timescale:t',
-    ).catch((e: unknown) => e);
+    const err = await insertRowByRow(points(6), async (p) => {
+      if (p.id === 'p1' || p.id === 'p4') throw pgError('22021', 'invalid byte sequence for encoding "UTF8": 0x00');
+      stored.push(p.id);
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialWriteError);
     const partial = err as PartialWriteError;
     expect(partial.accepted).toEqual(['p0', 'p2', 'p3', 'p5']);
@@ -34,19 +28,15 @@ describe('insertRowByRow', () => {
       { id: 'p1', reason: 'PostgreSQL 22021: invalid byte sequence for encoding "UTF8": 0x00', kind: 'payload' },
       { id: 'p4', reason: 'PostgreSQL 22021: invalid byte sequence for encoding "UTF8": 0x00', kind: 'payload' },
     ]);
-    expect(partial.message).toMatch(/^\[bifrost\] \[timescale:t\] 4 point\(s\) accepted, 2 rejected/);
+    // Unprefixed: the host prefixes messages once.
+    expect(partial.message).toMatch(/^4 point\(s\) accepted, 2 rejected/);
   });
 
   it('hands back the untried rows as transient when the server goes away half-way', async () => {
-    const err = (await insertRowByRow(
-      points(5),
-      (p) => {
-        if (p.id === 'p0') return Promise.reject(pgError('23514', 'check constraint'));
-        if (p.id === 'p3') return Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), {}));
-        return Promise.resolve();
-      },
-      'timescale:t',
-    ).catch((e: unknown) => e)) as PartialWriteError;
+    const err = (await insertRowByRow(points(5), async (p) => {
+      if (p.id === 'p0') throw pgError('23514', 'check constraint');
+      if (p.id === 'p3') throw Object.assign(new Error('Connection terminated unexpectedly'), {});
+    }).catch((e: unknown) => e)) as PartialWriteError;
     expect(err.accepted).toEqual(['p1', 'p2']);
     expect(err.rejected.map((r) => [r.id, r.kind])).toEqual([
       ['p0', 'payload'],
@@ -56,11 +46,9 @@ describe('insertRowByRow', () => {
   });
 
   it('throws the connection error itself when no row got through', async () => {
-    const err = await insertRowByRow(
-      points(3),
-      () => Promise.reject(pgError('08006', 'connection failure')),
-      'timescale:t',
-    ).catch((e: unknown) => e);
+    const err = await insertRowByRow(points(3), async () => {
+      throw pgError('08006', 'connection failure');
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransientError);
     expect((err as TransientError).code).toBe('BIFROST_ERR_PG_08006');
   });

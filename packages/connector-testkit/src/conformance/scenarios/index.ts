@@ -6,6 +6,7 @@ import { poisonToDeadLetter } from './poison.js';
 import { peerDownThenUp, peerKilled, peerRestart } from './resilience.js';
 import { badCredentials, expiredCert, mtls, tls, untrustedCa } from './security.js';
 import { parallelWriters, sendLarge, sendOne, sendThousand } from './send.js';
+import { writeTimeoutNoOverlap } from './timeout.js';
 
 export {
   badCredentials,
@@ -27,8 +28,10 @@ export {
   sendThousand,
   tls,
   untrustedCa,
+  writeTimeoutNoOverlap,
 };
 export { drained, ingestSteadily } from './resilience.js';
+export { watchWrites, type WriteWatch } from './timeout.js';
 
 /** Every scenario of the suite, in the order `describeConnector` runs them. */
 export const ALL_SCENARIOS: readonly Scenario[] = [
@@ -48,6 +51,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   networkBandwidth,
   networkTimeout,
   networkResetPeer,
+  writeTimeoutNoOverlap,
   peerRestart,
   peerKilled,
   peerDownThenUp,
