@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { auditQueue } from './audited-queue.js';
 import { ScriptedConnector, scriptedDefinition, type Step } from './scripted-connector.js';
 
+export { nth, take } from '../nth.js';
+
 /** Delivery settings scaled down so failure paths play out in milliseconds. */
 export const FAST = {
   batchSize: 10,
@@ -45,12 +47,6 @@ export interface Harness<K extends string = string> {
   audit: ReturnType<typeof auditQueue>['audit'];
   connectors: Record<K, ScriptedConnector>;
   logger: ReturnType<typeof recordingLogger>;
-}
-
-/** `items[i]`, failing the test with the length it found when there is no such item. */
-export function nth<T>(items: readonly T[], i: number): T {
-  if (i < 0 || i >= items.length) throw new Error(`expected an item at index ${i}, found ${items.length} items`);
-  return items[i] as T;
 }
 
 /** The queue implementations every pipeline test runs against. */
