@@ -38,8 +38,10 @@ export function renderBody(format: BodyFormat, points: readonly DataPoint[]): st
       return out;
     }
     case 'point':
-      if (points.length !== 1) throw new RangeError(`body: point renders exactly one point, got ${points.length}`);
-      return pointJson(points[0]);
+      const [only] = points;
+      if (points.length !== 1 || !only)
+        throw new RangeError(`body: point renders exactly one point, got ${points.length}`);
+      return pointJson(only);
   }
 }
 
