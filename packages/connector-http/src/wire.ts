@@ -37,11 +37,12 @@ export function renderBody(format: BodyFormat, points: readonly DataPoint[]): st
       for (const p of points) out += `${pointJson(p)}\n`;
       return out;
     }
-    case 'point':
+    case 'point': {
       const [only] = points;
       if (points.length !== 1 || !only)
         throw new RangeError(`body: point renders exactly one point, got ${points.length}`);
       return pointJson(only);
+    }
   }
 }
 

@@ -78,10 +78,10 @@ async function setup(config: Record<string, unknown> = {}, answer: Answer = () =
           ? text
               .trim()
               .split('\n')
-              .map((l) => JSON.parse(l))
-          : [JSON.parse(text)].flat()
+              .map((l) => JSON.parse(l) as unknown)
+          : [JSON.parse(text) as unknown].flat()
         : [];
-      const s: Seen = { method: req.method, headers, text, ids: parsed.map((p: DataPoint) => p.id) };
+      const s: Seen = { method: req.method, headers, text, ids: (parsed as DataPoint[]).map((p) => p.id) };
       seen.push(s);
       const a = answer(s);
       return {
@@ -180,7 +180,9 @@ describe('write', () => {
     const err = (await connector.write([good0, bad, good1], opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.accepted).toEqual(good.map((p) => p.id));
-    expect(err.rejected).toEqual([{ id: bad.id, reason: expect.stringContaining('x-line'), kind: 'payload' }]);
+    expect(err.rejected).toEqual([
+      { id: bad.id, reason: expect.stringContaining('x-line') as unknown, kind: 'payload' },
+    ]);
     expect(seen).toHaveLength(1);
   });
 
@@ -230,7 +232,7 @@ describe('response classes', () => {
   it('2xx: success', async () => {
     for (const status of [200, 201, 202, 204]) {
       const { connector } = await failing(status, {}, '');
-      await expect(connector.write(points(2), opts())).resolves.toMatchObject({ bytes: expect.any(Number) });
+      await expect(connector.write(points(2), opts())).resolves.toMatchObject({ bytes: expect.any(Number) as unknown });
     }
   });
 
@@ -312,7 +314,9 @@ describe('413: split by bytes inside the write', () => {
     const batch = [...points(10), big, ...points(10)];
     const err = (await connector.write(batch, opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
-    expect(err.rejected).toEqual([{ id: big.id, reason: expect.stringContaining('HTTP 413'), kind: 'payload' }]);
+    expect(err.rejected).toEqual([
+      { id: big.id, reason: expect.stringContaining('HTTP 413') as unknown, kind: 'payload' },
+    ]);
     expect(err.accepted.sort()).toEqual(
       batch
         .filter((p) => p !== big)
@@ -353,7 +357,9 @@ describe('partial_response', () => {
     const err = (await connector.write(batch, opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.accepted).toEqual([p0.id, p2.id]);
-    expect(err.rejected).toEqual([{ id: p1.id, reason: expect.stringContaining('unknown tag'), kind: 'payload' }]);
+    expect(err.rejected).toEqual([
+      { id: p1.id, reason: expect.stringContaining('unknown tag') as unknown, kind: 'payload' },
+    ]);
   });
 
   it('maps ids named in a 4xx answer; the others are retried', async () => {

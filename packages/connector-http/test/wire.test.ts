@@ -22,16 +22,16 @@ describe('wire format', () => {
 
   it('renders json, ndjson and point bodies', () => {
     const pts = [point('a'), point('b')];
-    expect(JSON.parse(renderBody('json', pts)).map((p: DataPoint) => p.id)).toEqual(['a', 'b']);
+    expect((JSON.parse(renderBody('json', pts)) as DataPoint[]).map((p) => p.id)).toEqual(['a', 'b']);
     const nd = renderBody('ndjson', pts);
     expect(nd.endsWith('\n')).toBe(true);
     expect(
       nd
         .trim()
         .split('\n')
-        .map((l) => JSON.parse(l).id),
+        .map((l) => (JSON.parse(l) as DataPoint).id),
     ).toEqual(['a', 'b']);
-    expect(JSON.parse(renderBody('point', pts.slice(0, 1))).id).toBe('a');
+    expect((JSON.parse(renderBody('point', pts.slice(0, 1))) as DataPoint).id).toBe('a');
     expect(() => renderBody('point', pts)).toThrow(RangeError);
   });
 
