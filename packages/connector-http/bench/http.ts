@@ -71,10 +71,13 @@ async function ours(t: 'h1' | 'h2', window: number): Promise<number> {
   return rate;
 }
 
-const median = (xs: number[]) => {
+function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+  const hi = s[s.length >> 1];
+  const lo = s[(s.length - 1) >> 1];
+  if (hi === undefined || lo === undefined) throw new Error('median of no samples');
+  return (lo + hi) / 2;
+}
 
 type Case = BenchCase & {
   transport: string;

@@ -60,7 +60,9 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Order of precedence when a write fails wholly for several reasons: the one an operator must act on first. */
-const SEVERITY: Record<string, number> = { auth: 0, config: 1, capacity: 2, transient: 3 };
+const SEVERITY: Partial<Record<BifrostError['kind'], number>> = { auth: 0, config: 1, capacity: 2, transient: 3 };
+/** The rank of a failure in {@link SEVERITY}; NaN (sorts as a tie) for a kind it does not list, as before. */
+const severity = (e: BifrostError): number => SEVERITY[e.kind] ?? Number.NaN;
 
 /** Socket options of a connection to the origin. */
 interface ProbeOptions {
@@ -257,6 +259,7 @@ export class HttpConnector implements Connector {
     const worker = async () => {
       while (next < requests.length) {
         const request = requests[next++];
+        if (!request) break;
         merge(outcome, await this.send(pool, request, signal));
       }
     };
@@ -268,8 +271,10 @@ export class HttpConnector implements Connector {
   private settle(batch: readonly DataPoint[], o: Outcome): WriteReceipt {
     if (o.rejected.length === 0 && o.failed.length === 0) return { bytes: o.bytes };
     if (o.accepted.length === 0 && o.rejected.length === 0) {
-      const worst = [...o.failed].sort((a, b) => SEVERITY[a.error.kind] - SEVERITY[b.error.kind])[0].error;
-      throw classifyError(worst);
+      // Not every list is empty (checked above), so at least one request failed.
+      const [worst] = [...o.failed].sort((a, b) => severity(a.error) - severity(b.error));
+      if (!worst) throw new Error('[bifrost] http: a write failed without a failed request');
+      throw classifyError(worst.error);
     }
     if (
       o.accepted.length === 0 &&
@@ -279,7 +284,9 @@ export class HttpConnector implements Connector {
     ) {
       const reasons = [...new Set(o.rejected.map((r) => r.reason))];
       throw new PayloadError(
-        reasons.length === 1 ? reasons[0] : `${o.rejected.length} points refused: ${reasons.slice(0, 3).join('; ')}`,
+        reasons.length === 1 && reasons[0] !== undefined
+          ? reasons[0]
+          : `${o.rejected.length} points refused: ${reasons.slice(0, 3).join('; ')}`,
         o.rejected.map((r) => r.id),
         { code: 'BIFROST_ERR_HTTP_PAYLOAD' },
       );
@@ -397,9 +404,10 @@ export class HttpConnector implements Connector {
         return out;
       }
       case 'too-large': {
-        if (req.points.length === 1) {
+        const [only] = req.points;
+        if (req.points.length === 1 && only) {
           out.rejected.push({
-            id: ids[0],
+            id: only.id,
             reason: `${verdict.reason}; a single point of ${Buffer.byteLength(text)} bytes`,
             kind: 'payload',
           });
@@ -474,7 +482,11 @@ export function splitByBytes(req: PlannedRequest): [PlannedRequest, PlannedReque
   const total = sizes.reduce((a, b) => a + b, 0);
   let cut = 0;
   let acc = 0;
-  while (cut < sizes.length - 1 && acc + sizes[cut] <= total / 2) acc += sizes[cut++];
+  for (const size of sizes) {
+    if (cut >= sizes.length - 1 || acc + size > total / 2) break;
+    acc += size;
+    cut++;
+  }
   cut = Math.min(Math.max(cut, 1), req.points.length - 1);
   return [
     { points: req.points.slice(0, cut), headers: req.headers },

@@ -37,9 +37,12 @@ export function renderBody(format: BodyFormat, points: readonly DataPoint[]): st
       for (const p of points) out += `${pointJson(p)}\n`;
       return out;
     }
-    case 'point':
-      if (points.length !== 1) throw new RangeError(`body: point renders exactly one point, got ${points.length}`);
-      return pointJson(points[0]);
+    case 'point': {
+      const [only] = points;
+      if (points.length !== 1 || !only)
+        throw new RangeError(`body: point renders exactly one point, got ${points.length}`);
+      return pointJson(only);
+    }
   }
 }
 

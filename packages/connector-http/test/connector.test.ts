@@ -14,6 +14,7 @@ import {
   type PluginContext,
 } from '@bifrost/core';
 import http, { HttpConnector, hmacSignature, httpConfigSchema, idempotencyKey, splitByBytes } from '../src/index.js';
+import { take } from './nth.js';
 
 const ORIGIN = 'http://ingest.test';
 const PATH = '/v1/points';
@@ -118,7 +119,7 @@ describe('write', () => {
     const batch = points(3);
     const receipt = await connector.write(batch, opts());
     expect(seen).toHaveLength(1);
-    const [s] = seen;
+    const [s] = take(seen, 1);
     expect(s.method).toBe('POST');
     expect(s.ids).toEqual(batch.map((p) => p.id));
     expect(s.headers['content-type']).toBe('application/json');
@@ -137,10 +138,10 @@ describe('write', () => {
     const { connector, seen } = await setup({ body: 'ndjson', method: 'PUT', username: 'u', password: 'p' });
     const batch = points(2);
     await connector.write(batch, opts());
-    expect(seen[0].method).toBe('PUT');
-    expect(seen[0].headers['content-type']).toBe('application/x-ndjson');
-    expect(seen[0].headers.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
-    expect(seen[0].ids).toEqual(batch.map((p) => p.id));
+    expect(seen[0]?.method).toBe('PUT');
+    expect(seen[0]?.headers['content-type']).toBe('application/x-ndjson');
+    expect(seen[0]?.headers.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+    expect(seen[0]?.ids).toEqual(batch.map((p) => p.id));
   });
 
   it('sends one request per point with body: point, each with its own key', async () => {
@@ -153,12 +154,12 @@ describe('write', () => {
 
   it('renders templated headers and splits a batch by their values', async () => {
     const { connector, seen } = await setup({ headers: { 'X-Device': '{device_id}', 'X-Static': 'yes' } });
-    const a = points(2, { deviceId: 'A' });
-    const b = points(1, { deviceId: 'B' });
-    await connector.write([a[0], b[0], a[1]], opts());
+    const [a0, a1] = take(points(2, { deviceId: 'A' }), 2);
+    const [b0] = take(points(1, { deviceId: 'B' }), 1);
+    await connector.write([a0, b0, a1], opts());
     expect(seen.map((s) => [s.headers['x-device'], s.ids])).toEqual([
-      ['A', [a[0].id, a[1].id]],
-      ['B', [b[0].id]],
+      ['A', [a0.id, a1.id]],
+      ['B', [b0.id]],
     ]);
     for (const s of seen) expect(s.headers['x-static']).toBe('yes');
   });
@@ -175,7 +176,8 @@ describe('write', () => {
     const { connector, seen } = await setup({ headers: { 'x-line': '{tags.line}' } });
     const good = points(2, { tags: { line: 'L1' } });
     const bad = point({ tags: { line: 'L1\nX-Evil: 1' } });
-    const err = (await connector.write([good[0], bad, good[1]], opts()).catch((e: unknown) => e)) as PartialWriteError;
+    const [good0, good1] = take(good, 2);
+    const err = (await connector.write([good0, bad, good1], opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.accepted).toEqual(good.map((p) => p.id));
     expect(err.rejected).toEqual([
@@ -193,17 +195,18 @@ describe('write', () => {
     const { connector, seen } = await setup({ gzip: true, gzip_min_bytes: 500, hmac_secret: 'k' });
     await connector.write(points(20), opts());
     await connector.write(points(1), opts()); // below the threshold: plain
-    expect(seen[0].headers['content-encoding']).toBe('gzip');
-    expect(seen[0].ids).toHaveLength(20);
-    expect(seen[0].headers['x-bifrost-signature']).toBe(hmacSignature('k', seen[0].text));
-    expect(seen[1].headers['content-encoding']).toBeUndefined();
-    expect(seen[1].headers['x-bifrost-signature']).toBe(hmacSignature('k', seen[1].text));
+    const [big, small] = take(seen, 2);
+    expect(big.headers['content-encoding']).toBe('gzip');
+    expect(big.ids).toHaveLength(20);
+    expect(big.headers['x-bifrost-signature']).toBe(hmacSignature('k', big.text));
+    expect(small.headers['content-encoding']).toBeUndefined();
+    expect(small.headers['x-bifrost-signature']).toBe(hmacSignature('k', small.text));
   });
 
   it('omits the idempotency header when it is configured empty', async () => {
     const { connector, seen } = await setup({ idempotency_header: '' });
     await connector.write(points(1), opts());
-    expect(seen[0].headers['idempotency-key']).toBeUndefined();
+    expect(seen[0]?.headers['idempotency-key']).toBeUndefined();
   });
 });
 
@@ -350,25 +353,27 @@ describe('partial_response', () => {
       body: { result: { rejected: [{ index: 1, reason: 'unknown tag' }] } },
     }));
     const batch = points(3);
+    const [p0, p1, p2] = take(batch, 3);
     const err = (await connector.write(batch, opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
-    expect(err.accepted).toEqual([batch[0].id, batch[2].id]);
+    expect(err.accepted).toEqual([p0.id, p2.id]);
     expect(err.rejected).toEqual([
-      { id: batch[1].id, reason: expect.stringContaining('unknown tag') as unknown, kind: 'payload' },
+      { id: p1.id, reason: expect.stringContaining('unknown tag') as unknown, kind: 'payload' },
     ]);
   });
 
   it('maps ids named in a 4xx answer; the others are retried', async () => {
     const batch = points(3);
+    const [p0, p1, p2] = take(batch, 3);
     const { connector } = await setup({ partial_response: 'errors' }, () => ({
       status: 400,
-      body: { errors: [batch[2].id] },
+      body: { errors: [p2.id] },
     }));
     const err = (await connector.write(batch, opts()).catch((e: unknown) => e)) as PartialWriteError;
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(err.accepted).toEqual([]);
-    expect(err.rejected.find((r) => r.id === batch[2].id)?.kind).toBe('payload');
-    expect(err.rejected.filter((r) => r.kind === 'transient').map((r) => r.id)).toEqual([batch[0].id, batch[1].id]);
+    expect(err.rejected.find((r) => r.id === p2.id)?.kind).toBe('payload');
+    expect(err.rejected.filter((r) => r.kind === 'transient').map((r) => r.id)).toEqual([p0.id, p1.id]);
   });
 
   it('a 2xx answer naming nobody is a full success', async () => {

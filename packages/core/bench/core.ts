@@ -62,8 +62,8 @@ function openBaseline(sync: string): { slice: (batch: number, ms: number) => num
     db.exec('BEGIN');
     let first = 0;
     let last = 0;
-    for (let i = 0; i < batch; i++) {
-      last = Number(insert.run(items[i].connector, items[i].priority, JSON.stringify(items[i].point)).lastInsertRowid);
+    for (const [i, item] of items.entries()) {
+      last = Number(insert.run(item.connector, item.priority, JSON.stringify(item.point)).lastInsertRowid);
       if (i === 0) first = last;
     }
     db.exec('COMMIT');
@@ -85,7 +85,11 @@ function openBaseline(sync: string): { slice: (batch: number, ms: number) => num
   };
 }
 
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+function median(a: readonly number[]): number {
+  const m = [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  if (m === undefined) throw new Error('median of no samples');
+  return m;
+}
 
 /**
  * Runs the queue and the baseline in alternating slices (the machine is shared and noisy, so both
@@ -210,10 +214,12 @@ function naiveBacklog(): { fill: number; drain: number } {
   let drained = 0;
   for (;;) {
     const rows = select.all('cloud') as Array<{ id: number; payload: string }>;
-    if (!rows.length) break;
+    const first = rows[0];
+    const last = rows.at(-1);
+    if (!first || !last) break;
     for (const r of rows) JSON.parse(r.payload);
     db.exec('BEGIN');
-    remove.run(rows[0].id, rows[rows.length - 1].id);
+    remove.run(first.id, last.id);
     db.exec('COMMIT');
     drained += rows.length;
   }

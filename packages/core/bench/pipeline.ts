@@ -130,7 +130,11 @@ async function pipelineThroughput(
   return rate;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function median(xs: readonly number[]): number {
+  const m = [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  if (m === undefined) throw new Error('median of no samples');
+  return m;
+}
 
 /** Single-point ingest-to-ack latency through the pipeline (flushIntervalMs 0), median ms. */
 async function pipelineLatency(kind: string): Promise<number> {
@@ -168,6 +172,7 @@ async function rawLatency(kind: string): Promise<number> {
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
     const t0 = performance.now();
     const [point] = benchPoints(1);
+    if (!point) throw new Error('no bench point');
     await q.enqueue([{ connector: 'cloud', point, priority: 0 }]);
     const lease = await q.lease('cloud', 1);
     if (!lease) throw new Error('nothing leased');

@@ -11,7 +11,7 @@ describe('parsePoints', () => {
       quality: 'GOOD',
       timestamp: 1000,
     });
-    expect(p.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(p?.id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('assigns ids that sort in creation order', () => {

@@ -78,9 +78,9 @@ describe.each(QUEUE_KINDS)('pipeline under random failures (%s queue)', (kind) =
       const dead = await h.queue.listDeadLetters({ connector: 'a' });
       expect(dead.map((d) => d.point.id).sort()).toEqual([...poison].sort());
       expect(dead.every((d) => /unparseable value/.test(d.reason))).toBe(true);
-      const snap = h.pipeline.metricsSnapshot().connectors[0];
-      expect(snap.sent).toBe(good.length);
-      expect(snap.deadLettered).toBe(poison.length);
+      const [snap] = h.pipeline.metricsSnapshot().connectors;
+      expect(snap?.sent).toBe(good.length);
+      expect(snap?.deadLettered).toBe(poison.length);
     },
   );
 });

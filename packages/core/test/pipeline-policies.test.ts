@@ -3,6 +3,7 @@ import { AuthError, PartialWriteError, PayloadError, TransientError } from '../s
 import { ConnectorBreaker, DEFAULT_DELIVERY_OPTIONS, RetrySchedule, resolveDeliveryOptions } from '../src/host.js';
 import { planPoison } from '../src/pipeline/settle-plan.js';
 import { withTimeout } from '../src/pipeline/timeout.js';
+import { take } from './nth.js';
 import { makePoints } from './pipeline-fixtures/scripted-connector.js';
 
 const caps = { ordering: 'none' as const, maxBatch: 500 };
@@ -106,7 +107,10 @@ describe('resolveDeliveryOptions', () => {
 
 describe('planPoison', () => {
   const points = makePoints(4);
-  const [a, b, c, d] = points.map((p) => p.id);
+  const [a, b, c, d] = take(
+    points.map((p) => p.id),
+    4,
+  );
 
   it('dead-letters only the named points of a PayloadError and releases the rest', () => {
     const plan = planPoison(points, new PayloadError('too big', [b, 'not-in-batch']));

@@ -18,6 +18,7 @@ import {
   closeQueues,
   delay,
   harness,
+  nth,
   openQueue,
   useQueue,
   waitFor,
@@ -45,7 +46,7 @@ function thrownBy(fn: () => unknown): unknown {
   throw new Error('expected a throw');
 }
 
-function started(h: Harness): Harness {
+function started<K extends string>(h: Harness<K>): Harness<K> {
   h.pipeline.start();
   running.push(h.pipeline);
   return h;
@@ -69,7 +70,7 @@ function expectExactlyDelivered(h: Harness, ids: string[], connector = 'a'): voi
   expect(h.audit.violations).toEqual([]);
   expect(new Set(h.audit.acked)).toEqual(new Set(ids));
   expect(h.audit.acked).toHaveLength(ids.length);
-  for (const id of h.audit.acked) expect(c.ackedIds().has(id)).toBe(true);
+  for (const id of h.audit.acked) expect(c?.ackedIds().has(id)).toBe(true);
   expect(h.queue.stats(connector).points).toBe(0);
 }
 
@@ -104,12 +105,12 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       await h.pipeline.ingest(makePoints(10));
       await waitFor(() => h.audit.acked.length === 10);
       // Well before the flush interval (the margin absorbs a loaded machine): it did not wait.
-      expect(h.connectors.a.writeTimes[0] - t0).toBeLessThan(flushIntervalMs / 2);
+      expect(nth(h.connectors.a.writeTimes, 0) - t0).toBeLessThan(flushIntervalMs / 2);
 
       const t1 = Date.now();
       await h.pipeline.ingest(makePoints(3));
       await waitFor(() => h.audit.acked.length === 13);
-      expect(h.connectors.a.writeTimes[1] - t1).toBeGreaterThanOrEqual(flushIntervalMs - 20);
+      expect(nth(h.connectors.a.writeTimes, 1) - t1).toBeGreaterThanOrEqual(flushIntervalMs - 20);
       expect(h.connectors.a.received.map((b) => b.length)).toEqual([10, 3]);
     });
   });
@@ -137,10 +138,10 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(3);
       expect(await counter(h, 'bifrost_cloud_data_points_failed_total')).toBe(30);
       expect(await counter(h, 'bifrost_cloud_batch_operations_total', { result: 'failure' })).toBe(3);
-      const health = h.pipeline.health()[0];
+      const [health] = h.pipeline.health();
       expect(health).toMatchObject({ status: 'healthy', connected: true, errorCount: 3, consecutiveFailures: 0 });
-      expect(health.successRate).toBeCloseTo(0.25);
-      expect(health.lastError?.code).toBe('BIFROST_ERR_TRANSIENT');
+      expect(health?.successRate).toBeCloseTo(0.25);
+      expect(health?.lastError?.code).toBe('BIFROST_ERR_TRANSIENT');
     });
 
     it('jitters the first retry too (full jitter: a uniform draw below initialDelayMs)', async () => {
@@ -156,7 +157,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         );
         await h.pipeline.ingest(makePoints(3));
         await waitFor(() => h.audit.acked.length === 3);
-        const gap = h.connectors.a.writeTimes[1] - h.connectors.a.writeTimes[0];
+        const gap = nth(h.connectors.a.writeTimes, 1) - nth(h.connectors.a.writeTimes, 0);
         expect(gap).toBeGreaterThanOrEqual(195); // 0.05 * 4000
         expect(gap).toBeLessThan(2_000); // far from the un-jittered 4000, with room for a loaded machine
       } finally {
@@ -173,7 +174,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(c.connects).toBe(1);
       const gaps = h.logger.records.filter((r) => r.code === 'BIFROST_ERR_CAPACITY');
       expect(gaps).toHaveLength(1);
-      expect(c.writeTimes[1] - c.writeTimes[0]).toBeGreaterThanOrEqual(245);
+      expect(nth(c.writeTimes, 1) - nth(c.writeTimes, 0)).toBeGreaterThanOrEqual(245);
     });
 
     it('opens the breaker at once on an auth error, keeps the data queued, and recovers through a half-open trial', async () => {
@@ -187,11 +188,11 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       );
       const points = makePoints(8);
       await h.pipeline.ingest(points);
-      await waitFor(() => h.pipeline.health()[0].breaker === 'open');
-      const health = h.pipeline.health()[0];
-      expect(health.status).toBe('unhealthy');
-      expect(health.reason).toMatch(/auth error/);
-      expect(health.reason).toMatch(/not authorized/);
+      await waitFor(() => h.pipeline.health()[0]?.breaker === 'open');
+      const [health] = h.pipeline.health();
+      expect(health?.status).toBe('unhealthy');
+      expect(health?.reason).toMatch(/auth error/);
+      expect(health?.reason).toMatch(/not authorized/);
       expect(h.queue.stats('a').points).toBe(8);
       expect(h.audit.acked).toEqual([]);
       expect(await counter(h, 'bifrost_cloud_breaker_state')).toBe(2);
@@ -203,11 +204,13 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       const transitions = h.logger.records.filter((r) => r.breaker);
       expect(transitions.map((r) => r.breaker)).toEqual(['open', 'half-open', 'closed']);
       // No blind retry: nothing was written while open, and the trial came no earlier than resetMs.
-      const [openedAt, trialAt] = transitions.map((r) => r.time as number);
+      const times = transitions.map((r) => r.time as number);
+      const openedAt = nth(times, 0);
+      const trialAt = nth(times, 1);
       expect(h.connectors.a.writeTimes.filter((t) => t > openedAt && t < trialAt)).toEqual([]);
       expect(trialAt - openedAt).toBeGreaterThanOrEqual(295);
       expect(h.connectors.a.received).toHaveLength(2);
-      expect(h.pipeline.health()[0].breaker).toBe('closed');
+      expect(h.pipeline.health()[0]?.breaker).toBe('closed');
       expect(await counter(h, 'bifrost_cloud_breaker_state')).toBe(0);
       expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(1); // the trial re-sent the batch
     });
@@ -224,8 +227,8 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.pipeline.resetBreaker('a')).toBe(false);
       const points = makePoints(8);
       await h.pipeline.ingest(points);
-      await waitFor(() => h.pipeline.health()[0].breaker === 'open');
-      const trialAt = h.pipeline.metricsSnapshot().connectors[0].breakerTrialAt!;
+      await waitFor(() => h.pipeline.health()[0]?.breaker === 'open');
+      const trialAt = nth(h.pipeline.metricsSnapshot().connectors, 0).breakerTrialAt!;
       expect(trialAt).toBeGreaterThan(Date.now() + 50_000);
 
       expect(h.pipeline.resetBreaker('a')).toBe(true);
@@ -235,7 +238,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         points.map((p) => p.id),
       );
       expect(h.pipeline.metricsSnapshot().connectors[0]).toMatchObject({ breaker: 'closed' });
-      expect(h.pipeline.metricsSnapshot().connectors[0].breakerTrialAt).toBeUndefined();
+      expect(h.pipeline.metricsSnapshot().connectors[0]?.breakerTrialAt).toBeUndefined();
       // The operator's reset reads as open -> closed: no half-open trial, no isolated state.
       expect(h.logger.records.filter((r) => r.breaker).map((r) => r.breaker)).toEqual(['open', 'closed']);
       expect(() => h.pipeline.resetBreaker('nope')).toThrow(/unknown connector "nope"/);
@@ -263,14 +266,15 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.connectors.a.received).toHaveLength(5);
       // Each trial is a write, admitted no earlier than resetMs after the breaker opened.
       const at = transitions.map((r) => r.time as number);
+      const [open1, trial1, open2, trial2] = [nth(at, 0), nth(at, 1), nth(at, 2), nth(at, 3)];
       const writes = h.connectors.a.writeTimes;
-      expect(at[1] - at[0]).toBeGreaterThanOrEqual(95);
-      expect(at[3] - at[2]).toBeGreaterThanOrEqual(95);
-      expect(writes.filter((t) => (t > at[0] && t < at[1]) || (t > at[2] && t < at[3]))).toEqual([]);
+      expect(trial1 - open1).toBeGreaterThanOrEqual(95);
+      expect(trial2 - open2).toBeGreaterThanOrEqual(95);
+      expect(writes.filter((t) => (t > open1 && t < trial1) || (t > open2 && t < trial2))).toEqual([]);
     });
 
     it('hands a batch back to the queue after retrying it for maxElapsedMs, so newer urgent points can go first', async () => {
-      const urgent = { ...makePoints(1)[0], priority: 9 };
+      const urgent = { ...nth(makePoints(1), 0), priority: 9 };
       let urgentDone = false;
       // The link "recovers" only for the batch carrying the urgent point (and for everything after it).
       const untilUrgent: Step = (batch) => {
@@ -296,13 +300,13 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         [...points, urgent].map((p) => p.id),
       );
       const firstOk = h.connectors.a.received.find((b) => b.some((p) => p.id === urgent.id))!;
-      expect(firstOk[0].id).toBe(urgent.id); // leased first: its lane outranks the released batch
+      expect(firstOk[0]?.id).toBe(urgent.id); // leased first: its lane outranks the released batch
       expect(h.audit.acked[0]).toBe(urgent.id);
     });
 
     it('dead-letters a poison point with its reason and delivers the rest', async () => {
       const points = makePoints(5);
-      const poison = points[2].id;
+      const poison = nth(points, 2).id;
       const h = started(await harness({ a: { write: [fail(new PayloadError('value is not a number', [poison]))] } }));
       await h.pipeline.ingest(points);
       await waitFor(() => h.audit.acked.length === 4 && h.audit.deadLettered.length === 1);
@@ -314,7 +318,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
           reason: expect.stringContaining('value is not a number') as unknown,
         },
       ]);
-      expect(h.audit.deadLettered[0].reason).toContain('[bifrost] [scripted:a]');
+      expect(h.audit.deadLettered[0]?.reason).toContain('[bifrost] [scripted:a]');
       const dead = await h.queue.listDeadLetters({ connector: 'a' });
       expect(dead.map((d) => d.point.id)).toEqual([poison]);
       expect(new Set(h.audit.acked)).toEqual(new Set(points.filter((p) => p.id !== poison).map((p) => p.id)));
@@ -324,7 +328,8 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
 
     it('on a partial write acks the accepted, dead-letters the rejected and retries transient rejections', async () => {
       const points = makePoints(4);
-      const [a, b, c, d] = points.map((p) => p.id);
+      const ids = points.map((p) => p.id);
+      const [a, b, c, d] = [nth(ids, 0), nth(ids, 1), nth(ids, 2), nth(ids, 3)];
       const h = started(
         await harness({
           a: {
@@ -347,7 +352,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.queue.stats('a').points).toBe(0);
       expect(h.audit.acked).toEqual([a, b, d]);
       expect(h.audit.deadLettered).toEqual([{ id: c, code: 'BIFROST_ERR_PAYLOAD', reason: 'field too long' }]);
-      expect(h.connectors.a.received[1].map((p) => p.id)).toEqual([d]);
+      expect(h.connectors.a.received[1]?.map((p) => p.id)).toEqual([d]);
       expect(await counter(h, 'bifrost_cloud_batch_operations_total', { result: 'partial' })).toBe(1);
       expect(await counter(h, 'bifrost_cloud_data_points_sent_total')).toBe(3);
       expect(await counter(h, 'bifrost_cloud_retries_total')).toBe(1); // d sent again
@@ -367,7 +372,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         points.map((p) => p.id),
       ); // ... but acked in the queue once
       expect(h.audit.releases).toBe(1);
-      expect(h.pipeline.health()[0].lastError?.code).toBe('BIFROST_ERR_WRITE_TIMEOUT');
+      expect(h.pipeline.health()[0]?.lastError?.code).toBe('BIFROST_ERR_WRITE_TIMEOUT');
       expect(h.connectors.a.connects).toBe(2);
     });
 
@@ -399,7 +404,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         }),
       );
       await h.pipeline.ingest(makePoints(3));
-      await waitFor(() => h.pipeline.health()[0].breaker === 'open');
+      await waitFor(() => h.pipeline.health()[0]?.breaker === 'open');
       expect(h.pipeline.health()[0]).toMatchObject({ status: 'unhealthy', connected: false });
       expect(h.connectors.a.received).toHaveLength(0);
       await waitFor(() => h.audit.acked.length === 3);
@@ -534,7 +539,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         'a partial write (transient rejections released)',
         (batch: readonly { id: string }[]) =>
           new PartialWriteError(
-            [batch[0].id],
+            batch.slice(0, 1).map((p) => p.id),
             batch.slice(1).map((p) => ({ id: p.id, reason: 'busy', kind: 'transient' as const })),
           ),
       ],
@@ -563,12 +568,14 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         expect(h.queue.stats('a').points).toBe(0);
         expect(h.audit.violations).toEqual([]);
         expect(h.connectors.a.maxConcurrent).toBe(1);
-        const prefetched = h.audit.leases[1];
+        const prefetched = nth(h.audit.leases, 1);
         expect(prefetched.points.map((p) => p.id)).toEqual(points.slice(5, 10).map((p) => p.id));
         // Given back unwritten: its points keep attempt 0; the failed batch's released points come first again.
-        const next = h.audit.leases[2];
+        const next = nth(h.audit.leases, 2);
         expect(next.attempts).toBe(1);
-        expect(next.points[next.points.length - 1].id).not.toBe(prefetched.points[prefetched.points.length - 1].id);
+        expect(nth(next.points, next.points.length - 1).id).not.toBe(
+          nth(prefetched.points, prefetched.points.length - 1).id,
+        );
         const firstSent = new Map<string, number>();
         h.connectors.a.received.flat().forEach((p, i) => {
           if (!firstSent.has(p.id)) firstSent.set(p.id, i);
@@ -671,7 +678,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       };
       const h = started(await harness({ a: {}, b: {} }, { router }));
       const points = makePoints(6);
-      const other = { ...makePoints(1)[0], tagName: 'pressure' };
+      const other = { ...nth(makePoints(1), 0), tagName: 'pressure' };
       const res = await h.pipeline.ingest([...points, other]);
       expect(res).toMatchObject({ queued: 12, unrouted: 1 });
       await h.pipeline.ingest([other], { connector: 'b' });
@@ -684,7 +691,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       });
       const snap = h.pipeline.metricsSnapshot();
       expect(snap.unrouted).toBe(1);
-      expect(snap.devices['dev-0'].ingested).toBe(4); // two routed, `other` unrouted, then `other` sent explicitly
+      expect(snap.devices['dev-0']?.ingested).toBe(4); // two routed, `other` unrouted, then `other` sent explicitly
       expect(Object.values(snap.devices).reduce((s, d) => s + d.ingested, 0)).toBe(8);
       expect(snap.connectors.find((c) => c.name === 'b')).toMatchObject({
         ingested: 7,
@@ -745,7 +752,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       h.connectors.a.probe = () => Promise.resolve({ ok: false, detail: 'ping timeout' });
       await waitFor(() => h.connectors.a.connects >= 2);
       h.connectors.a.probe = () => Promise.resolve({ ok: true });
-      await waitFor(() => h.pipeline.health()[0].status === 'healthy');
+      await waitFor(() => h.pipeline.health()[0]?.status === 'healthy');
     });
 
     it('counts payload bytes when the connector resolves its write with a receipt', async () => {
@@ -755,8 +762,8 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       await h.pipeline.ingest(makePoints(25));
       await waitFor(() => h.audit.acked.length === 25);
       expect(await counter(h, 'bifrost_cloud_bytes_sent_total')).toBe(2_500);
-      expect(h.pipeline.health()[0].bytesSent).toBe(2_500);
-      expect(h.pipeline.metricsSnapshot().connectors[0].bytesSent).toBe(2_500);
+      expect(h.pipeline.health()[0]?.bytesSent).toBe(2_500);
+      expect(h.pipeline.metricsSnapshot().connectors[0]?.bytesSent).toBe(2_500);
     });
 
     it('moves expired points to the dead-letter table on a timer and counts them', async () => {
@@ -771,7 +778,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(
         await counter(h, 'bifrost_cloud_dead_letter_total', { connector: 'a', code: 'BIFROST_ERR_TTL_EXPIRED' }),
       ).toBe(3);
-      expect(h.pipeline.metricsSnapshot().connectors[0].deadLettered).toBe(3);
+      expect(h.pipeline.metricsSnapshot().connectors[0]?.deadLettered).toBe(3);
     });
 
     it('exposes Prometheus text on a dedicated registry with connector and type labels', async () => {
@@ -791,7 +798,7 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         'bifrost_cloud_oldest_queued_age_seconds{connector="a",type="scripted"} 0',
       ])
         expect(text).toContain(name);
-      const snap = h.pipeline.metricsSnapshot().connectors[0];
+      const snap = nth(h.pipeline.metricsSnapshot().connectors, 0);
       expect(snap).toMatchObject({
         sent: 4,
         failed: 4,

@@ -6,6 +6,7 @@ import { describe, expect, it, afterEach } from 'vitest';
 import { createMemoryQueue } from '../src/queue/memory-queue.js';
 import { openSqliteQueue, type QueueLogger } from '../src/queue/sqlite-queue.js';
 import { QueueStorageError, type DurableQueue, type SyncMode } from '../src/queue/types.js';
+import { nth } from './nth.js';
 import { describeQueueBehaviour, items } from './queue.suite.js';
 
 describeQueueBehaviour('memory', () => ({
@@ -58,8 +59,8 @@ describe('sqlite queue file', () => {
       const aside = readdirSync(dir).filter((f) => f.startsWith('queue.db.corrupt-'));
       expect(aside).toHaveLength(1);
       expect(logger.lines).toHaveLength(1);
-      expect(logger.lines[0].msg).toMatch(/damaged; moved it aside/);
-      expect(logger.lines[0].obj).toMatchObject({ file, movedTo: join(dir, aside[0]) });
+      expect(logger.lines[0]?.msg).toMatch(/damaged; moved it aside/);
+      expect(logger.lines[0]?.obj).toMatchObject({ file, movedTo: join(dir, nth(aside, 0)) });
       await q.enqueue(items('a', 3));
       expect(q.stats('a').points).toBe(3);
       expect(q.health().ok).toBe(true);

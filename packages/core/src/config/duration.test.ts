@@ -55,11 +55,11 @@ describe('durationSchema', () => {
     const res = schema.safeParse({ timeout: '5 minutes' });
     expect(res.success).toBe(false);
     if (!res.success) {
-      expect(res.error.issues[0].path).toEqual(['timeout']);
-      expect(res.error.issues[0].message).toMatch(/invalid duration "5 minutes".*500ms, 5s, 2m or 1h/);
+      expect(res.error.issues[0]?.path).toEqual(['timeout']);
+      expect(res.error.issues[0]?.message).toMatch(/invalid duration "5 minutes".*500ms, 5s, 2m or 1h/);
     }
     const wrongType = schema.safeParse({ timeout: true });
     expect(wrongType.success).toBe(false);
-    if (!wrongType.success) expect(wrongType.error.issues[0].message).toMatch(/must be a duration/);
+    if (!wrongType.success) expect(wrongType.error.issues[0]?.message).toMatch(/must be a duration/);
   });
 });

@@ -37,8 +37,9 @@ export class ChangeSet {
         connector,
         (d = { points: new Array<number>(PRIORITIES).fill(0), bytes: new Array<number>(PRIORITIES).fill(0) }),
       );
-    d.points[priority] += points;
-    d.bytes[priority] += bytes;
+    // Both arrays hold PRIORITIES entries and priority is a validated 0..PRIORITIES-1.
+    d.points[priority]! += points;
+    d.bytes[priority]! += bytes;
   }
 
   /** Marks a point of a chunk for removal (drop, expiry). */
@@ -46,7 +47,8 @@ export class ChangeSet {
     let set = this.gone.get(chunk);
     if (!set) this.gone.set(chunk, (set = new Set()));
     set.add(i);
-    this.addDelta(chunk.connector, chunk.priority, -1, -chunk.sizes[i]);
+    // i is a point index of the chunk, and sizes has one entry per point.
+    this.addDelta(chunk.connector, chunk.priority, -1, -chunk.sizes[i]!);
   }
 
   isRemoved(chunk: LiveChunk, i: number): boolean {

@@ -37,8 +37,8 @@ export function encodeChunk(points: readonly DataPoint[]): EncodedChunk {
   const cols = gatherColumns(points, keys);
   const specs = new Array<TypedHeader['c'][number]>(cols.length);
   const floatCols: unknown[][] = [];
-  for (let j = 0; j < cols.length; j++) {
-    const col = cols[j];
+  let j = 0;
+  for (const col of cols) {
     if (allNumbers(col)) {
       specs[j] = [FLOATS];
       floatCols.push(col);
@@ -47,6 +47,7 @@ export function encodeChunk(points: readonly DataPoint[]): EncodedChunk {
       const indexes = new Array<number>(n);
       specs[j] = asDictionary(col, distinct, indexes) ? [DICTIONARY, distinct, indexes] : [VALUES, col];
     }
+    j++;
   }
   const header = JSON.stringify({ n, k: keys, c: specs } satisfies TypedHeader);
   const floatBytes = 8 * n * floatCols.length;
@@ -69,6 +70,7 @@ export function decodeChunk(payload: Uint8Array): DataPoint[] {
   let at = 4;
   for (let j = 0; j < k.length; j++) {
     const spec = c[j];
+    if (!spec) throw new Error(`queue chunk header has ${c.length} column specs for ${k.length} fields`);
     if (spec[0] === FLOATS) {
       const col = new Array<number>(n);
       for (let i = 0; i < n; i++, at += 8) col[i] = bytes.readDoubleLE(at);
@@ -76,7 +78,8 @@ export function decodeChunk(payload: Uint8Array): DataPoint[] {
     } else if (spec[0] === DICTIONARY) {
       const [, distinct, indexes] = spec;
       const col = new Array<string>(n);
-      for (let i = 0; i < n; i++) col[i] = distinct[indexes[i]];
+      // The encoder wrote one index per point, each an index into distinct.
+      for (let i = 0; i < n; i++) col[i] = distinct[indexes[i]!]!;
       cols[j] = col;
     } else {
       cols[j] = spec[1];
@@ -103,7 +106,8 @@ function gatherColumns(points: readonly DataPoint[], keys: string[]): unknown[][
         index.set(k, c);
         cols.push(new Array(n).fill(null));
       }
-      cols[c][i] = v;
+      // c is either a column found in index or the one just pushed.
+      cols[c]![i] = v;
       next = c + 1;
     }
   }
@@ -153,9 +157,10 @@ function buildPoints(n: number, keys: readonly string[], cols: readonly unknown[
   const out = new Array<DataPoint>(n);
   for (let i = 0; i < n; i++) {
     const o: Record<string, unknown> = {};
+    // cols has one column per key, each with n entries.
     for (let j = 0; j < keys.length; j++) {
-      const v = cols[j][i];
-      if (v !== null) o[keys[j]] = v;
+      const v = cols[j]![i];
+      if (v !== null) o[keys[j]!] = v;
     }
     out[i] = o as unknown as DataPoint;
   }

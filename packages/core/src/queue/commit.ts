@@ -51,10 +51,11 @@ export function apply(cs: ChangeSet, lanes: Lanes, cache: ChunkCache): void {
   cache.unsaved.clear();
   for (const [chunk, set] of cs.gone) {
     const lane = lanes.get(chunk.connector);
+    // lane.leased holds PRIORITIES entries and chunk.priority is one of them.
     for (const i of set) {
       if (chunk.state[i] === LEASED) {
         chunk.leased--;
-        lane.leased[chunk.priority]--;
+        lane.leased[chunk.priority]!--;
       } else chunk.available--;
       chunk.markGone(i);
     }
@@ -64,15 +65,19 @@ export function apply(cs: ChangeSet, lanes: Lanes, cache: ChunkCache): void {
   // it next), or behind a backlog while the memory cache has room.
   for (let k = 0; k < cs.inserts.length; k++) {
     const c = cs.inserts[k];
+    const seq = cs.insertedSeqs[k];
+    if (!c || seq === undefined) throw new Error(`[bifrost] commit: new chunk ${k} has no stored seq`);
     const lane = lanes.get(c.connector);
-    const idle = lane.points[c.priority] - lane.leased[c.priority] <= 0;
-    cache.keepNew(c, cs.insertedSeqs[k], idle, idle ? 0 : sum(c.sizes));
+    // lane.points and lane.leased hold PRIORITIES entries and c.priority is one of them.
+    const idle = lane.points[c.priority]! - lane.leased[c.priority]! <= 0;
+    cache.keepNew(c, seq, idle, idle ? 0 : sum(c.sizes));
   }
   for (const [connector, d] of cs.laneDelta) {
     const lane = lanes.get(connector);
+    // All four arrays hold PRIORITIES entries.
     for (let p = 0; p < PRIORITIES; p++) {
-      lane.points[p] += d.points[p];
-      lane.bytes[p] += d.bytes[p];
+      lane.points[p]! += d.points[p]!;
+      lane.bytes[p]! += d.bytes[p]!;
     }
     // New chunks are younger than the oldest one, unless the lane was empty.
     if (lane.oldest === undefined) lane.oldestStale = true;

@@ -127,22 +127,25 @@ function makeRoom(
           cs.remove(chunk, i);
           freed++;
           excessPoints--;
-          excessBytes -= chunk.sizes[i];
+          // i is a point index of the chunk, and sizes has one entry per point.
+          excessBytes -= chunk.sizes[i]!;
           return excessPoints > 0 || excessBytes > 0;
         },
       );
     }
     let start = 0;
+    // start < incoming.length was just checked.
     while (start < incoming.length && (excessPoints > 0 || excessBytes > 0)) {
       excessPoints--;
-      excessBytes -= incoming[start++].size;
+      excessBytes -= incoming[start++]!.size;
     }
     return { kept: incoming.slice(start), dropped: freed + start };
   }
   let end = incoming.length;
+  // end > 0 was just checked, so end - 1 is an index of incoming.
   while (end > 0 && (excessPoints > 0 || excessBytes > 0)) {
     excessPoints--;
-    excessBytes -= incoming[--end].size;
+    excessBytes -= incoming[--end]!.size;
   }
   return { kept: incoming.slice(0, end), dropped: incoming.length - end };
 }

@@ -22,7 +22,9 @@ export function collectExpired(lanes: Lanes, cache: ChunkCache, cs: ChangeSet, n
     const ttl = lane.settings.ttlMs;
     if (!ttl) continue;
     for (let p = 0; p < PRIORITIES; p++) {
-      if (lane.points[p] - lane.leased[p] <= 0) continue;
+      // lane.points and lane.leased hold PRIORITIES entries; i below is a point index of the chunk,
+      // and points and attempts have one entry per point.
+      if (lane.points[p]! - lane.leased[p]! <= 0) continue;
       cache.forEachOldest(
         connector,
         p,
@@ -34,10 +36,10 @@ export function collectExpired(lanes: Lanes, cache: ChunkCache, cs: ChangeSet, n
           cs.deadLetters.push({
             connector,
             priority: p,
-            point: chunk.points[i],
+            point: chunk.points[i]!,
             code: TTL_EXPIRED_CODE,
             reason: `not delivered within ttl ${ttl} ms`,
-            attempts: chunk.attempts[i],
+            attempts: chunk.attempts[i]!,
             time: now,
           });
           return true;
@@ -60,18 +62,20 @@ export function replayInto(rows: readonly StoredDeadLetter[], cs: ChangeSet, now
     else groups.set(key, [r]);
   }
   for (const g of groups.values()) {
+    const [first] = g;
+    if (!first) continue;
     const points = g.map((r) => r.point);
     const { payload, sizes } = encodeChunk(points);
     cs.inserts.push({
-      connector: g[0].connector,
-      priority: g[0].priority,
+      connector: first.connector,
+      priority: first.priority,
       enqueuedAt: now,
       points,
       payload,
       sizes,
       attempts: g.map((r) => r.attempts),
     });
-    cs.addDelta(g[0].connector, g[0].priority, g.length, sum(sizes));
+    cs.addDelta(first.connector, first.priority, g.length, sum(sizes));
   }
   cs.removedDeadLetters = rows.map((r) => r.seq);
 }

@@ -75,8 +75,9 @@ export class Lanes {
   totals(): LaneTotal[] {
     const out: LaneTotal[] = [];
     for (const [connector, lane] of this.byConnector) {
-      for (let p = 0; p < PRIORITIES; p++)
-        if (lane.points[p]) out.push({ connector, priority: p, points: lane.points[p], bytes: lane.bytes[p] });
+      lane.points.forEach((points, p) => {
+        if (points) out.push({ connector, priority: p, points, bytes: lane.bytes[p] ?? 0 });
+      });
     }
     return out;
   }

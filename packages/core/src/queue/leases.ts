@@ -32,8 +32,9 @@ export class LeaseBook {
     const descending = lane.settings.order === 'newest_first';
     const parts: LeaseRecord['parts'] = [];
     let taken = 0;
+    // lane.points and lane.leased hold PRIORITIES entries.
     for (let p = PRIORITIES - 1; p >= 0 && taken < max; p--) {
-      const want = Math.min(max - taken, lane.points[p] - lane.leased[p]);
+      const want = Math.min(max - taken, lane.points[p]! - lane.leased[p]!);
       if (want <= 0) continue;
       const start = parts.length;
       const fromCursor = !descending && lane.scanAfter[p] !== undefined;
@@ -53,15 +54,18 @@ export class LeaseBook {
     }
     const points: DataPoint[] = [];
     let attempts = 0;
+    // idx holds point indexes of the chunk (points and attempts have one entry per point), and
+    // lane.leased has an entry for every priority.
     for (const { chunk, idx } of parts) {
       for (const i of idx) {
         chunk.state[i] = LEASED;
-        points.push(chunk.points[i]);
-        if (chunk.attempts[i] > attempts) attempts = chunk.attempts[i];
+        points.push(chunk.points[i]!);
+        const a = chunk.attempts[i]!;
+        if (a > attempts) attempts = a;
       }
       chunk.available -= idx.length;
       chunk.leased += idx.length;
-      lane.leased[chunk.priority] += idx.length;
+      lane.leased[chunk.priority]! += idx.length;
     }
     // Only now that they are marked: evicting during the scan could drop a chunk this lease takes.
     this.cache.trim();
@@ -85,16 +89,18 @@ export class LeaseBook {
     for (const { chunk, idx } of record.parts) {
       const lane = this.lanes.get(chunk.connector);
       const p = chunk.priority;
+      // idx holds point indexes of the chunk (points, sizes and attempts have one entry per point),
+      // and the lane's arrays have an entry for every priority.
       for (const i of idx) {
         if (chunk.state[i] !== LEASED) continue;
-        const point = chunk.points[i];
+        const point = chunk.points[i]!;
         const d = dead?.get(point.id);
         chunk.leased--;
-        lane.leased[p]--;
+        lane.leased[p]!--;
         if (d || !acked || acked.has(point.id)) {
           chunk.markGone(i);
-          lane.points[p]--;
-          lane.bytes[p] -= chunk.sizes[i];
+          lane.points[p]!--;
+          lane.bytes[p]! -= chunk.sizes[i]!;
           if (d) {
             deadLetters.push({
               connector: record.connector,
@@ -102,7 +108,7 @@ export class LeaseBook {
               point,
               code: d.code,
               reason: d.reason,
-              attempts: chunk.attempts[i] + 1,
+              attempts: chunk.attempts[i]! + 1,
               time: now,
             });
             lane.deadLetters++;
@@ -111,7 +117,7 @@ export class LeaseBook {
           chunk.state[i] = AVAILABLE;
           chunk.available++;
           if (outcome.attempted !== false) {
-            chunk.attempts[i]++;
+            chunk.attempts[i]!++;
             chunk.hasAttempts = true;
           }
           const cursor = lane.scanAfter[p];
@@ -129,8 +135,9 @@ export class LeaseBook {
     const groups = new Map<number, { parts: Map<LiveChunk, number[]>; points: DataPoint[]; attempts: number }>();
     let index = 0;
     for (const { chunk, idx } of record.parts) {
+      // idx holds point indexes of the chunk (points and attempts have one entry per point).
       for (const i of idx) {
-        const point = chunk.points[i];
+        const point = chunk.points[i]!;
         const key = groupOf(point, index++);
         let g = groups.get(key);
         if (!g) groups.set(key, (g = { parts: new Map(), points: [], attempts: 0 }));
@@ -138,7 +145,8 @@ export class LeaseBook {
         if (part) part.push(i);
         else g.parts.set(chunk, [i]);
         g.points.push(point);
-        if (chunk.attempts[i] > g.attempts) g.attempts = chunk.attempts[i];
+        const a = chunk.attempts[i]!;
+        if (a > g.attempts) g.attempts = a;
       }
     }
     this.open.delete(lease.id);

@@ -33,8 +33,9 @@ class LaneIndex {
     const out: ChunkMeta[] = [];
     const s = this.seqs;
     if (!descending) {
+      // i stays within 0..s.length - 1 in both loops.
       for (let i = afterSeq === undefined ? 0 : upperBound(s, afterSeq); i < s.length && out.length < limit; i++) {
-        const c = chunks.get(s[i]);
+        const c = chunks.get(s[i]!);
         if (c) out.push(c);
       }
     } else {
@@ -43,7 +44,7 @@ class LaneIndex {
         i >= 0 && out.length < limit;
         i--
       ) {
-        const c = chunks.get(s[i]);
+        const c = chunks.get(s[i]!);
         if (c) out.push(c);
       }
     }
@@ -63,8 +64,8 @@ function upperBound(a: number[], x: number): number {
   let lo = 0,
     hi = a.length;
   while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] <= x) lo = mid + 1;
+    const mid = (lo + hi) >>> 1; // lo <= mid < hi <= a.length
+    if (a[mid]! <= x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -75,8 +76,8 @@ function lowerBound(a: number[], x: number): number {
   let lo = 0,
     hi = a.length;
   while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < x) lo = mid + 1;
+    const mid = (lo + hi) >>> 1; // lo <= mid < hi <= a.length
+    if (a[mid]! < x) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -6,10 +6,11 @@
  */
 export type RemovedBitmap = Uint8Array;
 
+// Callers pass i < the chunk's point count and the bitmap holds (count + 7) >> 3 bytes, so byte i >> 3 exists.
 export function isRemoved(bitmap: RemovedBitmap, i: number): boolean {
-  return (bitmap[i >> 3] & (1 << (i & 7))) !== 0;
+  return (bitmap[i >> 3]! & (1 << (i & 7))) !== 0;
 }
 
 export function setRemoved(bitmap: RemovedBitmap, i: number): void {
-  bitmap[i >> 3] |= 1 << (i & 7);
+  bitmap[i >> 3]! |= 1 << (i & 7);
 }

@@ -32,6 +32,36 @@ const CODEC_DEFLATE_TYPED_COLUMNS = 3;
 const LANE_SPAN = 2 ** 36;
 const MAX_CONNECTOR_ID = Math.floor((2 ** 53 / LANE_SPAN - 10) / 10);
 
+const LANE_SCAN = 'SELECT seq, enqueued_at AS enqueuedAt FROM chunks WHERE seq > ? AND seq < ?';
+const SQL = {
+  insertChunk:
+    'INSERT INTO chunks (seq, connector, priority, enqueued_at, codec, payload, sizes) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  lastInLane: 'SELECT max(seq) AS m FROM chunks WHERE seq > ? AND seq < ?',
+  connectorIds: 'SELECT name, id FROM connectors',
+  insertConnector: 'INSERT INTO connectors (name, id) VALUES (?, ?)',
+  insertState:
+    'INSERT INTO chunk_state (seq, removed, attempts) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET removed = excluded.removed, attempts = excluded.attempts',
+  scanAsc: `${LANE_SCAN} ORDER BY seq LIMIT ?`,
+  scanDesc: `${LANE_SCAN} ORDER BY seq DESC LIMIT ?`,
+  readChunk:
+    'SELECT c.codec, c.payload, c.sizes, s.removed, s.attempts FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq WHERE c.seq = ?',
+  deleteChunk: 'DELETE FROM chunks WHERE seq = ?',
+  deleteState: 'DELETE FROM chunk_state WHERE seq = ?',
+  laneTotals: 'SELECT connector, priority, points, bytes FROM lanes',
+  chunkSizes:
+    'SELECT c.connector, c.priority, c.sizes, s.removed FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq',
+  insertLane: 'INSERT INTO lanes (connector, priority, points, bytes) VALUES (?, ?, ?, ?)',
+  setClean: "UPDATE meta SET value = ? WHERE key = 'clean_close'",
+  insertDead:
+    'INSERT INTO dead_letters (connector, priority, code, reason, attempts, time, point) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  listDead: `SELECT seq, connector, priority, code, reason, attempts, time, point FROM dead_letters
+      WHERE (?1 IS NULL OR connector = ?1) AND (?2 IS NULL OR seq IN (SELECT value FROM json_each(?2)))
+      ORDER BY seq LIMIT ?3 OFFSET ?4`,
+  deleteDead: 'DELETE FROM dead_letters WHERE seq = ?',
+} as const;
+
+type StatementName = keyof typeof SQL;
+
 /**
  * {@link ChunkStore} in one SQLite file (node:sqlite). A chunk is one row whose payload holds all
  * its points; acks and dead letters of single points are recorded in `chunk_state` so the payload
@@ -39,7 +69,7 @@ const MAX_CONNECTOR_ID = Math.floor((2 ** 53 / LANE_SPAN - 10) / 10);
  * reads no backlog; after a crash they are recounted from the chunks (their sizes, not payloads).
  */
 export class SqliteChunkStore implements ChunkStore {
-  private readonly st: Record<string, StatementSync>;
+  private readonly st: Record<StatementName, StatementSync>;
   private connectorIds = new Map<string, number>();
   /** Next free rowid per lane base, found on first use. */
   private readonly nextSeq = new Map<number, number>();
@@ -49,34 +79,10 @@ export class SqliteChunkStore implements ChunkStore {
     private readonly compress: boolean,
     private readonly closedCleanly: boolean,
   ) {
-    const lane = 'SELECT seq, enqueued_at AS enqueuedAt FROM chunks WHERE seq > ? AND seq < ?';
-    const sql = {
-      insertChunk:
-        'INSERT INTO chunks (seq, connector, priority, enqueued_at, codec, payload, sizes) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      lastInLane: 'SELECT max(seq) AS m FROM chunks WHERE seq > ? AND seq < ?',
-      connectorIds: 'SELECT name, id FROM connectors',
-      insertConnector: 'INSERT INTO connectors (name, id) VALUES (?, ?)',
-      insertState:
-        'INSERT INTO chunk_state (seq, removed, attempts) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET removed = excluded.removed, attempts = excluded.attempts',
-      scanAsc: `${lane} ORDER BY seq LIMIT ?`,
-      scanDesc: `${lane} ORDER BY seq DESC LIMIT ?`,
-      readChunk:
-        'SELECT c.codec, c.payload, c.sizes, s.removed, s.attempts FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq WHERE c.seq = ?',
-      deleteChunk: 'DELETE FROM chunks WHERE seq = ?',
-      deleteState: 'DELETE FROM chunk_state WHERE seq = ?',
-      laneTotals: 'SELECT connector, priority, points, bytes FROM lanes',
-      chunkSizes:
-        'SELECT c.connector, c.priority, c.sizes, s.removed FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq',
-      insertLane: 'INSERT INTO lanes (connector, priority, points, bytes) VALUES (?, ?, ?, ?)',
-      setClean: "UPDATE meta SET value = ? WHERE key = 'clean_close'",
-      insertDead:
-        'INSERT INTO dead_letters (connector, priority, code, reason, attempts, time, point) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      listDead: `SELECT seq, connector, priority, code, reason, attempts, time, point FROM dead_letters
-        WHERE (?1 IS NULL OR connector = ?1) AND (?2 IS NULL OR seq IN (SELECT value FROM json_each(?2)))
-        ORDER BY seq LIMIT ?3 OFFSET ?4`,
-      deleteDead: 'DELETE FROM dead_letters WHERE seq = ?',
-    };
-    this.st = Object.fromEntries(Object.entries(sql).map(([k, v]) => [k, db.prepare(v)]));
+    this.st = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, db.prepare(v)])) as Record<
+      StatementName,
+      StatementSync
+    >;
     this.loadConnectorIds();
     // From now until a clean close, `lanes` is stale.
     this.st.setClean.run('0');
@@ -195,10 +201,13 @@ export class SqliteChunkStore implements ChunkStore {
       const removed = row.removed;
       let points = 0;
       let bytes = 0;
-      for (let i = 0; i < sizes.length; i++) {
-        if (removed && isRemoved(removed, i)) continue;
-        points++;
-        bytes += sizes[i];
+      let i = 0;
+      for (const size of sizes) {
+        if (!removed || !isRemoved(removed, i)) {
+          points++;
+          bytes += size;
+        }
+        i++;
       }
       const key = `${row.connector}\u0000${row.priority}`;
       const t = totals.get(key) ?? { connector: row.connector, priority: row.priority, points: 0, bytes: 0 };

@@ -99,7 +99,7 @@ function tokenize(src: string): Token[] {
       continue;
     }
     let j = i;
-    while (j < src.length && !WORD_STOP.has(src[j])) j++;
+    while (j < src.length && !WORD_STOP.has(src.charAt(j))) j++;
     tokens.push({ kind: 'word', text: src.slice(i, j), pos });
     i = j;
   }
@@ -149,22 +149,27 @@ class Parser {
   }
 
   private peek(): Token {
-    return this.tokens[this.i];
+    const t = this.tokens[this.i];
+    if (!t) throw new Error(`condition parser read past the end of ${JSON.stringify(this.src)}`);
+    return t;
   }
   private next(): Token {
-    return this.tokens[this.i++];
+    const t = this.peek();
+    this.i++;
+    return t;
   }
   private fail(reason: string, at: Token): ConditionSyntaxError {
     return new ConditionSyntaxError(reason, this.src, at.pos);
   }
 
   private parseOr(): PointPredicate {
-    const terms = [this.parseAnd()];
+    const first = this.parseAnd();
+    const terms = [first];
     while (isKeyword(this.peek(), 'or')) {
       this.next();
       terms.push(this.parseAnd());
     }
-    if (terms.length === 1) return terms[0];
+    if (terms.length === 1) return first;
     if (terms.length === 2) {
       const [a, b] = terms as [PointPredicate, PointPredicate];
       return (p) => a(p) || b(p);
@@ -173,12 +178,13 @@ class Parser {
   }
 
   private parseAnd(): PointPredicate {
-    const terms = [this.parseUnary()];
+    const first = this.parseUnary();
+    const terms = [first];
     while (isKeyword(this.peek(), 'and')) {
       this.next();
       terms.push(this.parseUnary());
     }
-    if (terms.length === 1) return terms[0];
+    if (terms.length === 1) return first;
     if (terms.length === 2) {
       const [a, b] = terms as [PointPredicate, PointPredicate];
       return (p) => a(p) && b(p);

@@ -28,7 +28,9 @@ export function compileGlob(pattern: string): StringMatcher {
     return (s) => s === exact;
   }
   const first = parts[0];
-  const last = parts[parts.length - 1];
+  const last = parts.at(-1);
+  // parts is not empty here: an empty pattern has only literals and returned above.
+  if (!first || !last) throw new Error(`glob ${JSON.stringify(pattern)} has no parts`);
   if (parts.length === 1 && 'wildcard' in first && first.wildcard === '*') return () => true;
   if (parts.length === 2 && 'literal' in first && 'wildcard' in last && last.wildcard === '*') {
     const prefix = first.literal;

@@ -93,7 +93,7 @@ describe('createRouter', () => {
     const build = () =>
       createRouter({
         connectors,
-        rules: [rules[0], { name: 'broken', condition: 'quality=ALARM and', connectors: ['mqtt'] }],
+        rules: [...rules.slice(0, 1), { name: 'broken', condition: 'quality=ALARM and', connectors: ['mqtt'] }],
       });
     expect(build).toThrow(RoutingConfigError);
     expect(build).toThrow(ConfigError);

@@ -125,18 +125,21 @@ export function createRouter(options: RouterOptions): Router {
       for (const rule of rules) {
         if (!rule.matches(point)) continue;
         const lane = rule.priority > floor ? rule.priority : floor;
+        // t indexes names, and best and stamp are sized by names.length.
         for (const t of rule.targets) {
+          const connector = names[t]!;
           if (stamp[t] !== call) {
             stamp[t] = call;
             best[t] = lane;
-            out.push({ connector: names[t], priority: lane });
-          } else if (lane > best[t]) {
+            out.push({ connector, priority: lane });
+          } else if (lane > best[t]!) {
             best[t] = lane;
-            for (const o of out) if (o.connector === names[t]) o.priority = lane;
+            for (const o of out) if (o.connector === connector) o.priority = lane;
           }
         }
       }
-      if (out.length === 0) for (const t of fallback) out.push({ connector: names[t], priority: floor });
+      // fallback holds indexes of names.
+      if (out.length === 0) for (const t of fallback) out.push({ connector: names[t]!, priority: floor });
       return out;
     },
   };

@@ -73,6 +73,7 @@ export function compilePointTemplate(template: string, options: PointTemplateOpt
     pushText(template.slice(end, m.index));
     end = m.index + m[0].length;
     const name = m[1];
+    if (name === undefined) throw new Error(`placeholder match without a name in ${JSON.stringify(template)}`);
     const field = Object.hasOwn(fields, name) ? fields[name] : placeholderReader(name);
     if (field === undefined) {
       throw new ConfigError(
@@ -95,11 +96,9 @@ function placeholderReader(name: string): PointTemplate | undefined {
 
 /** The fastest function for the parts: a constant, a single reader, or a concatenation loop. */
 function join(parts: ReadonlyArray<string | PointTemplate>): PointTemplate {
-  if (parts.length === 0) return () => '';
-  if (parts.length === 1) {
-    const only = parts[0];
-    return typeof only === 'string' ? () => only : only;
-  }
+  const [only] = parts;
+  if (only === undefined) return () => '';
+  if (parts.length === 1) return typeof only === 'string' ? () => only : only;
   return (point) => {
     let out = '';
     for (const part of parts) out += typeof part === 'string' ? part : part(point);

@@ -234,8 +234,8 @@ describe('certificate expiry', () => {
     const now = Date.now();
     const [cert, ca] = certificateExpiry(m, now);
     expect(cert).toMatchObject({ file: 'cert_file', subject: 'CN=client' });
-    expect(cert.secondsLeft).toBeGreaterThan(29 * 86_400);
-    expect(cert.secondsLeft).toBeLessThanOrEqual(30 * 86_400);
+    expect(cert?.secondsLeft).toBeGreaterThan(29 * 86_400);
+    expect(cert?.secondsLeft).toBeLessThanOrEqual(30 * 86_400);
     expect(ca).toMatchObject({ file: 'ca_file', subject: 'CN=ca' });
     expect(expiringSoon(m, 14 * 86_400_000, now)).toEqual([]);
     expect(expiringSoon(m, 31 * 86_400_000, now).map((e) => e.file)).toEqual(['cert_file']);

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { auditQueue } from './audited-queue.js';
 import { ScriptedConnector, scriptedDefinition, type Step } from './scripted-connector.js';
 
+export { nth, take } from '../nth.js';
+
 /** Delivery settings scaled down so failure paths play out in milliseconds. */
 export const FAST = {
   batchSize: 10,
@@ -38,11 +40,12 @@ export function recordingLogger(
   return Object.assign(make({}), { records });
 }
 
-export interface Harness {
+/** `K`: the connector names, so `connectors.a` is known to exist when `a` was specified. */
+export interface Harness<K extends string = string> {
   pipeline: Pipeline;
   queue: DurableQueue;
   audit: ReturnType<typeof auditQueue>['audit'];
-  connectors: Record<string, ScriptedConnector>;
+  connectors: Record<K, ScriptedConnector>;
   logger: ReturnType<typeof recordingLogger>;
 }
 
@@ -74,32 +77,33 @@ export async function closeQueues(): Promise<void> {
   for (const c of cleanups.splice(0)) await c();
 }
 
+/** What {@link harness} is told about one scripted connector. */
+export interface ConnectorSpec {
+  write?: Step[];
+  connect?: Step[];
+  delivery?: PipelineConnector['delivery'];
+  lane?: PipelineConnector['lane'];
+  capabilities?: Parameters<typeof scriptedDefinition>[1];
+}
+
 /** A pipeline over an audited queue with scripted connectors (default one named `a`). */
-export async function harness(
-  specs: Record<
-    string,
-    {
-      write?: Step[];
-      connect?: Step[];
-      delivery?: PipelineConnector['delivery'];
-      lane?: PipelineConnector['lane'];
-      capabilities?: Parameters<typeof scriptedDefinition>[1];
-    }
-  > = { a: {} },
+export async function harness<K extends string = 'a'>(
+  specs: Record<K, ConnectorSpec> = { a: {} } as Record<K, ConnectorSpec>,
   extra: {
     queue?: DurableQueue;
     router?: Parameters<typeof createPipeline>[0]['router'];
     expireIntervalMs?: number;
   } = {},
-): Promise<Harness> {
+): Promise<Harness<K>> {
   const { queue, audit } = auditQueue(extra.queue ?? (await openQueue()));
   const logger = recordingLogger();
-  const connectors: Record<string, ScriptedConnector> = {};
-  const entries: PipelineConnector[] = Object.entries(specs).map(([name, spec]) => {
-    connectors[name] = new ScriptedConnector(spec);
+  const connectors = {} as Record<K, ScriptedConnector>;
+  const entries: PipelineConnector[] = (Object.entries(specs) as Array<[K, ConnectorSpec]>).map(([name, spec]) => {
+    const connector = new ScriptedConnector(spec);
+    connectors[name] = connector;
     return {
       name,
-      definition: scriptedDefinition(connectors[name], spec.capabilities),
+      definition: scriptedDefinition(connector, spec.capabilities),
       config: {},
       lane: spec.lane,
       delivery: {
