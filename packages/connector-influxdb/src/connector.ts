@@ -160,6 +160,7 @@ export class InfluxConnector implements Connector {
         },
         (err: unknown) => {
           signal.removeEventListener('abort', onAbort);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the client's rejection passes through unchanged, for classifyError
           reject(err);
         },
       );

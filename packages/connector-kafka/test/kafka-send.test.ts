@@ -97,7 +97,7 @@ describe('KafkaConnector sending (fake kafkajs)', () => {
     const big = { ...point(99), value: 'x'.repeat(perRecord * 5) };
     await expect(c.write([big], noCancel())).rejects.toMatchObject({
       kind: 'payload',
-      message: expect.stringMatching(/exceeds max_message_bytes/),
+      message: expect.stringMatching(/exceeds max_message_bytes/) as unknown,
     });
     expect(sent).toHaveLength(0);
   });

@@ -185,7 +185,7 @@ describe('MqttConnector.write and its signal', () => {
     const next = c.write([point(3)], { signal: new AbortController().signal });
     expect(replies).toHaveLength(3);
     replies[2]!();
-    await expect(next).resolves.toMatchObject({ bytes: expect.any(Number) });
+    await expect(next).resolves.toMatchObject({ bytes: expect.any(Number) as unknown });
   });
 
   it('resolves when every message is acknowledged before any abort', async () => {
@@ -194,7 +194,7 @@ describe('MqttConnector.write and its signal', () => {
     const ac = new AbortController();
     const write = c.write([point(1)], { signal: ac.signal });
     replies[0]!();
-    await expect(write).resolves.toMatchObject({ bytes: expect.any(Number) });
+    await expect(write).resolves.toMatchObject({ bytes: expect.any(Number) as unknown });
     ac.abort();
     expect(client.ended).toBe(false);
   });

@@ -37,7 +37,7 @@ describe('buildMessages', () => {
     const batch = [pt(1, { priority: 9 }), pt(3, { priority: 0 })];
     const single = buildMessages(batch, topics(), fmt());
     for (const m of single.messages) expect(JSON.parse(m.payload)).not.toHaveProperty('priority');
-    expect(single.messages.map((m) => JSON.parse(m.payload).id)).toEqual(['id1', 'id3']);
+    expect(single.messages.map((m) => (JSON.parse(m.payload) as { id: string }).id)).toEqual(['id1', 'id3']);
     const grouped = buildMessages(batch, topics(), fmt({ format: 'json-batch' }));
     expect(grouped.messages).toHaveLength(1);
     expect(grouped.messages[0]!.payload).not.toContain('priority');

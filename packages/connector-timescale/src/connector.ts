@@ -42,6 +42,7 @@ function cancellable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
       },
       (err: unknown) => {
         signal.removeEventListener('abort', onAbort);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the client's rejection passes through unchanged, for classifyError
         reject(err);
       },
     );

@@ -27,7 +27,7 @@ class FakeClient extends EventEmitter {
 }
 let clients: FakeClient[] = [];
 vi.mock('pg', async (importOriginal) => {
-  const real = ((await importOriginal()) as { default: Record<string, unknown> }).default;
+  const real = (await importOriginal<{ default: Record<string, unknown> }>()).default;
   class Pool {
     on() {
       return this;
@@ -83,7 +83,7 @@ describe('TimescaleConnector.write and its signal (fake pg)', () => {
     const w = c.write([point(1)], noCancel());
     const client = await lastInsert();
     client.inserts[0]!.answer();
-    await expect(w).resolves.toMatchObject({ bytes: expect.any(Number) });
+    await expect(w).resolves.toMatchObject({ bytes: expect.any(Number) as unknown });
     expect(client.released).toEqual([undefined]);
     expect(client.destroyed).toBe(false);
   });
