@@ -180,40 +180,29 @@ log('installed');
 const apiPort = await freePort();
 const brokerPort = await freePort();
 const prefix = 'check';
-writeFileSync(
-  join(app, 'bifrost.yaml'),
-  `gateway:
-  port: ${apiPort}
-  log_level: info
-  api:
-    host: 127.0.0.1
-  embedded_broker:
-    enabled: true
-    host: 127.0.0.1
-    port: ${brokerPort}
-  sources:
-    sim:
-      type: simulator
-      devices: 2
-      interval: 200ms
-  cloud:
-    default_connector: local-mqtt
-    batch_size: 50
-    batch_timeout: 100ms
-    queue:
-      path: ./data
-    connectors:
-      local-mqtt:
-        type: mqtt
-        endpoint: embedded
-        provider_config:
-          qos: 1
-          topic_prefix: ${prefix}
-`,
-);
+// `npx bifrost run` with no config says what to do; `npx bifrost init` writes the starter config
+// (simulator -> embedded broker); then only its ports, prefix and rate are changed for this check.
+const noConfig = run('npx', ['--no-install', 'bifrost', 'validate'], { cwd: app, allowFail: true });
+if (noConfig.status !== 1 || !noConfig.out.includes('bifrost init'))
+  die(
+    `bifrost validate without a config should exit 1 suggesting bifrost init, got ${noConfig.status}:\n${noConfig.out}`,
+  );
+run('npx', ['--no-install', 'bifrost', 'init'], { cwd: app });
+const starter = readFileSync(join(app, 'bifrost.yaml'), 'utf8');
+const edited = starter
+  .replace(/^  port: 8080\b/m, `  port: ${apiPort}`)
+  .replace(/^    port: 1883\b/m, `    port: ${brokerPort}`)
+  .replace(/^(\s+)topic_prefix: bifrost$/m, `$1topic_prefix: ${prefix}`)
+  .replace(/^(\s+)interval: 1s$/m, '$1interval: 200ms');
+if (edited.split('\n').filter((l, i) => l !== starter.split('\n')[i]).length !== 4)
+  die(
+    `bifrost init wrote a config this check cannot adapt (port 8080, port 1883, topic_prefix, interval):\n${starter}`,
+  );
+writeFileSync(join(app, 'bifrost.yaml'), edited);
 
-const validate = run('npx', ['--no-install', 'bifrost', 'validate', '-c', 'bifrost.yaml'], { cwd: app });
-if (!/OK \(1 connector\(s\) enabled, 1 source\(s\)/.test(validate.out)) die(`bifrost validate said:\n${validate.out}`);
+const validate = run('npx', ['--no-install', 'bifrost', 'validate'], { cwd: app });
+if (!/bifrost\.yaml: OK \(1 connector\(s\) enabled, 1 source\(s\)/.test(validate.out))
+  die(`bifrost validate said:\n${validate.out}`);
 log(`npx bifrost validate: ${validate.out.trim()}`);
 
 // Subscribe with the mqtt.js the user's install brought (the MQTT connector's dependency).
@@ -221,7 +210,7 @@ const requireFromApp = createRequire(join(app, 'package.json'));
 const mqtt = requireFromApp('mqtt');
 
 let output = '';
-gatewayChild = spawn('npx', ['--no-install', 'bifrost', 'run', '-c', 'bifrost.yaml'], {
+gatewayChild = spawn('npx', ['--no-install', 'bifrost', 'run'], {
   cwd: app,
   env: ENV,
   stdio: ['ignore', 'pipe', 'pipe'],
@@ -280,6 +269,8 @@ await Promise.race([exited, new Promise((res) => setTimeout(res, 5_000))]);
 if (!stopped) die(`bifrost run did not shut down cleanly on Ctrl-C (no "stopped" within 30s):\n${output}`);
 if (/"level":(50|60)/.test(output)) die(`bifrost run logged an error:\n${output}`);
 log('bifrost run stopped cleanly on Ctrl-C');
+const hint = `mosquitto_sub -p ${brokerPort} -t '${prefix}/#' -v`;
+if (!output.includes(hint)) die(`the startup banner should suggest ${hint}:\n${output}`);
 
 // ---------------------------------------------------------------------------------------------
 // 4. Lint every tarball: publint (warnings are errors) and Are the Types Wrong (ESM-only packages).
