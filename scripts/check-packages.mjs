@@ -92,7 +92,8 @@ mkdirSync(tarDir);
 const packed = new Map();
 for (const dir of packageDirs) {
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-  if (!existsSync(join(dir, 'dist'))) die(`${pkg.name}: no dist/ (run pnpm build first)`);
+  if (pkg.files?.includes('dist') && !existsSync(join(dir, 'dist')))
+    die(`${pkg.name}: no dist/ (run pnpm build first)`);
   const before = new Set(readdirSync(tarDir));
   run('pnpm', ['pack', '--pack-destination', tarDir], { cwd: dir });
   const tarball = readdirSync(tarDir).find((f) => !before.has(f));
@@ -130,7 +131,8 @@ for (const [name, { tarball }] of packed) {
       e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)],
     );
   const files = walk(root);
-  if (files.some((f) => /\.test\.ts$/.test(f))) problems.push('test files shipped');
+  if (files.some((f) => /\.test\.ts$/.test(f) && !f.startsWith(join(root, 'template'))))
+    problems.push('test files shipped');
   let maps = 0;
   for (const f of files.filter((p) => p.endsWith('.map'))) {
     maps++;
@@ -271,6 +273,45 @@ if (/"level":(50|60)/.test(output)) die(`bifrost run logged an error:\n${output}
 log('bifrost run stopped cleanly on Ctrl-C');
 const hint = `mosquitto_sub -p ${brokerPort} -t '${prefix}/#' -v`;
 if (!output.includes(hint)) die(`the startup banner should suggest ${hint}:\n${output}`);
+
+// ---------------------------------------------------------------------------------------------
+// 3b. What a plugin author does: npm create bifrost-connector, npm install, npm test (the
+// conformance suite against the stand-in peer), npm run build; @bifrost packages from the tarballs.
+
+if (packed.has('create-bifrost-connector')) {
+  const authorDir = join(tmp, 'author');
+  mkdirSync(authorDir);
+  run(
+    'npm',
+    [
+      'exec',
+      '--yes',
+      `--package=${packed.get('create-bifrost-connector').tarball}`,
+      '--',
+      'create-bifrost-connector',
+      'my-sink',
+    ],
+    { cwd: authorDir },
+  );
+  const plugin = join(authorDir, 'my-sink');
+  const pluginPkgFile = join(plugin, 'package.json');
+  const pluginPkg = JSON.parse(readFileSync(pluginPkgFile, 'utf8'));
+  for (const dep of Object.keys(pluginPkg.devDependencies))
+    if (packed.has(dep)) pluginPkg.devDependencies[dep] = `file:${packed.get(dep).tarball}`;
+  writeFileSync(pluginPkgFile, `${JSON.stringify(pluginPkg, null, 2)}\n`);
+  log(`scaffolded ${pluginPkg.name}; npm install`);
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: plugin, timeout: 300_000 });
+  const t = run('npm', ['test'], { cwd: plugin, timeout: 600_000, allowFail: true });
+  if (t.status !== 0) die(`the scaffolded connector's tests failed:\n${t.out}`);
+  const summary = t.out.match(/Tests\s+.*$/m)?.[0] ?? '';
+  if (!/passed/.test(summary) || /failed/.test(summary))
+    die(`the scaffolded connector's tests did not pass:\n${t.out}`);
+  log(`scaffolded connector: npm test ${summary.replace(/\s+/g, ' ')}`);
+  run('npm', ['run', 'typecheck'], { cwd: plugin });
+  run('npm', ['run', 'build'], { cwd: plugin });
+  if (!existsSync(join(plugin, 'dist', 'index.js'))) die('the scaffolded connector built no dist/index.js');
+  log('scaffolded connector: typecheck and build OK');
+} else die('create-bifrost-connector was not packed');
 
 // ---------------------------------------------------------------------------------------------
 // 4. Lint every tarball: publint (warnings are errors) and Are the Types Wrong (ESM-only packages).
