@@ -59,6 +59,7 @@ const coreRange = `^${OWN.version}`;
 
 cpSync(TEMPLATE, target, { recursive: true });
 renameSync(join(target, 'gitignore'), join(target, '.gitignore')); // npm drops .gitignore from tarballs
+renameSync(join(target, '_package.json'), join(target, 'package.json')); // a nested package.json would be a package of its own in ours
 const walk = (d) =>
   readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
 for (const file of walk(target)) {
