@@ -38,11 +38,12 @@ describe('seed 001 examples', () => {
     expect(loaded.config!.cloud.batch_timeout).toBe(5_000);
   });
 
-  it('the connector examples and routing rules validate; the one whose plugin is not installed names the package to install', async () => {
+  it('the connector examples and routing rules validate; the one whose plugin does not exist names the third-party packages to look for', async () => {
     const issues = await allIssues(loadConfigFile(fixture('seed-connectors.yaml')));
     expect(issues).toHaveLength(1);
     expect(issues[0]!.path).toBe('gateway.cloud.connectors.aws-iot.type');
-    expect(issues[0]!.message).toContain('install @bifrost/connector-aws-iot');
+    expect(issues[0]!.message).toContain('published as bifrost-connector-aws-iot or @<scope>/bifrost-connector-aws-iot');
+    expect(issues[0]!.message).not.toContain('@bifrost/connector-aws-iot');
     const text = readFileSync(fixture('seed-connectors.yaml'), 'utf8').split('\n');
     expect(text[issues[0]!.line! - 1]).toContain('type: "aws-iot"');
   });
