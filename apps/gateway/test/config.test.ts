@@ -42,7 +42,9 @@ describe('seed 001 examples', () => {
     const issues = await allIssues(loadConfigFile(fixture('seed-connectors.yaml')));
     expect(issues).toHaveLength(1);
     expect(issues[0]!.path).toBe('gateway.cloud.connectors.aws-iot.type');
-    expect(issues[0]!.message).toContain('published as bifrost-connector-aws-iot or @<scope>/bifrost-connector-aws-iot');
+    expect(issues[0]!.message).toContain(
+      'published as bifrost-connector-aws-iot or @<scope>/bifrost-connector-aws-iot',
+    );
     expect(issues[0]!.message).not.toContain('@bifrost/connector-aws-iot');
     const text = readFileSync(fixture('seed-connectors.yaml'), 'utf8').split('\n');
     expect(text[issues[0]!.line! - 1]).toContain('type: "aws-iot"');
