@@ -69,3 +69,5 @@ export {
   type ToxiproxyPeer,
 } from './toxiproxy.js';
 export { pstestBinary, startPubSubFake, type PubSubFakePeer } from './pstest.js';
+export { faultProxyFactory, startFaultProxy } from './fault-proxy.js';
+export { pinnedPort } from './process-peer.js';
