@@ -137,7 +137,8 @@ async function jsonSchemaOf(schema: ConnectorDefinition['configSchema']): Promis
 
 function scalar(v: unknown): string {
   return typeof v === 'string' &&
-    /^[A-Za-z0-9_./{}:@-]+$/.test(v) &&
+    /^[A-Za-z0-9_][A-Za-z0-9_./:@-]*$/.test(v) &&
+    !v.endsWith(':') &&
     !/^(true|false|null|yes|no|on|off|~|-?\d.*)$/i.test(v)
     ? v
     : JSON.stringify(v);

@@ -108,6 +108,20 @@ describe('bifrost init', () => {
     expect((await bifrost(d, 'validate', '-c', 'mqtt.yaml')).code).toBe(0);
   });
 
+  it('--connector writes valid YAML for every official connector (templates, empty strings, nested options)', async () => {
+    const d = fresh('every');
+    for (const type of ['amqp', 'influxdb', 'kafka', 'mqtt', 'timescale']) {
+      const res = await bifrost(d, 'init', `${type}.yaml`, '--connector', type);
+      expect(res.code, res.stderr).toBe(0);
+      const text = readFileSync(join(d, `${type}.yaml`), 'utf8');
+      const cfg = parse(text) as { gateway: { cloud: { connectors: Record<string, { type: string }> } } };
+      expect(cfg.gateway.cloud.connectors[`my-${type}`]?.type).toBe(type);
+      // Whatever validate still asks for is an option the user must fill in, never a YAML error.
+      const v = await bifrost(d, 'validate', '-c', `${type}.yaml`);
+      expect(v.stderr).not.toContain('(yaml)');
+    }
+  });
+
   it('--connector with a type nobody installed names the packages to install', async () => {
     const res = await bifrost(fresh('missing'), 'init', '--connector', 'nope');
     expect(res.code).toBe(1);
