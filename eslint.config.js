@@ -15,6 +15,8 @@ export default tseslint.config(
       '**/coverage/**',
       'bench/results/**',
       '**/test/fixtures/**',
+      // Scaffolding templates: type-checked and tested in the package they generate (scripts/check-packages.mjs).
+      'packages/create-bifrost-connector/template/**',
     ],
   },
   js.configs.recommended,
@@ -47,7 +49,13 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
-      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
     },
   },
 );

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import './runtime-flags.js';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { ConnectorDefinition, Logger, SourceDefinition } from '@bifrost/core';
-import { DEFAULT_DELIVERY_OPTIONS, probeConnector, type DeadLetterFilter } from '@bifrost/core/host';
+import { DEFAULT_DELIVERY_OPTIONS, probeConnector, secretPaths, type DeadLetterFilter } from '@bifrost/core/host';
 import { deliveryOptions } from './config/host-settings.js';
 import { connectorTls } from './config/tls-files.js';
 import { hostFileChecks } from './config/file-checks.js';
@@ -12,13 +12,14 @@ import { formatIssues, type ConfigIssue } from './config/issues.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GATEWAY_VERSION, openConfiguredQueue, startGateway } from './gateway.js';
-import { discoverPlugins, GATEWAY_DIR } from './plugins/discovery.js';
+import { connectorStarter, DEFAULT_CONFIG_FILE, embeddedStarter, NoConfigError, resolveConfigPath } from './init.js';
+import { discoverPlugins, findByType, missingPluginHint } from './plugins/discovery.js';
 import { isApiCompatible, loadPlugin } from './plugins/load.js';
 import { resolvePlugins } from './plugins/resolve.js';
 import { routingChecks } from './routing.js';
 import { exitQuietlyOnClosedStdout } from './stdout-pipe.js';
 
-const DEFAULT_CONFIG = 'examples/gateway.yaml';
+const DEFAULT_CONFIG = `./${DEFAULT_CONFIG_FILE}`;
 
 exitQuietlyOnClosedStdout();
 
@@ -32,12 +33,14 @@ const silentPluginLogger: Logger = {
   child: () => silentPluginLogger,
 };
 
-/** `-c` as given, or the default example (from the current directory, else the repository's). */
+/** `-c` as given, else ./bifrost.yaml (inside this repository: examples/gateway.yaml); else says what to do. */
 function configPath(given: string | undefined): string {
-  if (given) return resolve(given);
-  const local = resolve(DEFAULT_CONFIG);
-  if (existsSync(local)) return local;
-  return join(GATEWAY_DIR, '..', '..', DEFAULT_CONFIG);
+  try {
+    return resolveConfigPath(given);
+  } catch (err) {
+    if (err instanceof NoConfigError) fail(`[bifrost] ${err.message}`);
+    throw err;
+  }
 }
 
 /** Loads a config and checks everything `run` would: schema, plugins and their schemas, routing. */
@@ -69,9 +72,48 @@ const program = new Command()
   .version(GATEWAY_VERSION);
 
 program
+  .command('init')
+  .description(
+    `write a commented starter config (default ${DEFAULT_CONFIG}): simulated devices -> built-in MQTT broker`,
+  )
+  .argument('[file]', 'where to write it', DEFAULT_CONFIG_FILE)
+  .option(
+    '--connector <type>',
+    "start from an installed connector type instead, its provider_config from the plugin's schema",
+  )
+  .option('-f, --force', 'overwrite an existing file')
+  .action(async (fileArg: string, opts: { connector?: string; force?: boolean }) => {
+    const file = resolve(fileArg);
+    if (existsSync(file) && !opts.force) fail(`[bifrost] ${fileArg} exists; use --force to overwrite it`);
+    let text: string;
+    if (opts.connector) {
+      const found = discoverPlugins([resolve(file, '..'), process.cwd()]);
+      const plugin = findByType(found, 'connector', opts.connector);
+      if (!plugin) {
+        fail(
+          `[bifrost] no connector plugin of type "${opts.connector}" is installed; ${missingPluginHint('connector', opts.connector)}` +
+            (found.some((p) => p.role === 'connector')
+              ? `\ninstalled connector types: ${[...new Set(found.filter((p) => p.role === 'connector').map((p) => p.type))].join(', ')}`
+              : ''),
+        );
+      }
+      const def = await loadPlugin(plugin, 'connector');
+      text = connectorStarter(def, plugin.name, secretPaths(def.configSchema));
+    } else {
+      text = embeddedStarter();
+    }
+    writeFileSync(file, text, { flag: opts.force ? 'w' : 'wx' });
+    const shown = relative(process.cwd(), file) || file;
+    const c = shown === DEFAULT_CONFIG_FILE ? '' : ` -c ${shown}`;
+    process.stdout.write(
+      `wrote ${shown}\nnext: npx bifrost validate${c}   then   npx bifrost run${c}${opts.connector ? '' : "   and watch: mosquitto_sub -p 1883 -t 'bifrost/#' -v"}\n`,
+    );
+  });
+
+program
   .command('run')
   .description('run the gateway')
-  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG})`)
+  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG}; write one with bifrost init)`)
   .action(async (opts: { config?: string }) => {
     const file = configPath(opts.config);
     const loaded = loadConfigFile(file);
@@ -108,7 +150,7 @@ program
 program
   .command('validate')
   .description('check a config file: every problem with its YAML path and line; exits 1 if any')
-  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG})`)
+  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG}; write one with bifrost init)`)
   .action(async (opts: { config?: string }) => {
     const file = configPath(opts.config);
     const loaded = await checkConfig(file);

@@ -272,7 +272,17 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     for (const s of resolved.sources) logger.info(`  source    ${s.name} (${s.plugin.name}@${s.plugin.version})`);
     logger.info(`  queue     ${queueFile ?? 'memory only (lost on restart)'}`);
     logger.info(`  API       ${apiUrl}  (status page ${apiUrl}/, metrics ${apiUrl}/metrics)`);
-    if (broker) logger.info(`  broker    ${broker.url}  (watch: mosquitto_sub -p ${broker.port} -t 'bifrost/#' -v)`);
+    if (broker) {
+      // Watch what the connectors publish to the embedded broker: their configured topic prefixes.
+      const prefixes = new Set<string>();
+      for (const c of resolved.connectors) {
+        if (c.entry.endpoint !== 'embedded' || c.definition.type !== 'mqtt') continue;
+        const prefix = (c.config as { topic_prefix?: unknown } | undefined)?.topic_prefix;
+        prefixes.add(typeof prefix === 'string' && prefix ? prefix : 'bifrost');
+      }
+      const topics = [...(prefixes.size ? prefixes : ['#'])].map((p) => `-t '${p === '#' ? '#' : `${p}/#`}'`).join(' ');
+      logger.info(`  broker    ${broker.url}  (watch: mosquitto_sub -p ${broker.port} ${topics} -v)`);
+    }
 
     let stopped: Promise<void> | undefined;
     return {

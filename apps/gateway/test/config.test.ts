@@ -39,12 +39,13 @@ describe('seed 001 examples', () => {
     expect(loaded.config!.cloud.batch_timeout).toBe(5_000);
   });
 
-  it('the connector examples and routing rules validate; the one whose plugin is not installed names the package to install', async () => {
+  it('the connector examples and routing rules validate; the one whose plugin does not exist names the third-party packages to look for', async () => {
     const issues = await allIssues(loadConfigFile(fixture('seed-connectors.yaml')));
     expect(issues).toHaveLength(1);
     const [issue] = issues;
     expect(issue?.path).toBe('gateway.cloud.connectors.aws-iot.type');
-    expect(issue?.message).toContain('install @bifrost/connector-aws-iot');
+    expect(issue?.message).toContain('published as bifrost-connector-aws-iot or @<scope>/bifrost-connector-aws-iot');
+    expect(issue?.message).not.toContain('@bifrost/connector-aws-iot');
     const text = readFileSync(fixture('seed-connectors.yaml'), 'utf8').split('\n');
     expect(text[(issue?.line ?? 0) - 1]).toContain('type: "aws-iot"');
   });

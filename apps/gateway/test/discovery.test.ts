@@ -94,7 +94,7 @@ describe('plugin discovery', () => {
     expect(findByType([p('@acme/bifrost-connector-x')], 'connector', 'x')!.name).toBe('@acme/bifrost-connector-x');
   });
 
-  it('a missing plugin is an error naming the package to install, at the type line', async () => {
+  it('a missing plugin is an error naming the package to install (official only) or the third-party rule, at the type line', async () => {
     const r = await resolvePlugins(
       config('gateway:\n  cloud:\n    connectors:\n      s3:\n        type: s3\n', import.meta.dirname),
     );
@@ -102,9 +102,17 @@ describe('plugin discovery', () => {
       {
         path: 'gateway.cloud.connectors.s3.type',
         line: 5,
-        message: expect.stringContaining('install @bifrost/connector-s3') as unknown,
+        message: expect.stringContaining(
+          'published as bifrost-connector-s3 or @<scope>/bifrost-connector-s3',
+        ) as unknown,
       },
     ]);
+    expect(r.issues[0]?.message).not.toContain('@bifrost/connector-s3');
+    const kafka = await resolvePlugins(
+      config('gateway:\n  cloud:\n    connectors:\n      k:\n        type: kafka\n', import.meta.dirname),
+      { found: [] },
+    );
+    expect(kafka.issues[0]?.message).toContain('install it: npm i @bifrost/connector-kafka');
     expect(() => findExplicit([], 'bifrost-connector-nope', import.meta.dirname)).toThrow(
       /npm install bifrost-connector-nope/,
     );

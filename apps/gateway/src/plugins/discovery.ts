@@ -176,6 +176,25 @@ export function candidateNames(role: PluginRole, type: string): string[] {
   return [`@bifrost/${role}-${type}`, `bifrost-${role}-${type}`, `@<scope>/bifrost-${role}-${type}`];
 }
 
+/** The plugins this project publishes, by role: the only `@bifrost/...` names worth suggesting. */
+export const OFFICIAL_TYPES: Readonly<Record<PluginRole, readonly string[]>> = {
+  connector: ['amqp', 'http', 'influxdb', 'kafka', 'mqtt', 'timescale'],
+  source: ['simulator'],
+};
+
+/**
+ * What to install for a `type:` nobody provides: the official package when there is one, else the
+ * third-party naming rule (never an `@bifrost/...` package that does not exist).
+ */
+export function missingPluginHint(role: PluginRole, type: string): string {
+  const [official, thirdParty, scoped] = candidateNames(role, type);
+  if (OFFICIAL_TYPES[role].includes(type)) return `install it: npm i ${official}`;
+  return (
+    `there is no official ${role} of that type (official: ${OFFICIAL_TYPES[role].join(', ')}); ` +
+    `a third-party one is published as ${thirdParty} or ${scoped}: install it, or name one with plugin: <package or path>`
+  );
+}
+
 function nameMatches(name: string, role: PluginRole, type: string): number {
   if (name === `@bifrost/${role}-${type}`) return 0;
   if (name === `bifrost-${role}-${type}`) return 1;

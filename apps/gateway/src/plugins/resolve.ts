@@ -7,7 +7,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { registerSecrets } from '../config/secrets.js';
 import type { ConnectorEntry, GatewayConfig, SourceEntry } from '../config/schema.js';
 import {
-  candidateNames,
+  missingPluginHint,
   discoverPlugins,
   findByType,
   findExplicit,
@@ -84,10 +84,7 @@ async function findAndLoad<R extends PluginRole>(
 ): Promise<{ plugin: PluginPackage; definition: R extends 'connector' ? ConnectorDefinition : SourceDefinition }> {
   const plugin = spec ? findExplicit(found, spec, baseDir) : findByType(found, role, type);
   if (!plugin) {
-    const [official, thirdParty] = candidateNames(role, type);
-    throw new Error(
-      `no ${role} plugin for type "${type}" is installed; install ${official} (or a third-party ${thirdParty}), or name one with plugin: <package or path>`,
-    );
+    throw new Error(`no ${role} plugin for type "${type}" is installed; ${missingPluginHint(role, type)}`);
   }
   const definition = await loadPlugin(plugin, role);
   return { plugin, definition: definition };

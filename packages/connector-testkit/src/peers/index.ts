@@ -78,3 +78,5 @@ export {
   type HttpReceiverPort,
   type ReceivedRequest,
 } from './http-receiver.js';
+export { faultProxyFactory, startFaultProxy } from './fault-proxy.js';
+export { pinnedPort } from './process-peer.js';

@@ -1,4 +1,20 @@
-import kafkajs from 'kafkajs';
+import type kafkajsModule from 'kafkajs';
+
+type KafkaJs = typeof kafkajsModule;
+
+/**
+ * kafkajs, loaded when a Kafka helper first runs: it is an optional peer dependency of the testkit,
+ * so authors of other connectors do not install it.
+ */
+async function loadKafkajs(): Promise<KafkaJs> {
+  try {
+    return ((await import('kafkajs')) as { default: KafkaJs }).default;
+  } catch (err) {
+    throw new Error(
+      `createKafkaTopic needs kafkajs, an optional peer dependency of @bifrost/connector-testkit: npm i -D kafkajs (${(err as Error).message})`,
+    );
+  }
+}
 
 /**
  * Creates `topic` on the broker at `bootstrap` (a PLAINTEXT listener, e.g. `KafkaPeer.bootstrap`)
@@ -12,6 +28,7 @@ export async function createKafkaTopic(
   topic: string,
   opts: { partitions?: number; config?: Readonly<Record<string, string>> } = {},
 ): Promise<void> {
+  const kafkajs = await loadKafkajs();
   const admin = new kafkajs.Kafka({ brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
   await admin.connect();
   try {

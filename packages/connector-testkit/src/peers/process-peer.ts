@@ -45,6 +45,12 @@ export interface ProcessPeerSpec<Port extends string = string> {
   args: readonly string[] | ((ctx: PeerContext<Port>) => readonly string[]);
   /** Names of the ports to allocate, e.g. `['mqtt', 'mqtts']`. The first is the default readiness probe. */
   ports: readonly Port[];
+  /**
+   * Ports to use instead of free random ones (e.g. to reach the peer from a tool at a known port).
+   * Also from the environment: `BIFROST_PEER_PORT_<NAME>_<PORT>` (upper case, `-` as `_`), e.g.
+   * `BIFROST_PEER_PORT_MOSQUITTO_MQTT=1883`; the option wins.
+   */
+  fixedPorts?: Partial<Record<Port, number>>;
   /** Writes config files, initialises data dirs: runs once, before the first start. */
   prepare?: (ctx: PeerContext<Port>) => Promise<void> | void;
   /** Readiness probe, polled until true. Default: the first port accepts a TCP connection. */
@@ -226,6 +232,22 @@ export class ProcessPeer<Port extends string = string> implements PeerContext<Po
   }
 }
 
+/** A port fixed by the spec or by `BIFROST_PEER_PORT_<NAME>_<PORT>`, if any. */
+export function pinnedPort<Port extends string>(
+  spec: Pick<ProcessPeerSpec<Port>, 'name' | 'fixedPorts'>,
+  port: Port,
+  env: NodeJS.ProcessEnv = process.env,
+): number | undefined {
+  const fixed = spec.fixedPorts?.[port];
+  if (fixed !== undefined) return fixed;
+  const key = `BIFROST_PEER_PORT_${spec.name}_${port}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+  const raw = env[key];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${key}=${raw} is not a port number`);
+  return n;
+}
+
 function signalGroup(group: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-group, signal);
@@ -246,7 +268,7 @@ export async function startProcessPeer<Port extends string>(spec: ProcessPeerSpe
     const dir = mkdtempSync(join(tmpdir(), `${PEER_DIR_PREFIX}${spec.name}-`));
     track(dir);
     const ports = {} as Record<Port, number>;
-    for (const name of spec.ports) ports[name] = await getPort({ host: PEER_HOST });
+    for (const name of spec.ports) ports[name] = pinnedPort(spec, name) ?? (await getPort({ host: PEER_HOST }));
     const peer = new ProcessPeer(spec, dir, ports, ids);
     const handOver = () => {
       if (ids) spawnSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]);
