@@ -210,11 +210,7 @@ function propertyLines(schema: Json, indent: string, secrets: ReadonlySet<string
  * `provider_config` lists every option of its schema (description as a comment, defaults written
  * out, required options with a placeholder to fill in, optional ones without default commented out).
  */
-export function connectorStarter(
-  def: ConnectorDefinition,
-  pkg: string,
-  secretKeys: readonly string[] = [],
-): string {
+export function connectorStarter(def: ConnectorDefinition, pkg: string, secretKeys: readonly string[] = []): string {
   const schema = objectOf(jsonSchemaOf(def.configSchema)) ?? {};
   const name = `my-${def.type}`;
   const endpoint = ENDPOINT_EXAMPLES[def.type];
