@@ -78,16 +78,14 @@ function memoryPlugin(peer: MemoryPeer, flaw: Flaw) {
       let sentCount = 0;
       const live = () => epoch !== undefined && epoch === peer.epoch && peer.up;
       return {
-        connect() {
-          if (!peer.up)
-            return Promise.reject(new TransientError('connect ECONNREFUSED', { code: 'BIFROST_ERR_NET_ECONNREFUSED' }));
+        async connect() {
+          if (!peer.up) throw new TransientError('connect ECONNREFUSED', { code: 'BIFROST_ERR_NET_ECONNREFUSED' });
           if (config.password !== peer.password)
             throw new AuthError('bad password', {
               code: 'BIFROST_ERR_MEMORY_AUTH',
               ...(flaw === 'prefixes-errors' ? { connector: 'memory:conformance' } : {}),
             });
           epoch = peer.epoch;
-          return Promise.resolve();
         },
         async write(batch, { signal }) {
           if (!live() && flaw !== 'acks-when-closed')
