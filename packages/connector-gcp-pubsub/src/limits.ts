@@ -69,7 +69,7 @@ export function wirePointBytes(p: DataPoint): number {
     Buffer.byteLength(p.quality) +
     Buffer.byteLength(p.id) +
     // 'device_id' + 'tag_name' + 'quality' + 'id'
-    24
+    26
   );
 }
 
