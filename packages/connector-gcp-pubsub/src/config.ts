@@ -16,10 +16,7 @@ const placeholders = pointTemplatePlaceholders().join(', ');
  */
 export const gcpPubSubConfigSchema = z
   .strictObject({
-    project_id: z
-      .string()
-      .min(1)
-      .describe('Google Cloud project that owns the topic, e.g. `plant-telemetry-prod`.'),
+    project_id: z.string().min(1).describe('Google Cloud project that owns the topic, e.g. `plant-telemetry-prod`.'),
     topic: z
       .string()
       .min(1)
@@ -56,7 +53,7 @@ export const gcpPubSubConfigSchema = z
       .enum(['none', 'per-device'])
       .default('none')
       .describe(
-        '`per-device`: the device id is the message ordering key and message ordering is enabled in the publisher, so a subscription with message ordering receives each device\'s points in order (Pub/Sub orders the messages of a key published in the same region). After a failed publish the key is resumed (`resumePublishing`) so the retry can go out. `none`: no ordering key.',
+        "`per-device`: the device id is the message ordering key and message ordering is enabled in the publisher, so a subscription with message ordering receives each device's points in order (Pub/Sub orders the messages of a key published in the same region). After a failed publish the key is resumed (`resumePublishing`) so the retry can go out. `none`: no ordering key.",
       ),
     attributes: z
       .record(z.string(), z.string())

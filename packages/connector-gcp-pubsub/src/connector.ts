@@ -19,14 +19,7 @@ import {
 } from '@bifrost/core';
 import { BUILTIN_ATTRIBUTES, type GcpPubSubConfig } from './config.js';
 import { GRPC, classifyPubSubError, grpcCode } from './errors.js';
-import {
-  MAX_BATCH_BYTES,
-  PUBSUB_LIMITS,
-  attributeProblem,
-  messageBytes,
-  pointJson,
-  topicIdProblem,
-} from './limits.js';
+import { MAX_BATCH_BYTES, PUBSUB_LIMITS, attributeProblem, messageBytes, pointJson, topicIdProblem } from './limits.js';
 
 /** The message shape `Topic.publishMessage` takes (the subset used here). */
 export interface PubSubMessage {
@@ -188,7 +181,10 @@ export class GcpPubSubConnector implements Connector {
         await pubsub.close().catch(() => {});
         throw classifyPubSubError(err, this.topicPath(this.staticTopic ?? this.config.topic));
       }
-      this.ctx.logger.debug({ topic: this.staticTopic }, 'GetTopic not permitted; the topic is checked by the first publish');
+      this.ctx.logger.debug(
+        { topic: this.staticTopic },
+        'GetTopic not permitted; the topic is checked by the first publish',
+      );
     }
     this.session = session;
     this.ctx.logger.info(
@@ -219,7 +215,7 @@ export class GcpPubSubConnector implements Connector {
         throw credentialError(err, c.credentials_file);
       }
     }
-    return pubsub as unknown as PubSubLike;
+    return pubsub;
   }
 
   private topicIn(session: Session, name: string, single = false): TopicLike {
@@ -255,7 +251,10 @@ export class GcpPubSubConnector implements Connector {
   plan(batch: readonly DataPoint[]): { messages: PlannedMessage[]; rejected: RejectedPoint[] } {
     const rejected: RejectedPoint[] = [];
     const messages: PlannedMessage[] = [];
-    const groups = new Map<string, { topic: string; attributes: Record<string, string>; key?: string; points: DataPoint[] }>();
+    const groups = new Map<
+      string,
+      { topic: string; attributes: Record<string, string>; key?: string; points: DataPoint[] }
+    >();
     for (const p of batch) {
       const reject = (reason: string) => rejected.push({ id: p.id, reason, kind: 'payload' });
       const topic = this.topicOf(p);
@@ -269,7 +268,9 @@ export class GcpPubSubConnector implements Connector {
         key = p.deviceId;
         const kb = Buffer.byteLength(key);
         if (kb > PUBSUB_LIMITS.orderingKeyBytes) {
-          reject(`ordering key (the device id) is ${kb} bytes, over Pub/Sub's limit of ${PUBSUB_LIMITS.orderingKeyBytes} bytes`);
+          reject(
+            `ordering key (the device id) is ${kb} bytes, over Pub/Sub's limit of ${PUBSUB_LIMITS.orderingKeyBytes} bytes`,
+          );
           continue;
         }
       }
@@ -305,7 +306,9 @@ export class GcpPubSubConnector implements Connector {
       const data = Buffer.from(pointJson(p));
       const bytes = messageBytes(data, attributes, key);
       if (bytes > PUBSUB_LIMITS.messageBytes) {
-        reject(`message is ${bytes} bytes, over Pub/Sub's limit of ${PUBSUB_LIMITS.messageBytes} bytes (10 MB) per message`);
+        reject(
+          `message is ${bytes} bytes, over Pub/Sub's limit of ${PUBSUB_LIMITS.messageBytes} bytes (10 MB) per message`,
+        );
         continue;
       }
       messages.push({ topic, message: { data, attributes, ...(key && { orderingKey: key }) }, ids: [p.id], bytes });
@@ -343,7 +346,12 @@ export class GcpPubSubConnector implements Connector {
       this.batchMessages(topic, extra, key, points.slice(half), out, rejected);
       return;
     }
-    out.push({ topic, message: { data, attributes, ...(key && { orderingKey: key }) }, ids: points.map((p) => p.id), bytes });
+    out.push({
+      topic,
+      message: { data, attributes, ...(key && { orderingKey: key }) },
+      ids: points.map((p) => p.id),
+      bytes,
+    });
   }
 
   /**
@@ -368,7 +376,11 @@ export class GcpPubSubConnector implements Connector {
     if (invalid.length > 1) {
       const again = await this.abortable(
         session,
-        this.publishAll(session, invalid.map((o) => o.message), true),
+        this.publishAll(
+          session,
+          invalid.map((o) => o.message),
+          true,
+        ),
         signal,
       );
       this.resume(session, again);
@@ -551,7 +563,12 @@ function credentialError(err: unknown, file: string | undefined): BifrostError {
       { code: 'BIFROST_ERR_PUBSUB_NO_CREDENTIALS', cause: err },
     );
   const status = (err as { response?: { status?: number }; status?: number })?.response?.status;
-  if (status === 400 || status === 401 || status === 403 || /invalid_grant|invalid_client|unauthorized_client/i.test(message))
+  if (
+    status === 400 ||
+    status === 401 ||
+    status === 403 ||
+    /invalid_grant|invalid_client|unauthorized_client/i.test(message)
+  )
     return new AuthError(`credentials${file ? ` in ${file}` : ''} refused by Google's token endpoint: ${message}`, {
       code: 'BIFROST_ERR_PUBSUB_CREDENTIALS',
       cause: err,

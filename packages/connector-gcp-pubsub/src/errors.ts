@@ -87,7 +87,12 @@ export function classifyPubSubError(err: unknown, topicPath: string, ids?: reado
         opts('TOPIC_NOT_FOUND'),
       );
     case GRPC.INVALID_ARGUMENT:
-      return new PayloadError(`Pub/Sub refused the message: INVALID_ARGUMENT: ${detail}`, ids ? [...ids] : undefined, opts('INVALID_ARGUMENT'));
+      return new PayloadError(
+        `Pub/Sub refused the message: INVALID_ARGUMENT: ${detail}`,
+        ids ? [...ids] : undefined,
+        opts('INVALID_ARGUMENT'),
+      );
+    case undefined:
     default:
       return new TransientError(
         `publish to ${topicPath} failed: ${name ?? 'no gRPC status'}: ${detail}`,

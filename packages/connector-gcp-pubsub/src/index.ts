@@ -23,7 +23,13 @@ const gcpPubSub: ConnectorDefinition<typeof gcpPubSubConfigSchema> = defineConne
 });
 
 export default gcpPubSub;
-export { gcpPubSubConfigSchema, BUILTIN_ATTRIBUTES, MESSAGE_MODES, type GcpPubSubConfig, type MessageMode } from './config.js';
+export {
+  gcpPubSubConfigSchema,
+  BUILTIN_ATTRIBUTES,
+  MESSAGE_MODES,
+  type GcpPubSubConfig,
+  type MessageMode,
+} from './config.js';
 export {
   GcpPubSubConnector,
   publishOptions,

@@ -34,7 +34,11 @@ function config(f: FakePubSub, variant: ConnectionVariant): ConnectorSetup | und
       return { config: { ...base, api_endpoint: `${variant.host}:${variant.port}` } };
     // The fake speaks plaintext gRPC and checks no credentials: TLS and credential scenarios need
     // a real project (see the README and real-project.integration.test.ts).
-    default:
+    case 'tls':
+    case 'mtls':
+    case 'bad-credentials':
+    case 'untrusted-ca':
+    case 'expired-cert':
       return undefined;
   }
 }

@@ -63,7 +63,10 @@ export class FakePubSub {
 
   async deleteSubscription(name: string): Promise<void> {
     this.subscriptions.delete(name);
-    await this.admin.subscription(name).delete().catch(() => {});
+    await this.admin
+      .subscription(name)
+      .delete()
+      .catch(() => {});
   }
 
   /** A reader of a new subscription on `topic`: it sees what is published from now on. */
@@ -98,7 +101,9 @@ export class FakePubSub {
     for (const t of this.topics) await retry(() => this.admin.createTopic(t));
     for (const [name, s] of this.subscriptions)
       await retry(() =>
-        this.admin.topic(s.topic).createSubscription(name, { enableMessageOrdering: s.ordered, ackDeadlineSeconds: 60 }),
+        this.admin
+          .topic(s.topic)
+          .createSubscription(name, { enableMessageOrdering: s.ordered, ackDeadlineSeconds: 60 }),
       );
   }
 
@@ -113,7 +118,9 @@ export class FakePubSub {
 
 function subscriberFor(admin: PubSub): v1.SubscriberClient {
   // The admin client's options carry the emulator's address and insecure channel credentials.
-  return new v1.SubscriberClient((admin as unknown as { options: ConstructorParameters<typeof v1.SubscriberClient>[0] }).options);
+  return new v1.SubscriberClient(
+    (admin as unknown as { options: ConstructorParameters<typeof v1.SubscriberClient>[0] }).options,
+  );
 }
 
 async function retry<T>(fn: () => Promise<T>, tries = 20): Promise<T | undefined> {

@@ -41,7 +41,12 @@ describe.skipIf(!pstest.available || !toxiproxy.available)('gcp-pubsub on pstest
   const connectors: GcpPubSubConnector[] = [];
   const connector = (over: Record<string, unknown>, endpoint?: string) => {
     const c = new GcpPubSubConnector(
-      gcpPubSubConfigSchema.parse({ project_id: PROJECT, emulator: true, api_endpoint: endpoint ?? f.proxied, ...over }),
+      gcpPubSubConfigSchema.parse({
+        project_id: PROJECT,
+        emulator: true,
+        api_endpoint: endpoint ?? f.proxied,
+        ...over,
+      }),
       ctx(),
     );
     connectors.push(c);
@@ -121,7 +126,9 @@ describe.skipIf(!pstest.available || !toxiproxy.available)('gcp-pubsub on pstest
     for (const m of r.messages) {
       expect(m.attributes.count).toBe('100');
       expect(m.orderingKey).toBe(m.attributes.device_id);
-      expect(pointsOf(m).map((p) => p.id)).toEqual(batch.filter((p) => p.deviceId === m.attributes.device_id).map((p) => p.id));
+      expect(pointsOf(m).map((p) => p.id)).toEqual(
+        batch.filter((p) => p.deviceId === m.attributes.device_id).map((p) => p.id),
+      );
     }
   });
 
@@ -139,10 +146,9 @@ describe.skipIf(!pstest.available || !toxiproxy.available)('gcp-pubsub on pstest
 
   it('a missing topic is a ConfigError naming it, at connect and at publish (templated topic)', async () => {
     const fixed = connector({ topic: 'no-such-topic' });
-    await expect(fixed.connect()).rejects.toMatchObject({
-      kind: 'config',
-      message: expect.stringContaining('projects/bifrost-test/topics/no-such-topic'),
-    });
+    const refused = (await fixed.connect().catch((e: unknown) => e)) as Error & { kind: string };
+    expect(refused.kind).toBe('config');
+    expect(refused.message).toContain('projects/bifrost-test/topics/no-such-topic');
     const templated = connector({ topic: 'missing-{device_id}' });
     await templated.connect();
     const err = await templated.write(points(2, ['x']), never()).catch((e: unknown) => e);
@@ -164,7 +170,9 @@ describe.skipIf(!pstest.available || !toxiproxy.available)('gcp-pubsub on pstest
       await expect(failing).rejects.toMatchObject({ code: 14 });
       await expect(behind).rejects.toMatchObject({ code: 14 });
       await f.proxy.enable();
-      await expect(until(() => topic.publishMessage({ data: Buffer.from('4'), orderingKey: 'K' }))).resolves.toBeTypeOf('string');
+      await expect(until(() => topic.publishMessage({ data: Buffer.from('4'), orderingKey: 'K' }))).resolves.toBeTypeOf(
+        'string',
+      );
     } finally {
       await f.proxy.enable();
       await pubsub.close();
@@ -193,7 +201,8 @@ describe.skipIf(!pstest.available || !toxiproxy.available)('gcp-pubsub on pstest
     for (const key of ['K1', 'K2']) {
       // First copies in arrival order follow the send order (a duplicate of a failed write may come before its retry).
       const seen: string[] = [];
-      for (const m of r.messages) if (m.orderingKey === key && !seen.includes(m.attributes.id)) seen.push(m.attributes.id);
+      for (const m of r.messages)
+        if (m.orderingKey === key && !seen.includes(m.attributes.id)) seen.push(m.attributes.id);
       expect(seen).toEqual(all.filter((p) => p.deviceId === key).map((p) => p.id));
     }
   });
@@ -218,6 +227,10 @@ describe.skipIf(!pstest.available || !toxiproxy.available)('gcp-pubsub on pstest
   });
 
   it('the definition declares Pub/Sub limits', () => {
-    expect(gcpPubSub.capabilities).toMatchObject({ ordering: 'per-device', maxBatch: 1000, maxBatchBytes: 9 * 1024 * 1024 });
+    expect(gcpPubSub.capabilities).toMatchObject({
+      ordering: 'per-device',
+      maxBatch: 1000,
+      maxBatchBytes: 9 * 1024 * 1024,
+    });
   });
 });

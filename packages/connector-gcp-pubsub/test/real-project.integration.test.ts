@@ -60,14 +60,21 @@ describe.skipIf(!enabled)(`gcp-pubsub on real Pub/Sub${enabled ? '' : ` (skipped
         sub.on('error', reject);
       });
       for (const d of ['A', 'B']) {
-        expect(got.filter((g) => g.device === d).map((g) => g.id)).toEqual(points.filter((p) => p.deviceId === d).map((p) => p.id));
+        expect(got.filter((g) => g.device === d).map((g) => g.id)).toEqual(
+          points.filter((p) => p.deviceId === d).map((p) => p.id),
+        );
         expect(got.filter((g) => g.device === d).every((g) => g.key === d)).toBe(true);
       }
       const missing = new GcpPubSubConnector(
-        gcpPubSubConfigSchema.parse({ project_id: project, topic: `bifrost-missing-${suffix}`, credentials_file: credentials }),
+        gcpPubSubConfigSchema.parse({
+          project_id: project,
+          topic: `bifrost-missing-${suffix}`,
+          credentials_file: credentials,
+        }),
         ctx,
       );
-      await expect(missing.connect()).rejects.toMatchObject({ kind: expect.stringMatching(/config|auth/) });
+      const refused = (await missing.connect().catch((e: unknown) => e)) as { kind?: string };
+      expect(['config', 'auth']).toContain(refused.kind);
       await missing.close();
     } finally {
       await c.close();
