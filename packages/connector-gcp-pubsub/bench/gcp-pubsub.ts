@@ -39,7 +39,10 @@ async function checkAndReset(side: string, points: readonly DataPoint[]): Promis
   const seen = new Set<string>();
   let empty = 0;
   while (empty < 3 && seen.size < want.size) {
-    const [res] = await subscriber.pull({ subscription: `projects/${PROJECT}/subscriptions/${SUB}`, maxMessages: 1000 });
+    const [res] = await subscriber.pull({
+      subscription: `projects/${PROJECT}/subscriptions/${SUB}`,
+      maxMessages: 1000,
+    });
     const got = res.receivedMessages ?? [];
     if (!got.length) {
       empty++;
@@ -99,7 +102,7 @@ async function ours(window: number): Promise<number> {
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
 type Case = BenchCase & {
@@ -117,11 +120,11 @@ try {
   const tuning: Record<number, { raw: number; ours: number }> = {};
   for (const w of WINDOWS) tuning[w] = { raw: await raw(w), ours: await ours(w) };
   const best = (side: 'raw' | 'ours') =>
-    WINDOWS.reduce((a, b) => (tuning[b]![side] > tuning[a]![side] ? b : a), WINDOWS[0]!);
+    WINDOWS.reduce((a, b) => (tuning[b][side] > tuning[a][side] ? b : a), WINDOWS[0]);
   const rawWindow = best('raw');
   const ourWindow = best('ours');
   console.log(
-    `tuning (points/s by batches in flight): ${WINDOWS.map((w) => `${w}: raw ${Math.round(tuning[w]!.raw)}, ours ${Math.round(tuning[w]!.ours)}`).join('; ')}`,
+    `tuning (points/s by batches in flight): ${WINDOWS.map((w) => `${w}: raw ${Math.round(tuning[w].raw)}, ours ${Math.round(tuning[w].ours)}`).join('; ')}`,
   );
   const rawRounds: number[] = [];
   const ourRounds: number[] = [];
@@ -140,7 +143,7 @@ try {
     points_per_run: POINTS,
     points_per_s_range: [Math.round(Math.min(...ourRounds)), Math.round(Math.max(...ourRounds))],
     baseline_points_per_s_range: [Math.round(Math.min(...rawRounds)), Math.round(Math.max(...rawRounds))],
-    round_ratios: ourRounds.map((o, i) => Math.round((o / rawRounds[i]!) * 100) / 100),
+    round_ratios: ourRounds.map((o, i) => Math.round((o / rawRounds[i]) * 100) / 100),
   };
   writeResults('gcp-pubsub', [c]);
   console.log(
