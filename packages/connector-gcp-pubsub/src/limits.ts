@@ -40,8 +40,20 @@ export function topicIdProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Serialized points, so the JSON the host measured with {@link wirePointBytes} when it cut the
+ * batch is the JSON the write sends (each point is serialized once; points are not mutated).
+ */
+const serialized = new WeakMap<DataPoint, string>();
+
 /** A point as it goes in a message's data: the data model without the host's `priority`. */
 export function pointJson(p: DataPoint): string {
+  let json = serialized.get(p);
+  if (json === undefined) serialized.set(p, (json = serialize(p)));
+  return json;
+}
+
+function serialize(p: DataPoint): string {
   return JSON.stringify({
     id: p.id,
     deviceId: p.deviceId,
