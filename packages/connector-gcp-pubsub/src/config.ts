@@ -41,7 +41,7 @@ export const gcpPubSubConfigSchema = z
       .boolean()
       .default(false)
       .describe(
-        'Talk to the Pub/Sub emulator (or another fake) at `api_endpoint` or `PUBSUB_EMULATOR_HOST`: plaintext gRPC, no credentials. Never for a real project.',
+        'Talk to the Pub/Sub emulator (or another fake) at `api_endpoint` or `PUBSUB_EMULATOR_HOST`: plaintext gRPC, no credentials. Never for a real project. With `PUBSUB_EMULATOR_HOST` set in the environment and no `api_endpoint`, the emulator is used even when this is false (as by every Google client).',
       ),
     messages: z
       .enum(MESSAGE_MODES)

@@ -196,7 +196,9 @@ export class GcpPubSubConnector implements Connector {
   private async createClient(): Promise<PubSubLike> {
     const c = this.config;
     const settings: Record<string, unknown> = { projectId: c.project_id };
-    if (c.emulator) {
+    // The standard PUBSUB_EMULATOR_HOST (with no api_endpoint) means the emulator, as for Google's clients.
+    const emulator = c.emulator || (c.api_endpoint === undefined && Boolean(process.env.PUBSUB_EMULATOR_HOST));
+    if (emulator) {
       settings.apiEndpoint = this.emulatorHost();
       settings.emulatorMode = true;
     } else {
@@ -206,7 +208,7 @@ export class GcpPubSubConnector implements Connector {
     // Loaded here, not at the top: a gateway that does not use Pub/Sub never loads the client (and gRPC).
     const { PubSub } = await import('@google-cloud/pubsub');
     const pubsub = new PubSub(settings);
-    if (!c.emulator) {
+    if (!emulator) {
       try {
         const auth = await pubsub.auth.getClient();
         await auth.getAccessToken();
