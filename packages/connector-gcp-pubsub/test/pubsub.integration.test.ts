@@ -226,6 +226,23 @@ describe.skipIf(!pstest.available || !toxiproxy.available)('gcp-pubsub on pstest
     await c.write(points(5, ['A']), never());
   });
 
+  it('PUBSUB_EMULATOR_HOST alone (no emulator, no api_endpoint) reaches the emulator without credentials', async () => {
+    const saved = process.env.PUBSUB_EMULATOR_HOST;
+    process.env.PUBSUB_EMULATOR_HOST = f.proxied;
+    try {
+      const r = await f.reader('attrs');
+      const c = new GcpPubSubConnector(gcpPubSubConfigSchema.parse({ project_id: PROJECT, topic: 'attrs' }), ctx());
+      connectors.push(c);
+      await c.connect();
+      await c.write(points(3, ['E']), never());
+      await r.until(() => r.messages.length >= 3, 10_000);
+      expect(r.messages).toHaveLength(3);
+    } finally {
+      if (saved === undefined) delete process.env.PUBSUB_EMULATOR_HOST;
+      else process.env.PUBSUB_EMULATOR_HOST = saved;
+    }
+  });
+
   it('the definition declares Pub/Sub limits', () => {
     expect(gcpPubSub.capabilities).toMatchObject({
       ordering: 'per-device',
