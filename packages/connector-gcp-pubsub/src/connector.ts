@@ -201,6 +201,8 @@ export class GcpPubSubConnector implements Connector {
     if (emulator) {
       settings.apiEndpoint = this.emulatorHost();
       settings.emulatorMode = true;
+      // Named, so the auth library does not probe the GCE metadata server for it (no credentials here).
+      settings.universeDomain = 'googleapis.com';
     } else {
       if (c.api_endpoint) settings.apiEndpoint = c.api_endpoint;
       if (c.credentials_file) settings.credentials = await readServiceAccountKey(c.credentials_file);

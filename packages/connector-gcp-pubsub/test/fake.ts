@@ -42,7 +42,12 @@ export class FakePubSub {
     const fake = await startPubSubFake();
     const toxi = await sharedToxiproxy();
     const proxy = await toxi.client.createProxy({ upstream: fake.emulatorHost });
-    const admin = new PubSub({ projectId: PROJECT, apiEndpoint: fake.emulatorHost, emulatorMode: true });
+    const admin = new PubSub({
+      projectId: PROJECT,
+      apiEndpoint: fake.emulatorHost,
+      emulatorMode: true,
+      universeDomain: 'googleapis.com',
+    });
     return new FakePubSub(fake, proxy, admin, subscriberFor(admin));
   }
 
