@@ -1,18 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CapacityError, PartialWriteError, PayloadError, TransientError, type DataPoint } from '../src/index.js';
+import {
+  CapacityError,
+  PartialWriteError,
+  PayloadError,
+  seededRandom,
+  TransientError,
+  type DataPoint,
+} from '../src/index.js';
 import { QUEUE_KINDS, closeQueues, harness, useQueue, waitFor } from './pipeline-fixtures/harness.js';
 import { makePoints, times, type Step } from './pipeline-fixtures/scripted-connector.js';
-
-/** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const isPoison = (p: DataPoint) => p.value === 'POISON';
 
@@ -54,7 +50,7 @@ describe.each(QUEUE_KINDS)('pipeline under random failures (%s queue)', (kind) =
     'seed %i: every good point acked exactly once, every poison point dead-lettered, nothing lost',
     async (seed) => {
       useQueue(kind);
-      const random = prng(seed);
+      const random = seededRandom(seed);
       const points = makePoints(400, 7).map((p, i) => (i % 37 === 5 ? { ...p, value: 'POISON' } : p));
       const good = points.filter((p) => !isPoison(p)).map((p) => p.id);
       const poison = points.filter(isPoison).map((p) => p.id);

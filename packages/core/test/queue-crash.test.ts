@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { openSqliteQueue, type QueueLogger } from '../src/queue/sqlite-queue.js';
+import type { Random } from '../src/index.js';
 import type { Lease } from '../src/queue/types.js';
+import { seededTestRandom } from './seeded.js';
 
 const CHILD = fileURLToPath(new URL('./queue-crash-child.mjs', import.meta.url));
 const KILLS = 22;
@@ -22,7 +24,7 @@ interface ChildReport {
 }
 
 /** Runs the ingesting and delivering child, SIGKILLs it at a random moment, and returns what it reported. */
-async function ingestUntilKilled(file: string, tag: string): Promise<ChildReport> {
+async function ingestUntilKilled(file: string, tag: string, random: Random): Promise<ChildReport> {
   const reportFile = join(dir, `${tag}.report`);
   const child = spawn(
     process.execPath,
@@ -43,7 +45,7 @@ async function ingestUntilKilled(file: string, tag: string): Promise<ChildReport
     if (gone) throw new Error(`child exited before it was ready: ${stderr}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-  await new Promise((r) => setTimeout(r, 40 + Math.random() * 260));
+  await new Promise((r) => setTimeout(r, 40 + random() * 260));
   child.kill('SIGKILL');
   expect(await exited).toBe('SIGKILL');
   const report: ChildReport = { confirmed: [], acked: [], acking: [] };
@@ -62,6 +64,7 @@ async function ingestUntilKilled(file: string, tag: string): Promise<ChildReport
 
 it(`keeps every point whose enqueue resolved across ${KILLS} SIGKILLs (sync=batch), none delivered twice`, async () => {
   const file = join(dir, 'queue.db');
+  const random = seededTestRandom('queue crash');
   const confirmed = new Set<string>();
   const delivered = new Set<string>();
   /** Acks in flight when the child died: these may be queued again or gone. */
@@ -85,7 +88,7 @@ it(`keeps every point whose enqueue resolved across ${KILLS} SIGKILLs (sync=batc
       uncertain = new Set();
       expect(q.stats('cloud')).toMatchObject({ points: queued.length, inFlight: queued.length });
       for (const lease of leases) {
-        if (Math.random() < deliverShare) {
+        if (random() < deliverShare) {
           await q.settle(lease, { acked: 'all' });
           for (const p of lease.points) delivered.add(p.id);
         } else {
@@ -104,7 +107,7 @@ it(`keeps every point whose enqueue resolved across ${KILLS} SIGKILLs (sync=batc
   let queuedSeen = 0;
   let childAcks = 0;
   for (let round = 0; round < KILLS; round++) {
-    const report = await ingestUntilKilled(file, `r${round}`);
+    const report = await ingestUntilKilled(file, `r${round}`, random);
     for (const id of report.confirmed) confirmed.add(id);
     for (const id of report.acked) {
       expect(delivered.has(id)).toBe(false); // acked once only
