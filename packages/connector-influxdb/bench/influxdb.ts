@@ -69,7 +69,7 @@ async function e2e(batchSize: number, workers: number): Promise<number> {
   const rate = await pipelineThroughput({
     definition: influxdb,
     config: influxConfigSchema.parse({
-      url: peer.url,
+      endpoint: peer.url,
       database: peer.database,
       username,
       password,

@@ -12,15 +12,15 @@ export type Precision = (typeof PRECISIONS)[number];
 export const influxConfigSchema = z
   .strictObject({
     endpoint: z
-      .string()
-      .url()
-      .optional()
-      .describe('Base URL of the InfluxDB HTTP API, e.g. `http://localhost:8086` (the connector-level `endpoint`).'),
-    url: z
-      .string()
-      .url()
-      .optional()
-      .describe('Base URL of the InfluxDB HTTP API; overrides `endpoint` when both are set.'),
+      .url({
+        error: (issue) =>
+          issue.input === undefined
+            ? 'endpoint (or provider_config.url) is required, e.g. http://localhost:8086'
+            : 'endpoint must be a URL like http://localhost:8086',
+      })
+      .describe(
+        "Base URL of the InfluxDB HTTP API, e.g. `http://localhost:8086` (the connector-level `endpoint`; the seed's `provider_config.url` is an alias).",
+      ),
     version: z
       .enum(['1.x', '2.x'])
       .default('1.x')
@@ -96,8 +96,6 @@ export const influxConfigSchema = z
       .describe('Socket timeout of one HTTP request, e.g. `30s` (a number is milliseconds).'),
   })
   .superRefine((c, ctx) => {
-    if (!c.url && !c.endpoint)
-      ctx.addIssue({ code: 'custom', path: ['url'], message: 'url (or endpoint) is required' });
     if (c.version === '1.x' && !c.database)
       ctx.addIssue({ code: 'custom', path: ['database'], message: 'database is required for version 1.x' });
     if (c.version === '2.x') {
@@ -121,7 +119,7 @@ export const influxConfigSchema = z
 /** Validated settings as `create` receives them. */
 export type InfluxConfig = z.output<typeof influxConfigSchema>;
 
-/** The base URL to use: `url` wins over `endpoint`; the schema guarantees one is set. */
+/** The base URL, without trailing slashes. */
 export function baseUrl(c: InfluxConfig): string {
-  return (c.url ?? c.endpoint ?? '').replace(/\/+$/, '');
+  return c.endpoint.replace(/\/+$/, '');
 }

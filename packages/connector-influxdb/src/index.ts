@@ -14,6 +14,7 @@ const influxdb: ConnectorDefinition<typeof influxConfigSchema> = defineConnector
   // with 413, Timestream for InfluxDB over `max-http-request-size` (default 10 MiB). Batches are
   // measured as JSON (pointBytes default), not as line protocol, hence the margin under both.
   capabilities: { ordering: 'none', maxBatch: 5000, maxBatchBytes: 8 * 1024 * 1024 },
+  endpointAliases: ['url'],
   create: (config, ctx) => new InfluxConnector(config, ctx),
 });
 

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { baseUrl, influxConfigSchema, writePath } from '../src/index.js';
 import { expectReadmeOptionsTable, expectEveryOptionDescribed } from '@bifrost/connector-testkit';
 
-/** Seed 001's InfluxDB connector: `endpoint` plus its `provider_config`, as the host flattens it. */
+/**
+ * Seed 001's InfluxDB connector as the host hands it over: its `provider_config.url` is an endpoint
+ * alias the host resolves (the gateway tests load the seed file itself).
+ */
 const seed001 = {
   endpoint: 'http://localhost:8086',
-  url: 'http://localhost:8086',
   database: 'bifrost',
   username: 'admin',
   password: 'password',
@@ -26,7 +28,7 @@ describe('influxConfigSchema', () => {
 
   it('builds the 2.x write path from organization (or org) and bucket', () => {
     const c = influxConfigSchema.parse({
-      url: 'http://h:8086/',
+      endpoint: 'http://h:8086/',
       version: '2.x',
       org: 'acme',
       bucket: 'db/rp',
@@ -40,15 +42,17 @@ describe('influxConfigSchema', () => {
   it('names the field at fault', () => {
     const issues = (raw: unknown) =>
       influxConfigSchema.safeParse(raw).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    expect(issues({ url: 'http://h' })).toEqual(['database: database is required for version 1.x']);
-    expect(issues({ url: 'http://h', version: '2.x' })).toEqual([
+    expect(issues({ endpoint: 'http://h' })).toEqual(['database: database is required for version 1.x']);
+    expect(issues({ endpoint: 'http://h', version: '2.x' })).toEqual([
       'organization: organization (or org) is required for version 2.x',
       'bucket: bucket is required for version 2.x',
     ]);
-    expect(issues({ database: 'd' })).toEqual(['url: url (or endpoint) is required']);
-    expect(issues({ url: 'http://h', database: 'd', precision: 'h' })?.[0]).toMatch(/^precision: /);
-    expect(issues({ url: 'http://h', database: 'd', colour: 'red' })?.[0]).toMatch(/Unrecognized key.*colour/);
-    expect(issues({ url: 'http://h', database: 'd', measurement: '#m' })).toEqual([
+    expect(issues({ database: 'd' })).toEqual([
+      'endpoint: endpoint (or provider_config.url) is required, e.g. http://localhost:8086',
+    ]);
+    expect(issues({ endpoint: 'http://h', database: 'd', precision: 'h' })?.[0]).toMatch(/^precision: /);
+    expect(issues({ endpoint: 'http://h', database: 'd', colour: 'red' })?.[0]).toMatch(/Unrecognized key.*colour/);
+    expect(issues({ endpoint: 'http://h', database: 'd', measurement: '#m' })).toEqual([
       "measurement: measurement must not start with '#' (InfluxDB would read the lines as comments)",
     ]);
   });

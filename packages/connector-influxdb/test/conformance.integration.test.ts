@@ -138,14 +138,14 @@ function configFor<S extends Server>(flavor: Flavor<S>) {
   return (peers: Peers<S>, variant: ConnectionVariant): ConnectorSetup | undefined => {
     const { plain, secure, tls } = peers;
     const base = { ...flavor.credentials(plain, false), measurement: MEASUREMENT };
-    const overTls = { ...flavor.credentials(secure, false), measurement: MEASUREMENT, url: secure.url };
+    const overTls = { ...flavor.credentials(secure, false), measurement: MEASUREMENT, endpoint: secure.url };
     switch (variant.kind) {
       case 'plain':
-        return { config: { ...base, url: plain.url } };
+        return { config: { ...base, endpoint: plain.url } };
       case 'bad-credentials':
-        return { config: { ...base, ...flavor.credentials(plain, true), url: plain.url } };
+        return { config: { ...base, ...flavor.credentials(plain, true), endpoint: plain.url } };
       case 'proxied':
-        return { config: { ...base, url: `http://${variant.host}:${variant.port}` } };
+        return { config: { ...base, endpoint: `http://${variant.host}:${variant.port}` } };
       case 'tls':
         return { config: overTls, tls: tls.clientTls('tls') };
       case 'untrusted-ca':

@@ -14,7 +14,7 @@ const silent = {
   },
 };
 const ctx: PluginContext = { name: 'unit', logger: silent, signal: new AbortController().signal };
-const config = influxConfigSchema.parse({ url: 'http://127.0.0.1:1', database: 'db', version: '1.x' });
+const config = influxConfigSchema.parse({ endpoint: 'http://127.0.0.1:1', database: 'db', version: '1.x' });
 const point = (i: number): DataPoint => ({
   id: `p${i}`,
   deviceId: 'PLC1',

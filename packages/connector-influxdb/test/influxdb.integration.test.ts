@@ -51,7 +51,7 @@ describe.skipIf(!influx.available)('InfluxDB connector against a real influxd', 
   const connector = (extra: Record<string, unknown> = {}) =>
     influxdb.create(
       influxConfigSchema.parse({
-        url: peer.url,
+        endpoint: peer.url,
         database: peer.database,
         username: peer.admin.username,
         password: peer.admin.password,
@@ -122,7 +122,7 @@ describe.skipIf(!influx.available)('InfluxDB connector against a real influxd', 
       .catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(ConfigError);
     expect((missing as Error).message).toMatch(/database not found/);
-    const dead = influxdb.create(influxConfigSchema.parse({ url: 'http://127.0.0.1:9', database: 'x' }), ctx());
+    const dead = influxdb.create(influxConfigSchema.parse({ endpoint: 'http://127.0.0.1:9', database: 'x' }), ctx());
     await expect(dead.connect()).rejects.toBeInstanceOf(TransientError);
   });
 });
@@ -166,7 +166,7 @@ for (const server of v2Servers) {
     const connector = (extra: Record<string, unknown>, wrongToken = false) =>
       influxdb.create(
         influxConfigSchema.parse({
-          url: peer.url,
+          endpoint: peer.url,
           version: '2.x',
           ...server.credentials(peer, wrongToken),
           ...extra,

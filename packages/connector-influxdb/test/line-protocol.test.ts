@@ -3,7 +3,7 @@ import { escape } from '@influxdata/influxdb-client';
 import type { DataPoint } from '@bifrost/core';
 import { influxConfigSchema, formatTimestamp, toLine, UnwritablePointError } from '../src/index.js';
 
-const opts = influxConfigSchema.parse({ url: 'http://127.0.0.1:8086', database: 'db' });
+const opts = influxConfigSchema.parse({ endpoint: 'http://127.0.0.1:8086', database: 'db' });
 const point = (over: Partial<DataPoint> = {}): DataPoint => ({
   id: '0190a4c6-0000-7000-8000-000000000001',
   deviceId: 'PLC001',

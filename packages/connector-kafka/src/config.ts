@@ -16,17 +16,16 @@ const brokerAddress = z.string().regex(/^[^\s/,]+:\d{1,5}$/, 'must be host:port'
 export const kafkaConfigSchema = z
   .strictObject({
     endpoint: z
-      .string()
+      .string({
+        error: (issue) =>
+          issue.input === undefined
+            ? 'endpoint (or provider_config.brokers) is required, e.g. localhost:9092'
+            : undefined,
+      })
       .min(1)
-      .optional()
       .describe(
-        'Bootstrap brokers as `host:port`, several separated by commas; a `kafka://`, `tcp://` or `ssl://` prefix is ignored.',
+        'Bootstrap brokers as `host:port`, several separated by commas; a `kafka://`, `tcp://` or `ssl://` prefix is ignored. `provider_config.brokers` (a list) is an alias.',
       ),
-    brokers: z
-      .array(brokerAddress)
-      .min(1)
-      .optional()
-      .describe('Bootstrap brokers as a list of `host:port`; overrides `endpoint`.'),
     client_id: z.string().min(1).default('bifrost').describe('Kafka client id (shows in broker logs and quotas).'),
     topic: z
       .string()
@@ -85,13 +84,9 @@ export const kafkaConfigSchema = z
       .describe('TCP + TLS connect timeout, milliseconds.'),
   })
   .superRefine((c, ctx) => {
-    if (!c.brokers && !c.endpoint)
-      ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'endpoint (or brokers) is required' });
-    if (!c.brokers && c.endpoint) {
-      for (const b of splitEndpoint(c.endpoint)) {
-        if (!brokerAddress.safeParse(b).success)
-          ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `"${b}" must be host:port` });
-      }
+    for (const b of splitEndpoint(c.endpoint)) {
+      if (!brokerAddress.safeParse(b).success)
+        ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `"${b}" must be host:port` });
     }
     if (c.sasl_mechanism !== 'none') {
       if (!c.username)
@@ -119,7 +114,7 @@ function splitEndpoint(endpoint: string): string[] {
     .filter(Boolean);
 }
 
-/** Bootstrap broker list: `brokers`, else the comma-separated `endpoint`. */
+/** Bootstrap broker list: the comma-separated `endpoint`. */
 export function bootstrapBrokers(c: KafkaConfig): string[] {
-  return c.brokers ?? splitEndpoint(c.endpoint ?? '');
+  return splitEndpoint(c.endpoint);
 }

@@ -11,6 +11,7 @@ const kafka: ConnectorDefinition<typeof kafkaConfigSchema> = defineConnector({
   type: 'kafka',
   configSchema: kafkaConfigSchema,
   capabilities: { ordering: 'per-device', maxBatch: 10_000 },
+  endpointAliases: ['brokers'],
   // Each instance's byte limit is its `max_message_bytes` (KafkaConnector.maxBatchBytes).
   pointBytes: pointRecordBytes,
   create: (config, ctx) => new KafkaConnector(config, ctx),
