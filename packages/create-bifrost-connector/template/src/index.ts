@@ -25,7 +25,6 @@ export default defineConnector({
   capabilities: { ordering: 'none', maxBatch: 1000, maxBatchBytes: 4 * 1024 * 1024 },
   create(config, ctx) {
     // No I/O here: create only validates and builds.
-    const label = `__TYPE__:${ctx.name}`;
     const url = new URL(config.path, config.endpoint);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (config.token) headers.authorization = `Bearer ${config.token}`;
@@ -36,7 +35,7 @@ export default defineConnector({
         return await fetch(url, { method, headers, body, signal });
       } catch (err) {
         // fetch wraps the socket error (ECONNREFUSED, ECONNRESET, a TLS error) in its cause.
-        throw classifyError((err as { cause?: unknown }).cause ?? err, label);
+        throw classifyError((err as { cause?: unknown }).cause ?? err);
       }
     }
 
@@ -44,7 +43,8 @@ export default defineConnector({
     async function refused(res: Response, batch: readonly DataPoint[]): Promise<Error> {
       const text = (await res.text().catch(() => '')).slice(0, 300);
       const what = `${res.status} ${res.statusText}${text ? `: ${text}` : ''}`;
-      const opts = { connector: label, code: `BIFROST_ERR___CODE___HTTP_${res.status}` };
+      // No `[bifrost] [type:name]` prefix here: the host adds it, once.
+      const opts = { code: `BIFROST_ERR___CODE___HTTP_${res.status}` };
       if (res.status === 401 || res.status === 403) return new AuthError(`${what} (check token)`, opts);
       if (res.status === 404) return new ConfigError(`${what} (no receiver at ${url.pathname})`, opts);
       if (res.status === 429 || res.status === 503) {
@@ -76,8 +76,9 @@ export default defineConnector({
         open = true;
       },
       async write(batch, { signal }) {
-        if (!open) throw new TransientError('not connected', { connector: label });
-        const res = await call('POST', JSON.stringify(batch), signal);
+        if (!open) throw new TransientError('not connected');
+        // `priority` is the host's queue lane, not data: it stays off the wire.
+        const res = await call('POST', JSON.stringify(batch.map(({ priority: _lane, ...point }) => point)), signal);
         if (!res.ok) throw await refused(res, batch);
         await res.body?.cancel();
       },
