@@ -74,6 +74,9 @@ function expectExactlyDelivered(h: Harness, ids: string[], connector = 'a'): voi
   expect(h.queue.stats(connector).points).toBe(0);
 }
 
+/** What a fake clock replaces: timers and Date. setImmediate stays real (the SQLite queue's group commit). */
+const FAKE_CLOCK = { toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] } as const;
+
 describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
   beforeAll(() => useQueue(kind));
 
@@ -97,21 +100,30 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(await counter(h, 'bifrost_cloud_connection_attempts_total', { result: 'success' })).toBe(1);
     });
 
-    it('sends a full batch at once but waits up to flushIntervalMs to fill a partial one', async () => {
-      const flushIntervalMs = 2_000;
-      const h = started(await harness({ a: { delivery: { batchSize: 10, flushIntervalMs } } }));
-      await waitFor(() => h.connectors.a.connects === 1);
-      const t0 = Date.now();
-      await h.pipeline.ingest(makePoints(10));
-      await waitFor(() => h.audit.acked.length === 10);
-      // Well before the flush interval (the margin absorbs a loaded machine): it did not wait.
-      expect(nth(h.connectors.a.writeTimes, 0) - t0).toBeLessThan(flushIntervalMs / 2);
+    it('sends a full batch at once but waits up to flushIntervalMs to fill a partial one (fake clock)', async () => {
+      vi.useFakeTimers({ toFake: [...FAKE_CLOCK.toFake] });
+      try {
+        const flushIntervalMs = 2_000;
+        const h = started(await harness({ a: { delivery: { batchSize: 10, flushIntervalMs } } }));
+        await vi.waitFor(() => expect(h.connectors.a.connects).toBe(1), { interval: 1 });
+        const t0 = Date.now();
+        await h.pipeline.ingest(makePoints(10));
+        await vi.waitFor(() => expect(h.audit.acked).toHaveLength(10), { interval: 1 });
+        // A full batch does not wait for the clock.
+        expect(nth(h.connectors.a.writeTimes, 0) - t0).toBeLessThan(10);
 
-      const t1 = Date.now();
-      await h.pipeline.ingest(makePoints(3));
-      await waitFor(() => h.audit.acked.length === 13);
-      expect(nth(h.connectors.a.writeTimes, 1) - t1).toBeGreaterThanOrEqual(flushIntervalMs - 20);
-      expect(h.connectors.a.received.map((b) => b.length)).toEqual([10, 3]);
+        const t1 = Date.now();
+        await h.pipeline.ingest(makePoints(3));
+        await vi.advanceTimersByTimeAsync(flushIntervalMs - 1);
+        expect(h.connectors.a.received).toHaveLength(1); // a partial batch waits for more ...
+        await vi.waitFor(() => expect(h.audit.acked).toHaveLength(13), { interval: 1 });
+        // ... until the oldest of its points has waited the flush interval, and no longer.
+        expect(nth(h.connectors.a.writeTimes, 1) - t1).toBeGreaterThanOrEqual(flushIntervalMs);
+        expect(nth(h.connectors.a.writeTimes, 1) - t1).toBeLessThan(flushIntervalMs + 10);
+        expect(h.connectors.a.received.map((b) => b.length)).toEqual([10, 3]);
+      } finally {
+        vi.useRealTimers();
+      }
     });
   });
 
@@ -144,8 +156,9 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(health?.lastError?.code).toBe('BIFROST_ERR_TRANSIENT');
     });
 
-    it('jitters the first retry too (full jitter: a uniform draw below initialDelayMs)', async () => {
+    it('jitters the first retry too (full jitter: a uniform draw below initialDelayMs; fake clock)', async () => {
       const random = vi.spyOn(Math, 'random').mockReturnValue(0.05);
+      vi.useFakeTimers({ toFake: [...FAKE_CLOCK.toFake] });
       try {
         const h = started(
           await harness({
@@ -156,11 +169,12 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
           }),
         );
         await h.pipeline.ingest(makePoints(3));
-        await waitFor(() => h.audit.acked.length === 3);
+        await vi.waitFor(() => expect(h.audit.acked).toHaveLength(3), { interval: 1 });
         const gap = nth(h.connectors.a.writeTimes, 1) - nth(h.connectors.a.writeTimes, 0);
-        expect(gap).toBeGreaterThanOrEqual(195); // 0.05 * 4000
-        expect(gap).toBeLessThan(2_000); // far from the un-jittered 4000, with room for a loaded machine
+        expect(gap).toBeGreaterThanOrEqual(200); // 0.05 * 4000, not the un-jittered 4000
+        expect(gap).toBeLessThan(210);
       } finally {
+        vi.useRealTimers();
         random.mockRestore();
       }
     });
@@ -604,10 +618,10 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         }),
       );
       const points = makePoints(50);
-      const t0 = Date.now();
       await h.pipeline.ingest(points);
       await waitFor(() => h.queue.stats('up').points === 0);
-      expect(Date.now() - t0).toBeLessThan(4_000); // far below the 5 s the hung sink takes per write
+      // Delivered while the hung sink's first write (5 s) has not even returned: not held behind it.
+      expect(h.connectors.hung.ackedIds().size).toBe(0);
       expect(h.connectors.up.ackedIds().size).toBe(50);
       expect(h.connectors.hung.received).toHaveLength(1);
       await waitFor(() => h.pipeline.health().find((x) => x.name === 'down')?.breaker === 'open');
@@ -639,9 +653,15 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       h.pipeline.start();
       await h.pipeline.ingest(makePoints(10));
       await waitFor(() => h.connectors.a.received.length === 1);
-      const t0 = Date.now();
-      await h.pipeline.stop({ deadlineMs: 3_000 });
-      expect(Date.now() - t0).toBeLessThan(2_000);
+      // On a fake clock that stands still, stop can only finish if it waits for no timer.
+      vi.useFakeTimers({ toFake: [...FAKE_CLOCK.toFake] });
+      try {
+        const t0 = Date.now();
+        await h.pipeline.stop({ deadlineMs: 3_000 });
+        expect(Date.now()).toBe(t0);
+      } finally {
+        vi.useRealTimers();
+      }
       expect(h.queue.stats('a')).toMatchObject({ points: 10, inFlight: 0 });
       expect(h.audit.acked).toEqual([]);
       expect(h.connectors.a.closes).toBe(1);

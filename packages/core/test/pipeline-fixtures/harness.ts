@@ -1,3 +1,4 @@
+import { vi } from 'vitest';
 import type { Logger } from '../../src/index.js';
 import type { DurableQueue, Pipeline, PipelineConnector } from '../../src/host.js';
 import { createMemoryQueue, createPipeline, openSqliteQueue } from '../../src/host.js';
@@ -129,11 +130,12 @@ export async function harness<K extends string = 'a'>(
  * machine a step can take far longer than on a quiet one, and waiting longer costs nothing when it passes.
  */
 export async function waitFor(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await vi.waitFor(
+    () => {
+      if (!cond()) throw new Error(`timed out waiting for ${what}`);
+    },
+    { timeout: ms, interval: 5 },
+  );
 }
 
 export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
