@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import {
+  abortable,
   PartialWriteError,
   TransientError,
   classifyError,
@@ -124,9 +125,10 @@ export class InfluxConnector implements Connector {
     };
     try {
       rejected.push(
-        ...(await this.cancellable(
+        ...(await abortable(
           deliverRequest(request, (p) => toLine(p, this.config, this.integerTags), post),
           signal,
+          () => cancelledError(signal),
         )),
       );
     } catch (err) {
@@ -143,28 +145,6 @@ export class InfluxConnector implements Connector {
       rejected,
       { code: 'BIFROST_ERR_INFLUXDB_PARTIAL_WRITE' },
     );
-  }
-
-  /**
-   * `work`, but rejecting as soon as `signal` aborts, even if the HTTP client were slow to notice:
-   * the request itself is aborted by the same signal, and its late outcome is ignored.
-   */
-  private cancellable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(cancelledError(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
-      work.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the client's rejection passes through unchanged, for classifyError
-          reject(err);
-        },
-      );
-    });
   }
 
   /** The batch as one request, and the points that cannot be written. */

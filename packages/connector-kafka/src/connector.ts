@@ -6,6 +6,7 @@ import kafkajs, {
   type TopicMessages,
 } from 'kafkajs';
 import {
+  abortable,
   PartialWriteError,
   PayloadError,
   TransientError,
@@ -16,6 +17,7 @@ import {
   type PluginContext,
   type RejectedPoint,
   type WriteOptions,
+  isBifrostError,
 } from '@bifrost/core';
 import { compressionType, ensureCodec } from './codecs.js';
 import { bootstrapBrokers, type KafkaConfig } from './config.js';
@@ -222,22 +224,13 @@ export class KafkaConnector implements Connector {
    * flight fail; the next write connects a fresh one), so the abandoned send's ack cannot count.
    */
   private cancellable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
-        reject(cancelledError(signal));
-        this.dropProducer();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      work.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(this.classify(err));
-        },
-      );
+    return abortable(
+      work,
+      signal,
+      () => cancelledError(signal),
+      () => this.dropProducer(),
+    ).catch((err: unknown) => {
+      throw isBifrostError(err) ? err : this.classify(err);
     });
   }
 

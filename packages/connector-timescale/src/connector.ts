@@ -1,5 +1,6 @@
 import pg from 'pg';
 import {
+  abortable,
   ConfigError,
   TransientError,
   type Connector,
@@ -27,25 +28,6 @@ function cancelledError(signal: AbortSignal): TransientError {
   return new TransientError('write cancelled by the host (timeout or shutdown); PostgreSQL connection destroyed', {
     code: 'BIFROST_ERR_PG_WRITE_CANCELLED',
     cause: signal.reason,
-  });
-}
-
-/** `work`, unless `signal` aborts first: then rejects at once with {@link cancelledError} (`work`'s outcome is ignored). */
-function cancellable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(cancelledError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the client's rejection passes through unchanged, for classifyError
-        reject(err);
-      },
-    );
   });
 }
 
@@ -171,7 +153,7 @@ export class TimescaleConnector implements Connector {
     const checkout = pool.connect();
     let client: pg.PoolClient;
     try {
-      client = await cancellable(checkout, signal);
+      client = await abortable(checkout, signal, () => cancelledError(signal));
     } catch (err) {
       // A client handed out after the abort goes straight back to the pool, unused.
       if (signal.aborted)
@@ -194,7 +176,9 @@ export class TimescaleConnector implements Connector {
     client.on('error', onClientError);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await cancellable(client.query({ name: this.statementName, text: this.insert, values }), signal);
+      await abortable(client.query({ name: this.statementName, text: this.insert, values }), signal, () =>
+        cancelledError(signal),
+      );
     } catch (err) {
       // A broken connection must not go back to the pool either.
       if (!sqlState(err)) destroyed = true;

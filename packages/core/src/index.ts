@@ -47,3 +47,4 @@ export {
 } from './template/point-template.js';
 export type { TlsMaterial } from './tls/types.js';
 export { seededRandom, type Random } from './random.js';
+export { abortable } from './abortable.js';
