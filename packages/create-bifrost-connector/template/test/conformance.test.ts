@@ -1,8 +1,7 @@
 // The Bifrost conformance suite against the stand-in receiver of local-peer.ts: every scenario the
 // connector offers, driven directly and through the real delivery pipeline and durable queue.
-import { describeConnector, makePoints } from '@bifrost/connector-testkit';
+import { describeConnector, faultProxyFactory, makePoints } from '@bifrost/connector-testkit';
 import plugin from '../src/index.js';
-import { localFaultProxy } from './fault-proxy.js';
 import { startLocalPeer, type LocalPeer } from './local-peer.js';
 
 describeConnector<LocalPeer>({
@@ -26,7 +25,8 @@ describeConnector<LocalPeer>({
   },
   readBack: (p) => p.collector(),
   address: (p) => ({ host: '127.0.0.1', port: p.port }),
-  faultProxy: localFaultProxy,
+  // The testkit's fault proxy: Toxiproxy when installed, else node:net in the test process.
+  faultProxy: faultProxyFactory(),
   restart: (p) => p.restart(),
   stop: (p) => p.stop(),
   start: (p) => p.start(),
