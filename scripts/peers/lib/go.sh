@@ -11,14 +11,15 @@ ensure_go() {
   fi
 }
 
-# `go_install_once LABEL PACKAGE VERSION BIN`: builds PACKAGE@VERSION from the Go module proxy with
-# `go install` into BIN, unless BIN was already built for VERSION (a stamp file beside it).
+# `go_install_once LABEL PACKAGE VERSION BIN [TAGS]`: builds PACKAGE@VERSION from the Go module proxy
+# with `go install` (build tags TAGS, comma-separated, when given) into BIN, unless BIN was already
+# built for VERSION and TAGS (a stamp file beside it).
 go_install_once() {
-  local label="$1" pkg="$2" version="$3" bin="$4"
+  local label="$1" pkg="$2" version="$3" bin="$4" tags="${5:-}"
   local dir name stamp tmp
   dir="$(dirname "$bin")"
   name="$(basename "$bin")"
-  stamp="$dir/.$name-$version"
+  stamp="$dir/.$name-$version${tags:+-$(printf '%s' "$tags" | cksum | cut -d' ' -f1)}"
   if [ -x "$bin" ] && [ -f "$stamp" ]; then
     echo "[$label] $pkg@$version already in $bin"
     return 0
@@ -27,7 +28,7 @@ go_install_once() {
   mkdir -p "$dir"
   echo "[$label] building $pkg@$version (once)"
   tmp="$(mktemp -d)"
-  GOBIN="$tmp" GOFLAGS=-buildvcs=false go install -trimpath "$pkg@$version"
+  GOBIN="$tmp" GOFLAGS=-buildvcs=false go install -trimpath ${tags:+-tags "$tags"} "$pkg@$version"
   mv "$tmp/$(basename "$pkg")" "$bin"
   rm -rf "$tmp"
   rm -f "$dir/.$name-"*
