@@ -17,7 +17,8 @@ async function loadKafkajs(): Promise<KafkaJs> {
 }
 
 /**
- * Creates `topic` on the broker at `bootstrap` (a PLAINTEXT listener, e.g. `KafkaPeer.bootstrap`)
+ * Creates `topic` on the broker at `bootstrap` (PLAINTEXT listeners, e.g. `KafkaPeer.bootstrap` or a
+ * cluster's comma-separated `KafkaCluster.bootstrap`)
  * and waits until its partitions have leaders, so the first send does not meet a leader election.
  *
  * @example
@@ -26,10 +27,10 @@ async function loadKafkajs(): Promise<KafkaJs> {
 export async function createKafkaTopic(
   bootstrap: string,
   topic: string,
-  opts: { partitions?: number; config?: Readonly<Record<string, string>> } = {},
+  opts: { partitions?: number; replicationFactor?: number; config?: Readonly<Record<string, string>> } = {},
 ): Promise<void> {
   const kafkajs = await loadKafkajs();
-  const admin = new kafkajs.Kafka({ brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  const admin = new kafkajs.Kafka({ brokers: bootstrap.split(','), logLevel: kafkajs.logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     await admin.createTopics({
@@ -37,6 +38,7 @@ export async function createKafkaTopic(
         {
           topic,
           ...(opts.partitions !== undefined && { numPartitions: opts.partitions }),
+          ...(opts.replicationFactor !== undefined && { replicationFactor: opts.replicationFactor }),
           ...(opts.config && { configEntries: Object.entries(opts.config).map(([name, value]) => ({ name, value })) }),
         },
       ],
