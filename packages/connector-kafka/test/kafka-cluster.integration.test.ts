@@ -27,6 +27,10 @@ const TOTAL = 30_000;
 const CHUNK = 100;
 const RATE_PER_S = 1_500;
 const KILL_AT_MS = 7_000;
+const BATCH_SIZE = 200;
+const MAX_IN_FLIGHT = 4;
+/** Points the one fault can cause to be sent again: every batch in flight when it struck. */
+const IN_FLIGHT_WINDOW = BATCH_SIZE * MAX_IN_FLIGHT;
 
 describe.skipIf(!kafkaPeer.available)('Kafka connector against a 3-node KRaft cluster', () => {
   let cluster: KafkaCluster | undefined;
@@ -66,8 +70,8 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a 3-node KRaft cl
           definition: kafka,
           config: kafkaConfigSchema.parse({ endpoint: nodes.bootstrap, topic: TOPIC, request_timeout_ms: 5_000 }),
           delivery: {
-            batchSize: 200,
-            maxInFlight: 4,
+            batchSize: BATCH_SIZE,
+            maxInFlight: MAX_IN_FLIGHT,
             flushIntervalMs: 5,
             timeoutMs: 10_000,
             retry: { initialDelayMs: 100, maxDelayMs: 1_000 },
@@ -78,6 +82,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a 3-node KRaft cl
     const accepted: string[] = [];
     const start = Date.now();
     let killedAt = 0;
+    let totals = { failed: 0, retries: 0 };
     try {
       pipeline.start();
       const now = Date.now();
@@ -101,6 +106,8 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a 3-node KRaft cl
       }
       await vi.waitFor(() => expect(queue.stats('k').points).toBe(0), { timeout: 90_000, interval: 100 });
       expect(await queue.listDeadLetters()).toEqual([]);
+      const [k] = pipeline.metricsSnapshot().connectors;
+      totals = { failed: k?.failed ?? 0, retries: k?.retries ?? 0 };
     } finally {
       await pipeline.stop({ deadlineMs: 5_000 });
       await queue.close();
@@ -119,7 +126,8 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a 3-node KRaft cl
     console.log(
       `[kafka-cluster] ${accepted.length} points accepted; node ${partition0.leader} (leader of partitions ${ledByLeader.join(', ')}) ` +
         `SIGKILLed at ${(killedAt / 1000).toFixed(1)} s; leaders after: ${after?.partitions.map((p) => `${p.partitionId}->${p.leader}`).join(', ')}; ` +
-        `${records} records, ${counts.size} distinct ids, missing ${missing.length}, duplicates ${duplicates}`,
+        `${records} records, ${counts.size} distinct ids, missing ${missing.length}, duplicates ${duplicates}; ` +
+        `failed write attempts ${totals.failed} points, retries ${totals.retries}`,
     );
     recordProof({
       scenario: 'kafka-cluster-leader-kill',
@@ -131,6 +139,7 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a 3-node KRaft cl
     });
     expect(after?.partitions.every((p) => p.leader !== partition0.leader)).toBe(true);
     expect(missing).toEqual([]);
+    expect(duplicates).toBeLessThanOrEqual(IN_FLIGHT_WINDOW);
   }, 180_000);
 });
 
