@@ -50,7 +50,10 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a 3-node KRaft cl
 
   it('loses nothing when the partition leader is SIGKILLed mid-stream under acks=all and min.insync.replicas=2', async () => {
     const nodes = cluster!;
-    const admin = new kafkajs.Kafka({ brokers: nodes.bootstrap.split(','), logLevel: kafkajs.logLevel.NOTHING }).admin();
+    const admin = new kafkajs.Kafka({
+      brokers: nodes.bootstrap.split(','),
+      logLevel: kafkajs.logLevel.NOTHING,
+    }).admin();
     await admin.connect();
     const [meta] = (await admin.fetchTopicMetadata({ topics: [TOPIC] })).topics;
     const partition0 = meta?.partitions.find((p) => p.partitionId === 0);
@@ -148,7 +151,12 @@ describe.skipIf(!kafkaPeer.available)('Kafka connector against a 3-node KRaft cl
  * the time runs out): how often each point id (the `bifrost-id` header) was read. A record seen twice
  * at the same partition and offset (after a rebalance) counts once.
  */
-async function countIds(bootstrap: string, topic: string, records: number, timeoutMs: number): Promise<Map<string, number>> {
+async function countIds(
+  bootstrap: string,
+  topic: string,
+  records: number,
+  timeoutMs: number,
+): Promise<Map<string, number>> {
   const consumer = new kafkajs.Kafka({ brokers: bootstrap.split(','), logLevel: kafkajs.logLevel.NOTHING }).consumer({
     groupId: `readback-${newPointId()}`,
   });
