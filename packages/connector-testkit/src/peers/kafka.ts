@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INSTALL_HINT, findBinary, peersDir } from './binaries.js';
 import getPort from 'get-port';
+import { INSTALL_HINT, findBinary, peersDir } from './binaries.js';
 import { PEER_HOST, startProcessPeer, type PeerContext, type ProcessPeer } from './process-peer.js';
 import type { ServerTlsPem } from '../tls/fixture.js';
 
@@ -76,7 +76,7 @@ export function kafkaInstallation(): { java: string; classpath: string } | { mis
   return { java, classpath: join(home, 'libs', '*') };
 }
 
-/** The broker config: KRaft combined mode, loopback listeners, single-replica internal topics. */
+/** The broker config: KRaft combined mode, loopback listeners, internal topics replicated to every node. */
 export function kafkaServerProperties(
   ctx: PeerContext<KafkaPort>,
   opts: {
