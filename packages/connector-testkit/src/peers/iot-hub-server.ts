@@ -217,7 +217,8 @@ function answerTwin(clientId: string, kind: string, query: string, body: Buffer)
     payload = JSON.stringify({ desired: { $version: 1 }, reported: { ...twin.reported, $version: twin.version } });
   } else if (behaviour.twinPatchStatus !== 204) {
     status = behaviour.twinPatchStatus;
-    payload = JSON.stringify({ message: `scripted ${status}` });
+    // IoT Hub's error body: a six-digit errorCode (status and a detail number) and a message.
+    payload = JSON.stringify({ errorCode: status * 1000 + 1, message: `scripted ${status}` });
   } else {
     try {
       mergePatch(twin.reported, JSON.parse(body.toString('utf8')) as Record<string, unknown>);
@@ -226,7 +227,7 @@ function answerTwin(clientId: string, kind: string, query: string, body: Buffer)
       status = 204;
     } catch (err) {
       status = 400;
-      payload = JSON.stringify({ message: (err as Error).message });
+      payload = JSON.stringify({ errorCode: 400004, message: (err as Error).message });
     }
   }
   const topic = `$iothub/twin/res/${status}/?$rid=${rid}${status === 204 ? `&$version=${twin.version}` : ''}`;
