@@ -38,7 +38,7 @@ const TLS_MESSAGES: ReadonlyArray<[RegExp, string]> = [
 function socketErrorOf(message: string): Error & { code?: string } {
   const tls = TLS_MESSAGES.find(([re]) => re.test(message));
   const code = tls?.[1] ?? /\b(E[A-Z]{3,})\b/.exec(message)?.[1];
-  return Object.assign(new Error(message), code ? { code } : {});
+  return Object.assign(new Error(`connection to IoT Hub failed: ${message.replace(/ error$/, '')}`), code ? { code } : {});
 }
 
 /** `NotConnectedError` -> `NOT_CONNECTED`. */
@@ -70,15 +70,11 @@ function credentialHint(scene: ErrorScene): string {
 export function classifyAzureError(err: unknown, scene: ErrorScene, ids?: readonly string[]): BifrostError {
   if (isBifrostError(err)) return err;
   const e = (err ?? {}) as { name?: unknown; message?: unknown; transportError?: unknown };
-  let name = typeof e.name === 'string' ? e.name : 'Error';
+  const name = typeof e.name === 'string' ? e.name : 'Error';
   const message = typeof e.message === 'string' && e.message ? e.message : String(err);
   const opts = (suffix: string) => ({ code: code(suffix), cause: err });
   const first = FIRST_CONNECTION.exec(message);
-  if (first?.[1] !== undefined && !CONNACK_REFUSED.test(first[1])) {
-    const underneath = classifyError(socketErrorOf(first[1]));
-    if (underneath.kind !== 'transient') return underneath;
-    name = 'NotConnectedError';
-  }
+  if (first?.[1] !== undefined && !CONNACK_REFUSED.test(first[1])) return classifyError(socketErrorOf(first[1]));
   switch (name) {
     case 'UnauthorizedError':
     case 'DeviceNotFoundError':
