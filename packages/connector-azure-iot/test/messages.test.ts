@@ -25,7 +25,7 @@ const fmt = (over: Partial<MessageFormat> = {}): MessageFormat => ({ mode: 'poin
 describe('planMessages', () => {
   it('point: the point as JSON, its id as messageId, built-in properties and the creation time', () => {
     const { messages, poison } = planMessages(
-      [point({ tags: { line: 'A' }, priority: 'high' } as Partial<DataPoint>)],
+      [point({ tags: { line: 'A' }, priority: 1 } as unknown as Partial<DataPoint>)],
       fmt({ extras: [['line', compilePointTemplate('{tags.line}', { option: 'properties.line' })]] }),
     );
     expect(poison).toEqual([]);

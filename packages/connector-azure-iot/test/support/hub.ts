@@ -17,7 +17,7 @@ import {
 export interface Hub {
   hub: IotHubEmulatorPeer;
   tls: TlsFixture;
-  device: IotHubIdentity;
+  device: IotHubIdentity & { key: string };
   /** Registered with the thumbprint of the fixture's client certificate. */
   x509Device: IotHubIdentity;
   /** Registered with the thumbprint of the fixture's expired client certificate. */
