@@ -9,7 +9,13 @@ import transports from 'azure-iot-device-mqtt';
 import common from 'azure-iot-common';
 import azureIot, { azureIotConfigSchema, planMessages } from '@bifrost/connector-azure-iot';
 import { createTlsFixture, newDeviceKey, startIotHubEmulator } from '@bifrost/connector-testkit/peers';
-import { benchCase, makePoints, pipelineThroughput, writeResults, type BenchCase } from '@bifrost/connector-testkit/bench';
+import {
+  benchCase,
+  makePoints,
+  pipelineThroughput,
+  writeResults,
+  type BenchCase,
+} from '@bifrost/connector-testkit/bench';
 import type { DataPoint } from '@bifrost/core';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 20_000);

@@ -38,7 +38,7 @@ export const azureIotConfigSchema = z
       .enum(MESSAGE_MODES)
       .default('point')
       .describe(
-        '`point`: one message per point, its body the point as JSON (`{id, deviceId, tagName, value, quality, timestamp, unit?, tags?}`), `messageId` the point id. `batch`: one message per batch (per set of property values), its body a JSON array of points, `messageId` derived from its point ids. Either way a message stays under IoT Hub\'s 256 KB limit (the host cuts batches by bytes); a point too large on its own is dead-lettered.',
+        "`point`: one message per point, its body the point as JSON (`{id, deviceId, tagName, value, quality, timestamp, unit?, tags?}`), `messageId` the point id. `batch`: one message per batch (per set of property values), its body a JSON array of points, `messageId` derived from its point ids. Either way a message stays under IoT Hub's 256 KB limit (the host cuts batches by bytes); a point too large on its own is dead-lettered.",
       ),
     properties: z
       .record(z.string(), z.string())
@@ -56,7 +56,7 @@ export const azureIotConfigSchema = z
         'Most messages of a write awaiting their PUBACK at once. A write succeeds only when every message was acknowledged.',
       ),
     sas_ttl: durationSchema
-      .default(3_600_000)
+      .prefault('1h')
       .describe(
         'Lifetime of the SAS tokens made from `SharedAccessKey`; a new token is made and the connection renewed when three quarters of it have passed.',
       ),
@@ -64,9 +64,9 @@ export const azureIotConfigSchema = z
       .boolean()
       .default(false)
       .describe(
-        "Report the latest value of every device and tag in the device twin's reported properties (`{<device>: {<tag>: {value, quality, timestamp}}}`, names with `.`, `$`, `#` or spaces written with `_`), patched every `twin_interval`. Twin updates never hold up telemetry; a failed patch is retried at the next interval.",
+        "Report the latest value of every device and tag in the device twin's reported properties (`{<device>: {<tag>: {value, quality, timestamp}}}`, names with `.`, `$`, spaces or control characters written with `_`), patched every `twin_interval`. Twin updates never hold up telemetry; a failed patch is retried at the next interval.",
       ),
-    twin_interval: durationSchema.default(30_000).describe('How often coalesced reported properties are patched.'),
+    twin_interval: durationSchema.prefault('30s').describe('How often coalesced reported properties are patched.'),
   })
   .superRefine((c, ctx) => {
     if (c.twin_interval < 1000)

@@ -53,7 +53,8 @@ export function parseConnectionString(text: string, x509: boolean): DeviceConnec
   if (key !== undefined && token !== undefined) fail('give SharedAccessKey or SharedAccessSignature, not both');
   if (certificate && (key !== undefined || token !== undefined))
     fail('x509 authentication takes no SharedAccessKey or SharedAccessSignature');
-  if (!certificate && !key && !token) fail('SharedAccessKey is missing (or set x509: true for certificate authentication)');
+  if (!certificate && !key && !token)
+    fail('SharedAccessKey is missing (or set x509: true for certificate authentication)');
   if (fields.get('x509') !== undefined && !x509) fail('the connection string says x509=true: set x509: true as well');
   const out: DeviceConnection = { hostName, deviceId, auth: certificate ? 'x509' : key ? 'key' : 'token' };
   if (token) out.sharedAccessSignature = token;

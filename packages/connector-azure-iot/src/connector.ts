@@ -188,8 +188,7 @@ export class AzureIotConnector implements Connector {
   async write(batch: readonly DataPoint[], { signal }: WriteOptions): Promise<WriteReceipt> {
     if (signal.aborted) throw cancelled();
     const session = this.session;
-    if (!session)
-      throw new TransientError('not connected to IoT Hub', { code: 'BIFROST_ERR_AZURE_IOT_NOT_CONNECTED' });
+    if (!session) throw new TransientError('not connected to IoT Hub', { code: 'BIFROST_ERR_AZURE_IOT_NOT_CONNECTED' });
     if (session.broken) throw session.broken;
     const sdk = this.sdk as AzureSdk;
     const { messages, poison } = planMessages(batch, this.format);

@@ -38,12 +38,18 @@ const TLS_MESSAGES: ReadonlyArray<[RegExp, string]> = [
 function socketErrorOf(message: string): Error & { code?: string } {
   const tls = TLS_MESSAGES.find(([re]) => re.test(message));
   const code = tls?.[1] ?? /\b(E[A-Z]{3,})\b/.exec(message)?.[1];
-  return Object.assign(new Error(`connection to IoT Hub failed: ${message.replace(/ error$/, '')}`), code ? { code } : {});
+  return Object.assign(
+    new Error(`connection to IoT Hub failed: ${message.replace(/ error$/, '')}`),
+    code ? { code } : {},
+  );
 }
 
 /** `NotConnectedError` -> `NOT_CONNECTED`. */
 const snake = (name: string) =>
-  name.replace(/Error$/, '').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase() || 'TRANSIENT';
+  name
+    .replace(/Error$/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toUpperCase() || 'TRANSIENT';
 
 const code = (suffix: string) => `BIFROST_ERR_AZURE_IOT_${suffix}`;
 
@@ -89,9 +95,11 @@ export function classifyAzureError(err: unknown, scene: ErrorScene, ids?: readon
       return new CapacityError(`IoT Hub is over a limit (${name}: ${message})`, undefined, opts('THROTTLED'));
     case 'MessageTooLargeError':
     case 'FormatError':
-      return new PayloadError(`IoT Hub refused the message (${name}: ${message})`, ids ? [...ids] : undefined, opts(
-        name === 'FormatError' ? 'FORMAT' : 'MESSAGE_TOO_LARGE',
-      ));
+      return new PayloadError(
+        `IoT Hub refused the message (${name}: ${message})`,
+        ids ? [...ids] : undefined,
+        opts(name === 'FormatError' ? 'FORMAT' : 'MESSAGE_TOO_LARGE'),
+      );
     case 'IotHubNotFoundError':
       return new ConfigError(`IoT Hub not found (${message}); check HostName`, opts('HUB_NOT_FOUND'));
   }

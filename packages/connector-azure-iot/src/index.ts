@@ -48,4 +48,10 @@ export {
 } from './messages.js';
 export { loadAzureSdk, type AzureSdk, type IotClientLike, type TwinLike } from './sdk.js';
 export { sendWindowed, type SendOutcome } from './send-window.js';
-export { TwinReporter, twinPropertyName, type PatchReported, type ReportedPatch, type ReportedReading } from './twin.js';
+export {
+  TwinReporter,
+  twinPropertyName,
+  type PatchReported,
+  type ReportedPatch,
+  type ReportedReading,
+} from './twin.js';

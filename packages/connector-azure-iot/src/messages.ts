@@ -75,8 +75,8 @@ export function wirePointBytes(p: DataPoint): number {
 
 /** Bytes of the property bag the device SDK appends to the topic (URL-encoded `k=v&...`, system properties first). */
 function bagBytes(messageId: string, properties: ReadonlyArray<[string, string]>): number {
-  let n =
-    `$.mid=${encodeURIComponent(messageId)}&$.ct=${encodeURIComponent(CONTENT_TYPE)}&$.ce=${CONTENT_ENCODING}`.length;
+  let n = `$.mid=${encodeURIComponent(messageId)}&$.ct=${encodeURIComponent(CONTENT_TYPE)}&$.ce=${CONTENT_ENCODING}`
+    .length;
   for (const [k, v] of properties) n += 2 + encodeURIComponent(k).length + encodeURIComponent(v).length;
   return n;
 }
@@ -117,8 +117,7 @@ export function planMessages(batch: readonly DataPoint[], fmt: MessageFormat): P
   const messages: PlannedMessage[] = [];
   const poison: RejectedPoint[] = [];
   const add = (m: PlannedMessage) => {
-    if (m.bytes > MAX_MESSAGE_BYTES)
-      for (const id of m.ids) poison.push({ id, reason: oversize(m), kind: 'payload' });
+    if (m.bytes > MAX_MESSAGE_BYTES) for (const id of m.ids) poison.push({ id, reason: oversize(m), kind: 'payload' });
     else messages.push(m);
   };
   if (fmt.mode === 'point') {

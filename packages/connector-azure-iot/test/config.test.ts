@@ -11,7 +11,13 @@ describe('parseConnectionString', () => {
         `HostName=hub.azure-devices.net;DeviceId=d1;ModuleId=m1;SharedAccessKey=${KEY};GatewayHostName=edge:8883`,
         false,
       ),
-    ).toEqual({ hostName: 'hub.azure-devices.net', deviceId: 'd1', moduleId: 'm1', gatewayHostName: 'edge:8883', auth: 'key' });
+    ).toEqual({
+      hostName: 'hub.azure-devices.net',
+      deviceId: 'd1',
+      moduleId: 'm1',
+      gatewayHostName: 'edge:8883',
+      auth: 'key',
+    });
   });
 
   it('reads a fixed token and an X.509 identity', () => {

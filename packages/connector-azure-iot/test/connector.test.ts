@@ -133,7 +133,12 @@ describe('sendWindowed', () => {
       () => new Error('stopped'),
     );
     expect(sent).toEqual([1, 2]);
-    expect(out.map((o) => (o.error as Error | undefined)?.message)).toEqual([undefined, undefined, 'stopped', 'stopped']);
+    expect(out.map((o) => (o.error as Error | undefined)?.message)).toEqual([
+      undefined,
+      undefined,
+      'stopped',
+      'stopped',
+    ]);
   });
 });
 
@@ -158,7 +163,10 @@ describe('TwinReporter', () => {
       return Promise.resolve();
     });
     expect(sent).toEqual([
-      { a_b: { t_1: { value: 2, quality: 'GOOD', timestamp: 20 } }, c: { _x: { value: 3, quality: 'GOOD', timestamp: 1 } } },
+      {
+        a_b: { t_1: { value: 2, quality: 'GOOD', timestamp: 20 } },
+        c: { _x: { value: 3, quality: 'GOOD', timestamp: 1 } },
+      },
     ]);
     expect(t.size).toBe(0);
   });

@@ -26,7 +26,10 @@ describe('classifyAzureError', () => {
 
   it('a refused CONNACK on the first connection is auth, naming what to check', () => {
     const err = classifyAzureError(
-      sdkError('UnauthorizedError', 'mqtt.js returned Failure on first connection (Not authorized): Connection refused: Not authorized error'),
+      sdkError(
+        'UnauthorizedError',
+        'mqtt.js returned Failure on first connection (Not authorized): Connection refused: Not authorized error',
+      ),
       { identity: 'hub/d1', auth: 'x509' },
     );
     expect(err).toBeInstanceOf(AuthError);
@@ -47,7 +50,9 @@ describe('classifyAzureError', () => {
 
   it('a TLS error under a NotConnectedError is config', () => {
     const err = classifyAzureError(
-      sdkError('NotConnectedError', 'x', { transportError: Object.assign(new Error('bad'), { code: 'CERT_HAS_EXPIRED' }) }),
+      sdkError('NotConnectedError', 'x', {
+        transportError: Object.assign(new Error('bad'), { code: 'CERT_HAS_EXPIRED' }),
+      }),
       scene,
     );
     expect(err).toBeInstanceOf(ConfigError);

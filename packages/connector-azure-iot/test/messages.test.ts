@@ -20,12 +20,17 @@ const point = (over: Partial<DataPoint> = {}): DataPoint => ({
   timestamp: Date.UTC(2026, 0, 2, 3, 4, 5, 6),
   ...over,
 });
-const fmt = (over: Partial<MessageFormat> = {}): MessageFormat => ({ mode: 'point', topic: TOPIC, extras: [], ...over });
+const fmt = (over: Partial<MessageFormat> = {}): MessageFormat => ({
+  mode: 'point',
+  topic: TOPIC,
+  extras: [],
+  ...over,
+});
 
 describe('planMessages', () => {
   it('point: the point as JSON, its id as messageId, built-in properties and the creation time', () => {
     const { messages, poison } = planMessages(
-      [point({ tags: { line: 'A' }, priority: 1 } as unknown as Partial<DataPoint>)],
+      [point({ tags: { line: 'A' }, priority: 1 })],
       fmt({ extras: [['line', compilePointTemplate('{tags.line}', { option: 'properties.line' })]] }),
     );
     expect(poison).toEqual([]);

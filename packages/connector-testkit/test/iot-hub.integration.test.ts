@@ -43,11 +43,7 @@ async function connect(clientId: string, extra: Partial<IClientOptions> = {}): P
 }
 
 const sasFor = (id: { deviceId: string; moduleId?: string; key: string }, expiry = inAnHour(), key = id.key) =>
-  iotHubSasToken(
-    `${hub.hubHost}/devices/${id.deviceId}${id.moduleId ? `/modules/${id.moduleId}` : ''}`,
-    key,
-    expiry,
-  );
+  iotHubSasToken(`${hub.hubHost}/devices/${id.deviceId}${id.moduleId ? `/modules/${id.moduleId}` : ''}`, key, expiry);
 
 /** The CONNACK return code a refused CONNECT got (mqtt.js puts it on the error's `code`). */
 async function refusal(clientId: string, extra: Partial<IClientOptions>): Promise<number | undefined> {

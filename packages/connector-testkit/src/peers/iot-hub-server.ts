@@ -193,9 +193,7 @@ broker.authenticate = (client, username, password, done) => {
   if (!identity) return refuse(`no device or module ${client.id} is registered`, CONNACK_IDENTIFIER_REJECTED);
   const prefix = `${config.hubHost}/${client.id}/?api-version=`;
   if (!username?.startsWith(prefix)) return refuse(`user name must start with ${prefix}`);
-  const problem = password
-    ? sasProblem(password.toString('utf8'), identity)
-    : certificateProblem(socket, identity);
+  const problem = password ? sasProblem(password.toString('utf8'), identity) : certificateProblem(socket, identity);
   if (problem) return refuse(problem);
   record.ok = true;
   connects.push(record);
@@ -243,7 +241,8 @@ function mergePatch(target: Record<string, unknown>, patch: Record<string, unkno
     if (v === null) delete target[k];
     else if (typeof v === 'object' && !Array.isArray(v)) {
       const sub = target[k];
-      const obj = typeof sub === 'object' && sub !== null && !Array.isArray(sub) ? (sub as Record<string, unknown>) : {};
+      const obj =
+        typeof sub === 'object' && sub !== null && !Array.isArray(sub) ? (sub as Record<string, unknown>) : {};
       mergePatch(obj, v as Record<string, unknown>);
       target[k] = obj;
     } else target[k] = v;
