@@ -2,12 +2,12 @@
 // connector, messages: point) beside a raw azure-iot-device send loop with the same message shape
 // (the point as JSON, messageId, content type and encoding, the same four properties), on the same
 // IoT Hub emulator in the same run. The raw loop gets its best window of sends in flight; ours runs
-// with the defaults a user gets (host batch 100, 2 in flight, max_inflight 100) and with tuned
+// with the defaults a user gets (host batch 100, 2 in flight, max_inflight default) and with tuned
 // settings. Rounds alternate raw, ours (defaults) and ours (tuned); the result reports the median and range.
 import device from 'azure-iot-device';
 import transports from 'azure-iot-device-mqtt';
 import common from 'azure-iot-common';
-import azureIot, { azureIotConfigSchema, planMessages } from '@bifrost/connector-azure-iot';
+import azureIot, { DEFAULT_MAX_INFLIGHT, azureIotConfigSchema, planMessages } from '@bifrost/connector-azure-iot';
 import { createTlsFixture, newDeviceKey, startIotHubEmulator } from '@bifrost/connector-testkit/peers';
 import {
   benchCase,
@@ -151,11 +151,11 @@ try {
   const rawDesc = `raw: azure-iot-device Client.sendEvent per point, the same message (messageId, content type, 4 properties), ${rawWindow} sends in flight (best of ${WINDOWS.join(', ')})`;
   const cases = [
     row(
-      `durable e2e (SQLite queue sync=batch + pipeline + connector, messages: point) on the IoT Hub emulator, user defaults (batch 100, 2 batches in flight, max_inflight 100); ${rawDesc}; median of ${ROUNDS} alternating rounds`,
+      `durable e2e (SQLite queue sync=batch + pipeline + connector, messages: point) on the IoT Hub emulator, user defaults (batch 100, 2 batches in flight, max_inflight ${DEFAULT_MAX_INFLIGHT}; flush 5 ms); ${rawDesc}; median of ${ROUNDS} alternating rounds`,
       defaultRounds,
     ),
     row(
-      `durable e2e as above, tuned (batch 1000, 2 batches in flight, max_inflight ${ourWindow}, best of ${WINDOWS.join(', ')}); ${rawDesc}; median of ${ROUNDS} alternating rounds`,
+      `durable e2e as above, tuned (batch 1000, 2 batches in flight, flush 5 ms, max_inflight ${ourWindow}, best of ${WINDOWS.join(', ')}); ${rawDesc}; median of ${ROUNDS} alternating rounds`,
       tunedRounds,
     ),
   ];

@@ -8,7 +8,7 @@ export type MessageMode = (typeof MESSAGE_MODES)[number];
 export const BUILTIN_PROPERTIES = ['device_id', 'tag_name', 'quality'] as const;
 
 /** Default window of messages awaiting their PUBACK, chosen against the emulator (see the README). */
-export const DEFAULT_MAX_INFLIGHT = 100;
+export const DEFAULT_MAX_INFLIGHT = 1000;
 
 const placeholders = pointTemplatePlaceholders().join(', ');
 

@@ -65,7 +65,7 @@ describe('azureIotConfigSchema', () => {
       transport: 'mqtt',
       messages: 'point',
       properties: {},
-      max_inflight: 100,
+      max_inflight: 1000,
       sas_ttl: 3_600_000,
       twin_update: false,
       twin_interval: 30_000,
