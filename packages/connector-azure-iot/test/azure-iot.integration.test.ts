@@ -120,6 +120,24 @@ describe('azure-iot on the emulator', () => {
     await valid.write(points(1), never());
   });
 
+  it('X.509 with a certificate whose thumbprint is not registered is an AuthError naming the certificate', async () => {
+    const ctx: PluginContext = {
+      name: 'azure-x509',
+      logger: silentLogger,
+      signal: new AbortController().signal,
+      tls: h.tls.clientTls('foreign-cert'),
+    };
+    const c = new AzureIotConnector(
+      azureIotConfigSchema.parse({ connection_string: h.hub.connectionString(h.x509Device), x509: true }),
+      ctx,
+    );
+    open.push(c);
+    const err = await c.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuthError);
+    expect((err as AuthError).message).toMatch(/thumbprint/);
+    expect((await h.hub.connects()).at(-1)).toMatchObject({ clientId: 'x509-device', auth: 'x509', ok: false });
+  });
+
   it('renews its SAS token before expiry and keeps sending', async () => {
     const c = connector({ connection_string: h.hub.connectionString(h.device), sas_ttl: '10s' });
     const before = (await h.hub.connects()).filter((x) => x.ok && x.clientId === h.device.deviceId).length;
