@@ -33,8 +33,8 @@ interface Session {
   client: IotClientLike;
   /** Why the connection is unusable (set by the SDK's `disconnect`). */
   broken?: BifrostError;
-  /** Rejects when the session breaks, so sends awaiting a PUBACK fail at once. */
-  lost: Promise<never>;
+  /** Rejections of the sends awaiting a PUBACK, called when the session breaks so they fail at once. */
+  waiting: Set<(err: BifrostError) => void>;
   lose(err: BifrostError): void;
   /** Messages acknowledged on this connection: a sign of life for a cancelled write. */
   acks: number;
@@ -152,19 +152,15 @@ export class AzureIotConnector implements Connector {
   }
 
   private newSession(client: IotClientLike): Session {
-    let lose: (err: BifrostError) => void = () => undefined;
-    const lost = new Promise<never>((_, reject) => {
-      lose = reject;
-    });
-    lost.catch(() => undefined);
     const session: Session = {
       client,
-      lost,
+      waiting: new Set(),
       acks: 0,
       lose: (err) => {
         if (session.broken) return;
         session.broken = err;
-        lose(err);
+        for (const fail of session.waiting) fail(err);
+        session.waiting.clear();
       },
     };
     client.on('disconnect', (result?: unknown) => {
@@ -197,10 +193,7 @@ export class AzureIotConnector implements Connector {
     const window = sendWindowed(
       messages,
       this.config.max_inflight,
-      async (m: PlannedMessage) => {
-        await Promise.race([session.client.sendEvent(sdk.toMessage(m)), session.lost]);
-        session.acks++;
-      },
+      (m: PlannedMessage) => this.send(session, sdk, m),
       () => stop || session.broken !== undefined,
       () => session.broken ?? cancelled(),
     );
@@ -235,6 +228,25 @@ export class AzureIotConnector implements Connector {
     }
     for (const f of failures) for (const id of f.ids) rejected.push({ id, reason: f.error.message, kind: 'transient' });
     throw new PartialWriteError(accepted, rejected, { code: 'BIFROST_ERR_AZURE_IOT_PARTIAL_WRITE' });
+  }
+
+  /** One message until its PUBACK; fails at once when the session breaks (the SDK may never answer then). */
+  private send(session: Session, sdk: AzureSdk, m: PlannedMessage): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (session.broken) return reject(session.broken);
+      session.waiting.add(reject);
+      session.client.sendEvent(sdk.toMessage(m)).then(
+        () => {
+          session.waiting.delete(reject);
+          session.acks++;
+          resolve();
+        },
+        (err: Error) => {
+          session.waiting.delete(reject);
+          reject(err);
+        },
+      );
+    });
   }
 
   private async patchReported(session: Session, patch: ReportedPatch): Promise<void> {
