@@ -200,6 +200,9 @@ broker.authenticate = (client, username, password, done) => {
   done(null, true);
 };
 
+/** Twin response topic -> the client that asked: a response goes to that client only, as on IoT Hub. */
+const twinReplies = new Map<string, string>();
+
 function twinKey(deviceId: string, moduleId?: string): string {
   return moduleId ? `${deviceId}/${moduleId}` : deviceId;
 }
@@ -229,9 +232,9 @@ function answerTwin(clientId: string, kind: string, query: string, body: Buffer)
     }
   }
   const topic = `$iothub/twin/res/${status}/?$rid=${rid}${status === 204 ? `&$version=${twin.version}` : ''}`;
-  broker.publish(
-    { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false },
-    () => undefined,
+  twinReplies.set(topic, clientId);
+  broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, () =>
+    twinReplies.delete(topic),
   );
 }
 
@@ -298,8 +301,8 @@ broker.authorizeSubscribe = (client, sub, done) => {
   done(allowed ? null : new Error(`subscription to ${sub.topic} not allowed`), allowed ? sub : null);
 };
 
-// Telemetry is stored, not routed: nothing subscribes to it, and aedes need not keep it.
-broker.authorizeForward = (_client, packet) => (packet.topic.startsWith('$iothub/twin/res/') ? packet : null);
+// Telemetry is stored, not routed; a twin response reaches only the client that asked.
+broker.authorizeForward = (client, packet) => (client && twinReplies.get(packet.topic) === client.id ? packet : null);
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
