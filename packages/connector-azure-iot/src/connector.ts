@@ -1,6 +1,7 @@
 import {
   ConfigError,
   PartialWriteError,
+  PayloadError,
   TransientError,
   abortable,
   compilePointTemplate,
@@ -222,6 +223,16 @@ export class AzureIotConnector implements Connector {
     }
     if (accepted.length) this.twin?.note(accepted.length === batch.length ? batch : pointsOf(batch, accepted));
     if (rejected.length === 0 && failures.length === 0) return { bytes };
+    if (accepted.length === 0 && failures.length === 0) {
+      const reasons = [...new Set(rejected.map((r) => r.reason))];
+      throw new PayloadError(
+        reasons.length === 1
+          ? (reasons[0] ?? '')
+          : `${rejected.length} points refused: ${reasons.slice(0, 3).join('; ')}`,
+        rejected.map((r) => r.id),
+        { code: 'BIFROST_ERR_AZURE_IOT_MESSAGE_TOO_LARGE' },
+      );
+    }
     if (accepted.length === 0 && rejected.length === 0) {
       const [worst] = failures.map((f) => f.error).sort((a, b) => SEVERITY[a.kind] - SEVERITY[b.kind]);
       if (worst) throw worst;

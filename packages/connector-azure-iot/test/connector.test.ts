@@ -176,3 +176,13 @@ describe('TwinReporter', () => {
     expect(twinPropertyName('')).toBe('_');
   });
 });
+
+describe('AzureIotConnector payload refusals', () => {
+  it('a batch of only oversized points is one PayloadError naming them', async () => {
+    const { c } = setup();
+    await c.connect();
+    const [big] = points(1);
+    const err = await c.write([{ ...big!, value: 'x'.repeat(300 * 1024) }], never()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'payload', pointIds: ['p0'], code: 'BIFROST_ERR_AZURE_IOT_MESSAGE_TOO_LARGE' });
+  });
+});
