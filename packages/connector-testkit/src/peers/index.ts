@@ -84,3 +84,15 @@ export {
 } from './http-receiver.js';
 export { faultProxyFactory, startFaultProxy } from './fault-proxy.js';
 export { pinnedPort } from './process-peer.js';
+export {
+  iotHubSasToken,
+  newDeviceKey,
+  startIotHubEmulator,
+  type IotHubBehaviour,
+  type IotHubConnect,
+  type IotHubEmulatorOptions,
+  type IotHubEmulatorPeer,
+  type IotHubIdentity,
+  type IotHubMessage,
+  type IotHubPort,
+} from './iot-hub.js';
