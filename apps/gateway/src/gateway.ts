@@ -191,6 +191,8 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
       logger,
       token: cfg.api.token,
       bodyLimit: cfg.api.body_limit,
+      maxIngestBytes: cfg.api.max_ingest_bytes,
+      lineProtocol: { deviceTag: cfg.api.line_protocol.device_tag },
       ...(apiTls ? { https: httpsOptions(apiTls.material) } : {}),
       isAccepting: () => accepting,
       version: GATEWAY_VERSION,

@@ -19,3 +19,11 @@ describe('nextPointId', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 });
+
+describe('nextPointId counter digits', () => {
+  it('carries into the high digits every 4096 ids', () => {
+    const ids = Array.from({ length: 20_000 }, () => nextPointId(2_100_000_000_000));
+    const counters = ids.map((id) => parseInt(id.slice(24), 16));
+    counters.forEach((c, i) => i > 0 && expect(c).toBe((counters[i - 1] ?? 0) + 1));
+  });
+});
