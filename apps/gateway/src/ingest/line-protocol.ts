@@ -5,7 +5,8 @@
 // npm has Influx clients and serializers but no maintained parser, so this is one cursor over the
 // body. Escapes follow InfluxDB: `\,` and `\ ` in measurements, also `\=` in tag and field keys and
 // tag values, `\"` and `\\` in string field values; a backslash before any other character is itself.
-// A quoted string may span lines, as InfluxDB allows. Blank lines and `#` comments are skipped.
+// A quoted string may span lines, as InfluxDB allows (one never closed is an error of its line
+// alone). Blank lines and `#` comments are skipped.
 
 /** A field value: float and integer fields are numbers, `"..."` strings, `t`/`false`... booleans. */
 export type LineFieldValue = number | string | boolean;
@@ -99,7 +100,9 @@ export function parseLineProtocol(body: string): { lines: ProtocolLine[]; errors
   const column = () => pos - lineStart + 1;
 
   const readStringValue = (): string => {
-    pos++; // opening quote
+    const open = pos;
+    const openLine = lineNo;
+    pos++;
     let out = '';
     let chunkStart = pos;
     while (pos < n) {
@@ -118,6 +121,9 @@ export function parseLineProtocol(body: string): { lines: ProtocolLine[]; errors
       if (c === NEWLINE) lineNo++;
       pos++;
     }
+    // Resume at the line after the opening quote: the lines after it are not swallowed with it.
+    pos = open;
+    lineNo = openLine;
     throw new LineSyntaxError('string field value has no closing quote');
   };
 
