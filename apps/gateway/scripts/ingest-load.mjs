@@ -8,7 +8,8 @@
 //       prints points/s accepted (answered 200, i.e. durably queued).
 //   node scripts/ingest-load.mjs memory [--burst 1000000]
 //       RSS of a bare `node` process and of the idle gateway, then --burst points posted while the
-//       broker is down, the broker started again, the queue drained: RSS after the drain.
+//       broker is down, the broker started again, the queue drained: RSS --settle seconds after the
+//       drain (default 20), with the V8 heap and external memory from the gateway's /metrics.
 //   --cli <path>: another build's dist/cli.js (a baseline worktree) for alternating comparisons.
 //
 // Run with the repo's Node (`pnpm exec node`); build first (`pnpm turbo run build --filter=@bifrost/gateway...`).
@@ -29,6 +30,7 @@ const { positionals, values: opts } = parseArgs({
     connections: { type: 'string', default: '4' },
     points: { type: 'string', default: '1000' },
     burst: { type: 'string', default: '1000000' },
+    settle: { type: 'string', default: '20' },
     'cpu-prof': { type: 'string' },
     'node-option': { type: 'string', multiple: true, default: [] },
     env: { type: 'string', multiple: true, default: [] },
@@ -72,6 +74,7 @@ async function startGateway(dir, brokerUrl) {
       '  log_level: warn',
       '  throughput_log_interval: 0',
       '  cloud:',
+      '    batch_size: 5000',
       '    queue: { path: ./queue, sync: batch, max_points: 5000000 }',
       '    connectors:',
       '      broker:',
@@ -142,6 +145,44 @@ async function load(url, { connections, perRequest, seconds, total }) {
   return { accepted, refused, elapsed };
 }
 
+/**
+ * RSS of a process by kind of mapping, MB: the node binary, glibc's brk heap, anonymous mappings of
+ * 64 MiB and less (glibc's per-thread malloc arenas reserve 64 MiB each) and other anonymous memory
+ * (V8's heap pages, large malloc blocks), other files.
+ */
+function rssByMapping(pid) {
+  const sums = {};
+  let kind = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const size = parseInt(head[2], 16) - parseInt(head[1], 16);
+      const name = head[3];
+      kind = name.endsWith('/node')
+        ? 'node binary'
+        : name === '[heap]'
+          ? 'malloc brk heap'
+          : name === ''
+            ? size === 64 * 1048576 || size === 128 * 1048576 ? 'anon 64/128 MiB (malloc arenas)' : 'anon other'
+            : 'other files';
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) sums[kind] = +((sums[kind] ?? 0) + Number(rss[1]) / 1024).toFixed(1);
+  }
+  return sums;
+}
+
+/** V8 heap and external memory of the gateway, MB (from its Prometheus process metrics). */
+async function heapMb(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const metric = (name) => Number(new RegExp(`^bifrost_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
+  return {
+    heap_total_mb: +metric('nodejs_heap_size_total_bytes').toFixed(1),
+    heap_used_mb: +metric('nodejs_heap_size_used_bytes').toFixed(1),
+    external_mb: +metric('nodejs_external_memory_bytes').toFixed(1),
+  };
+}
+
 async function queueDepth(url) {
   const m = await (await fetch(`${url}/api/cloud/metrics`)).json();
   return m.connectors.reduce((n, c) => n + c.queue.depth + c.queue.inFlight, 0);
@@ -167,6 +208,7 @@ try {
     await sleep(3000);
     const bareRss = rssMb(bare.pid);
     bare.kill();
+    await sleep(Number(opts.settle) * 1000);
     const idle = rssMb(gateway.child.pid);
     await broker.stop();
     const burst = await load(gateway.url, { connections: 4, perRequest: 1000, total: Number(opts.burst) });
@@ -175,8 +217,9 @@ try {
     const drainStart = performance.now();
     while ((await queueDepth(gateway.url)) > 0) await sleep(250);
     const drainS = (performance.now() - drainStart) / 1000;
-    await sleep(5000);
+    await sleep(Number(opts.settle) * 1000);
     const after = rssMb(gateway.child.pid);
+    const heap = await heapMb(gateway.url);
     console.log(
       JSON.stringify({
         mode,
@@ -190,6 +233,8 @@ try {
         drain_s: +drainS.toFixed(1),
         rss_after_drain_mb: +after.toFixed(1),
         after_drain_over_idle: +(after / idle).toFixed(2),
+        ...heap,
+        rss_by_mapping: rssByMapping(gateway.child.pid),
       }),
     );
   } else throw new Error(`unknown mode ${mode}; use throughput or memory`);
