@@ -5,7 +5,7 @@
 //
 //   node scripts/ingest-load.mjs throughput [--seconds 10] [--connections 4] [--points 1000] [--cpu-prof dir]
 //       REST bodies of --points points on --connections keep-alive connections for --seconds:
-//       prints points/s accepted (answered 200, i.e. durably queued).
+//       prints points/s accepted (answered 200, i.e. durably queued) and per CPU second of the gateway.
 //   node scripts/ingest-load.mjs memory [--burst 1000000]
 //       RSS of a bare `node` process and of the idle gateway, then --burst points posted while the
 //       broker is down, the broker started again, the queue drained: RSS --settle seconds after the
@@ -18,10 +18,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startMosquitto } from '@bifrost/connector-testkit/peers';
-import { Pool } from 'undici';
-
+import { fetch, Pool } from 'undici';
 
 const { positionals, values: opts } = parseArgs({
   allowPositionals: true,
@@ -38,6 +38,12 @@ const { positionals, values: opts } = parseArgs({
   },
 });
 const mode = positionals[0] ?? 'throughput';
+
+/** CPU seconds (user + system) a process has used so far (from /proc). */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
 
 /** Resident set size of a process, MB (from /proc). */
 function rssMb(pid) {
@@ -94,11 +100,17 @@ async function startGateway(dir, brokerUrl) {
     const [k, ...v] = kv.split('=');
     env[k] = v.join('=');
   }
-  const child = spawn(process.execPath, [...args, opts.cli, 'run', '-c', config], { stdio: ['ignore', 'inherit', 'inherit'], env });
+  const child = spawn(process.execPath, [...args, opts.cli, 'run', '-c', config], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env,
+  });
   const url = `http://127.0.0.1:${apiPort}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
-    const ok = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (i > 600) throw new Error('gateway not ready after 30 s');
     await sleep(50);
@@ -163,7 +175,9 @@ function rssByMapping(pid) {
         : name === '[heap]'
           ? 'malloc brk heap'
           : name === ''
-            ? size === 64 * 1048576 || size === 128 * 1048576 ? 'anon 64/128 MiB (malloc arenas)' : 'anon other'
+            ? size === 64 * 1048576 || size === 128 * 1048576
+              ? 'anon 64/128 MiB (malloc arenas)'
+              : 'anon other'
             : 'other files';
     }
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
@@ -195,18 +209,27 @@ try {
   gateway = await startGateway(dir, broker.url);
   if (mode === 'throughput') {
     await load(gateway.url, { connections: 2, perRequest: Number(opts.points), seconds: 2 }); // warm-up
+    const cpuBefore = cpuSeconds(gateway.child.pid);
     const r = await load(gateway.url, {
       connections: Number(opts.connections),
       perRequest: Number(opts.points),
       seconds: Number(opts.seconds),
     });
     console.log(
-      JSON.stringify({ mode, points_per_s: Math.round(r.accepted / r.elapsed), refused: r.refused, rss_mb: rssMb(gateway.child.pid) }),
+      JSON.stringify({
+        mode,
+        points_per_s: Math.round(r.accepted / r.elapsed),
+        // Points per CPU second of the gateway: what ingest costs, less sensitive to a busy machine.
+        points_per_cpu_s: Math.round(r.accepted / (cpuSeconds(gateway.child.pid) - cpuBefore)),
+        refused: r.refused,
+        rss_mb: rssMb(gateway.child.pid),
+      }),
     );
   } else if (mode === 'memory') {
     const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     await sleep(3000);
     const bareRss = rssMb(bare.pid);
+    const bareByMapping = rssByMapping(bare.pid);
     bare.kill();
     await sleep(Number(opts.settle) * 1000);
     const idle = rssMb(gateway.child.pid);
@@ -235,6 +258,7 @@ try {
         after_drain_over_idle: +(after / idle).toFixed(2),
         ...heap,
         rss_by_mapping: rssByMapping(gateway.child.pid),
+        bare_node_rss_by_mapping: bareByMapping,
       }),
     );
   } else throw new Error(`unknown mode ${mode}; use throughput or memory`);

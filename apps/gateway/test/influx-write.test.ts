@@ -48,7 +48,13 @@ describe('InfluxDB write API', () => {
     expect(res.statusCode, res.body).toBe(204);
     expect(res.body).toBe('');
     expect(await queued()).toEqual([
-      expect.objectContaining({ deviceId: 'boiler', tagName: 'temp', value: 81.5, timestamp: 1_700_000_000_000, tags: { site: 'north' } }),
+      expect.objectContaining({
+        deviceId: 'boiler',
+        tagName: 'temp',
+        value: 81.5,
+        timestamp: 1_700_000_000_000,
+        tags: { site: 'north' },
+      }),
       expect.objectContaining({ deviceId: 'boiler', tagName: 'alarm', value: false }),
       expect.objectContaining({ deviceId: 'pump', tagName: 'rpm', value: 1200, timestamp: 1_700_000_001_000 }),
     ]);
@@ -79,13 +85,18 @@ describe('InfluxDB write API', () => {
     const v1 = await app.inject({ method: 'POST', url: '/write?db=x', payload: 'ok f=1\nbroken\nok f=2\nm f=1x' });
     expect(v1.statusCode).toBe(400);
     const body = v1.json<{ error: string; issues: Array<{ path: string }> }>();
-    expect(body.error).toMatch(/^partial write: unable to parse line 2: .*; line 4: field "f" has an invalid value "1x"/);
+    expect(body.error).toMatch(
+      /^partial write: unable to parse line 2: .*; line 4: field "f" has an invalid value "1x"/,
+    );
     expect(body.issues.map((i) => i.path)).toEqual(['line 2', 'line 4']);
     expect((await queued()).map((p) => p.value)).toEqual([1, 2]);
 
     const v2 = await app.inject({ method: 'POST', url: '/api/v2/write?bucket=b', payload: 'broken' });
     expect(v2.statusCode).toBe(400);
-    expect(v2.json()).toMatchObject({ code: 'invalid', message: expect.stringMatching(/^unable to parse line 1: /) as string });
+    expect(v2.json()).toMatchObject({
+      code: 'invalid',
+      message: expect.stringMatching(/^unable to parse line 1: /) as string,
+    });
   });
 
   it('refuses an unknown precision, an unknown encoding and a corrupt gzip body', async () => {
@@ -114,7 +125,8 @@ describe('InfluxDB write API', () => {
       { url: '/api/v2/write', headers: { authorization: 'Token s3cret' } },
       { url: '/api/v2/write', headers: { authorization: 'Bearer s3cret' } },
     ];
-    for (const r of ok) expect((await app.inject({ method: 'POST', payload: 'm f=1', ...r })).statusCode, r.url).toBe(204);
+    for (const r of ok)
+      expect((await app.inject({ method: 'POST', payload: 'm f=1', ...r })).statusCode, r.url).toBe(204);
     const refused = [
       { url: '/write?p=wrong', headers: {} },
       { url: '/api/v2/write', headers: { authorization: 'Token wrong' } },

@@ -96,7 +96,14 @@ describe('pointsFromLines', () => {
     const { points, errors } = pointsFromLines(parse('cpu,host=a u=1,s="x" 1700000000123456789'), 'ns', 0, {});
     expect(errors).toEqual([]);
     expect(points).toEqual([
-      expect.objectContaining({ deviceId: 'cpu', tagName: 'u', value: 1, quality: 'GOOD', timestamp: 1_700_000_000_123, tags: { host: 'a' } }),
+      expect.objectContaining({
+        deviceId: 'cpu',
+        tagName: 'u',
+        value: 1,
+        quality: 'GOOD',
+        timestamp: 1_700_000_000_123,
+        tags: { host: 'a' },
+      }),
       expect.objectContaining({ deviceId: 'cpu', tagName: 's', value: 'x', timestamp: 1_700_000_000_123 }),
     ]);
     expect(points[0]?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
@@ -105,7 +112,12 @@ describe('pointsFromLines', () => {
 
   it('takes the device from a configured tag and keeps the measurement as _measurement', () => {
     const { points } = pointsFromLines(parse('cpu,host=plc7 u=1\nmem u=2'), 'ns', 42, { deviceTag: 'host' });
-    expect(points[0]).toMatchObject({ deviceId: 'plc7', tagName: 'u', tags: { host: 'plc7', _measurement: 'cpu' }, timestamp: 42 });
+    expect(points[0]).toMatchObject({
+      deviceId: 'plc7',
+      tagName: 'u',
+      tags: { host: 'plc7', _measurement: 'cpu' },
+      timestamp: 42,
+    });
     expect(points[1]).toMatchObject({ deviceId: 'mem', timestamp: 42 });
     expect(points[1]?.tags).toBeUndefined();
   });

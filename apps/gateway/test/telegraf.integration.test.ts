@@ -6,7 +6,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findBinary, requirePeer, startMosquitto, mosquittoBinary, type MosquittoPeer } from '@bifrost/connector-testkit';
+import {
+  findBinary,
+  requirePeer,
+  startMosquitto,
+  mosquittoBinary,
+  type MosquittoPeer,
+} from '@bifrost/connector-testkit';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayProcess } from './support/gateway-process.js';

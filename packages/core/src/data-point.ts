@@ -183,14 +183,14 @@ export function acceptedPoint(raw: unknown, now: number): DataPoint | undefined 
   if (priority !== undefined && !(Number.isInteger(priority) && (priority as number) >= 0 && (priority as number) <= 9))
     return undefined;
   const point: DataPoint = {
-    id: (id as string | undefined) ?? '',
+    id: id ?? '',
     deviceId,
     tagName,
     value,
-    quality: (quality as string | undefined) ?? 'GOOD',
+    quality: quality ?? 'GOOD',
     timestamp: ts,
   };
-  if (unit !== undefined) point.unit = unit as string;
+  if (unit !== undefined) point.unit = unit;
   if (tags !== undefined) point.tags = tags;
   if (priority !== undefined) point.priority = priority as number;
   return point;
@@ -210,16 +210,9 @@ function isName(v: unknown): v is string {
 }
 
 function isValue(v: unknown): v is PointValue {
-  switch (typeof v) {
-    case 'number':
-      return Number.isFinite(v);
-    case 'string':
-      return v.length <= 65_536;
-    case 'boolean':
-      return true;
-    default:
-      return isPlainObject(v) && !nestsDeeperThan(v);
-  }
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (typeof v === 'string') return v.length <= 65_536;
+  return typeof v === 'boolean' || (isPlainObject(v) && !nestsDeeperThan(v));
 }
 
 function isStringRecord(v: unknown): v is Record<string, string> {

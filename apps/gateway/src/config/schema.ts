@@ -235,7 +235,9 @@ export const apiSchema = z.strictObject({
         ),
     })
     .prefault({})
-    .describe('How `POST /write` and `/api/v2/write` (InfluxDB line protocol) map lines to points: one point per field, tagName = the field key, tags kept.'),
+    .describe(
+      'How `POST /write` and `/api/v2/write` (InfluxDB line protocol) map lines to points: one point per field, tagName = the field key, tags kept.',
+    ),
   tls: z
     .strictObject({
       cert_file: z.string().describe('Server certificate (PEM).'),

@@ -52,7 +52,12 @@ export function registerInfluxWrite(
       const encoding = req.headers['content-encoding']?.toLowerCase();
       if (encoding === undefined || encoding === 'identity') return next(null, payload);
       if (encoding !== 'gzip') {
-        void reply.code(415).send({ error: 'BIFROST_ERR_ENCODING', message: `unsupported Content-Encoding "${encoding}"; use gzip or none` });
+        void reply
+          .code(415)
+          .send({
+            error: 'BIFROST_ERR_ENCODING',
+            message: `unsupported Content-Encoding "${encoding}"; use gzip or none`,
+          });
         return;
       }
       // The body limit then applies to the decompressed text; the gzip bytes are counted against Content-Length.
@@ -71,10 +76,7 @@ export function registerInfluxWrite(
         return reply
           .code(400)
           .send(
-            errorBody(
-              api,
-              `precision "${query.precision}" is not one of ${Object.keys(PRECISIONS[api]).join(', ')}`,
-            ),
+            errorBody(api, `precision "${query.precision}" is not one of ${Object.keys(PRECISIONS[api]).join(', ')}`),
           );
       const body = typeof req.body === 'string' ? req.body : '';
       const parsed = parseLineProtocol(body);
