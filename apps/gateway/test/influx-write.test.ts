@@ -116,6 +116,20 @@ describe('InfluxDB write API', () => {
     expect(corrupt.statusCode).toBeLessThan(500);
   });
 
+  it('applies the body limit to the decompressed text (a small gzip body cannot expand past it)', async () => {
+    const { app, queued } = api({ bodyLimit: 10_000 });
+    const lines = Array.from({ length: 2000 }, (_, i) => `m f=${i}`).join('\n');
+    const res = await app.inject({
+      method: 'POST',
+      url: '/write',
+      headers: { 'content-encoding': 'gzip' },
+      payload: gzipSync(lines),
+    });
+    expect(gzipSync(lines).length).toBeLessThan(10_000);
+    expect(res.statusCode).toBe(413);
+    expect(await queued()).toEqual([]);
+  });
+
   it('takes the token as InfluxDB 1.x and 2.x clients send it, and only there as p or Basic', async () => {
     const { app } = api({ token: 's3cret' });
     const basic = `Basic ${Buffer.from('telegraf:s3cret').toString('base64')}`;

@@ -109,7 +109,8 @@ export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
 /**
  * `raw` as a point (with `id` '' when it has none yet) when it passes every check of
  * {@link dataPointInputSchema} and of ingest (names, depth, timestamp range); undefined otherwise,
- * never for a point the schema would accept with a different result.
+ * never for a point the schema would accept with a different result. Exported for the test that
+ * holds it to the schema; not part of the package's API.
  */
 export function acceptedPoint(raw: unknown, now: number): DataPoint | undefined {
   if (!isPlainObject(raw)) return undefined;
@@ -221,7 +222,10 @@ function isStringRecord(v: unknown): v is Record<string, string> {
   return true;
 }
 
-/** The zod path of {@link parsePoints}: every issue of every point, or the points when there is none. */
+/**
+ * The zod path of {@link parsePoints}: every issue of every point, or the points when there is none.
+ * Exported for the test that holds {@link acceptedPoint} to it; not part of the package's API.
+ */
 export function parsePointsWithIssues(raw: unknown, now: number): DataPoint[] {
   const list = Array.isArray(raw) ? raw : [raw];
   const prefix = Array.isArray(raw) ? (i: number) => `[${i}]` : () => '';
