@@ -52,12 +52,10 @@ export function registerInfluxWrite(
       const encoding = req.headers['content-encoding']?.toLowerCase();
       if (encoding === undefined || encoding === 'identity') return next(null, payload);
       if (encoding !== 'gzip') {
-        void reply
-          .code(415)
-          .send({
-            error: 'BIFROST_ERR_ENCODING',
-            message: `unsupported Content-Encoding "${encoding}"; use gzip or none`,
-          });
+        void reply.code(415).send({
+          error: 'BIFROST_ERR_ENCODING',
+          message: `unsupported Content-Encoding "${encoding}"; use gzip or none`,
+        });
         return;
       }
       // The body limit then applies to the decompressed text; the gzip bytes are counted against Content-Length.
