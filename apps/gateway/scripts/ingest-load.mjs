@@ -3,7 +3,7 @@
 // into a testkit Mosquitto (its own process). Not a bench of record (`pnpm bench gateway` is): a
 // reproducible probe for profiling and for before/after comparisons on one machine.
 //
-//   node scripts/ingest-load.mjs throughput [--seconds 10] [--connections 4] [--points 1000] [--cpu-prof dir]
+//   node scripts/ingest-load.mjs throughput [--seconds 10] [--connections 4] [--points 1000] [--format json|lp] [--cpu-prof dir]
 //       REST bodies of --points points on --connections keep-alive connections for --seconds:
 //       prints points/s accepted (answered 200, i.e. durably queued) and per CPU second of the gateway.
 //   node scripts/ingest-load.mjs memory [--burst 1000000]
@@ -29,6 +29,7 @@ const { positionals, values: opts } = parseArgs({
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '4' },
     points: { type: 'string', default: '1000' },
+    format: { type: 'string', default: 'json' },
     burst: { type: 'string', default: '1000000' },
     settle: { type: 'string', default: '20' },
     'cpu-prof': { type: 'string' },
@@ -63,6 +64,12 @@ async function freePort() {
 
 /** `count` points for one request body, device/tag names varied like a real plant's. */
 function body(count, seq) {
+  if (opts.format === 'lp') {
+    // Line protocol: one field per line, so a body of `count` lines is `count` points.
+    const lines = new Array(count);
+    for (let i = 0; i < count; i++) lines[i] = `plc-${(seq + i) % 50},line=3 tag-${i % 20}=${(seq + i) * 0.5}`;
+    return lines.join('\n');
+  }
   const points = new Array(count);
   for (let i = 0; i < count; i++)
     points[i] = { deviceId: `plc-${(seq + i) % 50}`, tagName: `tag-${i % 20}`, value: (seq + i) * 0.5 };
@@ -137,13 +144,13 @@ async function load(url, { connections, perRequest, seconds, total }) {
     for (let k = 0; performance.now() < end && (total === undefined || sent < total); k++) {
       sent += perRequest;
       const res = await pool.request({
-        path: '/api/data',
+        path: opts.format === 'lp' ? '/write?db=load' : '/api/data',
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': opts.format === 'lp' ? 'text/plain' : 'application/json' },
         body: bodies[k % bodies.length],
       });
       await res.body.text();
-      if (res.statusCode === 200) accepted += perRequest;
+      if (res.statusCode === 200 || res.statusCode === 204) accepted += perRequest;
       else {
         refused++;
         sent -= perRequest;
