@@ -16,7 +16,8 @@ export class IngestBudget {
 
   /**
    * @param maxBytes Bytes of bodies in flight at most; one request is always let in alone, whatever its size.
-   * @param unknownLength Bytes reserved for a body sent without `Content-Length` (chunked): the body limit.
+   * @param unknownLength Bytes reserved for a body of unknown decoded size (no `Content-Length`, or
+   *   compressed): the body limit, which bounds the decoded text.
    */
   constructor(
     readonly maxBytes: number,
@@ -34,7 +35,9 @@ export class IngestBudget {
    */
   readonly onRequest = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const declared = Number(req.headers['content-length']);
-    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : this.unknownLength;
+    const encoding = req.headers['content-encoding'];
+    const plain = encoding === undefined || encoding.toLowerCase() === 'identity';
+    const bytes = plain && Number.isSafeInteger(declared) && declared >= 0 ? declared : this.unknownLength;
     if (this.inFlight > 0 && this.inFlight + bytes > this.maxBytes) {
       void reply.code(503).header('retry-after', '1').send(INGEST_BUSY);
       return;
