@@ -160,7 +160,8 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     });
     // Process metrics (RSS, CPU, event-loop lag, GC) beside the pipeline's, on the same /metrics.
     collectDefaultMetrics({ register: pipeline.registry, prefix: 'bifrost_' });
-    cleanups.push(startHeapTrimmer());
+    const trimmer = startHeapTrimmer();
+    cleanups.push(() => trimmer.stop());
     let accepting = false;
     pipeline.start();
     cleanups.push(async () => {

@@ -18,6 +18,13 @@ export interface HeapTrimmerOptions {
   quietUtilization?: number;
 }
 
+/** A running trimmer. */
+export interface HeapTrimmer {
+  /** Collections it has run. */
+  readonly trims: number;
+  stop(): void;
+}
+
 /** Exposes V8's `gc` without starting node with a flag. */
 function exposedGc(): GcFunction {
   setFlagsFromString('--expose-gc');
@@ -25,16 +32,17 @@ function exposedGc(): GcFunction {
 }
 
 /**
- * Starts the trimmer; returns its stop function. Every `intervalMs`: when the event loop was quiet
+ * Starts the trimmer. Every `intervalMs`: when the event loop was quiet
  * over the interval and the committed heap grew by `growthBytes` or more since the last trim (or
  * the start), one memory-reducing full collection. A busy gateway is never collected by it.
  */
-export function startHeapTrimmer(opts: HeapTrimmerOptions = {}): () => void {
+export function startHeapTrimmer(opts: HeapTrimmerOptions = {}): HeapTrimmer {
   const gc = exposedGc();
   const growth = opts.growthBytes ?? 16 * 1_048_576;
   const quiet = opts.quietUtilization ?? 0.05;
   let baseline = getHeapStatistics().total_heap_size;
   let last = performance.eventLoopUtilization();
+  let trims = 0;
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(now, last).utilization;
@@ -42,7 +50,13 @@ export function startHeapTrimmer(opts: HeapTrimmerOptions = {}): () => void {
     if (utilization >= quiet || getHeapStatistics().total_heap_size < baseline + growth) return;
     gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     baseline = getHeapStatistics().total_heap_size;
+    trims++;
   }, opts.intervalMs ?? 5_000);
   timer.unref();
-  return () => clearInterval(timer);
+  return {
+    get trims() {
+      return trims;
+    },
+    stop: () => clearInterval(timer),
+  };
 }
