@@ -48,12 +48,12 @@ export interface BenchCase {
   points_per_s: number;
   points_per_s_min?: number;
   points_per_s_max?: number;
-  /** Median of the baseline's rounds. */
-  baseline_points_per_s: number;
+  /** Median of the baseline's rounds (absent where a bench has no baseline). */
+  baseline_points_per_s?: number;
   baseline_points_per_s_min?: number;
   baseline_points_per_s_max?: number;
   /** Ratio of the medians. */
-  ratio: number;
+  ratio?: number;
   /** Range of the per-round ratios (ours / baseline of the same round). */
   ratio_min?: number;
   ratio_max?: number;
@@ -109,7 +109,7 @@ export function writeResults(name: string, cases: readonly BenchCase[], extra: R
   for (const c of cases) {
     const range = (lo: unknown, hi: unknown) => (lo === undefined ? '' : ` [${String(lo)}-${String(hi)}]`);
     console.log(
-      `${c.case}: ${c.points_per_s}${range(c.points_per_s_min, c.points_per_s_max)} points/s vs baseline ${c.baseline_points_per_s}${range(c.baseline_points_per_s_min, c.baseline_points_per_s_max)} = ${c.ratio}x${range(c.ratio_min, c.ratio_max)}${c.rss_mb === undefined ? '' : ` rss ${String(c.rss_mb)} MB`}`,
+      `${c.case}: ${c.points_per_s}${range(c.points_per_s_min, c.points_per_s_max)} points/s${c.baseline_points_per_s === undefined ? '' : ` vs baseline ${c.baseline_points_per_s}${range(c.baseline_points_per_s_min, c.baseline_points_per_s_max)} = ${String(c.ratio)}x${range(c.ratio_min, c.ratio_max)}`}${c.p99_ms === undefined ? '' : ` p50 ${String(c.p50_ms)} p99 ${String(c.p99_ms)} ms`}${c.cpu_percent === undefined ? '' : ` cpu ${String(c.cpu_percent)}%`}${c.rss_mb === undefined ? '' : ` rss ${String(c.rss_mb)} MB`}`,
     );
   }
 }
