@@ -208,18 +208,20 @@ let runSeq = 0;
 
 /**
  * `n` points from index `first` of run `run`, each carrying its send time `sent` (epoch ms) for the
- * subscriber's latency: in `value` (Bifrost) or the `sent` field (line protocol).
+ * subscriber's latency: in `value` (Bifrost) or the `sent` field (line protocol); tag `run` names the
+ * run (for counting in InfluxDB).
  */
 export function body(format: BodyFormat, run: number, first: number, n: number, sent: number): string {
-  const ms = Math.floor(sent);
+  // Unique per point (InfluxDB keeps one point per series and timestamp), one run 10,000 s apart.
+  const base = 1_700_000_000_000 + run * 10_000_000;
   const parts = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const k = first + i;
     const device = `PLC${String(k % 50).padStart(3, '0')}`;
     parts[i] =
       format === 'json'
-        ? `{"id":"r${run}-${k}","deviceId":"${device}","tagName":"temperature","value":${sent},"quality":"GOOD","timestamp":${ms},"unit":"C"}`
-        : `reading,device_id=${device},tag_name=temperature,quality=GOOD point_id="r${run}-${k}",sent=${sent} ${ms}000000`;
+        ? `{"id":"r${run}-${k}","deviceId":"${device}","tagName":"temperature","value":${sent},"quality":"GOOD","timestamp":${base + k},"unit":"C","tags":{"run":"r${run}"}}`
+        : `reading,device_id=${device},tag_name=temperature,quality=GOOD,run=r${run} point_id="r${run}-${k}",sent=${sent} ${base + k}000000`;
   }
   return format === 'json' ? `[${parts.join(',')}]` : parts.join('\n');
 }
@@ -233,6 +235,8 @@ export interface LoadResult {
   cpu_percent: number;
   /** Peak RSS of the product during the run, MB. */
   rss_mb: number;
+  /** Points sent (all answered 2xx) and points the counter saw. */
+  offered: number;
   delivered: number;
   duplicates: number;
   /** Requests answered 503 (back-pressure) and sent again. */
@@ -261,11 +265,13 @@ export async function offer(opts: {
   ratePerS?: number;
   counter?: Counter;
   /** Delivered count and time of the last delivery (epoch ms) when there is no MQTT subscriber. */
-  count?: () => Promise<{ count: number; lastAt: number }>;
+  count?: (run: string) => Promise<{ count: number; lastAt: number }>;
+  /** How often the count is read while waiting for delivery (default 20 ms). */
+  pollMs?: number;
 }): Promise<LoadResult> {
   const run = ++runSeq;
   await opts.counter?.reset();
-  const count = opts.count ?? (() => opts.counter!.count());
+  const count = opts.count ? () => opts.count!(`r${run}`) : () => opts.counter!.count();
   const pool = new Pool(opts.product.url, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const requests = Math.ceil(opts.points / opts.perRequest);
   const contentType = opts.format === 'json' ? 'application/json' : 'text/plain; charset=utf-8';
@@ -306,7 +312,7 @@ export async function offer(opts: {
     let last = await count();
     let progressAt = now();
     while (last.count < opts.points && now() - progressAt < 10_000) {
-      await sleep(20);
+      await sleep(opts.pollMs ?? 20);
       const c = await count();
       if (c.count > last.count) progressAt = now();
       last = c;
@@ -324,6 +330,7 @@ export async function offer(opts: {
       cpu_percent: Math.round((cpu / seconds) * 100),
       bench_cpu_percent: Math.round((ownCpu.user + ownCpu.system) / 1e4 / seconds),
       rss_mb: peakRss,
+      offered: opts.points,
       delivered: last.count,
       duplicates: report?.duplicates ?? 0,
       retried,
@@ -332,4 +339,17 @@ export async function offer(opts: {
     clearInterval(sampler);
     await pool.close();
   }
+}
+
+/** A delivered count read from a store (e.g. a query), with the time it last grew, for `offer({ count })`. */
+export function growingCount(
+  read: (run: string) => Promise<number>,
+): (run: string) => Promise<{ count: number; lastAt: number }> {
+  let last = -1;
+  let lastAt = 0;
+  return async (run) => {
+    const count = await read(run);
+    if (count !== last) [last, lastAt] = [count, now()];
+    return { count, lastAt };
+  };
 }

@@ -61,7 +61,7 @@ function solo(name: string, runs: readonly LoadResult[], offered: number): Bench
     rss_mb: med((r) => r.rss_mb),
     rounds: runs.length,
     points_offered: offered,
-    lost: Math.max(...runs.map((r) => offered - r.delivered)),
+    lost: Math.max(...runs.map((r) => r.offered - r.delivered)),
     duplicates: Math.max(...runs.map((r) => r.duplicates)),
     note: `no baseline (Telegraf beside us: peers.json); CPU in % of one core (bench_cpu_percent: load generator + subscriber), RSS = peak during the run; ${machineLoad()}`,
   };
