@@ -286,10 +286,7 @@ async function backlogCase(): Promise<void> {
     `sqlite sync=batch batch=1000 drain backlog=${BACKLOG} (one run)`,
     [drainRate],
     [naive.drain],
-    'lease+ack from stored chunks vs select+parse+delete of chunk rows',
-  );
-  console.log(
-    `open: empty file ${openEmptyMs.toFixed(1)} ms, with ${BACKLOG}-point backlog ${openFullMs.toFixed(1)} ms after a clean close, ${openCrashedMs.toFixed(1)} ms after kill -9 (WAL recovery, whole-file quick_check, lane totals recounted)`,
+    `lease+ack from stored chunks vs select+parse+delete of chunk rows; open: empty file ${openEmptyMs.toFixed(1)} ms, with the backlog ${openFullMs.toFixed(1)} ms after a clean close, ${openCrashedMs.toFixed(1)} ms after kill -9 (WAL recovery, whole-file quick_check, lane totals recounted)`,
   );
 }
 

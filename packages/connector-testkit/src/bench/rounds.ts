@@ -58,6 +58,13 @@ export interface BenchCase {
   ratio_min?: number;
   ratio_max?: number;
   rounds?: number;
+  /** Latency percentiles, ms, where a bench measures them. */
+  p50_ms?: number;
+  p99_ms?: number;
+  /** CPU of the measured process, percent of one core. */
+  cpu_percent?: number;
+  /** Resident memory, MB. */
+  rss_mb?: number;
   [extra: string]: unknown;
 }
 
@@ -107,9 +114,9 @@ export function writeResults(name: string, cases: readonly BenchCase[], extra: R
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ name, ...extra, cases }, null, 2)}\n`);
   for (const c of cases) {
-    const range = (lo: unknown, hi: unknown) => (lo === undefined ? '' : ` [${String(lo)}-${String(hi)}]`);
+    const range = (lo?: number, hi?: number) => (lo === undefined ? '' : ` [${lo}-${hi}]`);
     console.log(
-      `${c.case}: ${c.points_per_s}${range(c.points_per_s_min, c.points_per_s_max)} points/s${c.baseline_points_per_s === undefined ? '' : ` vs baseline ${c.baseline_points_per_s}${range(c.baseline_points_per_s_min, c.baseline_points_per_s_max)} = ${String(c.ratio)}x${range(c.ratio_min, c.ratio_max)}`}${c.p99_ms === undefined ? '' : ` p50 ${String(c.p50_ms)} p99 ${String(c.p99_ms)} ms`}${c.cpu_percent === undefined ? '' : ` cpu ${String(c.cpu_percent)}%`}${c.rss_mb === undefined ? '' : ` rss ${String(c.rss_mb)} MB`}`,
+      `${c.case}: ${c.points_per_s}${range(c.points_per_s_min, c.points_per_s_max)} points/s${c.baseline_points_per_s === undefined ? '' : ` vs baseline ${c.baseline_points_per_s}${range(c.baseline_points_per_s_min, c.baseline_points_per_s_max)} = ${String(c.ratio)}x${range(c.ratio_min, c.ratio_max)}`}${c.p99_ms === undefined ? '' : ` p50 ${c.p50_ms} p99 ${c.p99_ms} ms`}${c.cpu_percent === undefined ? '' : ` cpu ${c.cpu_percent}%`}${c.rss_mb === undefined ? '' : ` rss ${c.rss_mb} MB`}`,
     );
   }
 }
