@@ -3,7 +3,7 @@
 // thread): one point per message, and batched messages at an offered 100k points/s; REST to InfluxDB
 // 1.8 (counted by queries). Bifrost is `bifrost run` (durable SQLite queue sync=batch) fed JSON points
 // on POST /api/data; Telegraf is inputs.http_listener_v2 fed the same points as line protocol, with
-// its memory buffer and with its disk buffer. ratio = Bifrost / Telegraf.
+// its memory buffer (and, one point per message, its disk buffer). ratio = Bifrost / Telegraf.
 // How each side acknowledges: Bifrost answers the POST after the points are committed to its queue;
 // Telegraf answers before the metrics reach its buffer (a crash loses what it acknowledged).
 import { findBinary, startInflux, startMosquitto } from '@bifrost/connector-testkit/peers';
@@ -27,7 +27,7 @@ import {
 } from './_load.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const MQTT_POINTS = Number(process.env.BENCH_MQTT_POINTS ?? 100_000);
+const MQTT_POINTS = Number(process.env.BENCH_MQTT_POINTS ?? 50_000);
 const PACED_POINTS = Number(process.env.BENCH_PACED_POINTS ?? 300_000);
 const PACED_RATE = 100_000;
 const INFLUX_POINTS = Number(process.env.BENCH_INFLUX_POINTS ?? 200_000);
@@ -69,29 +69,31 @@ const telegraf = async (buffer: 'memory' | 'disk', output: string[]): Promise<Si
   format: 'line',
 });
 
+type Variant = 'memory' | 'disk';
+
 /**
- * Alternating rounds of Bifrost, Telegraf with its memory buffer and with its disk buffer on one
- * load; a row per Telegraf variant with Bifrost's samples against it.
+ * Alternating rounds of Bifrost and each Telegraf variant (memory buffer, and disk buffer where
+ * given) on one load; a row per Telegraf variant with Bifrost's samples against it. The warm-up run
+ * of each side (not recorded) offers a tenth of the load.
  */
 async function compare(
   load: string,
-  sides: { ours: Side; memory: Side; disk: Side },
-  run: (s: Side) => Promise<LoadResult>,
+  ours: Side,
+  telegrafs: Partial<Record<Variant, Side>>,
+  run: (s: Side, scale: number) => Promise<LoadResult>,
 ): Promise<BenchCase[]> {
-  const runs: Record<'ours' | 'memory' | 'disk', LoadResult[]> = { ours: [], memory: [], disk: [] };
-  const measure = (k: 'ours' | 'memory' | 'disk') => async () => {
-    const r = await run(sides[k]);
-    runs[k].push(r);
+  const variants = Object.keys(telegrafs) as Variant[];
+  const sides: Record<string, Side> = { ours, ...telegrafs };
+  const runs: Record<string, LoadResult[]> = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
+  const measure = (k: string) => async () => {
+    const r = await run(sides[k]!, 1);
+    runs[k]!.push(r);
     return r.points_per_s;
   };
   try {
-    // Warm-up, not recorded.
-    for (const s of Object.values(sides)) await run(s);
-    const s = await alternate(
-      ROUNDS,
-      { ours: measure('ours'), memory: measure('memory'), disk: measure('disk') },
-      (round, x) =>
-        console.log(`${load} round ${round}: bifrost ${x.ours}, telegraf memory ${x.memory}, disk ${x.disk} points/s`),
+    for (const s of Object.values(sides)) await run(s, 0.1);
+    const s = await alternate(ROUNDS, Object.fromEntries(Object.keys(sides).map((k) => [k, measure(k)])), (round, x) =>
+      console.log(`${load} round ${round}: ${JSON.stringify(x)} points/s`),
     );
     const detail = (rs: LoadResult[], prefix: string) => ({
       [`${prefix}p50_ms`]: spread(rs.map((r) => r.p50_ms)).median,
@@ -100,10 +102,10 @@ async function compare(
       [`${prefix}rss_mb`]: spread(rs.map((r) => r.rss_mb)).median,
       [`${prefix}lost`]: Math.max(...rs.map((r) => r.offered - r.delivered)),
     });
-    return (['memory', 'disk'] as const).map((t) =>
-      compareRounds(`${load}: ${sides.ours.label} vs ${sides[t].label}`, s.ours, s[t], {
-        ...detail(runs.ours, ''),
-        ...detail(runs[t], 'baseline_'),
+    return variants.map((t) =>
+      compareRounds(`${load}: ${ours.label} vs ${sides[t]!.label}`, s.ours!, s[t]!, {
+        ...detail(runs.ours!, ''),
+        ...detail(runs[t]!, 'baseline_'),
         note: `ratio = bifrost / telegraf; medians of ${ROUNDS} alternating rounds; latency = POST sent to point at the subscriber; CPU % of one core, RSS peak; ${machineLoad()}`,
       }),
     );
@@ -135,26 +137,21 @@ try {
   cases.push(
     ...(await compare(
       `REST ${PER_REQUEST} points per request (${CONNECTIONS} connections) -> MQTT QoS 1, one point per message, ${MQTT_POINTS} points as fast as taken`,
-      {
-        ours: await bifrost(mqttConnector('json')),
-        memory: await telegraf('memory', mqttOut('non-batch')),
-        disk: await telegraf('disk', mqttOut('non-batch')),
-      },
-      (s) => offer({ ...s, points: MQTT_POINTS, perRequest: PER_REQUEST, connections: CONNECTIONS, counter }),
+      await bifrost(mqttConnector('json')),
+      { memory: await telegraf('memory', mqttOut('non-batch')), disk: await telegraf('disk', mqttOut('non-batch')) },
+      (s, scale) =>
+        offer({ ...s, points: MQTT_POINTS * scale, perRequest: PER_REQUEST, connections: CONNECTIONS, counter }),
     )),
   );
   cases.push(
     ...(await compare(
       `REST ${PER_REQUEST} points per request -> MQTT QoS 1, batched messages (bifrost json-batch, telegraf layout batch), ${PACED_POINTS} points offered at ${PACED_RATE} points/s`,
-      {
-        ours: await bifrost(mqttConnector('json-batch')),
-        memory: await telegraf('memory', mqttOut('batch')),
-        disk: await telegraf('disk', mqttOut('batch')),
-      },
-      (s) =>
+      await bifrost(mqttConnector('json-batch')),
+      { memory: await telegraf('memory', mqttOut('batch')) },
+      (s, scale) =>
         offer({
           ...s,
-          points: PACED_POINTS,
+          points: PACED_POINTS * scale,
           perRequest: PER_REQUEST,
           connections: CONNECTIONS,
           ratePerS: PACED_RATE,
@@ -197,11 +194,12 @@ try {
   cases.push(
     ...(await compare(
       `REST ${PER_REQUEST} points per request (${CONNECTIONS} connections) -> InfluxDB 1.8, ${INFLUX_POINTS} points as fast as taken`,
-      { ours, memory: await telegraf('memory', influxOut), disk: await telegraf('disk', influxOut) },
-      (s) =>
+      ours,
+      { memory: await telegraf('memory', influxOut) },
+      (s, scale) =>
         offer({
           ...s,
-          points: INFLUX_POINTS,
+          points: INFLUX_POINTS * scale,
           perRequest: PER_REQUEST,
           connections: CONNECTIONS,
           count: counted(s.format === 'json' ? influx.database : 'telegraf'),
