@@ -239,7 +239,7 @@ export interface LoadResult {
   offered: number;
   delivered: number;
   duplicates: number;
-  /** Requests answered 503 (back-pressure) and sent again. */
+  /** Requests answered 503 (back-pressure) or whose connection the server closed, sent again. */
   retried: number;
   /** CPU of this bench process (load generator and subscriber thread), percent of one core. */
   bench_cpu_percent: number;
@@ -293,15 +293,22 @@ export async function offer(opts: {
           const first = r * opts.perRequest;
           const n = Math.min(opts.perRequest, opts.points - first);
           for (;;) {
-            const res = await pool.request({
-              path: opts.path,
-              method: 'POST',
-              headers: { 'content-type': contentType },
-              body: body(opts.format, run, first, n, now()),
-            });
-            const text = await res.body.text();
-            if (res.statusCode < 300) break;
-            if (res.statusCode !== 503)
+            const res = await pool
+              .request({
+                path: opts.path,
+                method: 'POST',
+                headers: { 'content-type': contentType },
+                body: body(opts.format, run, first, n, now()),
+              })
+              // A server closing the connection (Telegraf's listener times slow requests out) is
+              // answered as a client would: send again (the counter counts each id once).
+              .catch((err: unknown) => {
+                if ((err as { code?: string }).code !== 'UND_ERR_SOCKET') throw err;
+                return undefined;
+              });
+            const text = (await res?.body.text()) ?? '';
+            if (res && res.statusCode < 300) break;
+            if (res && res.statusCode !== 503)
               throw new Error(`${opts.product.name}: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
             retried++;
             await sleep(10);

@@ -101,6 +101,7 @@ async function compare(
       [`${prefix}cpu_percent`]: spread(rs.map((r) => r.cpu_percent)).median,
       [`${prefix}rss_mb`]: spread(rs.map((r) => r.rss_mb)).median,
       [`${prefix}lost`]: Math.max(...rs.map((r) => r.offered - r.delivered)),
+      [`${prefix}requests_resent`]: Math.max(...rs.map((r) => r.retried)),
     });
     return variants.map((t) =>
       compareRounds(`${load}: ${ours.label} vs ${sides[t]!.label}`, s.ours!, s[t]!, {
