@@ -10,11 +10,12 @@ import common from 'azure-iot-common';
 import azureIot, { DEFAULT_MAX_INFLIGHT, azureIotConfigSchema, planMessages } from '@bifrost/connector-azure-iot';
 import { createTlsFixture, newDeviceKey, startIotHubEmulator } from '@bifrost/connector-testkit/peers';
 import {
-  benchCase,
+  alternate,
+  compareRounds,
+  machineLoad,
   makePoints,
   pipelineThroughput,
   writeResults,
-  type BenchCase,
 } from '@bifrost/connector-testkit/bench';
 import type { DataPoint } from '@bifrost/core';
 
@@ -97,21 +98,6 @@ async function ours(s: OurSettings): Promise<number> {
   return rate;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (i: number) => s[i] ?? 0;
-  return s.length % 2 ? at((s.length - 1) / 2) : (at(s.length / 2 - 1) + at(s.length / 2)) / 2;
-};
-const range = (xs: number[]): [number, number] => [Math.round(Math.min(...xs)), Math.round(Math.max(...xs))];
-
-type Case = BenchCase & {
-  rounds: number;
-  points_per_run: number;
-  points_per_s_range: [number, number];
-  baseline_points_per_s_range: [number, number];
-  round_ratios: number[];
-};
-
 try {
   // Warm-up (JIT, TLS, SQLite) on both sides, not recorded.
   await raw(100);
@@ -129,41 +115,34 @@ try {
     `tuning (points/s by messages in flight): ${WINDOWS.map((w) => `${w}: raw ${Math.round(rawTuning.get(w) ?? 0)}, ours ${Math.round(ourTuning.get(w) ?? 0)}`).join('; ')}`,
   );
   const tuned: OurSettings = { maxInflight: ourWindow, batchSize: 1000, hostInFlight: 2 };
-  const rawRounds: number[] = [];
-  const defaultRounds: number[] = [];
-  const tunedRounds: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    rawRounds.push(await raw(rawWindow));
-    defaultRounds.push(await ours({}));
-    tunedRounds.push(await ours(tuned));
-    console.log(
-      `round ${round + 1}: raw ${Math.round(rawRounds.at(-1)!)}, ours defaults ${Math.round(defaultRounds.at(-1)!)}, ours tuned ${Math.round(tunedRounds.at(-1)!)}`,
-    );
-  }
-  const row = (name: string, ourRounds: number[]): Case => ({
-    ...benchCase(name, median(ourRounds), median(rawRounds)),
-    rounds: ROUNDS,
-    points_per_run: POINTS,
-    points_per_s_range: range(ourRounds),
-    baseline_points_per_s_range: range(rawRounds),
-    round_ratios: ourRounds.map((o, i) => Math.round((o / (rawRounds[i] ?? o)) * 100) / 100),
-  });
+  const rounds = await alternate(
+    ROUNDS,
+    { raw: () => raw(rawWindow), defaults: () => ours({}), tuned: () => ours(tuned) },
+    (round, x) =>
+      console.log(
+        `round ${round}: raw ${Math.round(x.raw)}, ours defaults ${Math.round(x.defaults)}, ours tuned ${Math.round(x.tuned)}`,
+      ),
+  );
   const rawDesc = `raw: azure-iot-device Client.sendEvent per point, the same message (messageId, content type, 4 properties), ${rawWindow} sends in flight (best of ${WINDOWS.join(', ')})`;
-  const cases = [
-    row(
-      `durable e2e (SQLite queue sync=batch + pipeline + connector, messages: point) on the IoT Hub emulator, user defaults (batch 100, 2 batches in flight, max_inflight ${DEFAULT_MAX_INFLIGHT}; flush 5 ms); ${rawDesc}; median of ${ROUNDS} alternating rounds`,
-      defaultRounds,
-    ),
-    row(
-      `durable e2e as above, tuned (batch 1000, 2 batches in flight, flush 5 ms, max_inflight ${ourWindow}, best of ${WINDOWS.join(', ')}); ${rawDesc}; median of ${ROUNDS} alternating rounds`,
-      tunedRounds,
-    ),
-  ];
-  writeResults('azure-iot', cases);
-  for (const c of cases)
-    console.log(
-      `ours ${c.points_per_s_range.join('-')} points/s, raw ${c.baseline_points_per_s_range.join('-')} points/s; per-round ratios ${c.round_ratios.join(', ')}`,
-    );
+  const note = `median of ${ROUNDS} alternating rounds (raw, defaults, tuned); ${machineLoad()}`;
+  writeResults(
+    'azure-iot',
+    [
+      compareRounds(
+        `durable e2e (SQLite queue sync=batch + pipeline + connector, messages: point) on the IoT Hub emulator, defaults (batch 100, 2 batches in flight, max_inflight ${DEFAULT_MAX_INFLIGHT}; flush 5 ms); ${rawDesc}`,
+        rounds.defaults,
+        rounds.raw,
+        { note },
+      ),
+      compareRounds(
+        `durable e2e as above, tuned (batch 1000, 2 batches in flight, flush 5 ms, max_inflight ${ourWindow}, best of ${WINDOWS.join(', ')}); ${rawDesc}`,
+        rounds.tuned,
+        rounds.raw,
+        { note },
+      ),
+    ],
+    { points: POINTS },
+  );
 } finally {
   await hub.dispose();
   tls.dispose();
