@@ -75,7 +75,7 @@ function cloudHead(connector: string): string {
   return `
   cloud:
     default_connector: ${connector}
-    batch_size: 100 # points per write; each connector may lower it (its maxBatch)
+    batch_size: 1000 # points per write; each connector may lower it (its maxBatch)
     batch_timeout: 200ms # how long a partial batch waits for more points
 
     queue:

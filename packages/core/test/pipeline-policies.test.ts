@@ -82,7 +82,11 @@ describe('ConnectorBreaker', () => {
 
 describe('resolveDeliveryOptions', () => {
   it('fills defaults and caps batchSize at maxBatch', () => {
-    expect(resolveDeliveryOptions(undefined, caps, 'mqtt:a')).toEqual(DEFAULT_DELIVERY_OPTIONS);
+    expect(resolveDeliveryOptions(undefined, { ...caps, maxBatch: 10_000 }, 'mqtt:a')).toEqual(
+      DEFAULT_DELIVERY_OPTIONS,
+    );
+    // The default batch of 1000 is capped too: a connector that takes at most 500 gets 500.
+    expect(resolveDeliveryOptions(undefined, caps, 'mqtt:a')).toEqual({ ...DEFAULT_DELIVERY_OPTIONS, batchSize: 500 });
     const o = resolveDeliveryOptions(
       { batchSize: 5_000, maxInFlight: 8, retry: { maxDelayMs: 5_000 } },
       { ...caps, ordering: 'per-device' },

@@ -105,7 +105,9 @@ export const connectorEntrySchema = z.strictObject({
     .nonnegative()
     .optional()
     .describe('Most points queued for this connector. Same as `queue.max_points`.'),
-  batch_size: positiveInt.optional().describe('Points per write. Default `gateway.cloud.batch_size` (100).'),
+  batch_size: positiveInt
+    .optional()
+    .describe("Points per write. Default `gateway.cloud.batch_size` (1000, capped at the connector's largest batch)."),
   flush_interval: duration
     .optional()
     .describe('Longest wait to fill a batch. Default `gateway.cloud.batch_timeout` (1s).'),
@@ -263,8 +265,8 @@ export const cloudSchema = z.strictObject({
     .describe(
       'Connector for points no routing rule matches. Unset: such points go to every connector when there are no rules, otherwise they are counted as unrouted.',
     ),
-  batch_size: positiveInt.optional().describe('Default points per write.'),
-  batch_timeout: duration.optional().describe('Default longest wait to fill a batch.'),
+  batch_size: positiveInt.optional().describe("Default points per write (1000; a connector's largest batch caps it)."),
+  batch_timeout: duration.optional().describe('Default longest wait to fill a batch (1s).'),
   health_check_interval: duration.optional().describe('How often connectors are probed. Default 30s.'),
   buffer: bufferSchema.optional().describe("The seed's buffer settings (aliases of `queue` settings)."),
   queue: queueSchema.prefault({}).describe('The durable queue and default lane settings of every connector.'),
