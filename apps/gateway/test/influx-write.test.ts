@@ -152,6 +152,49 @@ describe('InfluxDB write API', () => {
   });
 });
 
+describe('InfluxDB ping and query', () => {
+  it('GET /ping answers 204 with X-Influxdb-Version and needs no token', async () => {
+    const { app } = api({ token: 's3cret' });
+    const res = await app.inject({ method: 'GET', url: '/ping' });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers['x-influxdb-version']).toMatch(/bifrost/);
+  });
+
+  it('POST /query answers CREATE DATABASE as Telegraf sends it (form body, Basic password) and refuses other statements', async () => {
+    const { app, queued } = api({ token: 's3cret' });
+    const basic = `Basic ${Buffer.from('telegraf:s3cret').toString('base64')}`;
+    const form = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic };
+    const created = await app.inject({
+      method: 'POST',
+      url: '/query',
+      headers: form,
+      payload: new URLSearchParams({ q: 'CREATE DATABASE "plant"' }).toString(),
+    });
+    expect(created.statusCode, created.body).toBe(200);
+    expect(created.json()).toEqual({ results: [{ statement_id: 0 }] });
+
+    const inQuery = await app.inject({ method: 'POST', url: '/query?q=create%20database%20plant&p=s3cret' });
+    expect(inQuery.statusCode, inQuery.body).toBe(200);
+
+    const select = await app.inject({
+      method: 'POST',
+      url: '/query',
+      headers: form,
+      payload: new URLSearchParams({ q: 'SELECT * FROM boiler' }).toString(),
+    });
+    expect(select.statusCode).toBe(400);
+    expect(select.json<{ error: string }>().error).toMatch(/only CREATE DATABASE.*SELECT \* FROM boiler/);
+
+    const missing = await app.inject({ method: 'POST', url: '/query', headers: { authorization: basic } });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json<{ error: string }>().error).toMatch(/"q"/);
+
+    const noToken = await app.inject({ method: 'POST', url: '/query?q=CREATE%20DATABASE%20x' });
+    expect(noToken.statusCode).toBe(401);
+    expect(await queued()).toEqual([]);
+  });
+});
+
 describe('ingest budget', () => {
   it('answers 503 with Retry-After while other bodies hold the budget, and lets the next one in after', async () => {
     const { app } = api({ maxIngestBytes: 1000 });

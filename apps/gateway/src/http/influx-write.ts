@@ -1,13 +1,21 @@
 // InfluxDB's write APIs (`POST /write` of 1.x, `POST /api/v2/write` of 2.x) so Telegraf agents and
-// Influx client libraries send to Bifrost unchanged. Bodies are line protocol, plain or gzip.
+// Influx client libraries send to Bifrost unchanged. Bodies are line protocol, plain or gzip. Beside
+// them, what those clients call before writing: `GET /ping`, and `POST /query` for the
+// `CREATE DATABASE` Telegraf's `outputs.influxdb` sends at start.
 import { createGunzip } from 'node:zlib';
 import type { Pipeline } from '@bifrost/core/host';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { pointsFromLines, type LineMapping, type Precision } from '../ingest/line-points.js';
 import { parseLineProtocol, type LineError } from '../ingest/line-protocol.js';
 
-/** Paths of the line-protocol write routes (they also take the token as InfluxDB clients send it). */
-export const LINE_PROTOCOL_PATHS: ReadonlySet<string> = new Set(['/write', '/api/v2/write']);
+/** Paths of the InfluxDB-compatible routes that take the token as InfluxDB 1.x clients send it. */
+export const INFLUX_AUTH_PATHS: ReadonlySet<string> = new Set(['/write', '/api/v2/write', '/query']);
+
+/** The version `/ping` answers in `X-Influxdb-Version`: clients only log it. */
+const PING_VERSION = '1.8-bifrost';
+
+/** `CREATE DATABASE "name"` (any case, name quoted or not, optional trailing clauses). */
+const CREATE_DATABASE = /^\s*CREATE\s+DATABASE\s+("(?:[^"\\]|\\.)+"|\S+)/i;
 
 /** `precision` values of each API and what they mean. */
 const PRECISIONS: Record<'v1' | 'v2', Record<string, Precision>> = {
@@ -90,6 +98,33 @@ export function registerInfluxWrite(
     };
     scope.post('/write', { onRequest: deps.onRequest }, write('v1'));
     scope.post('/api/v2/write', { onRequest: deps.onRequest }, write('v2'));
+    done();
+  });
+}
+
+/**
+ * `GET /ping` (204 with `X-Influxdb-Version`, as InfluxDB answers it) and `POST /query`, which
+ * answers `CREATE DATABASE` as done (routing rules, not databases, pick where points go) and refuses
+ * any other statement: Bifrost takes writes, it does not serve queries. `q` comes in the query string
+ * or a form body, as InfluxDB 1.x clients send it.
+ */
+export function registerInfluxCompat(app: FastifyInstance): void {
+  app.get('/ping', (_req, reply) => reply.code(204).header('x-influxdb-version', PING_VERSION).send());
+  void app.register((scope, _opts, done) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, parsed) =>
+      parsed(null, Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString()))),
+    );
+    scope.post('/query', (req, reply) => {
+      const fromQuery = (req.query as Record<string, unknown>).q;
+      const fromForm = (req.body as Record<string, unknown> | undefined)?.q;
+      const q = typeof fromQuery === 'string' ? fromQuery : typeof fromForm === 'string' ? fromForm : undefined;
+      if (q === undefined) return reply.code(400).send({ error: 'missing required parameter "q"' });
+      if (!CREATE_DATABASE.test(q))
+        return reply.code(400).send({
+          error: `Bifrost takes writes (POST /write), not queries; only CREATE DATABASE is answered, as a no-op. Refused: ${q.slice(0, 100)}`,
+        });
+      return reply.code(200).send({ results: [{ statement_id: 0 }] });
+    });
     done();
   });
 }

@@ -142,6 +142,26 @@ export const ROUTES: readonly RouteDoc[] = [
   },
   {
     method: 'GET',
+    path: '/ping',
+    summary: 'InfluxDB liveness check, as InfluxDB clients call it: 204 with `X-Influxdb-Version`',
+    auth: false,
+    responses: { '204': 'Up' },
+  },
+  {
+    method: 'POST',
+    path: '/query',
+    summary:
+      'InfluxDB 1.x query API, for clients that create their database before writing (Telegraf `outputs.influxdb`): `CREATE DATABASE` is answered as done; any other statement is refused',
+    auth: true,
+    query: [{ name: 'q', description: 'The InfluxQL statement (or in a form body)', schema: text('statement') }],
+    responses: {
+      '200': 'CREATE DATABASE answered (a no-op)',
+      '400': 'No `q`, or a statement other than CREATE DATABASE',
+      ...ERR,
+    },
+  },
+  {
+    method: 'GET',
     path: '/api/cloud/connectors/{name}/config',
     summary: 'Configuration of one connector, secrets redacted',
     auth: true,

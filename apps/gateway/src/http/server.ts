@@ -23,7 +23,7 @@ import Fastify, {
 import type { Logger as PinoLogger } from 'pino';
 import type { SecretRegistry } from '../config/secrets.js';
 import { dashboardHtml } from './dashboard.js';
-import { LINE_PROTOCOL_PATHS, registerInfluxWrite } from './influx-write.js';
+import { INFLUX_AUTH_PATHS, registerInfluxCompat, registerInfluxWrite } from './influx-write.js';
 import { IngestBudget } from './ingest-budget.js';
 import type { LineMapping } from '../ingest/line-points.js';
 import { MetricsHistory, type HistoryOptions } from './history.js';
@@ -75,17 +75,17 @@ class BadRequestError extends Error {
   }
 }
 
-const PUBLIC_ROUTES = new Set(['/health', '/']);
+const PUBLIC_ROUTES = new Set(['/health', '/', '/ping']);
 
 /**
  * The token a request presents: `Authorization: Bearer <token>` or `Token <token>` (InfluxDB 2.x
- * clients); on the line-protocol routes also as InfluxDB 1.x clients send it, the password of Basic
+ * clients); on the InfluxDB-compatible routes also as InfluxDB 1.x clients send it, the password of Basic
  * auth or the `p` query parameter.
  */
 function presentedToken(req: FastifyRequest, path: string): string | undefined {
   const header = req.headers.authorization ?? '';
   const scheme = /^(?:Bearer|Token)\s+(.+)$/i.exec(header)?.[1];
-  if (scheme !== undefined || !LINE_PROTOCOL_PATHS.has(path)) return scheme;
+  if (scheme !== undefined || !INFLUX_AUTH_PATHS.has(path)) return scheme;
   const basic = /^Basic\s+(.+)$/i.exec(header)?.[1];
   if (basic !== undefined) {
     const decoded = Buffer.from(basic, 'base64').toString();
@@ -325,6 +325,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     mapping: deps.lineProtocol ?? {},
     onRequest: ingestBudget.onRequest,
   });
+  registerInfluxCompat(app);
 
   app.post<{ Params: { name: string } }>('/api/cloud/connectors/:name/data', ingest, async (req, reply) => {
     if (!connectorNames().has(req.params.name)) return notFound(reply, req.params.name);
