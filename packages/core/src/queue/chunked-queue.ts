@@ -7,7 +7,7 @@
 import type { DataPoint } from '../data-point.js';
 import { ChangeSet } from './change-set.js';
 import { ChunkCache, DEFAULT_MEMORY_CACHE_BYTES } from './chunk-cache.js';
-import type { ChunkStore, NewDeadLetter } from './chunk-store.js';
+import type { ChunkStore, DamagedChunkError, NewDeadLetter } from './chunk-store.js';
 import { apply, persist } from './commit.js';
 import { checkDeadLetterFilter } from './dead-letter-filter.js';
 import { placeEnqueues, type PendingEnqueue } from './enqueue.js';
@@ -26,6 +26,9 @@ import {
   type LaneStats,
   type Lease,
   type LeaseOutcome,
+  type QueueHealth,
+  type QueueIncident,
+  type QueueIntegrity,
 } from './types.js';
 
 /* eslint-disable @typescript-eslint/require-await -- the DurableQueue methods are async so that every
@@ -33,6 +36,22 @@ import {
 
 export { DEFAULT_MEMORY_CACHE_BYTES } from './chunk-cache.js';
 export { TTL_EXPIRED_CODE } from './expiry.js';
+
+/**
+ * Disk space set aside so that acks and deletions can still be stored when the disk is full: given
+ * back when a write finds the disk full, taken again once there is room.
+ */
+export interface SpaceReserve {
+  /** Whether a storage error means the disk (or the file's size cap) is full. */
+  isFull(err: unknown): boolean;
+  /** Frees the reserved space (the disk is full). */
+  release(): void;
+  /** Tries to take the reserved space again (and to give free pages of the file back); true when it did. */
+  restore(): boolean;
+}
+
+/** How often, at most, a queue whose disk is full tries to take its reserve again. */
+const PRESSURE_RETRY_MS = 500;
 
 /**
  * {@link DurableQueue} over a {@link ChunkStore}: lanes, priorities, leases, limits, ttl and dead
@@ -48,7 +67,15 @@ export class ChunkedQueue implements DurableQueue {
   private flushScheduled = false;
   private closed = false;
   private healthState: { ok: boolean; reason?: string } = { ok: true };
-  private readonly onClose?: () => void;
+  private readonly reserve?: SpaceReserve;
+  /** Set while the disk is full: new points are refused, acks and deletions are stored. */
+  private pressureSince: number | undefined;
+  private lastReserveTry = 0;
+  /** Unacknowledged incidents of the store, read again when they change. */
+  private incidents: QueueIncident[] | undefined;
+  /** Incidents the store could not record (its file refused the write); kept until acknowledged. */
+  private unrecorded: QueueIncident[] = [];
+  private readonly onClose?: (points: number, clean: boolean) => void;
   private readonly schedule: (flush: () => void) => void;
   private sawStorageError = false;
   /** Dead letters of settled leases, stored by the next commit. */
@@ -59,7 +86,8 @@ export class ChunkedQueue implements DurableQueue {
     private readonly store: ChunkStore,
     options: {
       defaults?: Partial<LaneSettings>;
-      onClose?: () => void;
+      /** Called once the store is closed, with the points left queued and whether it closed cleanly. */
+      onClose?: (points: number, clean: boolean) => void;
       /**
        * How long a group commit gathers calls: until the next event-loop turn (default; lets I/O
        * callbacks join a durable commit) or only the current one (`queueMicrotask`, for memory).
@@ -67,6 +95,10 @@ export class ChunkedQueue implements DurableQueue {
       schedule?: (flush: () => void) => void;
       /** Default {@link DEFAULT_MEMORY_CACHE_BYTES}; see `QueueOptions.memoryCacheBytes`. */
       memoryCacheBytes?: number;
+      /** Space given back when the disk is full, so that acks still commit (durable stores). */
+      reserve?: SpaceReserve;
+      /** The disk was already full when the store was opened: start by refusing new points. */
+      startFull?: boolean;
     } = {},
   ) {
     const cacheBytes = options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE_BYTES;
@@ -75,7 +107,20 @@ export class ChunkedQueue implements DurableQueue {
         `[bifrost] queue: memoryCacheBytes must be a non-negative integer, got ${JSON.stringify(cacheBytes)}`,
       );
     this.lanes = new Lanes(options.defaults);
-    this.cache = new ChunkCache(store, cacheBytes);
+    this.cache = new ChunkCache(
+      store,
+      cacheBytes,
+      (err, connector, priority) => this.quarantine(err, connector, priority),
+      (seq, connector, reason) =>
+        this.recordIncident({
+          time: Date.now(),
+          kind: 'state',
+          connector,
+          message: `state of chunk ${seq} of connector "${connector}" is damaged (${reason}): its points are delivered again`,
+        }),
+    );
+    this.reserve = options.reserve;
+    if (options.startFull) this.enterPressure(new QueueStorageError('the disk was full when the queue was opened'));
     this.leases = new LeaseBook(this.lanes, this.cache);
     this.onClose = options.onClose;
     this.schedule = options.schedule ?? setImmediate;
@@ -202,8 +247,94 @@ export class ChunkedQueue implements DurableQueue {
     return cs.removedDeadLetters.length;
   }
 
-  health(): { ok: boolean; reason?: string } {
-    return { ...this.healthState };
+  health(): QueueHealth {
+    if (this.pressureSince !== undefined && !this.closed) this.tryLeavePressure();
+    const h: QueueHealth = { ...this.healthState };
+    const open = this.openIncidents();
+    if (open.length) {
+      const first = open[0]!;
+      h.degraded = `${open.length} unacknowledged queue integrity incident${open.length > 1 ? 's' : ''} (first: ${first.message}); acknowledge with POST /api/cloud/queue/acknowledge`;
+    }
+    return h;
+  }
+
+  integrity(): QueueIntegrity {
+    const incidents = this.openIncidents();
+    let quarantined = 0;
+    let recovered = 0;
+    let lost = 0;
+    for (const i of incidents) {
+      if (i.kind === 'quarantine') quarantined += i.lost ?? 0;
+      else lost += i.lost ?? 0;
+      recovered += i.recovered ?? 0;
+    }
+    return { incidents, quarantined, recovered, lost };
+  }
+
+  async acknowledgeIntegrity(): Promise<number> {
+    if (this.closed) throw closedError();
+    let n = this.unrecorded.length;
+    this.unrecorded = [];
+    try {
+      n += this.store.transaction(() => this.store.acknowledgeIncidents());
+    } catch (err) {
+      throw this.storageFailure('acknowledging incidents failed', err);
+    } finally {
+      this.incidents = undefined;
+    }
+    return n;
+  }
+
+  private openIncidents(): QueueIncident[] {
+    if (this.incidents === undefined && !this.closed) {
+      try {
+        this.incidents = this.store.listIncidents();
+      } catch (err) {
+        return [
+          ...this.unrecorded,
+          {
+            id: 0,
+            time: Date.now(),
+            kind: 'quarantine',
+            message: `incidents cannot be read: ${String(err)}`,
+            lost: null,
+          },
+        ];
+      }
+    }
+    return [...(this.incidents ?? []), ...this.unrecorded];
+  }
+
+  /** Records an incident in the store, or in memory when the store cannot take it. */
+  private recordIncident(i: Omit<QueueIncident, 'id'>): void {
+    try {
+      this.store.transaction(() => this.store.addIncident(i));
+    } catch {
+      this.unrecorded.push({ ...i, id: -(this.unrecorded.length + 1) });
+    }
+    this.incidents = undefined;
+  }
+
+  /** Takes a damaged chunk out of its lane into quarantine; false when the store could not remove it. */
+  private quarantine(err: DamagedChunkError, connector: string, priority: number): boolean {
+    const now = Date.now();
+    let removed: { points: number; bytes: number } | undefined;
+    try {
+      removed = this.store.transaction(() => this.store.quarantineChunk(err, connector, priority, now));
+    } catch (writeErr) {
+      this.sawStorageError = true;
+      this.unrecorded.push({
+        id: -(this.unrecorded.length + 1),
+        time: now,
+        kind: 'quarantine',
+        connector,
+        message: `${err.message}; it could not be moved to quarantine (${String(writeErr)}) and is skipped until the next start salvages the file`,
+        lost: null,
+      });
+    }
+    this.incidents = undefined;
+    this.lanes.quarantine(connector, priority, removed?.points ?? 0, removed?.bytes ?? 0);
+    return removed !== undefined;
   }
 
   async close(): Promise<void> {
@@ -212,15 +343,27 @@ export class ChunkedQueue implements DurableQueue {
     this.closed = true;
     this.leases.clear();
     this.cache.clear();
-    this.onClose?.();
-    this.store.close(this.lanes.totals(), !this.sawStorageError);
+    const totals = this.lanes.totals();
+    this.store.close(totals, !this.sawStorageError);
+    this.onClose?.(
+      totals.reduce((n, t) => n + t.points, 0),
+      !this.sawStorageError,
+    );
   }
 
   /** Group commit: every enqueue call gathered since the last turn, in one transaction. */
   private flush(): void {
     this.flushScheduled = false;
-    const calls = this.pending;
+    let calls = this.pending;
     this.pending = [];
+    if (this.pressureSince !== undefined) this.tryLeavePressure();
+    if (this.pressureSince !== undefined && calls.length) {
+      const refusal = new QueueStorageError(
+        'the disk is full: new points are refused until there is room again (queued points are still delivered and their acks stored)',
+      );
+      for (const call of calls) call.reject(refusal);
+      calls = [];
+    }
     const cs = new ChangeSet();
     const refused = new Set<PendingEnqueue>();
     let done;
@@ -230,6 +373,15 @@ export class ChunkedQueue implements DurableQueue {
     } catch (err) {
       const failure = this.storageFailure('enqueue failed', err);
       for (const call of calls) if (!refused.has(call)) call.reject(failure);
+      if (this.pressureSince !== undefined && this.settleWaiters.length) {
+        // The disk just filled: store the acks alone, in the space the reserve gave back.
+        try {
+          this.commit(new ChangeSet());
+        } catch {
+          // commit rejected the settle waiters; their points stay queued (at-least-once).
+        }
+        return;
+      }
       const waiters = this.settleWaiters;
       this.settleWaiters = [];
       for (const w of waiters) w.reject(failure);
@@ -250,15 +402,49 @@ export class ChunkedQueue implements DurableQueue {
       this.store.transaction(() => persist(this.store, cs, this.cache, this.pendingDeadLetters));
     } catch (err) {
       const failure = this.storageFailure('write failed', err);
+      if (this.reserve?.isFull(err) && this.pressureSince === undefined) {
+        this.enterPressure(failure);
+        if (cs.inserts.length) {
+          // Kept for the settles-only commit flush makes next (see flush).
+          this.settleWaiters = waiters;
+          throw failure;
+        }
+      }
       this.settleWaiters = [];
       for (const w of waiters) w.reject(failure);
       throw failure;
     }
-    this.healthState = { ok: true };
+    if (this.pressureSince === undefined) this.healthState = { ok: true };
+    // Deletions gave pages back: the next flush may take the reserve again at once.
+    else if (cs.deleted.length) this.lastReserveTry = 0;
     this.pendingDeadLetters = [];
     this.settleWaiters = [];
     apply(cs, this.lanes, this.cache);
     for (const w of waiters) w.resolve();
+  }
+
+  /** The disk is full: give the reserve back so that acks commit, and refuse new points until it can be taken again. */
+  private enterPressure(failure: QueueStorageError): void {
+    this.pressureSince = Date.now();
+    this.lastReserveTry = this.pressureSince;
+    this.healthState = { ok: false, reason: failure.message };
+    this.reserve?.release();
+  }
+
+  /** Leaves the full-disk state once the reserve can be taken again (at most every {@link PRESSURE_RETRY_MS}). */
+  private tryLeavePressure(): void {
+    const now = Date.now();
+    if (now - this.lastReserveTry < PRESSURE_RETRY_MS) return;
+    this.lastReserveTry = now;
+    let restored = false;
+    try {
+      restored = this.reserve?.restore() ?? true;
+    } catch {
+      restored = false;
+    }
+    if (!restored) return;
+    this.pressureSince = undefined;
+    this.healthState = { ok: true };
   }
 
   private storageFailure(what: string, err: unknown): QueueStorageError {

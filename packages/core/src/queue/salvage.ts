@@ -1,0 +1,345 @@
+// Salvage: copying whatever SQLite can still read of a damaged queue file, row by row, into a new
+// file of the current layout, keeping the damaged one beside it, with counts of what was recovered,
+// quarantined and lost. Opening decides when to salvage (sqlite-queue.ts).
+import { existsSync, renameSync } from 'node:fs';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { chunkRowCrc, chunkStateCrc } from './chunk-checksum.js';
+import { isRemoved } from './removed-bitmap.js';
+import { SCHEMA } from './sqlite-schema.js';
+import { scanPastDamage } from './damaged-scan.js';
+import { isDamage } from './sqlite-errors.js';
+import { decodePayload, LANE_SPAN } from './sqlite-store.js';
+
+/** What a salvage recovered, and what it could not. */
+export interface SalvageReport {
+  /** The new file. */
+  file: string;
+  /** Where the damaged file (and its -wal / -shm) now is. */
+  movedTo: string;
+  /** Why the file was salvaged. */
+  reason: string;
+  /** Chunks copied with a good checksum (or, for layout-4 rows, decodable) and the points still queued in them. */
+  recoveredChunks: number;
+  recoveredPoints: number;
+  /** Chunks whose row was read but failed its checksum or could not be decoded: kept raw in `quarantine`. */
+  quarantinedChunks: number;
+  quarantinedPoints: number;
+  /** Rows SQLite found but could not read, and rowid ranges it could not walk. */
+  unreadableRows: number;
+  deadLetters: number;
+  /** Points queued before the damage that were not recovered; null when the damage hid how many there were. */
+  lostPoints: number | null;
+}
+
+/** Renames the file and its WAL/SHM companions to `<file>.corrupt-<timestamp>[-wal|-shm]`. */
+export function moveAside(path: string): string {
+  const target = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  for (const suffix of ['', '-wal', '-shm']) if (existsSync(path + suffix)) renameSync(path + suffix, target + suffix);
+  return target;
+}
+
+/**
+ * Moves the damaged queue file `path` aside and copies what can be read of it into a new file at
+ * `path`, row by row: every chunk whose checksum holds (its state too, when that one's holds, else
+ * its points count as not yet delivered), the others raw into `quarantine`, dead letters, earlier
+ * quarantine rows and incidents. The new file records a `salvage` incident with the counts.
+ * `expectedPoints` (from the marker or the old file's own totals) lets the lost points be counted.
+ */
+export function salvageQueueFile(path: string, reason: string, expectedPoints: number | null): SalvageReport {
+  const movedTo = moveAside(path);
+  const report: SalvageReport = {
+    file: path,
+    movedTo,
+    reason,
+    recoveredChunks: 0,
+    recoveredPoints: 0,
+    quarantinedChunks: 0,
+    quarantinedPoints: 0,
+    unreadableRows: 0,
+    deadLetters: 0,
+    lostPoints: null,
+  };
+  const target = new DatabaseSync(path);
+  try {
+    target.exec('PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;');
+    target.exec(SCHEMA);
+    target.exec('BEGIN IMMEDIATE');
+    let old: DatabaseSync | undefined;
+    try {
+      old = new DatabaseSync(movedTo);
+      old.exec('PRAGMA query_only=1');
+    } catch (err) {
+      reason += `; nothing could be read (${(err as Error).message})`;
+      old = undefined;
+    }
+    let oldTotal: number | null = null;
+    if (old) {
+      oldTotal = oldCleanTotal(old);
+      // Earlier quarantine rows and incidents first: they keep their ids.
+      const steps = [
+        () => copyTable(old!, target, 'quarantine', report),
+        () => copyTable(old!, target, 'incidents', report),
+        () => copyChunks(old!, target, report),
+        () => copyDeadLetters(old!, target, report),
+      ];
+      for (const step of steps) {
+        try {
+          step();
+        } catch (err) {
+          // A table SQLite cannot even start to read (its schema page or root is damaged).
+          if (!isDamage(err)) throw err;
+          report.unreadableRows++;
+        }
+      }
+      old.close();
+    }
+    const expected = oldTotal ?? expectedPoints;
+    report.lostPoints =
+      expected !== null
+        ? Math.max(0, expected - report.recoveredPoints)
+        : report.unreadableRows === 0 && old
+          ? report.quarantinedPoints
+          : null;
+    report.reason = reason;
+    target
+      .prepare('INSERT INTO incidents (time, kind, message, recovered, lost) VALUES (?, ?, ?, ?, ?)')
+      .run(Date.now(), 'salvage', salvageMessage(report), report.recoveredPoints, report.lostPoints);
+    target.exec("UPDATE meta SET value = '0' WHERE key = 'clean_close'; COMMIT;");
+    target.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  } finally {
+    target.close();
+  }
+  return report;
+}
+
+/** One line saying what a salvage did. */
+export function salvageMessage(r: SalvageReport): string {
+  return (
+    `queue file was damaged (${r.reason}); salvaged into a new file, the damaged one kept as ${r.movedTo}: ` +
+    `${r.recoveredPoints} points recovered in ${r.recoveredChunks} chunks, ` +
+    `${r.quarantinedPoints} points in ${r.quarantinedChunks} damaged chunks quarantined, ` +
+    `${r.unreadableRows} unreadable rows, ${r.lostPoints ?? 'an unknown number of'} points lost`
+  );
+}
+
+/** Points the old file held at its last clean close (its `lanes` table), or null. */
+function oldCleanTotal(old: DatabaseSync): number | null {
+  try {
+    const clean = old.prepare("SELECT value FROM meta WHERE key = 'clean_close'").get() as
+      { value: string } | undefined;
+    if (clean?.value !== '1') return null;
+    const t = old.prepare('SELECT sum(points) AS n FROM lanes').get() as { n: number | null };
+    return t.n ?? 0;
+  } catch {
+    return null;
+  }
+}
+
+function hasColumn(db: DatabaseSync, table: string, column: string): boolean {
+  try {
+    return (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).some((c) => c.name === column);
+  } catch {
+    return false;
+  }
+}
+
+/** Rowids of `table` in order, read in pages, past the parts SQLite cannot walk (counted as unreadable). */
+function* rowids(db: DatabaseSync, table: string, key: string, report: SalvageReport): Generator<number> {
+  let page: StatementSync;
+  try {
+    page = db.prepare(`SELECT ${key} AS k FROM ${table} WHERE ${key} > ? ORDER BY ${key} LIMIT 256`);
+  } catch (err) {
+    if (!isDamage(err)) throw err;
+    report.unreadableRows++;
+    return;
+  }
+  const query = (after: number) => page.all(after) as Array<{ k: number }>;
+  let after = Number.MIN_SAFE_INTEGER;
+  for (;;) {
+    let rows: Array<{ k: number }>;
+    try {
+      rows = query(after);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      report.unreadableRows++;
+      rows = scanPastDamage(query, Math.max(after, -1), Number.MAX_SAFE_INTEGER, 1);
+    }
+    if (!rows.length) return;
+    for (const r of rows) yield r.k;
+    after = rows[rows.length - 1]!.k;
+  }
+}
+
+interface OldChunkRow {
+  seq: number;
+  connector: string;
+  priority: number;
+  enqueuedAt: number;
+  codec: number;
+  payload: Uint8Array;
+  sizes: Uint8Array;
+  crc: number | null;
+}
+
+function copyChunks(old: DatabaseSync, target: DatabaseSync, report: SalvageReport): void {
+  const withCrc = hasColumn(old, 'chunks', 'crc');
+  const stateCrc = hasColumn(old, 'chunk_state', 'crc');
+  const readRow = old.prepare(
+    `SELECT seq, connector, priority, enqueued_at AS enqueuedAt, codec, payload, sizes, ${withCrc ? 'crc' : 'NULL AS crc'} FROM chunks WHERE seq = ?`,
+  );
+  const readState = old.prepare(
+    `SELECT removed, attempts, ${stateCrc ? 'crc' : 'NULL AS crc'} FROM chunk_state WHERE seq = ?`,
+  );
+  const insertChunk = target.prepare(
+    'INSERT INTO chunks (seq, connector, priority, enqueued_at, codec, payload, sizes, crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const insertState = target.prepare('INSERT INTO chunk_state (seq, removed, attempts, crc) VALUES (?, ?, ?, ?)');
+  const insertQuarantine = target.prepare(
+    'INSERT INTO quarantine (seq, connector, priority, points, reason, time, codec, payload, sizes, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const connectors = new Map<number, string>();
+  const names = new Set<string>();
+  const now = Date.now();
+  for (const seq of rowids(old, 'chunks', 'seq', report)) {
+    let row: OldChunkRow | undefined;
+    try {
+      row = readRow.get(seq) as OldChunkRow | undefined;
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      report.unreadableRows++;
+      continue;
+    }
+    if (!row) continue;
+    const state = readStateRow(readState, seq);
+    const count = countPoints(row.sizes, state?.removed ?? null);
+    const id = Math.floor(seq / LANE_SPAN / 10);
+    const laneOk =
+      typeof row.connector === 'string' &&
+      (connectors.get(id) ?? row.connector) === row.connector &&
+      (connectors.has(id) || !names.has(row.connector));
+    const damage = !laneOk ? 'its lane does not match its seq' : chunkDamage(row);
+    if (damage) {
+      insertQuarantine.run(
+        seq,
+        typeof row.connector === 'string' ? row.connector : null,
+        Number.isInteger(row.priority) ? row.priority : null,
+        count?.points ?? null,
+        damage,
+        now,
+        row.codec,
+        row.payload,
+        row.sizes,
+        state?.removed ?? null,
+      );
+      report.quarantinedChunks++;
+      report.quarantinedPoints += count?.points ?? 0;
+      continue;
+    }
+    connectors.set(id, row.connector);
+    names.add(row.connector);
+    insertChunk.run(
+      seq,
+      row.connector,
+      row.priority,
+      row.enqueuedAt,
+      row.codec,
+      row.payload,
+      row.sizes,
+      chunkRowCrc(row),
+    );
+    const n = row.sizes.byteLength / 4;
+    if (state && state.removed.byteLength === (n + 7) >> 3) {
+      insertState.run(seq, state.removed, state.attempts, chunkStateCrc(state.removed, state.attempts));
+    }
+    report.recoveredChunks++;
+    report.recoveredPoints += countPoints(row.sizes, state?.removed ?? null)?.points ?? 0;
+  }
+  const insertConnector = target.prepare('INSERT INTO connectors (name, id) VALUES (?, ?)');
+  for (const [id, name] of connectors) insertConnector.run(name, id);
+  // Connectors with no chunk left keep their id, where it clashes with nothing recovered.
+  try {
+    for (const c of old.prepare('SELECT name, id FROM connectors').all() as Array<{ name: string; id: number }>)
+      if (!connectors.has(c.id) && !names.has(c.name)) insertConnector.run(c.name, c.id);
+  } catch {
+    // unreadable: only the connectors with chunks are known
+  }
+}
+
+/** Why a chunk row read back cannot be trusted, or undefined when it can. */
+function chunkDamage(row: OldChunkRow): string | undefined {
+  if (row.crc !== null && chunkRowCrc(row) !== row.crc) return 'checksum mismatch';
+  try {
+    if (row.sizes.byteLength % 4) throw new Error(`sizes column of ${row.sizes.byteLength} bytes`);
+    const points = decodePayload(row.codec, row.payload);
+    if (points.length !== row.sizes.byteLength / 4) throw new Error('point count does not match the sizes');
+    return undefined;
+  } catch (err) {
+    return `cannot decode: ${(err as Error).message}`;
+  }
+}
+
+/** The state row of a chunk, when it is readable and its checksum (if any) holds. */
+function readStateRow(
+  readState: StatementSync,
+  seq: number,
+): { removed: Uint8Array; attempts: string | null } | undefined {
+  try {
+    const s = readState.get(seq) as { removed: Uint8Array; attempts: string | null; crc: number | null } | undefined;
+    if (!s) return undefined;
+    if (s.crc !== null && chunkStateCrc(s.removed, s.attempts) !== s.crc) return undefined;
+    if (s.attempts !== null) JSON.parse(s.attempts);
+    return { removed: s.removed, attempts: s.attempts };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Points of a chunk not removed yet, from its sizes column; undefined when that is damaged. */
+function countPoints(sizes: Uint8Array, removed: Uint8Array | null): { points: number } | undefined {
+  if (!(sizes instanceof Uint8Array) || sizes.byteLength % 4) return undefined;
+  const n = sizes.byteLength / 4;
+  const bitmap = removed && removed.byteLength === (n + 7) >> 3 ? removed : null;
+  let points = 0;
+  for (let i = 0; i < n; i++) if (!bitmap || !isRemoved(bitmap, i)) points++;
+  return { points };
+}
+
+function copyDeadLetters(old: DatabaseSync, target: DatabaseSync, report: SalvageReport): void {
+  const read = old.prepare(
+    'SELECT seq, connector, priority, code, reason, attempts, time, point FROM dead_letters WHERE seq = ?',
+  );
+  const insert = target.prepare(
+    'INSERT INTO dead_letters (seq, connector, priority, code, reason, attempts, time, point) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  for (const seq of rowids(old, 'dead_letters', 'seq', report)) {
+    try {
+      const r = read.get(seq) as Record<string, string | number> | undefined;
+      if (!r) continue;
+      JSON.parse(r.point as string);
+      insert.run(r.seq!, r.connector!, r.priority!, r.code!, r.reason!, r.attempts!, r.time!, r.point!);
+      report.deadLetters++;
+    } catch (err) {
+      if (!isDamage(err) && !(err instanceof SyntaxError)) throw err;
+      report.unreadableRows++;
+    }
+  }
+}
+
+/** Copies the readable rows of a layout-5 bookkeeping table (`quarantine`, `incidents`), if the old file has it. */
+function copyTable(old: DatabaseSync, target: DatabaseSync, table: 'quarantine' | 'incidents', report: SalvageReport) {
+  if (!hasColumn(old, table, 'id')) return;
+  const columns = (target.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
+  const read = old.prepare(`SELECT ${columns.join(', ')} FROM ${table} WHERE id = ?`);
+  const insert = target.prepare(
+    `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+  );
+  for (const id of rowids(old, table, 'id', report)) {
+    try {
+      const r = read.get(id) as Record<string, SQLInputValue> | undefined;
+      if (r) insert.run(...columns.map((c) => r[c] ?? null));
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      report.unreadableRows++;
+    }
+  }
+}
