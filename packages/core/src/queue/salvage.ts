@@ -46,6 +46,7 @@ export function moveAside(path: string): string {
  * `expectedPoints` (from the marker or the old file's own totals) lets the lost points be counted.
  */
 export function salvageQueueFile(path: string, reason: string, expectedPoints: number | null): SalvageReport {
+  assertNotInUse(path);
   const movedTo = moveAside(path);
   const report: SalvageReport = {
     file: path,
@@ -70,6 +71,7 @@ export function salvageQueueFile(path: string, reason: string, expectedPoints: n
       old.exec('PRAGMA query_only=1');
     } catch (err) {
       reason += `; nothing could be read (${(err as Error).message})`;
+      if (old?.isOpen) old.close();
       old = undefined;
     }
     let oldTotal: number | null = null;
@@ -77,10 +79,10 @@ export function salvageQueueFile(path: string, reason: string, expectedPoints: n
       oldTotal = oldCleanTotal(old);
       // Earlier quarantine rows and incidents first: they keep their ids.
       const steps = [
-        () => copyTable(old!, target, 'quarantine', report),
-        () => copyTable(old!, target, 'incidents', report),
-        () => copyChunks(old!, target, report),
-        () => copyDeadLetters(old!, target, report),
+        () => copyTable(old, target, 'quarantine', report),
+        () => copyTable(old, target, 'incidents', report),
+        () => copyChunks(old, target, report),
+        () => copyDeadLetters(old, target, report),
       ];
       for (const step of steps) {
         try {
@@ -110,6 +112,20 @@ export function salvageQueueFile(path: string, reason: string, expectedPoints: n
     target.close();
   }
   return report;
+}
+
+/** Throws when another process (a running gateway) holds the file: it must not be moved from under it. */
+function assertNotInUse(path: string): void {
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(path);
+    db.exec('BEGIN IMMEDIATE; ROLLBACK;');
+  } catch (err) {
+    if (/locked|busy/i.test(String(err))) throw new Error(`${path} is in use by another process (${String(err)})`);
+    // Damage is what a salvage is for.
+  } finally {
+    if (db?.isOpen) db.close();
+  }
 }
 
 /** One line saying what a salvage did. */
@@ -144,7 +160,7 @@ function hasColumn(db: DatabaseSync, table: string, column: string): boolean {
 }
 
 /** Rowids of `table` in order, read in pages, past the parts SQLite cannot walk (counted as unreadable). */
-function* rowids(db: DatabaseSync, table: string, key: string, report: SalvageReport): Generator<number> {
+function* rowids(db: DatabaseSync, table: string, key: string, report: { unreadableRows: number }): Generator<number> {
   let page: StatementSync;
   try {
     page = db.prepare(`SELECT ${key} AS k FROM ${table} WHERE ${key} > ? ORDER BY ${key} LIMIT 256`);
@@ -263,6 +279,54 @@ function copyChunks(old: DatabaseSync, target: DatabaseSync, report: SalvageRepo
   } catch {
     // unreadable: only the connectors with chunks are known
   }
+}
+
+/**
+ * Reads every chunk of a queue file without changing it: the chunks whose checksum holds and their
+ * queued points, the damaged ones, and the rows SQLite cannot read.
+ */
+export function inspectChunks(db: DatabaseSync): {
+  chunks: number;
+  points: number;
+  damagedChunks: number;
+  damagedPoints: number;
+  unreadableRows: number;
+} {
+  const counts = { chunks: 0, points: 0, damagedChunks: 0, damagedPoints: 0 };
+  const report = { unreadableRows: 0 };
+  try {
+    const withCrc = hasColumn(db, 'chunks', 'crc');
+    const stateCrc = hasColumn(db, 'chunk_state', 'crc');
+    const readRow = db.prepare(
+      `SELECT seq, connector, priority, enqueued_at AS enqueuedAt, codec, payload, sizes, ${withCrc ? 'crc' : 'NULL AS crc'} FROM chunks WHERE seq = ?`,
+    );
+    const readState = db.prepare(
+      `SELECT removed, attempts, ${stateCrc ? 'crc' : 'NULL AS crc'} FROM chunk_state WHERE seq = ?`,
+    );
+    for (const seq of rowids(db, 'chunks', 'seq', report)) {
+      let row: OldChunkRow | undefined;
+      try {
+        row = readRow.get(seq) as OldChunkRow | undefined;
+      } catch (err) {
+        if (!isDamage(err)) throw err;
+        report.unreadableRows++;
+        continue;
+      }
+      if (!row) continue;
+      const n = countPoints(row.sizes, readStateRow(readState, seq)?.removed ?? null)?.points ?? 0;
+      if (chunkDamage(row)) {
+        counts.damagedChunks++;
+        counts.damagedPoints += n;
+      } else {
+        counts.chunks++;
+        counts.points += n;
+      }
+    }
+  } catch (err) {
+    if (!isDamage(err)) throw err;
+    report.unreadableRows++;
+  }
+  return { ...counts, unreadableRows: report.unreadableRows };
 }
 
 /** Why a chunk row read back cannot be trusted, or undefined when it can. */
