@@ -40,6 +40,10 @@ export interface ChunkStore {
     priority: number,
     time: number,
   ): { points: number; bytes: number };
+  /** Whether an error the store threw says its file is damaged (then the queue salvages it, when it can). */
+  isDamage(err: unknown): boolean;
+  /** Whether reads met damage the store worked around (rows skipped): the file wants a salvage. */
+  readonly sawDamage: boolean;
   /** Records damage for an operator to acknowledge. */
   addIncident(incident: Omit<QueueIncident, 'id'>): void;
   /** Incidents not acknowledged yet, oldest first. */

@@ -60,9 +60,16 @@ const PRESSURE_RETRY_MS = 500;
  * memory only, so reopening a store releases all of them.
  */
 export class ChunkedQueue implements DurableQueue {
-  private readonly lanes: Lanes;
-  private readonly cache: ChunkCache;
-  private readonly leases: LeaseBook;
+  private lanes: Lanes;
+  private cache: ChunkCache;
+  private leases: LeaseBook;
+  private readonly cacheBytes: number;
+  private readonly salvageStore?: (reason: string) => ChunkStore;
+  /** Leases with an id up to this one were handed out before a salvage replaced the store. */
+  private staleLeasesUpTo = 0;
+  /** A salvage for lane counts the store could not back up was tried (once per open). */
+  private salvagedForCounts = false;
+  private salvagesWithoutCommit = 0;
   private pending: PendingEnqueue[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -83,7 +90,7 @@ export class ChunkedQueue implements DurableQueue {
   private settleWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
   constructor(
-    private readonly store: ChunkStore,
+    private store: ChunkStore,
     options: {
       defaults?: Partial<LaneSettings>;
       /** Called once the store is closed, with the points left queued and whether it closed cleanly. */
@@ -99,6 +106,11 @@ export class ChunkedQueue implements DurableQueue {
       reserve?: SpaceReserve;
       /** The disk was already full when the store was opened: start by refusing new points. */
       startFull?: boolean;
+      /**
+       * Closes a store found damaged while running, salvages its file and returns a store on the
+       * new one (durable stores); the queue then goes on from what the salvage recovered.
+       */
+      salvage?: (reason: string) => ChunkStore;
     } = {},
   ) {
     const cacheBytes = options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE_BYTES;
@@ -106,10 +118,22 @@ export class ChunkedQueue implements DurableQueue {
       throw new TypeError(
         `[bifrost] queue: memoryCacheBytes must be a non-negative integer, got ${JSON.stringify(cacheBytes)}`,
       );
+    this.cacheBytes = cacheBytes;
     this.lanes = new Lanes(options.defaults);
-    this.cache = new ChunkCache(
-      store,
-      cacheBytes,
+    this.cache = this.newCache();
+    this.reserve = options.reserve;
+    this.salvageStore = options.salvage;
+    if (options.startFull) this.enterPressure(new QueueStorageError('the disk was full when the queue was opened'));
+    this.leases = new LeaseBook(this.lanes, this.cache);
+    this.onClose = options.onClose;
+    this.schedule = options.schedule ?? setImmediate;
+    this.lanes.load(store.readLaneTotals());
+  }
+
+  private newCache(): ChunkCache {
+    return new ChunkCache(
+      this.store,
+      this.cacheBytes,
       (err, connector, priority) => this.quarantine(err, connector, priority),
       (seq, connector, reason) =>
         this.recordIncident({
@@ -119,12 +143,43 @@ export class ChunkedQueue implements DurableQueue {
           message: `state of chunk ${seq} of connector "${connector}" is damaged (${reason}): its points are delivered again`,
         }),
     );
-    this.reserve = options.reserve;
-    if (options.startFull) this.enterPressure(new QueueStorageError('the disk was full when the queue was opened'));
-    this.leases = new LeaseBook(this.lanes, this.cache);
-    this.onClose = options.onClose;
-    this.schedule = options.schedule ?? setImmediate;
+  }
+
+  /**
+   * The store's file turned out damaged while running: salvage it and go on from what was recovered.
+   * Leases open now are forgotten (their points are queued again, so delivered again: at-least-once),
+   * lane settings and counters carry over. False when there is no salvage or it failed.
+   */
+  private salvageNow(reason: string): boolean {
+    // A file that is damaged again at once is not salvaged in a loop.
+    if (!this.salvageStore || this.closed || this.salvagesWithoutCommit >= 2) return false;
+    this.salvagesWithoutCommit++;
+    let store: ChunkStore;
+    try {
+      store = this.salvageStore(reason);
+    } catch (err) {
+      this.healthState = { ok: false, reason: `the queue file is damaged and could not be salvaged: ${String(err)}` };
+      return false;
+    }
+    const old = this.lanes;
+    this.store = store;
+    this.lanes = new Lanes(old.defaults);
+    for (const [connector, lane] of old.byConnector) {
+      const fresh = this.lanes.get(connector);
+      fresh.settings = lane.settings;
+      fresh.dropped = lane.dropped;
+      fresh.expired = lane.expired;
+      fresh.deadLetters = lane.deadLetters;
+      fresh.quarantined = lane.quarantined;
+    }
+    this.cache = this.newCache();
+    this.staleLeasesUpTo = this.leases.leaseSeq;
+    this.leases = new LeaseBook(this.lanes, this.cache, this.leases.leaseSeq);
+    this.pendingDeadLetters = [];
+    this.incidents = undefined;
     this.lanes.load(store.readLaneTotals());
+    if (this.pressureSince === undefined) this.healthState = { ok: true };
+    return true;
   }
 
   configureLane(connector: string, settings: Partial<LaneSettings>): void {
@@ -158,10 +213,22 @@ export class ChunkedQueue implements DurableQueue {
     if (this.closed) throw closedError();
     if (!Number.isInteger(max) || max < 1)
       throw new TypeError(`[bifrost] lease: max must be a positive integer, got ${String(max)}`);
-    try {
-      return this.leases.lease(connector, max);
-    } catch (err) {
-      throw this.storageFailure('reading queued points failed', err);
+    for (let salvaged = false; ; salvaged = true) {
+      let lease: Lease | null;
+      try {
+        lease = this.leases.lease(connector, max);
+      } catch (err) {
+        if (!salvaged && this.store.isDamage(err) && this.salvageNow(String(err))) continue;
+        throw this.storageFailure('reading queued points failed', err);
+      }
+      if (salvaged) return lease;
+      // Rows skipped past a damaged page, or counts no chunk backs: salvage, which reads every row.
+      if (this.store.sawDamage && this.salvageNow('lane scans met pages SQLite cannot read')) continue;
+      if (!lease && this.lanes.available(connector) > 0 && !this.salvagedForCounts && this.salvageStore) {
+        this.salvagedForCounts = true;
+        if (this.salvageNow(`lane "${connector}" counts points no readable chunk holds`)) continue;
+      }
+      return lease;
     }
   }
 
@@ -174,6 +241,8 @@ export class ChunkedQueue implements DurableQueue {
    */
   async settle(lease: Lease, outcome: LeaseOutcome): Promise<void> {
     if (this.closed) throw closedError();
+    // Handed out before a salvage: its points are queued again in the new file.
+    if (lease.id <= this.staleLeasesUpTo) return;
     this.leases.settle(lease, outcome, this.pendingDeadLetters);
     return new Promise((resolve, reject) => {
       this.settleWaiters.push({ resolve, reject });
@@ -371,6 +440,12 @@ export class ChunkedQueue implements DurableQueue {
       done = placeEnqueues(calls, this.lanes, this.cache, cs, Date.now(), refused);
       this.commit(cs);
     } catch (err) {
+      if (err instanceof SalvagedError || (this.store.isDamage(err) && this.salvageNow(String(err)))) {
+        // Placed again on the salvaged file.
+        this.pending.unshift(...calls.filter((c) => !refused.has(c)));
+        this.scheduleFlush();
+        return;
+      }
       const failure = this.storageFailure('enqueue failed', err);
       for (const call of calls) if (!refused.has(call)) call.reject(failure);
       if (this.pressureSince !== undefined && this.settleWaiters.length) {
@@ -401,6 +476,12 @@ export class ChunkedQueue implements DurableQueue {
     try {
       this.store.transaction(() => persist(this.store, cs, this.cache, this.pendingDeadLetters));
     } catch (err) {
+      if (this.store.isDamage(err) && this.salvageNow(String(err))) {
+        // The settled state went with the damaged file: those points are queued again.
+        this.settleWaiters = [];
+        for (const w of waiters) w.resolve();
+        throw new SalvagedError();
+      }
       const failure = this.storageFailure('write failed', err);
       if (this.reserve?.isFull(err) && this.pressureSince === undefined) {
         this.enterPressure(failure);
@@ -414,6 +495,7 @@ export class ChunkedQueue implements DurableQueue {
       for (const w of waiters) w.reject(failure);
       throw failure;
     }
+    this.salvagesWithoutCommit = 0;
     if (this.pressureSince === undefined) this.healthState = { ok: true };
     // Deletions gave pages back: the next flush may take the reserve again at once.
     else if (cs.deleted.length) this.lastReserveTry = 0;
@@ -455,6 +537,13 @@ export class ChunkedQueue implements DurableQueue {
         : new QueueStorageError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     this.healthState = { ok: false, reason: e.message };
     return e;
+  }
+}
+
+/** A commit met a damaged file, which was salvaged: flush places its calls again; other callers retry. */
+class SalvagedError extends QueueStorageError {
+  constructor() {
+    super('the queue file was found damaged and was salvaged into a new file; retry');
   }
 }
 

@@ -73,6 +73,12 @@ export class Lanes {
     }
   }
 
+  /** Points of a connector's lane not leased, by the counts. */
+  available(connector: string): number {
+    const lane = this.byConnector.get(connector);
+    return lane ? sum(lane.points) - sum(lane.leased) : 0;
+  }
+
   /**
    * Takes the points of a quarantined chunk out of a lane (clamped: a damaged chunk's own count
    * may be wrong) and counts them as quarantined.

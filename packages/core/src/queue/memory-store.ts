@@ -170,6 +170,12 @@ export class MemoryChunkStore implements ChunkStore {
     for (const s of seqs) this.deadLetters.delete(s);
   }
 
+  readonly sawDamage = false;
+
+  isDamage(): boolean {
+    return false;
+  }
+
   /** Memory is never found damaged: nothing is quarantined. */
   quarantineChunk(): { points: number; bytes: number } {
     return { points: 0, bytes: 0 };

@@ -20,7 +20,8 @@ export class FileSpaceReserve implements SpaceReserve {
   constructor(
     file: string,
     private readonly bytes: number,
-    private readonly db: DatabaseSync,
+    /** The queue's database (a salvage replaces it). */
+    private readonly db: () => DatabaseSync,
   ) {
     this.path = `${file}.reserve`;
   }
@@ -35,9 +36,10 @@ export class FileSpaceReserve implements SpaceReserve {
 
   restore(): boolean {
     if (this.bytes === 0) return true;
-    this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-    this.db.exec('PRAGMA incremental_vacuum');
-    this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    const db = this.db();
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    db.exec('PRAGMA incremental_vacuum');
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     return this.take();
   }
 

@@ -1,5 +1,6 @@
 // Classifying node:sqlite errors by their SQLite result code.
 
+const SQLITE_ERROR = 1;
 const SQLITE_CORRUPT = 11;
 const SQLITE_FULL = 13;
 const SQLITE_NOTADB = 26;
@@ -18,4 +19,12 @@ export function isDamage(err: unknown): boolean {
 /** The disk (or the file's size cap) is full: SQLITE_FULL. */
 export function isFull(err: unknown): boolean {
   return primaryCode(err) === SQLITE_FULL;
+}
+
+/**
+ * A table or column the queue's own schema has is missing: the schema SQLite read back is damaged
+ * (checked only after the tables were created, so a file of another layout never gets here).
+ */
+export function isSchemaDamage(err: unknown): boolean {
+  return primaryCode(err) === SQLITE_ERROR && /no such (table|column)|has no column named|malformed/i.test(String(err));
 }

@@ -8,7 +8,7 @@ import { ChunkedQueue } from './chunked-queue.js';
 import { readMarker, writeMarker, type QueueMarker } from './queue-marker.js';
 import { moveAside, salvageMessage, salvageQueueFile } from './salvage.js';
 import { DEFAULT_RESERVE_BYTES, FileSpaceReserve } from './space-reserve.js';
-import { isDamage } from './sqlite-errors.js';
+import { isDamage, isSchemaDamage } from './sqlite-errors.js';
 import { LAYOUT_4, SCHEMA, SCHEMA_VERSION, schemaVersion, upgradeLayout4, wasClosedCleanly } from './sqlite-schema.js';
 import { SqliteChunkStore } from './sqlite-store.js';
 import { QueueStorageError, type DurableQueue, type QueueIncident, type QueueOptions, type SyncMode } from './types.js';
@@ -92,15 +92,18 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
     );
   const logger = opts.logger ?? stderrLogger;
   const found: Array<Omit<QueueIncident, 'id'>> = [];
+  const compress = opts.compression ?? false;
   let db: DatabaseSync;
+  let store: SqliteChunkStore;
+  let closedCleanly: boolean;
   try {
     if (onDisk) mkdirSync(dirname(path), { recursive: true });
     const marker = onDisk ? readMarker(path) : undefined;
     const truncated = marker && checkExpectedFile(path, marker, found, logger);
     if (truncated) throw new DamagedFileError(truncated);
     const walMissing = onDisk && marker && !marker.cleanClose && existsSync(path) && !existsSync(`${path}-wal`);
-    db = openChecked(path, sync, maxFileBytes);
-    if (walMissing && !wasClosedCleanly(db)) {
+    ({ db, store, closedCleanly } = openChecked(path, sync, maxFileBytes, compress));
+    if (walMissing && !closedCleanly) {
       const message = `queue file ${path} was not closed cleanly and its write-ahead log (${path}-wal) is missing: the commits since its last checkpoint (up to about syncIntervalMs) may be lost`;
       logger.error({ file: path }, message);
       found.push({ time: Date.now(), kind: 'wal', message, lost: null });
@@ -119,7 +122,7 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
     }
     logger.error({ ...report }, salvageMessage(report));
     try {
-      db = openChecked(path, sync, maxFileBytes);
+      ({ db, store } = openChecked(path, sync, maxFileBytes, compress));
     } catch (again) {
       throw asStorageError(path, again);
     }
@@ -148,14 +151,21 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
     }, intervalMs);
     timer.unref();
   }
-  const reserve = new FileSpaceReserve(path, reserveBytes, db);
+  const reserve = new FileSpaceReserve(path, reserveBytes, () => db);
   let startFull = false;
   try {
     startFull = !reserve.take();
   } catch (err) {
     logger.error({ file: reserve.path, err: String(err) }, 'cannot write the disk-space reserve');
   }
-  const store = new SqliteChunkStore(db, opts.compression ?? false, wasClosedCleanly(db));
+  /** Damage met while running: the same salvage as at open, then the queue goes on on the new file. */
+  const salvage = (reason: string) => {
+    store.close([], false);
+    const report = salvageQueueFile(path, reason, null);
+    logger.error({ ...report }, salvageMessage(report));
+    ({ db, store } = openChecked(path, sync, maxFileBytes, compress));
+    return store;
+  };
   const marked = (points: number, cleanClose: boolean) => {
     if (!onDisk) return;
     try {
@@ -169,6 +179,7 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
     memoryCacheBytes: opts.memoryCacheBytes,
     reserve,
     startFull,
+    salvage: onDisk ? salvage : undefined,
     onClose: (points, clean) => {
       if (timer) clearInterval(timer);
       marked(points, clean);
@@ -211,7 +222,16 @@ function recordIncidents(db: DatabaseSync, found: ReadonlyArray<Omit<QueueIncide
   for (const i of found) insert.run(i.time, i.kind, i.message, i.lost ?? null);
 }
 
-function openChecked(path: string, sync: SyncMode, maxFileBytes: number): DatabaseSync {
+/**
+ * Opens the file and checks it; throws {@link DamagedFileError} when it is damaged (SQLite's check,
+ * or a schema the store's statements cannot use).
+ */
+function openChecked(
+  path: string,
+  sync: SyncMode,
+  maxFileBytes: number,
+  compress: boolean,
+): { db: DatabaseSync; store: SqliteChunkStore; closedCleanly: boolean } {
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path);
@@ -225,6 +245,8 @@ function openChecked(path: string, sync: SyncMode, maxFileBytes: number): Databa
     db.exec('PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;');
     // Checked before the tables are created, so a file of another layout is left as it was.
     const version = schemaVersion(db);
+    if (typeof version === 'string' && !/^\d+$/.test(version))
+      throw new DamagedFileError(`layout version ${JSON.stringify(version)} is not a version`);
     if (version === LAYOUT_4) upgradeLayout4(db);
     else if (version === undefined) db.exec('PRAGMA auto_vacuum=INCREMENTAL');
     else if (version !== SCHEMA_VERSION) {
@@ -235,9 +257,10 @@ function openChecked(path: string, sync: SyncMode, maxFileBytes: number): Databa
     db.exec(SCHEMA);
     // After a clean close only the small bookkeeping tables are checked, so opening does not grow
     // with the backlog; after a crash or a storage error the whole file is checked.
+    const closedCleanly = wasClosedCleanly(db);
     const check = (
-      wasClosedCleanly(db)
-        ? ['meta', 'lanes', 'chunk_state'].flatMap((t) => db.prepare(`PRAGMA quick_check(${t})`).all())
+      closedCleanly
+        ? ['meta', 'lanes', 'connectors', 'chunk_state'].flatMap((t) => db.prepare(`PRAGMA quick_check(${t})`).all())
         : db.prepare('PRAGMA quick_check').all()
     ) as Array<Record<string, string>>;
     const verdict = check.map((r) => Object.values(r)[0]).filter((v) => v !== 'ok');
@@ -247,7 +270,8 @@ function openChecked(path: string, sync: SyncMode, maxFileBytes: number): Databa
       const pageSize = (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
       db.exec(`PRAGMA max_page_count=${Math.max(1, Math.floor(maxFileBytes / pageSize))};`);
     }
-    return db;
+    // Preparing the store's statements also checks the schema SQLite reads back.
+    return { db, store: new SqliteChunkStore(db, compress, closedCleanly), closedCleanly };
   } catch (err) {
     try {
       db.close();
@@ -255,7 +279,7 @@ function openChecked(path: string, sync: SyncMode, maxFileBytes: number): Databa
       /* already unusable */
     }
     if (err instanceof DamagedFileError) throw err;
-    throw isDamage(err) ? new DamagedFileError(String((err as Error).message)) : err;
+    throw isDamage(err) || isSchemaDamage(err) ? new DamagedFileError(String((err as Error).message)) : err;
   }
 }
 

@@ -2,7 +2,7 @@
 // deflated), per-chunk state (removed bitmap, attempts), lane totals kept over a clean close or
 // recounted after a crash, and the dead-letter table. The layout is sqlite-schema.ts's.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { DataPoint } from '../data-point.js';
 import { chunkRowCrc, chunkStateCrc, type ChunkRowColumns } from './chunk-checksum.js';
 import { decodeChunk } from './chunk-codec.js';
@@ -64,6 +64,8 @@ const SQL = {
     'SELECT c.connector, c.priority, c.sizes, s.removed FROM chunks c LEFT JOIN chunk_state s ON s.seq = c.seq',
   insertLane: 'INSERT INTO lanes (connector, priority, points, bytes) VALUES (?, ?, ?, ?)',
   setClean: "UPDATE meta SET value = ? WHERE key = 'clean_close'",
+  getLanesCrc: "SELECT value FROM meta WHERE key = 'lanes_crc'",
+  setLanesCrc: "INSERT INTO meta (key, value) VALUES ('lanes_crc', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   insertDead:
     'INSERT INTO dead_letters (connector, priority, code, reason, attempts, time, point) VALUES (?, ?, ?, ?, ?, ?, ?)',
   listDead: `SELECT seq, connector, priority, code, reason, attempts, time, point FROM dead_letters
@@ -186,7 +188,8 @@ export class SqliteChunkStore implements ChunkStore {
       this.sawDamage = true;
       throw new DamagedChunkError(seq, `SQLite cannot read the row: ${(err as Error).message}`, null);
     }
-    if (!row) throw new Error(`queue chunk ${seq} not found`);
+    // The lane scan found it: a row that is gone now was never there but for a damaged page.
+    if (!row) throw new DamagedChunkError(seq, 'the row the lane scan found cannot be read', null);
     const state = this.readState(seq);
     const raw: RawChunk = { codec: row.codec, payload: row.payload, sizes: row.sizes, removed: state.removed };
     if (row.crc !== null && chunkRowCrc(row) !== row.crc) throw new DamagedChunkError(seq, 'checksum mismatch', raw);
@@ -278,6 +281,10 @@ export class SqliteChunkStore implements ChunkStore {
     return { points, bytes };
   }
 
+  isDamage(err: unknown): boolean {
+    return isDamage(err) || (err instanceof Error && isDamage(err.cause));
+  }
+
   addIncident(i: Omit<QueueIncident, 'id'>): void {
     this.st.insertIncident.run(i.time, i.kind, i.message, i.connector ?? null, i.recovered ?? null, i.lost ?? null);
   }
@@ -313,7 +320,11 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   readLaneTotals(): LaneTotal[] {
-    if (this.closedCleanly) return this.st.laneTotals.all() as unknown as LaneTotal[];
+    if (this.closedCleanly) {
+      const kept = this.st.laneTotals.all() as unknown as LaneTotal[];
+      // Kept totals that fail their checksum are recounted from the chunks.
+      if (String(laneTotalsCrc(kept)) === this.st.getLanesCrc.get()?.value) return kept;
+    }
     const totals = new Map<string, LaneTotal>();
     for (const row of this.st.chunkSizes.iterate() as Iterable<{
       connector: string;
@@ -369,6 +380,7 @@ export class SqliteChunkStore implements ChunkStore {
       this.transaction(() => {
         this.db.exec('DELETE FROM lanes');
         for (const t of totals) this.st.insertLane.run(t.connector, t.priority, t.points, t.bytes);
+        this.st.setLanesCrc.run(String(laneTotalsCrc(this.st.laneTotals.all() as unknown as LaneTotal[])));
         this.st.setClean.run(clean && !this.sawDamage ? '1' : '0');
       });
       this.db.exec('PRAGMA synchronous=NORMAL; PRAGMA wal_checkpoint(TRUNCATE);');
@@ -378,6 +390,11 @@ export class SqliteChunkStore implements ChunkStore {
       this.db.close();
     }
   }
+}
+
+/** CRC-32 of the lane totals kept over a clean close, in the order the `lanes` table returns them. */
+function laneTotalsCrc(rows: readonly LaneTotal[]): number {
+  return crc32(JSON.stringify(rows.map((t) => [t.connector, t.priority, t.points, t.bytes])));
 }
 
 /** The points of a stored payload of codec `codec`; throws when it cannot be decoded. */
