@@ -386,6 +386,9 @@ export class ChunkedQueue implements DurableQueue {
 
   /** Takes a damaged chunk out of its lane into quarantine; false when the store could not remove it. */
   private quarantine(err: DamagedChunkError, connector: string, priority: number): boolean {
+    // SQLite cannot read the row here: skip it for now, the lease salvages the file (which reads
+    // every row on its own) and leases again.
+    if (!err.raw && this.salvageStore) return false;
     const now = Date.now();
     let removed: { points: number; bytes: number } | undefined;
     try {

@@ -1,5 +1,5 @@
 // Scanning a rowid range past a part of an SQLite b-tree that cannot be read.
-import { isDamage } from './sqlite-errors.js';
+import { isDamage, SQLITE_CORRUPT } from './sqlite-errors.js';
 
 /**
  * Rows of a keyed range read past damage: `query(from)` returns rows after `from` in scan order
@@ -35,6 +35,32 @@ export function scanPastDamage<T>(query: (from: number) => T[], from: number, bo
       good = mid;
       rows = r;
     } else bad = mid;
+  }
+  return rows;
+}
+
+/**
+ * Checks that rows a keyed scan returned lie after `from` in scan order, strictly in order, and
+ * within `bound`; throws an SQLITE_CORRUPT error otherwise. A damaged b-tree can hand back rows out
+ * of order or outside the range asked for (a range on the rowid is served by the b-tree's order,
+ * not checked row by row), and a scan trusting them would go back and forth forever.
+ */
+export function inScanOrder<T extends Record<K, number>, K extends string>(
+  rows: T[],
+  key: K,
+  from: number,
+  bound: number,
+  step: 1 | -1,
+): T[] {
+  let last = from;
+  for (const r of rows) {
+    const k = r[key];
+    if ((k - last) * step <= 0 || (bound - k) * step <= 0) {
+      throw Object.assign(new Error(`rows out of order (${k} after ${last}): the b-tree is damaged`), {
+        errcode: SQLITE_CORRUPT,
+      });
+    }
+    last = k;
   }
   return rows;
 }

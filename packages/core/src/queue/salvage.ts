@@ -6,8 +6,8 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { chunkRowCrc, chunkStateCrc } from './chunk-checksum.js';
 import { isRemoved } from './removed-bitmap.js';
 import { SCHEMA } from './sqlite-schema.js';
-import { scanPastDamage } from './damaged-scan.js';
-import { isDamage } from './sqlite-errors.js';
+import { inScanOrder, scanPastDamage } from './damaged-scan.js';
+import { isDamage, isSchemaDamage } from './sqlite-errors.js';
 import { decodePayload, LANE_SPAN } from './sqlite-store.js';
 
 /** What a salvage recovered, and what it could not. */
@@ -89,7 +89,7 @@ export function salvageQueueFile(path: string, reason: string, expectedPoints: n
           step();
         } catch (err) {
           // A table SQLite cannot even start to read (its schema page or root is damaged).
-          if (!isDamage(err)) throw err;
+          if (!isDamage(err) && !isSchemaDamage(err)) throw err;
           report.unreadableRows++;
         }
       }
@@ -159,26 +159,44 @@ function hasColumn(db: DatabaseSync, table: string, column: string): boolean {
   }
 }
 
-/** Rowids of `table` in order, read in pages, past the parts SQLite cannot walk (counted as unreadable). */
-function* rowids(db: DatabaseSync, table: string, key: string, report: { unreadableRows: number }): Generator<number> {
+/**
+ * Rowids of `table` in order, read in pages, past the parts SQLite cannot walk (counted as
+ * unreadable). A page read fails when any row it reaches is on a damaged page, so after a failure
+ * rows are read one at a time up to the damage, and {@link scanPastDamage} finds the first
+ * readable row after it.
+ */
+function* rowids(
+  db: DatabaseSync,
+  table: string,
+  key: string,
+  report: { unreadableRows: number },
+): Generator<number> {
   let page: StatementSync;
+  let one: StatementSync;
   try {
     page = db.prepare(`SELECT ${key} AS k FROM ${table} WHERE ${key} > ? ORDER BY ${key} LIMIT 256`);
+    one = db.prepare(`SELECT ${key} AS k FROM ${table} WHERE ${key} > ? ORDER BY ${key} LIMIT 1`);
   } catch (err) {
     if (!isDamage(err)) throw err;
     report.unreadableRows++;
     return;
   }
-  const query = (after: number) => page.all(after) as Array<{ k: number }>;
+  const MAX = Number.MAX_SAFE_INTEGER;
+  const next = (after: number) => inScanOrder(one.all(after) as Array<{ k: number }>, 'k', after, MAX, 1);
   let after = Number.MIN_SAFE_INTEGER;
   for (;;) {
     let rows: Array<{ k: number }>;
     try {
-      rows = query(after);
+      rows = inScanOrder(page.all(after) as Array<{ k: number }>, 'k', after, MAX, 1);
     } catch (err) {
       if (!isDamage(err)) throw err;
-      report.unreadableRows++;
-      rows = scanPastDamage(query, Math.max(after, -1), Number.MAX_SAFE_INTEGER, 1);
+      try {
+        rows = next(after);
+      } catch (oneErr) {
+        if (!isDamage(oneErr)) throw oneErr;
+        report.unreadableRows++;
+        rows = scanPastDamage(next, after, MAX, 1);
+      }
     }
     if (!rows.length) return;
     for (const r of rows) yield r.k;
@@ -203,9 +221,7 @@ function copyChunks(old: DatabaseSync, target: DatabaseSync, report: SalvageRepo
   const readRow = old.prepare(
     `SELECT seq, connector, priority, enqueued_at AS enqueuedAt, codec, payload, sizes, ${withCrc ? 'crc' : 'NULL AS crc'} FROM chunks WHERE seq = ?`,
   );
-  const readState = old.prepare(
-    `SELECT removed, attempts, ${stateCrc ? 'crc' : 'NULL AS crc'} FROM chunk_state WHERE seq = ?`,
-  );
+  const readState = prepareStateRead(old, stateCrc);
   const insertChunk = target.prepare(
     'INSERT INTO chunks (seq, connector, priority, enqueued_at, codec, payload, sizes, crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
@@ -216,14 +232,28 @@ function copyChunks(old: DatabaseSync, target: DatabaseSync, report: SalvageRepo
   const connectors = new Map<number, string>();
   const names = new Set<string>();
   const now = Date.now();
+  const readWithoutCrc = withCrc
+    ? old.prepare(
+        'SELECT seq, connector, priority, enqueued_at AS enqueuedAt, codec, payload, sizes, NULL AS crc FROM chunks WHERE seq = ?',
+      )
+    : readRow;
   for (const seq of rowids(old, 'chunks', 'seq', report)) {
     let row: OldChunkRow | undefined;
+    let unverifiable = false;
     try {
       row = readRow.get(seq) as OldChunkRow | undefined;
     } catch (err) {
       if (!isDamage(err)) throw err;
-      report.unreadableRows++;
-      continue;
+      // The checksum column may be on an unreadable overflow page while the rest can be read:
+      // then the row is kept raw in quarantine, not trusted.
+      try {
+        row = readWithoutCrc.get(seq) as OldChunkRow | undefined;
+        unverifiable = withCrc;
+      } catch (again) {
+        if (!isDamage(again)) throw again;
+        report.unreadableRows++;
+        continue;
+      }
     }
     if (!row) continue;
     const state = readStateRow(readState, seq);
@@ -233,7 +263,11 @@ function copyChunks(old: DatabaseSync, target: DatabaseSync, report: SalvageRepo
       typeof row.connector === 'string' &&
       (connectors.get(id) ?? row.connector) === row.connector &&
       (connectors.has(id) || !names.has(row.connector));
-    const damage = !laneOk ? 'its lane does not match its seq' : chunkDamage(row);
+    const damage = !laneOk
+      ? 'its lane does not match its seq'
+      : unverifiable
+        ? 'its checksum cannot be read'
+        : chunkDamage(row);
     if (damage) {
       insertQuarantine.run(
         seq,
@@ -300,9 +334,7 @@ export function inspectChunks(db: DatabaseSync): {
     const readRow = db.prepare(
       `SELECT seq, connector, priority, enqueued_at AS enqueuedAt, codec, payload, sizes, ${withCrc ? 'crc' : 'NULL AS crc'} FROM chunks WHERE seq = ?`,
     );
-    const readState = db.prepare(
-      `SELECT removed, attempts, ${stateCrc ? 'crc' : 'NULL AS crc'} FROM chunk_state WHERE seq = ?`,
-    );
+    const readState = prepareStateRead(db, stateCrc);
     for (const seq of rowids(db, 'chunks', 'seq', report)) {
       let row: OldChunkRow | undefined;
       try {
@@ -323,7 +355,7 @@ export function inspectChunks(db: DatabaseSync): {
       }
     }
   } catch (err) {
-    if (!isDamage(err)) throw err;
+    if (!isDamage(err) && !isSchemaDamage(err)) throw err;
     report.unreadableRows++;
   }
   return { ...counts, unreadableRows: report.unreadableRows };
@@ -342,11 +374,22 @@ function chunkDamage(row: OldChunkRow): string | undefined {
   }
 }
 
+/** The statement reading chunk state rows; undefined when the table's schema is damaged (no state is kept then). */
+function prepareStateRead(db: DatabaseSync, withCrc: boolean): StatementSync | undefined {
+  try {
+    return db.prepare(`SELECT removed, attempts, ${withCrc ? 'crc' : 'NULL AS crc'} FROM chunk_state WHERE seq = ?`);
+  } catch (err) {
+    if (!isDamage(err) && !isSchemaDamage(err)) throw err;
+    return undefined;
+  }
+}
+
 /** The state row of a chunk, when it is readable and its checksum (if any) holds. */
 function readStateRow(
-  readState: StatementSync,
+  readState: StatementSync | undefined,
   seq: number,
 ): { removed: Uint8Array; attempts: string | null } | undefined {
+  if (!readState) return undefined;
   try {
     const s = readState.get(seq) as { removed: Uint8Array; attempts: string | null; crc: number | null } | undefined;
     if (!s) return undefined;

@@ -1,7 +1,8 @@
 // Classifying node:sqlite errors by their SQLite result code.
 
 const SQLITE_ERROR = 1;
-const SQLITE_CORRUPT = 11;
+/** SQLite's result code for a damaged file. */
+export const SQLITE_CORRUPT = 11;
 const SQLITE_FULL = 13;
 const SQLITE_NOTADB = 26;
 

@@ -7,7 +7,7 @@ import type { DataPoint } from '../data-point.js';
 import { chunkRowCrc, chunkStateCrc, type ChunkRowColumns } from './chunk-checksum.js';
 import { decodeChunk } from './chunk-codec.js';
 import { isRemoved, type RemovedBitmap } from './removed-bitmap.js';
-import { scanPastDamage } from './damaged-scan.js';
+import { inScanOrder, scanPastDamage } from './damaged-scan.js';
 import { isDamage } from './sqlite-errors.js';
 import {
   DamagedChunkError,
@@ -164,18 +164,30 @@ export class SqliteChunkStore implements ChunkStore {
     const base = this.laneBase(connector, priority, false);
     if (base === undefined) return [];
     const from = afterSeq ?? (descending ? base + LANE_SPAN : base);
-    const query = (after: number) =>
-      (descending
-        ? this.st.scanDesc.all(base, after, limit)
-        : this.st.scanAsc.all(after, base + LANE_SPAN, limit)) as unknown as ChunkMeta[];
+    const query = (after: number, n: number) =>
+      inScanOrder(
+        (descending
+          ? this.st.scanDesc.all(base, after, n)
+          : this.st.scanAsc.all(after, base + LANE_SPAN, n)) as unknown as ChunkMeta[],
+        'seq',
+        after,
+        descending ? base : base + LANE_SPAN,
+        descending ? -1 : 1,
+      );
     try {
-      return query(from);
+      return query(from, limit);
     } catch (err) {
       if (!isDamage(err)) throw err;
-      // Rows on the unreadable page are skipped; a damaged read makes the next open a full check
-      // and salvage, which counts them.
+      // Rows past the damage are skipped for now; a damaged read makes the queue salvage the file,
+      // which reads every row.
       this.sawDamage = true;
-      return scanPastDamage(query, from, descending ? base : base + LANE_SPAN, descending ? -1 : 1);
+      const one = (after: number) => query(after, 1);
+      try {
+        return one(from);
+      } catch (oneErr) {
+        if (!isDamage(oneErr)) throw oneErr;
+        return scanPastDamage(one, from, descending ? base : base + LANE_SPAN, descending ? -1 : 1);
+      }
     }
   }
 
