@@ -26,6 +26,7 @@ interface Row {
   codec: number;
   payload: Uint8Array;
   sizes: Uint8Array;
+  crc: number;
 }
 
 interface Original {
@@ -73,9 +74,12 @@ async function buildOriginal(): Promise<Original> {
   const byId = new Map<string, DataPoint>();
   const everyPoint = new Map<string, DataPoint>();
   let total = 0;
-  for (const r of db.prepare('SELECT seq, connector, priority, enqueued_at, codec, payload, sizes FROM chunks').all() as unknown as Row[]) {
+  for (const r of db
+    .prepare('SELECT seq, connector, priority, enqueued_at, codec, payload, sizes, crc FROM chunks')
+    .all() as unknown as Row[]) {
     rows.set(r.seq, r);
-    const state = db.prepare('SELECT removed FROM chunk_state WHERE seq = ?').get(r.seq) as { removed: Uint8Array } | undefined;
+    const state = db.prepare('SELECT removed FROM chunk_state WHERE seq = ?').get(r.seq) as
+      { removed: Uint8Array } | undefined;
     const all = decodePayload(r.codec, r.payload);
     for (const p of all) everyPoint.set(p.id, p);
     const points = all.filter((_, i) => !state || !isRemoved(state.removed, i));
@@ -105,7 +109,9 @@ function intactChunks(o: Original, file: string): Set<number> {
   try {
     db = new DatabaseSync(probe, { readOnly: true });
     // A row counts as readable when every column of it can be read, its checksum too.
-    const read = db.prepare('SELECT seq, connector, priority, enqueued_at, codec, payload, sizes, crc FROM chunks WHERE seq = ?');
+    const read = db.prepare(
+      'SELECT seq, connector, priority, enqueued_at, codec, payload, sizes, crc FROM chunks WHERE seq = ?',
+    );
     for (const [seq, want] of o.rows) {
       try {
         const got = read.get(seq) as Row | undefined;
@@ -129,6 +135,7 @@ function sameRow(a: Row, b: Row): boolean {
     a.priority === b.priority &&
     a.enqueued_at === b.enqueued_at &&
     a.codec === b.codec &&
+    a.crc === b.crc &&
     Buffer.compare(a.payload, b.payload) === 0 &&
     Buffer.compare(a.sizes, b.sizes) === 0
   );
@@ -163,8 +170,6 @@ async function deliverAndCheck(o: Original, file: string, intact: Set<number>, l
     const got = new Set(delivered.map((p) => p.id));
     const missing: string[] = [];
     for (const seq of intact) for (const p of o.queued.get(seq) ?? []) if (!got.has(p.id)) missing.push(p.id);
-    if (missing.length && process.env.DEBUG_DAMAGE)
-      console.log(JSON.stringify({ integrity: q.integrity(), log: logger.lines, a: q.stats('a'), b: q.stats('b'), delivered: delivered.length }, null, 1));
     expect(missing, `${label}: points of readable chunks not delivered`).toEqual([]);
     // Nothing lost goes unnoticed.
     const lostSome = [...o.byId.keys()].some((id) => !got.has(id));
@@ -223,35 +228,43 @@ describe('a damaged queue file', () => {
     expect(o.rows.size).toBeGreaterThan(100);
   });
 
-  it.each(SEEDS)('bytes flipped at random offsets (seed %i): nothing readable lost, nothing altered delivered, no stall', async (seed) => {
-    const r = seededRandom(seed);
-    if (process.env.DEBUG_DAMAGE) process.stderr.write(`start seed ${seed}\n`);
-    const { dir, file } = copyOf(o);
-    dirs.push(dir);
-    // Odd seeds: as after a crash (the whole file is checked at open); even: after a clean close.
-    if (seed % 2) markCrashed(file);
-    const flips = flip(file, r, 1 + Math.floor(r() * 20));
-    const label = `seed ${seed}, flips ${flips.join(' ')}`;
-    onTestFailed(() => console.error(`[queue-damage] ${label} (replay with BIFROST_TEST_SEED=${seed})`));
-    await deliverAndCheck(o, file, intactChunks(o, file), label);
-  });
+  it.each(SEEDS)(
+    'bytes flipped at random offsets (seed %i): nothing readable lost, nothing altered delivered, no stall',
+    async (seed) => {
+      const r = seededRandom(seed);
+      const { dir, file } = copyOf(o);
+      dirs.push(dir);
+      // Odd seeds: as after a crash (the whole file is checked at open); even: after a clean close.
+      if (seed % 2) markCrashed(file);
+      const flips = flip(file, r, 1 + Math.floor(r() * 20));
+      const label = `seed ${seed}, flips ${flips.join(' ')}`;
+      onTestFailed(() => console.error(`[queue-damage] ${label} (replay with BIFROST_TEST_SEED=${seed})`));
+      await deliverAndCheck(o, file, intactChunks(o, file), label);
+    },
+  );
 
-  it.each(SEEDS.filter((s) => s % 4 === 0))('truncated at a random length (seed %i): salvaged, never silent', async (seed) => {
-    const r = seededRandom(seed);
-    const { dir, file } = copyOf(o);
-    dirs.push(dir);
-    const size = statSync(file).size;
-    const length = Math.floor(r() * size);
-    truncateSync(file, length);
-    const label = `seed ${seed}, truncated to ${length} of ${size} bytes`;
-    onTestFailed(() => console.error(`[queue-damage] ${label} (replay with BIFROST_TEST_SEED=${seed})`));
-    const intact = intactChunks(o, file);
-    const q = await openSqliteQueue(file, { logger: silent(), reserveBytes: 0 });
-    try {
-      expect(q.integrity().incidents.map((i) => i.kind), label).toContain(length === 0 ? 'missing' : 'salvage');
-    } finally {
-      await q.close();
-    }
-    await deliverAndCheck(o, file, intact, label);
-  });
+  it.each(SEEDS.filter((s) => s % 4 === 0))(
+    'truncated at a random length (seed %i): salvaged, never silent',
+    async (seed) => {
+      const r = seededRandom(seed);
+      const { dir, file } = copyOf(o);
+      dirs.push(dir);
+      const size = statSync(file).size;
+      const length = Math.floor(r() * size);
+      truncateSync(file, length);
+      const label = `seed ${seed}, truncated to ${length} of ${size} bytes`;
+      onTestFailed(() => console.error(`[queue-damage] ${label} (replay with BIFROST_TEST_SEED=${seed})`));
+      const intact = intactChunks(o, file);
+      const q = await openSqliteQueue(file, { logger: silent(), reserveBytes: 0 });
+      try {
+        expect(
+          q.integrity().incidents.map((i) => i.kind),
+          label,
+        ).toContain(length === 0 ? 'missing' : 'salvage');
+      } finally {
+        await q.close();
+      }
+      await deliverAndCheck(o, file, intact, label);
+    },
+  );
 });

@@ -31,6 +31,9 @@ export interface SalvageReport {
   lostPoints: number | null;
 }
 
+/** Keys looked up one by one at each end of a stretch a walk had to skip. */
+const GAP_PROBES = 4096;
+
 /** Renames the file and its WAL/SHM companions to `<file>.corrupt-<timestamp>[-wal|-shm]`. */
 export function moveAside(path: string): string {
   const target = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -165,17 +168,14 @@ function hasColumn(db: DatabaseSync, table: string, column: string): boolean {
  * rows are read one at a time up to the damage, and {@link scanPastDamage} finds the first
  * readable row after it.
  */
-function* rowids(
-  db: DatabaseSync,
-  table: string,
-  key: string,
-  report: { unreadableRows: number },
-): Generator<number> {
+function* rowids(db: DatabaseSync, table: string, key: string, report: { unreadableRows: number }): Generator<number> {
   let page: StatementSync;
   let one: StatementSync;
+  let at: StatementSync;
   try {
     page = db.prepare(`SELECT ${key} AS k FROM ${table} WHERE ${key} > ? ORDER BY ${key} LIMIT 256`);
     one = db.prepare(`SELECT ${key} AS k FROM ${table} WHERE ${key} > ? ORDER BY ${key} LIMIT 1`);
+    at = db.prepare(`SELECT ${key} AS k FROM ${table} WHERE ${key} = ?`);
   } catch (err) {
     if (!isDamage(err)) throw err;
     report.unreadableRows++;
@@ -196,12 +196,31 @@ function* rowids(
         if (!isDamage(oneErr)) throw oneErr;
         report.unreadableRows++;
         rows = scanPastDamage(next, after, MAX, 1);
+        // Rows a walk cannot reach may still be found by their key (a lane's seqs are
+        // consecutive): look up the keys next to both ends of the skipped stretch.
+        const resume = rows[0]?.k ?? MAX;
+        for (const k of probeGap(at, after, resume)) yield k;
       }
     }
     if (!rows.length) return;
     for (const r of rows) yield r.k;
     after = rows[rows.length - 1]!.k;
   }
+}
+
+/** Keys a walk skipped that point lookups find, up to {@link GAP_PROBES} from either end of (from, to). */
+function probeGap(at: StatementSync, from: number, to: number): number[] {
+  const keys = new Set<number>();
+  const look = (k: number) => {
+    try {
+      if (at.get(k)) keys.add(k);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+    }
+  };
+  for (let k = from + 1; k < to && k <= from + GAP_PROBES; k++) look(k);
+  for (let k = Math.max(to - GAP_PROBES, from + GAP_PROBES + 1); k < to; k++) look(k);
+  return [...keys].sort((a, b) => a - b);
 }
 
 interface OldChunkRow {

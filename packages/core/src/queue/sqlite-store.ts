@@ -65,7 +65,8 @@ const SQL = {
   insertLane: 'INSERT INTO lanes (connector, priority, points, bytes) VALUES (?, ?, ?, ?)',
   setClean: "UPDATE meta SET value = ? WHERE key = 'clean_close'",
   getLanesCrc: "SELECT value FROM meta WHERE key = 'lanes_crc'",
-  setLanesCrc: "INSERT INTO meta (key, value) VALUES ('lanes_crc', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  setLanesCrc:
+    "INSERT INTO meta (key, value) VALUES ('lanes_crc', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   insertDead:
     'INSERT INTO dead_letters (connector, priority, code, reason, attempts, time, point) VALUES (?, ?, ?, ?, ?, ?, ?)',
   listDead: `SELECT seq, connector, priority, code, reason, attempts, time, point FROM dead_letters
