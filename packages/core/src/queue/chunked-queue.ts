@@ -46,6 +46,8 @@ export interface SpaceReserve {
   isFull(err: unknown): boolean;
   /** Frees the reserved space (the disk is full). */
   release(): void;
+  /** While the disk is full, after each commit: gives the space the commit's log took back, so the next one finds room. */
+  relieve(): void;
   /** Tries to take the reserved space again (and to give free pages of the file back); true when it did. */
   restore(): boolean;
 }
@@ -500,8 +502,11 @@ export class ChunkedQueue implements DurableQueue {
     }
     this.salvagesWithoutCommit = 0;
     if (this.pressureSince === undefined) this.healthState = { ok: true };
-    // Deletions gave pages back: the next flush may take the reserve again at once.
-    else if (cs.deleted.length) this.lastReserveTry = 0;
+    else {
+      this.relieve();
+      // Deletions gave pages back: the next flush may take the reserve again at once.
+      if (cs.deleted.length) this.lastReserveTry = 0;
+    }
     this.pendingDeadLetters = [];
     this.settleWaiters = [];
     apply(cs, this.lanes, this.cache);
@@ -514,6 +519,15 @@ export class ChunkedQueue implements DurableQueue {
     this.lastReserveTry = this.pressureSince;
     this.healthState = { ok: false, reason: failure.message };
     this.reserve?.release();
+    this.relieve();
+  }
+
+  private relieve(): void {
+    try {
+      this.reserve?.relieve();
+    } catch {
+      // Still full: the next commit tries again.
+    }
   }
 
   /** Leaves the full-disk state once the reserve can be taken again (at most every {@link PRESSURE_RETRY_MS}). */

@@ -34,6 +34,12 @@ export class FileSpaceReserve implements SpaceReserve {
     rmSync(this.path, { force: true });
   }
 
+  relieve(): void {
+    // Copies the log into the file and truncates it: in WAL mode every commit appends to the log,
+    // which only rewinds once a checkpoint has copied it all.
+    this.db().exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  }
+
   restore(): boolean {
     if (this.bytes === 0) return true;
     const db = this.db();
