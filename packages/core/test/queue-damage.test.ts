@@ -268,3 +268,73 @@ describe('a damaged queue file', () => {
     },
   );
 });
+
+describe('a queue file that is not where it was', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const queueWith = async (points: number) => {
+    const dir = mkdtempSync(join(tmpdir(), 'bifrost-missing-'));
+    dirs.push(dir);
+    const file = join(dir, 'queue.db');
+    const q = await openSqliteQueue(file, { logger: silent(), reserveBytes: 0 });
+    await q.enqueue(items('a', points));
+    return { file, q };
+  };
+
+  it.each(['deleted', 'emptied'])(
+    'a %s file is reported with the points its marker counted, until acknowledged',
+    async (how) => {
+      const { file, q } = await queueWith(70);
+      await q.close();
+      if (how === 'deleted') rmSync(file);
+      else writeFileSync(file, '');
+      const logger = silent();
+      const reopened = await openSqliteQueue(file, { logger, reserveBytes: 0 });
+      try {
+        expect(logger.lines).toEqual([expect.stringMatching(/although a queue was expected there .*counts 70 points/)]);
+        expect(reopened.integrity()).toMatchObject({ lost: 70, incidents: [{ kind: 'missing', lost: 70 }] });
+        expect(reopened.health().degraded).toMatch(/expected there/);
+        await reopened.acknowledgeIntegrity();
+        expect(reopened.health()).toEqual({ ok: true });
+      } finally {
+        await reopened.close();
+      }
+    },
+  );
+
+  it('a write-ahead log lost after a crash is reported', async () => {
+    const { file, q } = await queueWith(10);
+    // As after kill -9: the file and its marker as they are while the queue runs, without the log.
+    const copy = join(mkdtempSync(join(tmpdir(), 'bifrost-missing-')), 'queue.db');
+    dirs.push(join(copy, '..'));
+    copyFileSync(file, copy);
+    copyFileSync(`${file}.marker`, `${copy}.marker`);
+    await q.close();
+    const logger = silent();
+    const reopened = await openSqliteQueue(copy, { logger, reserveBytes: 0 });
+    try {
+      expect(reopened.integrity().incidents).toMatchObject([{ kind: 'wal', lost: null }]);
+      expect(logger.lines).toEqual([expect.stringMatching(/write-ahead log .* is missing/)]);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('a file shorter than at its last clean close is salvaged, not trusted', async () => {
+    const { file, q } = await queueWith(2000);
+    await q.close();
+    truncateSync(file, statSync(file).size - 4096);
+    const logger = silent();
+    const reopened = await openSqliteQueue(file, { logger, reserveBytes: 0 });
+    try {
+      expect(logger.lines[0]).toMatch(/truncated.*salvaged into a new file/);
+      const [incident] = reopened.integrity().incidents;
+      expect(incident).toMatchObject({ kind: 'salvage' });
+      expect(incident!.recovered! + incident!.lost!).toBe(2000);
+    } finally {
+      await reopened.close();
+    }
+  });
+});

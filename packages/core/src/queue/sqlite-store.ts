@@ -312,8 +312,7 @@ export class SqliteChunkStore implements ChunkStore {
       };
       if (r.connector !== null) out.connector = r.connector as string;
       if (r.recovered !== null) out.recovered = r.recovered as number;
-      if (r.kind === 'quarantine' || r.kind === 'salvage' || r.kind === 'missing' || r.lost !== null)
-        out.lost = r.lost as number | null;
+      if (r.kind !== 'state') out.lost = r.lost as number | null;
       return out;
     });
   }
