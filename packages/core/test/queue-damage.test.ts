@@ -157,12 +157,21 @@ async function drain(q: DurableQueue): Promise<DataPoint[]> {
 }
 
 /** Opens the damaged copy, delivers everything and checks the three promises. */
+/** Which ways of handling damage the seeds went through (checked once they all ran). */
+const paths = { salvagedAtOpen: 0, salvagedWhileRunning: 0, quarantined: 0, stateDropped: 0 };
+
 async function deliverAndCheck(o: Original, file: string, intact: Set<number>, label: string): Promise<void> {
   const logger = silent();
   const q = await openSqliteQueue(file, { logger, reserveBytes: 0, memoryCacheBytes: 0 });
   let delivered: DataPoint[];
   try {
+    const salvagesAtOpen = q.integrity().incidents.filter((i) => i.kind === 'salvage').length;
     delivered = await drain(q);
+    const incidents = q.integrity().incidents;
+    paths.salvagedAtOpen += salvagesAtOpen;
+    paths.salvagedWhileRunning += incidents.filter((i) => i.kind === 'salvage').length - salvagesAtOpen;
+    paths.quarantined += incidents.filter((i) => i.kind === 'quarantine').length;
+    paths.stateDropped += incidents.filter((i) => i.kind === 'state').length;
     // Nothing altered is delivered: every point is one that was queued, field for field (an acked
     // one may come again when its chunk's state was damaged: at-least-once).
     for (const p of delivered) expect(p, `${label}: delivered point ${p.id}`).toEqual(o.everyPoint.get(p.id));

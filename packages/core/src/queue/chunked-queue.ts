@@ -254,6 +254,7 @@ export class ChunkedQueue implements DurableQueue {
 
   split(lease: Lease, groupOf: (point: DataPoint, index: number) => number): Lease[] {
     if (this.closed) throw closedError();
+    if (lease.id <= this.staleLeasesUpTo) return splitStale(lease, groupOf);
     return this.leases.split(lease, groupOf);
   }
 
@@ -562,6 +563,20 @@ class SalvagedError extends QueueStorageError {
   constructor() {
     super('the queue file was found damaged and was salvaged into a new file; retry');
   }
+}
+
+/** `split` of a lease handed out before a salvage: the same groups, each as stale as the lease (settling them does nothing). */
+function splitStale(lease: Lease, groupOf: (point: DataPoint, index: number) => number): Lease[] {
+  const groups = new Map<number, DataPoint[]>();
+  lease.points.forEach((p, i) => {
+    const key = groupOf(p, i);
+    const g = groups.get(key);
+    if (g) g.push(p);
+    else groups.set(key, [p]);
+  });
+  return [...groups.keys()]
+    .sort((a, b) => a - b)
+    .map((key) => ({ id: lease.id, connector: lease.connector, points: groups.get(key)!, attempts: lease.attempts }));
 }
 
 function closedError(): Error {
