@@ -252,6 +252,13 @@ describe('a damaged queue file', () => {
     },
   );
 
+  it.runIf(SEEDS.length === 100)('the seeds went through every way of handling damage', () => {
+    console.log(`[queue-damage] over 100 seeds: ${JSON.stringify(paths)}`);
+    expect(paths.salvagedAtOpen).toBeGreaterThan(0);
+    expect(paths.salvagedWhileRunning).toBeGreaterThan(0);
+    expect(paths.quarantined).toBeGreaterThan(0);
+  });
+
   it.each(SEEDS.filter((s) => s % 4 === 0))(
     'truncated at a random length (seed %i): salvaged, never silent',
     async (seed) => {
