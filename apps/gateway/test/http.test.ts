@@ -455,6 +455,7 @@ describe('REST API', () => {
               });
             if (prop === 'health')
               return () => (acknowledged ? { ok: true } : { ok: true, degraded: incident.message });
+            if (prop === 'stats') return (c: string) => ({ ...target.stats(c), quarantined: c === 'a' ? 4 : 0 });
             if (prop === 'acknowledgeIntegrity')
               return () => {
                 acknowledged = true;
@@ -474,10 +475,14 @@ describe('REST API', () => {
       queue: { degraded: incident.message },
     });
     expect((await app.inject('/ready')).statusCode).toBe(200);
+    const metrics = (await app.inject('/metrics')).body;
+    expect(metrics).toMatch(/bifrost_cloud_points_quarantined_total\{connector="a",type="recorder"\} 4/);
+    expect(metrics).toMatch(/bifrost_cloud_queue_integrity_incidents 1/);
     const ack = await app.inject({ method: 'POST', url: '/api/cloud/queue/acknowledge' });
     expect(ack.json()).toEqual({ acknowledged: 1, queue: { ok: true } });
     expect((await app.inject('/api/cloud/health')).json()).toMatchObject({ status: 'healthy' });
     expect((await app.inject('/api/cloud/queue/integrity')).json()).toMatchObject({ incidents: [] });
+    expect((await app.inject('/metrics')).body).toMatch(/bifrost_cloud_queue_integrity_incidents 0/);
   });
 
   it('GET /openapi.json describes every route the server has', async () => {
