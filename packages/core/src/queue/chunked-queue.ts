@@ -403,7 +403,7 @@ export class ChunkedQueue implements DurableQueue {
         time: now,
         kind: 'quarantine',
         connector,
-        message: `${err.message}; it could not be moved to quarantine (${String(writeErr)}) and is skipped until the next start salvages the file`,
+        message: `${err.message}; it could not be moved to quarantine (${String(writeErr)}) and is skipped; the file is salvaged at the next lease or start`,
         lost: null,
       });
     }
@@ -431,6 +431,10 @@ export class ChunkedQueue implements DurableQueue {
     this.flushScheduled = false;
     let calls = this.pending;
     this.pending = [];
+    if (this.closed) {
+      for (const call of calls) call.reject(closedError());
+      return;
+    }
     if (this.pressureSince !== undefined) this.tryLeavePressure();
     if (this.pressureSince !== undefined && calls.length) {
       const refusal = new QueueStorageError(
