@@ -354,3 +354,29 @@ describe('a queue file that is not where it was', () => {
     }
   });
 });
+
+describe('a queue file whose header was overwritten', () => {
+  it('is read through a rebuilt header: its points are recovered, not thrown away', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bifrost-header-'));
+    try {
+      const file = join(dir, 'queue.db');
+      const q = await openSqliteQueue(file, { logger: silent(), reserveBytes: 0 });
+      for (let i = 0; i < 20; i++) await q.enqueue(items('a', 100));
+      await q.close();
+      const bytes = readFileSync(file);
+      bytes.fill(0xff, 0, 100);
+      writeFileSync(file, bytes);
+      const logger = silent();
+      const reopened = await openSqliteQueue(file, { logger, reserveBytes: 0 });
+      try {
+        expect(logger.lines[0]).toMatch(/header was unreadable and was rebuilt.*2000 points recovered/);
+        expect(reopened.stats('a').points).toBe(2000);
+        expect(reopened.integrity().incidents).toMatchObject([{ kind: 'salvage', recovered: 2000, lost: 0 }]);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,7 +1,9 @@
 // Salvage: copying whatever SQLite can still read of a damaged queue file, row by row, into a new
 // file of the current layout, keeping the damaged one beside it, with counts of what was recovered,
 // quarantined and lost. Opening decides when to salvage (sqlite-queue.ts).
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { chunkRowCrc, chunkStateCrc } from './chunk-checksum.js';
 import { isRemoved } from './removed-bitmap.js';
@@ -70,11 +72,10 @@ export function salvageQueueFile(path: string, reason: string, expectedPoints: n
     target.exec('BEGIN IMMEDIATE');
     let old: DatabaseSync | undefined;
     try {
-      old = new DatabaseSync(movedTo);
-      old.exec('PRAGMA query_only=1');
+      old = openReadable(movedTo);
+      if (old.location()?.endsWith(REPAIRED)) reason += '; its header was unreadable and was rebuilt in a copy';
     } catch (err) {
       reason += `; nothing could be read (${(err as Error).message})`;
-      if (old?.isOpen) old.close();
       old = undefined;
     }
     let oldTotal: number | null = null;
@@ -99,6 +100,7 @@ export function salvageQueueFile(path: string, reason: string, expectedPoints: n
       old.close();
     }
     const expected = oldTotal ?? expectedPoints;
+    rmSync(`${movedTo}${REPAIRED}`, { force: true });
     report.lostPoints =
       expected !== null
         ? Math.max(0, expected - report.recoveredPoints)
@@ -115,6 +117,65 @@ export function salvageQueueFile(path: string, reason: string, expectedPoints: n
     target.close();
   }
   return report;
+}
+
+/** Suffix of the copy of a damaged file whose header was rebuilt to read it. */
+const REPAIRED = '.header-rebuilt';
+
+/**
+ * The damaged file opened for reading; when SQLite cannot read even its header (overwritten: "not
+ * a database"), a copy with a rebuilt header. Throws when neither can be read.
+ */
+function openReadable(path: string): DatabaseSync {
+  const tryOpen = (file: string) => {
+    const db = new DatabaseSync(file);
+    try {
+      db.exec('PRAGMA query_only=1');
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      return db;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  };
+  try {
+    return tryOpen(path);
+  } catch (err) {
+    if (!isDamage(err)) throw err;
+    const copy = `${path}${REPAIRED}`;
+    const bytes = readFileSync(path);
+    if (bytes.length < 4096) throw err;
+    templateHeader().copy(bytes, 0);
+    writeFileSync(copy, bytes);
+    try {
+      return tryOpen(copy);
+    } catch {
+      rmSync(copy, { force: true });
+      throw err;
+    }
+  }
+}
+
+/**
+ * The 100-byte header of a new queue file (4 KiB pages, WAL, incremental auto-vacuum, UTF-8), with
+ * no page count (SQLite then takes the file's size) and no freelist: enough to read the pages of a
+ * file whose own header was overwritten.
+ */
+function templateHeader(): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'bifrost-header-'));
+  try {
+    const file = join(dir, 'template.db');
+    const db = new DatabaseSync(file);
+    db.exec('PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;');
+    db.exec(SCHEMA);
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    db.close();
+    const header = readFileSync(file).subarray(0, 100);
+    header.fill(0, 28, 40);
+    return header;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Throws when another process (a running gateway) holds the file: it must not be moved from under it. */
