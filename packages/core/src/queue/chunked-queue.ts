@@ -495,11 +495,11 @@ export class ChunkedQueue implements DurableQueue {
       const failure = this.storageFailure('write failed', err);
       if (this.reserve?.isFull(err) && this.pressureSince === undefined) {
         this.enterPressure(failure);
-        if (cs.inserts.length) {
-          // Kept for the settles-only commit flush makes next (see flush).
-          this.settleWaiters = waiters;
-          throw failure;
-        }
+        this.settleWaiters = waiters;
+        // New points wait: flush stores the settles alone. Without any, try again at once with
+        // the space the reserve gave back (once: the queue is now in its full-disk state).
+        if (cs.inserts.length) throw failure;
+        return this.commit(cs);
       }
       this.settleWaiters = [];
       for (const w of waiters) w.reject(failure);

@@ -1,12 +1,26 @@
 // FileSpaceReserve: disk space held in a file beside the queue (`<file>.reserve`), given back when
 // the disk fills so that acks and deletions still commit, and taken again once there is room.
-import { closeSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import type { SpaceReserve } from './chunked-queue.js';
 import { isFull } from './sqlite-errors.js';
 
 /** Default size of the reserve file. */
 export const DEFAULT_RESERVE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Keeps what a checkpoint may still have to write into the file within half the reserve (the
+ * log is checkpointed every `reserveBytes / 2`, SQLite's default is 4 MiB) and truncates the log
+ * back to the reserve's size after a checkpoint: then, once the reserve is given back, the
+ * checkpoint that empties the log always has room.
+ */
+export function boundLog(db: DatabaseSync, reserveBytes: number): void {
+  if (reserveBytes === 0) return;
+  const pageSize = (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+  const pages = Math.min(1000, Math.max(16, Math.floor(reserveBytes / 2 / pageSize)));
+  db.exec(`PRAGMA wal_autocheckpoint=${pages}; PRAGMA journal_size_limit=${reserveBytes};`);
+}
 
 /**
  * The reserve of one SQLite queue file. In WAL mode every commit, even one that only deletes, first
@@ -46,6 +60,10 @@ export class FileSpaceReserve implements SpaceReserve {
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     db.exec('PRAGMA incremental_vacuum');
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    // Room for the reserve and as much again for new points, so that taking it back does not
+    // fill the disk at once.
+    const fs = statfsSync(dirname(this.path));
+    if (fs.bavail * fs.bsize < 2 * this.bytes) return false;
     return this.take();
   }
 

@@ -7,7 +7,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { ChunkedQueue } from './chunked-queue.js';
 import { readMarker, writeMarker, type QueueMarker } from './queue-marker.js';
 import { moveAside, salvageMessage, salvageQueueFile } from './salvage.js';
-import { DEFAULT_RESERVE_BYTES, FileSpaceReserve } from './space-reserve.js';
+import { boundLog, DEFAULT_RESERVE_BYTES, FileSpaceReserve } from './space-reserve.js';
 import { isDamage, isSchemaDamage } from './sqlite-errors.js';
 import { LAYOUT_4, SCHEMA, SCHEMA_VERSION, schemaVersion, upgradeLayout4, wasClosedCleanly } from './sqlite-schema.js';
 import { SqliteChunkStore } from './sqlite-store.js';
@@ -151,6 +151,7 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
     }, intervalMs);
     timer.unref();
   }
+  boundLog(db, reserveBytes);
   const reserve = new FileSpaceReserve(path, reserveBytes, () => db);
   let startFull = false;
   try {
@@ -164,6 +165,7 @@ export async function openSqliteQueue(path: string, opts: SqliteQueueOptions = {
     const report = salvageQueueFile(path, reason, null);
     logger.error({ ...report }, salvageMessage(report));
     ({ db, store } = openChecked(path, sync, maxFileBytes, compress));
+    boundLog(db, reserveBytes);
     return store;
   };
   const marked = (points: number, cleanClose: boolean) => {
@@ -242,14 +244,17 @@ function openChecked(
     // Exclusive locking: one gateway per queue file, and no shared-memory index is needed. The
     // default 4 KiB pages are kept: 16 KiB pages made small commits (batch 1) 1.5x dearer in CPU
     // and did not measurably help batches of 1000.
-    db.exec('PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;');
+    db.exec('PRAGMA locking_mode=EXCLUSIVE');
     // Checked before the tables are created, so a file of another layout is left as it was.
     const version = schemaVersion(db);
     if (typeof version === 'string' && !/^\d+$/.test(version))
       throw new DamagedFileError(`layout version ${JSON.stringify(version)} is not a version`);
+    // A new file gives free pages back to the disk on demand (see space-reserve.ts); this must be
+    // set before anything, WAL mode included, is written.
+    if (version === undefined) db.exec('PRAGMA auto_vacuum=INCREMENTAL');
+    db.exec('PRAGMA journal_mode=WAL');
     if (version === LAYOUT_4) upgradeLayout4(db);
-    else if (version === undefined) db.exec('PRAGMA auto_vacuum=INCREMENTAL');
-    else if (version !== SCHEMA_VERSION) {
+    else if (version !== undefined && version !== SCHEMA_VERSION) {
       throw new Error(
         `the file has queue layout version ${version ?? 'none'}, this build reads only layout versions ${LAYOUT_4} and ${SCHEMA_VERSION}; deliver its points with the build that wrote it, or move it aside`,
       );
