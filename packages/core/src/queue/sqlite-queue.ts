@@ -249,6 +249,9 @@ function openChecked(
     const version = schemaVersion(db);
     if (typeof version === 'string' && !/^\d+$/.test(version))
       throw new DamagedFileError(`layout version ${JSON.stringify(version)} is not a version`);
+    // A queue file (it has chunks) whose version row is gone: its meta table was damaged.
+    if (version === null && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chunks'").get())
+      throw new DamagedFileError('the layout version is missing from a queue file');
     // A new file gives free pages back to the disk on demand (see space-reserve.ts); this must be
     // set before anything, WAL mode included, is written.
     if (version === undefined) db.exec('PRAGMA auto_vacuum=INCREMENTAL');
