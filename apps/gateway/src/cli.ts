@@ -4,14 +4,23 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { ConnectorDefinition, Logger, SourceDefinition } from '@bifrost/core';
-import { DEFAULT_DELIVERY_OPTIONS, probeConnector, secretPaths, type DeadLetterFilter } from '@bifrost/core/host';
+import {
+  checkQueueFile,
+  DEFAULT_DELIVERY_OPTIONS,
+  probeConnector,
+  readMarker,
+  salvageMessage,
+  salvageQueueFile,
+  secretPaths,
+  type DeadLetterFilter,
+} from '@bifrost/core/host';
 import { deliveryOptions } from './config/host-settings.js';
 import { connectorTls } from './config/tls-files.js';
 import { hostFileChecks } from './config/file-checks.js';
 import { formatIssues, type ConfigIssue } from './config/issues.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
-import { GATEWAY_VERSION, openConfiguredQueue, startGateway } from './gateway.js';
+import { configuredQueueFile, GATEWAY_VERSION, openConfiguredQueue, startGateway } from './gateway.js';
 import { connectorStarter, DEFAULT_CONFIG_FILE, embeddedStarter, NoConfigError, resolveConfigPath } from './init.js';
 import { discoverPlugins, findByType, missingPluginHint } from './plugins/discovery.js';
 import { isApiCompatible, loadPlugin } from './plugins/load.js';
@@ -289,6 +298,91 @@ dlq
   .action(async (opts: { config?: string; connector?: string; seq?: string[] }) => {
     await withQueue(opts.config, async (q) =>
       process.stdout.write(`${await q.purgeDeadLetters(filterOf(opts))} dead letter(s) purged\n`),
+    );
+  });
+
+const queueCommand = program
+  .command('queue')
+  .description(
+    'check, salvage or acknowledge damage in the queue file of a config (run while the gateway is stopped, or use the REST API)',
+  );
+
+/** The queue file of a config; fails for a memory-only queue. */
+function queueFileOf(given: string | undefined): string {
+  const path = configPath(given);
+  const loaded = loadConfigFile(path);
+  if (!loaded.config || loaded.issues.length) fail(formatIssues(loaded.issues, path));
+  const file = configuredQueueFile(loaded.config, loaded.baseDir);
+  if (!file) fail(`[bifrost] ${path}: the queue is memory only (queue.memory_only: true): there is no queue file`);
+  return file;
+}
+
+const inUseHint = (err: unknown) =>
+  `${(err as Error).message}${/in use by another process|locked|busy/i.test(String(err)) ? '\nThe gateway is running: stop it first, or use the REST API (GET /api/cloud/queue/integrity, POST /api/cloud/queue/acknowledge).' : ''}`;
+
+queueCommand
+  .command('check')
+  .description(
+    "check the queue file without changing it: SQLite's integrity check, every chunk's checksum, unacknowledged incidents; exits 1 when something needs attention",
+  )
+  .option('-c, --config <file>', 'config file')
+  .option('--json', 'the report as JSON')
+  .action((opts: { config?: string; json?: boolean }) => {
+    const file = queueFileOf(opts.config);
+    let r;
+    try {
+      r = checkQueueFile(file);
+    } catch (err) {
+      fail(inUseHint(err));
+    }
+    if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else {
+      const lines = [
+        `queue file: ${r.file}${r.exists ? '' : ' (missing)'}${r.marker ? '' : ' (no marker: never opened by this build)'}`,
+        `layout: ${r.layout ?? 'unknown'}`,
+        `SQLite integrity check: ${r.sqliteProblems.length ? r.sqliteProblems.join('; ') : 'ok'}`,
+        `chunks with a good checksum: ${r.chunks} (${r.points} points queued)`,
+        `damaged chunks: ${r.damagedChunks} (${r.damagedPoints} points); unreadable rows: ${r.unreadableRows}`,
+        `unacknowledged incidents: ${r.incidents.length}`,
+        ...r.incidents.map((i) => `  ${new Date(i.time).toISOString()} ${i.kind}: ${i.message}`),
+        r.ok
+          ? 'ok'
+          : 'needs attention: `bifrost queue salvage` copies what is readable into a new file (a start does so by itself when SQLite finds damage); `bifrost queue acknowledge` clears the incidents',
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    process.exitCode = r.ok ? 0 : 1;
+  });
+
+queueCommand
+  .command('salvage')
+  .description(
+    'copy whatever can be read of the queue file, row by row, into a new file; the old one is kept beside it as <file>.corrupt-<time>',
+  )
+  .option('-c, --config <file>', 'config file')
+  .action((opts: { config?: string }) => {
+    const file = queueFileOf(opts.config);
+    if (!existsSync(file)) fail(`[bifrost] ${file} does not exist: nothing to salvage`);
+    const marker = readMarker(file);
+    try {
+      const report = salvageQueueFile(
+        file,
+        'salvage asked for by an operator',
+        marker?.cleanClose ? marker.points : null,
+      );
+      process.stdout.write(`${salvageMessage(report)}\n`);
+    } catch (err) {
+      fail(inUseHint(err));
+    }
+  });
+
+queueCommand
+  .command('acknowledge')
+  .description('acknowledge every integrity incident of the queue file: health is no longer degraded by them')
+  .option('-c, --config <file>', 'config file')
+  .action(async (opts: { config?: string }) => {
+    await withQueue(opts.config, async (q) =>
+      process.stdout.write(`${await q.acknowledgeIntegrity()} incident(s) acknowledged\n`),
     );
   });
 

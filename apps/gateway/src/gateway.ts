@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { TlsMaterial, Emit, Logger as CoreLogger, Source } from '@bifrost/core';
 import {
   createMemoryQueue,
@@ -63,18 +63,22 @@ export interface StartOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Path of the SQLite queue file a config uses; undefined for a memory-only queue. */
+export function configuredQueueFile(cfg: GatewayConfig, baseDir: string): string | undefined {
+  const dir = queueDirectory(cfg);
+  return dir === undefined ? undefined : join(resolve(baseDir, dir), QUEUE_FILE);
+}
+
 /** Opens the queue the config asks for: SQLite under the queue directory, or memory only. */
 export async function openConfiguredQueue(
   cfg: GatewayConfig,
   baseDir: string,
   logger?: CoreLogger,
 ): Promise<{ queue: DurableQueue; file?: string }> {
-  const dir = queueDirectory(cfg);
+  const file = configuredQueueFile(cfg, baseDir);
   const opts = queueOptions(cfg);
-  if (dir === undefined) return { queue: createMemoryQueue(opts) };
-  const abs = resolve(baseDir, dir);
-  mkdirSync(abs, { recursive: true });
-  const file = join(abs, QUEUE_FILE);
+  if (file === undefined) return { queue: createMemoryQueue(opts) };
+  mkdirSync(dirname(file), { recursive: true });
   return { queue: await openSqliteQueue(file, { ...opts, ...(logger ? { logger } : {}) }), file };
 }
 

@@ -39,8 +39,10 @@ export function withOperationHealth(queue: DurableQueue): DurableQueue {
     health() {
       const own = queue.health();
       if (!own.ok || failing.size === 0) return own;
-      return { ok: false, reason: [...failing.values()].join('; ') };
+      return { ...own, ok: false, reason: [...failing.values()].join('; ') };
     },
+    integrity: () => queue.integrity(),
+    acknowledgeIntegrity: () => queue.acknowledgeIntegrity(),
     close: () => queue.close(),
   };
 }

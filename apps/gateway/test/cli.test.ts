@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
 import { defineConnector, PayloadError, z } from '@bifrost/core';
 import { createPipeline, createRouter, openSqliteQueue, parsePoints } from '@bifrost/core/host';
@@ -27,7 +28,7 @@ describe('bifrost CLI', () => {
   it('--version and --help', async () => {
     expect((await bifrost('--version')).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     const help = (await bifrost('--help')).stdout;
-    for (const cmd of ['run', 'validate', 'plugins', 'schema', 'dlq']) expect(help).toContain(cmd);
+    for (const cmd of ['run', 'validate', 'plugins', 'schema', 'dlq', 'queue']) expect(help).toContain(cmd);
   });
 
   it('validate accepts the embedded default and the seed example', async () => {
@@ -158,6 +159,56 @@ describe('bifrost CLI', () => {
     } finally {
       await held.close();
     }
+  });
+});
+
+describe('bifrost queue', () => {
+  it('check finds a damaged chunk, salvage copies the rest into a new file, acknowledge clears the incident', async () => {
+    const qdir = join(dir, 'damaged');
+    const file = join(dir, 'damaged.yaml');
+    writeFileSync(
+      file,
+      `gateway:\n  cloud:\n    queue: { path: ${qdir} }\n    connectors:\n      a: { type: mqtt, endpoint: "mqtt://127.0.0.1:1" }\n`,
+    );
+    const queueFile = join(qdir, 'queue.db');
+    const queue = await openSqliteQueue(queueFile);
+    for (let i = 0; i < 3; i++)
+      await queue.enqueue(
+        parsePoints([{ deviceId: 'd', tagName: 't', value: i }]).map((point) => ({
+          connector: 'a',
+          point,
+          priority: 0,
+        })),
+      );
+    await queue.close();
+    expect((await bifrost('queue', 'check', '-c', file)).code).toBe(0);
+    // One byte of one chunk's payload changed: SQLite sees nothing wrong, the checksum does.
+    const raw = new DatabaseSync(queueFile);
+    raw.exec("UPDATE chunks SET payload = CAST(payload AS BLOB) || x'00' WHERE seq = (SELECT min(seq) FROM chunks)");
+    raw.close();
+
+    const check = await bifrost('queue', 'check', '-c', file, '--json');
+    expect(check.code).toBe(1);
+    expect(JSON.parse(check.stdout)).toMatchObject({
+      sqliteProblems: [],
+      chunks: 2,
+      points: 2,
+      damagedChunks: 1,
+      damagedPoints: 1,
+    });
+
+    const salvage = await bifrost('queue', 'salvage', '-c', file);
+    expect(salvage.code).toBe(0);
+    expect(salvage.stdout).toMatch(/2 points recovered in 2 chunks, 1 points in 1 damaged chunks quarantined/);
+    expect(readdirSync(qdir).some((f) => f.startsWith('queue.db.corrupt-'))).toBe(true);
+
+    const after = await bifrost('queue', 'check', '-c', file);
+    expect(after.code).toBe(1); // the salvage incident waits for an operator
+    expect(after.stdout).toMatch(/unacknowledged incidents: 1/);
+    expect((await bifrost('queue', 'acknowledge', '-c', file)).stdout).toContain('1 incident(s) acknowledged');
+    const clean = await bifrost('queue', 'check', '-c', file);
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toMatch(/chunks with a good checksum: 2 \(2 points queued\)/);
   });
 });
 

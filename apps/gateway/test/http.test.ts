@@ -433,6 +433,58 @@ describe('REST API', () => {
     expect(res.body).toMatch(/bifrost_cloud_data_points_sent_total\{connector="a",type="recorder"\} 1/);
   });
 
+  it('GET /api/cloud/queue/integrity and POST /api/cloud/queue/acknowledge: damage degrades health until acknowledged', async () => {
+    let acknowledged = false;
+    const incident = {
+      id: 1,
+      time: 1,
+      kind: 'quarantine' as const,
+      message: 'chunk 7 quarantined: checksum mismatch',
+      lost: 4,
+    };
+    const { app } = harness({
+      wrapQueue: (q) =>
+        new Proxy(q, {
+          get(target, prop) {
+            if (prop === 'integrity')
+              return () => ({
+                incidents: acknowledged ? [] : [incident],
+                quarantined: acknowledged ? 0 : 4,
+                recovered: 0,
+                lost: 0,
+              });
+            if (prop === 'health')
+              return () => (acknowledged ? { ok: true } : { ok: true, degraded: incident.message });
+            if (prop === 'stats') return (c: string) => ({ ...target.stats(c), quarantined: c === 'a' ? 4 : 0 });
+            if (prop === 'acknowledgeIntegrity')
+              return () => {
+                acknowledged = true;
+                return Promise.resolve(1);
+              };
+            const v = Reflect.get(target, prop, target) as unknown;
+            return typeof v === 'function' ? (v.bind(target) as unknown) : v;
+          },
+        }),
+    });
+    expect((await app.inject('/api/cloud/queue/integrity')).json()).toMatchObject({
+      quarantined: 4,
+      incidents: [incident],
+    });
+    expect((await app.inject('/api/cloud/health')).json()).toMatchObject({
+      status: 'degraded',
+      queue: { degraded: incident.message },
+    });
+    expect((await app.inject('/ready')).statusCode).toBe(200);
+    const metrics = (await app.inject('/metrics')).body;
+    expect(metrics).toMatch(/bifrost_cloud_points_quarantined_total\{connector="a",type="recorder"\} 4/);
+    expect(metrics).toMatch(/bifrost_cloud_queue_integrity_incidents 1/);
+    const ack = await app.inject({ method: 'POST', url: '/api/cloud/queue/acknowledge' });
+    expect(ack.json()).toEqual({ acknowledged: 1, queue: { ok: true } });
+    expect((await app.inject('/api/cloud/health')).json()).toMatchObject({ status: 'healthy' });
+    expect((await app.inject('/api/cloud/queue/integrity')).json()).toMatchObject({ incidents: [] });
+    expect((await app.inject('/metrics')).body).toMatch(/bifrost_cloud_queue_integrity_incidents 0/);
+  });
+
   it('GET /openapi.json describes every route the server has', async () => {
     const { app } = harness();
     const doc = (await app.inject('/openapi.json')).json<{

@@ -49,7 +49,7 @@ describe('sqlite queue file', () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  it('moves a file that is not a database aside, logs it, and starts empty', async () => {
+  it('salvages a file that is not a database: keeps it aside, logs, starts empty and degraded until acknowledged', async () => {
     const dir = tempDir();
     const file = join(dir, 'queue.db');
     writeFileSync(file, 'this is not a sqlite database, it was overwritten by something '.repeat(200));
@@ -59,17 +59,22 @@ describe('sqlite queue file', () => {
       const aside = readdirSync(dir).filter((f) => f.startsWith('queue.db.corrupt-'));
       expect(aside).toHaveLength(1);
       expect(logger.lines).toHaveLength(1);
-      expect(logger.lines[0]?.msg).toMatch(/damaged; moved it aside/);
-      expect(logger.lines[0]?.obj).toMatchObject({ file, movedTo: join(dir, nth(aside, 0)) });
+      expect(logger.lines[0]?.msg).toMatch(/queue file was damaged .*salvaged into a new file/);
+      expect(logger.lines[0]?.obj).toMatchObject({ file, movedTo: join(dir, nth(aside, 0)), recoveredPoints: 0 });
       await q.enqueue(items('a', 3));
       expect(q.stats('a').points).toBe(3);
-      expect(q.health().ok).toBe(true);
+      const h = q.health();
+      expect(h.ok).toBe(true);
+      expect(h.degraded).toMatch(/1 unacknowledged queue integrity incident .*salvaged/);
+      expect(q.integrity()).toMatchObject({ recovered: 0, incidents: [{ kind: 'salvage', recovered: 0, lost: null }] });
+      expect(await q.acknowledgeIntegrity()).toBe(1);
+      expect(q.health()).toEqual({ ok: true });
     } finally {
       await q.close();
     }
   });
 
-  it('moves a database with damaged pages aside instead of crash-looping', async () => {
+  it('salvages a database with damaged pages instead of crash-looping, and says so once', async () => {
     const dir = tempDir();
     const file = join(dir, 'queue.db');
     let q = await openSqliteQueue(file, { logger: silentLogger() });
@@ -84,7 +89,9 @@ describe('sqlite queue file', () => {
       const logger = silentLogger();
       q = await openSqliteQueue(file, { logger });
       expect(logger.lines.length).toBe(attempt === 0 ? 1 : 0);
-      expect(q.stats('a').points).toBe(attempt); // fresh after the move, then kept normally
+      // Every page header is gone: nothing is readable, so the new file starts empty, then keeps normally.
+      expect(q.stats('a').points).toBe(attempt);
+      expect(q.integrity().incidents.map((i) => i.kind)).toEqual(['salvage']);
       await q.enqueue(items('a', 1));
       await q.close();
     }
@@ -161,7 +168,7 @@ describe('sqlite queue file', () => {
     raw.close();
     const err = await openSqliteQueue(file, { logger: silentLogger() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueStorageError);
-    expect((err as Error).message).toMatch(/layout version 1, this build reads only layout version 4/);
+    expect((err as Error).message).toMatch(/layout version 1, this build reads only layout versions 4 and 5/);
     expect((err as Error).message).toContain(file);
     const check = new DatabaseSync(file);
     expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([{ name: 'meta' }]);
@@ -179,7 +186,7 @@ describe('sqlite queue file', () => {
     const logger = silentLogger();
     const err = await openSqliteQueue(file, { logger }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueStorageError);
-    expect((err as Error).message).toMatch(/layout version 3, this build reads only layout version 4/);
+    expect((err as Error).message).toMatch(/layout version 3, this build reads only layout versions 4 and 5/);
     expect(logger.lines).toEqual([]); // not taken for a damaged file: nothing moved aside
     const check = new DatabaseSync(file);
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '3' });
@@ -194,10 +201,10 @@ describe('sqlite queue file', () => {
     raw.close();
     const err = await openSqliteQueue(file, { logger: silentLogger() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueStorageError);
-    expect((err as Error).message).toMatch(/layout version none, this build reads only layout version 4/);
+    expect((err as Error).message).toMatch(/layout version none, this build reads only layout versions 4 and 5/);
   });
 
-  it('reports a chunk of an unknown payload codec as a storage error when it is read', async () => {
+  it('quarantines a chunk of an unknown payload codec when it is read, and moves on', async () => {
     const file = join(tempDir(), 'queue.db');
     const q = await openSqliteQueue(file, { logger: silentLogger(), memoryCacheBytes: 0 });
     await q.enqueue(items('c', 3));
@@ -207,11 +214,48 @@ describe('sqlite queue file', () => {
     raw.close();
     const reopened = await openSqliteQueue(file, { logger: silentLogger() });
     try {
-      await expect(reopened.lease('c', 10)).rejects.toThrow(/unknown codec 0/);
-      expect(reopened.health().ok).toBe(false);
+      expect(await reopened.lease('c', 10)).toBeNull();
+      expect(reopened.stats('c')).toMatchObject({ points: 0, quarantined: 3 });
+      expect(reopened.health()).toMatchObject({
+        ok: true,
+        degraded: expect.stringMatching(/checksum mismatch/) as unknown,
+      });
+      expect(reopened.integrity()).toMatchObject({ quarantined: 3, incidents: [{ kind: 'quarantine', lost: 3 }] });
     } finally {
       await reopened.close();
     }
+    const check = new DatabaseSync(file);
+    expect(check.prepare('SELECT count(*) AS n FROM chunks').get()).toEqual({ n: 0 });
+    expect(check.prepare('SELECT seq, points, codec, length(payload) > 0 AS raw FROM quarantine').all()).toEqual([
+      { seq: expect.any(Number) as unknown, points: 3, codec: 0, raw: 1 },
+    ]);
+    check.close();
+  });
+
+  it('upgrades a layout-4 file in place: its chunks are delivered, an undecodable one is quarantined', async () => {
+    const file = join(tempDir(), 'queue.db');
+    const q = await openSqliteQueue(file, { logger: silentLogger() });
+    await q.enqueue(items('a', 5));
+    await q.enqueue(items('a', 7));
+    await q.close();
+    const raw = new DatabaseSync(file);
+    raw.exec(`ALTER TABLE chunks DROP COLUMN crc; ALTER TABLE chunk_state DROP COLUMN crc;
+      DROP TABLE quarantine; DROP TABLE incidents; UPDATE meta SET value = '4' WHERE key = 'schema_version';
+      UPDATE chunks SET payload = x'00ff00ff' WHERE seq = (SELECT max(seq) FROM chunks)`);
+    raw.close();
+    const upgraded = await openSqliteQueue(file, { logger: silentLogger() });
+    try {
+      const lease = await upgraded.lease('a', 100);
+      expect(lease?.points).toHaveLength(5);
+      expect(upgraded.stats('a')).toMatchObject({ quarantined: 7 });
+      expect(upgraded.integrity().incidents[0]?.message).toMatch(/cannot decode/);
+      await upgraded.settle(lease!, { acked: 'all' });
+    } finally {
+      await upgraded.close();
+    }
+    const check = new DatabaseSync(file);
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '5' });
+    check.close();
   });
 
   it('rejects bad options naming the field', async () => {

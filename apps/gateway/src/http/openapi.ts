@@ -213,6 +213,22 @@ export const ROUTES: readonly RouteDoc[] = [
   },
   {
     method: 'GET',
+    path: '/api/cloud/queue/integrity',
+    summary:
+      'Damage found in the queue file and not acknowledged yet: quarantined chunks (checksum failed), a salvaged, missing or truncated file, with recovered and lost points',
+    auth: true,
+    responses: { '200': 'Integrity report', ...ERR },
+  },
+  {
+    method: 'POST',
+    path: '/api/cloud/queue/acknowledge',
+    summary:
+      'Acknowledge every integrity incident the queue reports: health is no longer degraded by them (the quarantine table keeps the raw chunks)',
+    auth: true,
+    responses: { '200': 'Count acknowledged', '503': 'Queue storage failing', ...ERR },
+  },
+  {
+    method: 'GET',
     path: '/metrics',
     summary: 'Prometheus metrics (bifrost_cloud_*)',
     auth: true,

@@ -290,7 +290,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const status =
       !queue.ok || connectors.some((c) => c.status === 'unhealthy')
         ? 'unhealthy'
-        : connectors.some((c) => c.status === 'degraded')
+        : queue.degraded || connectors.some((c) => c.status === 'degraded')
           ? 'degraded'
           : 'healthy';
     return redact({ status, queue, connectors });
@@ -369,6 +369,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.post('/api/cloud/deadletters/purge', async (req) => {
     const purged = await deps.queue.purgeDeadLetters(deadLetterFilter(bodyObject(req.body), BODY_FILTER_FIELDS));
     return { purged };
+  });
+
+  app.get('/api/cloud/queue/integrity', () => redact(deps.queue.integrity()));
+
+  app.post('/api/cloud/queue/acknowledge', async () => {
+    const acknowledged = await deps.queue.acknowledgeIntegrity();
+    return { acknowledged, queue: redact(deps.queue.health()) };
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BreakerState } from '../pipeline/types.js';
+import type { QueueIntegrity } from '../queue/types.js';
 
 /** Per-connector facts the gauges read at scrape time. */
 export interface ConnectorGaugeSource {
@@ -11,6 +12,8 @@ export interface ConnectorGaugeSource {
   oldestAgeSeconds: number;
   /** Dead letters the queue holds for this connector. */
   deadLetters: number;
+  /** Points of this connector the queue quarantined since it opened (damaged chunks). */
+  quarantined: number;
   breaker: BreakerState;
 }
 
@@ -34,10 +37,15 @@ export class PipelineMetrics {
   readonly unrouted: Counter;
   readonly retries: Counter<'connector' | 'type'>;
   readonly bytesSent: Counter<'connector' | 'type'>;
+  /** Read from the queue's lane stats at scrape time. */
+  readonly quarantined: Counter<'connector' | 'type'>;
+  readonly integrityIncidents: Gauge;
+  readonly salvagedPoints: Gauge<'result'>;
 
   constructor(
     readonly registry: Registry,
     gaugeSource: () => ConnectorGaugeSource[],
+    integritySource: () => QueueIntegrity = () => ({ incidents: [], quarantined: 0, recovered: 0, lost: 0 }),
   ) {
     const registers = [registry];
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
@@ -90,6 +98,39 @@ export class PipelineMetrics {
       labelNames: LABELS,
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
+    });
+    const counted = new Map<string, number>();
+    this.quarantined = new Counter({
+      name: 'bifrost_cloud_points_quarantined_total',
+      help: 'Points whose stored chunk failed its checksum or could not be read, moved to the quarantine table (not delivered)',
+      labelNames: LABELS,
+      registers,
+      collect(this: Counter<'connector' | 'type'>) {
+        for (const s of gaugeSource()) {
+          const key = `${s.connector}\u0000${s.type}`;
+          this.inc({ connector: s.connector, type: s.type }, Math.max(0, s.quarantined - (counted.get(key) ?? 0)));
+          counted.set(key, Math.max(s.quarantined, counted.get(key) ?? 0));
+        }
+      },
+    });
+    this.integrityIncidents = new Gauge({
+      name: 'bifrost_cloud_queue_integrity_incidents',
+      help: 'Damage found in the queue file (quarantined chunks, a salvaged, missing or truncated file) not acknowledged yet',
+      registers,
+      collect(this: Gauge) {
+        this.set(integritySource().incidents.length);
+      },
+    });
+    this.salvagedPoints = new Gauge({
+      name: 'bifrost_cloud_queue_salvaged_points',
+      help: 'Points a salvage of a damaged queue file recovered or lost (result), until acknowledged',
+      labelNames: ['result'],
+      registers,
+      collect(this: Gauge<'result'>) {
+        const i = integritySource();
+        this.set({ result: 'recovered' }, i.recovered);
+        this.set({ result: 'lost' }, i.lost);
+      },
     });
     const gauge = (name: string, help: string, read: (s: ConnectorGaugeSource) => number) =>
       new Gauge({

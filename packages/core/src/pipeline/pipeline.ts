@@ -169,10 +169,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         queued: s.points,
         oldestAgeSeconds: s.oldestEnqueuedAt ? Math.max(0, (Date.now() - s.oldestEnqueuedAt) / 1000) : 0,
         deadLetters: s.deadLetters,
+        quarantined: s.quarantined,
         breaker: r.breaker.state,
       };
     });
-  const metrics = new PipelineMetrics(registry, gaugeSources);
+  const metrics = new PipelineMetrics(registry, gaugeSources, () => queue.integrity());
 
   for (const c of options.connectors) {
     const label = `${c.definition.type}:${c.name}`;

@@ -4,7 +4,7 @@
 // `memoryCacheBytes`), `unsaved` (chunks whose settled state is not stored yet, never evicted),
 // reading a chunk back from the store, and the lane walks built on them.
 import type { ChangeSet } from './change-set.js';
-import type { ChunkMeta, ChunkStore, NewChunk } from './chunk-store.js';
+import { DamagedChunkError, type ChunkMeta, type ChunkStore, type NewChunk } from './chunk-store.js';
 import { AVAILABLE, GONE, LiveChunk } from './live-chunk.js';
 import { isRemoved } from './removed-bitmap.js';
 
@@ -28,9 +28,19 @@ export class ChunkCache {
   /** Chunks whose settled state is not stored yet: kept parsed (never evicted) until it is. */
   readonly unsaved = new Set<LiveChunk>();
 
+  /** Damaged chunks that could not be deleted from the store: lane walks pass over them. */
+  private readonly skipped = new Set<number>();
+
   constructor(
     private readonly store: ChunkStore,
     private readonly memoryCacheBytes: number,
+    /**
+     * Takes a damaged chunk out of its lane (quarantine); returns false when the store could not
+     * remove it, so that lane walks skip it from now on.
+     */
+    private readonly onDamaged: (err: DamagedChunkError, connector: string, priority: number) => boolean,
+    /** A chunk's state row was damaged: its points are delivered again. */
+    private readonly onStateDamaged: (seq: number, connector: string, reason: string) => void,
   ) {}
 
   /** The parsed chunk `seq` if memory holds it; a cached new chunk moves to `live` to be used. */
@@ -45,9 +55,21 @@ export class ChunkCache {
     return cached.chunk;
   }
 
-  /** Reads chunk `seq` back from the store and keeps it parsed. */
-  load(seq: number, connector: string, priority: number): LiveChunk {
-    const body = this.store.readChunk(seq);
+  /**
+   * Reads chunk `seq` back from the store and keeps it parsed; undefined when it is damaged (then it
+   * is quarantined and the lane moves on).
+   */
+  load(seq: number, connector: string, priority: number): LiveChunk | undefined {
+    if (this.skipped.has(seq)) return undefined;
+    let body;
+    try {
+      body = this.store.readChunk(seq);
+    } catch (err) {
+      if (!(err instanceof DamagedChunkError)) throw err;
+      if (!this.onDamaged(err, connector, priority)) this.skipped.add(seq);
+      return undefined;
+    }
+    if (body.stateDamaged) this.onStateDamaged(seq, connector, body.stateDamaged);
     const state = new Uint8Array(body.points.length);
     if (body.removed) for (let i = 0; i < state.length; i++) if (isRemoved(body.removed, i)) state[i] = GONE;
     const attempts = body.attempts ? [...body.attempts] : new Array<number>(body.points.length).fill(0);
@@ -115,7 +137,8 @@ export class ChunkCache {
       if (!page.length) return;
       for (const meta of page) {
         after = meta.seq;
-        yield this.parsed(meta.seq) ?? this.load(meta.seq, connector, priority);
+        const chunk = this.parsed(meta.seq) ?? this.load(meta.seq, connector, priority);
+        if (chunk) yield chunk;
       }
     }
   }
@@ -141,6 +164,7 @@ export class ChunkCache {
         const known = this.parsed(meta.seq);
         if (known && known.available === 0) continue;
         const chunk = known ?? this.load(meta.seq, connector, priority);
+        if (!chunk) continue;
         for (let i = 0; i < chunk.points.length; i++) {
           if (chunk.state[i] === AVAILABLE && !cs.isRemoved(chunk, i) && !visit(chunk, i)) return;
         }

@@ -16,6 +16,7 @@ export interface LaneState {
   dropped: number;
   expired: number;
   deadLetters: number;
+  quarantined: number;
   /** Enqueue time of the lane's oldest chunk, and that chunk's seq: read again when it is deleted. */
   oldest: number | undefined;
   oldestSeq: number | undefined;
@@ -48,6 +49,7 @@ export class Lanes {
         dropped: 0,
         expired: 0,
         deadLetters: 0,
+        quarantined: 0,
         oldest: undefined,
         oldestSeq: undefined,
         oldestStale: true,
@@ -71,6 +73,25 @@ export class Lanes {
     }
   }
 
+  /** Points of a connector's lane not leased, by the counts. */
+  available(connector: string): number {
+    const lane = this.byConnector.get(connector);
+    return lane ? sum(lane.points) - sum(lane.leased) : 0;
+  }
+
+  /**
+   * Takes the points of a quarantined chunk out of a lane (clamped: a damaged chunk's own count
+   * may be wrong) and counts them as quarantined.
+   */
+  quarantine(connector: string, priority: number, points: number, bytes: number): void {
+    const lane = this.get(connector);
+    const n = Math.min(points, lane.points[priority]! - lane.leased[priority]!);
+    lane.points[priority]! -= Math.max(0, n);
+    lane.bytes[priority] = Math.max(0, lane.bytes[priority]! - bytes);
+    lane.quarantined += points;
+    lane.oldestStale = true;
+  }
+
   /** The non-empty lane totals, for the store to keep over a clean close. */
   totals(): LaneTotal[] {
     const out: LaneTotal[] = [];
@@ -85,7 +106,7 @@ export class Lanes {
   /** `stats(connector)`; `store` is read for the oldest chunk when it changed (null once closed). */
   stats(connector: string, store: ChunkStore | null): LaneStats {
     const lane = this.byConnector.get(connector);
-    if (!lane) return { points: 0, bytes: 0, inFlight: 0, dropped: 0, expired: 0, deadLetters: 0 };
+    if (!lane) return { points: 0, bytes: 0, inFlight: 0, dropped: 0, expired: 0, deadLetters: 0, quarantined: 0 };
     if (lane.oldestStale && store) {
       try {
         let oldest: ChunkMeta | undefined;
@@ -108,6 +129,7 @@ export class Lanes {
       dropped: lane.dropped,
       expired: lane.expired,
       deadLetters: lane.deadLetters,
+      quarantined: lane.quarantined,
     };
     if (s.points > 0 && lane.oldest !== undefined) s.oldestEnqueuedAt = lane.oldest;
     return s;

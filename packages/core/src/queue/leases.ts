@@ -18,12 +18,16 @@ export interface LeaseRecord {
 
 export class LeaseBook {
   private readonly open = new Map<number, LeaseRecord>();
-  private leaseSeq = 0;
+  /** Ids of leases handed out so far (a book that replaces another continues its ids). */
+  leaseSeq: number;
 
   constructor(
     private readonly lanes: Lanes,
     private readonly cache: ChunkCache,
-  ) {}
+    firstId = 0,
+  ) {
+    this.leaseSeq = firstId;
+  }
 
   /** Picks and marks up to `max` points of a connector (throws what the store throws while reading). */
   lease(connector: string, max: number): Lease | null {

@@ -8,7 +8,7 @@ import type {
   NewDeadLetter,
   StoredDeadLetter,
 } from './chunk-store.js';
-import type { DeadLetterFilter } from './types.js';
+import type { DeadLetterFilter, QueueIncident } from './types.js';
 import { filterDeadLetters } from './dead-letter-filter.js';
 import type { RemovedBitmap } from './removed-bitmap.js';
 
@@ -91,6 +91,8 @@ export class MemoryChunkStore implements ChunkStore {
   private readonly deadLetters = new Map<number, StoredDeadLetter>();
   private seq = 0;
   private deadSeq = 0;
+  private readonly incidents: QueueIncident[] = [];
+  private readonly acknowledged = new Set<number>();
 
   transaction<T>(fn: () => T): T {
     return fn();
@@ -166,6 +168,31 @@ export class MemoryChunkStore implements ChunkStore {
 
   removeDeadLetters(seqs: readonly number[]): void {
     for (const s of seqs) this.deadLetters.delete(s);
+  }
+
+  readonly sawDamage = false;
+
+  isDamage(): boolean {
+    return false;
+  }
+
+  /** Memory is never found damaged: nothing is quarantined. */
+  quarantineChunk(): { points: number; bytes: number } {
+    return { points: 0, bytes: 0 };
+  }
+
+  addIncident(i: Omit<QueueIncident, 'id'>): void {
+    this.incidents.push({ ...i, id: this.incidents.length + 1 });
+  }
+
+  listIncidents(): QueueIncident[] {
+    return this.incidents.filter((i) => !this.acknowledged.has(i.id));
+  }
+
+  acknowledgeIncidents(): number {
+    const open = this.listIncidents();
+    for (const i of open) this.acknowledged.add(i.id);
+    return open.length;
   }
 
   close(): void {}

@@ -114,6 +114,54 @@ export interface LaneStats {
   dropped: number;
   expired: number;
   deadLetters: number;
+  /** Points moved to quarantine since open (their chunk failed its checksum or could not be read). */
+  quarantined: number;
+}
+
+/** What kind of damage an {@link QueueIncident} records. */
+export type QueueIncidentKind =
+  /** A chunk failed its checksum, could not be decoded or read: moved to the quarantine table. */
+  | 'quarantine'
+  /** A chunk's state row (acks, attempts) failed its checksum: its points are delivered again. */
+  | 'state'
+  /** The file was damaged at open: what SQLite could still read was copied into a new file. */
+  | 'salvage'
+  /** The file a queue was expected in was missing, empty or shorter than at its last close. */
+  | 'missing'
+  /** The write-ahead log of a file not closed cleanly was missing: its last commits may be lost. */
+  | 'wal';
+
+/** Damage the queue found and handled, kept (in the file) until an operator acknowledges it. */
+export interface QueueIncident {
+  id: number;
+  /** Epoch ms. */
+  time: number;
+  kind: QueueIncidentKind;
+  message: string;
+  connector?: string;
+  /** Points recovered (salvage). */
+  recovered?: number;
+  /** Points lost or quarantined; null when the damage hid how many. */
+  lost?: number | null;
+}
+
+/** `DurableQueue.health()`. */
+export interface QueueHealth {
+  /** False after a storage error (disk full): `/ready` answers 503. */
+  ok: boolean;
+  reason?: string;
+  /** Set while damage found in the file is not acknowledged: delivery goes on, health shows degraded. */
+  degraded?: string;
+}
+
+/** `DurableQueue.integrity()`: the damage not acknowledged yet and the totals it adds up to. */
+export interface QueueIntegrity {
+  incidents: QueueIncident[];
+  /** Points quarantined (unacknowledged incidents). */
+  quarantined: number;
+  /** Points recovered and lost by salvage (unacknowledged incidents; lost counts only what is known). */
+  recovered: number;
+  lost: number;
 }
 
 /** Thrown by `enqueue` when a `block` lane is full; nothing of that call was queued. */
@@ -169,8 +217,15 @@ export interface DurableQueue {
   /** Moves matching dead letters back into their connector's lane; returns how many. */
   replayDeadLetters(filter?: DeadLetterFilter): Promise<number>;
   purgeDeadLetters(filter?: DeadLetterFilter): Promise<number>;
-  /** False with a reason after a storage error (disk full); cleared by the next successful write. */
-  health(): { ok: boolean; reason?: string };
+  /**
+   * Not ok, with a reason, after a storage error (disk full); cleared by the next successful write.
+   * `degraded` while {@link DurableQueue.integrity} lists damage not acknowledged yet.
+   */
+  health(): QueueHealth;
+  /** Damage found in the queue's storage (quarantined chunks, a salvaged or missing file) not acknowledged yet. */
+  integrity(): QueueIntegrity;
+  /** Acknowledges every incident {@link DurableQueue.integrity} lists (health is no longer degraded by them); returns how many. */
+  acknowledgeIntegrity(): Promise<number>;
   close(): Promise<void>;
 }
 
