@@ -12,7 +12,7 @@ import {
   type WriteOptions,
   type WriteReceipt,
 } from '@bifrost/core';
-import { iot, mqtt5 } from 'aws-iot-device-sdk-v2';
+import type { mqtt5 } from 'aws-iot-device-sdk-v2';
 import type { AwsIotConfig } from './config.js';
 import { MessageBuilder, type OutgoingMessage } from './messages.js';
 import { PublishRateLimiter } from './rate-limiter.js';
@@ -21,6 +21,17 @@ import { ShadowReporter, type ShadowStatus } from './shadow.js';
 
 /** The CRT client's own reconnect backoff (with full jitter) after a connection was lost. */
 export const RECONNECT_DELAY_MS = { min: 1_000, max: 60_000, resetAfterConnected: 30_000 } as const;
+
+type Sdk = typeof import('aws-iot-device-sdk-v2');
+let sdk: Promise<Sdk> | undefined;
+
+/**
+ * aws-iot-device-sdk-v2 (and its native aws-crt addon), loaded when a connector of this type first
+ * connects, so a gateway that has the plugin installed but does not use it never loads the addon.
+ */
+export function loadSdk(): Promise<Sdk> {
+  return (sdk ??= import('aws-iot-device-sdk-v2'));
+}
 
 /** One connection attempt's outcome, from the client's events. */
 type Attempt = { ok: true } | { ok: false; error: BifrostError };
@@ -49,7 +60,12 @@ function identityOf(ctx: PluginContext): Identity {
 }
 
 /** Builds the aws-iot-device-sdk-v2 MQTT 5 client config (no I/O). */
-export function clientConfig(config: AwsIotConfig, identity: Identity, clientId: string): mqtt5.Mqtt5ClientConfig {
+export function clientConfig(
+  { iot, mqtt5 }: Sdk,
+  config: AwsIotConfig,
+  identity: Identity,
+  clientId: string,
+): mqtt5.Mqtt5ClientConfig {
   const builder = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory(
     config.endpoint,
     identity.cert,
@@ -131,7 +147,8 @@ export class AwsIotConnector implements Connector {
       return;
     }
     this.dropClient();
-    const client = new mqtt5.Mqtt5Client(clientConfig(this.config, identity, this.clientId));
+    const loaded = await loadSdk();
+    const client = new loaded.mqtt5.Mqtt5Client(clientConfig(loaded, this.config, identity, this.clientId));
     this.client = client;
     this.identity = identity;
     this.watch(client);
@@ -227,7 +244,11 @@ export class AwsIotConnector implements Connector {
     client: mqtt5.Mqtt5Client,
     msg: OutgoingMessage,
   ): Promise<undefined | { reason: string } | { error: BifrostError }> {
-    const puback = await client.publish({ topicName: msg.topic, payload: msg.payload, qos: this.config.qos });
+    const puback = await client.publish({
+      topicName: msg.topic,
+      payload: msg.payload,
+      qos: this.config.qos as mqtt5.QoS,
+    });
     if (this.config.qos === 0 || puback === undefined) return undefined;
     if (this.client === client) this.acks++;
     const verdict = classifyPuback(puback.reasonCode, puback.reasonString);
@@ -238,7 +259,7 @@ export class AwsIotConnector implements Connector {
   private async publishShadow(topic: string, payload: string): Promise<void> {
     const client = this.usableClient();
     await this.limiter.take(Buffer.byteLength(payload));
-    const puback = await client.publish({ topicName: topic, payload, qos: 1 });
+    const puback = await client.publish({ topicName: topic, payload, qos: 1 as mqtt5.QoS });
     if (puback && puback.reasonCode >= 0x80) {
       const verdict = classifyPuback(puback.reasonCode, puback.reasonString);
       if (!verdict.ok) throw verdict.poison ? new TransientError(verdict.reason) : verdict.error;
@@ -248,7 +269,7 @@ export class AwsIotConnector implements Connector {
   private async subscribe(topics: readonly string[]): Promise<void> {
     const client = this.usableClient();
     const suback = await client.subscribe({
-      subscriptions: topics.map((topicFilter) => ({ topicFilter, qos: mqtt5.QoS.AtLeastOnce })),
+      subscriptions: topics.map((topicFilter) => ({ topicFilter, qos: 1 as mqtt5.QoS })),
     });
     const bad = suback.reasonCodes.find((rc) => rc >= 0x80);
     if (bad !== undefined) throw classifyReasonCode(bad, `subscribing to ${topics.join(', ')} was refused`);

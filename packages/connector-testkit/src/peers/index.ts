@@ -80,3 +80,11 @@ export {
 } from './http-receiver.js';
 export { faultProxyFactory, startFaultProxy } from './fault-proxy.js';
 export { pinnedPort } from './process-peer.js';
+export {
+  startAwsShadowService,
+  SHADOW_SERVICE_LIMITS,
+  type AwsShadowService,
+  type AwsShadowServiceOptions,
+  type ShadowDocument,
+  type ShadowUpdateRecord,
+} from './aws-shadow-service.js';
