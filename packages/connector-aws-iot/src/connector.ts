@@ -148,7 +148,16 @@ export class AwsIotConnector implements Connector {
     }
     this.dropClient();
     const loaded = await loadSdk();
-    const client = new loaded.mqtt5.Mqtt5Client(clientConfig(loaded, this.config, identity, this.clientId));
+    let settings: mqtt5.Mqtt5ClientConfig;
+    try {
+      settings = clientConfig(loaded, this.config, identity, this.clientId);
+    } catch (err) {
+      throw new ConfigError(
+        `the TLS material could not be loaded (${crtMessage(err as { error_name?: string })}): cert_file, key_file and ca_file must be PEM files, the key unencrypted`,
+        { code: 'BIFROST_ERR_AWS_IOT_TLS_MATERIAL', cause: err },
+      );
+    }
+    const client = new loaded.mqtt5.Mqtt5Client(settings);
     this.client = client;
     this.identity = identity;
     this.watch(client);
