@@ -18,7 +18,7 @@ const RULE_NAME = /^[a-zA-Z0-9_]{1,128}$/;
 /** An AWS IoT data endpoint names its region: `<id>-ats.iot.<region>.amazonaws.com`. */
 const AWS_ENDPOINT_REGION = /\.iot\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
 
-const placeholders = pointTemplatePlaceholders(TOPIC_CONFIG_FIELDS.map((f) => `{${f}}`)).join(', ');
+const placeholders = pointTemplatePlaceholders([...TOPIC_CONFIG_FIELDS]).join(', ');
 
 /**
  * The AWS IoT connector's settings: the connector-level `endpoint` plus `provider_config`,
@@ -115,15 +115,6 @@ export const awsIotConfigSchema = z
       .default(AWS_IOT_LIMITS.bytesPerSecond / 1024)
       .describe(
         `Most payload KiB per second on the connection (AWS IoT allows ${AWS_IOT_LIMITS.bytesPerSecond / 1024} KB/s per connection).`,
-      ),
-    max_inflight: z
-      .number()
-      .int()
-      .min(1)
-      .max(65_535)
-      .default(AWS_IOT_LIMITS.inflight)
-      .describe(
-        `Most QoS 1 messages awaiting their PUBACK at once; lowered to the broker's Receive Maximum (AWS IoT: ${AWS_IOT_LIMITS.inflight}).`,
       ),
     keepalive_s: z
       .number()

@@ -1,6 +1,7 @@
 import {
   ConfigError,
   PartialWriteError,
+  abortable,
   TransientError,
   classifyError,
   type BifrostError,
@@ -32,6 +33,11 @@ let sdk: Promise<Sdk> | undefined;
 export function loadSdk(): Promise<Sdk> {
   return (sdk ??= import('aws-iot-device-sdk-v2'));
 }
+
+type Mqtt5Client = mqtt5.Mqtt5Client;
+
+/** A message's outcome: acknowledged (undefined), refused for good (poison), or failing the write. */
+type Verdict = undefined | { reason: string } | { error: BifrostError };
 
 /** One connection attempt's outcome, from the client's events. */
 type Attempt = { ok: true } | { ok: false; error: BifrostError };
@@ -107,7 +113,6 @@ export class AwsIotConnector implements Connector {
   private down: BifrostError | undefined;
   /** Resolvers of `connect()` calls waiting for the client's next attempt. */
   private waiters: Array<(a: Attempt) => void> = [];
-  private receiveMaximum = Infinity;
   /** PUBACKs received on the current client: a sign of life for a cancelled write. */
   private acks = 0;
   private readonly limiter: PublishRateLimiter;
@@ -179,50 +184,24 @@ export class AwsIotConnector implements Connector {
     const { messages, poison } = this.messages.build(batch);
     this.shadow?.observe(batch);
     const acksBefore = this.acks;
-    const refused: RejectedPoint[] = [];
-    let bytes = 0;
-    await new Promise<void>((resolve, reject) => {
-      let next = 0;
-      let outstanding = 0;
-      let done = false;
-      const window = Math.min(this.config.max_inflight, this.receiveMaximum);
-      const finish = (err?: BifrostError) => {
-        if (done) return;
-        done = true;
-        signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onAbort = () => {
+    const verdicts = abortable(
+      this.publishAll(client, messages, signal),
+      signal,
+      () => cancelled(signal),
+      () => {
         // No PUBACK at all while the write ran: the link is presumed dead; drop the client so
         // nothing is acknowledged late for points the host will write again.
         if (this.client === client && this.acks === acksBefore) this.dropClient();
-        finish(cancelled(signal));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      const pump = async () => {
-        while (!done && outstanding < window && next < messages.length) {
-          const msg = messages[next++]!;
-          outstanding++;
-          await this.limiter.take(Buffer.byteLength(msg.payload));
-          if (done) return;
-          this.send(client, msg).then(
-            (verdict) => {
-              outstanding--;
-              if (verdict !== undefined) {
-                if ('error' in verdict) return finish(verdict.error);
-                for (const id of msg.ids) refused.push({ id, reason: verdict.reason, kind: 'payload' });
-              } else bytes += Buffer.byteLength(msg.payload);
-              if (next >= messages.length && outstanding === 0) finish();
-              else void pump();
-            },
-            (err: unknown) => finish(classifyError(err)),
-          );
-        }
-      };
-      if (messages.length === 0) finish();
-      else void pump();
-    });
+      },
+    );
+    const refused: RejectedPoint[] = [];
+    let bytes = 0;
+    for (const [i, verdict] of (await verdicts).entries()) {
+      const msg = messages[i]!;
+      if (verdict === undefined) bytes += Buffer.byteLength(msg.payload);
+      else if ('error' in verdict) throw verdict.error;
+      else for (const id of msg.ids) refused.push({ id, reason: verdict.reason, kind: 'payload' });
+    }
     const rejected = [...poison, ...refused];
     if (rejected.length === 0) return { bytes };
     const bad = new Set(rejected.map((r) => r.id));
@@ -230,6 +209,26 @@ export class AwsIotConnector implements Connector {
       batch.filter((p) => !bad.has(p.id)).map((p) => p.id),
       rejected,
     );
+  }
+
+  /**
+   * Hands every message to the client as the rate limiter allows; the client keeps at most the
+   * broker's Receive Maximum unacknowledged on the wire and queues the rest natively. Resolves with
+   * each message's verdict; rejects with the first client error (classified).
+   */
+  private async publishAll(client: Mqtt5Client, messages: readonly OutgoingMessage[], signal: AbortSignal) {
+    const sends: Array<Promise<Verdict>> = [];
+    for (const msg of messages) {
+      const bytes = Buffer.byteLength(msg.payload);
+      if (!this.limiter.tryTake(bytes)) await this.limiter.take(bytes);
+      if (signal.aborted || this.client !== client) break;
+      sends.push(this.send(client, msg));
+    }
+    try {
+      return await Promise.all(sends);
+    } catch (err) {
+      throw classifyError(err);
+    }
   }
 
   async close(): Promise<void> {
@@ -249,10 +248,7 @@ export class AwsIotConnector implements Connector {
   }
 
   /** Publishes one message; undefined when acknowledged, else the PUBACK's verdict. */
-  private async send(
-    client: mqtt5.Mqtt5Client,
-    msg: OutgoingMessage,
-  ): Promise<undefined | { reason: string } | { error: BifrostError }> {
+  private async send(client: Mqtt5Client, msg: OutgoingMessage): Promise<Verdict> {
     const puback = await client.publish({
       topicName: msg.topic,
       payload: msg.payload,
@@ -304,7 +300,6 @@ export class AwsIotConnector implements Connector {
       if (this.client !== client) return;
       this.connected = true;
       this.down = undefined;
-      this.receiveMaximum = e.settings.receiveMaximumFromServer || Infinity;
       if (e.settings.rejoinedSession) this.ctx.logger.debug({ clientId: this.clientId }, 'AWS IoT session resumed');
       this.settle({ ok: true });
       this.shadow?.connected();

@@ -22,9 +22,14 @@ export class PublishRateLimiter {
     this.last = now();
   }
 
-  /** Resolves when one message of `bytes` may be sent now (the tokens are taken). */
+  /** Takes the tokens of one message of `bytes` if they are there now and nobody waits before it. */
+  tryTake(bytes: number): boolean {
+    return this.queue.length === 0 && this.takeNow(bytes);
+  }
+
+  /** Resolves when one message of `bytes` may be sent (the tokens are taken). */
   take(bytes: number): Promise<void> {
-    if (this.queue.length === 0 && this.tryTake(bytes)) return Promise.resolve();
+    if (this.tryTake(bytes)) return Promise.resolve();
     return new Promise((resolve) => {
       this.queue.push({ bytes, resolve });
       this.schedule();
@@ -46,7 +51,7 @@ export class PublishRateLimiter {
     this.bytes = Math.min(this.bytesPerSecond, this.bytes + elapsed * this.bytesPerSecond);
   }
 
-  private tryTake(bytes: number): boolean {
+  private takeNow(bytes: number): boolean {
     this.refill();
     const need = Math.min(bytes, this.bytesPerSecond);
     if (this.messages < 1 || this.bytes < need) return false;
@@ -65,7 +70,7 @@ export class PublishRateLimiter {
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
-        while (this.queue.length > 0 && this.tryTake(this.queue[0]!.bytes)) this.queue.shift()!.resolve();
+        while (this.queue.length > 0 && this.takeNow(this.queue[0]!.bytes)) this.queue.shift()!.resolve();
         this.schedule();
       },
       Math.max(1, Math.ceil(1000 * Math.max(waitMessages, waitBytes))),

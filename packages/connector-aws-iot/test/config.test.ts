@@ -26,7 +26,6 @@ describe('awsIotConfigSchema', () => {
       messages: 'point',
       max_publish_rate: 100,
       max_throughput_kib: 512,
-      max_inflight: 100,
       shadow_interval: 10_000,
       shadow_per_device: false,
     });
