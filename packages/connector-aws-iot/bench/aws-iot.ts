@@ -79,7 +79,9 @@ async function raw(points: readonly DataPoint[], window: number, awsFlowControl:
   const client = new mqtt5.Mqtt5Client(builder.build());
   await new Promise<void>((resolve, reject) => {
     client.once('connectionSuccess', () => resolve());
-    client.once('connectionFailure', (e) => reject(new Error(String(e.error.error_name))));
+    client.once('connectionFailure', (e: mqtt5.ConnectionFailureEvent) =>
+      reject(new Error(String(e.error.error_name))),
+    );
     client.start();
   });
   try {
@@ -93,7 +95,7 @@ async function raw(points: readonly DataPoint[], window: number, awsFlowControl:
           }),
         ),
       );
-      if (acks.some((a) => (a?.reasonCode ?? 0) >= 0x80)) throw new Error('raw: a PUBACK refused a message');
+      if (acks.some((a) => Number(a?.reasonCode ?? 0) >= 0x80)) throw new Error('raw: a PUBACK refused a message');
     });
     await checkAndReset('raw', points);
     return rate;

@@ -13,6 +13,7 @@ import {
   type WriteOptions,
   type WriteReceipt,
 } from '@bifrost/core';
+import type * as SdkModule from 'aws-iot-device-sdk-v2';
 import type { mqtt5 } from 'aws-iot-device-sdk-v2';
 import type { AwsIotConfig } from './config.js';
 import { MessageBuilder, type OutgoingMessage } from './messages.js';
@@ -23,7 +24,7 @@ import { ShadowReporter, type ShadowStatus } from './shadow.js';
 /** The CRT client's own reconnect backoff (with full jitter) after a connection was lost. */
 export const RECONNECT_DELAY_MS = { min: 1_000, max: 60_000, resetAfterConnected: 30_000 } as const;
 
-type Sdk = typeof import('aws-iot-device-sdk-v2');
+type Sdk = typeof SdkModule;
 let sdk: Promise<Sdk> | undefined;
 
 /**
@@ -252,7 +253,7 @@ export class AwsIotConnector implements Connector {
     const puback = await client.publish({
       topicName: msg.topic,
       payload: msg.payload,
-      qos: this.config.qos as mqtt5.QoS,
+      qos: this.config.qos,
     });
     if (this.config.qos === 0 || puback === undefined) return undefined;
     if (this.client === client) this.acks++;
@@ -264,8 +265,8 @@ export class AwsIotConnector implements Connector {
   private async publishShadow(topic: string, payload: string): Promise<void> {
     const client = this.usableClient();
     await this.limiter.take(Buffer.byteLength(payload));
-    const puback = await client.publish({ topicName: topic, payload, qos: 1 as mqtt5.QoS });
-    if (puback && puback.reasonCode >= 0x80) {
+    const puback = await client.publish({ topicName: topic, payload, qos: 1 });
+    if (puback && Number(puback.reasonCode) >= 0x80) {
       const verdict = classifyPuback(puback.reasonCode, puback.reasonString);
       if (!verdict.ok) throw verdict.poison ? new TransientError(verdict.reason) : verdict.error;
     }
@@ -274,9 +275,9 @@ export class AwsIotConnector implements Connector {
   private async subscribe(topics: readonly string[]): Promise<void> {
     const client = this.usableClient();
     const suback = await client.subscribe({
-      subscriptions: topics.map((topicFilter) => ({ topicFilter, qos: 1 as mqtt5.QoS })),
+      subscriptions: topics.map((topicFilter) => ({ topicFilter, qos: 1 })),
     });
-    const bad = suback.reasonCodes.find((rc) => rc >= 0x80);
+    const bad = suback.reasonCodes.map(Number).find((rc) => rc >= 0x80);
     if (bad !== undefined) throw classifyReasonCode(bad, `subscribing to ${topics.join(', ')} was refused`);
   }
 
@@ -306,7 +307,7 @@ export class AwsIotConnector implements Connector {
     });
     client.on('connectionFailure', (e) => {
       if (this.client !== client) return;
-      const rc = e.connack?.reasonCode;
+      const rc: number | undefined = e.connack?.reasonCode;
       const error =
         rc !== undefined && rc >= 0x80
           ? classifyReasonCode(rc, `AWS IoT refused the connection`, e.connack?.reasonString)
@@ -323,7 +324,7 @@ export class AwsIotConnector implements Connector {
     client.on('disconnection', (e) => {
       if (this.client !== client) return;
       this.connected = false;
-      const rc = e.disconnect?.reasonCode;
+      const rc: number | undefined = e.disconnect?.reasonCode;
       if (rc === ReasonCode.SESSION_TAKEN_OVER)
         this.ctx.logger.warn(
           { clientId: this.clientId },

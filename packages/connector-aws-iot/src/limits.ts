@@ -51,7 +51,8 @@ export function basicIngestPrefix(rule: string): string {
 export function topicProblem(topic: string): string | undefined {
   const shown = topic.length > 120 ? `${topic.slice(0, 120)}...` : topic;
   if (topic === '') return 'topic is empty';
-  if (/[+#\u0000]/.test(topic)) return `topic "${shown}" contains a wildcard (+, #) or NUL, which MQTT forbids`;
+  if (/[+#]/.test(topic) || topic.includes('\u0000'))
+    return `topic "${shown}" contains a wildcard (+, #) or NUL, which MQTT forbids`;
   if (topic.startsWith('$')) return `topic "${shown}" starts with $, which AWS IoT reserves`;
   const bytes = Buffer.byteLength(topic);
   if (bytes > AWS_IOT_LIMITS.topicBytes)

@@ -265,7 +265,7 @@ export function deviceShadowName(prefix: string | undefined, deviceId: string): 
 
 function setValue(values: Values, device: string, tag: string, value: PointValue): void {
   let tags = values.get(device);
-  if (!tags) values.set(device, (tags = new Map()));
+  if (!tags) values.set(device, (tags = new Map<string, PointValue>()));
   tags.set(tag, value);
 }
 

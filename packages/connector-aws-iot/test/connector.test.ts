@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type * as SdkModule from 'aws-iot-device-sdk-v2';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { newPointId, type DataPoint } from '@bifrost/core';
 import { createTlsFixture, noCancel } from '@bifrost/connector-testkit';
@@ -32,7 +33,7 @@ class FakeClient extends EventEmitter {
 }
 
 vi.mock('aws-iot-device-sdk-v2', async (importOriginal) => {
-  const real = await importOriginal<typeof import('aws-iot-device-sdk-v2')>();
+  const real = await importOriginal<typeof SdkModule>();
   return { ...real, mqtt5: { ...real.mqtt5, Mqtt5Client: FakeClient } };
 });
 

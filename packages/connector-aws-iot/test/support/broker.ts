@@ -92,7 +92,9 @@ export async function crtCollector(p: MosquittoPeer, topicFilter: string): Promi
   });
   await new Promise<void>((resolve, reject) => {
     client.once('connectionSuccess', () => resolve());
-    client.once('connectionFailure', (e) => reject(new Error(`reader could not connect: ${e.error.error_name}`)));
+    client.once('connectionFailure', (e: mqtt5.ConnectionFailureEvent) =>
+      reject(new Error(`reader could not connect: ${e.error.error_name}`)),
+    );
     client.start();
   });
   await client.subscribe({ subscriptions: [{ topicFilter, qos: mqtt5.QoS.AtLeastOnce }] });
