@@ -183,7 +183,6 @@ export class AwsIotConnector implements Connector {
     if (signal.aborted) throw cancelled(signal);
     const client = this.usableClient();
     const { messages, poison } = this.messages.build(batch);
-    this.shadow?.observe(batch);
     const acksBefore = this.acks;
     const verdicts = abortable(
       this.publishAll(client, messages, signal),
@@ -204,10 +203,15 @@ export class AwsIotConnector implements Connector {
       else for (const id of msg.ids) refused.push({ id, reason: verdict.reason, kind: 'payload' });
     }
     const rejected = [...poison, ...refused];
-    if (rejected.length === 0) return { bytes };
+    if (rejected.length === 0) {
+      this.shadow?.observe(batch);
+      return { bytes };
+    }
     const bad = new Set(rejected.map((r) => r.id));
+    const accepted = batch.filter((p) => !bad.has(p.id));
+    this.shadow?.observe(accepted);
     throw new PartialWriteError(
-      batch.filter((p) => !bad.has(p.id)).map((p) => p.id),
+      accepted.map((p) => p.id),
       rejected,
     );
   }
@@ -330,10 +334,16 @@ export class AwsIotConnector implements Connector {
           { clientId: this.clientId },
           `AWS IoT ended the connection: another client connected with the same client id "${this.clientId}"; reconnecting with backoff (give each gateway its own client_id)`,
         );
-      this.down =
+      const ended =
         rc !== undefined && rc >= 0x80
           ? classifyReasonCode(rc, 'AWS IoT ended the connection', e.disconnect?.reasonString)
-          : new TransientError(`connection to ${host} lost: ${crtMessage(e.error)}`, {
+          : undefined;
+      // Writes started while down fail with this; a payload verdict would dead-letter points that
+      // had no part in it (the message that was too large is not known), so it counts as transient.
+      this.down =
+        ended && ended.kind !== 'payload'
+          ? ended
+          : new TransientError(`connection to ${host} lost: ${ended?.message ?? crtMessage(e.error)}`, {
               code: 'BIFROST_ERR_AWS_IOT_CONNECTION_LOST',
             });
       this.ctx.logger.warn({ code: this.down.code }, this.down.message);
