@@ -9,7 +9,7 @@ import {
   type MosquittoPeer,
 } from '@bifrost/connector-testkit';
 import awsIot, { AWS_IOT_LIMITS } from '../src/index.js';
-import { crtCollector, mosquitto, mtlsPort, startBroker, variantSetup } from './support/broker.js';
+import { readBack, mosquitto, mtlsPort, startBroker, variantSetup } from './support/broker.js';
 
 const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
 
@@ -43,7 +43,7 @@ for (const messages of ['point', 'batch'] as const) {
         messages,
         client_id: `conf-${messages}-${Math.random().toString(16).slice(2, 10)}`,
       }),
-    readBack: (p) => crtCollector(p, 'conf/#'),
+    readBack: (p) => readBack(p, 'conf/#'),
     address: (p) => ({ host: '127.0.0.1', port: mtlsPort(p) }),
     ...(toxiproxy.available && { faultProxy: toxiproxyFaultProxy() }),
     restart: (p) => p.restart(),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noCancel, type MosquittoPeer } from '@bifrost/connector-testkit';
 import { isBifrostError, newPointId, type DataPoint } from '@bifrost/core';
-import { crtCollector, mosquitto, mtlsPort, startBroker, tls } from './support/broker.js';
+import { readBack, mosquitto, mtlsPort, startBroker, tls } from './support/broker.js';
 import { eventually, makeConnector, recordingLogger } from './support/connector.js';
 
 function points(count: number, deviceId = 'PLC1'): DataPoint[] {
@@ -32,7 +32,7 @@ describe.skipIf(!mosquitto.available)("AWS IoT's quotas and reason codes on mosq
   afterAll(() => broker?.dispose());
 
   it('paces publishes at max_publish_rate (default 100/s) and packs a backlog into batch messages', async () => {
-    const collector = await crtCollector(broker, 'quota/#');
+    const collector = await readBack(broker, 'quota/#');
     const perPoint = makeConnector(config(), tls.clientTls('mtls'));
     const packed = makeConnector(
       config({ messages: 'batch', topic: '{topic_prefix}/{thing_name}/{device_id}' }),
@@ -72,7 +72,7 @@ describe.skipIf(!mosquitto.available)("AWS IoT's quotas and reason codes on mosq
   });
 
   it('dead-letters points whose topic breaks the 7-slash or 256-byte limit and delivers the rest', async () => {
-    const collector = await crtCollector(broker, 'quota/#');
+    const collector = await readBack(broker, 'quota/#');
     const c = makeConnector(config(), tls.clientTls('mtls'));
     try {
       await c.connect();
@@ -103,7 +103,7 @@ describe.skipIf(!mosquitto.available)("AWS IoT's quotas and reason codes on mosq
   });
 
   it('publishes through Basic Ingest to $aws/rules/<rule>/<topic>', async () => {
-    const collector = await crtCollector(broker, '$aws/rules/plant_ingest/#');
+    const collector = await readBack(broker, '$aws/rules/plant_ingest/#');
     const c = makeConnector(config({ basic_ingest_rule: 'plant_ingest' }), tls.clientTls('mtls'));
     try {
       await c.connect();

@@ -9,7 +9,7 @@ import {
   type MosquittoPeer,
 } from '@bifrost/connector-testkit';
 import { newPointId, type DataPoint } from '@bifrost/core';
-import { crtCollector, mosquitto, mtlsPort, startBroker, tls } from './support/broker.js';
+import { readBack, mosquitto, mtlsPort, startBroker, tls } from './support/broker.js';
 import { eventually, makeConnector } from './support/connector.js';
 
 const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
@@ -158,7 +158,7 @@ describe.skipIf(!mosquitto.available)('Device Shadow against the testkit shadow 
     async () => {
       const shadow = 'faulted';
       const proxy = await toxiproxyFaultProxy()({ host: '127.0.0.1', port: mtlsPort(broker) });
-      const collector = await crtCollector(broker, 'shadow-telemetry/#');
+      const collector = await readBack(broker, 'shadow-telemetry/#');
       const c = makeConnector(config(broker, { shadow_name: shadow }, proxy.listen.port), tls.clientTls('mtls'));
       try {
         await c.connect();
