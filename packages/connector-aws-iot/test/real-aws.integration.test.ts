@@ -14,6 +14,7 @@ const env = {
   key: process.env.BIFROST_AWS_IOT_KEY_FILE,
   ca: process.env.BIFROST_AWS_IOT_CA_FILE,
   thing: process.env.BIFROST_AWS_IOT_THING_NAME ?? 'bifrost-test',
+  port: process.env.BIFROST_AWS_IOT_PORT,
 };
 const configured = env.endpoint !== undefined && env.cert !== undefined && env.key !== undefined;
 
@@ -29,6 +30,7 @@ describe.skipIf(!configured)('aws-iot against a real AWS IoT Core endpoint (BIFR
     const c = makeConnector(
       {
         endpoint: env.endpoint,
+        ...(env.port !== undefined && { port: Number(env.port) }),
         thing_name: env.thing,
         topic_prefix: 'bifrost-test',
         shadow_update: true,
