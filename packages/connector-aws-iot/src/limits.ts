@@ -35,8 +35,6 @@ export const SHADOW_LIMITS = {
   stateBytes: 8 * 1024,
   /** "Shadow name: 64 bytes", of `[a-zA-Z0-9:_-]`. */
   nameBytes: 64,
-  /** "Maximum number of levels in the desired or reported section: 6". */
-  depth: 6,
 } as const;
 
 /** The prefix of AWS IoT Basic Ingest topics for `rule` (not counted in the topic limits). */

@@ -71,6 +71,7 @@ export class MessageBuilder {
     return hit;
   }
 
+  /** The messages of a batch (in `point` or `batch` mode) and the points that break a limit. */
   build(batch: readonly DataPoint[]): BatchMessages {
     const poison: RejectedPoint[] = [];
     const messages: OutgoingMessage[] = [];

@@ -145,10 +145,12 @@ export async function startAwsShadowService(opts: AwsShadowServiceOptions): Prom
       return reject(413, 'The payload exceeds the maximum size allowed');
     if (request.version !== undefined && request.version !== (current?.version ?? 0))
       return reject(409, 'Version conflict');
+    const nextReported = merge(current?.state.reported, reported);
+    const nextDesired = merge(current?.state.desired, desired);
     const next: ShadowDocument = {
       state: {
-        ...(merge(current?.state.reported, reported) && { reported: merge(current?.state.reported, reported) }),
-        ...(merge(current?.state.desired, desired) && { desired: merge(current?.state.desired, desired) }),
+        ...(nextReported && { reported: nextReported }),
+        ...(nextDesired && { desired: nextDesired }),
       },
       version: (current?.version ?? 0) + 1,
       timestamp: now(),
