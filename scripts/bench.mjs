@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `pnpm bench [name...]`: runs packages/*/bench/<name>.ts (all when no name is given) with this
-// repo's Node 24 after building what they need. Each bench writes bench/results/<name>.json.
+// repo's Node 24 after building what they need. Each bench writes bench/results/<name>.json; then
+// scripts/bench-tables.mjs rewrites the README tables from those files.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,3 +38,5 @@ for (const name of names) {
     env: { ...process.env, BIFROST_BENCH_RESULTS: join(root, 'bench/results') },
   });
 }
+// README bench tables are what the benches just wrote.
+execFileSync(process.execPath, [join(root, 'scripts', 'bench-tables.mjs')], { cwd: root, stdio: 'inherit' });

@@ -18,6 +18,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { Server as TlsServer } from 'node:tls';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { startHeapTrimmer } from './heap-trimmer.js';
 import type { Logger } from 'pino';
 import type { EmbeddedBroker } from './broker/embedded-broker.js';
 import { connectorLane, deliveryOptions, queueDirectory, queueOptions } from './config/host-settings.js';
@@ -159,6 +160,8 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
     });
     // Process metrics (RSS, CPU, event-loop lag, GC) beside the pipeline's, on the same /metrics.
     collectDefaultMetrics({ register: pipeline.registry, prefix: 'bifrost_' });
+    const trimmer = startHeapTrimmer();
+    cleanups.push(() => trimmer.stop());
     let accepting = false;
     pipeline.start();
     cleanups.push(async () => {
@@ -191,6 +194,8 @@ export async function startGateway(loaded: LoadedConfig, opts: StartOptions = {}
       logger,
       token: cfg.api.token,
       bodyLimit: cfg.api.body_limit,
+      maxIngestBytes: cfg.api.max_ingest_bytes,
+      lineProtocol: { deviceTag: cfg.api.line_protocol.device_tag },
       ...(apiTls ? { https: httpsOptions(apiTls.material) } : {}),
       isAccepting: () => accepting,
       version: GATEWAY_VERSION,

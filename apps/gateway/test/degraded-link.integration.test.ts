@@ -1,11 +1,13 @@
-// The real `bifrost` process publishing to Mosquitto through Toxiproxy while the link degrades:
-// high latency with jitter, a bandwidth cap, a black hole (writes time out), connection resets.
-// Every point that got a 2xx must reach an independent subscriber, and delivery must recover.
+// The real `bifrost` process publishing to Mosquitto through Toxiproxy while the link goes through
+// every toxic (latency with jitter, a bandwidth cap, a black hole, a timeout, resets, the proxy down,
+// a data limit per connection, a slicer). Every point that got a 2xx must reach an independent QoS 1
+// subscriber, and delivery must recover.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   mosquittoBinary,
+  recordProof,
   requirePeer,
   startMosquitto,
   startToxiproxy,
@@ -18,12 +20,16 @@ import { subscribeIds, type IdSubscriber } from './support/id-subscriber.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayProcess, postAtRate, testGatewayConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
+import { EVERY_TOXIC, describePhases, runToxicPhases } from './support/toxic-phases.js';
 
 const mosquitto = requirePeer('mosquitto', mosquittoBinary);
 const toxiproxy = requirePeer('toxiproxy', toxiproxyBinary);
-const TOTAL = 10_000;
-const BATCH = 50;
+const PHASE_MS = 3_000;
+const LEAD_MS = 2_000;
 const RATE_PER_S = 500;
+const BATCH = 50;
+/** Posting covers the lead, every phase and 2 s of healed link. */
+const TOTAL = ((LEAD_MS + EVERY_TOXIC.length * PHASE_MS + 2_000) / 1000) * RATE_PER_S;
 
 describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a degraded link (Toxiproxy)', () => {
   let dir: string;
@@ -72,25 +78,10 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('delivers every acknowledged point through latency, a bandwidth cap, a black hole and resets, then recovers', async () => {
+  it('delivers every acknowledged point through every toxic, then recovers', async () => {
     const start = Date.now();
     const durationMs = (TOTAL / RATE_PER_S) * 1000;
-    const phases = (async () => {
-      const at = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, start + ms - Date.now())));
-      await at(2_000);
-      const latency = await proxy.addToxic({ type: 'latency', attributes: { latency: 300, jitter: 200 } });
-      await at(6_000);
-      await proxy.removeToxic(latency);
-      const bandwidth = await proxy.addToxic({ type: 'bandwidth', attributes: { rate: 16 } });
-      await at(9_000);
-      await proxy.removeToxic(bandwidth);
-      const blackhole = await proxy.addToxic({ type: 'timeout', attributes: { timeout: 0 } }, { stream: 'upstream' });
-      await at(13_000);
-      await proxy.removeToxic(blackhole);
-      const reset = await proxy.addToxic({ type: 'reset_peer', attributes: { timeout: 500 } }, { stream: 'upstream' });
-      await at(16_000);
-      await proxy.removeToxic(reset);
-    })();
+    const phases = runToxicPhases(proxy, EVERY_TOXIC, start + LEAD_MS, PHASE_MS);
 
     const { accepted } = await postAtRate(gateway.apiUrl, {
       total: TOTAL,
@@ -109,9 +100,17 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
     const [m] = metrics.connectors;
     if (!m) throw new Error('the metrics list no connector');
     console.log(
-      `[degraded] ${accepted.size} accepted over ${(durationMs / 1000).toFixed(0)} s of latency/bandwidth/black hole/resets; ` +
+      `[degraded] ${accepted.size} accepted over ${(durationMs / 1000).toFixed(0)} s of ${describePhases(EVERY_TOXIC)}; ` +
         `missing ${missing.length}, duplicates ${duplicates}, failed write attempts ${m.failed} points, retries ${m.retries}`,
     );
+    recordProof({
+      scenario: 'toxiproxy-mqtt',
+      points: accepted.size,
+      faults: describePhases(EVERY_TOXIC),
+      lost: missing.length,
+      duplicates,
+      seconds: Math.round((Date.now() - start) / 1000),
+    });
     expect(accepted.size).toBe(TOTAL);
     expect(missing).toEqual([]);
     expect(m.failed).toBeGreaterThan(0); // the faults really hit delivery
@@ -123,5 +122,5 @@ describe.skipIf(!mosquitto.available || !toxiproxy.available)('gateway over a de
       },
       20_000,
     );
-  });
+  }, 150_000);
 });

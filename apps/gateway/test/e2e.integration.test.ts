@@ -1,6 +1,7 @@
 // End to end: the real `bifrost` process, REST ingest, Mosquitto in its own process, an independent
-// subscriber. The gateway is SIGKILLed and restarted at random moments and the broker restarted
-// once while 50,000 points are posted at a steady rate; every point that got a 2xx must arrive.
+// QoS 1 subscriber. While 100,000 points are posted at a steady rate the gateway is SIGKILLed and
+// restarted 20 times and the broker restarted 5 times, on a seeded schedule; every point that got a
+// 2xx must arrive, and the copies that arrive twice stay within the in-flight window per fault.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { subscribeIds, type IdSubscriber } from './support/id-subscriber.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   mosquittoBinary,
+  recordProof,
   requirePeer,
   startMosquitto,
   testRandom,
@@ -16,14 +18,37 @@ import {
 import { GatewayProcess, postAtRate, testGatewayConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
 
-const TOTAL = 50_000;
+const TOTAL = 100_000;
 const BATCH = 50;
 const RATE_PER_S = 1_250;
-const GATEWAY_KILLS = 6;
+const GATEWAY_KILLS = 20;
+const BROKER_RESTARTS = 5;
+const BATCH_SIZE = 500;
+const MAX_IN_FLIGHT = 2;
+/** Points one fault can cause to be sent again: every batch in flight when it struck. */
+const IN_FLIGHT_WINDOW = BATCH_SIZE * MAX_IN_FLIGHT;
 
 const mosquitto = requirePeer('mosquitto', mosquittoBinary);
 
-describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker restart)', () => {
+type Fault = { at: number; kind: 'gateway' | 'broker' };
+
+/**
+ * The fault moments: the posting window (after a 2 s start) cut into one slot per fault, each fault
+ * at a random point of the first 40% of its slot so the previous restart is done; which slots
+ * restart the broker instead of killing the gateway is drawn too.
+ */
+function faultSchedule(random: () => number, durationMs: number): Fault[] {
+  const count = GATEWAY_KILLS + BROKER_RESTARTS;
+  const slot = (durationMs - 3_000) / count;
+  const brokerSlots = new Set<number>();
+  while (brokerSlots.size < BROKER_RESTARTS) brokerSlots.add(Math.floor(random() * count));
+  return Array.from({ length: count }, (_, i) => ({
+    at: 2_000 + i * slot + random() * slot * 0.4,
+    kind: brokerSlots.has(i) ? 'broker' : 'gateway',
+  }));
+}
+
+describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker restarts)', () => {
   let dir: string;
   let broker: MosquittoPeer;
   let gateway: GatewayProcess;
@@ -38,11 +63,12 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
       config,
       testGatewayConfig(
         apiPort,
-        ['batch_size: 500', 'queue: { path: ./queue, sync: batch }'],
+        [`batch_size: ${BATCH_SIZE}`, 'queue: { path: ./queue, sync: batch }'],
         [
           '      broker:',
           '        type: mqtt',
           `        endpoint: ${broker.url}`,
+          `        max_in_flight: ${MAX_IN_FLIGHT}`,
           '        timeout: 5s',
           '        retry_delay: 100ms',
           '        retry: { max: 1s }',
@@ -65,33 +91,24 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('delivers every acknowledged point through SIGKILLs of the gateway and a broker restart', async () => {
+  it(`delivers every acknowledged point through ${GATEWAY_KILLS} SIGKILLs of the gateway and ${BROKER_RESTARTS} broker restarts`, async () => {
     const durationMs = (TOTAL / RATE_PER_S) * 1000;
-    const { random } = testRandom('e2e kill schedule');
+    const { seed, random } = testRandom('e2e kill schedule');
+    const schedule = faultSchedule(random, durationMs);
     const start = Date.now();
-    // Random kill moments, at least 2.5 s apart, within the posting window; the broker restarts once mid-run.
-    const kills: number[] = [];
-    while (kills.length < GATEWAY_KILLS) {
-      const t = 2_000 + random() * (durationMs - 4_000);
-      if (kills.every((k) => Math.abs(k - t) > 2_500)) kills.push(t);
-    }
-    kills.sort((a, b) => a - b);
-    const brokerRestartAt = durationMs * 0.45;
 
     const chaos = (async () => {
-      let brokerDone = false;
-      for (const at of kills) {
-        if (!brokerDone && at > brokerRestartAt) {
-          await sleepUntil(start + brokerRestartAt);
+      for (const fault of schedule) {
+        await sleepUntil(start + fault.at);
+        if (fault.kind === 'broker') {
           await broker.stop(); // SIGTERM: Mosquitto saves its sessions and queued messages
-          await sleep(1_000);
+          await sleep(500 + random() * 1_000);
           await broker.start();
-          brokerDone = true;
+        } else {
+          await gateway.stop('SIGKILL');
+          await sleep(random() * 700);
+          await gateway.start();
         }
-        await sleepUntil(start + at);
-        await gateway.stop('SIGKILL');
-        await sleep(random() * 700);
-        await gateway.start();
       }
     })();
 
@@ -113,13 +130,23 @@ describe.skipIf(!mosquitto.available)('gateway end to end (kill -9, broker resta
     const duplicates = ids.duplicates();
     console.log(
       `[e2e] ${accepted.size} points accepted in ${(postedIn / 1000).toFixed(1)} s (${rejected} failed POST attempts during restarts), ` +
-        `gateway started ${gateway.starts} times (${GATEWAY_KILLS} SIGKILLs), broker restarted once; ` +
+        `gateway started ${gateway.starts} times (${GATEWAY_KILLS} SIGKILLs), broker restarted ${BROKER_RESTARTS} times; ` +
         `received ${ids.received.size} distinct ids, missing ${missing.length}, duplicates ${duplicates}`,
     );
+    recordProof({
+      scenario: 'e2e-kill',
+      points: accepted.size,
+      faults: `${GATEWAY_KILLS} gateway SIGKILLs, ${BROKER_RESTARTS} Mosquitto restarts`,
+      lost: missing.length,
+      duplicates,
+      seconds: Math.round((Date.now() - start) / 1000),
+      seed,
+    });
     expect(gateway.starts).toBe(GATEWAY_KILLS + 1);
     expect(accepted.size).toBe(TOTAL);
     expect(missing).toEqual([]);
-  }, 170_000);
+    expect(duplicates).toBeLessThanOrEqual((GATEWAY_KILLS + BROKER_RESTARTS) * IN_FLIGHT_WINDOW);
+  }, 240_000);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

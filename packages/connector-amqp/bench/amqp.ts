@@ -1,22 +1,23 @@
 // `pnpm bench amqp`: durable end-to-end throughput (SQLite queue + core pipeline + this connector)
 // beside a raw amqplib confirm-channel publish loop doing the same publishes to the same RabbitMQ
-// node in the same run. Every run's messages are counted in a durable queue afterwards: nothing lost.
+// node in the same run; our side with the delivery defaults and tuned, median and range of alternating
+// rounds. Every run's messages are counted in a durable queue afterwards: nothing lost.
 import { connect, type ConfirmChannel } from 'amqplib';
 import type { DataPoint } from '@bifrost/core';
 import amqp, { amqpConfigSchema } from '@bifrost/connector-amqp';
 import { startRabbitMq } from '@bifrost/connector-testkit/peers';
 import {
-  benchCase,
   chunk,
   concurrentLoop,
+  connectorCases,
   makePoints,
   pipelineThroughput,
   writeResults,
-  type BenchCase,
+  type DeliveryOptionsInput,
 } from '@bifrost/connector-testkit/bench';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 30_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const EXCHANGE = 'bench';
 const COUNT_QUEUE = 'bench-count';
 
@@ -83,54 +84,30 @@ async function raw(batchSize: number, workers: number): Promise<number> {
   }
 }
 
-async function e2e(batchSize: number, workers: number): Promise<number> {
+async function e2e(delivery: DeliveryOptionsInput): Promise<number> {
   await adminChannel.purgeQueue(COUNT_QUEUE);
   const rate = await pipelineThroughput({
     definition: amqp,
     config: amqpConfigSchema.parse({ endpoint: peer.url, exchange: EXCHANGE }),
     points: makePoints(POINTS),
-    delivery: { batchSize, maxInFlight: workers, flushIntervalMs: 5 },
+    delivery,
   });
   const n = await delivered();
   if (n !== POINTS) throw new Error(`e2e: ${n} of ${POINTS} messages queued`);
   return rate;
 }
 
-const cases: BenchCase[] = [];
 try {
-  for (const batchSize of (process.env.BENCH_BATCHES ?? '1000,100').split(',').map(Number)) {
-    // Both sides get their best in-flight window; rounds alternate raw and ours and each keeps its
-    // best round (the 2-core machine is shared: the best round is the least disturbed one).
-    let rawBest = 0,
-      ours = 0,
-      rawWorkers = 1,
-      ourWorkers = 1;
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const w of [1, 4, 8]) {
-        const r = await raw(batchSize, w);
-        if (r > rawBest) {
-          rawBest = r;
-          rawWorkers = w;
-        }
-        const o = await e2e(batchSize, w);
-        if (o > ours) {
-          ours = o;
-          ourWorkers = w;
-        }
-        console.log(
-          `batch ${batchSize}, ${w} in flight: raw ${Math.round(r)} points/s, ours ${Math.round(o)} points/s`,
-        );
-      }
-    }
-    cases.push(
-      benchCase(
-        `durable e2e (SQLite queue sync=batch + pipeline + connector), batch ${batchSize}, ${ourWorkers} in flight; raw: amqplib confirm-channel publish loop, ${rawWorkers} in flight; persistent messages, publisher confirms, mandatory`,
-        ours,
-        rawBest,
-      ),
-    );
-  }
-  writeResults('amqp', cases);
+  const cases = await connectorCases({
+    ours: 'durable e2e (SQLite queue sync=batch + pipeline + connector)',
+    raw: 'amqplib confirm-channel publish loop; persistent messages, publisher confirms, mandatory',
+    batches: (process.env.BENCH_BATCHES ?? '1000,100').split(',').map(Number),
+    windows: [1, 4, 8],
+    rounds: ROUNDS,
+    runRaw: raw,
+    runOurs: e2e,
+  });
+  writeResults('amqp', cases, { points: POINTS });
 } finally {
   await admin.close();
   await peer.dispose();

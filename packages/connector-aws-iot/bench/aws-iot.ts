@@ -12,20 +12,22 @@ import { connect } from 'mqtt';
 import awsIot, { awsIotConfigSchema } from '@bifrost/connector-aws-iot';
 import { createTlsFixture, startMosquitto } from '@bifrost/connector-testkit/peers';
 import {
-  benchCase,
+  alternate,
   chunk,
+  compareRounds,
   concurrentLoop,
+  connectorCases,
+  machineLoad,
   makePoints,
   pipelineThroughput,
   writeResults,
-  type BenchCase,
+  type DeliveryOptionsInput,
 } from '@bifrost/connector-testkit/bench';
 import { pointJson, type DataPoint } from '@bifrost/core';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 20_000);
 const DEFAULT_POINTS = Number(process.env.BENCH_DEFAULT_POINTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 const WINDOWS = (process.env.BENCH_WINDOWS ?? '1,2,4,8').split(',').map(Number);
 const THING = 'bench-gw';
 const PREFIX = 'bench';
@@ -60,7 +62,12 @@ async function checkAndReset(side: string, points: readonly DataPoint[]): Promis
 }
 
 /** What a user of the SDK writes: one publish per point on the same topic, a batch awaited as a whole, `window` batches in flight. */
-async function raw(points: readonly DataPoint[], window: number, awsFlowControl: boolean): Promise<number> {
+async function raw(
+  points: readonly DataPoint[],
+  batchSize: number,
+  window: number,
+  awsFlowControl: boolean,
+): Promise<number> {
   const builder = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory(
     'localhost',
     String(clientTls.cert),
@@ -84,7 +91,7 @@ async function raw(points: readonly DataPoint[], window: number, awsFlowControl:
     client.start();
   });
   try {
-    const rate = await concurrentLoop(chunk(points, BATCH), window, async (batch) => {
+    const rate = await concurrentLoop(chunk(points, batchSize), window, async (batch) => {
       const acks = await Promise.all(
         batch.map((p) =>
           client.publish({
@@ -104,7 +111,7 @@ async function raw(points: readonly DataPoint[], window: number, awsFlowControl:
   }
 }
 
-async function ours(points: readonly DataPoint[], window: number, defaults: boolean): Promise<number> {
+async function ours(points: readonly DataPoint[], delivery: DeliveryOptionsInput, atQuota: boolean): Promise<number> {
   const rate = await pipelineThroughput({
     definition: awsIot,
     config: awsIotConfigSchema.parse({
@@ -113,89 +120,43 @@ async function ours(points: readonly DataPoint[], window: number, defaults: bool
       thing_name: THING,
       client_id: `bench-ours-${randomBytes(3).toString('hex')}`,
       topic_prefix: PREFIX,
-      ...(!defaults && { max_publish_rate: 1e9, max_throughput_kib: 1e9 }),
+      ...(!atQuota && { max_publish_rate: 1e9, max_throughput_kib: 1e9 }),
     }),
     tls: clientTls,
     points,
-    delivery: { batchSize: BATCH, maxInFlight: window, flushIntervalMs: 5 },
+    delivery,
   });
   await checkAndReset('ours', points);
   return rate;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (i: number) => s[i] ?? 0;
-  return s.length % 2 ? at((s.length - 1) / 2) : (at(s.length / 2 - 1) + at(s.length / 2)) / 2;
-};
-
-type Case = BenchCase & {
-  rounds: number;
-  points_per_run: number;
-  points_per_s_range: [number, number];
-  baseline_points_per_s_range: [number, number];
-  round_ratios: number[];
-};
-
-async function alternate(
-  label: string,
-  rounds: number,
-  count: number,
-  rawRun: () => Promise<number>,
-  ourRun: () => Promise<number>,
-): Promise<Case> {
-  const rawRounds: number[] = [];
-  const ourRounds: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    rawRounds.push(await rawRun());
-    ourRounds.push(await ourRun());
-    console.log(
-      `${label} round ${round + 1}: raw ${Math.round(rawRounds.at(-1)!)}, ours ${Math.round(ourRounds.at(-1)!)}`,
-    );
-  }
-  return {
-    ...benchCase(label, median(ourRounds), median(rawRounds)),
-    rounds,
-    points_per_run: count,
-    points_per_s_range: [Math.round(Math.min(...ourRounds)), Math.round(Math.max(...ourRounds))],
-    baseline_points_per_s_range: [Math.round(Math.min(...rawRounds)), Math.round(Math.max(...rawRounds))],
-    round_ratios: ourRounds.map((o, i) => Math.round((o / (rawRounds[i] ?? o)) * 100) / 100),
-  };
-}
-
 try {
   // Warm-up (JIT, TLS, SQLite) on both sides, not recorded.
-  await raw(makePoints(POINTS), 2, false);
-  await ours(makePoints(POINTS), 2, false);
-  const tuning = new Map<number, { raw: number; ours: number }>();
-  for (const w of WINDOWS)
-    tuning.set(w, { raw: await raw(makePoints(POINTS), w, false), ours: await ours(makePoints(POINTS), w, false) });
-  const rate = (w: number, side: 'raw' | 'ours') => tuning.get(w)?.[side] ?? 0;
-  const best = (side: 'raw' | 'ours') => WINDOWS.reduce((a, b) => (rate(b, side) > rate(a, side) ? b : a));
-  const rawWindow = best('raw');
-  const ourWindow = best('ours');
-  console.log(
-    `tuning (points/s by batches in flight): ${WINDOWS.map((w) => `${w}: raw ${Math.round(rate(w, 'raw'))}, ours ${Math.round(rate(w, 'ours'))}`).join('; ')}`,
+  await raw(makePoints(POINTS), 1000, 2, false);
+  await ours(makePoints(POINTS), {}, false);
+  const cases = await connectorCases({
+    ours: `durable e2e (SQLite queue sync=batch + pipeline + connector, messages: point, QoS 1, max_publish_rate lifted) on Mosquitto mTLS (Receive Maximum 100), ${POINTS} points`,
+    raw: 'aws-iot-device-sdk-v2 Mqtt5Client publish per point (QoS 1, same topic and JSON, the SDK flow control off)',
+    batches: [1000],
+    windows: WINDOWS,
+    rounds: ROUNDS,
+    runRaw: (batch, window) => raw(makePoints(POINTS), batch, window, false),
+    runOurs: (delivery) => ours(makePoints(POINTS), delivery, false),
+  });
+  // At AWS IoT's quota: both sides held to 100 publishes per second by their own pacing.
+  const quota = await alternate(3, {
+    ours: () => ours(makePoints(DEFAULT_POINTS), {}, true),
+    raw: () => raw(makePoints(DEFAULT_POINTS), 1000, 1, true),
+  });
+  cases.push(
+    compareRounds(
+      `at AWS IoT's quota: ours with the config and delivery defaults (max_publish_rate 100/s, messages: point); raw: the SDK's AWS IoT Core flow control (100 publishes/s); ${DEFAULT_POINTS} points`,
+      quota.ours,
+      quota.raw,
+      { note: `median of 3 alternating rounds; ${machineLoad()}` },
+    ),
   );
-  const tuned = await alternate(
-    `durable e2e (SQLite queue sync=batch + pipeline + connector, messages: point, QoS 1, max_publish_rate lifted) on Mosquitto mTLS (Receive Maximum 100), batch ${BATCH}, ${ourWindow} in flight; raw: aws-iot-device-sdk-v2 Mqtt5Client publish per point (QoS 1, same topic and JSON, flow control off), ${rawWindow} batches of ${BATCH} in flight; median of ${ROUNDS} alternating rounds`,
-    ROUNDS,
-    POINTS,
-    () => raw(makePoints(POINTS), rawWindow, false),
-    () => ours(makePoints(POINTS), ourWindow, false),
-  );
-  const defaults = await alternate(
-    `defaults at AWS IoT's quota: ours with the config defaults (max_publish_rate 100/s, messages: point), 1 batch in flight; raw: the SDK's AWS IoT Core flow control (100 publishes/s), ${rawWindow} batches in flight; ${DEFAULT_POINTS} points; median of 3 alternating rounds`,
-    3,
-    DEFAULT_POINTS,
-    () => raw(makePoints(DEFAULT_POINTS), rawWindow, true),
-    () => ours(makePoints(DEFAULT_POINTS), 1, true),
-  );
-  writeResults('aws-iot', [tuned, defaults]);
-  for (const c of [tuned, defaults])
-    console.log(
-      `ours ${c.points_per_s_range.join('-')} points/s, raw ${c.baseline_points_per_s_range.join('-')} points/s; per-round ratios ${c.round_ratios.join(', ')}`,
-    );
+  writeResults('aws-iot', cases, { points: POINTS });
 } finally {
   await reader.endAsync(true);
   await broker.dispose();

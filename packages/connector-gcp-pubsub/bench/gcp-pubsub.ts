@@ -2,18 +2,19 @@
 // connector) beside a raw @google-cloud/pubsub publish loop with the same message shape (the point
 // as JSON data, attributes device_id, tag_name, quality, id) and the same client batching, on the
 // same Pub/Sub fake (pstest) in the same run. Each side first gets its best number of batches in
-// flight; then rounds alternate raw and ours, and the result reports the median and range.
+// flight; then rounds alternate ours with the delivery defaults, ours tuned and raw, and the result
+// reports the median and range.
 import { PubSub, v1 } from '@google-cloud/pubsub';
 import gcpPubSub, { gcpPubSubConfigSchema, pointJson, publishOptions } from '@bifrost/connector-gcp-pubsub';
 import { startPubSubFake } from '@bifrost/connector-testkit/peers';
 import {
-  benchCase,
   chunk,
   concurrentLoop,
+  connectorCases,
   makePoints,
   pipelineThroughput,
   writeResults,
-  type BenchCase,
+  type DeliveryOptionsInput,
 } from '@bifrost/connector-testkit/bench';
 import type { DataPoint } from '@bifrost/core';
 
@@ -83,7 +84,7 @@ async function raw(window: number): Promise<number> {
   }
 }
 
-async function ours(window: number): Promise<number> {
+async function ours(delivery: DeliveryOptionsInput): Promise<number> {
   const points = makePoints(POINTS);
   const rate = await pipelineThroughput({
     definition: gcpPubSub,
@@ -94,62 +95,26 @@ async function ours(window: number): Promise<number> {
       api_endpoint: fake.emulatorHost,
     }),
     points,
-    delivery: { batchSize: BATCH, maxInFlight: window, flushIntervalMs: 5 },
+    delivery,
   });
   await checkAndReset('ours', points);
   return rate;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (i: number) => s[i] ?? 0;
-  return s.length % 2 ? at((s.length - 1) / 2) : (at(s.length / 2 - 1) + at(s.length / 2)) / 2;
-};
-
-type Case = BenchCase & {
-  rounds: number;
-  points_per_run: number;
-  points_per_s_range: [number, number];
-  baseline_points_per_s_range: [number, number];
-  round_ratios: number[];
-};
-
 try {
   // Warm-up (JIT, channels, SQLite) on both sides, not recorded.
   await raw(2);
-  await ours(2);
-  const tuning = new Map<number, { raw: number; ours: number }>();
-  for (const w of WINDOWS) tuning.set(w, { raw: await raw(w), ours: await ours(w) });
-  const rate = (w: number, side: 'raw' | 'ours') => tuning.get(w)?.[side] ?? 0;
-  const best = (side: 'raw' | 'ours') => WINDOWS.reduce((a, b) => (rate(b, side) > rate(a, side) ? b : a));
-  const rawWindow = best('raw');
-  const ourWindow = best('ours');
-  console.log(
-    `tuning (points/s by batches in flight): ${WINDOWS.map((w) => `${w}: raw ${Math.round(rate(w, 'raw'))}, ours ${Math.round(rate(w, 'ours'))}`).join('; ')}`,
-  );
-  const rawRounds: number[] = [];
-  const ourRounds: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    rawRounds.push(await raw(rawWindow));
-    ourRounds.push(await ours(ourWindow));
-    console.log(`round ${round + 1}: raw ${Math.round(rawRounds.at(-1)!)}, ours ${Math.round(ourRounds.at(-1)!)}`);
-  }
-  const c: Case = {
-    ...benchCase(
-      `durable e2e (SQLite queue sync=batch + pipeline + connector, messages: point) on pstest, batch ${BATCH}, ${ourWindow} in flight; raw: @google-cloud/pubsub publishMessage per point with the same attributes and batching (1000 messages, 1 ms), ${rawWindow} batches in flight; median of ${ROUNDS} alternating rounds`,
-      median(ourRounds),
-      median(rawRounds),
-    ),
+  await ours({});
+  const cases = await connectorCases({
+    ours: 'durable e2e (SQLite queue sync=batch + pipeline + connector, messages: point) on pstest',
+    raw: '@google-cloud/pubsub publishMessage per point with the same attributes and batching (1000 messages, 1 ms)',
+    batches: [BATCH],
+    windows: WINDOWS,
     rounds: ROUNDS,
-    points_per_run: POINTS,
-    points_per_s_range: [Math.round(Math.min(...ourRounds)), Math.round(Math.max(...ourRounds))],
-    baseline_points_per_s_range: [Math.round(Math.min(...rawRounds)), Math.round(Math.max(...rawRounds))],
-    round_ratios: ourRounds.map((o, i) => Math.round((o / (rawRounds[i] ?? o)) * 100) / 100),
-  };
-  writeResults('gcp-pubsub', [c]);
-  console.log(
-    `ours ${c.points_per_s_range.join('-')} points/s, raw ${c.baseline_points_per_s_range.join('-')} points/s; per-round ratios ${c.round_ratios.join(', ')}`,
-  );
+    runRaw: (_batch, w) => raw(w),
+    runOurs: ours,
+  });
+  writeResults('gcp-pubsub', cases, { points: POINTS });
 } finally {
   await subscriber.close();
   await admin.close();

@@ -1,18 +1,19 @@
 // `pnpm bench http`: durable end-to-end throughput (SQLite queue + core pipeline + this connector)
 // beside a raw undici loop POSTing the same JSON batches to the same http-receiver in the same run.
-// Each side first gets its best number of requests in flight; then rounds alternate raw and ours at
-// those settings, and the result reports the median and range of the rounds.
+// Each side first gets its best number of requests in flight; then rounds alternate ours with the
+// delivery defaults, ours tuned and raw, and the result reports the median and range of the rounds.
 import { Pool } from 'undici';
 import http, { httpConfigSchema } from '@bifrost/connector-http';
 import { createTlsFixture, startHttpReceiver } from '@bifrost/connector-testkit/peers';
 import {
-  benchCase,
   chunk,
   concurrentLoop,
+  connectorCases,
   makePoints,
   pipelineThroughput,
   writeResults,
   type BenchCase,
+  type DeliveryOptionsInput,
 } from '@bifrost/connector-testkit/bench';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 200_000);
@@ -59,80 +60,42 @@ async function raw(t: 'h1' | 'h2', window: number): Promise<number> {
   }
 }
 
-async function ours(t: 'h1' | 'h2', window: number): Promise<number> {
+/** Ours tuned opens as many connections as batches in flight; the defaults leave both unset. */
+async function ours(t: 'h1' | 'h2', delivery: DeliveryOptionsInput): Promise<number> {
   const rate = await pipelineThroughput({
     definition: http,
-    config: httpConfigSchema.parse({ endpoint: urlOf(t), connections: window }),
+    config: httpConfigSchema.parse({
+      endpoint: urlOf(t),
+      ...(delivery.maxInFlight !== undefined && { connections: delivery.maxInFlight }),
+    }),
     ...(t === 'h2' && { tls: tls.clientTls('tls') }),
     points: makePoints(POINTS),
-    delivery: { batchSize: BATCH, maxInFlight: window, flushIntervalMs: 5 },
+    delivery,
   });
   await checkAndReset('ours');
   return rate;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const hi = s[s.length >> 1];
-  const lo = s[(s.length - 1) >> 1];
-  if (hi === undefined || lo === undefined) throw new Error('median of no samples');
-  return (lo + hi) / 2;
-}
-
-type Case = BenchCase & {
-  transport: string;
-  rounds: number;
-  points_per_run: number;
-  points_per_s_range: [number, number];
-  baseline_points_per_s_range: [number, number];
-  round_ratios: number[];
-};
-
-/** Tunes each side's window on transport `t`, then runs alternating rounds at those windows. */
-async function measure(t: 'h1' | 'h2'): Promise<Case> {
-  // Warm-up (JIT, sockets, TLS, SQLite) on both sides, not recorded.
-  await raw(t, 2);
-  await ours(t, 2);
-  const tuning: Record<number, { raw: number; ours: number }> = {};
-  for (const w of WINDOWS) tuning[w] = { raw: await raw(t, w), ours: await ours(t, w) };
-  const best = (side: 'raw' | 'ours') =>
-    WINDOWS.reduce((a, b) => (tuning[b]![side] > tuning[a]![side] ? b : a), WINDOWS[0]!);
-  const rawWindow = best('raw');
-  const ourWindow = best('ours');
-  console.log(
-    `${t} tuning (points/s by requests in flight): ${WINDOWS.map((w) => `${w}: raw ${Math.round(tuning[w]!.raw)}, ours ${Math.round(tuning[w]!.ours)}`).join('; ')}`,
-  );
-  const rawRounds: number[] = [];
-  const ourRounds: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    rawRounds.push(await raw(t, rawWindow));
-    ourRounds.push(await ours(t, ourWindow));
-    console.log(`${t} round ${round + 1}: raw ${Math.round(rawRounds.at(-1)!)}, ours ${Math.round(ourRounds.at(-1)!)}`);
-  }
-  const wire = t === 'h1' ? 'HTTP/1.1' : 'HTTPS with HTTP/2 (ALPN)';
-  return {
-    ...benchCase(
-      `durable e2e (SQLite queue sync=batch + pipeline + connector, body json) over ${wire}, batch ${BATCH}, ${ourWindow} in flight; raw: undici Pool POST loop of JSON.stringify(batch), ${rawWindow} in flight; median of ${ROUNDS} alternating rounds`,
-      median(ourRounds),
-      median(rawRounds),
-    ),
-    transport: t,
-    rounds: ROUNDS,
-    points_per_run: POINTS,
-    points_per_s_range: [Math.round(Math.min(...ourRounds)), Math.round(Math.max(...ourRounds))],
-    baseline_points_per_s_range: [Math.round(Math.min(...rawRounds)), Math.round(Math.max(...rawRounds))],
-    round_ratios: ourRounds.map((o, i) => Math.round((o / rawRounds[i]!) * 100) / 100),
-  };
-}
-
 try {
-  const cases: Case[] = [];
-  for (const t of TRANSPORTS) cases.push(await measure(t));
-  writeResults('http', cases);
-  for (const c of cases)
-    console.log(
-      `${c.transport}: ours ${c.points_per_s_range.join('-')} points/s, raw ${c.baseline_points_per_s_range.join('-')} points/s; per-round ratios ${c.round_ratios.join(', ')}`,
+  const cases: BenchCase[] = [];
+  for (const t of TRANSPORTS) {
+    // Warm-up (JIT, sockets, TLS, SQLite) on both sides, not recorded.
+    await raw(t, 2);
+    await ours(t, {});
+    const wire = t === 'h1' ? 'HTTP/1.1' : 'HTTPS with HTTP/2 (ALPN)';
+    cases.push(
+      ...(await connectorCases({
+        ours: `durable e2e (SQLite queue sync=batch + pipeline + connector, body json) over ${wire}`,
+        raw: 'undici Pool POST loop of JSON.stringify(batch)',
+        batches: [BATCH],
+        windows: WINDOWS,
+        rounds: ROUNDS,
+        runRaw: (_batch, w) => raw(t, w),
+        runOurs: (d) => ours(t, d),
+      })),
     );
+  }
+  writeResults('http', cases, { points: POINTS });
 } finally {
   await rx.dispose();
   tls.dispose();

@@ -7,17 +7,17 @@ import type { DataPoint } from '@bifrost/core';
 import kafka, { kafkaConfigSchema } from '@bifrost/connector-kafka';
 import { startKafka } from '@bifrost/connector-testkit/peers';
 import {
-  benchCase,
   chunk,
   concurrentLoop,
+  connectorCases,
   makePoints,
   pipelineThroughput,
   writeResults,
-  type BenchCase,
+  type DeliveryOptionsInput,
 } from '@bifrost/connector-testkit/bench';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 100_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const { Kafka, CompressionTypes, Partitioners, logLevel } = kafkajs;
 
 const peer = await startKafka();
@@ -69,59 +69,30 @@ async function raw(batchSize: number, workers: number): Promise<number> {
   }
 }
 
-async function e2e(batchSize: number, workers: number): Promise<number> {
+async function e2e(delivery: DeliveryOptionsInput): Promise<number> {
   const topic = await freshTopic('e2e');
   const rate = await pipelineThroughput({
     definition: kafka,
     config: kafkaConfigSchema.parse({ endpoint: peer.bootstrap, topic }),
     points: makePoints(POINTS),
-    delivery: { batchSize, maxInFlight: workers, flushIntervalMs: 5 },
+    delivery,
   });
   const n = await records(topic);
   if (n !== POINTS) throw new Error(`e2e: ${n} of ${POINTS} records in ${topic}`);
   return rate;
 }
 
-const cases: BenchCase[] = [];
 try {
-  for (const batchSize of (process.env.BENCH_BATCHES ?? '1000,5000').split(',').map(Number)) {
-    // Both sides get their best in-flight window (ours: that many per-device streams, one batch in
-    // flight each). Raw and ours alternate, the same number of runs each, and each keeps its best
-    // run (the 2-core machine is shared: the best run is the least disturbed one).
-    let rawBest = 0,
-      rawOne = 0,
-      ours = 0,
-      rawWorkers = 1,
-      ourWorkers = 1;
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const w of [1, 2, 4]) {
-        const r = await raw(batchSize, w);
-        if (r > rawBest) {
-          rawBest = r;
-          rawWorkers = w;
-        }
-        if (w === 1) rawOne = Math.max(rawOne, r);
-        const o = await e2e(batchSize, w);
-        if (o > ours) {
-          ours = o;
-          ourWorkers = w;
-        }
-        console.log(
-          `batch ${batchSize}, ${w} in flight: raw ${Math.round(r)} points/s, ours ${Math.round(o)} points/s`,
-        );
-      }
-    }
-    cases.push(
-      benchCase(
-        `durable e2e (SQLite queue sync=batch + pipeline + connector, per-device order: ${ourWorkers} device streams), batch ${batchSize}; raw: kafkajs idempotent producer send loop (acks=all, gzip), best window (${rawWorkers} in flight)`,
-        ours,
-        rawBest,
-      ),
-    );
-    // Concurrent raw sends lose per-device order once one fails; the raw loop that keeps it has one in flight.
-    cases.push(benchCase(`same as above; raw with the same per-device order guarantee (1 in flight)`, ours, rawOne));
-  }
-  writeResults('kafka', cases);
+  const cases = await connectorCases({
+    ours: 'durable e2e (SQLite queue sync=batch + pipeline + connector, per-device order: in flight = device streams)',
+    raw: 'kafkajs idempotent producer send loop (acks=all, gzip)',
+    batches: (process.env.BENCH_BATCHES ?? '1000,5000').split(',').map(Number),
+    windows: [1, 2, 4],
+    rounds: ROUNDS,
+    runRaw: raw,
+    runOurs: e2e,
+  });
+  writeResults('kafka', cases, { points: POINTS });
 } finally {
   await admin.disconnect();
   await peer.dispose();

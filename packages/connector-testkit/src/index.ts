@@ -6,3 +6,4 @@ export { silentLogger } from './logger.js';
 export { expectEveryOptionDescribed } from './docs/expect-described.js';
 export { expectReadmeOptionsTable } from './docs/expect-readme.js';
 export { testRandom } from './random.js';
+export { recordProof, type ProofFigures } from './proof.js';

@@ -16,7 +16,9 @@ import timescale, {
 } from '@bifrost/connector-timescale';
 import { startPostgres } from '@bifrost/connector-testkit/peers';
 import {
-  benchCase,
+  alternate,
+  compareRounds,
+  connectorCases,
   chunk,
   concurrentLoop,
   makePoints,
@@ -24,6 +26,7 @@ import {
   silentLogger,
   writeResults,
   type BenchCase,
+  type DeliveryOptionsInput,
 } from '@bifrost/connector-testkit/bench';
 
 // 200,000 points make each run last 1-3 s: 60,000-point runs (~0.5 s) swung by ±0.1 in ratio
@@ -157,75 +160,65 @@ function rawCopy(table: string, batchSize: number, workers: number): Promise<num
   });
 }
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 let runs = 0;
 
-async function e2e(batchSize: number, workers: number): Promise<number> {
-  const table = `e2e_${batchSize}_${++runs}`;
+/** Ours tuned opens as many pooled connections as batches in flight; the defaults leave both unset. */
+async function e2e(delivery: DeliveryOptionsInput): Promise<number> {
+  const table = `e2e_${++runs}`;
   const rate = await pipelineThroughput({
     definition: timescale,
-    config: timescaleConfigSchema.parse({ endpoint, table, pool_size: workers }),
+    config: timescaleConfigSchema.parse({
+      endpoint,
+      table,
+      ...(delivery.maxInFlight !== undefined && { pool_size: delivery.maxInFlight }),
+    }),
     points: makePoints(POINTS),
-    delivery: { batchSize, maxInFlight: workers, flushIntervalMs: 5 },
+    delivery,
   });
   const stored = await count(table);
   if (stored !== POINTS) throw new Error(`lost points: ${stored} of ${POINTS} in ${table}`);
   return rate;
 }
 
+/** One COPY-loop run, its stored count checked. */
+async function checkedCopy(batchSize: number, workers: number): Promise<number> {
+  const copyTable = `copy_${++runs}`;
+  const rate = await rawCopy(copyTable, batchSize, workers);
+  const stored = await count(copyTable);
+  if (stored !== POINTS) throw new Error(`COPY loop stored ${stored} of ${POINTS} in ${copyTable}`);
+  return rate;
+}
+
 const cases: BenchCase[] = [];
 try {
-  for (const batchSize of (process.env.BENCH_BATCHES ?? '1000,100').split(',').map(Number)) {
-    // Both sides get their best in-flight window, and rounds alternate raw and ours; each keeps its
-    // best round, since the 2-core machine is shared and the best round is the least disturbed one.
-    let raw = 0,
-      ours = 0,
-      rawWorkers = 1,
-      ourWorkers = 1;
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const w of [2, 4, 8]) {
-        const r = await rawPg(`raw_${batchSize}_${++runs}`, batchSize, w);
-        if (r > raw) {
-          raw = r;
-          rawWorkers = w;
-        }
-        const o = await e2e(batchSize, w);
-        if (o > ours) {
-          ours = o;
-          ourWorkers = w;
-        }
-      }
-    }
-    cases.push(
-      benchCase(
-        `durable e2e (SQLite queue sync=batch + pipeline + connector), batch ${batchSize}, ${ourWorkers} in flight; raw: pg unnest insert loop, ${rawWorkers} in flight`,
-        ours,
-        raw,
-      ),
-    );
-  }
-  // The shipped statement against COPY, both raw, best window each: the ratio is unnest / COPY.
+  cases.push(
+    ...(await connectorCases({
+      ours: 'durable e2e (SQLite queue sync=batch + pipeline + connector)',
+      raw: 'pg unnest insert loop',
+      batches: (process.env.BENCH_BATCHES ?? '1000,100').split(',').map(Number),
+      windows: [2, 4, 8],
+      rounds: ROUNDS,
+      runRaw: (batch, w) => rawPg(`raw_${batch}_${++runs}`, batch, w),
+      runOurs: e2e,
+    })),
+  );
+  // The shipped statement against COPY, both raw, 4 in flight (the best window of both in earlier
+  // sweeps of 2/4/8): the ratio is unnest / COPY.
   for (const batchSize of [1000, 100]) {
-    let unnest = 0,
-      copy = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const w of [2, 4]) {
-        const copyTable = `copy_${++runs}`;
-        copy = Math.max(copy, await rawCopy(copyTable, batchSize, w));
-        const stored = await count(copyTable);
-        if (stored !== POINTS) throw new Error(`COPY loop stored ${stored} of ${POINTS} in ${copyTable}`);
-        unnest = Math.max(unnest, await rawPg(`unnest_${++runs}`, batchSize, w));
-      }
-    }
+    const s = await alternate(ROUNDS, {
+      unnest: () => rawPg(`unnest_${++runs}`, batchSize, 4),
+      copy: () => checkedCopy(batchSize, 4),
+    });
     cases.push(
-      benchCase(
-        `raw pg unnest INSERT (what the connector sends), batch ${batchSize}; baseline: raw COPY into a temp table + INSERT ... SELECT ON CONFLICT DO NOTHING, batch ${batchSize}`,
-        unnest,
-        copy,
+      compareRounds(
+        `raw pg unnest INSERT (what the connector sends), batch ${batchSize}, 4 in flight; baseline: raw COPY into a temp table + INSERT ... SELECT ON CONFLICT DO NOTHING, batch ${batchSize}, 4 in flight`,
+        s.unnest,
+        s.copy,
       ),
     );
   }
-  writeResults('timescale', cases);
+  writeResults('timescale', cases, { points: POINTS });
 } finally {
   await peer.dispose();
 }

@@ -1,14 +1,25 @@
 // `pnpm bench core`: enqueue + lease + ack throughput of the memory and SQLite queues in each sync
-// mode with batches of 1, 100 and 1000, beside the naive durable FIFO on raw node:sqlite in the same
-// run; then RSS from an empty queue to a 1M-point backlog and open time with that backlog.
+// mode with batches of 1, 100 and 1000, beside the simple designs a skeptic would write in the same
+// run: for SQLite a chunked FIFO on raw node:sqlite (one row per batch, the queue's own pragmas), for
+// the memory queue an in-memory FIFO of batches. Median and range of alternating slices. Then RSS
+// from an empty queue to a 1M-point backlog and open time with that backlog.
 // Bounded: every case runs for about a second, the whole bench well under two minutes.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createMemoryQueue, openSqliteQueue } from '../dist/host.js';
 import type { DurableQueue, EnqueueItem, SyncMode } from '../dist/host.js';
+import type { DataPoint } from '../dist/index.js';
 import { benchPoint } from './_points.ts';
+// By path: core cannot depend on the testkit (the testkit depends on core).
+import {
+  alternate,
+  compareRounds,
+  machineLoad,
+  writeResults,
+  type BenchCase,
+} from '../../connector-testkit/src/bench/rounds.ts';
 
 const CASE_MS = Number(process.env.BIFROST_BENCH_CASE_MS ?? 1000);
 const BACKLOG = Number(process.env.BIFROST_BENCH_BACKLOG ?? 1_000_000);
@@ -47,90 +58,85 @@ async function queueSlice(q: DurableQueue, batch: number, ms: number): Promise<n
   return points / ((performance.now() - start) / 1000);
 }
 
-/**
- * The naive durable FIFO: one row per point inserted in a transaction of `batch` rows, deleted by
- * primary-key range in a second transaction; WAL, default page size, the given synchronous level.
- */
-function openBaseline(sync: string): { slice: (batch: number, ms: number) => number; close: () => void } {
-  const db = new DatabaseSync(join(work, `baseline-${++baselineRuns}.db`));
-  db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${sync};
-    CREATE TABLE points (id INTEGER PRIMARY KEY, connector TEXT NOT NULL, priority INTEGER NOT NULL, payload TEXT NOT NULL);`);
-  const insert = db.prepare('INSERT INTO points (connector, priority, payload) VALUES (?, ?, ?)');
-  const remove = db.prepare('DELETE FROM points WHERE id >= ? AND id <= ?');
-  const round = (batch: number) => {
-    const items = makeItems(batch);
-    db.exec('BEGIN');
-    let first = 0;
-    let last = 0;
-    for (const [i, item] of items.entries()) {
-      last = Number(insert.run(item.connector, item.priority, JSON.stringify(item.point)).lastInsertRowid);
-      if (i === 0) first = last;
-    }
-    db.exec('COMMIT');
-    db.exec('BEGIN');
-    remove.run(first, last);
-    db.exec('COMMIT');
-  };
+interface Baseline {
+  slice: (batch: number, ms: number) => number;
+  close: () => void;
+}
+
+/** Repeats `round(batch)` for `ms`; points per second. */
+function timed(round: (batch: number) => void, batch: number, ms: number): number {
+  let points = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    round(batch);
+    points += batch;
+  }
+  return points / ((performance.now() - start) / 1000);
+}
+
+/** The SQLite file of a chunked FIFO with the queue's pragmas (exclusive locking, WAL, `sync`). */
+function chunkedFifo(name: string, sync: string) {
+  const db = new DatabaseSync(join(work, name));
+  db.exec(`PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=${sync};
+    CREATE TABLE chunks (id INTEGER PRIMARY KEY, connector TEXT NOT NULL, priority INTEGER NOT NULL, payload TEXT NOT NULL);`);
   return {
-    slice(batch, ms) {
-      let points = 0;
-      const start = performance.now();
-      while (performance.now() - start < ms) {
-        round(batch);
-        points += batch;
-      }
-      return points / ((performance.now() - start) / 1000);
-    },
-    close: () => db.close(),
+    db,
+    insert: db.prepare('INSERT INTO chunks (connector, priority, payload) VALUES (?, ?, ?)'),
+    oldest: db.prepare('SELECT id, payload FROM chunks WHERE connector = ? ORDER BY priority DESC, id LIMIT 1'),
+    remove: db.prepare('DELETE FROM chunks WHERE id = ?'),
   };
 }
 
-function median(a: readonly number[]): number {
-  const m = [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  if (m === undefined) throw new Error('median of no samples');
-  return m;
+/**
+ * The chunked durable FIFO a skeptic writes: one row per enqueued batch (its points as one JSON
+ * array), each statement its own transaction; lease = the oldest row, parsed; ack = delete it.
+ */
+function openBaseline(sync: string): Baseline {
+  const { db, insert, oldest, remove } = chunkedFifo(`baseline-${++baselineRuns}.db`, sync);
+  const round = (batch: number) => {
+    insert.run('cloud', 0, JSON.stringify(makeItems(batch).map((i) => i.point)));
+    const row = oldest.get('cloud') as { id: number; payload: string } | undefined;
+    if (!row || (JSON.parse(row.payload) as unknown[]).length !== batch) throw new Error('baseline lost a chunk');
+    remove.run(row.id);
+  };
+  return { slice: (batch, ms) => timed(round, batch, ms), close: () => db.close() };
+}
+
+/** The in-memory FIFO a skeptic writes: an array of batches; lease shifts one into a map, ack deletes it. */
+function memoryBaseline(): Baseline {
+  const fifo: DataPoint[][] = [];
+  const leased = new Map<number, DataPoint[]>();
+  let leases = 0;
+  const round = (batch: number) => {
+    fifo.push(makeItems(batch).map((i) => i.point));
+    const points = fifo.shift();
+    if (!points || points.length !== batch) throw new Error('baseline lost a batch');
+    const id = ++leases;
+    leased.set(id, points);
+    leased.delete(id);
+  };
+  return { slice: (batch, ms) => timed(round, batch, ms), close: () => undefined };
 }
 
 /**
  * Runs the queue and the baseline in alternating slices (the machine is shared and noisy, so both
- * see the same load) and returns the median rate of each.
+ * see the same load); returns each side's slice rates.
  */
-async function compare(q: DurableQueue, sync: string, batch: number): Promise<[number, number]> {
-  const base = openBaseline(sync);
+async function compare(q: DurableQueue, base: Baseline, batch: number): Promise<[number[], number[]]> {
   const ms = CASE_MS / SLICES;
   await queueSlice(q, batch, 50);
   base.slice(batch, 50);
-  const ours: number[] = [];
-  const theirs: number[] = [];
-  for (let i = 0; i < SLICES; i++) {
-    ours.push(await queueSlice(q, batch, ms));
-    theirs.push(base.slice(batch, ms));
-  }
+  const s = await alternate(SLICES, { ours: () => queueSlice(q, batch, ms), baseline: () => base.slice(batch, ms) });
   base.close();
-  return [median(ours), median(theirs)];
+  return [s.ours, s.baseline];
 }
 
-interface Case {
-  case: string;
-  points_per_s: number;
-  baseline_points_per_s: number;
-  ratio: number;
-  rss_mb: number;
-}
-const cases: Case[] = [];
+const cases: BenchCase[] = [];
 
-function record(name: string, rate: number, baseline: number, note?: string, rss = rssMb()): void {
-  const c: Case = {
-    case: name,
-    points_per_s: Math.round(rate),
-    baseline_points_per_s: Math.round(baseline),
-    ratio: Math.round((rate / baseline) * 100) / 100,
-    rss_mb: rss,
-  };
+function record(name: string, ours: number[], baseline: number[], note: string, rss = rssMb()): void {
+  const c = compareRounds(name, ours, baseline, { rss_mb: rss, note: `${note}; ${machineLoad()}` });
   cases.push(c);
-  console.log(
-    `${name.padEnd(50)} ${String(c.points_per_s).padStart(9)} pts/s   baseline ${String(c.baseline_points_per_s).padStart(9)} pts/s   ratio ${c.ratio.toFixed(2).padStart(5)}   rss ${c.rss_mb} MB${note ? `   (${note})` : ''}`,
-  );
+  console.log(`${name}: ${c.points_per_s} vs ${c.baseline_points_per_s} points/s = ${c.ratio}x`);
 }
 
 async function throughputCases(): Promise<void> {
@@ -138,8 +144,8 @@ async function throughputCases(): Promise<void> {
     const q = createMemoryQueue();
     record(
       `memory batch=${batch}`,
-      ...(await compare(q, 'NORMAL', batch)),
-      'baseline: raw node:sqlite, synchronous=NORMAL',
+      ...(await compare(q, memoryBaseline(), batch)),
+      'baseline: in-memory FIFO of batches (array + lease map)',
     );
     await q.close();
   }
@@ -147,9 +153,9 @@ async function throughputCases(): Promise<void> {
     for (const batch of BATCHES) {
       const q = await openSqliteQueue(join(work, `queue-${sync}-${batch}.db`), { sync });
       record(
-        `sqlite sync=${sync} batch=${batch}`,
-        ...(await compare(q, SYNC_PRAGMA[sync], batch)),
-        `baseline: raw node:sqlite, synchronous=${SYNC_PRAGMA[sync]}`,
+        `sqlite sync=${sync}${sync === 'batch' ? ' (default)' : ''} batch=${batch}`,
+        ...(await compare(q, openBaseline(SYNC_PRAGMA[sync]), batch)),
+        `baseline: chunked FIFO on raw node:sqlite (one row per batch), synchronous=${SYNC_PRAGMA[sync]}`,
       );
       await q.close();
     }
@@ -157,25 +163,21 @@ async function throughputCases(): Promise<void> {
   const compressed = await openSqliteQueue(join(work, 'queue-compressed.db'), { sync: 'batch', compression: true });
   record(
     'sqlite sync=batch batch=1000 compressed',
-    ...(await compare(compressed, 'NORMAL', 1000)),
-    'deflate-raw level 1 chunk payloads',
+    ...(await compare(compressed, openBaseline('NORMAL'), 1000)),
+    'deflate-raw level 1 chunk payloads; baseline: chunked FIFO, uncompressed JSON',
   );
   await compressed.close();
 }
 
-/** Group commit: 64 concurrent single-point producers against one consumer leasing up to 1000. */
-async function groupCommitCase(): Promise<void> {
-  const q = await openSqliteQueue(join(work, 'queue-group.db'), { sync: 'batch' });
-  const base = openBaseline('NORMAL');
-  const baseline = base.slice(1, CASE_MS);
-  base.close();
+/** One slice of group commit: 64 concurrent single-point producers against one consumer leasing up to 1000. */
+async function groupCommitSlice(q: DurableQueue, ms: number): Promise<number> {
   let points = 0;
   let stop = false;
   const producers = Array.from({ length: 64 }, async () => {
     while (!stop) await q.enqueue(makeItems(1));
   });
   const start = performance.now();
-  while (performance.now() - start < CASE_MS) {
+  while (performance.now() - start < ms) {
     const lease = await q.lease('cloud', 1000);
     if (lease) {
       await q.settle(lease, { acked: 'all' });
@@ -185,43 +187,38 @@ async function groupCommitCase(): Promise<void> {
   const rate = points / ((performance.now() - start) / 1000);
   stop = true;
   await Promise.all(producers);
+  for (let l = await q.lease('cloud', 1000); l; l = await q.lease('cloud', 1000)) await q.settle(l, { acked: 'all' });
+  return rate;
+}
+
+/** Group commit against the chunked FIFO fed one point per call (a simple design cannot group callers). */
+async function groupCommitCase(): Promise<void> {
+  const q = await openSqliteQueue(join(work, 'queue-group.db'), { sync: 'batch' });
+  const base = openBaseline('NORMAL');
+  const ms = CASE_MS / SLICES;
+  const s = await alternate(SLICES, { ours: () => groupCommitSlice(q, ms), baseline: () => base.slice(1, ms) });
+  base.close();
   record(
     'sqlite sync=batch batch=1 x64 producers',
-    rate,
-    baseline,
-    'single-point enqueue calls, group-committed; baseline: one row per transaction',
+    s.ours,
+    s.baseline,
+    'single-point enqueue calls, group-committed; baseline: chunked FIFO, one row and transaction per call',
   );
   await q.close();
 }
 
-/** The naive FIFO with a BACKLOG-row backlog: fill in transactions of 1000, then drain (select, parse, delete range). */
+/** The chunked FIFO with a BACKLOG-point backlog: fill with 1000-point rows, then drain (oldest row, parse, delete). */
 function naiveBacklog(): { fill: number; drain: number } {
-  const db = new DatabaseSync(join(work, 'naive-backlog.db'));
-  db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
-    CREATE TABLE points (id INTEGER PRIMARY KEY, connector TEXT NOT NULL, priority INTEGER NOT NULL, payload TEXT NOT NULL);`);
-  const insert = db.prepare('INSERT INTO points (connector, priority, payload) VALUES (?, ?, ?)');
-  const select = db.prepare('SELECT id, payload FROM points WHERE connector = ? ORDER BY id LIMIT 1000');
-  const remove = db.prepare('DELETE FROM points WHERE id >= ? AND id <= ?');
+  const { db, insert, oldest, remove } = chunkedFifo('naive-backlog.db', 'NORMAL');
   let start = performance.now();
-  for (let b = 0; b < BACKLOG / 1000; b++) {
-    const items = makeItems(1000);
-    db.exec('BEGIN');
-    for (const it of items) insert.run(it.connector, it.priority, JSON.stringify(it.point));
-    db.exec('COMMIT');
-  }
+  for (let b = 0; b < BACKLOG / 1000; b++) insert.run('cloud', 0, JSON.stringify(makeItems(1000).map((i) => i.point)));
   const fill = BACKLOG / ((performance.now() - start) / 1000);
   start = performance.now();
   let drained = 0;
-  for (;;) {
-    const rows = select.all('cloud') as Array<{ id: number; payload: string }>;
-    const first = rows[0];
-    const last = rows.at(-1);
-    if (!first || !last) break;
-    for (const r of rows) JSON.parse(r.payload);
-    db.exec('BEGIN');
-    remove.run(first.id, last.id);
-    db.exec('COMMIT');
-    drained += rows.length;
+  for (let row = oldest.get('cloud'); row; row = oldest.get('cloud')) {
+    const { id, payload } = row as { id: number; payload: string };
+    drained += (JSON.parse(payload) as unknown[]).length;
+    remove.run(id);
   }
   const drain = drained / ((performance.now() - start) / 1000);
   db.close();
@@ -279,32 +276,26 @@ async function backlogCase(): Promise<void> {
   if (drained !== BACKLOG) throw new Error(`drained ${drained} of ${BACKLOG}`);
   const naive = naiveBacklog();
   record(
-    `sqlite sync=batch batch=1000 fill to backlog=${BACKLOG}`,
-    fillRate,
-    naive.fill,
+    `sqlite sync=batch batch=1000 fill to backlog=${BACKLOG} (one run)`,
+    [fillRate],
+    [naive.fill],
     `enqueue only; RSS empty (after warm-up) ${rssEmpty} MB -> with backlog ${rssFull} MB (${(((rssFull - rssEmpty) / rssEmpty) * 100).toFixed(1)}%), JS heap used ${heapEmpty} -> ${heapFull} MB`,
     rssFull,
   );
   record(
-    `sqlite sync=batch batch=1000 drain backlog=${BACKLOG}`,
-    drainRate,
-    naive.drain,
-    'lease+ack from stored chunks vs select+parse+delete of rows',
-  );
-  console.log(
-    `open: empty file ${openEmptyMs.toFixed(1)} ms, with ${BACKLOG}-point backlog ${openFullMs.toFixed(1)} ms after a clean close, ${openCrashedMs.toFixed(1)} ms after kill -9 (WAL recovery, whole-file quick_check, lane totals recounted)`,
+    `sqlite sync=batch batch=1000 drain backlog=${BACKLOG} (one run)`,
+    [drainRate],
+    [naive.drain],
+    `lease+ack from stored chunks vs select+parse+delete of chunk rows; open: empty file ${openEmptyMs.toFixed(1)} ms, with the backlog ${openFullMs.toFixed(1)} ms after a clean close, ${openCrashedMs.toFixed(1)} ms after kill -9 (WAL recovery, whole-file quick_check, lane totals recounted)`,
   );
 }
 
 try {
-  console.log(`case${' '.repeat(46)} throughput (enqueue + lease + ack), ${CASE_MS} ms per case`);
+  console.log(`throughput (enqueue + lease + ack), ${CASE_MS} ms per case in ${SLICES} alternating slices`);
   await throughputCases();
   await groupCommitCase();
   await backlogCase();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
-const outDir = process.env.BIFROST_BENCH_RESULTS ?? join(process.cwd(), 'bench/results');
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'core.json'), `${JSON.stringify({ name: 'core', cases }, null, 2)}\n`);
-console.log(`\nwrote ${join(outDir, 'core.json')}`);
+writeResults('core', cases);

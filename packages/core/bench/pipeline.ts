@@ -6,8 +6,10 @@
 // a connector declaring per-device ordering (one batch in flight) whose write waits for a simulated
 // broker (a worker thread that spends a fixed time per batch before acknowledging, as a broker
 // process on the other core would), beside the hand-written loop doing the same writes one at a time.
-// Each figure is the best of 3 alternating runs. Bounded: a few seconds in total.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// The hand loop has the pipeline's concurrency: a producer enqueueing while as many consumers as the
+// pipeline's batches in flight lease, write and settle. Our side runs with the delivery defaults and
+// tuned; median and range of alternating rounds. Bounded: well under a minute.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -17,9 +19,19 @@ import { createMemoryQueue, createPipeline, openSqliteQueue } from '../dist/host
 import type { DataPoint } from '../dist/index.js';
 import type { DurableQueue } from '../dist/host.js';
 import { benchPoints } from './_points.ts';
+// By path: core cannot depend on the testkit (the testkit depends on core).
+import {
+  alternate,
+  compareRounds,
+  machineLoad,
+  spread,
+  writeResults,
+  type BenchCase,
+} from '../../connector-testkit/src/bench/rounds.ts';
+import type { DeliveryOptionsInput } from '../dist/host.js';
 
 const POINTS = Number(process.env.BIFROST_BENCH_PIPELINE_POINTS ?? 100_000);
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CHUNK = 1000;
 const LATENCY_SAMPLES = 200;
 /** Time the simulated broker spends on one batch before acknowledging it, ms. */
@@ -73,24 +85,37 @@ async function openQueue(kind: string): Promise<DurableQueue> {
   return openSqliteQueue(join(work, `q${dbSeq++}.db`), { sync: 'batch' });
 }
 
-/** The hand-written loop: enqueue a chunk, lease it, write it (to the simulated broker when `brokerMs`), ack it. Points per second. */
-async function rawThroughput(kind: string, brokerMs = 0): Promise<number> {
+/**
+ * The hand-written loop with the pipeline's concurrency: one producer enqueues chunks while `workers`
+ * consumers each lease a chunk, write it (to the simulated broker when `brokerMs`) and settle it.
+ * Points per second.
+ */
+async function rawThroughput(kind: string, workers: number, brokerMs = 0): Promise<number> {
   const q = await openQueue(kind);
   let written = 0;
-  const write = async (batch: readonly DataPoint[]) => {
-    if (brokerMs) await roundTrip(brokerMs);
-    written += batch.length;
-  };
+  let produced = false;
   const t0 = performance.now();
-  for (let sent = 0; sent < POINTS; sent += CHUNK) {
-    const points = benchPoints(CHUNK);
-    await q.enqueue(points.map((point) => ({ connector: 'cloud', point, priority: 0 })));
-    const lease = await q.lease('cloud', CHUNK);
-    if (!lease) throw new Error('nothing leased');
-    await write(lease.points);
-    await q.settle(lease, { acked: 'all' });
-  }
+  const producer = (async () => {
+    for (let sent = 0; sent < POINTS; sent += CHUNK)
+      await q.enqueue(benchPoints(CHUNK).map((point) => ({ connector: 'cloud', point, priority: 0 })));
+    produced = true;
+  })();
+  const consumers = Array.from({ length: workers }, async () => {
+    while (written < POINTS) {
+      const lease = await q.lease('cloud', CHUNK);
+      if (!lease) {
+        if (produced && q.stats('cloud').points === 0) break;
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      if (brokerMs) await roundTrip(brokerMs);
+      written += lease.points.length;
+      await q.settle(lease, { acked: 'all' });
+    }
+  });
+  await Promise.all([producer, ...consumers]);
   const rate = written / ((performance.now() - t0) / 1000);
+  if (written !== POINTS) throw new Error(`hand loop wrote ${written} of ${POINTS}`);
   await q.close();
   return rate;
 }
@@ -98,6 +123,7 @@ async function rawThroughput(kind: string, brokerMs = 0): Promise<number> {
 /** The same points through createPipeline: a producer ingests chunks while the loop delivers. */
 async function pipelineThroughput(
   kind: string,
+  delivery: DeliveryOptionsInput,
   connector: { brokerMs?: number; perDevice?: boolean } = {},
 ): Promise<number> {
   const q = await openQueue(kind);
@@ -114,8 +140,7 @@ async function pipelineThroughput(
           if (written >= POINTS) done();
         }, connector),
         config: {},
-        // Per-device with one stream: the serial case the raw loop is compared with.
-        delivery: { batchSize: CHUNK, flushIntervalMs: 50, maxInFlight: connector.perDevice ? 1 : 2 },
+        delivery,
       },
     ],
   });
@@ -128,12 +153,6 @@ async function pipelineThroughput(
   await pipeline.stop({ deadlineMs: 1000 });
   await q.close();
   return rate;
-}
-
-function median(xs: readonly number[]): number {
-  const m = [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  if (m === undefined) throw new Error('median of no samples');
-  return m;
 }
 
 /** Single-point ingest-to-ack latency through the pipeline (flushIntervalMs 0), median ms. */
@@ -162,7 +181,7 @@ async function pipelineLatency(kind: string): Promise<number> {
   }
   await pipeline.stop({ deadlineMs: 1000 });
   await q.close();
-  return median(samples);
+  return spread(samples).median;
 }
 
 /** The same single point through the hand-written loop, median ms. */
@@ -180,61 +199,61 @@ async function rawLatency(kind: string): Promise<number> {
     await q.settle(lease, { acked: 'all' });
   }
   await q.close();
-  return median(samples);
+  return spread(samples).median;
 }
 
-/** Best of ROUNDS alternating runs of each, so warm-up, GC and a busy shared machine hit both alike. */
-async function bestOf(
-  a: () => Promise<number>,
-  b: () => Promise<number>,
-  better: (x: number, y: number) => number,
-): Promise<[number, number]> {
-  let bestA = NaN;
-  let bestB = NaN;
-  for (let i = 0; i < ROUNDS; i++) {
-    const x = await a();
-    const y = await b();
-    bestA = Number.isNaN(bestA) ? x : better(bestA, x);
-    bestB = Number.isNaN(bestB) ? y : better(bestB, y);
-  }
-  return [bestA, bestB];
-}
+/** Tuned: batches of the ingest chunk, a short flush; the defaults: 100-point batches, 1 s flush, 2 in flight. */
+const TUNED: DeliveryOptionsInput = { batchSize: CHUNK, flushIntervalMs: 50, maxInFlight: 2 };
+const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
-const cases: Array<Record<string, string | number>> = [];
+const cases: BenchCase[] = [];
 try {
   for (const kind of ['memory', 'sqlite']) {
     const label = kind === 'memory' ? 'memory' : 'sqlite sync=batch';
-    const [baseline, piped] = await bestOf(
-      () => rawThroughput(kind),
-      () => pipelineThroughput(kind),
-      Math.max,
-    );
-    cases.push({
-      case: `${label} pipeline batch=${CHUNK}`,
-      points_per_s: Math.round(piped),
-      baseline_points_per_s: Math.round(baseline),
-      ratio: Math.round((piped / baseline) * 100) / 100,
+    const note = `median of ${ROUNDS} alternating rounds; ${machineLoad()}`;
+    const t = await alternate(ROUNDS, {
+      defaults: () => pipelineThroughput(kind, {}),
+      tuned: () => pipelineThroughput(kind, TUNED),
+      raw: () => rawThroughput(kind, 2),
     });
-    const [rawSerial, perDevice] = await bestOf(
-      () => rawThroughput(kind, BROKER_MS),
-      () => pipelineThroughput(kind, { brokerMs: BROKER_MS, perDevice: true }),
-      Math.max,
+    const raw = `hand loop: 1 producer + 2 consumers (lease ${CHUNK}, write, settle)`;
+    cases.push(
+      compareRounds(`${label} pipeline, defaults (batch 100, 2 in flight, flush 1000 ms); ${raw}`, t.defaults, t.raw, {
+        note,
+      }),
+      compareRounds(`${label} pipeline, tuned (batch ${CHUNK}, 2 in flight, flush 50 ms); ${raw}`, t.tuned, t.raw, {
+        note,
+      }),
     );
-    cases.push({
-      case: `${label} pipeline per-device (1 batch in flight) batch=${CHUNK}, broker ${BROKER_MS} ms per batch`,
-      points_per_s: Math.round(perDevice),
-      baseline_points_per_s: Math.round(rawSerial),
-      ratio: Math.round((perDevice / rawSerial) * 100) / 100,
+    // Per-device with one stream: one batch in flight, as the hand loop with one consumer.
+    const d = await alternate(ROUNDS, {
+      ours: () => pipelineThroughput(kind, { ...TUNED, maxInFlight: 1 }, { brokerMs: BROKER_MS, perDevice: true }),
+      raw: () => rawThroughput(kind, 1, BROKER_MS),
     });
-    const [rawMs, pipeMs] = await bestOf(
-      () => rawLatency(kind),
-      () => pipelineLatency(kind),
-      Math.min,
+    cases.push(
+      compareRounds(
+        `${label} pipeline per-device (1 batch in flight) batch=${CHUNK}, broker ${BROKER_MS} ms per batch; hand loop: 1 producer + 1 consumer`,
+        d.ours,
+        d.raw,
+        { note },
+      ),
     );
+    const l = await alternate(ROUNDS, { ours: () => pipelineLatency(kind), raw: () => rawLatency(kind) });
+    const ours = spread(l.ours);
+    const raw1 = spread(l.raw);
     cases.push({
-      case: `${label} single-point ingest-to-write latency`,
-      median_ms: Math.round(pipeMs * 1000) / 1000,
-      baseline_median_ms: Math.round(rawMs * 1000) / 1000,
+      case: `${label} single-point ingest-to-write latency (ms, lower is better; ratio = hand loop / ours)`,
+      points_per_s: 0,
+      baseline_points_per_s: 0,
+      ratio: Math.round((raw1.median / ours.median) * 100) / 100,
+      median_ms: round3(ours.median),
+      median_ms_min: round3(ours.min),
+      median_ms_max: round3(ours.max),
+      baseline_median_ms: round3(raw1.median),
+      baseline_median_ms_min: round3(raw1.min),
+      baseline_median_ms_max: round3(raw1.max),
+      rounds: ROUNDS,
+      note: `median of ${LATENCY_SAMPLES} samples per round; ${note}`,
     });
   }
 } finally {
@@ -243,7 +262,4 @@ try {
   await broker.terminate();
 }
 
-console.table(cases);
-const dir = process.env.BIFROST_BENCH_RESULTS ?? join(process.cwd(), 'bench/results');
-mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'pipeline.json'), `${JSON.stringify({ name: 'pipeline', points: POINTS, cases }, null, 2)}\n`);
+writeResults('pipeline', cases, { points: POINTS });

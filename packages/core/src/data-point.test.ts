@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parsePoints, PointValidationError } from './data-point.js';
+import { acceptedPoint, parsePoints, parsePointsWithIssues, PointValidationError } from './data-point.js';
+import { seededRandom } from './random.js';
 
 describe('parsePoints', () => {
   it('fills id, quality and timestamp and accepts snake_case aliases', () => {
@@ -76,5 +77,76 @@ describe('parsePoints', () => {
     })();
     expect(issues?.map((x) => x.path)).toEqual(['[0].value', '[1].timestamp', '[3].id']);
     expect(parsePoints({ deviceId: 'd', tagName: 't', value: { a: { b: { c: 1 } } } })).toHaveLength(1);
+  });
+});
+
+describe('parsePoints fast path', () => {
+  // Variations of each field, the first one typical and valid; the hand-written check must accept
+  // exactly what the zod path accepts, with the same result.
+  const variants: Record<string, unknown[]> = {
+    id: ['abc', undefined, '', 'x'.repeat(128), 'x'.repeat(129), 7],
+    deviceId: ['PLC001', undefined, '', 'd'.repeat(256), 'd'.repeat(257), 'a\u0001b', 'a\ud800', 3, null],
+    device_id: [undefined, 'PLC002'],
+    tagName: ['temperature', undefined, '', 't\uffff', false],
+    tag_name: [undefined, 'pressure'],
+    value: [1.5, -0, Number.NaN, Infinity, 'text', 'v'.repeat(65_537), true, null, [1], { a: { b: 1 } }, undefined],
+    quality: [undefined, 'BAD', '', 'q'.repeat(65), 1],
+    timestamp: [
+      undefined,
+      0,
+      1_700_000_000_000,
+      -1,
+      1.5,
+      1e300,
+      '2024-01-02T03:04:05Z',
+      '2024-01-02T03:04:05+02:00',
+      '2024-01-02',
+      '10000-01-01T00:00:00Z',
+      null,
+    ],
+    unit: [undefined, 'degC', 'u'.repeat(65), 5],
+    tags: [undefined, { line: '3' }, { line: 3 }, [], null],
+    priority: [undefined, 0, 9, 10, -1, 2.5, '3'],
+    bogus: [undefined, 1],
+  };
+  const NOW = 1_000_000;
+
+  function slow(raw: unknown): unknown {
+    try {
+      return parsePointsWithIssues([raw], NOW).map(({ id, ...rest }) => ({ id: id.length, ...rest }));
+    } catch (e) {
+      return (e as PointValidationError).issues.length > 0 ? 'refused' : 'no issues';
+    }
+  }
+
+  it('accepts exactly what the zod path accepts, with the same point (seeded)', () => {
+    const seed = 1913;
+    const random = seededRandom(seed);
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+    let accepted = 0;
+    for (let n = 0; n < 4000; n++) {
+      const raw: Record<string, unknown> = {};
+      for (const [key, list] of Object.entries(variants)) {
+        // Mostly valid fields, so that whole points pass too.
+        const v = random() < 0.8 ? list[0] : pick(list);
+        if (v !== undefined || random() < 0.1) raw[key] = v;
+      }
+      const fast = acceptedPoint(raw, NOW);
+      const expected = slow(raw);
+      if (fast === undefined) expect(expected, `seed ${seed}, ${JSON.stringify(raw)}`).toBe('refused');
+      else {
+        accepted++;
+        const { id, ...rest } = fast;
+        expect([{ id: id === '' ? 36 : id.length, ...rest }], `seed ${seed}, ${JSON.stringify(raw)}`).toEqual(expected);
+      }
+    }
+    expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('sends a request with one bad point through the zod path, which names it', () => {
+    const list = Array.from({ length: 1000 }, (_, i) => ({ deviceId: 'd', tagName: 't', value: i }));
+    expect(parsePoints(list)).toHaveLength(1000);
+    list[999] = { deviceId: 'd', tagName: 't', value: Number.POSITIVE_INFINITY };
+    expect(() => parsePoints(list)).toThrow(/\[999\]\.value/);
   });
 });

@@ -219,6 +219,25 @@ export const apiSchema = z.strictObject({
     .optional()
     .describe('Bearer token required on every route but `/health`. Also `token_file`.'),
   body_limit: positiveInt.default(1_048_576).describe('Largest request body in bytes (413 above).'),
+  max_ingest_bytes: positiveInt
+    .default(16_777_216)
+    .describe(
+      'Bytes of data-POST bodies received, parsed and queued at once; a request beyond it gets 503 with `Retry-After` instead of growing the heap. One request is always let in alone.',
+    ),
+  line_protocol: z
+    .strictObject({
+      device_tag: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Tag whose value becomes the deviceId (e.g. `host` for Telegraf); unset or absent on a line: the measurement. The measurement is then kept as tag `_measurement`.',
+        ),
+    })
+    .prefault({})
+    .describe(
+      'How `POST /write` and `/api/v2/write` (InfluxDB line protocol) map lines to points: one point per field, tagName = the field key, tags kept.',
+    ),
   tls: z
     .strictObject({
       cert_file: z.string().describe('Server certificate (PEM).'),

@@ -12,13 +12,26 @@ export interface RouteDoc {
   auth: boolean;
   /** Status codes and what they mean. */
   responses: Record<string, string>;
-  body?: 'points' | 'deadLetterFilter';
-  query?: string[];
+  body?: 'points' | 'deadLetterFilter' | 'lineProtocol';
+  /** Query parameters: a dead-letter filter field by name, or one described here. */
+  query?: Array<string | { name: string; description: string; schema: Record<string, unknown> }>;
 }
 
 const ERR = {
   '401': 'Missing or wrong bearer token',
 };
+
+const LINE_PROTOCOL_RESPONSES = {
+  '204': 'Every line queued durably',
+  '400':
+    'Bad lines, named by number (`line 3: ...`). Like InfluxDB: the good lines of the body are queued first (`partial write: ...`)',
+  '413': 'Body too large (after gzip decompression)',
+  '415': 'Content-Encoding other than gzip',
+  '503': 'Queue full, storage failing or too many bytes being ingested at once; see Retry-After',
+  '401': 'Missing or wrong token',
+};
+
+const text = (description: string) => ({ type: 'string', description });
 
 /** Every route the gateway serves. */
 export const ROUTES: readonly RouteDoc[] = [
@@ -69,7 +82,7 @@ export const ROUTES: readonly RouteDoc[] = [
       '200': 'Queued; ids of the points',
       '400': 'Malformed body (issues name the field)',
       '413': 'Body too large',
-      '503': 'Queue full (when_full: block) or storage failing; see Retry-After',
+      '503': 'Queue full (when_full: block), storage failing or too many bytes being ingested at once; see Retry-After',
       ...ERR,
     },
   },
@@ -84,9 +97,48 @@ export const ROUTES: readonly RouteDoc[] = [
       '400': 'Malformed body (issues name the field)',
       '404': 'Unknown connector',
       '413': 'Body too large',
-      '503': 'Queue full (when_full: block) or storage failing; see Retry-After',
+      '503': 'Queue full (when_full: block), storage failing or too many bytes being ingested at once; see Retry-After',
       ...ERR,
     },
+  },
+  {
+    method: 'POST',
+    path: '/write',
+    summary:
+      'InfluxDB 1.x write API: line protocol (plain or gzip), one point per field; 204 only once durably queued. Token as Bearer, Token, Basic password or `p`',
+    auth: true,
+    body: 'lineProtocol',
+    query: [
+      { name: 'db', description: 'Accepted, not used (routing rules pick connectors)', schema: text('database') },
+      { name: 'rp', description: 'Accepted, not used', schema: text('retention policy') },
+      { name: 'u', description: 'User name, not used', schema: text('user') },
+      { name: 'p', description: 'The API token, as InfluxDB 1.x clients send a password', schema: text('token') },
+      {
+        name: 'precision',
+        description: 'Unit of the timestamps; default ns. Finer than ms is truncated to the millisecond',
+        schema: { type: 'string', enum: ['n', 'ns', 'u', 'us', 'ms', 's', 'm', 'h'] },
+      },
+    ],
+    responses: LINE_PROTOCOL_RESPONSES,
+  },
+  {
+    method: 'POST',
+    path: '/api/v2/write',
+    summary:
+      'InfluxDB 2.x write API: line protocol (plain or gzip), one point per field; 204 only once durably queued. `Authorization: Token <token>`',
+    auth: true,
+    body: 'lineProtocol',
+    query: [
+      { name: 'org', description: 'Accepted, not used', schema: text('organization') },
+      { name: 'orgID', description: 'Accepted, not used', schema: text('organization id') },
+      { name: 'bucket', description: 'Accepted, not used (routing rules pick connectors)', schema: text('bucket') },
+      {
+        name: 'precision',
+        description: 'Unit of the timestamps; default ns. Finer than ms is truncated to the millisecond',
+        schema: { type: 'string', enum: ['ns', 'us', 'ms', 's'] },
+      },
+    ],
+    responses: LINE_PROTOCOL_RESPONSES,
   },
   {
     method: 'GET',
@@ -234,6 +286,12 @@ const BODIES = {
   },
 };
 
+const LINE_PROTOCOL_BODY = {
+  type: 'string',
+  description:
+    'InfluxDB line protocol, `measurement[,tag=value...] field=value[,field=value...] [timestamp]` per line; `Content-Encoding: gzip` accepted. deviceId = the `api.line_protocol.device_tag` tag if set and present, else the measurement; tagName = the field key; tags kept (plus `_measurement` when the device came from a tag); i/u integers and floats as numbers, strings, booleans',
+};
+
 /** The OpenAPI 3.1 document served at `/openapi.json`, built from {@link ROUTES}. */
 export function buildOpenApi(version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -248,25 +306,34 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         description: 'Connector instance name',
       });
     for (const q of r.query ?? [])
-      params.push({
-        name: q,
-        in: 'query',
-        required: false,
-        schema:
-          q === 'connector'
-            ? { type: 'string' }
-            : { type: 'integer', minimum: 0, ...(q === 'limit' ? { maximum: MAX_DEAD_LETTER_PAGE } : {}) },
-      });
+      params.push(
+        typeof q === 'string'
+          ? {
+              name: q,
+              in: 'query',
+              required: false,
+              schema:
+                q === 'connector'
+                  ? { type: 'string' }
+                  : { type: 'integer', minimum: 0, ...(q === 'limit' ? { maximum: MAX_DEAD_LETTER_PAGE } : {}) },
+            }
+          : { name: q.name, in: 'query', required: false, description: q.description, schema: q.schema },
+      );
     const operations = (paths[r.path] ??= {});
     operations[r.method.toLowerCase()] = {
       summary: r.summary,
       ...(r.auth ? {} : { security: [] }),
       ...(params.length ? { parameters: params } : {}),
-      ...(r.body
-        ? {
-            requestBody: { required: r.body === 'points', content: { 'application/json': { schema: BODIES[r.body] } } },
-          }
-        : {}),
+      ...(r.body === 'lineProtocol'
+        ? { requestBody: { required: false, content: { 'text/plain': { schema: LINE_PROTOCOL_BODY } } } }
+        : r.body
+          ? {
+              requestBody: {
+                required: r.body === 'points',
+                content: { 'application/json': { schema: BODIES[r.body] } },
+              },
+            }
+          : {}),
       responses: Object.fromEntries(Object.entries(r.responses).map(([code, description]) => [code, { description }])),
     };
   }

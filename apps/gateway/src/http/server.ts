@@ -23,6 +23,9 @@ import Fastify, {
 import type { Logger as PinoLogger } from 'pino';
 import type { SecretRegistry } from '../config/secrets.js';
 import { dashboardHtml } from './dashboard.js';
+import { LINE_PROTOCOL_PATHS, registerInfluxWrite } from './influx-write.js';
+import { IngestBudget } from './ingest-budget.js';
+import type { LineMapping } from '../ingest/line-points.js';
 import { MetricsHistory, type HistoryOptions } from './history.js';
 import { buildOpenApi, MAX_DEAD_LETTER_PAGE, ROUTES } from './openapi.js';
 
@@ -38,6 +41,10 @@ export interface ApiDeps {
   token?: string;
   /** Largest request body, bytes (413 above). Default 1 MiB. */
   bodyLimit?: number;
+  /** Bytes of data-POST bodies being ingested at once (503 with Retry-After above). Default 16 MiB. */
+  maxIngestBytes?: number;
+  /** How `POST /write` and `/api/v2/write` turn line protocol into points. */
+  lineProtocol?: LineMapping;
   /** PEM server certificate and key for HTTPS. */
   https?: { cert: string; key: string; ca?: string };
   /**
@@ -70,8 +77,25 @@ class BadRequestError extends Error {
 
 const PUBLIC_ROUTES = new Set(['/health', '/']);
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const presented = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1];
+/**
+ * The token a request presents: `Authorization: Bearer <token>` or `Token <token>` (InfluxDB 2.x
+ * clients); on the line-protocol routes also as InfluxDB 1.x clients send it, the password of Basic
+ * auth or the `p` query parameter.
+ */
+function presentedToken(req: FastifyRequest, path: string): string | undefined {
+  const header = req.headers.authorization ?? '';
+  const scheme = /^(?:Bearer|Token)\s+(.+)$/i.exec(header)?.[1];
+  if (scheme !== undefined || !LINE_PROTOCOL_PATHS.has(path)) return scheme;
+  const basic = /^Basic\s+(.+)$/i.exec(header)?.[1];
+  if (basic !== undefined) {
+    const decoded = Buffer.from(basic, 'base64').toString();
+    return decoded.includes(':') ? decoded.slice(decoded.indexOf(':') + 1) : undefined;
+  }
+  const p = (req.query as Record<string, unknown>).p;
+  return typeof p === 'string' ? p : undefined;
+}
+
+function tokenMatches(presented: string | undefined, token: string): boolean {
   if (presented === undefined) return false;
   const a = Buffer.from(presented);
   const b = Buffer.from(token);
@@ -134,10 +158,12 @@ function onFirstCall<F>(load: () => F): F {
  * `/openapi.json`. A data POST answers 200 only after its points are durably queued.
  */
 export function buildApi(deps: ApiDeps): FastifyInstance {
+  const bodyLimit = deps.bodyLimit ?? 1_048_576;
+  const ingestBudget = new IngestBudget(deps.maxIngestBytes ?? DEFAULT_MAX_INGEST_BYTES, bodyLimit);
   const app = Fastify({
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: deps.bodyLimit ?? 1_048_576,
+    bodyLimit,
     schemaController: { compilersFactory: lazySchemaCompilers() },
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
@@ -167,7 +193,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       const [path = ''] = req.url.split('?', 1);
       if (PUBLIC_ROUTES.has(path)) return;
-      if (!tokenMatches(req.headers.authorization, token)) {
+      if (!tokenMatches(presentedToken(req, path), token)) {
         reply.header('www-authenticate', 'Bearer realm="bifrost"');
         return reply.code(401).send({
           error: 'BIFROST_ERR_UNAUTHORIZED',
@@ -280,7 +306,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get('/api/cloud/history', () => redact(history.report()));
 
-  app.post('/api/data', async (req) => {
+  const ingest = { onRequest: ingestBudget.onRequest };
+
+  app.post('/api/data', ingest, async (req) => {
     const points = pointsFromBody(req.body);
     const r = await deps.pipeline.ingest(points);
     return {
@@ -292,7 +320,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     };
   });
 
-  app.post<{ Params: { name: string } }>('/api/cloud/connectors/:name/data', async (req, reply) => {
+  registerInfluxWrite(app, {
+    pipeline: deps.pipeline,
+    mapping: deps.lineProtocol ?? {},
+    onRequest: ingestBudget.onRequest,
+  });
+
+  app.post<{ Params: { name: string } }>('/api/cloud/connectors/:name/data', ingest, async (req, reply) => {
     if (!connectorNames().has(req.params.name)) return notFound(reply, req.params.name);
     const points = pointsFromBody(req.body);
     const r = await deps.pipeline.ingest(points, { connector: req.params.name });
@@ -364,6 +398,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   return app;
 }
+
+/** Default of {@link ApiDeps.maxIngestBytes}: 16 MiB. */
+export const DEFAULT_MAX_INGEST_BYTES = 16 * 1_048_576;
 
 /** Fields of a dead-letter replay or purge body. */
 const BODY_FILTER_FIELDS = ['connector', 'seqs'] as const;

@@ -1,20 +1,20 @@
 // `@bifrost/connector-testkit/bench`: the durable end-to-end bench driver every connector bench uses
 // beside its raw client loop. No vitest here: benches run as plain Node scripts (scripts/bench.mjs).
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newPointId, type ConnectorDefinition, type DataPoint, type TlsMaterial } from '@bifrost/core';
-import { createPipeline, openSqliteQueue, type DeliveryOptionsInput } from '@bifrost/core/host';
+import {
+  createPipeline,
+  DEFAULT_DELIVERY_OPTIONS,
+  openSqliteQueue,
+  type DeliveryOptionsInput,
+} from '@bifrost/core/host';
+import { alternate, compareRounds, machineLoad, type BenchCase } from './rounds.js';
 
 export { silentLogger } from '../logger.js';
-
-/** One row of `bench/results/<name>.json`. */
-export interface BenchCase {
-  case: string;
-  points_per_s: number;
-  baseline_points_per_s: number;
-  ratio: number;
-}
+export * from './rounds.js';
+export type { DeliveryOptionsInput } from '@bifrost/core/host';
 
 /** `count` points of `devices` simulated devices, ids and timestamps unique. */
 export function makePoints(count: number, devices = 50): DataPoint[] {
@@ -118,23 +118,69 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Writes `<BIFROST_BENCH_RESULTS>/<name>.json` (default `bench/results` of the repo) and prints the table. */
-export function writeResults(name: string, cases: BenchCase[]): void {
-  const dir = process.env.BIFROST_BENCH_RESULTS ?? join(process.cwd(), '..', '..', 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ name, cases }, null, 2)}\n`);
-  for (const c of cases)
-    console.log(
-      `${c.case}: ${Math.round(c.points_per_s)} points/s vs raw ${Math.round(c.baseline_points_per_s)} points/s = ${c.ratio.toFixed(2)}x`,
-    );
+/** Our delivery settings in a case name: `batch 100, 2 in flight, flush 1000 ms`. */
+export function describeDelivery(d: DeliveryOptionsInput): string {
+  const o = { ...DEFAULT_DELIVERY_OPTIONS, ...d };
+  return `batch ${o.batchSize}, ${o.maxInFlight} in flight, flush ${o.flushIntervalMs} ms`;
 }
 
-/** A result row with the ratio of `ours` to `raw` (rounded to two decimals). */
-export function benchCase(name: string, ours: number, raw: number): BenchCase {
-  return {
-    case: name,
-    points_per_s: Math.round(ours),
-    baseline_points_per_s: Math.round(raw),
-    ratio: Math.round((ours / raw) * 100) / 100,
-  };
+/**
+ * The connector bench: for each batch size, first one run per window of the raw loop and of our tuned
+ * side to find each one's best window, then `rounds` alternating rounds of our side with the delivery
+ * defaults a user gets, our side tuned (that batch size, its best window) and the raw loop (its best
+ * window). Returns two rows per batch size, defaults and tuned, both against the same raw samples.
+ */
+export async function connectorCases(opts: {
+  /** What our side is, e.g. `durable e2e (SQLite queue sync=batch + pipeline + connector)`. */
+  ours: string;
+  /** What the raw loop is, e.g. `amqplib confirm-channel publish loop`. */
+  raw: string;
+  batches: readonly number[];
+  /** In-flight windows tried for both sides. */
+  windows: readonly number[];
+  rounds: number;
+  runRaw: (batch: number, window: number) => Promise<number>;
+  runOurs: (delivery: DeliveryOptionsInput) => Promise<number>;
+  /** Flush interval of the tuned side (default 5 ms). */
+  flushIntervalMs?: number;
+}): Promise<BenchCase[]> {
+  const cases: BenchCase[] = [];
+  for (const batch of opts.batches) {
+    const tunedFor = (w: number): DeliveryOptionsInput => ({
+      batchSize: batch,
+      maxInFlight: w,
+      flushIntervalMs: opts.flushIntervalMs ?? 5,
+    });
+    let rawWindow = opts.windows[0] ?? 1;
+    let ourWindow = rawWindow;
+    let rawBest = 0;
+    let ourBest = 0;
+    for (const w of opts.windows) {
+      const r = await opts.runRaw(batch, w);
+      const o = await opts.runOurs(tunedFor(w));
+      console.log(`tuning batch ${batch}, ${w} in flight: raw ${Math.round(r)}, ours ${Math.round(o)} points/s`);
+      if (r > rawBest) [rawBest, rawWindow] = [r, w];
+      if (o > ourBest) [ourBest, ourWindow] = [o, w];
+    }
+    const tuned = tunedFor(ourWindow);
+    const s = await alternate(
+      opts.rounds,
+      {
+        defaults: () => opts.runOurs({}),
+        tuned: () => opts.runOurs(tuned),
+        raw: () => opts.runRaw(batch, rawWindow),
+      },
+      (round, x) =>
+        console.log(
+          `batch ${batch} round ${round}: defaults ${Math.round(x.defaults)}, tuned ${Math.round(x.tuned)}, raw ${Math.round(x.raw)} points/s`,
+        ),
+    );
+    const raw = `raw: ${opts.raw}, batch ${batch}, ${rawWindow} in flight (its best of ${opts.windows.join('/')})`;
+    const note = `median of ${opts.rounds} alternating rounds (defaults, tuned, raw); ${machineLoad()}`;
+    cases.push(
+      compareRounds(`${opts.ours}, defaults (${describeDelivery({})}); ${raw}`, s.defaults, s.raw, { note }),
+      compareRounds(`${opts.ours}, tuned (${describeDelivery(tuned)}); ${raw}`, s.tuned, s.raw, { note }),
+    );
+  }
+  return cases;
 }

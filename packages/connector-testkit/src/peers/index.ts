@@ -26,6 +26,10 @@ export {
   kafkaInstallation,
   kafkaServerProperties,
   startKafka,
+  startKafkaCluster,
+  type KafkaCluster,
+  type KafkaClusterMembership,
+  type KafkaClusterOptions,
   type KafkaOptions,
   type KafkaPeer,
   type KafkaUser,
@@ -80,6 +84,18 @@ export {
 } from './http-receiver.js';
 export { faultProxyFactory, startFaultProxy } from './fault-proxy.js';
 export { pinnedPort } from './process-peer.js';
+export {
+  iotHubSasToken,
+  newDeviceKey,
+  startIotHubEmulator,
+  type IotHubBehaviour,
+  type IotHubConnect,
+  type IotHubEmulatorOptions,
+  type IotHubEmulatorPeer,
+  type IotHubIdentity,
+  type IotHubMessage,
+  type IotHubPort,
+} from './iot-hub.js';
 export {
   startAwsShadowService,
   SHADOW_SERVICE_LIMITS,

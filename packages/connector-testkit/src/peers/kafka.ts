@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import getPort from 'get-port';
 import { INSTALL_HINT, findBinary, peersDir } from './binaries.js';
-import { startProcessPeer, type PeerContext, type ProcessPeer } from './process-peer.js';
+import { PEER_HOST, startProcessPeer, type PeerContext, type ProcessPeer } from './process-peer.js';
 import type { ServerTlsPem } from '../tls/fixture.js';
 
 /** Kafka release `scripts/peers/kafka.sh` fetches (override both with `BIFROST_KAFKA_VERSION`). */
@@ -55,6 +56,16 @@ export interface KafkaPeer extends ProcessPeer<KafkaPort> {
     { upstream: { host: string; port: number }; advertised: { host: string; port: number } } | undefined;
 }
 
+/** Where one node stands in a multi-node KRaft cluster. */
+export interface KafkaClusterMembership {
+  /** `node.id`, 1..size. */
+  nodeId: number;
+  /** Nodes in the cluster (replicas of the internal topics and the default for new topics). */
+  size: number;
+  /** `controller.quorum.voters`: `id@host:port` of every node's controller listener. */
+  voters: string;
+}
+
 /** The jars and `java`, or why the peer cannot run (for `requirePeer('kafka', kafkaInstallation)`). */
 export function kafkaInstallation(): { java: string; classpath: string } | { missing: string } {
   const home = join(peersDir(), `kafka-${KAFKA_VERSION}`);
@@ -65,7 +76,7 @@ export function kafkaInstallation(): { java: string; classpath: string } | { mis
   return { java, classpath: join(home, 'libs', '*') };
 }
 
-/** The broker config: KRaft combined mode, loopback listeners, single-replica internal topics. */
+/** The broker config: KRaft combined mode, loopback listeners, internal topics replicated to every node. */
 export function kafkaServerProperties(
   ctx: PeerContext<KafkaPort>,
   opts: {
@@ -74,9 +85,12 @@ export function kafkaServerProperties(
     tlsDir?: string;
     proxied?: boolean;
     extra?: KafkaOptions['properties'];
+    /** Membership of a multi-node cluster (see {@link startKafkaCluster}); default a cluster of one. */
+    cluster?: KafkaClusterMembership;
   },
 ): string {
   const { ports, host } = ctx;
+  const replicas = opts.cluster?.size ?? 1;
   const listeners = [`PLAINTEXT://${host}:${ports.plaintext}`];
   const advertised = [...listeners];
   if (opts.proxied) {
@@ -85,8 +99,8 @@ export function kafkaServerProperties(
   }
   const props: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
-    'node.id': 1,
-    'controller.quorum.voters': `1@${host}:${ports.controller}`,
+    'node.id': opts.cluster?.nodeId ?? 1,
+    'controller.quorum.voters': opts.cluster?.voters ?? `1@${host}:${ports.controller}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'listener.security.protocol.map':
@@ -94,11 +108,12 @@ export function kafkaServerProperties(
     'log.dirs': join(ctx.dir, 'data'),
     'num.partitions': opts.partitions,
     'auto.create.topics.enable': true,
-    // One node: internal topics with one replica and one partition, and no rebalance delay.
-    'offsets.topic.replication.factor': 1,
+    // Internal topics with a replica per node (one, alone) and one partition, and no rebalance delay.
+    'offsets.topic.replication.factor': replicas,
     'offsets.topic.num.partitions': 1,
-    'transaction.state.log.replication.factor': 1,
-    'transaction.state.log.min.isr': 1,
+    'transaction.state.log.replication.factor': replicas,
+    'transaction.state.log.min.isr': Math.min(2, replicas),
+    'default.replication.factor': replicas,
     'transaction.state.log.num.partitions': 1,
     'group.initial.rebalance.delay.ms': 0,
     'num.network.threads': 2,
@@ -127,6 +142,11 @@ export function kafkaServerProperties(
   }
   props.listeners = [...listeners, `CONTROLLER://${host}:${ports.controller}`].join(',');
   props['advertised.listeners'] = advertised.join(',');
+  if (opts.cluster) {
+    // A killed node is fenced, and its partitions led elsewhere, within seconds rather than the default 9 s.
+    props['broker.session.timeout.ms'] = 3_000;
+    props['broker.heartbeat.interval.ms'] = 500;
+  }
   Object.assign(props, opts.extra);
   return (
     Object.entries(props)
@@ -159,6 +179,15 @@ const LOG4J = [
  * // kafka.bootstrap, kafka.saslSslBootstrap, kafka.mtlsBootstrap, kafka.users; await kafka.dispose();
  */
 export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
+  return startKafkaNode(opts, randomClusterId());
+}
+
+/** One KRaft node: alone, or one of a cluster when `node` is given (its ports fixed in advance). */
+async function startKafkaNode(
+  opts: KafkaOptions,
+  clusterId: string,
+  node?: { membership: KafkaClusterMembership; ports: { plaintext: number; controller: number } },
+): Promise<KafkaPeer> {
   const found = kafkaInstallation();
   if ('missing' in found) throw new Error(`[testkit] ${found.missing}`);
   const users = opts.users ?? [{ username: 'bifrost', password: randomBytes(9).toString('base64url') }];
@@ -172,8 +201,9 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
     found.classpath,
   ];
   const peer = await startProcessPeer<KafkaPort>({
-    name: 'kafka',
+    name: node ? `kafka-${node.membership.nodeId}` : 'kafka',
     command: found.java,
+    ...(node && { fixedPorts: node.ports }),
     ports: [
       'plaintext',
       'controller',
@@ -201,6 +231,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
           tlsDir,
           proxied: opts.proxied,
           extra: opts.properties,
+          cluster: node?.membership,
         }),
       );
       writeFileSync(join(ctx.dir, 'log4j.properties'), LOG4J);
@@ -212,10 +243,6 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
             ]),
           )
         : [];
-      // As Kafka's own Uuid.randomUuid does: an id starting with '-' would be read as an option.
-      let clusterId: string;
-      do clusterId = randomBytes(16).toString('base64url');
-      while (clusterId.startsWith('-'));
       const format = spawnSync(
         found.java,
         [
@@ -250,4 +277,95 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaPeer> {
         }
       : undefined,
   });
+}
+
+/** A random KRaft cluster id; as Kafka's own Uuid.randomUuid does, never one starting with '-' (read as an option). */
+function randomClusterId(): string {
+  let id: string;
+  do id = randomBytes(16).toString('base64url');
+  while (id.startsWith('-'));
+  return id;
+}
+
+export interface KafkaClusterOptions {
+  /** Nodes, each broker and controller in one JVM (default 3). */
+  size?: number;
+  /** JVM heap cap per node, default `256m`. */
+  heap?: string;
+  /** Partitions of auto-created topics (default 3). */
+  partitions?: number;
+  /** Extra `server.properties` entries of every node. */
+  properties?: KafkaOptions['properties'];
+}
+
+/** A running multi-node Kafka cluster (KRaft, every node broker and controller) on 127.0.0.1. */
+export interface KafkaCluster {
+  /** The nodes; `nodes[i]` has `node.id` `i + 1`. Kill one with `kill()` (SIGKILL), bring it back with `start()`. */
+  readonly nodes: readonly KafkaPeer[];
+  /** Every node's PLAINTEXT `host:port`, comma-separated (a connector `endpoint`). */
+  readonly bootstrap: string;
+  /** The node with this `node.id` (throws for an unknown id). */
+  node(id: number): KafkaPeer;
+  /** Stops every node and removes their directories. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts a Kafka cluster of `size` nodes (default 3) from the jars `scripts/peers/kafka.sh` fetched:
+ * each node a JVM running broker and controller (a controller quorum of all nodes, so it survives
+ * the loss of a minority), one PLAINTEXT listener each on a random loopback port, its own temp dir,
+ * internal topics and new topics replicated to every node. A killed node is fenced within about 3 s.
+ *
+ * @example
+ * const cluster = await startKafkaCluster();
+ * await createKafkaTopic(cluster.bootstrap, 't', { config: { 'min.insync.replicas': '2' } });
+ * // find the leader with kafkajs' admin.fetchTopicMetadata, then: await cluster.node(leader).kill();
+ * await cluster.dispose();
+ */
+export async function startKafkaCluster(opts: KafkaClusterOptions = {}): Promise<KafkaCluster> {
+  const size = opts.size ?? 3;
+  const ids = Array.from({ length: size }, (_, i) => i + 1);
+  // Every node must know every controller's address before any starts: ports are chosen up front.
+  const ports: Array<{ plaintext: number; controller: number }> = [];
+  const taken = new Set<number>();
+  const freshPort = async () => {
+    let port: number;
+    do port = await getPort({ host: PEER_HOST });
+    while (taken.has(port));
+    taken.add(port);
+    return port;
+  };
+  for (let i = 0; i < size; i++) ports.push({ plaintext: await freshPort(), controller: await freshPort() });
+  const voters = ids.map((id, i) => `${id}@${PEER_HOST}:${ports[i]!.controller}`).join(',');
+  const clusterId = randomClusterId();
+  const nodeOptions: KafkaOptions = {
+    heap: opts.heap ?? '256m',
+    ...(opts.partitions !== undefined && { partitions: opts.partitions }),
+    ...(opts.properties && { properties: opts.properties }),
+  };
+  // All at once: a node is ready only when a quorum of controllers is up.
+  const started = await Promise.allSettled(
+    ids.map((id, i) =>
+      startKafkaNode(nodeOptions, clusterId, { membership: { nodeId: id, size, voters }, ports: ports[i]! }),
+    ),
+  );
+  const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const dispose = async () => {
+    await Promise.all(nodes.map((n) => n.dispose()));
+  };
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await dispose();
+    throw failed.reason;
+  }
+  return {
+    nodes,
+    bootstrap: nodes.map((n) => n.bootstrap).join(','),
+    node(id) {
+      const found = nodes[id - 1];
+      if (!found) throw new Error(`[testkit] kafka cluster has no node ${id} (nodes 1..${size})`);
+      return found;
+    },
+    dispose,
+  };
 }

@@ -17,7 +17,9 @@ export type Toxic =
   /** Delay the close of the socket by `delay` ms. */
   | { type: 'slow_close'; attributes: { delay: number } }
   /** Close the connection after `bytes` bytes went through. */
-  | { type: 'limit_data'; attributes: { bytes: number } };
+  | { type: 'limit_data'; attributes: { bytes: number } }
+  /** Cut the data into packets of about `average_size` bytes (± `size_variation`), `delay` µs apart. */
+  | { type: 'slicer'; attributes: { average_size: number; size_variation?: number; delay?: number } };
 
 export interface ToxicOptions {
   /** Unique per proxy; default `<type>_<stream>`. */

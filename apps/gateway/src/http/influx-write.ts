@@ -1,0 +1,95 @@
+// InfluxDB's write APIs (`POST /write` of 1.x, `POST /api/v2/write` of 2.x) so Telegraf agents and
+// Influx client libraries send to Bifrost unchanged. Bodies are line protocol, plain or gzip.
+import { createGunzip } from 'node:zlib';
+import type { Pipeline } from '@bifrost/core/host';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { pointsFromLines, type LineMapping, type Precision } from '../ingest/line-points.js';
+import { parseLineProtocol, type LineError } from '../ingest/line-protocol.js';
+
+/** Paths of the line-protocol write routes (they also take the token as InfluxDB clients send it). */
+export const LINE_PROTOCOL_PATHS: ReadonlySet<string> = new Set(['/write', '/api/v2/write']);
+
+/** `precision` values of each API and what they mean. */
+const PRECISIONS: Record<'v1' | 'v2', Record<string, Precision>> = {
+  v1: { n: 'ns', ns: 'ns', u: 'us', us: 'us', ms: 'ms', s: 's', m: 'm', h: 'h' },
+  v2: { ns: 'ns', us: 'us', ms: 'ms', s: 's' },
+};
+
+/** Bad lines named in an answer at most (their count is always given). */
+const LINES_NAMED = 10;
+
+/** InfluxDB's error body of each API: 1.x reads `error`, 2.x `code` and `message`; `issues` name every line. */
+function errorBody(api: 'v1' | 'v2', message: string, errors: readonly LineError[] = []) {
+  const issues = errors.map((e) => ({ path: `line ${e.line}`, message: e.message }));
+  return api === 'v1' ? { error: message, issues } : { code: 'invalid', message, issues };
+}
+
+/** `unable to parse line 3: ...; line 7: ...`, naming the first {@link LINES_NAMED} bad lines. */
+function describeErrors(errors: readonly LineError[]): string {
+  const named = errors
+    .slice(0, LINES_NAMED)
+    .map((e) => `line ${e.line}: ${e.message}`)
+    .join('; ');
+  return `unable to parse ${named}${errors.length > LINES_NAMED ? `; and ${errors.length - LINES_NAMED} more bad lines` : ''}`;
+}
+
+/**
+ * Registers `POST /write` and `POST /api/v2/write`. Each point is one field of a line (see
+ * {@link pointsFromLines}). The answer is 204 once the points are durably queued. Bad lines follow
+ * InfluxDB's partial writes: the good lines are queued, then 400 names the bad ones (`partial write:
+ * unable to parse line 3: ...`), so a client that drops a 400 batch (Telegraf does) loses only them.
+ * `db`, `rp`, `org` and `bucket` are accepted and not used: routing rules pick the connectors.
+ */
+export function registerInfluxWrite(
+  app: FastifyInstance,
+  deps: { pipeline: Pipeline; mapping: LineMapping; onRequest: onRequestHookHandler },
+): void {
+  void app.register((scope, _opts, done) => {
+    // Any content type (Telegraf sends text/plain, client libraries often none): the body as text.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, parsed) => parsed(null, body));
+    scope.addHook('preParsing', (req, reply, payload, next) => {
+      const encoding = req.headers['content-encoding']?.toLowerCase();
+      if (encoding === undefined || encoding === 'identity') return next(null, payload);
+      if (encoding !== 'gzip') {
+        void reply.code(415).send({
+          error: 'BIFROST_ERR_ENCODING',
+          message: `unsupported Content-Encoding "${encoding}"; use gzip or none`,
+        });
+        return;
+      }
+      // The body limit then applies to the decompressed text; the gzip bytes are counted against Content-Length.
+      const gunzip = createGunzip() as ReturnType<typeof createGunzip> & { receivedEncodedLength: number };
+      gunzip.receivedEncodedLength = 0;
+      payload.on('data', (chunk: Buffer) => {
+        gunzip.receivedEncodedLength += chunk.length;
+      });
+      payload.pipe(gunzip);
+      next(null, gunzip);
+    });
+    const write = (api: 'v1' | 'v2') => async (req: FastifyRequest, reply: FastifyReply) => {
+      const query = req.query as Record<string, string | undefined>;
+      const precision = PRECISIONS[api][query.precision ?? 'ns'];
+      if (precision === undefined)
+        return reply
+          .code(400)
+          .send(
+            errorBody(api, `precision "${query.precision}" is not one of ${Object.keys(PRECISIONS[api]).join(', ')}`),
+          );
+      const body = typeof req.body === 'string' ? req.body : '';
+      const parsed = parseLineProtocol(body);
+      const { points, errors } = pointsFromLines(parsed.lines, precision, Date.now(), deps.mapping);
+      errors.push(...parsed.errors);
+      errors.sort((a, b) => a.line - b.line);
+      if (points.length) await deps.pipeline.ingest(points);
+      if (!errors.length) return reply.code(204).send();
+      const message = points.length
+        ? `partial write: ${describeErrors(errors)} (${errors.length} bad lines refused; the ${points.length} points of the other lines were queued)`
+        : describeErrors(errors);
+      return reply.code(400).send(errorBody(api, message, errors));
+    };
+    scope.post('/write', { onRequest: deps.onRequest }, write('v1'));
+    scope.post('/api/v2/write', { onRequest: deps.onRequest }, write('v2'));
+    done();
+  });
+}
