@@ -56,7 +56,7 @@ describe('bifrost CLI', () => {
     expect(res2.code).toBe(1);
     expect(res2.stderr).toContain(`${file}:5 gateway.cloud.connectors.a.provider_config.qos:`);
     expect(res2.stderr).toContain(
-      `${file}:6 gateway.cloud.connectors.b.type: no connector plugin for type "nosuch" is installed; there is no official connector of that type (official: amqp, azure-iot, gcp-pubsub, http, influxdb, kafka, mqtt, timescale); a third-party one is published as bifrost-connector-nosuch or @<scope>/bifrost-connector-nosuch`,
+      `${file}:6 gateway.cloud.connectors.b.type: no connector plugin for type "nosuch" is installed; there is no official connector of that type (official: amqp, aws-iot, azure-iot, gcp-pubsub, http, influxdb, kafka, mqtt, timescale); a third-party one is published as bifrost-connector-nosuch or @<scope>/bifrost-connector-nosuch`,
     );
     expect(res2.stderr).toContain('2 problem(s)');
   });

@@ -1,4 +1,4 @@
-import type { DataPoint, RejectedPoint } from '@bifrost/core';
+import { wirePoint, type DataPoint, type RejectedPoint } from '@bifrost/core';
 import type { IClientPublishOptions } from 'mqtt';
 import type { OutgoingMessage } from './publish-window.js';
 import type { TopicResolver } from './topic.js';
@@ -21,16 +21,6 @@ export interface MessageFormat {
 export interface BatchMessages {
   messages: OutgoingMessage[];
   poison: RejectedPoint[];
-}
-
-/**
- * The point as it goes on the wire: without `priority`, the host's queue lane, which is never
- * published (copied only when set, so the common case allocates nothing).
- */
-export function wirePoint(point: DataPoint): Omit<DataPoint, 'priority'> {
-  if (point.priority === undefined) return point;
-  const { priority: _lane, ...wire } = point;
-  return wire;
 }
 
 /** Fixed header (1) + remaining length (<= 4) + topic length (2) + packet id (2) + properties length (<= 4). */

@@ -72,6 +72,14 @@ describe('mosquittoConf', () => {
     osUser: undefined,
   };
 
+  it('sets max_packet_size and max_inflight_messages in the global section when asked', () => {
+    const conf = mosquittoConf(ctx, { hasPasswords: false, maxPacketSize: 131_584, maxInflight: 100 });
+    const global = conf.slice(0, conf.indexOf('listener '));
+    expect(global).toContain('max_packet_size 131584\n');
+    expect(global).toContain('max_inflight_messages 100\n');
+    expect(mosquittoConf(ctx, { hasPasswords: false })).not.toContain('max_packet_size');
+  });
+
   it('binds every listener to loopback and requires a client certificate only on the mTLS one', () => {
     const conf = mosquittoConf(ctx, { hasPasswords: true, tlsDir: '/tmp/p/tls' });
     expect(conf).toContain('allow_anonymous false');

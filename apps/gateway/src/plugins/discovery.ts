@@ -178,7 +178,7 @@ export function candidateNames(role: PluginRole, type: string): string[] {
 
 /** The plugins this project publishes, by role: the only `@bifrost/...` names worth suggesting. */
 export const OFFICIAL_TYPES: Readonly<Record<PluginRole, readonly string[]>> = {
-  connector: ['amqp', 'azure-iot', 'gcp-pubsub', 'http', 'influxdb', 'kafka', 'mqtt', 'timescale'],
+  connector: ['amqp', 'aws-iot', 'azure-iot', 'gcp-pubsub', 'http', 'influxdb', 'kafka', 'mqtt', 'timescale'],
   source: ['simulator'],
 };
 

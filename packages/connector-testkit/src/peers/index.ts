@@ -96,3 +96,11 @@ export {
   type IotHubMessage,
   type IotHubPort,
 } from './iot-hub.js';
+export {
+  startAwsShadowService,
+  SHADOW_SERVICE_LIMITS,
+  type AwsShadowService,
+  type AwsShadowServiceOptions,
+  type ShadowDocument,
+  type ShadowUpdateRecord,
+} from './aws-shadow-service.js';

@@ -22,6 +22,16 @@ export interface MosquittoOptions {
   users?: readonly MqttUser[];
   /** Default: true without `users`, false with them. */
   allowAnonymous?: boolean;
+  /**
+   * Largest packet the broker accepts (`max_packet_size`), announced to MQTT 5 clients in CONNACK;
+   * larger packets end the connection (e.g. AWS IoT's 128 KB message limit plus the packet framing).
+   */
+  maxPacketSize?: number;
+  /**
+   * QoS 1/2 messages a client may have unacknowledged (`max_inflight_messages`), announced to MQTT 5
+   * clients as Receive Maximum (Mosquitto's default is 20; AWS IoT's is 100).
+   */
+  maxInflight?: number;
   /** Extra `mosquitto.conf` lines (global section). */
   conf?: readonly string[];
 }
@@ -67,6 +77,8 @@ export function mosquittoConf(
     'connection_messages true',
     // Stay the user that started the test: the peer dir is private to it.
     ...(process.getuid?.() === 0 ? ['user root'] : []),
+    ...(opts.maxPacketSize !== undefined ? [`max_packet_size ${opts.maxPacketSize}`] : []),
+    ...(opts.maxInflight !== undefined ? [`max_inflight_messages ${opts.maxInflight}`] : []),
     ...(opts.conf ?? []),
     `listener ${ctx.ports.mqtt} 127.0.0.1`,
   ];

@@ -1,0 +1,3 @@
+import { integrationConfig } from '../../tooling/vitest.shared.js';
+
+export default integrationConfig();

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import type { DataPoint } from './data-point.js';
+import { pointJson, wirePoint } from './wire-point.js';
+
+const point: DataPoint = {
+  id: '0190a1b2-0000-7000-8000-000000000001',
+  deviceId: 'PLC001',
+  tagName: 'temperature',
+  value: 21.5,
+  quality: 'GOOD',
+  timestamp: 1_700_000_000_000,
+};
+
+describe('wirePoint', () => {
+  it('returns the point itself when it has no priority', () => {
+    expect(wirePoint(point)).toBe(point);
+  });
+  it('drops priority, the host lane, and nothing else', () => {
+    expect(wirePoint({ ...point, priority: 7 })).toEqual(point);
+  });
+});
+
+describe('pointJson', () => {
+  it('is the JSON of the wire point, priority left out', () => {
+    expect(JSON.parse(pointJson({ ...point, unit: 'C', priority: 3 }))).toEqual({ ...point, unit: 'C' });
+  });
+  it('serialises a point object once', () => {
+    const p = { ...point };
+    const first = pointJson(p);
+    p.value = 99; // never done to a queued point; shows the memo is per object
+    expect(pointJson(p)).toBe(first);
+  });
+});
