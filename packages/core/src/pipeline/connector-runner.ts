@@ -6,6 +6,7 @@ import type { DurableQueue } from '../queue/types.js';
 import { RetrySchedule } from './backoff.js';
 import type { BatchLimits } from './batch-limits.js';
 import { BatchScheduler } from './batch-scheduler.js';
+import { BatchParts, SUSPECTED_POISON_CODE, SuspectLedger } from './bisection.js';
 import { ConnectorBreaker } from './breaker.js';
 import { DeliveryRecorder, type ConnectorTotals } from './delivery-recorder.js';
 import type { HealthTracker } from './health-tracker.js';
@@ -14,6 +15,7 @@ import { planPoison } from './settle-plan.js';
 import { withAbortableTimeout, withTimeout } from './timeout.js';
 import type { ConnectorHealth, DeliveryOptions } from './types.js';
 import { Wakeup, sleep } from './wakeup.js';
+import { WriteGate } from './write-gate.js';
 
 export type { ConnectorTotals } from './delivery-recorder.js';
 
@@ -47,13 +49,15 @@ function receiptBytes(receipt: unknown): number | undefined {
 type Attempt =
   | { ok: true; durationMs: number; bytes?: number }
   | { ok: false; error: BifrostError; phase: 'connect' | 'write'; durationMs?: number }
-  | { ok: false; error: 'breaker-open' };
+  | { ok: false; error: 'breaker-open' }
+  /** The lease was given back (stop deadline) while the write waited for the gate: nothing written. */
+  | { ok: false; error: 'released' };
 
 /**
  * Delivers one connector's lane: writes the batches its {@link BatchScheduler} leases, with a
  * cancelling timeout, through the breaker; settles each lease exactly once; retries with backoff;
- * reconnects; probes health; and drains on stop. One runner per connector, so a connector that is
- * down never slows the others.
+ * isolates poison by bisection (see {@link BatchParts}); reconnects; probes health; and drains on
+ * stop. One runner per connector, so a connector that is down never slows the others.
  */
 export class ConnectorRunner {
   readonly label: string;
@@ -62,6 +66,8 @@ export class ConnectorRunner {
   private readonly scheduler: BatchScheduler;
   private readonly retry: RetrySchedule;
   private readonly wake = new Wakeup();
+  private readonly gate = new WriteGate();
+  private readonly suspects = new SuspectLedger();
   private readonly stopping = new AbortController();
   /** Aborted when the stop deadline passes: writes still running are cancelled. */
   private readonly forceStop = new AbortController();
@@ -176,7 +182,8 @@ export class ConnectorRunner {
     if (!drained) {
       this.forceStop.abort();
       for (const handle of this.scheduler.workers.keys()) {
-        if (await handle.release()) released += handle.lease.points.length;
+        const held = handle.heldPoints;
+        if (await handle.release()) released += held;
       }
       this.deps.logger.warn({ released }, 'stop deadline passed; unfinished batches stay queued');
     }
@@ -214,30 +221,60 @@ export class ConnectorRunner {
     return this.stopping.signal.aborted;
   }
 
-  /** Writes one leased batch until it is acked, dead-lettered or handed back to the queue. */
+  /**
+   * Writes one leased batch until every point is acked, dead-lettered or handed back to the queue.
+   * A write failing as transient splits its part in halves (poison isolation); a single point whose
+   * writes keep failing while others succeed is dead-lettered as suspected poison.
+   */
   private async deliver(handle: LeaseHandle): Promise<void> {
-    const { points } = handle.lease;
-    const { maxElapsedMs } = this.deps.options.retry;
+    const { retry, poison } = this.deps.options;
+    const parts = new BatchParts(handle, {
+      bisect: poison.isolate,
+      perDeviceOrder: this.deps.perDeviceOrder,
+      suspected: (p) => this.suspects.suspected(p.id),
+    });
     const firstTryAt = Date.now();
-    for (;;) {
+    /** A single point that has its strikes, written again at once: failing again convicts it. */
+    let confirming: LeaseHandle | undefined;
+    for (let part = parts.next(); part; part = parts.next()) {
       const generation = this.failureGeneration;
-      const attempt = await this.attempt(handle);
-      if (!handle.open) return; // released by a stop deadline meanwhile
+      const attempt = await this.attempt(part, parts.isolating);
+      if (!part.open) return; // released by a stop deadline meanwhile
       if (attempt.ok) {
-        await this.acked(handle, attempt.durationMs, attempt.bytes);
-        return;
+        parts.settled(part);
+        await this.acked(part, attempt.durationMs, attempt.bytes, parts.empty ? handle : undefined);
+        continue;
       }
-      if (attempt.error === 'breaker-open') {
+      if (attempt.error === 'breaker-open' || attempt.error === 'released') {
         await this.handBack(handle);
         return;
       }
       const err = attempt.error;
       if (err.kind === 'payload' || err.kind === 'partial') {
-        await this.poisoned(handle, err, attempt.durationMs);
-        return;
+        parts.settled(part);
+        const released = await this.poisoned(part, err, attempt.durationMs);
+        // Points handed back go first again: the parts behind them wait in the queue too.
+        if (released && !parts.empty) return this.handBack(handle);
+        continue;
       }
-      this.failed(err, attempt.phase, points.length, generation);
-      const tooLong = maxElapsedMs > 0 && Date.now() - firstTryAt >= maxElapsedMs;
+      this.failed(err, attempt.phase, part.lease.points.length, generation);
+      if (attempt.phase === 'write' && err.kind === 'transient' && err.code !== WRITE_TIMEOUT_CODE) {
+        const strikes = this.suspects.failed(part.lease.points);
+        if (poison.isolate && strikes >= poison.strikes && confirming === part) {
+          parts.settled(part);
+          await this.convict(part, err, strikes);
+          continue;
+        }
+        if (poison.isolate && strikes >= poison.strikes) {
+          // A peer failing every other write looks the same up to here; the poison fails twice in a row.
+          confirming = part;
+          parts.again(part);
+        } else {
+          confirming = undefined;
+          parts.failed(part);
+        }
+      }
+      const tooLong = retry.maxElapsedMs > 0 && Date.now() - firstTryAt >= retry.maxElapsedMs;
       // A timed-out write was cancelled (and given its grace period): its points go back to the queue.
       const handBack = err.code === WRITE_TIMEOUT_CODE || err.kind === 'auth' || err.kind === 'config';
       if (handBack || tooLong || this.stopped || this.breaker.state !== 'closed') {
@@ -263,11 +300,13 @@ export class ConnectorRunner {
    * overlaps it. A write of points that were written before (an in-place retry, or a lease of
    * points handed back to the queue after an earlier attempt) counts as a retry.
    */
-  private async attempt(handle: LeaseHandle): Promise<Attempt> {
+  private async attempt(handle: LeaseHandle, alone: boolean): Promise<Attempt> {
     const { points } = handle.lease;
     const { timeoutMs } = this.deps.options;
     let writeStartedAt = 0;
+    const leave = await this.gate.enter(alone);
     try {
+      if (!handle.open) return { ok: false, error: 'released' };
       const receipt: unknown = await this.breaker.execute(async () => {
         await this.keeper.ensureConnected();
         if (handle.written || handle.lease.attempts > 0) this.recorder.retried();
@@ -293,26 +332,34 @@ export class ConnectorRunner {
       const error = classifyError(err, this.label);
       if (!writeStartedAt) return { ok: false, error, phase: 'connect' };
       return { ok: false, error, phase: 'write', durationMs: performance.now() - writeStartedAt };
+    } finally {
+      leave();
     }
   }
 
-  private async acked(handle: LeaseHandle, durationMs: number, bytes?: number): Promise<void> {
+  /** `slot`: the leased batch whose scheduler slot this ack frees (its last part, or the whole batch). */
+  private async acked(handle: LeaseHandle, durationMs: number, bytes?: number, slot?: LeaseHandle): Promise<void> {
     this.retry.reset();
+    this.suspects.succeeded(handle.lease.points);
     this.recorder.answered(durationMs, bytes);
     const committed = handle.settle({ acked: 'all' });
     // The remote side has these points: the next batch may be written while the ack is committed
     // (should the commit fail, they are sent again: at-least-once).
-    this.scheduler.writeDone(handle);
+    if (slot) this.scheduler.writeDone(slot);
     if (await committed) this.recorder.acked(handle.lease.points.length, durationMs, bytes);
   }
 
-  /** The remote side answered but refused some points: ack the accepted, dead-letter the poison. */
-  private async poisoned(handle: LeaseHandle, err: BifrostError, durationMs?: number): Promise<void> {
+  /**
+   * The remote side answered but refused some points: ack the accepted, dead-letter the poison.
+   * Returns how many points were handed back for another try.
+   */
+  private async poisoned(handle: LeaseHandle, err: BifrostError, durationMs?: number): Promise<number> {
     const plan = planPoison(handle.lease.points, err);
+    this.suspects.succeeded(handle.lease.points);
     const dropped = plan.released ? this.scheduler.dropAhead(handle) : undefined;
     const settled = await handle.settle(plan.outcome);
     await dropped;
-    if (!settled) return;
+    if (!settled) return 0;
     this.deps.logger.warn(
       { code: err.code, deadLettered: plan.deadLettered, acked: plan.acked, released: plan.released },
       err.message,
@@ -320,6 +367,28 @@ export class ConnectorRunner {
     this.retry.reset();
     if (durationMs !== undefined) this.recorder.answered(durationMs);
     this.recorder.partial(plan);
+    return plan.released;
+  }
+
+  /**
+   * A point whose writes failed `strikes` times, each after another write succeeded, the last with
+   * it alone: the platform refuses it by failing the connection (poison after send). Dead-letters it.
+   */
+  private async convict(handle: LeaseHandle, err: BifrostError, strikes: number): Promise<void> {
+    const [point] = handle.lease.points;
+    if (!point) return;
+    const reason =
+      `suspected poison: ${strikes} writes containing this point failed as transient while other writes ` +
+      `succeeded, and it failed alone twice in a row (last error: ${err.message})`;
+    const settled = await handle.settle({
+      acked: [],
+      deadLetter: [{ id: point.id, code: SUSPECTED_POISON_CODE, reason }],
+    });
+    if (!settled) return;
+    this.suspects.forget(handle.lease.points);
+    this.retry.reset();
+    this.recorder.deadLettered(1, SUSPECTED_POISON_CODE);
+    this.deps.logger.warn({ code: SUSPECTED_POISON_CODE, point: point.id, strikes }, reason);
   }
 
   /** Bookkeeping for a failed attempt: metrics, health, backoff, and dropping the connection. */
