@@ -110,6 +110,18 @@ describe.each(QUEUE_KINDS)('poison isolation by bisection on the %s queue', (kin
     await waitFor(() => h.queue.stats('a').points === 0, 10_000, 'an empty queue');
     expect(h.connectors.a.received.length).toBeGreaterThan(60);
     expect(await deadLetters(h)).toEqual([]);
+    // Parts held through an open breaker wait for its trial: no write while it is open.
+    const open: Array<[number, number]> = [];
+    let since: number | undefined;
+    for (const r of h.logger.records) {
+      if (r.breaker === 'open') since = r.time as number;
+      else if (r.breaker && since !== undefined) {
+        open.push([since, r.time as number]);
+        since = undefined;
+      }
+    }
+    expect(open.length).toBeGreaterThan(0);
+    expect(h.connectors.a.writeTimes.filter((t) => open.some(([a, b]) => t > a && t < b))).toEqual([]);
     expect(h.connectors.a.ackedIds().size).toBe(40);
   });
 

@@ -89,7 +89,10 @@ export interface FaultProxy {
 
 /** Thrown by {@link FaultProxy.inject} for a fault the proxy's engine cannot make (Toxiproxy cannot read the bytes). */
 export class UnsupportedFaultError extends Error {
-  constructor(readonly fault: NetworkFault['type'], engine: string) {
+  constructor(
+    readonly fault: NetworkFault['type'],
+    engine: string,
+  ) {
     super(`[testkit] ${engine} cannot make the '${fault}' fault`);
     this.name = 'UnsupportedFaultError';
   }

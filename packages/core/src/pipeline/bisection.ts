@@ -53,6 +53,11 @@ export class BatchParts {
     return this.parts.length === 0;
   }
 
+  /** Parts left to deliver. */
+  get count(): number {
+    return this.parts.length;
+  }
+
   /** The part to write next (undefined when every part is settled). */
   next(): LeaseHandle | undefined {
     if (this.justFailed.size) {

@@ -277,16 +277,26 @@ export class ConnectorRunner {
       const tooLong = retry.maxElapsedMs > 0 && Date.now() - firstTryAt >= retry.maxElapsedMs;
       // A timed-out write was cancelled (and given its grace period): its points go back to the queue.
       const handBack = err.code === WRITE_TIMEOUT_CODE || err.kind === 'auth' || err.kind === 'config';
-      if (handBack || tooLong || this.stopped || this.breaker.state !== 'closed') {
-        await this.handBack(handle);
-        return;
-      }
-      await sleep(this.pauseUntil - Date.now(), this.stopping.signal);
-      if (this.stopped || this.breaker.state !== 'closed') {
+      if (handBack || tooLong || this.stopped || !(await this.pauseBeforeRetry(parts))) {
         await this.handBack(handle);
         return;
       }
     }
+  }
+
+  /**
+   * Waits out the backoff before retrying a batch. A batch being isolated, with parts left other
+   * than the one that failed, also waits out an open breaker and sends its next part as the
+   * breaker's trial: handed back, a new lease would send the poison as the trial again, every time.
+   * (A lone suspect is handed back: its next lease puts newer points first.) False when the batch
+   * should be handed back instead.
+   */
+  private async pauseBeforeRetry(parts: BatchParts): Promise<boolean> {
+    await sleep(this.pauseUntil - Date.now(), this.stopping.signal);
+    if (this.stopped || this.breaker.state === 'closed') return !this.stopped;
+    if (!parts.isolating || parts.count < 2) return false;
+    await sleep(this.breaker.trialAt - Date.now(), this.stopping.signal);
+    return !this.stopped && this.breaker.admits();
   }
 
   /** Gives a batch back to the queue after the ones leased behind it, so its older points are leased first again. */
