@@ -307,7 +307,7 @@ export class AmqpConnector implements Connector {
         for (const { point, key } of items) {
           if (!this.pending.has(write)) return;
           const { content, options } = toMessage(point, persistent, mandatory);
-          const more = channel.publish(exchange, key, content, options, (err) => {
+          const more = channel.publish(exchange, key, content, options, (err: Error | null) => {
             // amqplib also calls back with an error for every unconfirmed message when the channel
             // closes (the connection dropped): that is no nack, and the broker may never have seen them.
             if (err && !NACK_MESSAGE.test(err.message)) return write.fail(channelClosedError(err));

@@ -68,7 +68,7 @@ describe('cut_on_marker (node engine)', () => {
   function send(at: { host: string; port: number }, parts: string[]): Promise<string> {
     return new Promise((resolve) => {
       let got = '';
-      const s = connect(at.port, at.host, async () => {
+      const writeAll = async () => {
         for (const p of parts) {
           s.write(p);
           await new Promise((r) => setTimeout(r, 30));
@@ -77,7 +77,8 @@ describe('cut_on_marker (node engine)', () => {
           s.destroy();
           resolve(got);
         }, 200);
-      });
+      };
+      const s = connect(at.port, at.host, () => void writeAll());
       s.on('data', (b) => (got += b.toString()));
       s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
     });
