@@ -189,6 +189,23 @@ describe.each(QUEUE_KINDS)('poison isolation by bisection on the %s queue', (kin
     }
   });
 
+  it('a stop during a bisection hands every part still held back to the queue', async () => {
+    const peer = dropsPoison();
+    const h = await harness({ a: { write: peer.write, delivery: DELIVERY } });
+    h.pipeline.start();
+    const points = makePoints(40, 5);
+    poisoned(points, 25);
+    await h.pipeline.ingest(points);
+    await waitFor(() => h.connectors.a.received.length >= 3, 5_000, 'a bisection under way');
+    const { released } = await h.pipeline.stop({ deadlineMs: 0 });
+    const acked = h.connectors.a.ackedIds().size;
+    const dead = (await deadLetters(h)).length;
+    const left = h.queue.stats('a');
+    expect(left.inFlight).toBe(0);
+    expect(left.points).toBe(40 - acked - dead);
+    expect(released.a).toBeLessThanOrEqual(left.points);
+  });
+
   it('with isolate: false a poison batch is retried whole and nothing is dead-lettered', async () => {
     const peer = dropsPoison();
     const h = started(
