@@ -72,7 +72,7 @@ export const poisonSchema = z.strictObject({
   strikes: positiveInt
     .optional()
     .describe(
-      'Failed writes containing a point, each after another write succeeded (failures during an outage never count), before it is dead-lettered; it must also fail alone twice in a row. Default 3.',
+      'Failed writes containing a point, each after another write succeeded (failures during an outage never count), before it is a suspect; a suspect that then fails alone 5 times with no other failure between is dead-lettered. Default 2.',
     ),
 });
 

@@ -63,17 +63,27 @@ export class BatchParts {
     if (this.justFailed.size) {
       for (let i = 0; i < this.parts.length; i++) {
         const part = this.parts[i]!;
-        if (!this.justFailed.has(part) && this.mayGoFirst(i)) return part;
+        if (!this.justFailed.has(part) && this.mayGoFirst(i)) return this.probe(i);
       }
     }
     return this.parts[0];
   }
 
-  /** The part's write failed and is to be tried again at once, before anything else (a confirmation). */
-  again(part: LeaseHandle): void {
-    this.parts.splice(this.parts.indexOf(part), 1);
-    this.parts.unshift(part);
-    this.justFailed.clear();
+  /**
+   * Part `i` as the write after a failure. While a single point is the suspect, only its first
+   * point: the rest stays for the next proofs between the suspect's attempts.
+   */
+  private probe(i: number): LeaseHandle {
+    const part = this.parts[i]!;
+    const [suspect] = this.justFailed;
+    if (this.justFailed.size > 1 || suspect?.lease.points.length !== 1 || part.lease.points.length < 2) return part;
+    try {
+      const pieces = part.split((_, k) => (k === 0 ? 0 : 1));
+      this.parts.splice(i, 1, ...pieces);
+      return pieces[0]!;
+    } catch {
+      return part; // the queue could not split it (closing): written whole
+    }
   }
 
   /** The part was acked, dead-lettered or settled otherwise. */

@@ -21,6 +21,12 @@ export type { ConnectorTotals } from './delivery-recorder.js';
 
 /** Timeout codes the host puts on calls it gave up waiting for. */
 export const WRITE_TIMEOUT_CODE = 'BIFROST_ERR_WRITE_TIMEOUT';
+
+/**
+ * Writes of a suspect alone after the one that gave it its strikes that must fail too, with no other
+ * failure in between, before it is dead-lettered.
+ */
+const CONFIRMATIONS = 4;
 export { CONNECT_TIMEOUT_CODE, HEALTH_CHECK_TIMEOUT_CODE } from './connection-keeper.js';
 import { CONNECT_TIMEOUT_CODE, ConnectionKeeper } from './connection-keeper.js';
 
@@ -73,6 +79,8 @@ export class ConnectorRunner {
   private readonly forceStop = new AbortController();
   /** No new attempt before this time (epoch ms): the current backoff. */
   private pauseUntil = 0;
+  /** Failed connects and writes so far. */
+  private failures = 0;
   /** Bumped by each failure that advanced the backoff; concurrent failures of the same outage share one step. */
   private failureGeneration = 0;
   private readonly keeper: ConnectionKeeper;
@@ -234,8 +242,11 @@ export class ConnectorRunner {
       suspected: (p) => this.suspects.suspected(p.id),
     });
     const firstTryAt = Date.now();
-    /** A single point that has its strikes, written again at once: failing again convicts it. */
-    let confirming: LeaseHandle | undefined;
+    /**
+     * A single point with its strikes, being confirmed: how often it failed alone since, with no
+     * other failure in between (`seen`: the runner's failure count at its last failure).
+     */
+    let confirming: { part: LeaseHandle; failures: number; seen: number } | undefined;
     for (let part = parts.next(); part; part = parts.next()) {
       const generation = this.failureGeneration;
       const attempt = await this.attempt(part, parts.isolating);
@@ -260,15 +271,16 @@ export class ConnectorRunner {
       this.failed(err, attempt.phase, part.lease.points.length, generation);
       if (attempt.phase === 'write' && err.kind === 'transient' && err.code !== WRITE_TIMEOUT_CODE) {
         const strikes = this.suspects.failed(part.lease.points);
-        if (poison.isolate && strikes >= poison.strikes && confirming === part) {
-          parts.settled(part);
-          await this.convict(part, err, strikes);
-          continue;
-        }
         if (poison.isolate && strikes >= poison.strikes) {
-          // A peer failing every other write looks the same up to here; the poison fails twice in a row.
-          confirming = part;
-          parts.again(part);
+          // A flaky peer can get a good point this far; the poison fails alone every time.
+          const clean = confirming?.part === part && this.failures === confirming.seen + 1;
+          confirming = { part, failures: clean ? confirming!.failures + 1 : 0, seen: this.failures };
+          if (confirming.failures >= CONFIRMATIONS) {
+            parts.settled(part);
+            await this.convict(part, err, strikes);
+            continue;
+          }
+          parts.failed(part); // a part that may go first is written next, where one is left
         } else {
           confirming = undefined;
           parts.failed(part);
@@ -277,7 +289,10 @@ export class ConnectorRunner {
       const tooLong = retry.maxElapsedMs > 0 && Date.now() - firstTryAt >= retry.maxElapsedMs;
       // A timed-out write was cancelled (and given its grace period): its points go back to the queue.
       const handBack = err.code === WRITE_TIMEOUT_CODE || err.kind === 'auth' || err.kind === 'config';
-      if (handBack || tooLong || this.stopped || !(await this.pauseBeforeRetry(parts))) {
+      // Held through an open breaker: a batch with other parts to send as the trial, or a suspect
+      // being confirmed (handed back, a new lease would send the poison as the trial, every time).
+      const hold = parts.isolating && (parts.count > 1 || confirming !== undefined);
+      if (handBack || tooLong || this.stopped || !(await this.pauseBeforeRetry(hold))) {
         await this.handBack(handle);
         return;
       }
@@ -285,16 +300,13 @@ export class ConnectorRunner {
   }
 
   /**
-   * Waits out the backoff before retrying a batch. A batch being isolated, with parts left other
-   * than the one that failed, also waits out an open breaker and sends its next part as the
-   * breaker's trial: handed back, a new lease would send the poison as the trial again, every time.
-   * (A lone suspect is handed back: its next lease puts newer points first.) False when the batch
-   * should be handed back instead.
+   * Waits out the backoff before retrying a batch, and with `hold` an open breaker too (the next
+   * write is then its trial). False when the batch should be handed back instead.
    */
-  private async pauseBeforeRetry(parts: BatchParts): Promise<boolean> {
+  private async pauseBeforeRetry(hold: boolean): Promise<boolean> {
     await sleep(this.pauseUntil - Date.now(), this.stopping.signal);
     if (this.stopped || this.breaker.state === 'closed') return !this.stopped;
-    if (!parts.isolating || parts.count < 2) return false;
+    if (!hold) return false;
     await sleep(this.breaker.trialAt - Date.now(), this.stopping.signal);
     return !this.stopped && this.breaker.admits();
   }
@@ -389,7 +401,7 @@ export class ConnectorRunner {
     if (!point) return;
     const reason =
       `suspected poison: ${strikes} writes containing this point failed as transient while other writes ` +
-      `succeeded, and it failed alone twice in a row (last error: ${err.message})`;
+      `succeeded, and it failed alone ${CONFIRMATIONS + 1} times with no other failure between (last error: ${err.message})`;
     const settled = await handle.settle({
       acked: [],
       deadLetter: [{ id: point.id, code: SUSPECTED_POISON_CODE, reason }],
@@ -397,12 +409,15 @@ export class ConnectorRunner {
     if (!settled) return;
     this.suspects.forget(handle.lease.points);
     this.retry.reset();
+    // The confirmations may have opened the breaker; the successes before them show the peer is up.
+    this.resetBreaker();
     this.recorder.deadLettered(1, SUSPECTED_POISON_CODE);
     this.deps.logger.warn({ code: SUSPECTED_POISON_CODE, point: point.id, strikes }, reason);
   }
 
   /** Bookkeeping for a failed attempt: metrics, health, backoff, and dropping the connection. */
   private failed(err: BifrostError, phase: 'connect' | 'write', points: number, generation: number): void {
+    this.failures++;
     this.deps.logger.warn({ code: err.code, kind: err.kind, phase }, err.message);
     if (phase === 'write') this.recorder.writeFailed(err, points);
     if (err.kind !== 'capacity') this.health.connected = false;

@@ -7,8 +7,7 @@ import type { DeliveryOptions } from './types.js';
  * Delivery defaults: batches of 100 flushed at least every second, a 30 s write timeout, two
  * batches in flight, backoff from 1 s doubling up to 60 s, a batch held for retries at most 5 min
  * before it goes back to the queue, a breaker that opens after 5 consecutive failures and tries
- * again after 30 s, a health probe every 30 s, and poison isolation on, dead-lettering a point after
- * 3 failed writes containing it, each after another write succeeded.
+ * again after 30 s, a health probe every 30 s, and poison isolation on (2 strikes, see `PoisonPolicy`).
  */
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = Object.freeze({
   batchSize: 100,
@@ -18,7 +17,7 @@ export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = Object.freeze({
   retry: Object.freeze({ initialDelayMs: 1_000, multiplier: 2, maxDelayMs: 60_000, maxElapsedMs: 300_000 }),
   breaker: Object.freeze({ failureThreshold: 5, resetMs: 30_000 }),
   healthCheckIntervalMs: 30_000,
-  poison: Object.freeze({ isolate: true, strikes: 3 }),
+  poison: Object.freeze({ isolate: true, strikes: 2 }),
 });
 
 const positiveInt = z.number().int().positive();

@@ -28,8 +28,8 @@ export interface PoisonPolicy {
   isolate: boolean;
   /**
    * Failed writes containing a point, each after another write succeeded (proof the peer is up),
-   * before the point is dead-lettered as suspected poison; the last of them with the point alone.
-   * Failures with no success in between (an outage) never count.
+   * before it is a suspect; a suspect that then fails alone 5 times with no other failure in between
+   * is dead-lettered as suspected poison. Failures with no success in between (an outage) never count.
    */
   strikes: number;
 }
