@@ -7,9 +7,10 @@ export const SUSPECTED_POISON_CODE = 'BIFROST_ERR_SUSPECTED_POISON';
 /**
  * The parts of one leased batch still to deliver, in queue order: the whole lease at first. A
  * write of several points that fails as transient splits its part in halves (when isolation is
- * on). After a failure, the next write is, where the ordering allows, a part outside the one that
- * failed: its success proves the peer is up (see {@link SuspectLedger}) and keeps a bisection from
- * stringing failures together into the breaker (at most two in a row).
+ * on). After a failure, the next write is, where the ordering allows, the first point of a part
+ * outside the one that failed: its success proves the peer is up (see {@link SuspectLedger}) and
+ * keeps a bisection from stringing failures together into the breaker; the rest of that part stays
+ * for the next proofs.
  */
 export class BatchParts {
   private readonly parts: LeaseHandle[];
@@ -70,13 +71,12 @@ export class BatchParts {
   }
 
   /**
-   * Part `i` as the write after a failure. While a single point is the suspect, only its first
-   * point: the rest stays for the next proofs between the suspect's attempts.
+   * Part `i` as the write after a failure: only its first point, the rest stays for the next
+   * proofs, so a suspect's attempts need not follow each other into the breaker.
    */
   private probe(i: number): LeaseHandle {
     const part = this.parts[i]!;
-    const [suspect] = this.justFailed;
-    if (this.justFailed.size > 1 || suspect?.lease.points.length !== 1 || part.lease.points.length < 2) return part;
+    if (part.lease.points.length < 2) return part;
     try {
       const pieces = part.split((_, k) => (k === 0 ? 0 : 1));
       this.parts.splice(i, 1, ...pieces);

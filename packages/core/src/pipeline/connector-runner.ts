@@ -307,8 +307,10 @@ export class ConnectorRunner {
     await sleep(this.pauseUntil - Date.now(), this.stopping.signal);
     if (this.stopped || this.breaker.state === 'closed') return !this.stopped;
     if (!hold) return false;
-    await sleep(this.breaker.trialAt - Date.now(), this.stopping.signal);
-    return !this.stopped && this.breaker.admits();
+    // A timer may fire a millisecond before the clock reaches the trial time: wait until it does.
+    while (!this.stopped && this.breaker.state === 'open' && !this.breaker.admits())
+      await sleep(Math.max(1, this.breaker.trialAt - Date.now()), this.stopping.signal);
+    return !this.stopped && (this.breaker.state === 'closed' || this.breaker.admits());
   }
 
   /** Gives a batch back to the queue after the ones leased behind it, so its older points are leased first again. */
