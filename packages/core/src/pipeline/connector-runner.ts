@@ -310,7 +310,7 @@ export class ConnectorRunner {
     // A timer may fire a millisecond before the clock reaches the trial time: wait until it does.
     while (!this.stopped && this.breaker.state === 'open' && !this.breaker.admits())
       await sleep(Math.max(1, this.breaker.trialAt - Date.now()), this.stopping.signal);
-    return !this.stopped && (this.breaker.state === 'closed' || this.breaker.admits());
+    return !this.stopped && this.breaker.admits(); // closed meanwhile (an operator's reset), or the trial's time
   }
 
   /** Gives a batch back to the queue after the ones leased behind it, so its older points are leased first again. */
