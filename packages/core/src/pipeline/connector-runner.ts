@@ -395,8 +395,9 @@ export class ConnectorRunner {
   }
 
   /**
-   * A point whose writes failed `strikes` times, each after another write succeeded, the last with
-   * it alone: the platform refuses it by failing the connection (poison after send). Dead-letters it.
+   * A point whose writes failed `strikes` times, each after another write succeeded, and then alone
+   * `CONFIRMATIONS` more times with no other failure between: the platform refuses it by failing the
+   * connection (poison after send). Dead-letters it.
    */
   private async convict(handle: LeaseHandle, err: BifrostError, strikes: number): Promise<void> {
     const [point] = handle.lease.points;
