@@ -236,6 +236,7 @@ describe('host-level settings', () => {
         '    batch_size: 100',
         '    batch_timeout: 5s',
         '    health_check_interval: 30s',
+        '    poison: { strikes: 4 }',
         '    buffer: { max_size: 10000, persistent_path: ./q }',
         '    queue: { when_full: drop_oldest, ttl: 2h, sync: always, memory_cache_bytes: 1048576 }',
         '    connectors:',
@@ -247,6 +248,7 @@ describe('host-level settings', () => {
         '        buffer_size: 1000',
         '        queue: { order: newest_first }',
         '        breaker: { reset: 1m }',
+        '        poison: { isolate: false }',
       ].join('\n'),
     );
     const a = config!.cloud.connectors.a!;
@@ -257,6 +259,7 @@ describe('host-level settings', () => {
       healthCheckIntervalMs: 30_000,
       retry: { initialDelayMs: 2_000 },
       breaker: { failureThreshold: 5, resetMs: 60_000 },
+      poison: { isolate: false, strikes: 4 },
     });
     expect(connectorLane(a)).toEqual({ maxPoints: 1000, order: 'newest_first' });
     expect(queueOptions(config!)).toMatchObject({

@@ -39,6 +39,17 @@ interface Confirms {
   returned: Map<string, string>;
 }
 
+/** amqplib's error for a message the broker nacked (its other confirm error is 'channel closed'). */
+const NACK_MESSAGE = /nacked/i;
+
+/** A write whose channel closed before the broker confirmed its messages: transient, retried. */
+function channelClosedError(cause: Error): TransientError {
+  return new TransientError('channel closed before the broker confirmed the batch', {
+    code: 'BIFROST_ERR_AMQP_CHANNEL_CLOSED',
+    cause,
+  });
+}
+
 /** The error a write cancelled by the host's signal rejects with (transient: the host retries it). */
 function cancelledError(signal: AbortSignal): TransientError {
   return new TransientError('write cancelled by the host (timeout or shutdown); connection closed', {
@@ -296,7 +307,10 @@ export class AmqpConnector implements Connector {
         for (const { point, key } of items) {
           if (!this.pending.has(write)) return;
           const { content, options } = toMessage(point, persistent, mandatory);
-          const more = channel.publish(exchange, key, content, options, (err) => {
+          const more = channel.publish(exchange, key, content, options, (err: Error | null) => {
+            // amqplib also calls back with an error for every unconfirmed message when the channel
+            // closes (the connection dropped): that is no nack, and the broker may never have seen them.
+            if (err && !NACK_MESSAGE.test(err.message)) return write.fail(channelClosedError(err));
             if (err) nacked.push(point.id);
             if (--outstanding === 0 && this.pending.has(write)) finish();
           });

@@ -292,6 +292,15 @@ describe('AmqpConnector (fake broker)', () => {
     await expect(w2).rejects.toBeInstanceOf(CapacityError);
   });
 
+  it('fails a write whose channel closed before the confirms as transient, not as a nack', async () => {
+    const c = await connected();
+    const w = c.write([point(1), point(2)], noCancel());
+    await tick();
+    // amqplib calls back every unconfirmed publish with 'channel closed' when the connection drops.
+    for (const p of model.channel.published.splice(0)) p.cb(new Error('channel closed'));
+    await expect(w).rejects.toMatchObject({ kind: 'transient', code: 'BIFROST_ERR_AMQP_CHANNEL_CLOSED' });
+  });
+
   it('dead-letters a point whose routing key is too long without publishing it', async () => {
     const c = await connected();
     const w = c.write([point(1, { deviceId: 'x'.repeat(300) })], noCancel());

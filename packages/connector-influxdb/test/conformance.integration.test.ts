@@ -145,7 +145,14 @@ function configFor<S extends Server>(flavor: Flavor<S>) {
       case 'bad-credentials':
         return { config: { ...base, ...flavor.credentials(plain, true), endpoint: plain.url } };
       case 'proxied':
-        return { config: { ...base, endpoint: `http://${variant.host}:${variant.port}` } };
+        // plainWire: the poison-after-send scenario reads the line protocol on the wire; gzip hides it.
+        return {
+          config: {
+            ...base,
+            endpoint: `http://${variant.host}:${variant.port}`,
+            ...(variant.plainWire && { gzip: false }),
+          },
+        };
       case 'tls':
         return { config: overTls, tls: tls.clientTls('tls') };
       case 'untrusted-ca':

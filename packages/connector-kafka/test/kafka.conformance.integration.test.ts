@@ -113,7 +113,14 @@ describe.skipIf(!kafkaPeer.available)('kafka', () =>
         case 'expired-cert':
           return { config: { ...base, endpoint: broker.mtlsBootstrap }, tls: tls.clientTls('expired-cert') };
         case 'proxied':
-          return { config: { ...base, endpoint: `${variant.host}:${variant.port}` } };
+          // plainWire: the poison-after-send scenario reads the records on the wire; compression hides them.
+          return {
+            config: {
+              ...base,
+              endpoint: `${variant.host}:${variant.port}`,
+              ...(variant.plainWire && { compression: 'none' }),
+            },
+          };
         default:
           return undefined;
       }

@@ -62,3 +62,40 @@ describe('pinnedPort', () => {
     expect(() => pinnedPort({ name: 'x' }, 'p', { BIFROST_PEER_PORT_X_P: 'abc' })).toThrow(/not a port number/);
   });
 });
+
+describe('cut_on_marker (node engine)', () => {
+  /** Sends `parts` one chunk at a time; resolves with what came back or the error code. */
+  function send(at: { host: string; port: number }, parts: string[]): Promise<string> {
+    return new Promise((resolve) => {
+      let got = '';
+      const writeAll = async () => {
+        for (const p of parts) {
+          s.write(p);
+          await new Promise((r) => setTimeout(r, 30));
+        }
+        setTimeout(() => {
+          s.destroy();
+          resolve(got);
+        }, 200);
+      };
+      const s = connect(at.port, at.host, () => void writeAll());
+      s.on('data', (b) => (got += b.toString()));
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+  }
+
+  it('resets a connection whose client bytes carry the marker, also split across chunks; others pass', async () => {
+    const proxy = await startFaultProxy({ upstream: { host: '127.0.0.1', port }, engine: 'node' });
+    try {
+      const heal = await proxy.inject({ type: 'cut_on_marker', marker: 'POISON42' });
+      expect(await send(proxy.listen, ['good ', 'points'])).toBe('good points');
+      expect(await send(proxy.listen, ['one ', 'xPOISON42x'])).toBe('ECONNRESET');
+      expect(await send(proxy.listen, ['one POI', 'SON42 two'])).toBe('ECONNRESET');
+      await heal();
+      expect(await send(proxy.listen, ['POISON42'])).toBe('POISON42');
+      await expect(proxy.inject({ type: 'cut_on_marker', marker: '' })).rejects.toThrow(/marker/);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

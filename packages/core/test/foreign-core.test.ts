@@ -68,7 +68,13 @@ describe('a plugin with its own nested copy of core', () => {
           name: 'hook',
           definition: plugin.default,
           config: {},
-          delivery: { ...FAST, batchSize: 3, breaker: { failureThreshold: 50, resetMs: 60_000 } },
+          // Whole batches retried (isolation, which splits a failed batch, has its own tests).
+          delivery: {
+            ...FAST,
+            batchSize: 3,
+            breaker: { failureThreshold: 50, resetMs: 60_000 },
+            poison: { isolate: false },
+          },
         },
       ],
     });

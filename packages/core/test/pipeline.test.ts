@@ -134,6 +134,8 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         await harness({
           a: {
             write: [fail(new TransientError('broker restarting')), fail(netErr), fail(new TransientError('again'))],
+            // The whole batch is retried in place (with isolation on, its halves would be: pipeline-poison.test.ts).
+            delivery: { poison: { isolate: false } },
           },
         }),
       );
@@ -263,7 +265,8 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
         await harness({
           a: {
             write: times(4, fail(new TransientError('down'))),
-            delivery: { breaker: { failureThreshold: 3, resetMs: 100 } },
+            // Whole-batch trials (with isolation on, the trials are its parts: pipeline-poison.test.ts).
+            delivery: { breaker: { failureThreshold: 3, resetMs: 100 }, poison: { isolate: false } },
           },
         }),
       );
@@ -802,7 +805,9 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
     });
 
     it('exposes Prometheus text on a dedicated registry with connector and type labels', async () => {
-      const h = started(await harness({ a: { write: [fail(new TransientError('x'))] } }));
+      const h = started(
+        await harness({ a: { write: [fail(new TransientError('x'))], delivery: { poison: { isolate: false } } } }),
+      );
       await h.pipeline.ingest(makePoints(4));
       await waitFor(() => h.audit.acked.length === 4);
       const text = await h.pipeline.registry.metrics();

@@ -41,7 +41,7 @@ export function connectorLane(entry: ConnectorEntry): Partial<LaneSettings> {
 /**
  * Delivery options of one connector from the seed's fields and their newer spellings:
  * `batch_size`, `flush_interval` (`cloud.batch_timeout`), `timeout`, `retry_delay` (`retry.initial`),
- * `retry_count` (`breaker.failure_threshold`), `health_check_interval`.
+ * `retry_count` (`breaker.failure_threshold`), `health_check_interval`, `poison`.
  */
 export function deliveryOptions(cfg: GatewayConfig, entry: ConnectorEntry): DeliveryOptionsInput {
   const c = cfg.cloud;
@@ -72,5 +72,8 @@ export function deliveryOptions(cfg: GatewayConfig, entry: ConnectorEntry): Deli
   const reset = entry.breaker?.reset ?? c.breaker?.reset;
   if (reset !== undefined) b.resetMs = reset;
   if (Object.keys(b).length) out.breaker = b;
+
+  const poison = { ...c.poison, ...entry.poison };
+  if (Object.keys(poison).length) out.poison = poison;
   return out;
 }

@@ -61,6 +61,21 @@ export const breakerSchema = z.strictObject({
   reset: duration.optional().describe('Time the breaker stays open before a trial write. Default 30s.'),
 });
 
+/** Poison isolation: finding a point the platform refuses by failing the connection after it is sent. */
+export const poisonSchema = z.strictObject({
+  isolate: z
+    .boolean()
+    .optional()
+    .describe(
+      'Bisect a batch whose write fails as transient (its parts written alone) to find a point that makes writes fail while others succeed, and dead-letter it (code `BIFROST_ERR_SUSPECTED_POISON`). Default true.',
+    ),
+  strikes: positiveInt
+    .optional()
+    .describe(
+      'Failed writes containing a point, each after another write succeeded (failures during an outage never count), before it is a suspect; a suspect that then fails alone 5 times with no other failure between is dead-lettered. Default 2.',
+    ),
+});
+
 /** One connector instance: host-level fields (handled by the gateway) plus the plugin's `provider_config`. */
 export const connectorEntrySchema = z.strictObject({
   name: z.string().optional().describe('Display name (the map key is the instance name used in routes and metrics).'),
@@ -125,6 +140,7 @@ export const connectorEntrySchema = z.strictObject({
   queue: laneSchema.optional().describe('Queue limits for this connector; gateway-wide `cloud.queue` otherwise.'),
   retry: retrySchema.optional().describe('Retry policy of this connector.'),
   breaker: breakerSchema.optional().describe('Circuit breaker of this connector.'),
+  poison: poisonSchema.optional().describe('Poison isolation of this connector.'),
   provider_config: z
     .record(z.string(), z.unknown())
     .default({})
@@ -272,6 +288,7 @@ export const cloudSchema = z.strictObject({
   queue: queueSchema.prefault({}).describe('The durable queue and default lane settings of every connector.'),
   retry: retrySchema.optional().describe('Default retry policy.'),
   breaker: breakerSchema.optional().describe('Default circuit breaker policy.'),
+  poison: poisonSchema.optional().describe('Default poison isolation.'),
   connectors: z.record(z.string(), connectorEntrySchema).default({}).describe('Connector instances by name.'),
   routing_rules: z
     .array(routingRuleSchema)

@@ -11,18 +11,25 @@ export class GatewayProcess {
   /** The last 20 kB of its stdout and stderr. */
   log = '';
   starts = 0;
+  /** Everything it wrote to stdout and stderr, when constructed with `fullOutput` (else empty). */
+  output = '';
   constructor(
     private readonly config: string,
     readonly apiUrl: string,
     /** The API's bearer token, when the config sets one (`/ready` needs it). */
     private readonly token?: string,
+    private readonly opts: { env?: NodeJS.ProcessEnv; fullOutput?: boolean } = {},
   ) {}
 
   /** Starts `bifrost run -c <config>` and waits until `/ready` answers 200. */
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [CLI, 'run', '-c', this.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'run', '-c', this.config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(this.opts.env && { env: this.opts.env }),
+    });
     const keep = (d: Buffer) => {
       this.log = (this.log + d.toString()).slice(-20_000);
+      if (this.opts.fullOutput) this.output += d.toString();
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);

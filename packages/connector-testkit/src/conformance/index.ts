@@ -13,6 +13,7 @@ export type {
   ScenarioContext,
   VariantKind,
 } from './types.js';
+export { UnsupportedFaultError } from './types.js';
 export { describeConnector, runScenario, ScenarioSkipped } from './describe-connector.js';
 export * from './scenarios/index.js';
 export { checkDelivery, defaultCompare, expectDelivered, makePoint, makePoints, type DeliveryCheck } from './points.js';

@@ -18,8 +18,12 @@ export type ConnectionVariant =
   | { kind: 'untrusted-ca' }
   /** mTLS with an expired client certificate. */
   | { kind: 'expired-cert' }
-  /** Plain connection to `host:port` (a Toxiproxy listener in front of the peer) instead of the peer itself. */
-  | { kind: 'proxied'; host: string; port: number };
+  /**
+   * Plain connection to `host:port` (a Toxiproxy listener in front of the peer) instead of the peer
+   * itself. `plainWire`: the scenario reads the points' bytes on the wire (a marker in a device id),
+   * so turn off what hides them, such as compression.
+   */
+  | { kind: 'proxied'; host: string; port: number; plainWire?: boolean };
 
 export type VariantKind = ConnectionVariant['kind'];
 
@@ -63,15 +67,35 @@ export type NetworkFault =
   | { type: 'latency'; latencyMs: number }
   | { type: 'bandwidth'; kbPerSecond: number }
   | { type: 'timeout'; timeoutMs: number }
-  | { type: 'reset_peer'; timeoutMs: number };
+  | { type: 'reset_peer'; timeoutMs: number }
+  /**
+   * Whenever the client-to-server bytes of a connection contain `marker`, that chunk is dropped and
+   * the connection reset: a peer refusing one point by dropping the connection right after it is
+   * sent (poison after send). Needs a proxy that reads the bytes (the testkit's node engine).
+   */
+  | { type: 'cut_on_marker'; marker: string };
 
 /** A TCP proxy in front of the peer whose link the suite can degrade; Toxiproxy satisfies it through an adapter. */
 export interface FaultProxy {
   /** Where the connector connects instead of the peer. */
   readonly listen: PeerAddress;
-  /** Adds a fault on the link (both directions where it applies); returns a function removing it. */
+  /**
+   * Adds a fault on the link (both directions where it applies); returns a function removing it.
+   * Rejects with {@link UnsupportedFaultError} for a fault this proxy cannot make.
+   */
   inject(fault: NetworkFault): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/** Thrown by {@link FaultProxy.inject} for a fault the proxy's engine cannot make (Toxiproxy cannot read the bytes). */
+export class UnsupportedFaultError extends Error {
+  constructor(
+    readonly fault: NetworkFault['type'],
+    engine: string,
+  ) {
+    super(`[testkit] ${engine} cannot make the '${fault}' fault`);
+    this.name = 'UnsupportedFaultError';
+  }
 }
 
 /** Starts a proxy forwarding to `upstream`; the suite calls it for network-fault scenarios. */

@@ -17,6 +17,12 @@ import { toxiproxyBinary, toxiproxyFaultProxy } from './toxiproxy.js';
  *   (0: held open until the fault is removed)
  * - `reset_peer { timeoutMs }`: data is dropped and the connection carrying it reset (TCP RST)
  *   after `timeoutMs`
+ * - `cut_on_marker { marker }` (node engine only; Toxiproxy rejects it with `UnsupportedFaultError`):
+ *   a client-to-server chunk containing `marker` (also across chunk boundaries) is dropped and its
+ *   connection reset, every time: a peer refusing one point by dropping the connection after it
+ *
+ * `listen` (or `BIFROST_FAULT_PROXY_PORT`) fixes where the proxy listens, for peers whose clients
+ * must reach a known address (a Kafka listener advertising the proxy's).
  *
  * @example
  * const proxy = await startFaultProxy({ upstream: { host: '127.0.0.1', port: peer.port } });
@@ -46,16 +52,27 @@ export function faultProxyFactory(opts: { engine?: 'auto' | 'toxiproxy' | 'node'
   return (upstream) => startFaultProxy({ upstream, ...opts });
 }
 
+/** Longest `cut_on_marker` marker (the bytes kept per connection to find one split across chunks). */
+const MAX_MARKER_BYTES = 256;
+
 async function nodeFaultProxy(upstream: PeerAddress, listen?: PeerAddress): Promise<FaultProxy> {
   const faults = new Set<NetworkFault>();
   const pairs = new Set<[Socket, Socket]>();
 
-  function pump(from: Socket, to: Socket): void {
+  function pump(from: Socket, to: Socket, upstream: boolean): void {
     let chain = Promise.resolve();
+    /** The end of the bytes seen so far, for a marker split across chunks. */
+    let tail = Buffer.alloc(0);
     from.on('data', (chunk: Buffer) => {
       from.pause();
       chain = chain
         .then(async () => {
+          if (upstream && markerIn(tail, chunk)) {
+            from.resetAndDestroy();
+            to.resetAndDestroy();
+            return;
+          }
+          if (upstream) tail = Buffer.concat([tail, chunk]).subarray(-MAX_MARKER_BYTES);
           for (const f of faults) {
             if (f.type === 'latency') await sleep(f.latencyMs);
             if (f.type === 'bandwidth') await sleep((chunk.length / (f.kbPerSecond * 1024)) * 1000);
@@ -78,6 +95,17 @@ async function nodeFaultProxy(upstream: PeerAddress, listen?: PeerAddress): Prom
     from.on('close', () => void chain.then(() => to.destroy()));
   }
 
+  /** Whether a marker fault is on and its marker is in `chunk` or starts in `tail` and ends in it. */
+  function markerIn(tail: Buffer, chunk: Buffer): boolean {
+    for (const f of faults) {
+      if (f.type !== 'cut_on_marker') continue;
+      const marker = Buffer.from(f.marker);
+      if (chunk.includes(marker) || Buffer.concat([tail.subarray(-(marker.length - 1)), chunk]).includes(marker))
+        return true;
+    }
+    return false;
+  }
+
   function applyToConnections(f: NetworkFault): void {
     if (f.type === 'timeout' && f.timeoutMs > 0) {
       setTimeout(() => {
@@ -95,8 +123,8 @@ async function nodeFaultProxy(upstream: PeerAddress, listen?: PeerAddress): Prom
     const pair: [Socket, Socket] = [client, peer];
     pairs.add(pair);
     client.on('close', () => pairs.delete(pair));
-    pump(client, peer);
-    pump(peer, client);
+    pump(client, peer, true);
+    pump(peer, client, false);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -107,6 +135,8 @@ async function nodeFaultProxy(upstream: PeerAddress, listen?: PeerAddress): Prom
   const proxy: FaultProxy = {
     listen: { host: listen?.host ?? '127.0.0.1', port },
     inject(fault) {
+      if (fault.type === 'cut_on_marker' && (!fault.marker || Buffer.byteLength(fault.marker) > MAX_MARKER_BYTES))
+        return Promise.reject(new RangeError(`[testkit] a cut_on_marker marker has 1 to ${MAX_MARKER_BYTES} bytes`));
       faults.add(fault);
       applyToConnections(fault);
       return Promise.resolve(() => {

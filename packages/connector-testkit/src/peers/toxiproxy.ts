@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { binaryNotFound, findBinary } from './binaries.js';
 import { httpReady } from './probes.js';
 import { startProcessPeer, type ProcessPeer } from './process-peer.js';
-import type { FaultProxyFactory, NetworkFault } from '../conformance/types.js';
+import { UnsupportedFaultError, type FaultProxyFactory, type NetworkFault } from '../conformance/types.js';
 
 /** Toxic kinds the client knows; attributes as in Toxiproxy's README. */
 export type Toxic =
@@ -176,6 +176,8 @@ function toxicsFor(fault: NetworkFault): Array<[Toxic, ToxicOptions]> {
       return both({ type: 'timeout', attributes: { timeout: fault.timeoutMs } });
     case 'reset_peer':
       return [[{ type: 'reset_peer', attributes: { timeout: fault.timeoutMs } }, { stream: 'upstream' }]];
+    case 'cut_on_marker':
+      throw new UnsupportedFaultError(fault.type, 'Toxiproxy');
   }
 }
 

@@ -6,6 +6,7 @@ import type { DurableQueue } from '../queue/types.js';
 import { RetrySchedule } from './backoff.js';
 import type { BatchLimits } from './batch-limits.js';
 import { BatchScheduler } from './batch-scheduler.js';
+import { BatchParts, SUSPECTED_POISON_CODE, SuspectLedger } from './bisection.js';
 import { ConnectorBreaker } from './breaker.js';
 import { DeliveryRecorder, type ConnectorTotals } from './delivery-recorder.js';
 import type { HealthTracker } from './health-tracker.js';
@@ -14,11 +15,18 @@ import { planPoison } from './settle-plan.js';
 import { withAbortableTimeout, withTimeout } from './timeout.js';
 import type { ConnectorHealth, DeliveryOptions } from './types.js';
 import { Wakeup, sleep } from './wakeup.js';
+import { WriteGate } from './write-gate.js';
 
 export type { ConnectorTotals } from './delivery-recorder.js';
 
 /** Timeout codes the host puts on calls it gave up waiting for. */
 export const WRITE_TIMEOUT_CODE = 'BIFROST_ERR_WRITE_TIMEOUT';
+
+/**
+ * Writes of a suspect alone after the one that gave it its strikes that must fail too, with no other
+ * failure in between, before it is dead-lettered.
+ */
+const CONFIRMATIONS = 4;
 export { CONNECT_TIMEOUT_CODE, HEALTH_CHECK_TIMEOUT_CODE } from './connection-keeper.js';
 import { CONNECT_TIMEOUT_CODE, ConnectionKeeper } from './connection-keeper.js';
 
@@ -47,13 +55,15 @@ function receiptBytes(receipt: unknown): number | undefined {
 type Attempt =
   | { ok: true; durationMs: number; bytes?: number }
   | { ok: false; error: BifrostError; phase: 'connect' | 'write'; durationMs?: number }
-  | { ok: false; error: 'breaker-open' };
+  | { ok: false; error: 'breaker-open' }
+  /** The lease was given back (stop deadline) while the write waited for the gate: nothing written. */
+  | { ok: false; error: 'released' };
 
 /**
  * Delivers one connector's lane: writes the batches its {@link BatchScheduler} leases, with a
  * cancelling timeout, through the breaker; settles each lease exactly once; retries with backoff;
- * reconnects; probes health; and drains on stop. One runner per connector, so a connector that is
- * down never slows the others.
+ * isolates poison by bisection (see {@link BatchParts}); reconnects; probes health; and drains on
+ * stop. One runner per connector, so a connector that is down never slows the others.
  */
 export class ConnectorRunner {
   readonly label: string;
@@ -62,11 +72,15 @@ export class ConnectorRunner {
   private readonly scheduler: BatchScheduler;
   private readonly retry: RetrySchedule;
   private readonly wake = new Wakeup();
+  private readonly gate = new WriteGate();
+  private readonly suspects = new SuspectLedger();
   private readonly stopping = new AbortController();
   /** Aborted when the stop deadline passes: writes still running are cancelled. */
   private readonly forceStop = new AbortController();
   /** No new attempt before this time (epoch ms): the current backoff. */
   private pauseUntil = 0;
+  /** Failed connects and writes so far. */
+  private failures = 0;
   /** Bumped by each failure that advanced the backoff; concurrent failures of the same outage share one step. */
   private failureGeneration = 0;
   private readonly keeper: ConnectionKeeper;
@@ -176,7 +190,8 @@ export class ConnectorRunner {
     if (!drained) {
       this.forceStop.abort();
       for (const handle of this.scheduler.workers.keys()) {
-        if (await handle.release()) released += handle.lease.points.length;
+        const held = handle.heldPoints;
+        if (await handle.release()) released += held;
       }
       this.deps.logger.warn({ released }, 'stop deadline passed; unfinished batches stay queued');
     }
@@ -214,42 +229,88 @@ export class ConnectorRunner {
     return this.stopping.signal.aborted;
   }
 
-  /** Writes one leased batch until it is acked, dead-lettered or handed back to the queue. */
+  /**
+   * Writes one leased batch until every point is acked, dead-lettered or handed back to the queue.
+   * A write failing as transient splits its part in halves (poison isolation); a single point whose
+   * writes keep failing while others succeed is dead-lettered as suspected poison.
+   */
   private async deliver(handle: LeaseHandle): Promise<void> {
-    const { points } = handle.lease;
-    const { maxElapsedMs } = this.deps.options.retry;
+    const { retry, poison } = this.deps.options;
+    const parts = new BatchParts(handle, {
+      bisect: poison.isolate,
+      perDeviceOrder: this.deps.perDeviceOrder,
+      suspected: (p) => this.suspects.suspected(p.id),
+    });
     const firstTryAt = Date.now();
-    for (;;) {
+    /**
+     * A single point with its strikes, being confirmed: how often it failed alone since, with no
+     * other failure in between (`seen`: the runner's failure count at its last failure).
+     */
+    let confirming: { part: LeaseHandle; failures: number; seen: number } | undefined;
+    for (let part = parts.next(); part; part = parts.next()) {
       const generation = this.failureGeneration;
-      const attempt = await this.attempt(handle);
-      if (!handle.open) return; // released by a stop deadline meanwhile
+      const attempt = await this.attempt(part, parts.isolating);
+      if (!part.open) return; // released by a stop deadline meanwhile
       if (attempt.ok) {
-        await this.acked(handle, attempt.durationMs, attempt.bytes);
-        return;
+        parts.settled(part);
+        await this.acked(part, attempt.durationMs, attempt.bytes, parts.empty ? handle : undefined);
+        continue;
       }
-      if (attempt.error === 'breaker-open') {
+      if (attempt.error === 'breaker-open' || attempt.error === 'released') {
         await this.handBack(handle);
         return;
       }
       const err = attempt.error;
       if (err.kind === 'payload' || err.kind === 'partial') {
-        await this.poisoned(handle, err, attempt.durationMs);
-        return;
+        parts.settled(part);
+        const released = await this.poisoned(part, err, attempt.durationMs);
+        // Points handed back go first again: the parts behind them wait in the queue too.
+        if (released && !parts.empty) return this.handBack(handle);
+        continue;
       }
-      this.failed(err, attempt.phase, points.length, generation);
-      const tooLong = maxElapsedMs > 0 && Date.now() - firstTryAt >= maxElapsedMs;
+      this.failed(err, attempt.phase, part.lease.points.length, generation);
+      if (attempt.phase === 'write' && err.kind === 'transient' && err.code !== WRITE_TIMEOUT_CODE) {
+        const strikes = this.suspects.failed(part.lease.points);
+        if (poison.isolate && strikes >= poison.strikes) {
+          // A flaky peer can get a good point this far; the poison fails alone every time.
+          const clean = confirming?.part === part && this.failures === confirming.seen + 1;
+          confirming = { part, failures: clean ? confirming!.failures + 1 : 0, seen: this.failures };
+          if (confirming.failures >= CONFIRMATIONS) {
+            parts.settled(part);
+            await this.convict(part, err, strikes);
+            continue;
+          }
+          parts.failed(part); // a part that may go first is written next, where one is left
+        } else {
+          confirming = undefined;
+          parts.failed(part);
+        }
+      }
+      const tooLong = retry.maxElapsedMs > 0 && Date.now() - firstTryAt >= retry.maxElapsedMs;
       // A timed-out write was cancelled (and given its grace period): its points go back to the queue.
       const handBack = err.code === WRITE_TIMEOUT_CODE || err.kind === 'auth' || err.kind === 'config';
-      if (handBack || tooLong || this.stopped || this.breaker.state !== 'closed') {
-        await this.handBack(handle);
-        return;
-      }
-      await sleep(this.pauseUntil - Date.now(), this.stopping.signal);
-      if (this.stopped || this.breaker.state !== 'closed') {
+      // Held through an open breaker: a batch with other parts to send as the trial, or a suspect
+      // being confirmed (handed back, a new lease would send the poison as the trial, every time).
+      const hold = parts.isolating && (parts.count > 1 || confirming !== undefined);
+      if (handBack || tooLong || this.stopped || !(await this.pauseBeforeRetry(hold))) {
         await this.handBack(handle);
         return;
       }
     }
+  }
+
+  /**
+   * Waits out the backoff before retrying a batch, and with `hold` an open breaker too (the next
+   * write is then its trial). False when the batch should be handed back instead.
+   */
+  private async pauseBeforeRetry(hold: boolean): Promise<boolean> {
+    await sleep(this.pauseUntil - Date.now(), this.stopping.signal);
+    if (this.stopped || this.breaker.state === 'closed') return !this.stopped;
+    if (!hold) return false;
+    // A timer may fire a millisecond before the clock reaches the trial time: wait until it does.
+    while (!this.stopped && this.breaker.state === 'open' && !this.breaker.admits())
+      await sleep(Math.max(1, this.breaker.trialAt - Date.now()), this.stopping.signal);
+    return !this.stopped && this.breaker.admits(); // closed meanwhile (an operator's reset), or the trial's time
   }
 
   /** Gives a batch back to the queue after the ones leased behind it, so its older points are leased first again. */
@@ -263,11 +324,13 @@ export class ConnectorRunner {
    * overlaps it. A write of points that were written before (an in-place retry, or a lease of
    * points handed back to the queue after an earlier attempt) counts as a retry.
    */
-  private async attempt(handle: LeaseHandle): Promise<Attempt> {
+  private async attempt(handle: LeaseHandle, alone: boolean): Promise<Attempt> {
     const { points } = handle.lease;
     const { timeoutMs } = this.deps.options;
     let writeStartedAt = 0;
+    const leave = await this.gate.enter(alone);
     try {
+      if (!handle.open) return { ok: false, error: 'released' };
       const receipt: unknown = await this.breaker.execute(async () => {
         await this.keeper.ensureConnected();
         if (handle.written || handle.lease.attempts > 0) this.recorder.retried();
@@ -293,26 +356,34 @@ export class ConnectorRunner {
       const error = classifyError(err, this.label);
       if (!writeStartedAt) return { ok: false, error, phase: 'connect' };
       return { ok: false, error, phase: 'write', durationMs: performance.now() - writeStartedAt };
+    } finally {
+      leave();
     }
   }
 
-  private async acked(handle: LeaseHandle, durationMs: number, bytes?: number): Promise<void> {
+  /** `slot`: the leased batch whose scheduler slot this ack frees (its last part, or the whole batch). */
+  private async acked(handle: LeaseHandle, durationMs: number, bytes?: number, slot?: LeaseHandle): Promise<void> {
     this.retry.reset();
+    this.suspects.succeeded(handle.lease.points);
     this.recorder.answered(durationMs, bytes);
     const committed = handle.settle({ acked: 'all' });
     // The remote side has these points: the next batch may be written while the ack is committed
     // (should the commit fail, they are sent again: at-least-once).
-    this.scheduler.writeDone(handle);
+    if (slot) this.scheduler.writeDone(slot);
     if (await committed) this.recorder.acked(handle.lease.points.length, durationMs, bytes);
   }
 
-  /** The remote side answered but refused some points: ack the accepted, dead-letter the poison. */
-  private async poisoned(handle: LeaseHandle, err: BifrostError, durationMs?: number): Promise<void> {
+  /**
+   * The remote side answered but refused some points: ack the accepted, dead-letter the poison.
+   * Returns how many points were handed back for another try.
+   */
+  private async poisoned(handle: LeaseHandle, err: BifrostError, durationMs?: number): Promise<number> {
     const plan = planPoison(handle.lease.points, err);
+    this.suspects.succeeded(handle.lease.points);
     const dropped = plan.released ? this.scheduler.dropAhead(handle) : undefined;
     const settled = await handle.settle(plan.outcome);
     await dropped;
-    if (!settled) return;
+    if (!settled) return 0;
     this.deps.logger.warn(
       { code: err.code, deadLettered: plan.deadLettered, acked: plan.acked, released: plan.released },
       err.message,
@@ -320,10 +391,36 @@ export class ConnectorRunner {
     this.retry.reset();
     if (durationMs !== undefined) this.recorder.answered(durationMs);
     this.recorder.partial(plan);
+    return plan.released;
+  }
+
+  /**
+   * A point whose writes failed `strikes` times, each after another write succeeded, and then alone
+   * `CONFIRMATIONS` more times with no other failure between: the platform refuses it by failing the
+   * connection (poison after send). Dead-letters it.
+   */
+  private async convict(handle: LeaseHandle, err: BifrostError, strikes: number): Promise<void> {
+    const [point] = handle.lease.points;
+    if (!point) return;
+    const reason =
+      `suspected poison: ${strikes} writes containing this point failed as transient while other writes ` +
+      `succeeded, and it failed alone ${CONFIRMATIONS + 1} times with no other failure between (last error: ${err.message})`;
+    const settled = await handle.settle({
+      acked: [],
+      deadLetter: [{ id: point.id, code: SUSPECTED_POISON_CODE, reason }],
+    });
+    if (!settled) return;
+    this.suspects.forget(handle.lease.points);
+    this.retry.reset();
+    // The confirmations may have opened the breaker; the successes before them show the peer is up.
+    this.resetBreaker();
+    this.recorder.deadLettered(1, SUSPECTED_POISON_CODE);
+    this.deps.logger.warn({ code: SUSPECTED_POISON_CODE, point: point.id, strikes }, reason);
   }
 
   /** Bookkeeping for a failed attempt: metrics, health, backoff, and dropping the connection. */
   private failed(err: BifrostError, phase: 'connect' | 'write', points: number, generation: number): void {
+    this.failures++;
     this.deps.logger.warn({ code: err.code, kind: err.kind, phase }, err.message);
     if (phase === 'write') this.recorder.writeFailed(err, points);
     if (err.kind !== 'capacity') this.health.connected = false;

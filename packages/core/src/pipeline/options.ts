@@ -7,9 +7,9 @@ import type { DeliveryOptions } from './types.js';
  * Delivery defaults: batches of 1000 (or the connector's `maxBatch` when smaller) flushed at least
  * every second, a 30 s write timeout, two batches in flight, backoff from 1 s doubling up to 60 s, a
  * batch held for retries at most 5 min before it goes back to the queue, a breaker that opens after
- * 5 consecutive failures and tries again after 30 s, and a health probe every 30 s. A full batch
- * goes at once, so the batch size costs no latency under load; below 1000 points a second a point
- * waits at most the flush interval.
+ * 5 consecutive failures and tries again after 30 s, a health probe every 30 s, and poison isolation
+ * on (2 strikes, see `PoisonPolicy`). A full batch goes at once, so the batch size costs no latency
+ * under load; below 1000 points a second a point waits at most the flush interval.
  */
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = Object.freeze({
   batchSize: 1_000,
@@ -19,6 +19,7 @@ export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = Object.freeze({
   retry: Object.freeze({ initialDelayMs: 1_000, multiplier: 2, maxDelayMs: 60_000, maxElapsedMs: 300_000 }),
   breaker: Object.freeze({ failureThreshold: 5, resetMs: 30_000 }),
   healthCheckIntervalMs: 30_000,
+  poison: Object.freeze({ isolate: true, strikes: 2 }),
 });
 
 const positiveInt = z.number().int().positive();
@@ -40,13 +41,15 @@ const deliverySchema = z
       .strict(),
     breaker: z.object({ failureThreshold: positiveInt, resetMs: z.number().finite().positive() }).strict(),
     healthCheckIntervalMs: z.number().finite().positive(),
+    poison: z.object({ isolate: z.boolean(), strikes: positiveInt }).strict(),
   })
   .strict();
 
-/** Delivery options with nested retry / breaker policies given partially. */
-export type DeliveryOptionsInput = Partial<Omit<DeliveryOptions, 'retry' | 'breaker'>> & {
+/** Delivery options with nested retry / breaker / poison policies given partially. */
+export type DeliveryOptionsInput = Partial<Omit<DeliveryOptions, 'retry' | 'breaker' | 'poison'>> & {
   retry?: Partial<DeliveryOptions['retry']>;
   breaker?: Partial<DeliveryOptions['breaker']>;
+  poison?: Partial<DeliveryOptions['poison']>;
 };
 
 /**
@@ -77,6 +80,7 @@ export function resolveDeliveryOptions(
     ...input,
     retry: { ...DEFAULT_DELIVERY_OPTIONS.retry, ...input?.retry },
     breaker: { ...DEFAULT_DELIVERY_OPTIONS.breaker, ...input?.breaker },
+    poison: { ...DEFAULT_DELIVERY_OPTIONS.poison, ...input?.poison },
   };
   const res = deliverySchema.safeParse(merged);
   if (!res.success) {

@@ -16,6 +16,24 @@ export interface BreakerPolicy {
   resetMs: number;
 }
 
+/**
+ * Finding a point that makes writes fail as transient (poison after send: the platform drops the
+ * connection right after that point is published) while other writes succeed.
+ */
+export interface PoisonPolicy {
+  /**
+   * Bisect a batch whose write fails as transient: its parts are written alone (nothing else in
+   * flight), the half that fails is split again, and a culprit found this way is dead-lettered.
+   */
+  isolate: boolean;
+  /**
+   * Failed writes containing a point, each after another write succeeded (proof the peer is up),
+   * before it is a suspect; a suspect that then fails alone 5 times with no other failure in between
+   * is dead-lettered as suspected poison. Failures with no success in between (an outage) never count.
+   */
+  strikes: number;
+}
+
 /** How the host delivers to one connector. */
 export interface DeliveryOptions {
   batchSize: number;
@@ -30,6 +48,7 @@ export interface DeliveryOptions {
   retry: RetryPolicy;
   breaker: BreakerPolicy;
   healthCheckIntervalMs: number;
+  poison: PoisonPolicy;
 }
 
 export type BreakerState = 'closed' | 'open' | 'half-open';

@@ -3,6 +3,7 @@ import { connectCloseIdempotent } from './connection.js';
 import { metricsMatchDelivery } from './metrics.js';
 import { networkBandwidth, networkLatency, networkResetPeer, networkTimeout } from './network.js';
 import { poisonToDeadLetter } from './poison.js';
+import { poisonAfterSend } from './poison-after-send.js';
 import { peerDownThenUp, peerKilled, peerRestart } from './resilience.js';
 import { badCredentials, expiredCert, mtls, tls, untrustedCa } from './security.js';
 import { parallelWriters, sendLarge, sendOne, sendThousand } from './send.js';
@@ -22,6 +23,7 @@ export {
   peerDownThenUp,
   peerKilled,
   peerRestart,
+  poisonAfterSend,
   poisonToDeadLetter,
   sendLarge,
   sendOne,
@@ -46,6 +48,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   untrustedCa,
   expiredCert,
   poisonToDeadLetter,
+  poisonAfterSend,
   metricsMatchDelivery,
   networkLatency,
   networkBandwidth,

@@ -29,6 +29,7 @@ function faultObserved(fault: NetworkFault, m: { p99ResponseTimeMs?: number }, h
       return (m.p99ResponseTimeMs ?? 0) >= 100;
     case 'timeout':
     case 'reset_peer':
+    case 'cut_on_marker':
       return h.errorCount > 0;
   }
 }
