@@ -39,22 +39,29 @@ describe('seed 001 examples', () => {
     expect(loaded.config!.cloud.batch_timeout).toBe(5_000);
   });
 
-  it('the connector examples and routing rules validate; the one whose plugin does not exist names the third-party packages to look for', async () => {
-    const issues = await allIssues(loadConfigFile(fixture('seed-connectors.yaml')));
+  it('the connector examples and routing rules validate as written, AWS IoT included', async () => {
+    expect(await allIssues(loadConfigFile(fixture('seed-connectors.yaml')))).toEqual([]);
+  });
+
+  /** The seed's connector examples with the AWS IoT one's type changed to a plugin nobody installed. */
+  const withMissingPlugin = () =>
+    readFileSync(fixture('seed-connectors.yaml'), 'utf8').replace('type: "aws-iot"', 'type: "acme-historian"');
+
+  it('a connector whose plugin does not exist names the third-party packages to look for, at its line', async () => {
+    const text = withMissingPlugin();
+    const issues = await allIssues(parseConfigText(text, { baseDir: import.meta.dirname }));
     expect(issues).toHaveLength(1);
     const [issue] = issues;
     expect(issue?.path).toBe('gateway.cloud.connectors.aws-iot.type');
-    expect(issue?.message).toContain('published as bifrost-connector-aws-iot or @<scope>/bifrost-connector-aws-iot');
-    expect(issue?.message).not.toContain('@bifrost/connector-aws-iot');
-    const text = readFileSync(fixture('seed-connectors.yaml'), 'utf8').split('\n');
-    expect(text[(issue?.line ?? 0) - 1]).toContain('type: "aws-iot"');
+    expect(issue?.message).toContain(
+      'published as bifrost-connector-acme-historian or @<scope>/bifrost-connector-acme-historian',
+    );
+    expect(issue?.message).not.toContain('@bifrost/connector-acme-historian');
+    expect(text.split('\n')[(issue?.line ?? 0) - 1]).toContain('type: "acme-historian"');
   });
 
   it('a connector whose plugin is missing is skipped when enabled: false', async () => {
-    const text = readFileSync(fixture('seed-connectors.yaml'), 'utf8').replace(
-      /(type: "aws-iot"\n\s+enabled: )true/,
-      '$1false',
-    );
+    const text = withMissingPlugin().replace(/(type: "acme-historian"\n\s+enabled: )true/, '$1false');
     const loaded = parseConfigText(text, { baseDir: import.meta.dirname });
     expect(await allIssues(loaded)).toEqual([]);
   });
