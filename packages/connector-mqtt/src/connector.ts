@@ -140,13 +140,16 @@ export class MqttConnector implements Connector {
     } catch (err) {
       throw classifyError(err);
     }
-    this.clientId = config.client_id ?? defaultClientId(ctx.name);
+    // A connection test beside the running instance must not take over its client id (the broker
+    // would drop the live connection) nor, with a clean session, wipe its persistent session.
+    this.clientId = ctx.probe ? defaultClientId(ctx.name) : (config.client_id ?? defaultClientId(ctx.name));
     this.maxInflight = maxInflightOf(config);
   }
 
   async connect(): Promise<void> {
     this.dropClient(new TransientError('reconnecting', { code: 'BIFROST_ERR_MQTT_RECONNECT' }))?.end(true);
-    const client = mqttConnect(this.url.href, clientOptions(this.config, this.ctx, this.clientId));
+    const config = this.ctx.probe ? { ...this.config, clean_session: true } : this.config;
+    const client = mqttConnect(this.url.href, clientOptions(config, this.ctx, this.clientId));
     // Held at once so a connect the host gave up on (timeout) is ended by the next connect() or close().
     this.client = client;
     // mqtt.js throws 'error' events nobody listens to; this one outlives the per-phase listeners.

@@ -91,6 +91,14 @@ describe('MqttConnector', () => {
     await c.close();
   });
 
+  it('a connection test (ctx.probe) connects with a client id of its own and a clean session', () => {
+    const persistent = cfg({ client_id: 'line-7', clean_session: false });
+    const running = new MqttConnector(persistent, ctx()) as unknown as { clientId: string };
+    const probe = new MqttConnector(persistent, ctx({ probe: true })) as unknown as { clientId: string };
+    expect(running.clientId).toBe('line-7');
+    expect(probe.clientId).toMatch(/^bifrost-planta-[0-9a-f]{8}$/);
+  });
+
   it('default client ids fit the 23 characters every 3.1.1 broker accepts and differ per instance', () => {
     const a = defaultClientId('a very long connector name!');
     expect(a).toMatch(/^bifrost-averyl-[0-9a-f]{8}$/);

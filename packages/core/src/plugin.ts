@@ -33,6 +33,14 @@ export interface PluginContext {
   tls?: TlsMaterial;
   /** Aborted when the host shuts the instance down. */
   signal: AbortSignal;
+  /**
+   * True when this instance is a connection test (`bifrost test-connection`, `POST
+   * /api/cloud/connectors/{name}/test`), possibly beside the running instance of the same config: it
+   * connects, probes and closes, and writes nothing. Connect with an identity that cannot take over
+   * the running one's session (an MQTT client id of its own, a clean session). Unset for running
+   * instances, and by hosts older than this field.
+   */
+  probe?: boolean;
 }
 
 /** Static facts a connector declares so the host can batch and order for it. */

@@ -44,6 +44,7 @@ export async function probeConnector(
       logger: opts.logger,
       tls: opts.tls,
       signal: closing.signal,
+      probe: true,
     });
     await withTimeout(() => connector?.connect(), opts.timeoutMs, 'connect', 'BIFROST_ERR_CONNECT_TIMEOUT');
     const probe = connector.healthCheck?.bind(connector);
