@@ -10,6 +10,7 @@ import {
   TransientError,
   classifyError,
   compilePointTemplate,
+  pointJsonBytes,
   type BifrostError,
   type Connector,
   type DataPoint,
@@ -22,7 +23,7 @@ import {
 } from '@bifrost/core';
 import type { HttpConfig } from './config.js';
 import { classifyResponse, namedRejections } from './responses.js';
-import { contentType, hmacSignature, idempotencyKey, renderBody, wirePointBytes } from './wire.js';
+import { contentType, hmacSignature, idempotencyKey, renderBody } from './wire.js';
 
 const gzip = promisify(gzipCb);
 
@@ -478,7 +479,7 @@ export class HttpConnector implements Connector {
 
 /** Splits a request's points in two halves of about equal bytes (each non-empty). */
 export function splitByBytes(req: PlannedRequest): [PlannedRequest, PlannedRequest] {
-  const sizes = req.points.map(wirePointBytes);
+  const sizes = req.points.map(pointJsonBytes);
   const total = sizes.reduce((a, b) => a + b, 0);
   let cut = 0;
   let acc = 0;
