@@ -18,6 +18,7 @@ import {
   type PluginContext,
   type PointTemplate,
   type RejectedPoint,
+  type TlsMaterial,
   type WriteOptions,
   type WriteReceipt,
 } from '@bifrost/core';
@@ -65,15 +66,9 @@ const SEVERITY: Partial<Record<BifrostError['kind'], number>> = { auth: 0, confi
 /** The rank of a failure in {@link SEVERITY}; NaN (sorts as a tie) for a kind it does not list, as before. */
 const severity = (e: BifrostError): number => SEVERITY[e.kind] ?? Number.NaN;
 
-/** Socket options of a connection to the origin. */
-interface ProbeOptions {
+/** Socket options of a connection to the origin: the host's TLS material is named as Node's TLS options. */
+interface ProbeOptions extends Partial<TlsMaterial> {
   timeout: number;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  passphrase?: string;
-  servername?: string;
-  rejectUnauthorized?: boolean;
 }
 
 /** Test seam: builds the dispatcher instead of a pool (e.g. undici's `MockAgent`), and skips the connect probe. */
@@ -158,14 +153,7 @@ export class HttpConnector implements Connector {
     const tls = this.ctx.tls;
     return {
       timeout: this.config.connect_timeout,
-      ...(this.url.protocol === 'https:' && {
-        ca: tls?.ca,
-        cert: tls?.cert,
-        key: tls?.key,
-        passphrase: tls?.passphrase,
-        servername: tls?.servername,
-        rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-      }),
+      ...(this.url.protocol === 'https:' && { rejectUnauthorized: true, ...tls }),
     };
   }
 
