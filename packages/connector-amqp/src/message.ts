@@ -1,15 +1,8 @@
 import type { Options } from 'amqplib';
-import type { DataPoint } from '@bifrost/core';
+import { wirePoint, type DataPoint } from '@bifrost/core';
 
 /** Content type of every published message: the point as JSON. */
 export const CONTENT_TYPE = 'application/json';
-
-/** The point as published: without `priority`, the host's queue lane, which never goes on the wire. */
-function wirePoint(point: DataPoint): Omit<DataPoint, 'priority'> {
-  if (point.priority === undefined) return point;
-  const { priority: _lane, ...wire } = point;
-  return wire;
-}
 
 /**
  * The body and properties of one point's message: the point as JSON, `message_id` = point id (so

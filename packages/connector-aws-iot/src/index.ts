@@ -1,7 +1,7 @@
-import { defineConnector, type ConnectorDefinition } from '@bifrost/core';
+import { defineConnector, pointJsonBytes, type ConnectorDefinition } from '@bifrost/core';
 import { awsIotConfigSchema } from './config.js';
 import { AwsIotConnector } from './connector.js';
-import { MAX_BATCH_BYTES, wirePointBytes } from './messages.js';
+import { MAX_BATCH_BYTES } from './messages.js';
 
 /**
  * The AWS IoT Core connector plugin (`type: aws-iot`): points published over MQTT 5 with mutual
@@ -15,7 +15,7 @@ const awsIot: ConnectorDefinition<typeof awsIotConfigSchema> = defineConnector({
   type: 'aws-iot',
   configSchema: awsIotConfigSchema,
   capabilities: { ordering: 'none', maxBatch: 5000, maxBatchBytes: MAX_BATCH_BYTES },
-  pointBytes: wirePointBytes,
+  pointBytes: pointJsonBytes,
   create: (config, ctx) => new AwsIotConnector(config, ctx),
 });
 
@@ -30,13 +30,7 @@ export {
   type MessageMode,
 } from './config.js';
 export { AwsIotConnector, clientConfig, RECONNECT_DELAY_MS } from './connector.js';
-export {
-  MessageBuilder,
-  MAX_BATCH_BYTES,
-  wirePointBytes,
-  type OutgoingMessage,
-  type BatchMessages,
-} from './messages.js';
+export { MessageBuilder, MAX_BATCH_BYTES, type OutgoingMessage, type BatchMessages } from './messages.js';
 export { AWS_IOT_LIMITS, SHADOW_LIMITS, basicIngestPrefix, topicProblem } from './limits.js';
 export { PublishRateLimiter } from './rate-limiter.js';
 export {

@@ -22,15 +22,7 @@ type TopicResult = { topic: string } | { invalid: string };
 const MAX_CACHED_TOPICS = 100_000;
 
 /**
- * Payload bytes one point adds to a message (its JSON and, in a `batch` array, the comma): the
- * plugin's `pointBytes`, so the host's byte cut (`maxBatchBytes`) matches the messages.
- */
-export function wirePointBytes(point: DataPoint): number {
-  return Buffer.byteLength(pointJson(point)) + 1;
-}
-
-/**
- * Largest host batch in {@link wirePointBytes}: AWS IoT's 128 KB payload limit less the array's
+ * Largest host batch in core's `pointJsonBytes`: AWS IoT's 128 KB payload limit less the array's
  * brackets, so a `batch` message of one topic never exceeds it.
  */
 export const MAX_BATCH_BYTES = AWS_IOT_LIMITS.payloadBytes - 2;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newPointId, type DataPoint } from '@bifrost/core';
-import { AWS_IOT_LIMITS, MAX_BATCH_BYTES, MessageBuilder, topicProblem, wirePointBytes } from '../src/index.js';
+import awsIot, { AWS_IOT_LIMITS, MAX_BATCH_BYTES, MessageBuilder, topicProblem } from '../src/index.js';
 
 const cfg = { topic: '{topic_prefix}/{thing_name}/{device_id}/{tag_name}', topic_prefix: 'bifrost', thing_name: 'gw1' };
 
@@ -64,8 +64,8 @@ describe('MessageBuilder', () => {
     let bytes = 0;
     for (;;) {
       const p = point('A', 't', 'y'.repeat(900));
-      if (bytes + wirePointBytes(p) > MAX_BATCH_BYTES) break;
-      bytes += wirePointBytes(p);
+      if (bytes + awsIot.pointBytes(p) > MAX_BATCH_BYTES) break;
+      bytes += awsIot.pointBytes(p);
       batch.push(p);
     }
     const { messages, poison } = new MessageBuilder({ ...cfg, topic: 'one' }, 'batch').build(batch);

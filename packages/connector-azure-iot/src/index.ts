@@ -1,7 +1,7 @@
-import { defineConnector, type ConnectorDefinition } from '@bifrost/core';
+import { defineConnector, pointJsonBytes, type ConnectorDefinition } from '@bifrost/core';
 import { azureIotConfigSchema } from './config.js';
 import { AzureIotConnector } from './connector.js';
-import { MAX_BATCH_BYTES, wirePointBytes } from './messages.js';
+import { MAX_BATCH_BYTES } from './messages.js';
 
 /**
  * The Azure IoT Hub connector plugin (`type: azure-iot`): device-to-cloud messages through
@@ -16,7 +16,7 @@ const azureIot: ConnectorDefinition<typeof azureIotConfigSchema> = defineConnect
   type: 'azure-iot',
   configSchema: azureIotConfigSchema,
   capabilities: { ordering: 'none', maxBatch: 1000, maxBatchBytes: MAX_BATCH_BYTES },
-  pointBytes: wirePointBytes,
+  pointBytes: pointJsonBytes,
   create: (config, ctx) => new AzureIotConnector(config, ctx),
 });
 
@@ -40,8 +40,6 @@ export {
   PROPERTY_RESERVE_BYTES,
   batchMessageId,
   planMessages,
-  pointJson,
-  wirePointBytes,
   type MessageFormat,
   type PlannedMessage,
   type PlannedWrite,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DataPoint, PointTemplate, RejectedPoint } from '@bifrost/core';
+import { pointJson, type DataPoint, type PointTemplate, type RejectedPoint } from '@bifrost/core';
 import type { MessageMode } from './config.js';
 
 /**
@@ -43,35 +43,6 @@ export interface MessageFormat {
 /** `contentType` and `contentEncoding` of every message, so IoT Hub routing queries can read the body. */
 export const CONTENT_TYPE = 'application/json';
 export const CONTENT_ENCODING = 'utf-8';
-
-const serialized = new WeakMap<DataPoint, string>();
-
-/**
- * A point as its JSON goes in a message body: the data model without the host's `priority`,
- * serialized once (the host measures it through {@link wirePointBytes} before the write sends it).
- */
-export function pointJson(p: DataPoint): string {
-  let json = serialized.get(p);
-  if (json === undefined) {
-    json = JSON.stringify({
-      id: p.id,
-      deviceId: p.deviceId,
-      tagName: p.tagName,
-      value: p.value,
-      quality: p.quality,
-      timestamp: p.timestamp,
-      unit: p.unit,
-      tags: p.tags,
-    });
-    serialized.set(p, json);
-  }
-  return json;
-}
-
-/** Bytes of a point in a `batch` body (its JSON and a comma), for the host's `maxBatchBytes`. */
-export function wirePointBytes(p: DataPoint): number {
-  return Buffer.byteLength(pointJson(p)) + 1;
-}
 
 /** Bytes of the property bag the device SDK appends to the topic (URL-encoded `k=v&...`, system properties first). */
 function bagBytes(messageId: string, properties: ReadonlyArray<[string, string]>): number {

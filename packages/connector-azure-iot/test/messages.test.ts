@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { compilePointTemplate, type DataPoint } from '@bifrost/core';
-import {
+import { compilePointTemplate, pointJson, type DataPoint } from '@bifrost/core';
+import azureIot, {
   MAX_BATCH_BYTES,
   MAX_MESSAGE_BYTES,
   batchMessageId,
   planMessages,
-  pointJson,
-  wirePointBytes,
   type MessageFormat,
 } from '../src/index.js';
 
@@ -83,13 +81,13 @@ describe('planMessages', () => {
     expect(JSON.parse(messages[0]!.body)).toHaveLength(2);
   });
 
-  it('a batch cut by the host to MAX_BATCH_BYTES of wirePointBytes fits one message', () => {
+  it('a batch cut by the host to MAX_BATCH_BYTES of the plugin pointBytes fits one message', () => {
     const pts: DataPoint[] = [];
     let bytes = 0;
     for (let i = 0; ; i++) {
       const p = point({ id: `p-${i}`, value: 'v'.repeat(200) });
-      if (bytes + wirePointBytes(p) > MAX_BATCH_BYTES) break;
-      bytes += wirePointBytes(p);
+      if (bytes + azureIot.pointBytes(p) > MAX_BATCH_BYTES) break;
+      bytes += azureIot.pointBytes(p);
       pts.push(p);
     }
     const { messages, poison } = planMessages(pts, fmt({ mode: 'batch' }));
@@ -98,9 +96,11 @@ describe('planMessages', () => {
     expect(messages[0]!.bytes).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
   });
 
-  it('serializes a point once', () => {
-    const p = point();
-    expect(pointJson(p)).toBe(pointJson(p));
-    expect(wirePointBytes(p)).toBe(Buffer.byteLength(pointJson(p)) + 1);
+  it('sends the JSON the host measured, without the priority', () => {
+    const p = point({ priority: 7 });
+    const { messages } = planMessages([p], fmt({ mode: 'point' }));
+    expect(messages[0]!.body).toBe(pointJson(p));
+    expect(messages[0]!.body).not.toContain('priority');
+    expect(azureIot.pointBytes(p)).toBe(Buffer.byteLength(messages[0]!.body) + 1);
   });
 });

@@ -5,7 +5,7 @@
 // flight; then rounds alternate ours with the delivery defaults, ours tuned and raw, and the result
 // reports the median and range.
 import { PubSub, v1 } from '@google-cloud/pubsub';
-import gcpPubSub, { gcpPubSubConfigSchema, pointJson, publishOptions } from '@bifrost/connector-gcp-pubsub';
+import gcpPubSub, { gcpPubSubConfigSchema, publishOptions } from '@bifrost/connector-gcp-pubsub';
 import { startPubSubFake } from '@bifrost/connector-testkit/peers';
 import {
   chunk,
@@ -16,7 +16,7 @@ import {
   writeResults,
   type DeliveryOptionsInput,
 } from '@bifrost/connector-testkit/bench';
-import type { DataPoint } from '@bifrost/core';
+import { pointJson, type DataPoint } from '@bifrost/core';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 50_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);

@@ -7,6 +7,7 @@ import {
   TransientError,
   classifyError,
   compilePointTemplate,
+  pointJson,
   type BifrostError,
   type Connector,
   type DataPoint,
@@ -20,7 +21,7 @@ import {
 } from '@bifrost/core';
 import { BUILTIN_ATTRIBUTES, type GcpPubSubConfig } from './config.js';
 import { GRPC, classifyPubSubError, grpcCode } from './errors.js';
-import { MAX_BATCH_BYTES, PUBSUB_LIMITS, attributeProblem, messageBytes, pointJson, topicIdProblem } from './limits.js';
+import { MAX_BATCH_BYTES, PUBSUB_LIMITS, attributeProblem, messageBytes, topicIdProblem } from './limits.js';
 
 /** The message shape `Topic.publishMessage` takes (the subset used here). */
 export interface PubSubMessage {

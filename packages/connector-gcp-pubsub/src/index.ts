@@ -47,7 +47,6 @@ export {
   PUBSUB_LIMITS,
   attributeProblem,
   messageBytes,
-  pointJson,
   topicIdProblem,
   wirePointBytes,
 } from './limits.js';

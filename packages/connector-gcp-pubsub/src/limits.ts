@@ -1,4 +1,4 @@
-import type { DataPoint } from '@bifrost/core';
+import { pointJson, type DataPoint } from '@bifrost/core';
 
 /**
  * Pub/Sub's published resource limits (https://cloud.google.com/pubsub/quotas#resource_limits),
@@ -38,32 +38,6 @@ export function topicIdProblem(name: string): string | undefined {
     return `"${name.length > 80 ? `${name.slice(0, 80)}...` : name}" is not a valid Pub/Sub topic id (3-255 characters, a letter first, then letters, digits, - _ . ~ + %)`;
   if (/^goog/i.test(name)) return `"${name}" is not a valid Pub/Sub topic id (ids starting with "goog" are reserved)`;
   return undefined;
-}
-
-/**
- * Serialized points, so the JSON the host measured with {@link wirePointBytes} when it cut the
- * batch is the JSON the write sends (each point is serialized once; points are not mutated).
- */
-const serialized = new WeakMap<DataPoint, string>();
-
-/** A point as it goes in a message's data: the data model without the host's `priority`. */
-export function pointJson(p: DataPoint): string {
-  let json = serialized.get(p);
-  if (json === undefined) serialized.set(p, (json = serialize(p)));
-  return json;
-}
-
-function serialize(p: DataPoint): string {
-  return JSON.stringify({
-    id: p.id,
-    deviceId: p.deviceId,
-    tagName: p.tagName,
-    value: p.value,
-    quality: p.quality,
-    timestamp: p.timestamp,
-    unit: p.unit,
-    tags: p.tags,
-  });
 }
 
 /**

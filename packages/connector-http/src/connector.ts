@@ -10,6 +10,7 @@ import {
   TransientError,
   classifyError,
   compilePointTemplate,
+  pointJsonBytes,
   type BifrostError,
   type Connector,
   type DataPoint,
@@ -17,12 +18,13 @@ import {
   type PluginContext,
   type PointTemplate,
   type RejectedPoint,
+  type TlsMaterial,
   type WriteOptions,
   type WriteReceipt,
 } from '@bifrost/core';
 import type { HttpConfig } from './config.js';
 import { classifyResponse, namedRejections } from './responses.js';
-import { contentType, hmacSignature, idempotencyKey, renderBody, wirePointBytes } from './wire.js';
+import { contentType, hmacSignature, idempotencyKey, renderBody } from './wire.js';
 
 const gzip = promisify(gzipCb);
 
@@ -64,15 +66,9 @@ const SEVERITY: Partial<Record<BifrostError['kind'], number>> = { auth: 0, confi
 /** The rank of a failure in {@link SEVERITY}; NaN (sorts as a tie) for a kind it does not list, as before. */
 const severity = (e: BifrostError): number => SEVERITY[e.kind] ?? Number.NaN;
 
-/** Socket options of a connection to the origin. */
-interface ProbeOptions {
+/** Socket options of a connection to the origin: the host's TLS material is named as Node's TLS options. */
+interface ProbeOptions extends Partial<TlsMaterial> {
   timeout: number;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  passphrase?: string;
-  servername?: string;
-  rejectUnauthorized?: boolean;
 }
 
 /** Test seam: builds the dispatcher instead of a pool (e.g. undici's `MockAgent`), and skips the connect probe. */
@@ -157,14 +153,7 @@ export class HttpConnector implements Connector {
     const tls = this.ctx.tls;
     return {
       timeout: this.config.connect_timeout,
-      ...(this.url.protocol === 'https:' && {
-        ca: tls?.ca,
-        cert: tls?.cert,
-        key: tls?.key,
-        passphrase: tls?.passphrase,
-        servername: tls?.servername,
-        rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-      }),
+      ...(this.url.protocol === 'https:' && { rejectUnauthorized: true, ...tls }),
     };
   }
 
@@ -478,7 +467,7 @@ export class HttpConnector implements Connector {
 
 /** Splits a request's points in two halves of about equal bytes (each non-empty). */
 export function splitByBytes(req: PlannedRequest): [PlannedRequest, PlannedRequest] {
-  const sizes = req.points.map(wirePointBytes);
+  const sizes = req.points.map(pointJsonBytes);
   const total = sizes.reduce((a, b) => a + b, 0);
   let cut = 0;
   let acc = 0;

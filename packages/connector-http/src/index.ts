@@ -1,7 +1,6 @@
-import { defineConnector, type ConnectorDefinition } from '@bifrost/core';
+import { defineConnector, pointJsonBytes, type ConnectorDefinition } from '@bifrost/core';
 import { httpConfigSchema } from './config.js';
 import { HttpConnector } from './connector.js';
-import { wirePointBytes } from './wire.js';
 
 /**
  * The HTTP connector plugin (`type: http`): batches POSTed (or PUT) to an endpoint as a JSON array,
@@ -13,7 +12,7 @@ const http: ConnectorDefinition<typeof httpConfigSchema> = defineConnector({
   type: 'http',
   configSchema: httpConfigSchema,
   capabilities: { ordering: 'none', maxBatch: 5000, maxBatchBytes: 1024 * 1024 },
-  pointBytes: wirePointBytes,
+  pointBytes: pointJsonBytes,
   endpointAliases: ['url'],
   create: (config, ctx) => new HttpConnector(config, ctx),
 });
@@ -31,13 +30,4 @@ export {
   type NamedRejection,
   type ResponseClass,
 } from './responses.js';
-export {
-  contentType,
-  hmacSignature,
-  idempotencyKey,
-  pointJson,
-  renderBody,
-  toWire,
-  wirePointBytes,
-  type WirePoint,
-} from './wire.js';
+export { contentType, hmacSignature, idempotencyKey, renderBody } from './wire.js';

@@ -1,28 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { DataPoint } from '@bifrost/core';
+import { pointJson, wirePoint, type DataPoint } from '@bifrost/core';
 import type { BodyFormat } from './config.js';
-
-/** A point as it goes on the wire: the data point without the host's `priority`. */
-export type WirePoint = Omit<DataPoint, 'priority'>;
-
-/** The point as sent: every field but `priority` (the host's queue lane, never put on the wire). */
-export function toWire(point: DataPoint): WirePoint {
-  const { priority: _priority, ...wire } = point;
-  return wire;
-}
-
-/** The JSON text of one point as sent (no copy when it has no `priority`, the usual case). */
-export function pointJson(point: DataPoint): string {
-  return JSON.stringify(point.priority === undefined ? point : toWire(point));
-}
-
-/**
- * Bytes one point adds to a body (its JSON plus the separator), the `pointBytes` of the plugin, so
- * the host's `maxBatchBytes` cut matches the request bodies.
- */
-export function wirePointBytes(point: DataPoint): number {
-  return Buffer.byteLength(pointJson(point)) + 1;
-}
 
 /**
  * The request body of `points` in `format`. A JSON array is one `JSON.stringify` of the batch
@@ -31,7 +9,7 @@ export function wirePointBytes(point: DataPoint): number {
 export function renderBody(format: BodyFormat, points: readonly DataPoint[]): string {
   switch (format) {
     case 'json':
-      return JSON.stringify(points.some((p) => p.priority !== undefined) ? points.map(toWire) : points);
+      return JSON.stringify(points.some((p) => p.priority !== undefined) ? points.map(wirePoint) : points);
     case 'ndjson': {
       let out = '';
       for (const p of points) out += `${pointJson(p)}\n`;
@@ -46,6 +24,7 @@ export function renderBody(format: BodyFormat, points: readonly DataPoint[]): st
   }
 }
 
+/** The `Content-Type` of a body in `format`. */
 export function contentType(format: BodyFormat): string {
   return format === 'ndjson' ? 'application/x-ndjson' : 'application/json';
 }

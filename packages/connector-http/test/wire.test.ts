@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { DataPoint } from '@bifrost/core';
-import { hmacSignature, idempotencyKey, pointJson, renderBody, toWire, wirePointBytes } from '../src/index.js';
+import { pointJsonBytes, type DataPoint } from '@bifrost/core';
+import http, { hmacSignature, idempotencyKey, renderBody } from '../src/index.js';
 
 const point = (id: string, extra: Partial<DataPoint> = {}): DataPoint => ({
   id,
@@ -14,12 +14,6 @@ const point = (id: string, extra: Partial<DataPoint> = {}): DataPoint => ({
 });
 
 describe('wire format', () => {
-  it('keeps the id and every field but the host’s priority', () => {
-    const w = toWire(point('a', { priority: 9, unit: '°C', tags: { line: '1' } }));
-    expect(w).toEqual({ ...point('a'), unit: '°C', tags: { line: '1' } });
-    expect('priority' in w).toBe(false);
-  });
-
   it('renders json, ndjson and point bodies', () => {
     const pts = [point('a'), point('b')];
     expect((JSON.parse(renderBody('json', pts)) as DataPoint[]).map((p) => p.id)).toEqual(['a', 'b']);
@@ -42,10 +36,20 @@ describe('wire format', () => {
     expect(JSON.parse(renderBody('json', pts))).toEqual([point('a'), point('b')]);
   });
 
-  it('counts a point’s bytes as UTF-8 plus its separator', () => {
-    const p = point('a', { unit: '°C' });
-    expect(wirePointBytes(p)).toBe(Buffer.byteLength(pointJson(p)) + 1);
-    expect(wirePointBytes(p)).toBeGreaterThan(pointJson(p).length + 1 - 1);
+  it('keeps the id and every field but the host’s priority, in every format', () => {
+    const p = point('a', { priority: 9, unit: '°C', tags: { line: '1' } });
+    const sent = { ...point('a'), unit: '°C', tags: { line: '1' } };
+    expect(JSON.parse(renderBody('json', [p]))).toEqual([sent]);
+    expect(JSON.parse(renderBody('ndjson', [p]))).toEqual(sent);
+    expect(JSON.parse(renderBody('point', [p]))).toEqual(sent);
+  });
+
+  it('measures points as core’s pointJsonBytes: the bytes of a body less one per body', () => {
+    expect(http.pointBytes).toBe(pointJsonBytes);
+    const pts = [point('a', { unit: '°C', priority: 3 }), point('b', { tags: { line: 'Förderband' } })];
+    const sum = pts.reduce((n, p) => n + pointJsonBytes(p), 0);
+    expect(Buffer.byteLength(renderBody('ndjson', pts))).toBe(sum);
+    expect(Buffer.byteLength(renderBody('json', pts))).toBe(sum + 1);
   });
 });
 

@@ -18,6 +18,7 @@ import {
   type RejectedPoint,
   type WriteOptions,
   isBifrostError,
+  pointJson,
 } from '@bifrost/core';
 import { compressionType, ensureCodec } from './codecs.js';
 import { bootstrapBrokers, type KafkaConfig } from './config.js';
@@ -76,17 +77,13 @@ export function pointRecordBytes(point: DataPoint): number {
 
 /**
  * One point as a Kafka record: key = device id (partition and order per device), value = the point
- * as JSON without `priority` (the host's queue lane, never on the wire).
+ * as JSON without `priority` (the host's queue lane, never on the wire), through core's memoised
+ * `pointJson`, so measuring a point for the host's cut and sending it serialise it once.
  */
 export function toRecord(point: DataPoint): Message {
-  let wire: Omit<DataPoint, 'priority'> = point;
-  if (point.priority !== undefined) {
-    const { priority: _lane, ...rest } = point;
-    wire = rest;
-  }
   return {
     key: point.deviceId,
-    value: JSON.stringify(wire),
+    value: pointJson(point),
     timestamp: String(point.timestamp),
     headers: { [ID_HEADER]: point.id },
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DataPoint } from './data-point.js';
-import { pointJson, wirePoint } from './wire-point.js';
+import { pointJson, pointJsonBytes, wirePoint } from './wire-point.js';
 
 const point: DataPoint = {
   id: '0190a1b2-0000-7000-8000-000000000001',
@@ -29,5 +29,24 @@ describe('pointJson', () => {
     const first = pointJson(p);
     p.value = 99; // never done to a queued point; shows the memo is per object
     expect(pointJson(p)).toBe(first);
+  });
+});
+
+describe('pointJsonBytes', () => {
+  it('counts UTF-8 bytes of the JSON, not characters, plus one separator', () => {
+    const p: DataPoint = { ...point, unit: '°C', tags: { line: 'Förderband 2' } };
+    const json = pointJson(p);
+    expect(pointJsonBytes(p)).toBe(Buffer.byteLength(json, 'utf8') + 1);
+    expect(pointJsonBytes(p)).toBe(json.length + 1 + 2); // '°' and 'ö' take two bytes each
+  });
+  it('is the size of each point in a JSON array of them, less the brackets', () => {
+    const points: DataPoint[] = [
+      { ...point, priority: 9 },
+      { ...point, id: 'b', value: { state: 'running', rpm: 1450 } },
+    ];
+    const array = JSON.stringify(points.map(wirePoint));
+    const total = points.reduce((n, p) => n + pointJsonBytes(p), 0);
+    // n points: n-1 commas and two brackets, one byte more than the n separators counted.
+    expect(Buffer.byteLength(array)).toBe(total + 1);
   });
 });

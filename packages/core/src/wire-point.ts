@@ -25,3 +25,13 @@ export function pointJson(point: DataPoint): string {
   if (json === undefined) serialized.set(point, (json = JSON.stringify(wirePoint(point))));
   return json;
 }
+
+/**
+ * The UTF-8 bytes of {@link pointJson} plus one separator byte (the comma of a JSON array, the
+ * newline of NDJSON). Meant as a connector's `pointBytes` when its bodies are JSON points or
+ * arrays of them, so the host's `maxBatchBytes` cut matches what the write sends; it serialises
+ * through the same memo, so the write reuses the measured JSON.
+ */
+export function pointJsonBytes(point: DataPoint): number {
+  return Buffer.byteLength(pointJson(point)) + 1;
+}

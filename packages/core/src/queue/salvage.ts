@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { chunkRowCrc, chunkStateCrc } from './chunk-checksum.js';
+import { chunkRowCrc, chunkStateCrc, type ChunkRowColumns } from './chunk-checksum.js';
 import { isRemoved } from './removed-bitmap.js';
 import { SCHEMA } from './sqlite-schema.js';
 import { inScanOrder, scanPastDamage } from './damaged-scan.js';
@@ -284,14 +284,7 @@ function probeGap(at: StatementSync, from: number, to: number): number[] {
   return [...keys].sort((a, b) => a - b);
 }
 
-interface OldChunkRow {
-  seq: number;
-  connector: string;
-  priority: number;
-  enqueuedAt: number;
-  codec: number;
-  payload: Uint8Array;
-  sizes: Uint8Array;
+interface OldChunkRow extends ChunkRowColumns {
   crc: number | null;
 }
 
