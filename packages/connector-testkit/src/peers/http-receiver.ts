@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerTlsPem } from '../tls/fixture.js';
+import { controlClient } from './control-client.js';
 import { httpReady } from './probes.js';
 import { startProcessPeer, type ProcessPeer } from './process-peer.js';
 
@@ -153,15 +154,7 @@ export async function startHttpReceiver(opts: HttpReceiverOptions = {}): Promise
     startTimeoutMs: 15_000,
   });
   const controlUrl = `http://${peer.host}:${peer.ports.control}`;
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${controlUrl}${path}`, {
-      method,
-      ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (!res.ok) throw new Error(`[testkit] http-receiver ${method} ${path}: HTTP ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const call = controlClient('http-receiver', controlUrl);
   const requests = (since = 0) => call<ReceivedRequest[]>('GET', `/requests?since=${since}`);
   return Object.assign(peer, {
     url: `http://${peer.host}:${peer.ports.http}/ingest`,

@@ -3,6 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerTlsPem } from '../tls/fixture.js';
+import { controlClient } from './control-client.js';
 import { httpReady } from './probes.js';
 import { startProcessPeer, type ProcessPeer } from './process-peer.js';
 
@@ -152,15 +153,7 @@ export async function startIotHubEmulator(opts: IotHubEmulatorOptions): Promise<
     startTimeoutMs: 15_000,
   });
   const controlUrl = `http://${peer.host}:${peer.ports.control}`;
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${controlUrl}${path}`, {
-      method,
-      ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (!res.ok) throw new Error(`[testkit] iot-hub ${method} ${path}: HTTP ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const call = controlClient('iot-hub', controlUrl);
   const gateway = `localhost:${peer.ports.mqtts}`;
   return Object.assign(peer, {
     hubHost,
