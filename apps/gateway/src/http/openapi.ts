@@ -12,9 +12,11 @@ export interface RouteDoc {
   auth: boolean;
   /** Status codes and what they mean. */
   responses: Record<string, string>;
-  body?: 'points' | 'deadLetterFilter' | 'lineProtocol';
+  body?: 'points' | 'deadLetterFilter' | 'lineProtocol' | 'influxQuery';
   /** Query parameters: a dead-letter filter field by name, or one described here. */
-  query?: Array<string | { name: string; description: string; schema: Record<string, unknown> }>;
+  query?: Array<
+    string | { name: string; description: string; required?: boolean; schema: Record<string, unknown> }
+  >;
 }
 
 const ERR = {
@@ -153,7 +155,16 @@ export const ROUTES: readonly RouteDoc[] = [
     summary:
       'InfluxDB 1.x query API, for clients that create their database before writing (Telegraf `outputs.influxdb`): `CREATE DATABASE` is answered as done; any other statement is refused',
     auth: true,
-    query: [{ name: 'q', description: 'The InfluxQL statement (or in a form body)', schema: text('statement') }],
+    body: 'influxQuery',
+    query: [
+      {
+        name: 'q',
+        description:
+          'The InfluxQL statement. Required here or as `q` of a form body (OpenAPI cannot say "one of the two", so the query string is the documented place)',
+        required: true,
+        schema: text('statement'),
+      },
+    ],
     responses: {
       '200': 'CREATE DATABASE answered (a no-op)',
       '400': 'No `q`, or a statement other than CREATE DATABASE',
@@ -316,7 +327,7 @@ const BODIES = {
     type: 'object',
     properties: {
       connector: { type: 'string' },
-      seqs: { type: 'array', items: { type: 'integer', minimum: 0 } },
+      seqs: { type: 'array', items: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
     },
     additionalProperties: false,
   },
@@ -326,6 +337,12 @@ const LINE_PROTOCOL_BODY = {
   type: 'string',
   description:
     'InfluxDB line protocol, `measurement[,tag=value...] field=value[,field=value...] [timestamp]` per line; `Content-Encoding: gzip` accepted. deviceId = the `api.line_protocol.device_tag` tag if set and present, else the measurement; tagName = the field key; tags kept (plus `_measurement` when the device came from a tag); i/u integers and floats as numbers, strings, booleans',
+};
+
+/** The form body of `POST /query`, as InfluxDB 1.x clients may send the statement. */
+const INFLUX_QUERY_FORM = {
+  type: 'object',
+  properties: { q: text('The InfluxQL statement, when not in the query string') },
 };
 
 /** The OpenAPI 3.1 document served at `/openapi.json`, built from {@link ROUTES}. */
@@ -353,7 +370,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
                   ? { type: 'string' }
                   : { type: 'integer', minimum: 0, ...(q === 'limit' ? { maximum: MAX_DEAD_LETTER_PAGE } : {}) },
             }
-          : { name: q.name, in: 'query', required: false, description: q.description, schema: q.schema },
+          : { name: q.name, in: 'query', required: q.required ?? false, description: q.description, schema: q.schema },
       );
     const operations = (paths[r.path] ??= {});
     operations[r.method.toLowerCase()] = {
@@ -362,7 +379,14 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       ...(params.length ? { parameters: params } : {}),
       ...(r.body === 'lineProtocol'
         ? { requestBody: { required: false, content: { 'text/plain': { schema: LINE_PROTOCOL_BODY } } } }
-        : r.body
+        : r.body === 'influxQuery'
+          ? {
+              requestBody: {
+                required: false,
+                content: { 'application/x-www-form-urlencoded': { schema: INFLUX_QUERY_FORM } },
+              },
+            }
+          : r.body
           ? {
               requestBody: {
                 required: r.body === 'points',
