@@ -1,4 +1,6 @@
 import { MAX_TIMESTAMP_MS } from '@bifrost/core/host';
+import { LINE_PROTOCOL_PATTERN } from '../ingest/line-protocol-pattern.js';
+import { CREATE_DATABASE_PATTERN } from './influx-write.js';
 
 /** Largest dead-letter page served at once. */
 export const MAX_DEAD_LETTER_PAGE = 10_000;
@@ -14,9 +16,7 @@ export interface RouteDoc {
   responses: Record<string, string>;
   body?: 'points' | 'deadLetterFilter' | 'lineProtocol' | 'influxQuery';
   /** Query parameters: a dead-letter filter field by name, or one described here. */
-  query?: Array<
-    string | { name: string; description: string; required?: boolean; schema: Record<string, unknown> }
-  >;
+  query?: Array<string | { name: string; description: string; required?: boolean; schema: Record<string, unknown> }>;
 }
 
 const ERR = {
@@ -162,7 +162,7 @@ export const ROUTES: readonly RouteDoc[] = [
         description:
           'The InfluxQL statement. Required here or as `q` of a form body (OpenAPI cannot say "one of the two", so the query string is the documented place)',
         required: true,
-        schema: text('statement'),
+        schema: { type: 'string', pattern: CREATE_DATABASE_PATTERN, description: 'CREATE DATABASE <name>' },
       },
     ],
     responses: {
@@ -335,6 +335,7 @@ const BODIES = {
 
 const LINE_PROTOCOL_BODY = {
   type: 'string',
+  pattern: LINE_PROTOCOL_PATTERN,
   description:
     'InfluxDB line protocol, `measurement[,tag=value...] field=value[,field=value...] [timestamp]` per line; `Content-Encoding: gzip` accepted. deviceId = the `api.line_protocol.device_tag` tag if set and present, else the measurement; tagName = the field key; tags kept (plus `_measurement` when the device came from a tag); i/u integers and floats as numbers, strings, booleans',
 };
@@ -387,13 +388,13 @@ export function buildOpenApi(version: string): Record<string, unknown> {
               },
             }
           : r.body
-          ? {
-              requestBody: {
-                required: r.body === 'points',
-                content: { 'application/json': { schema: BODIES[r.body] } },
-              },
-            }
-          : {}),
+            ? {
+                requestBody: {
+                  required: r.body === 'points',
+                  content: { 'application/json': { schema: BODIES[r.body] } },
+                },
+              }
+            : {}),
       responses: Object.fromEntries(Object.entries(r.responses).map(([code, description]) => [code, { description }])),
     };
   }
