@@ -270,6 +270,29 @@ const nameSchema = (description: string) => ({
   description,
 });
 
+/**
+ * Keys a JSON body may not hold at any depth: fastify's JSON parser (secure-json-parse) refuses the
+ * whole body on a `__proto__` key, or a `constructor` object with a `prototype` key.
+ */
+const NOT_PROTO = { not: { const: '__proto__' } };
+
+/** Any JSON object fastify parses: recursive, without prototype-poisoning keys. */
+const JSON_SCHEMAS = {
+  JsonObject: {
+    type: 'object',
+    propertyNames: NOT_PROTO,
+    not: { required: ['constructor'], properties: { constructor: { type: 'object', required: ['prototype'] } } },
+    additionalProperties: { $ref: '#/components/schemas/JsonValue' },
+  },
+  JsonValue: {
+    oneOf: [
+      { type: ['null', 'boolean', 'number', 'string'] },
+      { type: 'array', items: { $ref: '#/components/schemas/JsonValue' } },
+      { $ref: '#/components/schemas/JsonObject' },
+    ],
+  },
+};
+
 const pointProperties = {
   id: {
     type: 'string',
@@ -278,7 +301,12 @@ const pointProperties = {
     description: 'Stable id, unique within a request; a UUIDv7 is assigned when absent',
   },
   value: {
-    oneOf: [{ type: 'number' }, { type: 'string', maxLength: 65_536 }, { type: 'boolean' }, { type: 'object' }],
+    oneOf: [
+      { type: 'number' },
+      { type: 'string', maxLength: 65_536 },
+      { type: 'boolean' },
+      { $ref: '#/components/schemas/JsonObject' },
+    ],
     description: 'An object value nests at most 32 levels',
   },
   quality: { type: 'string', minLength: 1, maxLength: 64, default: 'GOOD' },
@@ -289,7 +317,7 @@ const pointProperties = {
     ],
   },
   unit: { type: 'string', maxLength: 64 },
-  tags: { type: 'object', additionalProperties: { type: 'string' } },
+  tags: { type: 'object', propertyNames: NOT_PROTO, additionalProperties: { type: 'string' } },
   priority: { type: 'integer', minimum: 0, maximum: 9 },
 };
 
@@ -401,7 +429,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: { title: 'Bifrost gateway API', version },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: { schemas: JSON_SCHEMAS, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths,
   };
