@@ -14,8 +14,19 @@ export const INFLUX_AUTH_PATHS: ReadonlySet<string> = new Set(['/write', '/api/v
 /** The version `/ping` answers in `X-Influxdb-Version`: clients only log it. */
 const PING_VERSION = '1.8-bifrost';
 
-/** `CREATE DATABASE "name"` (any case, name quoted or not, optional trailing clauses). */
-const CREATE_DATABASE = /^\s*CREATE\s+DATABASE\s+("(?:[^"\\]|\\.)+"|\S+)/i;
+/** JavaScript's `\s`, spelled out so that other regex engines (an OpenAPI client's) read it alike. */
+const SPACE = '[\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]';
+
+/** `word` in any case, without a flag: `[Cc][Rr]...`. */
+const anyCase = (word: string) => [...word].map((c) => `[${c.toUpperCase()}${c.toLowerCase()}]`).join('');
+
+/**
+ * A `q` answered: `CREATE DATABASE <name>` in any case, the name quoted or not, then anything (trailing
+ * clauses). A plain pattern, no flags, so `/openapi.json` documents `q` with exactly this text.
+ */
+export const CREATE_DATABASE_PATTERN = `^${SPACE}*${anyCase('create')}${SPACE}+${anyCase('database')}${SPACE}+[^${SPACE.slice(1, -1)}]`;
+
+const CREATE_DATABASE = new RegExp(CREATE_DATABASE_PATTERN, 'u');
 
 /** `precision` values of each API and what they mean. */
 const PRECISIONS: Record<'v1' | 'v2', Record<string, Precision>> = {

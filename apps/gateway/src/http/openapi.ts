@@ -1,4 +1,6 @@
 import { MAX_TIMESTAMP_MS } from '@bifrost/core/host';
+import { LINE_PROTOCOL_PATTERN } from '../ingest/line-protocol-pattern.js';
+import { CREATE_DATABASE_PATTERN } from './influx-write.js';
 
 /** Largest dead-letter page served at once. */
 export const MAX_DEAD_LETTER_PAGE = 10_000;
@@ -12,9 +14,9 @@ export interface RouteDoc {
   auth: boolean;
   /** Status codes and what they mean. */
   responses: Record<string, string>;
-  body?: 'points' | 'deadLetterFilter' | 'lineProtocol';
+  body?: 'points' | 'deadLetterFilter' | 'lineProtocol' | 'influxQuery';
   /** Query parameters: a dead-letter filter field by name, or one described here. */
-  query?: Array<string | { name: string; description: string; schema: Record<string, unknown> }>;
+  query?: Array<string | { name: string; description: string; required?: boolean; schema: Record<string, unknown> }>;
 }
 
 const ERR = {
@@ -153,7 +155,16 @@ export const ROUTES: readonly RouteDoc[] = [
     summary:
       'InfluxDB 1.x query API, for clients that create their database before writing (Telegraf `outputs.influxdb`): `CREATE DATABASE` is answered as done; any other statement is refused',
     auth: true,
-    query: [{ name: 'q', description: 'The InfluxQL statement (or in a form body)', schema: text('statement') }],
+    body: 'influxQuery',
+    query: [
+      {
+        name: 'q',
+        description:
+          'The InfluxQL statement. Required here or as `q` of a form body (OpenAPI cannot say "one of the two", so the query string is the documented place)',
+        required: true,
+        schema: { type: 'string', pattern: CREATE_DATABASE_PATTERN, description: 'CREATE DATABASE <name>' },
+      },
+    ],
     responses: {
       '200': 'CREATE DATABASE answered (a no-op)',
       '400': 'No `q`, or a statement other than CREATE DATABASE',
@@ -259,6 +270,29 @@ const nameSchema = (description: string) => ({
   description,
 });
 
+/**
+ * Keys a JSON body may not hold at any depth: fastify's JSON parser (secure-json-parse) refuses the
+ * whole body on a `__proto__` key, or a `constructor` object with a `prototype` key.
+ */
+const NOT_PROTO = { not: { const: '__proto__' } };
+
+/** Any JSON object fastify parses: recursive, without prototype-poisoning keys. */
+const JSON_SCHEMAS = {
+  JsonObject: {
+    type: 'object',
+    propertyNames: NOT_PROTO,
+    not: { required: ['constructor'], properties: { constructor: { type: 'object', required: ['prototype'] } } },
+    additionalProperties: { $ref: '#/components/schemas/JsonValue' },
+  },
+  JsonValue: {
+    oneOf: [
+      { type: ['null', 'boolean', 'number', 'string'] },
+      { type: 'array', items: { $ref: '#/components/schemas/JsonValue' } },
+      { $ref: '#/components/schemas/JsonObject' },
+    ],
+  },
+};
+
 const pointProperties = {
   id: {
     type: 'string',
@@ -267,7 +301,12 @@ const pointProperties = {
     description: 'Stable id, unique within a request; a UUIDv7 is assigned when absent',
   },
   value: {
-    oneOf: [{ type: 'number' }, { type: 'string', maxLength: 65_536 }, { type: 'boolean' }, { type: 'object' }],
+    oneOf: [
+      { type: 'number' },
+      { type: 'string', maxLength: 65_536 },
+      { type: 'boolean' },
+      { $ref: '#/components/schemas/JsonObject' },
+    ],
     description: 'An object value nests at most 32 levels',
   },
   quality: { type: 'string', minLength: 1, maxLength: 64, default: 'GOOD' },
@@ -278,7 +317,7 @@ const pointProperties = {
     ],
   },
   unit: { type: 'string', maxLength: 64 },
-  tags: { type: 'object', additionalProperties: { type: 'string' } },
+  tags: { type: 'object', propertyNames: NOT_PROTO, additionalProperties: { type: 'string' } },
   priority: { type: 'integer', minimum: 0, maximum: 9 },
 };
 
@@ -316,7 +355,7 @@ const BODIES = {
     type: 'object',
     properties: {
       connector: { type: 'string' },
-      seqs: { type: 'array', items: { type: 'integer', minimum: 0 } },
+      seqs: { type: 'array', items: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
     },
     additionalProperties: false,
   },
@@ -324,8 +363,15 @@ const BODIES = {
 
 const LINE_PROTOCOL_BODY = {
   type: 'string',
+  pattern: LINE_PROTOCOL_PATTERN,
   description:
     'InfluxDB line protocol, `measurement[,tag=value...] field=value[,field=value...] [timestamp]` per line; `Content-Encoding: gzip` accepted. deviceId = the `api.line_protocol.device_tag` tag if set and present, else the measurement; tagName = the field key; tags kept (plus `_measurement` when the device came from a tag); i/u integers and floats as numbers, strings, booleans',
+};
+
+/** The form body of `POST /query`, as InfluxDB 1.x clients may send the statement. */
+const INFLUX_QUERY_FORM = {
+  type: 'object',
+  properties: { q: text('The InfluxQL statement, when not in the query string') },
 };
 
 /** The OpenAPI 3.1 document served at `/openapi.json`, built from {@link ROUTES}. */
@@ -353,7 +399,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
                   ? { type: 'string' }
                   : { type: 'integer', minimum: 0, ...(q === 'limit' ? { maximum: MAX_DEAD_LETTER_PAGE } : {}) },
             }
-          : { name: q.name, in: 'query', required: false, description: q.description, schema: q.schema },
+          : { name: q.name, in: 'query', required: q.required ?? false, description: q.description, schema: q.schema },
       );
     const operations = (paths[r.path] ??= {});
     operations[r.method.toLowerCase()] = {
@@ -362,21 +408,28 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       ...(params.length ? { parameters: params } : {}),
       ...(r.body === 'lineProtocol'
         ? { requestBody: { required: false, content: { 'text/plain': { schema: LINE_PROTOCOL_BODY } } } }
-        : r.body
+        : r.body === 'influxQuery'
           ? {
               requestBody: {
-                required: r.body === 'points',
-                content: { 'application/json': { schema: BODIES[r.body] } },
+                required: false,
+                content: { 'application/x-www-form-urlencoded': { schema: INFLUX_QUERY_FORM } },
               },
             }
-          : {}),
+          : r.body
+            ? {
+                requestBody: {
+                  required: r.body === 'points',
+                  content: { 'application/json': { schema: BODIES[r.body] } },
+                },
+              }
+            : {}),
       responses: Object.fromEntries(Object.entries(r.responses).map(([code, description]) => [code, { description }])),
     };
   }
   return {
     openapi: '3.1.0',
     info: { title: 'Bifrost gateway API', version },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: { schemas: JSON_SCHEMAS, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths,
   };

@@ -240,6 +240,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const deadLetterFilter = (
     q: Record<string, unknown>,
     allowed: readonly string[] = ['connector', 'seqs', 'limit', 'offset'],
+    fromBody = false,
   ): DeadLetterFilter => {
     const f: DeadLetterFilter = {};
     const bad = (path: string, message: string) => new BadRequestError([{ path, message }]);
@@ -261,6 +262,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     }
     if (q.seqs !== undefined) {
       const list: unknown[] = Array.isArray(q.seqs) ? q.seqs : asText(q.seqs).split(',');
+      if (fromBody && !(Array.isArray(q.seqs) && list.every((v) => typeof v === 'number')))
+        throw bad('seqs', 'must be an array of dead-letter seq numbers');
       const seqs = list.map((v) => wholeNumber(v, Number.MAX_SAFE_INTEGER));
       if (seqs.some((n) => n === undefined)) throw bad('seqs', 'must be a list of dead-letter seq numbers');
       f.seqs = seqs as number[];
@@ -268,8 +271,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return f;
   };
   const bodyObject = (body: unknown): Record<string, unknown> => {
-    if (body === undefined || body === null) return {};
-    if (typeof body !== 'object' || Array.isArray(body))
+    if (body === undefined) return {};
+    // JSON null is refused rather than read as "no filter": a purge of everything must be asked for plainly.
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
       throw new BadRequestError([
         { path: '(body)', message: 'must be a JSON object like { "connector": "name", "seqs": [1, 2] }' },
       ]);
@@ -360,14 +364,14 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.post('/api/cloud/deadletters/replay', async (req) => {
-    const filter = deadLetterFilter(bodyObject(req.body), BODY_FILTER_FIELDS);
+    const filter = deadLetterFilter(bodyObject(req.body), BODY_FILTER_FIELDS, true);
     const replayed = await deps.queue.replayDeadLetters(filter);
     deps.pipeline.notify(filter.connector);
     return { replayed };
   });
 
   app.post('/api/cloud/deadletters/purge', async (req) => {
-    const purged = await deps.queue.purgeDeadLetters(deadLetterFilter(bodyObject(req.body), BODY_FILTER_FIELDS));
+    const purged = await deps.queue.purgeDeadLetters(deadLetterFilter(bodyObject(req.body), BODY_FILTER_FIELDS, true));
     return { purged };
   });
 
@@ -387,24 +391,32 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get('/', (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml()));
 
-  app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0] ?? '';
-    const allowed = ROUTES.filter((r) => routePattern(r.path).test(path)).map((r) => r.method);
-    if (allowed.length)
-      return reply
-        .code(405)
-        .header('allow', allowed.join(', '))
-        .send({
-          error: 'BIFROST_ERR_METHOD_NOT_ALLOWED',
-          message: `${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`,
-        } satisfies ErrorBody);
-    return reply.code(404).send({
-      error: 'BIFROST_ERR_NOT_FOUND',
-      message: `no route ${req.method} ${path} (see /openapi.json; routes: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})`,
-    } satisfies ErrorBody);
+  // Fastify sends a request whose method no route has (QUERY, PROPFIND...) to the not-found handler
+  // only after parsing its body, refusing a bodiless one with 400: answer every unrouted request here.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.is404) return unrouted(req, reply);
   });
+  app.setNotFoundHandler(unrouted);
 
   return app;
+}
+
+/** 405 with `Allow` for a documented path and another method, else 404. */
+function unrouted(req: FastifyRequest, reply: FastifyReply) {
+  const path = req.url.split('?')[0] ?? '';
+  const allowed = ROUTES.filter((r) => routePattern(r.path).test(path)).map((r) => r.method);
+  if (allowed.length)
+    return reply
+      .code(405)
+      .header('allow', allowed.join(', '))
+      .send({
+        error: 'BIFROST_ERR_METHOD_NOT_ALLOWED',
+        message: `${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`,
+      } satisfies ErrorBody);
+  return reply.code(404).send({
+    error: 'BIFROST_ERR_NOT_FOUND',
+    message: `no route ${req.method} ${path} (see /openapi.json; routes: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})`,
+  } satisfies ErrorBody);
 }
 
 /** Default of {@link ApiDeps.maxIngestBytes}: 16 MiB. */
