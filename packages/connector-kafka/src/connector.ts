@@ -130,6 +130,8 @@ export class KafkaConnector implements Connector {
   /** Set when the producer must be rebuilt before the next send. */
   private stale = true;
   private replacing: Promise<void> | undefined;
+  /** The send before the next one (see `sendBatch`); settled, never rejected. */
+  private sending: Promise<unknown> = Promise.resolve();
   private readonly topicOf: (p: DataPoint) => string;
 
   constructor(
@@ -278,7 +280,21 @@ export class KafkaConnector implements Connector {
     return this.producer;
   }
 
-  private async sendBatch(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
+  /**
+   * Sends one request at a time per connector. kafkajs's idempotent producer rolls a partition's
+   * sequence number back when a produce fails, though the broker may have written it (a leader
+   * killed before answering): a second send in flight then reuses those sequence numbers for other
+   * records, the new leader answers DUPLICATE_SEQUENCE_NUMBER and kafkajs reports them written,
+   * which they are not (points lost in the 3-node cluster test). One at a time, a failed send marks
+   * the producer stale before the next one starts, and the next gets a fresh producer id.
+   */
+  private sendBatch(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
+    const turn = this.sending.then(() => this.sendBatchNow(items));
+    this.sending = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async sendBatchNow(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
     const producer = await this.freshProducer();
     const byTopic = new Map<string, Message[]>();
     for (const { topic, record } of items) {
