@@ -57,7 +57,9 @@ export const kafkaConfigSchema = z
       .min(1)
       .max(5)
       .default(5)
-      .describe('Produce requests in flight per broker connection (the idempotent producer keeps order for up to 5).'),
+      .describe(
+        "Produce requests in flight per broker connection. A device's records are never in two at once (the host keeps one batch per device in flight), so their order holds at any value.",
+      ),
     allow_auto_topic_creation: z
       .boolean()
       .default(true)

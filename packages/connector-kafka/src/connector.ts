@@ -33,11 +33,16 @@ export const ID_HEADER = 'bifrost-id';
 
 /**
  * kafkajs's own retries stay short: connecting and metadata may ride out a leader election or a
- * topic being auto-created; a failed produce is retried once (the idempotent producer needs at
- * least one retry), then reported, so the host's backoff and breaker see every outage.
+ * topic being auto-created. A produce is never retried by kafkajs: its retry of a send resends only
+ * to the brokers that had not answered, so the records of a partition whose leader moved to a
+ * broker that had already answered the first try were never sent, and the send resolved anyway
+ * (points lost when a leader was killed mid-stream in the 3-node cluster test). A failed send goes
+ * back to the host, which resends the whole batch. kafkajs's idempotent producer requires client
+ * retries, so the producer is not idempotent; a resent batch may repeat records that were written
+ * (the `bifrost-id` header tells them apart), as it could before.
  */
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 };
-const PRODUCE_RETRY = { retries: 1, initialRetryTime: 100, maxRetryTime: 1_000 };
+const PRODUCE_RETRY = { retries: 0 };
 
 /** A point ready to send: its topic, record and approximate size in a record batch. */
 interface SendItem {
@@ -120,18 +125,15 @@ export function clientConfig(config: KafkaConfig, ctx: PluginContext): KafkaJsCo
 }
 
 /**
- * Sends each batch with an idempotent producer (`acks: all`) and resolves only when every
- * partition leader and its in-sync replicas have the records. After a failed send the producer is
- * replaced (fresh producer id), so records of a later batch can never be mistaken by the broker for
- * duplicates of an unacknowledged one.
+ * Sends each batch with `acks: all` and no client retries (see `PRODUCE_RETRY`), and resolves only
+ * when every partition leader and its in-sync replicas have the records. After a failed send the
+ * producer is replaced, so the next send starts from fresh metadata.
  */
 export class KafkaConnector implements Connector {
   private producer: Producer | undefined;
   /** Set when the producer must be rebuilt before the next send. */
   private stale = true;
   private replacing: Promise<void> | undefined;
-  /** The send before the next one (see `sendBatch`); settled, never rejected. */
-  private sending: Promise<unknown> = Promise.resolve();
   private readonly topicOf: (p: DataPoint) => string;
 
   constructor(
@@ -154,7 +156,7 @@ export class KafkaConnector implements Connector {
     try {
       await ensureCodec(this.config.compression);
       const producer = new Kafka(clientConfig(this.config, this.ctx)).producer({
-        idempotent: true,
+        idempotent: false,
         maxInFlightRequests: this.config.max_in_flight_requests,
         allowAutoTopicCreation: this.config.allow_auto_topic_creation,
         createPartitioner: Partitioners.DefaultPartitioner,
@@ -280,21 +282,7 @@ export class KafkaConnector implements Connector {
     return this.producer;
   }
 
-  /**
-   * Sends one request at a time per connector. kafkajs's idempotent producer rolls a partition's
-   * sequence number back when a produce fails, though the broker may have written it (a leader
-   * killed before answering): a second send in flight then reuses those sequence numbers for other
-   * records, the new leader answers DUPLICATE_SEQUENCE_NUMBER and kafkajs reports them written,
-   * which they are not (points lost in the 3-node cluster test). One at a time, a failed send marks
-   * the producer stale before the next one starts, and the next gets a fresh producer id.
-   */
-  private sendBatch(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
-    const turn = this.sending.then(() => this.sendBatchNow(items));
-    this.sending = turn.catch(() => undefined);
-    return turn;
-  }
-
-  private async sendBatchNow(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
+  private async sendBatch(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
     const producer = await this.freshProducer();
     const byTopic = new Map<string, Message[]>();
     for (const { topic, record } of items) {

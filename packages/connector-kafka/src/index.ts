@@ -3,8 +3,8 @@ import { kafkaConfigSchema } from './config.js';
 import { KafkaConnector, pointRecordBytes } from './connector.js';
 
 /**
- * The Apache Kafka connector plugin (`type: kafka`): an idempotent kafkajs producer with
- * `acks: all`, key = device id (one partition and order per device), header `bifrost-id` = point id.
+ * The Apache Kafka connector plugin (`type: kafka`): a kafkajs producer with `acks: all` and no
+ * client retries (the host's own), key = device id (one partition and order per device), header `bifrost-id` = point id.
  */
 // Typed through the config module, so the declaration file names no zod import of its own.
 const kafka: ConnectorDefinition<typeof kafkaConfigSchema> = defineConnector({

@@ -12,8 +12,6 @@ export function kafkaLogCreator(logger: Logger): logCreator {
     ({ namespace, level, log }: LogEntry) => {
       const { message, ...extra } = log;
       const fields = { kafkajs: namespace, ...extra };
-      // The host owns retries, so kafkajs's warning about limited idempotent-producer retries is expected.
-      if (message.startsWith('Limiting retries for the idempotent producer')) return logger.debug(fields, message);
       switch (level) {
         case logLevel.ERROR:
         case logLevel.WARN:

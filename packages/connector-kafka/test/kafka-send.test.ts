@@ -111,26 +111,6 @@ describe('KafkaConnector sending (fake kafkajs)', () => {
     expect(producers).toBe(2);
   });
 
-  it('runs concurrent writes one send at a time, and the send after a failed one on a fresh producer', async () => {
-    // kafkajs rolls a partition's sequence back when a send fails: a second send already on that
-    // producer could reuse the numbers of records the broker has, and be taken as their duplicate.
-    const c = await connector();
-    let answer!: () => void;
-    hold = new Promise((r) => (answer = r));
-    fail = (call) => (call === 0 ? retriable() : undefined);
-    const first = c.write(batch.slice(0, 4), noCancel());
-    const second = c.write(batch.slice(4, 8), noCancel());
-    await vi.waitFor(() => expect(sent).toHaveLength(1));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(sent, 'the second send waits for the first').toHaveLength(1);
-    answer();
-    hold = undefined;
-    await expect(first).rejects.toBeInstanceOf(TransientError);
-    await second;
-    expect(sent.map((s) => s.ids)).toEqual([batch.slice(0, 4).map((p) => p.id), batch.slice(4, 8).map((p) => p.id)]);
-    expect(producers, 'the second send went out on a new producer').toBe(2);
-  });
-
   it('throws at once, sending nothing, when the signal is already aborted', async () => {
     const c = await connector();
     const ac = new AbortController();
