@@ -19,6 +19,8 @@ function config(h: Hub, variant: ConnectionVariant): ConnectorSetup | undefined 
     case 'tls':
       return { config: sas(hub.connectionString(device)), tls: tls.clientTls('tls') };
     case 'proxied':
+      // No plain wire to read a marker from (poison-after-send): IoT Hub only speaks TLS.
+      if (variant.plainWire) return undefined;
       return {
         config: sas(hub.connectionString(device, `${variant.host}:${variant.port}`)),
         tls: tls.clientTls('tls'),

@@ -39,7 +39,7 @@ export function mtlsPort(p: MosquittoPeer): number {
 /**
  * The connector setup of each conformance variant: AWS IoT only speaks mTLS, so the plain and
  * proxied variants are mTLS too, bad credentials is a certificate the broker does not know, and
- * the TLS-without-client-certificate variant does not exist.
+ * the TLS-without-client-certificate variant and a plain (readable) wire do not exist.
  */
 export function variantSetup(
   p: MosquittoPeer,
@@ -52,6 +52,8 @@ export function variantSetup(
     case 'mtls':
       return { config: config(mtlsPort(p)), tls: tls.clientTls('mtls') };
     case 'proxied':
+      // No plain wire to read a marker from (poison-after-send): AWS IoT only speaks TLS.
+      if (v.plainWire) return undefined;
       return { config: config(v.port), tls: tls.clientTls('mtls') };
     case 'bad-credentials':
       return { config: config(mtlsPort(p)), tls: tls.clientTls('foreign-cert') };

@@ -30,7 +30,12 @@ export function conformanceLogger(bindings: Record<string, unknown> = {}): Logge
 /** The author's setup for `variant`, or skips the scenario saying which variant is missing. */
 export function setupFor<P>(ctx: ScenarioContext<P>, variant: ConnectionVariant): ConnectorSetup {
   const setup = ctx.target.config(ctx.peer, variant);
-  if (!setup) return ctx.skip(`the connector under test offers no '${variant.kind}' configuration`);
+  if (!setup)
+    return ctx.skip(
+      variant.kind === 'proxied' && variant.plainWire
+        ? 'the connector under test offers no plain wire to read a marker from (it only speaks TLS)'
+        : `the connector under test offers no '${variant.kind}' configuration`,
+    );
   return setup;
 }
 
