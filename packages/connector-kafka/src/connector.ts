@@ -36,13 +36,15 @@ export const ID_HEADER = 'bifrost-id';
  * topic being auto-created. A produce is never retried by kafkajs: its retry of a send resends only
  * to the brokers that had not answered, so the records of a partition whose leader moved to a
  * broker that had already answered the first try were never sent, and the send resolved anyway
- * (points lost when a leader was killed mid-stream in the 3-node cluster test). A failed send goes
- * back to the host, which resends the whole batch. kafkajs's idempotent producer requires client
+ * (points lost when a leader was killed mid-stream in the 3-node cluster test). The connector
+ * resends a failed batch whole, once (`sendBatch`), then leaves it to the host. kafkajs's idempotent producer requires client
  * retries, so the producer is not idempotent; a resent batch may repeat records that were written
  * (the `bifrost-id` header tells them apart), as it could before.
  */
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 };
 const PRODUCE_RETRY = { retries: 0 };
+/** Wait before the connector's one resend of a whole batch (see `sendBatch`). */
+const RESEND_DELAY_MS = 200;
 
 /** A point ready to send: its topic, record and approximate size in a record batch. */
 interface SendItem {
@@ -282,7 +284,23 @@ export class KafkaConnector implements Connector {
     return this.producer;
   }
 
+  /**
+   * Sends the records; a send that fails as transient (a leader election, a topic still being
+   * created) is sent again once, whole, on a fresh producer after
+   * {@link RESEND_DELAY_MS}: what kafkajs's own retry would do, minus its loss (see `PRODUCE_RETRY`).
+   * Records of the first try that were written come again.
+   */
   private async sendBatch(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
+    try {
+      await this.sendOnce(items);
+    } catch (err) {
+      if (this.classify(err).kind !== 'transient') throw err;
+      await new Promise((resolve) => setTimeout(resolve, RESEND_DELAY_MS));
+      await this.sendOnce(items);
+    }
+  }
+
+  private async sendOnce(items: ReadonlyArray<{ topic: string; record: Message }>): Promise<void> {
     const producer = await this.freshProducer();
     const byTopic = new Map<string, Message[]>();
     for (const { topic, record } of items) {

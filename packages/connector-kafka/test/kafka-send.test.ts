@@ -102,12 +102,22 @@ describe('KafkaConnector sending (fake kafkajs)', () => {
     expect(sent).toHaveLength(0);
   });
 
-  it('replaces the producer after a failed send', async () => {
+  it('resends a retriable failure once, whole, on a fresh producer, then fails the write', async () => {
     const c = await connector();
     fail = () => retriable();
     await expect(c.write(batch, noCancel())).rejects.toBeInstanceOf(TransientError);
+    const ids = batch.map((p) => p.id);
+    expect(sent.map((s) => s.ids)).toEqual([ids, ids]);
     fail = () => undefined;
     await c.write(batch, noCancel());
+    expect(producers, 'one per failed send, and the first').toBe(3);
+  });
+
+  it('a retriable failure that clears on the resend makes the write succeed', async () => {
+    const c = await connector();
+    fail = (call) => (call === 0 ? retriable() : undefined);
+    await c.write(batch, noCancel());
+    expect(sent).toHaveLength(2);
     expect(producers).toBe(2);
   });
 
