@@ -1,4 +1,4 @@
-import { compilePointTemplate, pointJson, type DataPoint, type RejectedPoint } from '@bifrost/core';
+import { compilePointTemplate, pointJson, pointsJson, type DataPoint, type RejectedPoint } from '@bifrost/core';
 import { DEFAULT_TOPIC, type AwsIotConfig, type MessageMode } from './config.js';
 import { AWS_IOT_LIMITS, basicIngestPrefix, topicProblem } from './limits.js';
 
@@ -92,7 +92,7 @@ export class MessageBuilder {
       else byTopic.set(t.topic, [point]);
     }
     for (const [topic, points] of byTopic)
-      messages.push({ topic, payload: `[${points.map(pointJson).join(',')}]`, ids: points.map((p) => p.id) });
+      messages.push({ topic, payload: pointsJson(points), ids: points.map((p) => p.id) });
     return { messages, poison };
   }
 }

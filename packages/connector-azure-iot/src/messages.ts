@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { pointJson, type DataPoint, type PointTemplate, type RejectedPoint } from '@bifrost/core';
+import { pointJson, pointsJson, type DataPoint, type PointTemplate, type RejectedPoint } from '@bifrost/core';
 import type { MessageMode } from './config.js';
 
 /**
@@ -136,7 +136,7 @@ export function planMessages(batch: readonly DataPoint[], fmt: MessageFormat): P
     const ids = points.map((p) => p.id);
     add(
       sized(fmt.topic, {
-        body: `[${points.map(pointJson).join(',')}]`,
+        body: pointsJson(points),
         messageId: batchMessageId(ids),
         properties: [
           ...builtins,

@@ -8,6 +8,7 @@ import {
   classifyError,
   compilePointTemplate,
   pointJson,
+  pointsJson,
   type BifrostError,
   type Connector,
   type DataPoint,
@@ -346,7 +347,7 @@ export class GcpPubSubConnector implements Connector {
     const devices = new Set(points.map((p) => p.deviceId));
     if (devices.size === 1 && Buffer.byteLength(first.deviceId) <= PUBSUB_LIMITS.attributeValueBytes)
       attributes.device_id = first.deviceId;
-    const data = Buffer.from(`[${points.map(pointJson).join(',')}]`);
+    const data = Buffer.from(pointsJson(points));
     const bytes = messageBytes(data, attributes, key);
     if (bytes > PUBSUB_LIMITS.messageBytes) {
       if (points.length === 1) {

@@ -1,15 +1,12 @@
 import { createHash, createHmac } from 'node:crypto';
-import { pointJson, wirePoint, type DataPoint } from '@bifrost/core';
+import { pointJson, pointsJson, type DataPoint } from '@bifrost/core';
 import type { BodyFormat } from './config.js';
 
-/**
- * The request body of `points` in `format`. A JSON array is one `JSON.stringify` of the batch
- * (points copied only when one carries a `priority`): per-point strings joined cost about twice as much.
- */
+/** The request body of `points` in `format`. */
 export function renderBody(format: BodyFormat, points: readonly DataPoint[]): string {
   switch (format) {
     case 'json':
-      return JSON.stringify(points.some((p) => p.priority !== undefined) ? points.map(wirePoint) : points);
+      return pointsJson(points);
     case 'ndjson': {
       let out = '';
       for (const p of points) out += `${pointJson(p)}\n`;

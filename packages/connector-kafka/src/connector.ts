@@ -19,6 +19,7 @@ import {
   type WriteOptions,
   isBifrostError,
   pointJson,
+  pointJsonBytes,
 } from '@bifrost/core';
 import { compressionType, ensureCodec } from './codecs.js';
 import { bootstrapBrokers, type KafkaConfig } from './config.js';
@@ -79,13 +80,20 @@ function cancelledError(signal: AbortSignal): TransientError {
 
 /** A point's bytes as this connector sends it (its record), for the host's `maxBatchBytes` cut. */
 export function pointRecordBytes(point: DataPoint): number {
-  return recordBytes(toRecord(point));
+  // pointJsonBytes counts one separator byte the record value does not carry.
+  return (
+    pointJsonBytes(point) -
+    1 +
+    Buffer.byteLength(point.deviceId) +
+    ID_HEADER.length +
+    point.id.length +
+    RECORD_OVERHEAD_BYTES
+  );
 }
 
 /**
  * One point as a Kafka record: key = device id (partition and order per device), value = the point
- * as JSON without `priority` (the host's queue lane, never on the wire), through core's memoised
- * `pointJson`, so measuring a point for the host's cut and sending it serialise it once.
+ * as JSON without `priority` (the host's queue lane, never on the wire).
  */
 export function toRecord(point: DataPoint): Message {
   return {

@@ -122,6 +122,7 @@ describe('parsePoints fast path', () => {
   it('accepts exactly what the zod path accepts, with the same point (seeded)', () => {
     const seed = 1913;
     const random = seededRandom(seed);
+    console.log(`[parsePoints fast path] seed ${seed}`);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
     let accepted = 0;
     for (let n = 0; n < 4000; n++) {

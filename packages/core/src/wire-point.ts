@@ -1,4 +1,5 @@
 import type { DataPoint } from './data-point.js';
+import { jsonObjectBytes } from './json-bytes.js';
 
 /** A point as connectors put it on the wire: the data point without the host's `priority`. */
 export type WirePoint = Omit<DataPoint, 'priority'>;
@@ -13,25 +14,25 @@ export function wirePoint(point: DataPoint): WirePoint {
   return wire;
 }
 
-/** JSON of points already serialised (by a connector's `pointBytes`, then again by its write). */
-const serialized = new WeakMap<DataPoint, string>();
+/** The JSON text of {@link wirePoint}. */
+export function pointJson(point: DataPoint): string {
+  return JSON.stringify(wirePoint(point));
+}
 
 /**
- * The JSON text of {@link wirePoint}, memoised per point object (points are immutable once
- * queued), so a connector whose `pointBytes` measures this JSON serialises each point once.
+ * The JSON array of the wire points, in one `JSON.stringify` (points copied only when one carries a
+ * `priority`): joining per-point strings costs about twice as much.
  */
-export function pointJson(point: DataPoint): string {
-  let json = serialized.get(point);
-  if (json === undefined) serialized.set(point, (json = JSON.stringify(wirePoint(point))));
-  return json;
+export function pointsJson(points: readonly DataPoint[]): string {
+  return JSON.stringify(points.some((p) => p.priority !== undefined) ? points.map(wirePoint) : points);
 }
 
 /**
  * The UTF-8 bytes of {@link pointJson} plus one separator byte (the comma of a JSON array, the
- * newline of NDJSON). Meant as a connector's `pointBytes` when its bodies are JSON points or
- * arrays of them, so the host's `maxBatchBytes` cut matches what the write sends; it serialises
- * through the same memo, so the write reuses the measured JSON.
+ * newline of NDJSON), counted without serialising the point. Meant as a connector's `pointBytes`
+ * when its bodies are JSON points or arrays of them, so the host's `maxBatchBytes` cut matches what
+ * the write sends.
  */
 export function pointJsonBytes(point: DataPoint): number {
-  return Buffer.byteLength(pointJson(point)) + 1;
+  return jsonObjectBytes(point as unknown as Record<string, unknown>, 'priority') + 1;
 }
