@@ -42,7 +42,7 @@ function mqttConnector(url: string, format: 'json' | 'json-batch', tuned: boolea
   };
 }
 const TUNED = 'tuned (batch_size 5000, batch_timeout 5ms, max_in_flight 4)';
-const DEFAULTS = 'defaults (batch_size 100, batch_timeout 1s, max_in_flight 2)';
+const DEFAULTS = 'defaults (batch_size 1000, batch_timeout 1s, max_in_flight 2)';
 
 /** A row of one product setting: medians and ranges of its rounds (no baseline: see peers.json). */
 function solo(name: string, runs: readonly LoadResult[], offered: number): BenchCase {

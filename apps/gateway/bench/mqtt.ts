@@ -110,7 +110,7 @@ try {
     'mqtt',
     [
       compareRounds(
-        `${what}, defaults (batch_size 100, batch_timeout 1s, max_in_flight 2); ${base}`,
+        `${what}, defaults (batch_size 1000, batch_timeout 1s, max_in_flight 2); ${base}`,
         s.defaults,
         s.raw,
         { note },
