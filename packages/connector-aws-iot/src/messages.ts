@@ -1,4 +1,11 @@
-import { compilePointTemplate, pointJson, pointsJson, type DataPoint, type RejectedPoint } from '@bifrost/core';
+import {
+  compilePointTemplate,
+  pointJson,
+  pointJsonBytes,
+  pointsJson,
+  type DataPoint,
+  type RejectedPoint,
+} from '@bifrost/core';
 import { DEFAULT_TOPIC, type AwsIotConfig, type MessageMode } from './config.js';
 import { AWS_IOT_LIMITS, basicIngestPrefix, topicProblem } from './limits.js';
 
@@ -75,15 +82,16 @@ export class MessageBuilder {
         refuse(point, t.invalid);
         continue;
       }
-      const payload = pointJson(point);
       // One point over the limit is poison in both modes (the host writes it alone when it cut
-      // the batch; a batch of several never exceeds the limit, see MAX_BATCH_BYTES).
-      const bytes = Buffer.byteLength(payload);
+      // the batch; a batch of several never exceeds the limit, see MAX_BATCH_BYTES). A batch's
+      // points are counted, not serialised: the group is serialised once below.
+      const payload = this.mode === 'point' ? pointJson(point) : undefined;
+      const bytes = payload === undefined ? pointJsonBytes(point) - 1 : Buffer.byteLength(payload);
       if (bytes + (this.mode === 'batch' ? 2 : 0) > AWS_IOT_LIMITS.payloadBytes) {
         refuse(point, oversize(bytes));
         continue;
       }
-      if (this.mode === 'point') {
+      if (payload !== undefined) {
         messages.push({ topic: t.topic, payload, ids: [point.id] });
         continue;
       }

@@ -1,4 +1,4 @@
-import { wirePoint, type DataPoint, type RejectedPoint } from '@bifrost/core';
+import { pointJson, pointsJson, type DataPoint, type RejectedPoint } from '@bifrost/core';
 import type { IClientPublishOptions } from 'mqtt';
 import type { OutgoingMessage } from './publish-window.js';
 import type { TopicResolver } from './topic.js';
@@ -44,7 +44,7 @@ export function buildMessages(batch: readonly DataPoint[], topics: TopicResolver
         poison.push({ id: point.id, reason: t.invalid, kind: 'payload' });
         continue;
       }
-      const payload = JSON.stringify(wirePoint(point));
+      const payload = pointJson(point);
       if (tooLarge(fmt, t.topic, payload, fmt.idProperty ? ID_PROPERTY_OVERHEAD + point.id.length : 0)) {
         poison.push({ id: point.id, reason: oversize(fmt, payload), kind: 'payload' });
         continue;
@@ -69,7 +69,7 @@ export function buildMessages(batch: readonly DataPoint[], topics: TopicResolver
     else byTopic.set(t.topic, [point]);
   }
   for (const [topic, points] of byTopic) {
-    const payload = JSON.stringify(points.map(wirePoint));
+    const payload = pointsJson(points);
     if (tooLarge(fmt, topic, payload, 0)) {
       for (const msg of splitOversizedGroup(topic, points, fmt, shared)) {
         if ('reason' in msg) poison.push(msg);
@@ -95,7 +95,7 @@ function splitOversizedGroup(
   fmt: MessageFormat,
   options: IClientPublishOptions,
 ): Array<OutgoingMessage | RejectedPoint> {
-  const payload = JSON.stringify(points.map(wirePoint));
+  const payload = pointsJson(points);
   if (!tooLarge(fmt, topic, payload, 0)) return [{ topic, payload, options, ids: points.map((p) => p.id) }];
   if (points.length === 1) return points.map((p) => ({ id: p.id, reason: oversize(fmt, payload), kind: 'payload' }));
   const half = Math.ceil(points.length / 2);
