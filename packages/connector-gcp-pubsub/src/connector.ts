@@ -108,6 +108,8 @@ export function publishOptions(ordering: boolean): TopicPublishOptions {
  */
 export class GcpPubSubConnector implements Connector {
   readonly maxBatchBytes = MAX_BATCH_BYTES;
+  /** Ordering keys only with `ordering: per-device`; otherwise the host needs no device streams. */
+  readonly ordering: 'none' | 'per-device';
   private session: Session | undefined;
   private readonly topicOf: PointTemplate;
   private readonly staticTopic: string | undefined;
@@ -120,6 +122,7 @@ export class GcpPubSubConnector implements Connector {
     private readonly options: GcpPubSubConnectorOptions = {},
   ) {
     this.ordered = config.ordering === 'per-device';
+    this.ordering = config.ordering;
     if (/\{[^{}]*\}/.test(config.topic)) {
       this.topicOf = compilePointTemplate(config.topic, { option: 'topic', code: 'BIFROST_ERR_PUBSUB_TOPIC' });
     } else {

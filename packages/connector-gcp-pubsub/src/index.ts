@@ -15,8 +15,8 @@ const gcpPubSub: ConnectorDefinition<typeof gcpPubSubConfigSchema> = defineConne
   type: 'gcp-pubsub',
   configSchema: gcpPubSubConfigSchema,
   // per-device: the host keeps one batch per device stream in flight, which `ordering: per-device`
-  // needs (ordering keys order what one publisher sends); without it the cost is small (devices
-  // are hashed onto maxInFlight streams).
+  // needs (ordering keys order what one publisher sends); an instance with `ordering: none` says
+  // so (GcpPubSubConnector.ordering) and gets whole batches in flight instead.
   capabilities: { ordering: 'per-device', maxBatch: PUBSUB_LIMITS.messagesPerRequest, maxBatchBytes: MAX_BATCH_BYTES },
   pointBytes: wirePointBytes,
   create: (config, ctx) => new GcpPubSubConnector(config, ctx),

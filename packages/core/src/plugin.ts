@@ -106,6 +106,12 @@ export interface Connector {
    * message size); overrides `capabilities.maxBatchBytes`.
    */
   readonly maxBatchBytes?: number;
+  /**
+   * This instance's ordering when it depends on the config (e.g. ordering keys only when asked for);
+   * overrides `capabilities.ordering`. `none` lets the host keep whole batches in flight instead of
+   * one batch per device stream.
+   */
+  readonly ordering?: ConnectorCapabilities['ordering'];
   /** Optional cheap probe run every `health_check_interval`; throwing counts as unhealthy. */
   healthCheck?(): Promise<HealthProbe>;
 }

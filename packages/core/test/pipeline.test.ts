@@ -501,6 +501,23 @@ describe.each(QUEUE_KINDS)('pipeline on the %s queue', (kind) => {
       expect(h.audit.openLeases()).toEqual([]);
     });
 
+    it("an instance's ordering none overrides the definition's per-device: whole batches, not one part per stream", async () => {
+      const h = started(
+        await harness({
+          a: {
+            write: times(10, hang(5)),
+            delivery: { batchSize: 100, maxInFlight: 4 },
+            capabilities: { ordering: 'per-device' },
+            ordering: 'none',
+          },
+        }),
+      );
+      await h.pipeline.ingest(makePoints(400, 16));
+      await waitFor(() => h.audit.acked.length === 400);
+      // Per-device streams would cut each 100-point lease into 4 parts of about 25.
+      expect(h.connectors.a.received.map((b) => b.length)).toEqual([100, 100, 100, 100]);
+    });
+
     it('per-device streams keep each device in order through failures, hand-backs, partial writes and timeouts', async () => {
       // A seeded script of outcomes so the run is reproducible: ok, transient failure (retried in
       // place), auth error (handed back), partial write (some released), and a write past the timeout.

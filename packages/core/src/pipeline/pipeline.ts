@@ -225,7 +225,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         metrics,
         logger: childLogger,
         closeSignal,
-        perDeviceOrder: c.definition.capabilities.ordering === 'per-device',
+        perDeviceOrder: (connector.ordering ?? c.definition.capabilities.ordering) === 'per-device',
       }),
     );
   }

@@ -85,6 +85,8 @@ export interface ConnectorSpec {
   delivery?: PipelineConnector['delivery'];
   lane?: PipelineConnector['lane'];
   capabilities?: Parameters<typeof scriptedDefinition>[1];
+  /** The connector instance's `ordering`, overriding `capabilities.ordering`. */
+  ordering?: 'none' | 'per-device';
 }
 
 /** A pipeline over an audited queue with scripted connectors (default one named `a`). */

@@ -66,9 +66,13 @@ export class ScriptedConnector implements Connector {
   probe: () => Promise<{ ok: boolean; detail?: string }> = () => Promise.resolve({ ok: true });
   ctx: PluginContext | undefined;
 
-  constructor(script: { write?: Step[]; connect?: Step[] } = {}) {
+  /** The instance's `ordering` override of the definition's capabilities, when the spec sets one. */
+  readonly ordering?: 'none' | 'per-device';
+
+  constructor(script: { write?: Step[]; connect?: Step[]; ordering?: 'none' | 'per-device' } = {}) {
     this.writeScript = [...(script.write ?? [])];
     this.connectScript = [...(script.connect ?? [])];
+    if (script.ordering) this.ordering = script.ordering;
   }
 
   async connect(): Promise<void> {
