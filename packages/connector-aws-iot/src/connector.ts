@@ -16,7 +16,7 @@ import {
 import type * as SdkModule from 'aws-iot-device-sdk-v2';
 import type { mqtt5 } from 'aws-iot-device-sdk-v2';
 import type { AwsIotConfig } from './config.js';
-import { MessageBuilder, type OutgoingMessage } from './messages.js';
+import { MAX_BATCH_BYTES, MessageBuilder, type OutgoingMessage } from './messages.js';
 import { PublishRateLimiter } from './rate-limiter.js';
 import { ReasonCode, classifyConnectFailure, classifyPuback, classifyReasonCode } from './reason-codes.js';
 import { ShadowReporter, type ShadowStatus } from './shadow.js';
@@ -107,6 +107,11 @@ export function clientConfig(
  * client when the certificate files changed).
  */
 export class AwsIotConnector implements Connector {
+  /**
+   * `messages: batch`: the host cuts batches to one 128 KB message. `point`: no byte cut (each
+   * point is its own message, checked against the limit when built).
+   */
+  readonly maxBatchBytes: number | undefined;
   private client: mqtt5.Mqtt5Client | undefined;
   private identity: Identity | undefined;
   private connected = false;
@@ -130,6 +135,7 @@ export class AwsIotConnector implements Connector {
     } catch (err) {
       throw classifyError(err);
     }
+    this.maxBatchBytes = config.messages === 'batch' ? MAX_BATCH_BYTES : undefined;
     this.clientId = config.client_id ?? config.thing_name;
     this.limiter = new PublishRateLimiter(config.max_publish_rate, config.max_throughput_kib * 1024);
     this.shadow = config.shadow_update

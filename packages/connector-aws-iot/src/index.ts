@@ -1,7 +1,6 @@
 import { defineConnector, pointJsonBytes, type ConnectorDefinition } from '@bifrost/core';
 import { awsIotConfigSchema } from './config.js';
 import { AwsIotConnector } from './connector.js';
-import { MAX_BATCH_BYTES } from './messages.js';
 
 /**
  * The AWS IoT Core connector plugin (`type: aws-iot`): points published over MQTT 5 with mutual
@@ -14,7 +13,8 @@ import { MAX_BATCH_BYTES } from './messages.js';
 const awsIot: ConnectorDefinition<typeof awsIotConfigSchema> = defineConnector({
   type: 'aws-iot',
   configSchema: awsIotConfigSchema,
-  capabilities: { ordering: 'none', maxBatch: 5000, maxBatchBytes: MAX_BATCH_BYTES },
+  // The byte limit is per instance: only `messages: batch` puts a batch in one message (AwsIotConnector.maxBatchBytes).
+  capabilities: { ordering: 'none', maxBatch: 5000 },
   pointBytes: pointJsonBytes,
   create: (config, ctx) => new AwsIotConnector(config, ctx),
 });

@@ -3,6 +3,7 @@ import type * as SdkModule from 'aws-iot-device-sdk-v2';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { newPointId, type DataPoint } from '@bifrost/core';
 import { createTlsFixture, noCancel } from '@bifrost/connector-testkit';
+import { MAX_BATCH_BYTES } from '../src/index.js';
 import { makeConnector, recordingLogger } from './support/connector.js';
 
 /** A stand-in for the SDK's Mqtt5Client: the test drives its events and PUBACKs. */
@@ -57,6 +58,11 @@ describe('AwsIotConnector (SDK client faked)', () => {
       kind: 'config',
       message: expect.stringMatching(/cert_file/) as string,
     });
+  });
+
+  it('cuts batches by bytes only in batch mode, where a batch is one message', () => {
+    expect(makeConnector({ ...config, messages: 'batch' }, tls).maxBatchBytes).toBe(MAX_BATCH_BYTES);
+    expect(makeConnector(config, tls).maxBatchBytes).toBeUndefined();
   });
 
   it('defaults client_id to thing_name', async () => {

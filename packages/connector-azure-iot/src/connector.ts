@@ -73,7 +73,11 @@ function cancelled(): TransientError {
  * connection fails the writes in flight and the host reconnects, with its backoff and breaker.
  */
 export class AzureIotConnector implements Connector {
-  readonly maxBatchBytes = MAX_BATCH_BYTES;
+  /**
+   * `messages: batch`: the host cuts batches to one 248 KB message. `point`: no byte cut (each
+   * point is its own message, checked against the limit when built).
+   */
+  readonly maxBatchBytes: number | undefined;
   private session: Session | undefined;
   private sdk: AzureSdk | undefined;
   private readonly connection: DeviceConnection;
@@ -86,6 +90,7 @@ export class AzureIotConnector implements Connector {
     private readonly ctx: PluginContext,
     private readonly options: AzureIotConnectorOptions = {},
   ) {
+    this.maxBatchBytes = config.messages === 'batch' ? MAX_BATCH_BYTES : undefined;
     this.connection = parseConnectionString(config.connection_string, config.x509);
     const { hostName, deviceId, moduleId } = this.connection;
     const extras: Array<[string, PointTemplate]> = [];

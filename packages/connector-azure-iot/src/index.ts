@@ -1,7 +1,6 @@
 import { defineConnector, pointJsonBytes, type ConnectorDefinition } from '@bifrost/core';
 import { azureIotConfigSchema } from './config.js';
 import { AzureIotConnector } from './connector.js';
-import { MAX_BATCH_BYTES } from './messages.js';
 
 /**
  * The Azure IoT Hub connector plugin (`type: azure-iot`): device-to-cloud messages through
@@ -15,7 +14,8 @@ import { MAX_BATCH_BYTES } from './messages.js';
 const azureIot: ConnectorDefinition<typeof azureIotConfigSchema> = defineConnector({
   type: 'azure-iot',
   configSchema: azureIotConfigSchema,
-  capabilities: { ordering: 'none', maxBatch: 1000, maxBatchBytes: MAX_BATCH_BYTES },
+  // The byte limit is per instance: only `messages: batch` puts a batch in one message (AzureIotConnector.maxBatchBytes).
+  capabilities: { ordering: 'none', maxBatch: 1000 },
   pointBytes: pointJsonBytes,
   create: (config, ctx) => new AzureIotConnector(config, ctx),
 });

@@ -6,6 +6,7 @@ import { silentLogger } from '@bifrost/connector-testkit';
 import { ConfigError, PartialWriteError, TransientError, type DataPoint, type PluginContext } from '@bifrost/core';
 import {
   AzureIotConnector,
+  MAX_BATCH_BYTES,
   TwinReporter,
   azureIotConfigSchema,
   sendWindowed,
@@ -71,6 +72,11 @@ describe('AzureIotConnector', () => {
     const receipt = await c.write(points(50), never());
     expect(client.maxInflight).toBe(4);
     expect(receipt.bytes).toBeGreaterThan(0);
+  });
+
+  it('cuts batches by bytes only in batch mode, where a batch is one message', () => {
+    expect(setup({ messages: 'batch' }).c.maxBatchBytes).toBe(MAX_BATCH_BYTES);
+    expect(setup().c.maxBatchBytes).toBeUndefined();
   });
 
   it('refuses reserved or built-in property names', () => {
