@@ -107,7 +107,8 @@ export function publishOptions(ordering: boolean): TopicPublishOptions {
  * at fault.
  */
 export class GcpPubSubConnector implements Connector {
-  readonly maxBatchBytes = MAX_BATCH_BYTES;
+  /** `messages: batch`: batches cut to one message's worth; `point`: none (the client splits requests). */
+  readonly maxBatchBytes: number | undefined;
   /** Ordering keys only with `ordering: per-device`; otherwise the host needs no device streams. */
   readonly ordering: 'none' | 'per-device';
   private session: Session | undefined;
@@ -123,6 +124,7 @@ export class GcpPubSubConnector implements Connector {
   ) {
     this.ordered = config.ordering === 'per-device';
     this.ordering = config.ordering;
+    this.maxBatchBytes = config.messages === 'batch' ? MAX_BATCH_BYTES : undefined;
     if (/\{[^{}]*\}/.test(config.topic)) {
       this.topicOf = compilePointTemplate(config.topic, { option: 'topic', code: 'BIFROST_ERR_PUBSUB_TOPIC' });
     } else {

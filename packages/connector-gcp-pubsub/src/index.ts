@@ -1,7 +1,7 @@
 import { defineConnector, type ConnectorDefinition } from '@bifrost/core';
 import { gcpPubSubConfigSchema } from './config.js';
 import { GcpPubSubConnector } from './connector.js';
-import { MAX_BATCH_BYTES, PUBSUB_LIMITS, wirePointBytes } from './limits.js';
+import { PUBSUB_LIMITS, wirePointBytes } from './limits.js';
 
 /**
  * The Google Cloud Pub/Sub connector plugin (`type: gcp-pubsub`), the way into Google Cloud since
@@ -17,7 +17,9 @@ const gcpPubSub: ConnectorDefinition<typeof gcpPubSubConfigSchema> = defineConne
   // per-device: the host keeps one batch per device stream in flight, which `ordering: per-device`
   // needs (ordering keys order what one publisher sends); an instance with `ordering: none` says
   // so (GcpPubSubConnector.ordering) and gets whole batches in flight instead.
-  capabilities: { ordering: 'per-device', maxBatch: PUBSUB_LIMITS.messagesPerRequest, maxBatchBytes: MAX_BATCH_BYTES },
+  // The byte cut is per instance (GcpPubSubConnector.maxBatchBytes): only `messages: batch` puts a
+  // batch in one message; in `point` mode the client splits its own requests at 9 MiB.
+  capabilities: { ordering: 'per-device', maxBatch: PUBSUB_LIMITS.messagesPerRequest },
   pointBytes: wirePointBytes,
   create: (config, ctx) => new GcpPubSubConnector(config, ctx),
 });

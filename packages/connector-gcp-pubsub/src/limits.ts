@@ -42,7 +42,7 @@ export function topicIdProblem(name: string): string | undefined {
 
 /**
  * Bytes of a point as the Node client counts them in a batch (`calculateMessageSize`: data plus
- * attribute keys and values) for `messages: point` with the built-in attributes; the host cuts
+ * attribute keys and values) with the built-in attributes; with `messages: batch` the host cuts
  * batches to {@link MAX_BATCH_BYTES} by it. Extra `attributes` are not counted here: when they push
  * a batch over the client's 9 MiB, the client sends it as two requests (still acknowledged
  * message by message).

@@ -156,6 +156,14 @@ describe('config', () => {
   it('defaults', () => {
     expect(parse({})).toMatchObject({ emulator: false, messages: 'point', ordering: 'none', attributes: {} });
   });
+  it('cuts batches by bytes and follows device streams only when a batch is one message / keys are ordered', () => {
+    const make = (o: Record<string, unknown>) =>
+      new GcpPubSubConnector(parse({ emulator: true, api_endpoint: 'x:1', ...o }), ctx);
+    expect(make({}).maxBatchBytes).toBeUndefined();
+    expect(make({ messages: 'batch' }).maxBatchBytes).toBe(MAX_BATCH_BYTES);
+    expect(make({}).ordering).toBe('none');
+    expect(make({ ordering: 'per-device' }).ordering).toBe('per-device');
+  });
   it('refuses an invalid fixed topic id at create', () => {
     expect(() => new GcpPubSubConnector(parse({ topic: '1bad', emulator: true, api_endpoint: 'x:1' }), ctx)).toThrow(
       /not a valid Pub\/Sub topic id/,
