@@ -64,23 +64,28 @@ export function wirePointBytes(p: DataPoint): number {
 /** Size of a message as Pub/Sub's limits count it: data, attribute keys and values, ordering key. */
 export function messageBytes(data: Buffer, attributes: Record<string, string>, orderingKey?: string): number {
   let n = data.length;
-  for (const [k, v] of Object.entries(attributes)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  for (const k in attributes) n += Buffer.byteLength(k) + Buffer.byteLength(attributes[k]!);
   if (orderingKey) n += Buffer.byteLength(orderingKey);
   return n;
 }
 
-/** The limit an attribute set breaks, or undefined. */
+/** Whether `s` may exceed `limit` UTF-8 bytes (a UTF-16 code unit never takes more than 3). */
+function mayExceed(s: string, limit: number): boolean {
+  return s.length * 3 > limit && Buffer.byteLength(s) > limit;
+}
+
+/** The limit an attribute set breaks, or undefined. Called per point: no allocation when none is broken. */
 export function attributeProblem(attributes: Record<string, string>): string | undefined {
-  const keys = Object.keys(attributes);
-  if (keys.length > PUBSUB_LIMITS.attributesPerMessage)
-    return `${keys.length} attributes, over Pub/Sub's limit of ${PUBSUB_LIMITS.attributesPerMessage} per message`;
-  for (const [k, value] of Object.entries(attributes)) {
-    const kb = Buffer.byteLength(k);
-    if (kb > PUBSUB_LIMITS.attributeKeyBytes)
-      return `attribute key "${k.slice(0, 40)}..." is ${kb} bytes, over Pub/Sub's limit of ${PUBSUB_LIMITS.attributeKeyBytes} bytes`;
-    const vb = Buffer.byteLength(value);
-    if (vb > PUBSUB_LIMITS.attributeValueBytes)
-      return `attribute ${k} is ${vb} bytes, over Pub/Sub's limit of ${PUBSUB_LIMITS.attributeValueBytes} bytes per attribute value`;
+  let count = 0;
+  for (const k in attributes) {
+    count++;
+    if (mayExceed(k, PUBSUB_LIMITS.attributeKeyBytes))
+      return `attribute key "${k.slice(0, 40)}..." is ${Buffer.byteLength(k)} bytes, over Pub/Sub's limit of ${PUBSUB_LIMITS.attributeKeyBytes} bytes`;
+    const value = attributes[k]!;
+    if (mayExceed(value, PUBSUB_LIMITS.attributeValueBytes))
+      return `attribute ${k} is ${Buffer.byteLength(value)} bytes, over Pub/Sub's limit of ${PUBSUB_LIMITS.attributeValueBytes} bytes per attribute value`;
   }
+  if (count > PUBSUB_LIMITS.attributesPerMessage)
+    return `${count} attributes, over Pub/Sub's limit of ${PUBSUB_LIMITS.attributesPerMessage} per message`;
   return undefined;
 }
