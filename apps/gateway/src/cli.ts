@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import './runtime-flags.js';
+import { allowYoungGenerationGrowth } from './runtime-flags.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
@@ -134,6 +134,7 @@ program
     } catch (err) {
       fail(loaded.secrets.redactText((err as Error).message));
     }
+    allowYoungGenerationGrowth();
     let signals = 0;
     const shutdown = (signal: string) => {
       if (++signals > 1) {
