@@ -17,7 +17,7 @@ export function jsonObjectBytes(object: Readonly<Record<string, unknown>>, skip?
     if (key === skip) continue;
     const v = valueBytes(object[key]);
     if (v === undefined) continue;
-    n += (first ? 0 : 1) + stringBytes(key) + 1 + v;
+    n += (first ? 0 : 1) + keyBytes(key) + 1 + v;
     first = false;
   }
   return n;
@@ -58,11 +58,27 @@ function arrayBytes(items: readonly unknown[]): number {
   return n;
 }
 
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
 function numberBytes(n: number): number {
   if (!Number.isSafeInteger(n)) return String(n).length;
-  let digits = n < 0 ? 2 : 1;
-  for (let a = Math.abs(n); a >= 10; a = Math.floor(a / 10)) digits++;
-  return digits;
+  const a = Math.abs(n);
+  let digits = 1;
+  while (digits < 16 && a >= POWERS_OF_TEN[digits]!) digits++;
+  return n < 0 ? digits + 1 : digits;
+}
+
+/** Byte lengths of object keys seen: points repeat a handful of keys. Bounded, keys past it are counted each time. */
+const keyLengths = new Map<string, number>();
+const MAX_CACHED_KEYS = 1024;
+
+function keyBytes(key: string): number {
+  let n = keyLengths.get(key);
+  if (n === undefined) {
+    n = stringBytes(key);
+    if (keyLengths.size < MAX_CACHED_KEYS) keyLengths.set(key, n);
+  }
+  return n;
 }
 
 /** Printable ASCII without `"` and `\`: one byte a character, no escapes. */
