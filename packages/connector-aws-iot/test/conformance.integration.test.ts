@@ -58,3 +58,33 @@ for (const messages of ['point', 'batch'] as const) {
     describeConnector<MosquittoPeer>(target);
   });
 }
+
+/**
+ * The broker killed (SIGKILL) mid-stream and started again. Mosquitto writes its store only every
+ * `autosave_interval`, so this runs on a broker that saves after every change, as one that must
+ * survive a crash is configured (what AWS IoT acknowledges is durable on AWS's side).
+ */
+describe('aws-iot (messages: point) on mosquitto mTLS saving every change', () => {
+  describeConnector<MosquittoPeer>({
+    name: 'aws-iot (messages: point) on mosquitto mTLS saving every change',
+    requires: mosquitto,
+    plugin: awsIot,
+    peer: () => startBroker(['autosave_on_changes true', 'autosave_interval 1']),
+    dispose: (p) => p.dispose(),
+    config: (p, v) =>
+      variantSetup(p, v, {
+        ...base,
+        messages: 'point',
+        client_id: `conf-kill-${Math.random().toString(16).slice(2, 10)}`,
+      }),
+    readBack: (p) => readBack(p, 'conf/#'),
+    address: (p) => ({ host: '127.0.0.1', port: mtlsPort(p) }),
+    kill: async (p) => {
+      await p.kill();
+      await p.start();
+    },
+    scenarios: ['peer-killed-mid-stream'],
+    // A broker writing its store on every change acknowledges slowly on a loaded 2-core machine.
+    delivery: { timeoutMs: 15_000 },
+  });
+});

@@ -2,7 +2,7 @@
 // connector, messages: point) beside a raw azure-iot-device send loop with the same message shape
 // (the point as JSON, messageId, content type and encoding, the same four properties), on the same
 // IoT Hub emulator in the same run. The raw loop gets its best window of sends in flight; ours runs
-// with the defaults a user gets (host batch 100, 2 in flight, max_inflight default) and with tuned
+// with the defaults a user gets (host batch 1000, 2 in flight, max_inflight default) and with tuned
 // settings. Rounds alternate raw, ours (defaults) and ours (tuned); the result reports the median and range.
 import device from 'azure-iot-device';
 import transports from 'azure-iot-device-mqtt';
@@ -129,7 +129,7 @@ try {
     'azure-iot',
     [
       compareRounds(
-        `durable e2e (SQLite queue sync=batch + pipeline + connector, messages: point) on the IoT Hub emulator, defaults (batch 100, 2 batches in flight, max_inflight ${DEFAULT_MAX_INFLIGHT}; flush 5 ms); ${rawDesc}`,
+        `durable e2e (SQLite queue sync=batch + pipeline + connector, messages: point) on the IoT Hub emulator, defaults (batch 1000, 2 batches in flight, max_inflight ${DEFAULT_MAX_INFLIGHT}; flush 5 ms); ${rawDesc}`,
         rounds.defaults,
         rounds.raw,
         { note },
