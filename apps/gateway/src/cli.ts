@@ -5,6 +5,14 @@ import { mallocTunablesEnv } from './malloc-tunables.js';
 import './runtime-flags.js';
 
 const tunedEnv = mallocTunablesEnv(process.argv, process.env);
-if (tunedEnv)
-  process.execve?.(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], tunedEnv);
+if (tunedEnv) {
+  try {
+    process.execve?.(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], tunedEnv);
+  } catch (err) {
+    // Only memory is at stake: run on with glibc's defaults.
+    process.stderr.write(
+      `[bifrost] could not re-execute with GLIBC_TUNABLES (${(err as Error).message}); running with glibc's allocator defaults\n`,
+    );
+  }
+}
 await import('./commands.js');
