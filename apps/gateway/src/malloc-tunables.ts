@@ -1,10 +1,10 @@
 // After a burst, glibc's allocator keeps what the gateway's native side (socket reads, SQLite,
 // buffers) freed: its default mmap threshold rises with the first large buffer freed, so later large
 // buffers come from the heap and, once freed, stay resident around the few live blocks between
-// them; and each thread gets its own arena. Measured with `pnpm bench gateway` (1M points queued
-// while the broker is down, then drained): 141 MB resident 5 s after the drain without these
-// settings, 112 MB with them, against 88 MB idle. A running process cannot change them (glibc reads
-// them once, at start; node has no mallopt), hence the re-exec of `bifrost run`.
+// them; and each thread gets its own arena. 1M points queued while the broker is down, then
+// drained, RSS 5 s later (the method of `pnpm bench gateway`): 141 MB without these settings,
+// 112-121 MB with them, against 87-88 MB idle. A running process cannot change them (glibc reads
+// them once, at start; node has no mallopt or malloc_trim), hence the re-exec of `bifrost run`.
 
 /** The glibc allocator settings of `bifrost run` (GLIBC_TUNABLES syntax). */
 export const MALLOC_TUNABLES =
