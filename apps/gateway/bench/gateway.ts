@@ -25,6 +25,10 @@ const SINGLE_POINTS = Number(process.env.BENCH_SINGLE_POINTS ?? 30_000);
 const BATCH_POINTS = Number(process.env.BENCH_BATCH_POINTS ?? 500_000);
 const BURST = Number(process.env.BENCH_BURST ?? 1_000_000);
 const CONNECTIONS = 8;
+/** `BENCH_PARTS=memory` (or `throughput`) runs one part only; default both. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,memory').split(',').map((p) => p.trim()));
+for (const p of PARTS)
+  if (p !== 'throughput' && p !== 'memory') throw new Error(`BENCH_PARTS: unknown part "${p}" (throughput, memory)`);
 
 /** The MQTT connector as a user writes it; `payload_format` chooses one message per point or per batch. */
 function mqttConnector(url: string, format: 'json' | 'json-batch', tuned: boolean): BifrostSettings {
@@ -170,17 +174,21 @@ async function memory(): Promise<BenchCase[]> {
   }
 }
 
-const broker = await startMosquitto();
-const counter = await Counter.start(broker.url, 'bench/#');
 const cases: BenchCase[] = [];
-try {
-  cases.push(...(await throughput(broker, counter, 'json', 1, SINGLE_POINTS)));
-  cases.push(...(await throughput(broker, counter, 'json-batch', 1000, BATCH_POINTS)));
-  cases.push(...(await throughput(broker, counter, 'json', 1000, BATCH_POINTS / 5)));
-} finally {
-  await counter.close();
-  await broker.dispose();
+if (PARTS.has('throughput')) {
+  const broker = await startMosquitto();
+  const counter = await Counter.start(broker.url, 'bench/#');
+  try {
+    cases.push(...(await throughput(broker, counter, 'json', 1, SINGLE_POINTS)));
+    cases.push(...(await throughput(broker, counter, 'json-batch', 1000, BATCH_POINTS)));
+    cases.push(...(await throughput(broker, counter, 'json', 1000, BATCH_POINTS / 5)));
+  } finally {
+    await counter.close();
+    await broker.dispose();
+  }
 }
-cases.push(...(await memory()));
-writeResults('gateway', cases, { rounds: ROUNDS });
+if (PARTS.has('memory')) cases.push(...(await memory()));
+// A partial run prints its rows and leaves bench/results/gateway.json as the last full run wrote it.
+if (PARTS.size === 2) writeResults('gateway', cases, { rounds: ROUNDS });
+else console.log(JSON.stringify(cases, null, 2));
 process.exit(0);

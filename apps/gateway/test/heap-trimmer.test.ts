@@ -25,4 +25,12 @@ describe('heap trimmer', () => {
     expect(held).toEqual([]);
     expect(getHeapStatistics().total_heap_size).toBeLessThan(grown - 16 * 1_048_576);
   });
+
+  it('trims once when first quiet after it starts (the garbage of startup), then only after new growth', async () => {
+    trimmer = startHeapTrimmer({ intervalMs: 100, growthBytes: 64 * 1_048_576, quietUtilization: 0.2 });
+    for (const until = Date.now() + 3000; trimmer.trims === 0 && Date.now() < until;) await sleep(50);
+    expect(trimmer.trims).toBe(1);
+    await sleep(500);
+    expect(trimmer.trims).toBe(1);
+  });
 });
