@@ -21,8 +21,12 @@ import { PublishRateLimiter } from './rate-limiter.js';
 import { ReasonCode, classifyConnectFailure, classifyPuback, classifyReasonCode } from './reason-codes.js';
 import { ShadowReporter, type ShadowStatus } from './shadow.js';
 
-/** The CRT client's own reconnect backoff (with full jitter) after a connection was lost. */
-export const RECONNECT_DELAY_MS = { min: 1_000, max: 60_000, resetAfterConnected: 30_000 } as const;
+/**
+ * The CRT client's own reconnect backoff (with full jitter) after a connection was lost. Capped at
+ * 5 s: the host's `connect()` waits for the client's next attempt, and its own backoff and breaker
+ * pace longer outages; a 60 s cap left a gateway waiting up to a minute after the broker was back.
+ */
+export const RECONNECT_DELAY_MS = { min: 1_000, max: 5_000, resetAfterConnected: 30_000 } as const;
 
 type Sdk = typeof SdkModule;
 let sdk: Promise<Sdk> | undefined;
