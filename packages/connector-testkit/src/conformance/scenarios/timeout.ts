@@ -37,6 +37,9 @@ export function watchWrites(plugin: ConnectorDefinition): { plugin: ConnectorDef
         get maxBatchBytes() {
           return inner.maxBatchBytes;
         },
+        get ordering() {
+          return inner.ordering;
+        },
         async write(batch, options) {
           for (const p of batch) {
             const n = (inWrite.get(p.id) ?? 0) + 1;
