@@ -1,7 +1,7 @@
 import {
   compilePointTemplate,
   pointJson,
-  pointJsonBytes,
+  pointJsonByteLength,
   pointsJson,
   type DataPoint,
   type RejectedPoint,
@@ -86,7 +86,7 @@ export class MessageBuilder {
       // the batch; a batch of several never exceeds the limit, see MAX_BATCH_BYTES). A batch's
       // points are counted, not serialised: the group is serialised once below.
       const payload = this.mode === 'point' ? pointJson(point) : undefined;
-      const bytes = payload === undefined ? pointJsonBytes(point) - 1 : Buffer.byteLength(payload);
+      const bytes = payload === undefined ? pointJsonByteLength(point) : Buffer.byteLength(payload);
       if (bytes + (this.mode === 'batch' ? 2 : 0) > AWS_IOT_LIMITS.payloadBytes) {
         refuse(point, oversize(bytes));
         continue;

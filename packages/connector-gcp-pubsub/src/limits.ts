@@ -1,4 +1,4 @@
-import { pointJsonBytes, type DataPoint } from '@bifrost/core';
+import { pointJsonByteLength, type DataPoint } from '@bifrost/core';
 
 /**
  * Pub/Sub's published resource limits (https://cloud.google.com/pubsub/quotas#resource_limits),
@@ -49,9 +49,7 @@ export function topicIdProblem(name: string): string | undefined {
  */
 export function wirePointBytes(p: DataPoint): number {
   return (
-    // less the separator byte pointJsonBytes counts, which a message does not carry
-    pointJsonBytes(p) -
-    1 +
+    pointJsonByteLength(p) +
     Buffer.byteLength(p.deviceId) +
     Buffer.byteLength(p.tagName) +
     Buffer.byteLength(p.quality) +

@@ -19,7 +19,7 @@ import {
   type WriteOptions,
   isBifrostError,
   pointJson,
-  pointJsonBytes,
+  pointJsonByteLength,
 } from '@bifrost/core';
 import { compressionType, ensureCodec } from './codecs.js';
 import { bootstrapBrokers, type KafkaConfig } from './config.js';
@@ -60,14 +60,16 @@ const RECORD_OVERHEAD_BYTES = 64;
 
 /** Approximate bytes of one of our records inside an uncompressed record batch. */
 export function recordBytes(record: Message): number {
-  const id = record.headers?.[ID_HEADER] as string;
-  return (
-    Buffer.byteLength(record.value as string) +
-    Buffer.byteLength(record.key as string) +
-    ID_HEADER.length +
-    id.length +
-    RECORD_OVERHEAD_BYTES
+  return framedRecordBytes(
+    Buffer.byteLength(record.value as string),
+    record.key as string,
+    record.headers?.[ID_HEADER] as string,
   );
+}
+
+/** A record of `valueBytes`, key `key` and id header `id`, with its framing. */
+function framedRecordBytes(valueBytes: number, key: string, id: string): number {
+  return valueBytes + Buffer.byteLength(key) + ID_HEADER.length + id.length + RECORD_OVERHEAD_BYTES;
 }
 
 /** The error a write cancelled by the host's signal rejects with (transient: the host retries it). */
@@ -80,15 +82,7 @@ function cancelledError(signal: AbortSignal): TransientError {
 
 /** A point's bytes as this connector sends it (its record), for the host's `maxBatchBytes` cut. */
 export function pointRecordBytes(point: DataPoint): number {
-  // pointJsonBytes counts one separator byte the record value does not carry.
-  return (
-    pointJsonBytes(point) -
-    1 +
-    Buffer.byteLength(point.deviceId) +
-    ID_HEADER.length +
-    point.id.length +
-    RECORD_OVERHEAD_BYTES
-  );
+  return framedRecordBytes(pointJsonByteLength(point), point.deviceId, point.id);
 }
 
 /**

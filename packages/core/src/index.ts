@@ -48,5 +48,5 @@ export {
 export type { TlsMaterial } from './tls/types.js';
 export { seededRandom, type Random } from './random.js';
 export { abortable } from './abortable.js';
-export { wirePoint, pointJson, pointJsonBytes, pointsJson, type WirePoint } from './wire-point.js';
+export { wirePoint, pointJson, pointJsonBytes, pointJsonByteLength, pointsJson, type WirePoint } from './wire-point.js';
 export { jsonBytes } from './json-bytes.js';

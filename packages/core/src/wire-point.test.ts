@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DataPoint } from './data-point.js';
-import { pointJson, pointJsonBytes, pointsJson, wirePoint } from './wire-point.js';
+import { pointJson, pointJsonByteLength, pointJsonBytes, pointsJson, wirePoint } from './wire-point.js';
 
 const point: DataPoint = {
   id: '0190a1b2-0000-7000-8000-000000000001',
@@ -32,6 +32,7 @@ describe('pointJsonBytes', () => {
     const json = pointJson(p);
     expect(pointJsonBytes(p)).toBe(Buffer.byteLength(json, 'utf8') + 1);
     expect(pointJsonBytes(p)).toBe(json.length + 1 + 2); // '°' and 'ö' take two bytes each
+    expect(pointJsonByteLength({ ...p, priority: 4 })).toBe(Buffer.byteLength(json, 'utf8'));
   });
   it('is the size of each point in a JSON array of them, less the brackets', () => {
     const points: DataPoint[] = [

@@ -27,12 +27,16 @@ export function pointsJson(points: readonly DataPoint[]): string {
   return JSON.stringify(points.some((p) => p.priority !== undefined) ? points.map(wirePoint) : points);
 }
 
+/** The UTF-8 bytes of {@link pointJson}, counted without serialising the point. */
+export function pointJsonByteLength(point: DataPoint): number {
+  return jsonObjectBytes(point as unknown as Record<string, unknown>, 'priority');
+}
+
 /**
- * The UTF-8 bytes of {@link pointJson} plus one separator byte (the comma of a JSON array, the
- * newline of NDJSON), counted without serialising the point. Meant as a connector's `pointBytes`
- * when its bodies are JSON points or arrays of them, so the host's `maxBatchBytes` cut matches what
- * the write sends.
+ * {@link pointJsonByteLength} plus one separator byte (the comma of a JSON array, the newline of
+ * NDJSON). Meant as a connector's `pointBytes` when its bodies are JSON points or arrays of them, so
+ * the host's `maxBatchBytes` cut matches what the write sends.
  */
 export function pointJsonBytes(point: DataPoint): number {
-  return jsonObjectBytes(point as unknown as Record<string, unknown>, 'priority') + 1;
+  return pointJsonByteLength(point) + 1;
 }
