@@ -82,7 +82,7 @@ export const httpConfigSchema = z
       .min(1024)
       .default(1024 * 1024)
       .describe(
-        'Largest request body before gzip; the host cuts batches to it. A server answering 413 gets the request split in halves, down to one point (dead-lettered if still refused).',
+        'Largest request body before gzip; a batch whose body is larger goes as several requests that fit (a point larger alone goes alone). A server answering 413 gets the request split in halves, down to one point (dead-lettered if still refused).',
       ),
     connect_timeout: durationSchema
       .prefault('10s')

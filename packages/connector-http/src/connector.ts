@@ -83,7 +83,6 @@ export interface HttpConnectorOptions {
  * retry (the host does), except that a 413 is split in halves by bytes inside the write.
  */
 export class HttpConnector implements Connector {
-  readonly maxBatchBytes: number;
   private pool: Dispatcher | undefined;
   private readonly url: URL;
   private readonly staticHeaders: Record<string, string> = {};
@@ -95,7 +94,6 @@ export class HttpConnector implements Connector {
     private readonly options: HttpConnectorOptions = {},
   ) {
     this.url = new URL(config.endpoint);
-    this.maxBatchBytes = config.max_batch_bytes;
     for (const [name, value] of Object.entries(config.headers)) {
       const key = name.toLowerCase();
       if (!HEADER_NAME.test(name))
@@ -335,17 +333,25 @@ export class HttpConnector implements Connector {
     return { requests: [...groups.values()], rejected };
   }
 
-  /** Sends one request; on 413 splits it in halves by bytes and sends those, down to one point. */
+  /**
+   * Sends one request. A body over `max_batch_bytes` is first cut into requests that fit (measured
+   * once per batch, not per point); on 413 the request is split in halves by bytes, down to one point.
+   */
   private async send(pool: Dispatcher, req: PlannedRequest, signal: AbortSignal): Promise<Outcome> {
+    const text = Buffer.from(renderBody(this.config.body, req.points));
+    if (text.length > this.config.max_batch_bytes && req.points.length > 1) {
+      const parts = cutByBytes(req, this.config.max_batch_bytes - BODY_FRAMING_BYTES[this.config.body]);
+      const outcomes = await Promise.all(parts.map((part) => this.send(pool, part, signal)));
+      return outcomes.reduce(merge, emptyOutcome());
+    }
     const out = emptyOutcome();
     const ids = req.points.map((p) => p.id);
-    const text = renderBody(this.config.body, req.points);
     const headers: Record<string, string> = { ...this.staticHeaders, ...req.headers };
     if (this.config.idempotency_header) headers[this.config.idempotency_header.toLowerCase()] = idempotencyKey(ids);
     if (this.config.hmac_secret)
       headers[this.config.hmac_header.toLowerCase()] = hmacSignature(this.config.hmac_secret, text);
-    let body: string | Buffer = text;
-    if (this.config.gzip && Buffer.byteLength(text) >= this.config.gzip_min_bytes) {
+    let body = text;
+    if (this.config.gzip && text.length >= this.config.gzip_min_bytes) {
       body = await gzip(text);
       headers['content-encoding'] = 'gzip';
     }
@@ -389,7 +395,7 @@ export class HttpConnector implements Connector {
           : undefined;
         for (const p of req.points) if (!bad?.has(p.id)) out.accepted.push(p.id);
         if (bad) for (const [id, reason] of bad) out.rejected.push({ id, reason, kind: 'payload' });
-        out.bytes += Buffer.byteLength(text);
+        out.bytes += text.length;
         return out;
       }
       case 'too-large': {
@@ -397,7 +403,7 @@ export class HttpConnector implements Connector {
         if (req.points.length === 1 && only) {
           out.rejected.push({
             id: only.id,
-            reason: `${verdict.reason}; a single point of ${Buffer.byteLength(text)} bytes`,
+            reason: `${verdict.reason}; a single point of ${text.length} bytes`,
             kind: 'payload',
           });
           return out;
@@ -463,6 +469,34 @@ export class HttpConnector implements Connector {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Body bytes besides the points' {@link pointJsonBytes} (which count one separator each): a JSON
+ * array's brackets less its last comma; NDJSON's newlines are the separators.
+ */
+const BODY_FRAMING_BYTES: Record<HttpConfig['body'], number> = { json: 1, ndjson: 0, point: 0 };
+
+/**
+ * Cuts a request's points, in order, into requests of at most `maxPointBytes` of
+ * {@link pointJsonBytes} each; a point larger alone is a request of its own.
+ */
+export function cutByBytes(req: PlannedRequest, maxPointBytes: number): PlannedRequest[] {
+  const parts: PlannedRequest[] = [];
+  let points: DataPoint[] = [];
+  let bytes = 0;
+  for (const p of req.points) {
+    const size = pointJsonBytes(p);
+    if (points.length > 0 && bytes + size > maxPointBytes) {
+      parts.push({ points, headers: req.headers });
+      points = [];
+      bytes = 0;
+    }
+    points.push(p);
+    bytes += size;
+  }
+  if (points.length > 0) parts.push({ points, headers: req.headers });
+  return parts;
 }
 
 /** Splits a request's points in two halves of about equal bytes (each non-empty). */

@@ -1,4 +1,4 @@
-import { defineConnector, pointJsonBytes, type ConnectorDefinition } from '@bifrost/core';
+import { defineConnector, type ConnectorDefinition } from '@bifrost/core';
 import { httpConfigSchema } from './config.js';
 import { HttpConnector } from './connector.js';
 
@@ -11,15 +11,22 @@ import { HttpConnector } from './connector.js';
 const http: ConnectorDefinition<typeof httpConfigSchema> = defineConnector({
   type: 'http',
   configSchema: httpConfigSchema,
-  capabilities: { ordering: 'none', maxBatch: 5000, maxBatchBytes: 1024 * 1024 },
-  pointBytes: pointJsonBytes,
+  // No byte limit for the host to measure each point against: a body over `max_batch_bytes` is cut
+  // inside the write, so only batches that reach it are measured point by point.
+  capabilities: { ordering: 'none', maxBatch: 5000 },
   endpointAliases: ['url'],
   create: (config, ctx) => new HttpConnector(config, ctx),
 });
 
 export default http;
 export { httpConfigSchema, BODY_FORMATS, type BodyFormat, type HttpConfig } from './config.js';
-export { HttpConnector, splitByBytes, type HttpConnectorOptions, type PlannedRequest } from './connector.js';
+export {
+  HttpConnector,
+  cutByBytes,
+  splitByBytes,
+  type HttpConnectorOptions,
+  type PlannedRequest,
+} from './connector.js';
 export {
   atPath,
   bodyExcerpt,

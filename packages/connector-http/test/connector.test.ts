@@ -13,7 +13,14 @@ import {
   type Logger,
   type PluginContext,
 } from '@bifrost/core';
-import http, { HttpConnector, hmacSignature, httpConfigSchema, idempotencyKey, splitByBytes } from '../src/index.js';
+import http, {
+  HttpConnector,
+  cutByBytes,
+  hmacSignature,
+  httpConfigSchema,
+  idempotencyKey,
+  splitByBytes,
+} from '../src/index.js';
 import { take } from './nth.js';
 
 const ORIGIN = 'http://ingest.test';
@@ -98,13 +105,12 @@ async function setup(config: Record<string, unknown> = {}, answer: Answer = () =
 }
 
 describe('definition', () => {
-  it('declares type http, the url alias and a byte-accurate pointBytes', () => {
+  it('declares type http and the url alias, and leaves max_batch_bytes to the write (no host byte cut)', () => {
     expect(http.type).toBe('http');
     expect(http.endpointAliases).toEqual(['url']);
-    const p = point({ unit: '°C', priority: 5 });
-    expect(http.pointBytes(p)).toBe(Buffer.byteLength(JSON.stringify({ ...p, priority: undefined })) + 1);
+    expect(http.capabilities.maxBatchBytes).toBeUndefined();
     const c = http.create(httpConfigSchema.parse({ endpoint: `${ORIGIN}${PATH}`, max_batch_bytes: 4096 }), ctx());
-    expect(c.maxBatchBytes).toBe(4096);
+    expect(c.maxBatchBytes).toBeUndefined();
   });
 
   it('does no I/O in create and refuses to write before connect', async () => {
@@ -294,6 +300,47 @@ describe('response classes', () => {
     });
     await c.connect();
     await expect(c.write(points(1), opts())).rejects.toBeInstanceOf(TransientError);
+  });
+});
+
+describe('max_batch_bytes: a body over it is cut inside the write', () => {
+  for (const body of ['json', 'ndjson'] as const) {
+    it(`${body}: every request fits, each as full as the next point allows, every point sent once`, async () => {
+      const max = 2_048;
+      const { connector, seen } = await setup({ body, max_batch_bytes: max });
+      const batch = points(60, { unit: '°C' });
+      const receipt = await connector.write(batch, opts());
+      expect(seen.length).toBeGreaterThan(1);
+      expect(seen.flatMap((s) => s.ids)).toEqual(batch.map((p) => p.id));
+      let at = 0;
+      for (const s of seen) {
+        const bytes = Buffer.byteLength(s.text);
+        expect(bytes).toBeLessThanOrEqual(max);
+        at += s.ids.length;
+        const next = batch[at];
+        // Greedy: the next point would not have fitted (its JSON and one separator).
+        if (next) expect(bytes + Buffer.byteLength(JSON.stringify(next)) + 1).toBeGreaterThan(max);
+        expect(s.headers['idempotency-key']).toBe(idempotencyKey(s.ids));
+      }
+      expect(receipt.bytes).toBe(seen.reduce((n, s) => n + Buffer.byteLength(s.text), 0));
+    });
+  }
+
+  it('a point larger than max_batch_bytes alone goes alone, the others around it in fitting requests', async () => {
+    const { connector, seen } = await setup({ max_batch_bytes: 1_024 });
+    const big = point({ tags: { blob: 'x'.repeat(2_000) } });
+    const batch = [...points(3), big, ...points(3)];
+    await connector.write(batch, opts());
+    expect(seen.map((s) => s.ids)).toEqual([batch.slice(0, 3), [big], batch.slice(4)].map((b) => b.map((p) => p.id)));
+  });
+
+  it('cutByBytes keeps order and never leaves a part empty', () => {
+    const batch = points(10);
+    const each = Buffer.byteLength(JSON.stringify(batch[0])) + 1;
+    const parts = cutByBytes({ points: batch, headers: { x: '1' } }, each * 3);
+    expect(parts.map((p) => p.points.length)).toEqual([3, 3, 3, 1]);
+    expect(parts.flatMap((p) => p.points)).toEqual(batch);
+    expect(parts.every((p) => p.headers.x === '1')).toBe(true);
   });
 });
 
