@@ -258,6 +258,27 @@ describe('REST API', () => {
     expect(empty.statusCode).toBe(400);
   });
 
+  it('a __proto__ or constructor key in a point body is refused by name and pollutes nothing', async () => {
+    const { app, queue } = harness();
+    for (const key of ['__proto__', 'constructor']) {
+      for (const url of ['/api/data', '/api/cloud/connectors/a/data']) {
+        const res = await app.inject({
+          method: 'POST',
+          url,
+          headers: { 'content-type': 'application/json' },
+          payload: `[{"deviceId":"d","tagName":"t","value":1,"${key}":{"polluted":true}}]`,
+        });
+        expect(res.statusCode).toBe(400);
+        expect(res.json<ErrorAnswer>().issues[0]).toMatchObject({
+          path: '[0]',
+          message: expect.stringContaining(key) as unknown,
+        });
+      }
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(queue.stats().points).toBe(0);
+  });
+
   it('400 for a name no sink can carry (U+0001 in a device id), and nothing of that request is queued', async () => {
     const { app, queue } = harness();
     const res = await app.inject({

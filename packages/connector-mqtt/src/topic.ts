@@ -25,6 +25,13 @@ const MAX_CACHED_TOPICS = 100_000;
 export class TopicResolver {
   private readonly template: PointTemplate;
   private readonly cache = new Map<string, TopicResult>();
+  /**
+   * Set when the template reads nothing of a point but its device id and tag name (the default
+   * topic): results memoised by those two, so a point costs two lookups, not a topic string built
+   * and hashed.
+   */
+  private readonly byDevice: Map<string, Map<string, TopicResult>> | undefined;
+  private byDeviceEntries = 0;
 
   constructor(template: string, prefix: string, channels: ChannelTopics) {
     this.template = compilePointTemplate(template, {
@@ -36,10 +43,33 @@ export class TopicResolver {
           p.quality === 'ALARM' ? channels.alarm : p.quality === 'EVENT' ? channels.event : channels.data,
       },
     });
+    const placeholders = Array.from(template.matchAll(/\{([^{}]*)\}/g), (m) => m[1]);
+    if (placeholders.every((p) => p === 'topic_prefix' || p === 'device_id' || p === 'tag_name'))
+      this.byDevice = new Map();
   }
 
   /** The topic of `point`, or the reason it has none (wildcards or NUL in a device or tag name, too long). */
   resolve(point: DataPoint): TopicResult {
+    if (this.byDevice === undefined) return this.resolveText(point);
+    let byTag = this.byDevice.get(point.deviceId);
+    if (byTag === undefined) {
+      if (this.byDeviceEntries >= MAX_CACHED_TOPICS) {
+        this.byDevice.clear();
+        this.byDeviceEntries = 0;
+      }
+      byTag = new Map();
+      this.byDevice.set(point.deviceId, byTag);
+    }
+    let hit = byTag.get(point.tagName);
+    if (hit === undefined) {
+      hit = this.resolveText(point);
+      byTag.set(point.tagName, hit);
+      this.byDeviceEntries++;
+    }
+    return hit;
+  }
+
+  private resolveText(point: DataPoint): TopicResult {
     const topic = this.template(point);
     let hit = this.cache.get(topic);
     if (hit === undefined) {

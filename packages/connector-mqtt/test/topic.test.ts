@@ -32,6 +32,20 @@ describe('TopicResolver', () => {
     expect(r.resolve(point({ tags: { line: 'L3' } }))).toEqual({ topic: 'plant/L3/PLC001' });
   });
 
+  it('memoised by device and tag name for the default template: the same results as building each topic', () => {
+    const memo = new TopicResolver('{topic_prefix}/{device_id}/{tag_name}', 'p', channels);
+    // A template reading a tag is not memoised by device and tag name; with the tag absent its topics are the same.
+    const built = new TopicResolver('{topic_prefix}/{device_id}/{tag_name}{tags.none}', 'p', channels);
+    const pts = ['PLC1', 'PLC2', 'bad+dev', 'PLC1'].flatMap((deviceId) =>
+      ['t1', 't#', 't1', ''].map((tagName) => point({ deviceId, tagName })),
+    );
+    for (const p of pts) expect(memo.resolve(p)).toEqual(built.resolve(p));
+    expect(memo.resolve(point({ deviceId: 'bad+dev' }))).toEqual({
+      invalid: expect.stringContaining('wildcard') as unknown,
+    });
+    expect(memo.resolve(point({ quality: 'ALARM' }))).toBe(memo.resolve(point()));
+  });
+
   it('reuses the same topic string for the same device, tag and quality', () => {
     const r = new TopicResolver('{topic_prefix}/{device_id}/{tag_name}', 'p', channels);
     const a = r.resolve(point());
