@@ -1,5 +1,5 @@
 // The `bifrost` commands (loaded by ./cli.ts once the process-wide settings are in place).
-import { allowYoungGenerationGrowth } from './runtime-flags.js';
+import { leaveStartupMode } from './runtime-flags.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
@@ -134,7 +134,7 @@ program
     } catch (err) {
       fail(loaded.secrets.redactText((err as Error).message));
     }
-    allowYoungGenerationGrowth();
+    leaveStartupMode();
     let signals = 0;
     const shutdown = (signal: string) => {
       if (++signals > 1) {

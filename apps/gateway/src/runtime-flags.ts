@@ -1,16 +1,23 @@
 import { setFlagsFromString } from 'node:v8';
 
-// Imported first by the `bifrost` command, before any other module is evaluated. Startup (module
-// loading, config parsing) would let V8 grow the young generation to its maximum, which an idle
-// gateway never needs: holding it at its initial size while starting saves about 10 MB of idle RSS.
-// Held there for good, though, a loaded gateway collects its young generation every ~1,700 points
-// (about 900 scavenges and a fifth of its CPU for 1.5M points at 200k points/s), so growth is
-// allowed again once the gateway is up. Settings given on the command line or in NODE_OPTIONS win.
+// Imported first by the `bifrost` command, before any other module is evaluated, to make startup
+// (module loading, config parsing: code that runs once) cheap in memory, then undone once the
+// gateway is up. Settings given on the command line or in NODE_OPTIONS win over each of these.
+// - The young generation is held at its initial size: startup would grow it to its maximum, which an
+//   idle gateway never needs (about 10 MB of idle RSS). Held there for good, though, a loaded gateway
+//   collects it every ~1,700 points (about 900 scavenges and a fifth of its CPU for 1.5M points at
+//   200k points/s).
+// - V8's compilers beyond the interpreter (Sparkplug, Maglev, TurboFan) are off: run-once code gains
+//   nothing from them, and their first use brings their machine code into memory (6-8 MB of the
+//   node binary's pages that an idle gateway never touches). Under load they are on as usual.
 const given = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-const ours = !given.includes('semi-space');
-if (ours) setFlagsFromString('--semi-space-growth-factor=1');
+const youngGeneration = !given.includes('semi-space');
+const compilers = !/sparkplug|maglev|turbofan|jitless/.test(given);
+if (youngGeneration) setFlagsFromString('--semi-space-growth-factor=1');
+if (compilers) setFlagsFromString('--no-sparkplug --no-maglev --no-turbofan');
 
-/** Lets the young generation grow under load again (V8's default growth factor), after startup. */
-export function allowYoungGenerationGrowth(): void {
-  if (ours) setFlagsFromString('--semi-space-growth-factor=2');
+/** Ends the startup settings: the young generation may grow again and the compilers are back on. */
+export function leaveStartupMode(): void {
+  if (youngGeneration) setFlagsFromString('--semi-space-growth-factor=2');
+  if (compilers) setFlagsFromString('--sparkplug --maglev --turbofan');
 }
