@@ -142,7 +142,8 @@ export class SuspectLedger {
 
   /** Whether a write containing the point failed and it was neither acked nor dead-lettered since. */
   suspected(id: string): boolean {
-    return this.entries.has(id);
+    // Empty in the common case: no id is hashed then.
+    return this.entries.size !== 0 && this.entries.has(id);
   }
 
   /** A write succeeded: the peer is up; its points are cleared. */
@@ -152,6 +153,7 @@ export class SuspectLedger {
   }
 
   forget(points: readonly DataPoint[]): void {
+    if (this.entries.size === 0) return;
     for (const p of points) this.entries.delete(p.id);
   }
 
