@@ -90,6 +90,7 @@ try {
         batches: [BATCH],
         windows: WINDOWS,
         rounds: ROUNDS,
+        capabilities: http.capabilities,
         runRaw: (_batch, w) => raw(t, w),
         runOurs: (d) => ours(t, d),
       })),

@@ -12,8 +12,9 @@ const http: ConnectorDefinition<typeof httpConfigSchema> = defineConnector({
   type: 'http',
   configSchema: httpConfigSchema,
   // No byte limit for the host to measure each point against: a body over `max_batch_bytes` is cut
-  // inside the write, so only batches that reach it are measured point by point.
-  capabilities: { ordering: 'none', maxBatch: 5000 },
+  // inside the write, so only batches that reach it are measured point by point. As many batches in
+  // flight by default as the pool opens connections by default.
+  capabilities: { ordering: 'none', maxBatch: 5000, defaultMaxInFlight: 8 },
   endpointAliases: ['url'],
   create: (config, ctx) => new HttpConnector(config, ctx),
 });

@@ -109,6 +109,8 @@ describe('definition', () => {
     expect(http.type).toBe('http');
     expect(http.endpointAliases).toEqual(['url']);
     expect(http.capabilities.maxBatchBytes).toBeUndefined();
+    // As many batches in flight by default as connections the pool opens by default.
+    expect(http.capabilities.defaultMaxInFlight).toBe(httpConfigSchema.parse({ endpoint: ORIGIN }).connections);
     const c = http.create(httpConfigSchema.parse({ endpoint: `${ORIGIN}${PATH}`, max_batch_bytes: 4096 }), ctx());
     expect(c.maxBatchBytes).toBeUndefined();
   });

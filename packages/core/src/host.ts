@@ -20,6 +20,7 @@ export type * from './pipeline/types.js';
 export * from './pipeline/pipeline.js';
 export {
   batchSizeWarning,
+  connectorDeliveryDefaults,
   DEFAULT_DELIVERY_OPTIONS,
   resolveDeliveryOptions,
   type DeliveryOptionsInput,

@@ -58,6 +58,12 @@ export interface ConnectorCapabilities {
    * connector refuses it with a `PayloadError`). Unset: no byte limit.
    */
   maxBatchBytes?: number;
+  /**
+   * Batches in flight when the config sets none (`max_in_flight`); unset: the host's default, 2. For
+   * a peer that serves concurrent requests well (an HTTP endpoint), where two would leave most of
+   * the connections the connector opens idle.
+   */
+  defaultMaxInFlight?: number;
 }
 
 /** Result of an optional active health probe. */

@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuthError, PartialWriteError, PayloadError, TransientError } from '../src/index.js';
-import { ConnectorBreaker, DEFAULT_DELIVERY_OPTIONS, RetrySchedule, resolveDeliveryOptions } from '../src/host.js';
+import {
+  ConnectorBreaker,
+  connectorDeliveryDefaults,
+  DEFAULT_DELIVERY_OPTIONS,
+  RetrySchedule,
+  resolveDeliveryOptions,
+} from '../src/host.js';
 import { planPoison } from '../src/pipeline/settle-plan.js';
 import { withTimeout } from '../src/pipeline/timeout.js';
 import { take } from './nth.js';
@@ -93,6 +99,21 @@ describe('resolveDeliveryOptions', () => {
       'mqtt:a',
     );
     expect(o).toMatchObject({ batchSize: 500, maxInFlight: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 5_000 } });
+  });
+
+  it("takes the connector's own default of batches in flight, which the config still overrides", () => {
+    const own = { ...caps, defaultMaxInFlight: 8 };
+    expect(resolveDeliveryOptions(undefined, own, 'http:a').maxInFlight).toBe(8);
+    expect(resolveDeliveryOptions({ batchSize: 100 }, own, 'http:a')).toEqual({
+      ...DEFAULT_DELIVERY_OPTIONS,
+      batchSize: 100,
+      maxInFlight: 8,
+    });
+    expect(resolveDeliveryOptions({ maxInFlight: 3 }, own, 'http:a').maxInFlight).toBe(3);
+    expect(connectorDeliveryDefaults(caps)).toBe(DEFAULT_DELIVERY_OPTIONS);
+    expect(() => resolveDeliveryOptions(undefined, { ...caps, defaultMaxInFlight: 0 }, 'x:a')).toThrow(
+      /delivery\.maxInFlight/,
+    );
   });
 
   it('names the connector and the field at fault', () => {

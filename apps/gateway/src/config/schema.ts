@@ -129,7 +129,7 @@ export const connectorEntrySchema = z.strictObject({
   max_in_flight: positiveInt
     .optional()
     .describe(
-      'Batches in flight at once. Connectors that keep per-device order (Kafka) split devices over this many streams, one batch in flight each. Default 2.',
+      "Batches in flight at once. Connectors that keep per-device order (Kafka) split devices over this many streams, one batch in flight each. Default 2, or the connector's own (HTTP: 8).",
     ),
   disk_persistent: z
     .boolean()

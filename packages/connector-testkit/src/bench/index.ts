@@ -3,8 +3,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newPointId, type ConnectorDefinition, type DataPoint, type TlsMaterial } from '@bifrost/core';
 import {
+  newPointId,
+  type ConnectorCapabilities,
+  type ConnectorDefinition,
+  type DataPoint,
+  type TlsMaterial,
+} from '@bifrost/core';
+import {
+  connectorDeliveryDefaults,
   createPipeline,
   DEFAULT_DELIVERY_OPTIONS,
   openSqliteQueue,
@@ -118,9 +125,12 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Our delivery settings in a case name: `batch 100, 2 in flight, flush 1000 ms`. */
-export function describeDelivery(d: DeliveryOptionsInput): string {
-  const o = { ...DEFAULT_DELIVERY_OPTIONS, ...d };
+/**
+ * Our delivery settings in a case name: `batch 100, 2 in flight, flush 1000 ms`; unset fields as the
+ * connector with `capabilities` gets them by default.
+ */
+export function describeDelivery(d: DeliveryOptionsInput, capabilities?: ConnectorCapabilities): string {
+  const o = { ...(capabilities ? connectorDeliveryDefaults(capabilities) : DEFAULT_DELIVERY_OPTIONS), ...d };
   return `batch ${o.batchSize}, ${o.maxInFlight} in flight, flush ${o.flushIntervalMs} ms`;
 }
 
@@ -143,6 +153,8 @@ export async function connectorCases(opts: {
   runOurs: (delivery: DeliveryOptionsInput) => Promise<number>;
   /** Flush interval of the tuned side (default 5 ms). */
   flushIntervalMs?: number;
+  /** The connector's capabilities, for its own delivery defaults in the case names. */
+  capabilities?: ConnectorCapabilities;
 }): Promise<BenchCase[]> {
   const cases: BenchCase[] = [];
   for (const batch of opts.batches) {
@@ -178,8 +190,12 @@ export async function connectorCases(opts: {
     const raw = `raw: ${opts.raw}, batch ${batch}, ${rawWindow} in flight (its best of ${opts.windows.join('/')})`;
     const note = `median of ${opts.rounds} alternating rounds (defaults, tuned, raw); ${machineLoad()}`;
     cases.push(
-      compareRounds(`${opts.ours}, defaults (${describeDelivery({})}); ${raw}`, s.defaults, s.raw, { note }),
-      compareRounds(`${opts.ours}, tuned (${describeDelivery(tuned)}); ${raw}`, s.tuned, s.raw, { note }),
+      compareRounds(`${opts.ours}, defaults (${describeDelivery({}, opts.capabilities)}); ${raw}`, s.defaults, s.raw, {
+        note,
+      }),
+      compareRounds(`${opts.ours}, tuned (${describeDelivery(tuned, opts.capabilities)}); ${raw}`, s.tuned, s.raw, {
+        note,
+      }),
     );
   }
   return cases;

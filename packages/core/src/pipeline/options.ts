@@ -65,7 +65,16 @@ export function batchSizeWarning(
 }
 
 /**
- * Fills unset fields from {@link DEFAULT_DELIVERY_OPTIONS}, validates the result and applies the
+ * The delivery defaults of a connector: {@link DEFAULT_DELIVERY_OPTIONS}, with the connector's
+ * `defaultMaxInFlight` when it declares one.
+ */
+export function connectorDeliveryDefaults(capabilities: ConnectorCapabilities): DeliveryOptions {
+  if (capabilities.defaultMaxInFlight === undefined) return DEFAULT_DELIVERY_OPTIONS;
+  return { ...DEFAULT_DELIVERY_OPTIONS, maxInFlight: capabilities.defaultMaxInFlight };
+}
+
+/**
+ * Fills unset fields from {@link connectorDeliveryDefaults}, validates the result and applies the
  * connector's capabilities: `batchSize` is capped at `maxBatch`. (For `ordering: 'per-device'` the
  * runner splits devices over `maxInFlight` streams of one batch each.) Throws a {@link ConfigError}
  * naming the field, e.g. `delivery.retry.multiplier`.
@@ -75,12 +84,13 @@ export function resolveDeliveryOptions(
   capabilities: ConnectorCapabilities,
   label: string,
 ): DeliveryOptions {
+  const defaults = connectorDeliveryDefaults(capabilities);
   const merged = {
-    ...DEFAULT_DELIVERY_OPTIONS,
+    ...defaults,
     ...input,
-    retry: { ...DEFAULT_DELIVERY_OPTIONS.retry, ...input?.retry },
-    breaker: { ...DEFAULT_DELIVERY_OPTIONS.breaker, ...input?.breaker },
-    poison: { ...DEFAULT_DELIVERY_OPTIONS.poison, ...input?.poison },
+    retry: { ...defaults.retry, ...input?.retry },
+    breaker: { ...defaults.breaker, ...input?.breaker },
+    poison: { ...defaults.poison, ...input?.poison },
   };
   const res = deliverySchema.safeParse(merged);
   if (!res.success) {
