@@ -144,6 +144,35 @@ describe('parsePoints fast path', () => {
     expect(accepted).toBeGreaterThan(100);
   });
 
+  it('keeps a point already in stored form as it is, and copies any other into that form', () => {
+    const stored = { id: 'a', deviceId: 'd', tagName: 't', value: 1, quality: 'GOOD', timestamp: 5, unit: 'C' };
+    expect(acceptedPoint(stored, NOW)).toBe(stored);
+    const keys = (raw: Record<string, unknown>) => Object.keys(acceptedPoint(raw, NOW) ?? {});
+    const order = ['id', 'deviceId', 'tagName', 'value', 'quality', 'timestamp', 'unit'];
+    for (const raw of [
+      { deviceId: 'd', id: 'a', tagName: 't', value: 1, quality: 'GOOD', timestamp: 5, unit: 'C' },
+      { id: 'a', device_id: 'd', tagName: 't', value: 1, quality: 'GOOD', timestamp: 5, unit: 'C' },
+      {
+        id: 'a',
+        deviceId: 'd',
+        tagName: 't',
+        value: 1,
+        quality: 'GOOD',
+        timestamp: '1970-01-01T00:00:00.005Z',
+        unit: 'C',
+      },
+      { id: 'a', deviceId: 'd', tagName: 't', value: 1, quality: 'GOOD', timestamp: 5, unit: 'C', tags: undefined },
+    ]) {
+      const point = acceptedPoint(raw, NOW);
+      expect(point).not.toBe(raw);
+      expect(keys(raw)).toEqual(order);
+      expect(point).toEqual(stored);
+    }
+    // Missing fields are filled in a copy.
+    const partial = { deviceId: 'd', tagName: 't', value: 1 };
+    expect(acceptedPoint(partial, NOW)).toEqual({ id: '', ...partial, quality: 'GOOD', timestamp: NOW });
+  });
+
   it('sends a request with one bad point through the zod path, which names it', () => {
     const list = Array.from({ length: 1000 }, (_, i) => ({ deviceId: 'd', tagName: 't', value: i }));
     expect(parsePoints(list)).toHaveLength(1000);

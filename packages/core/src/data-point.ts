@@ -85,7 +85,9 @@ export class PointValidationError extends Error {
 /**
  * Validates one or many raw points and fills `id` (UUIDv7, monotonic), `quality` (`GOOD`) and
  * `timestamp` (now). Throws {@link PointValidationError} naming every field at fault, e.g.
- * `points[3].value`. Nothing is partially accepted.
+ * `points[3].value`. Nothing is partially accepted. A raw point that already has every field of the
+ * stored form, in the order of {@link DataPoint} and with a numeric timestamp, is returned itself,
+ * not copied: do not change it afterwards.
  */
 export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
   // Hot path: a hand-written check per point (no zod, no copies of the input). The first point it
@@ -117,45 +119,59 @@ export function acceptedPoint(raw: unknown, now: number): DataPoint | undefined 
   let id, deviceId, tagName, value, quality, timestamp, unit, tags, priority, deviceIdAlias, tagNameAlias;
   let aliases = 0;
   let names = 0;
+  // The rank of the last field while the fields come in the order of the point built below, none
+  // undefined (see the end); OUT_OF_ORDER once they do not.
+  let order = -1;
   for (const key in raw) {
     const v = raw[key];
     switch (key) {
       case 'id':
         id = v;
+        order = ranked(order, 0, v);
         break;
       case 'deviceId':
         deviceId = v;
         names |= 1;
+        order = ranked(order, 1, v);
         break;
       case 'tagName':
         tagName = v;
         names |= 2;
+        order = ranked(order, 2, v);
         break;
       case 'device_id':
         deviceIdAlias = v;
         aliases |= 1;
+        order = OUT_OF_ORDER;
         break;
       case 'tag_name':
         tagNameAlias = v;
         aliases |= 2;
+        order = OUT_OF_ORDER;
         break;
       case 'value':
         value = v;
+        order = ranked(order, 3, v);
         break;
       case 'quality':
         quality = v;
+        order = ranked(order, 4, v);
         break;
       case 'timestamp':
         timestamp = v;
+        order = ranked(order, 5, v);
         break;
       case 'unit':
         unit = v;
+        order = ranked(order, 6, v);
         break;
       case 'tags':
         tags = v;
+        order = ranked(order, 7, v);
         break;
       case 'priority':
         priority = v;
+        order = ranked(order, 8, v);
         break;
       default:
         return undefined;
@@ -183,6 +199,11 @@ export function acceptedPoint(raw: unknown, now: number): DataPoint | undefined 
   if (tags !== undefined && !isStringRecord(tags)) return undefined;
   if (priority !== undefined && !(Number.isInteger(priority) && (priority as number) >= 0 && (priority as number) <= 9))
     return undefined;
+  // Already the point this would build (every field given, a numeric timestamp, the same order, so
+  // the same hidden class): kept as it is instead of copied, which saves a fifth of a REST body's
+  // validation and its garbage.
+  if (order !== OUT_OF_ORDER && id !== undefined && quality !== undefined && typeof timestamp === 'number')
+    return raw as unknown as DataPoint;
   const point: DataPoint = {
     id: id ?? '',
     deviceId,
@@ -198,6 +219,14 @@ export function acceptedPoint(raw: unknown, now: number): DataPoint | undefined 
 }
 
 const isoTimestamp = z.string().datetime({ offset: true });
+
+/** Above every field's rank in {@link acceptedPoint}. */
+const OUT_OF_ORDER = 99;
+
+/** `rank` when a field of that rank (defined) follows one of rank `order`, else {@link OUT_OF_ORDER}. */
+function ranked(order: number, rank: number, v: unknown): number {
+  return order < rank && v !== undefined ? rank : OUT_OF_ORDER;
+}
 
 /** An object literal's kind of object (the plain objects zod's strictObject and record accept, or fewer). */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
