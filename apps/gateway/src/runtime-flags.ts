@@ -7,12 +7,13 @@ import { setFlagsFromString } from 'node:v8';
 //   idle gateway never needs (about 10 MB of idle RSS). Held there for good, though, a loaded gateway
 //   collects it every ~1,700 points (about 900 scavenges and a fifth of its CPU for 1.5M points at
 //   200k points/s).
-// - V8's compilers beyond the interpreter (Sparkplug, Maglev, TurboFan) are off: run-once code gains
-//   nothing from them, and their first use brings their machine code into memory (6-8 MB of the
-//   node binary's pages that an idle gateway never touches). Under load they are on as usual.
+// - For `bifrost run`, V8's compilers beyond the interpreter (Sparkplug, Maglev, TurboFan) are off:
+//   run-once code gains nothing from them, and their first use brings their machine code into memory
+//   (6-8 MB of the node binary's pages that an idle gateway never touches). Under load they are on as
+//   usual; the other commands (a queue salvage can be long) keep them throughout.
 const given = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
 const youngGeneration = !given.includes('semi-space');
-const compilers = !/sparkplug|maglev|turbofan|jitless/.test(given);
+const compilers = process.argv[2] === 'run' && !/sparkplug|maglev|turbofan|jitless/.test(given);
 if (youngGeneration) setFlagsFromString('--semi-space-growth-factor=1');
 if (compilers) setFlagsFromString('--no-sparkplug --no-maglev --no-turbofan');
 
