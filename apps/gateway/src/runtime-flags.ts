@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 //   200k points/s).
 // - For `bifrost run`, V8's compilers beyond the interpreter (Sparkplug, Maglev, TurboFan) are off:
 //   run-once code gains nothing from them, and their first use brings their machine code into memory
-//   (6-8 MB of the node binary's pages that an idle gateway never touches). Under load they are on as
+//   (5-8 MB of the node binary's pages that an idle gateway never touches). Under load they are on as
 //   usual; the other commands (a queue salvage can be long) keep them throughout.
 const given = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
 const youngGeneration = !given.includes('semi-space');

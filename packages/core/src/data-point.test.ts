@@ -119,7 +119,7 @@ describe('parsePoints fast path', () => {
     }
   }
 
-  it('accepts exactly what the zod path accepts, with the same point (seeded)', () => {
+  it('accepts exactly what the zod path accepts, with the same point, adopting or copying (seeded)', () => {
     const seed = 1913;
     const random = seededRandom(seed);
     console.log(`[parsePoints fast path] seed ${seed}`);
@@ -132,7 +132,7 @@ describe('parsePoints fast path', () => {
         const v = random() < 0.8 ? list[0] : pick(list);
         if (v !== undefined || random() < 0.1) raw[key] = v;
       }
-      const fast = acceptedPoint(raw, NOW);
+      const fast = acceptedPoint(raw, NOW, n % 2 === 0);
       const expected = slow(raw);
       if (fast === undefined) expect(expected, `seed ${seed}, ${JSON.stringify(raw)}`).toBe('refused');
       else {
@@ -146,8 +146,12 @@ describe('parsePoints fast path', () => {
 
   it('keeps a point already in stored form as it is, and copies any other into that form', () => {
     const stored = { id: 'a', deviceId: 'd', tagName: 't', value: 1, quality: 'GOOD', timestamp: 5, unit: 'C' };
-    expect(acceptedPoint(stored, NOW)).toBe(stored);
-    const keys = (raw: Record<string, unknown>) => Object.keys(acceptedPoint(raw, NOW) ?? {});
+    expect(acceptedPoint(stored, NOW, true)).toBe(stored);
+    expect(parsePoints([stored], NOW, { adopt: true })[0]).toBe(stored);
+    // Not adopted unless asked (a source may freeze or reuse its objects).
+    expect(acceptedPoint(stored, NOW)).not.toBe(stored);
+    expect(acceptedPoint(stored, NOW)).toEqual(stored);
+    const keys = (raw: Record<string, unknown>) => Object.keys(acceptedPoint(raw, NOW, true) ?? {});
     const order = ['id', 'deviceId', 'tagName', 'value', 'quality', 'timestamp', 'unit'];
     for (const raw of [
       { deviceId: 'd', id: 'a', tagName: 't', value: 1, quality: 'GOOD', timestamp: 5, unit: 'C' },
@@ -163,14 +167,14 @@ describe('parsePoints fast path', () => {
       },
       { id: 'a', deviceId: 'd', tagName: 't', value: 1, quality: 'GOOD', timestamp: 5, unit: 'C', tags: undefined },
     ]) {
-      const point = acceptedPoint(raw, NOW);
+      const point = acceptedPoint(raw, NOW, true);
       expect(point).not.toBe(raw);
       expect(keys(raw)).toEqual(order);
       expect(point).toEqual(stored);
     }
     // Missing fields are filled in a copy.
     const partial = { deviceId: 'd', tagName: 't', value: 1 };
-    expect(acceptedPoint(partial, NOW)).toEqual({ id: '', ...partial, quality: 'GOOD', timestamp: NOW });
+    expect(acceptedPoint(partial, NOW, true)).toEqual({ id: '', ...partial, quality: 'GOOD', timestamp: NOW });
   });
 
   it('sends a request with one bad point through the zod path, which names it', () => {

@@ -85,18 +85,19 @@ export class PointValidationError extends Error {
 /**
  * Validates one or many raw points and fills `id` (UUIDv7, monotonic), `quality` (`GOOD`) and
  * `timestamp` (now). Throws {@link PointValidationError} naming every field at fault, e.g.
- * `points[3].value`. Nothing is partially accepted. A raw point that already has every field of the
- * stored form, in the order of {@link DataPoint} and with a numeric timestamp, is returned itself,
- * not copied: do not change it afterwards.
+ * `points[3].value`. Nothing is partially accepted. With `adopt` (for objects the caller just parsed
+ * and no one else holds, such as a JSON request body), a raw point that already has every field of
+ * the stored form, in the order of {@link DataPoint} and with a numeric timestamp, becomes the point
+ * itself instead of being copied.
  */
-export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
+export function parsePoints(raw: unknown, now = Date.now(), { adopt = false }: { adopt?: boolean } = {}): DataPoint[] {
   // Hot path: a hand-written check per point (no zod, no copies of the input). The first point it
   // does not accept sends the whole request through the zod schema, which names every field at fault.
   const list = Array.isArray(raw) ? raw : [raw];
   const out = new Array<DataPoint>(list.length);
   let givenIds: Set<string> | undefined;
   for (let i = 0; i < list.length; i++) {
-    const point = acceptedPoint(list[i], now);
+    const point = acceptedPoint(list[i], now, adopt);
     if (point === undefined) return parsePointsWithIssues(raw, now);
     if (point.id !== '') {
       givenIds ??= new Set();
@@ -114,7 +115,7 @@ export function parsePoints(raw: unknown, now = Date.now()): DataPoint[] {
  * never for a point the schema would accept with a different result. Exported for the test that
  * holds it to the schema; not part of the package's API.
  */
-export function acceptedPoint(raw: unknown, now: number): DataPoint | undefined {
+export function acceptedPoint(raw: unknown, now: number, adopt = false): DataPoint | undefined {
   if (!isPlainObject(raw)) return undefined;
   let id, deviceId, tagName, value, quality, timestamp, unit, tags, priority, deviceIdAlias, tagNameAlias;
   let aliases = 0;
@@ -200,9 +201,10 @@ export function acceptedPoint(raw: unknown, now: number): DataPoint | undefined 
   if (priority !== undefined && !(Number.isInteger(priority) && (priority as number) >= 0 && (priority as number) <= 9))
     return undefined;
   // Already the point this would build (every field given, a numeric timestamp, the same order, so
-  // the same hidden class): kept as it is instead of copied, which saves a fifth of a REST body's
-  // validation and its garbage.
-  if (order !== OUT_OF_ORDER && id !== undefined && quality !== undefined && typeof timestamp === 'number')
+  // the same hidden class), and the caller's to give away: kept instead of copied, which saves a fifth
+  // of a REST body's validation and its garbage. (A source's points are copied: it may freeze or
+  // reuse its objects, and the host sets their lane.)
+  if (adopt && order !== OUT_OF_ORDER && id !== undefined && quality !== undefined && typeof timestamp === 'number')
     return raw as unknown as DataPoint;
   const point: DataPoint = {
     id: id ?? '',

@@ -121,14 +121,14 @@ function pointsFromBody(body: unknown): DataPoint[] {
     if (!Array.isArray(list))
       throw new PointValidationError([{ path: 'points', message: 'must be an array of points' }]);
     try {
-      return parsePoints(list);
+      return parsePoints(list, Date.now(), { adopt: true });
     } catch (err) {
       if (err instanceof PointValidationError)
         throw new PointValidationError(err.issues.map((i) => ({ ...i, path: `points${i.path}` })));
       throw err;
     }
   }
-  return parsePoints(body);
+  return parsePoints(body, Date.now(), { adopt: true });
 }
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
