@@ -42,6 +42,9 @@ export function encodeChunk(points: readonly DataPoint[]): EncodedChunk {
     if (allNumbers(col)) {
       specs[j] = [FLOATS];
       floatCols.push(col);
+    } else if (keys[j] === 'id') {
+      // Point ids are unique, so never a dictionary; trying would hash a quarter of them first.
+      specs[j] = [VALUES, col];
     } else {
       const distinct: string[] = [];
       const indexes = new Array<number>(n);

@@ -41,11 +41,19 @@ export function placeEnqueues(
   const building = new Map<string, EncodedItem[][]>();
   for (const call of calls) {
     const byConnector = new Map<string, EncodedItem[]>();
+    // A call's items come in runs of one connector: its list and byte limit are looked up once per run.
+    let connector: string | undefined;
+    let list: EncodedItem[] = [];
+    let sized = false;
     for (const item of call.items) {
-      const e = { item, size: lanes.get(item.connector).settings.maxBytes > 0 ? sizeEstimate(item.point) : 0 };
-      const list = byConnector.get(item.connector);
-      if (list) list.push(e);
-      else byConnector.set(item.connector, [e]);
+      if (item.connector !== connector) {
+        connector = item.connector;
+        sized = lanes.get(connector).settings.maxBytes > 0;
+        const known = byConnector.get(connector);
+        if (known) list = known;
+        else byConnector.set(connector, (list = []));
+      }
+      list.push({ item, size: sized ? sizeEstimate(item.point) : 0 });
     }
     const full = [...byConnector].find(
       ([c, list]) => lanes.get(c).settings.whenFull === 'block' && overflow(lanes, c, cs, list).any,
@@ -64,11 +72,16 @@ export function placeEnqueues(
       }
       let perPriority = building.get(connector);
       if (!perPriority) building.set(connector, (perPriority = []));
+      const points = new Array<number>(PRIORITIES).fill(0);
+      const bytes = new Array<number>(PRIORITIES).fill(0);
       for (const e of kept) {
         const p = e.item.priority;
         (perPriority[p] ??= []).push(e);
-        cs.addDelta(connector, p, 1, e.size);
+        // p is a validated priority, 0..PRIORITIES-1.
+        points[p]!++;
+        bytes[p]! += e.size;
       }
+      for (let p = 0; p < PRIORITIES; p++) if (points[p]) cs.addDelta(connector, p, points[p]!, bytes[p]!);
       result.accepted += kept.length;
     }
     done.push({ call, result });
