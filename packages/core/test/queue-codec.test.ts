@@ -111,6 +111,15 @@ describe('chunk codec (typed columns)', () => {
     expect(decodeChunk(payload)).toEqual(points);
   });
 
+  it('keeps ids as plain values even when they repeat (a replayed point), and reads them back', () => {
+    const points = Array.from({ length: 40 }, (_, i) => reading(i, { id: i % 2 ? 'same' : 'other' }));
+    const { payload } = encodeChunk(points);
+    const h = header(payload);
+    expect(h.c[h.k.indexOf('id')]?.[0]).toBe(2);
+    expect(h.c[h.k.indexOf('deviceId')]?.[0]).toBe(1);
+    expect(decodeChunk(payload)).toEqual(points);
+  });
+
   it('does not use a dictionary for a field some points lack', () => {
     const points = Array.from({ length: 40 }, (_, i) => (i % 2 ? reading(i) : reading(i, { unit: undefined })));
     const { payload } = encodeChunk(points);

@@ -360,6 +360,24 @@ export function describeQueueBehaviour(name: string, makeHarness: () => QueueHar
       await expect(q.enqueue(items('b', 1))).resolves.toMatchObject({ accepted: 1 });
     });
 
+    it('applies each lane its own limits when one call interleaves connectors and priorities', async () => {
+      q.configureLane('a', { maxPoints: 0, maxBytes: 2000, whenFull: 'drop_newest' });
+      const a = items('a', 100);
+      const b = [...items('b', 50, 0), ...items('b', 50, 3)];
+      // a, b, a, b...: every item starts a new run of its connector.
+      const mixed = a.flatMap((item, i) => [item, b[i]!]);
+      const r = await q.enqueue(mixed);
+      expect(r.accepted).toBeGreaterThan(100);
+      expect(r.accepted).toBeLessThan(200);
+      expect(r.dropped).toEqual({ a: 200 - r.accepted });
+      expect(q.stats('a').bytes).toBeLessThanOrEqual(2000);
+      expect(q.stats('a').points).toBe(r.accepted - 100);
+      expect(q.stats('b').points).toBe(100);
+      const leased = (await q.lease('b', 100))!;
+      // The priority-3 half comes first, each half in the order given.
+      expect(ids(leased.points)).toEqual([...ids(b.slice(50)), ...ids(b.slice(0, 50))]);
+    });
+
     it('moves points past their ttl to the dead-letter table, never silently', async () => {
       q.configureLane('a', { ttlMs: 60_000 });
       await q.enqueue(items('a', 3));

@@ -42,18 +42,18 @@ export function placeEnqueues(
   for (const call of calls) {
     const byConnector = new Map<string, EncodedItem[]>();
     // A call's items come in runs of one connector: its list and byte limit are looked up once per run.
-    let connector: string | undefined;
-    let list: EncodedItem[] = [];
-    let sized = false;
+    let runConnector: string | undefined;
+    let runList: EncodedItem[] = [];
+    let runSized = false;
     for (const item of call.items) {
-      if (item.connector !== connector) {
-        connector = item.connector;
-        sized = lanes.get(connector).settings.maxBytes > 0;
-        const known = byConnector.get(connector);
-        if (known) list = known;
-        else byConnector.set(connector, (list = []));
+      if (item.connector !== runConnector) {
+        runConnector = item.connector;
+        runSized = lanes.get(runConnector).settings.maxBytes > 0;
+        const known = byConnector.get(runConnector);
+        if (known) runList = known;
+        else byConnector.set(runConnector, (runList = []));
       }
-      list.push({ item, size: sized ? sizeEstimate(item.point) : 0 });
+      runList.push({ item, size: runSized ? sizeEstimate(item.point) : 0 });
     }
     const full = [...byConnector].find(
       ([c, list]) => lanes.get(c).settings.whenFull === 'block' && overflow(lanes, c, cs, list).any,
