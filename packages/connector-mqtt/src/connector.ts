@@ -12,13 +12,7 @@ import {
   type WriteOptions,
   type WriteReceipt,
 } from '@bifrost/core';
-import {
-  connect as mqttConnect,
-  type IClientOptions,
-  type IConnackPacket,
-  type IDisconnectPacket,
-  type MqttClient,
-} from 'mqtt';
+import type { IClientOptions, IConnackPacket, IDisconnectPacket, MqttClient } from 'mqtt';
 import {
   DEFAULT_CHANNEL_TOPIC,
   DEFAULT_TOPIC,
@@ -31,6 +25,7 @@ import { buildMessages, type MessageFormat } from './messages.js';
 import { classifyConnectError } from './mqtt-errors.js';
 import { PublishWindow, type OutgoingMessage } from './publish-window.js';
 import { TopicResolver } from './topic.js';
+import { openClient } from './transport.js';
 
 /** MQTT 5 session lifetime asked for when `clean_session` is false (MQTT 5 ends a session at disconnect otherwise). */
 export const PERSISTENT_SESSION_EXPIRY_S = 86_400;
@@ -149,7 +144,7 @@ export class MqttConnector implements Connector {
   async connect(): Promise<void> {
     this.dropClient(new TransientError('reconnecting', { code: 'BIFROST_ERR_MQTT_RECONNECT' }))?.end(true);
     const config = this.ctx.probe ? { ...this.config, clean_session: true } : this.config;
-    const client = mqttConnect(this.url.href, clientOptions(config, this.ctx, this.clientId));
+    const client = openClient(this.url, clientOptions(config, this.ctx, this.clientId));
     // Held at once so a connect the host gave up on (timeout) is ended by the next connect() or close().
     this.client = client;
     // mqtt.js throws 'error' events nobody listens to; this one outlives the per-phase listeners.
