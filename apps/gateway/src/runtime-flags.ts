@@ -28,7 +28,10 @@ const REEXEC_FLAGS = ['--no-maglev'];
 function userFlags(): string {
   const args = [...process.execArgv];
   if (process.env[REEXEC_FLAGS_VAR] === REEXEC_FLAGS.join(' ')) {
-    for (const flag of REEXEC_FLAGS) args.splice(args.indexOf(flag), 1);
+    for (const flag of REEXEC_FLAGS) {
+      const at = args.indexOf(flag);
+      if (at >= 0) args.splice(at, 1);
+    }
     // Not inherited by processes the gateway starts.
     delete process.env[REEXEC_FLAGS_VAR];
   }

@@ -53,7 +53,7 @@ export function openClient(url: URL, options: IClientOptions & TlsOptions): Mqtt
   return new Client((client) => secureStream(tlsConnect(tlsOptions), client, tlsOptions), clientOptions);
 }
 
-/** User name and password given in the URL (`mqtt://user:pass@host`), as mqtt.js's connect() takes them. */
+/** User name and password given in the URL (`mqtt://user:pass@host`), percent-decoded. */
 function credentialsOf(url: URL): Pick<IClientOptions, 'username' | 'password'> {
   const username = decodeURIComponent(url.username);
   return url.password ? { username, password: decodeURIComponent(url.password) } : { username };
