@@ -4,7 +4,8 @@
 // Mosquitto, where an independent subscriber (its own thread) counts the ids. Reports delivered
 // points/s, ingest-to-delivery p50/p99, the gateway's CPU and peak RSS, with the settings a user gets
 // (defaults) and tuned, alternating rounds, median and range. Then memory: RSS idle, RSS of a bare
-// `node` in the same run, and RSS after a 1M-point burst with the broker down, then drained.
+// `node` in the same run (median of fresh gateways, each beside a bare node), and RSS after a
+// 1M-point burst with the broker down, then drained.
 // No baseline here: Telegraf beside us is `pnpm bench peers`.
 import { startMosquitto, type MosquittoPeer } from '@bifrost/connector-testkit/peers';
 import { alternate, machineLoad, spread, writeResults, type BenchCase } from '@bifrost/connector-testkit/bench';
@@ -24,6 +25,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SINGLE_POINTS = Number(process.env.BENCH_SINGLE_POINTS ?? 30_000);
 const BATCH_POINTS = Number(process.env.BENCH_BATCH_POINTS ?? 500_000);
 const BURST = Number(process.env.BENCH_BURST ?? 1_000_000);
+const IDLE_ROUNDS = Number(process.env.BENCH_IDLE_ROUNDS ?? 5);
 const CONNECTIONS = 8;
 /** `BENCH_PARTS=memory` (or `throughput`) runs one part only; default both. */
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,memory').split(',').map((p) => p.trim()));
@@ -107,15 +109,26 @@ async function throughput(
   }
 }
 
-/** Idle RSS, bare node RSS, and RSS after a BURST-point burst with the broker down, then drained. */
+/**
+ * Idle RSS of IDLE_ROUNDS fresh gateways, each beside a bare node started right after it; then RSS
+ * after a BURST-point burst with the broker down, then drained, in the last round's gateway.
+ */
 async function memory(): Promise<BenchCase[]> {
   const broker = await startMosquitto();
   await broker.stop();
-  const gw = await startBifrost(mqttConnector(broker.url, 'json-batch', false));
-  try {
+  const idleRss: number[] = [];
+  const bareRss: number[] = [];
+  const idleGateway = async () => {
+    const gw = await startBifrost(mqttConnector(broker.url, 'json-batch', false));
     await sleep(5000);
-    const idle = rssMb(gw.pid);
-    const bare = await bareNodeRss();
+    idleRss.push(rssMb(gw.pid));
+    bareRss.push(await bareNodeRss());
+    return gw;
+  };
+  for (let round = 1; round < IDLE_ROUNDS; round++) await (await idleGateway()).stop();
+  const gw = await idleGateway();
+  try {
+    const idle = idleRss[idleRss.length - 1]!;
     let peak = idle;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMb(gw.pid))), 100);
     // The burst: BURST points in 1000-point requests while the broker is down; all queued.
@@ -149,13 +162,30 @@ async function memory(): Promise<BenchCase[]> {
       rss_mb: rss,
       note: `${note}; ${machineLoad()}`,
     });
+    const rounds = (name: string, xs: number[], note: string): BenchCase => {
+      const { median, min, max } = spread(xs);
+      return {
+        ...row(name, median, `${note}; median of ${xs.length} rounds`),
+        rss_mb_min: min,
+        rss_mb_max: max,
+        rounds: xs.length,
+      };
+    };
     return [
-      row('RSS idle: bifrost run (REST + MQTT connector + SQLite queue), 5 s after start', idle, 'total RSS'),
-      row('RSS bare node: `node -e setInterval(...)` in the same run', bare, 'what any Node process pays'),
-      row(
+      rounds(
+        'RSS idle: bifrost run (REST + MQTT connector + SQLite queue), 5 s after start',
+        idleRss,
+        'total RSS, a fresh gateway per round',
+      ),
+      rounds(
+        'RSS bare node: `node -e setInterval(...)` in the same run',
+        bareRss,
+        "what any Node process pays, started after each round's gateway",
+      ),
+      rounds(
         "RSS idle minus bare node: the gateway's own idle memory",
-        Math.round((idle - bare) * 10) / 10,
-        'idle RSS minus bare node RSS, same run',
+        idleRss.map((x, i) => Math.round((x - bareRss[i]!) * 10) / 10),
+        'idle RSS minus the bare node RSS of the same round',
       ),
       row(
         `RSS after burst of ${BURST} points (REST 1000 points per request), broker down, 5 s later`,
