@@ -19,7 +19,7 @@ import {
 const POINTS = Number(process.env.BENCH_POINTS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
-const WINDOWS = (process.env.BENCH_WINDOWS ?? '1,2,4,8,16').split(',').map(Number);
+const WINDOWS = (process.env.BENCH_WINDOWS ?? '1,2,4,8,16,32,64').split(',').map(Number);
 const tls = createTlsFixture();
 const rx = await startHttpReceiver({ tls: tls.serverTls() });
 /** The transports compared: plain HTTP/1.1, and HTTPS where both sides negotiate HTTP/2. */
