@@ -5,10 +5,7 @@ import {
   isConnectorDefinition,
   isSourceDefinition,
 } from '@bifrost/core/host';
-// semver's functions one by one: its index loads all 47 of its modules.
-import major from 'semver/functions/major.js';
-import satisfies from 'semver/functions/satisfies.js';
-import validRange from 'semver/ranges/valid.js';
+import semver from 'semver';
 import { packageEntry, PluginPackageError, type PluginPackage, type PluginRole } from './discovery.js';
 
 /** Thrown when a plugin's `api` range does not include this gateway's plugin API version. */
@@ -16,7 +13,7 @@ export class PluginApiMismatchError extends Error {
   readonly code = 'BIFROST_ERR_PLUGIN_API';
   constructor(readonly plugin: PluginPackage) {
     super(
-      `[bifrost] plugin ${plugin.name}@${plugin.version} requires plugin API ${plugin.api}, but this gateway provides plugin API ${PLUGIN_API_VERSION}; install a version of ${plugin.name} built for API ${major(PLUGIN_API_VERSION)}`,
+      `[bifrost] plugin ${plugin.name}@${plugin.version} requires plugin API ${plugin.api}, but this gateway provides plugin API ${PLUGIN_API_VERSION}; install a version of ${plugin.name} built for API ${semver.major(PLUGIN_API_VERSION)}`,
     );
     this.name = 'PluginApiMismatchError';
   }
@@ -24,7 +21,7 @@ export class PluginApiMismatchError extends Error {
 
 /** True when the package's declared `api` range accepts this gateway's plugin API version. */
 export function isApiCompatible(plugin: PluginPackage): boolean {
-  return validRange(plugin.api) !== null && satisfies(PLUGIN_API_VERSION, plugin.api);
+  return semver.validRange(plugin.api) !== null && semver.satisfies(PLUGIN_API_VERSION, plugin.api);
 }
 
 export type LoadedDefinition<R extends PluginRole> = R extends 'connector' ? ConnectorDefinition : SourceDefinition;
@@ -55,7 +52,7 @@ export async function loadPlugin<R extends PluginRole>(plugin: PluginPackage, ro
   const d = def as ConnectorDefinition | SourceDefinition;
   if (!isDefinitionApiCompatible(d.api))
     throw new PluginPackageError(
-      `${plugin.name}@${plugin.version} was built with @bifrost/core for plugin API ${String(d.api)}, but this gateway provides plugin API ${PLUGIN_API_VERSION}; rebuild it against @bifrost/core ${major(PLUGIN_API_VERSION)}.x`,
+      `${plugin.name}@${plugin.version} was built with @bifrost/core for plugin API ${String(d.api)}, but this gateway provides plugin API ${PLUGIN_API_VERSION}; rebuild it against @bifrost/core ${semver.major(PLUGIN_API_VERSION)}.x`,
     );
   if (d.type !== plugin.type)
     throw new PluginPackageError(
