@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `bifrost` command. Process-wide settings come first: an ESM import graph is loaded whole
 // before any of it runs, so the commands (and everything they import) are imported only after them.
+import { deferUnusedBuiltins } from './deferred-builtins.js';
 import { mallocTunablesEnv } from './malloc-tunables.js';
 import { reexecution } from './runtime-flags.js';
 
@@ -16,4 +17,5 @@ if (tunedEnv) {
     );
   }
 }
+deferUnusedBuiltins();
 await import('./commands.js');
