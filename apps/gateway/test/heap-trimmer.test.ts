@@ -33,4 +33,21 @@ describe('heap trimmer', () => {
     await sleep(500);
     expect(trimmer.trims).toBe(1);
   });
+
+  it('after growth, waits until the process has been quiet for settleMs before trimming again', async () => {
+    trimmer = startHeapTrimmer({ intervalMs: 100, growthBytes: 8 * 1_048_576, quietUtilization: 0.2, settleMs: 1500 });
+    for (const until = Date.now() + 3000; trimmer.trims === 0 && Date.now() < until;) await sleep(50);
+    expect(trimmer.trims).toBe(1);
+    // A burst: the heap (and the resident memory) grows by well over growthBytes, then the process is quiet.
+    let held: unknown[][] = [];
+    for (let k = 0; k < 400; k++) held.push(Array.from({ length: 1000 }, (_, i) => ({ i, s: `x${i}` })));
+    held = [];
+    const quietFrom = Date.now();
+    await sleep(900);
+    expect(trimmer.trims).toBe(1);
+    for (const until = Date.now() + 3000; trimmer.trims === 1 && Date.now() < until;) await sleep(50);
+    expect(trimmer.trims).toBe(2);
+    expect(Date.now() - quietFrom).toBeGreaterThanOrEqual(1400);
+    expect(held).toEqual([]);
+  });
 });
