@@ -44,7 +44,8 @@ module.exports = new Proxy({}, { get: (_, key) => builtin()[key], has: (_, key) 
 /**
  * Defers the builtins in {@link DEFERRED} for the files listed there. Called by the `bifrost`
  * command before anything else is imported; false (and nothing deferred) on a Node without
- * `module.registerHooks` (before 22.15), where only memory is at stake.
+ * `module.registerHooks` (before 22.15), where only memory is at stake. Node 22.15's hooks do not
+ * see a `require` of a builtin, so there the modules load as before (Node 22.23 and 24 defer them).
  */
 export function deferUnusedBuiltins(): boolean {
   const { registerHooks } = process.getBuiltinModule('node:module') as Partial<typeof NodeModule>;
