@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTlsFixture } from '@bifrost/connector-testkit';
+import { apiOnlyConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
@@ -31,21 +32,7 @@ async function runGateway(name: string, api: string[], ready: (port: number) => 
   const port = await freePort();
   const config = join(dir, `${name}.yaml`);
   const modules = join(dir, `${name}.modules.json`);
-  writeFileSync(
-    config,
-    [
-      'gateway:',
-      `  port: ${port}`,
-      '  log_level: warn',
-      '  api:',
-      '    host: 127.0.0.1',
-      ...api.map((l) => `    ${l}`),
-      '  cloud:',
-      '    queue:',
-      '      memory_only: true',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(config, apiOnlyConfig(port, api));
   const child = spawn(process.execPath, ['--import', RECORDER, CLI, 'run', '-c', config], {
     stdio: 'ignore',
     env: { ...process.env, MODULES_OUT: modules },

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MALLOC_TUNABLES, mallocTunablesEnv } from '../src/malloc-tunables.js';
+import { apiOnlyConfig } from './support/gateway-process.js';
 import { freePort, waitUntil } from './support/net.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
@@ -28,20 +29,7 @@ describe('glibc allocator settings of bifrost run', () => {
       const dir = mkdtempSync(join(tmpdir(), 'bifrost-malloc-'));
       const port = await freePort();
       const config = join(dir, 'gateway.yaml');
-      writeFileSync(
-        config,
-        [
-          'gateway:',
-          `  port: ${port}`,
-          '  log_level: warn',
-          '  api:',
-          '    host: 127.0.0.1',
-          '  cloud:',
-          '    queue:',
-          '      memory_only: true',
-          '',
-        ].join('\n'),
-      );
+      writeFileSync(config, apiOnlyConfig(port));
       const env = { ...process.env };
       delete env.GLIBC_TUNABLES;
       const child = spawn(process.execPath, [CLI, 'run', '-c', config], { stdio: 'ignore', env });

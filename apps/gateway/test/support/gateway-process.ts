@@ -122,3 +122,19 @@ export async function postAtRate(
   }
   return { accepted, rejected };
 }
+
+/** A `bifrost run` config with no connector: the API on 127.0.0.1:`port` (plus `api` lines, indented under it) and an in-memory queue. */
+export function apiOnlyConfig(port: number, api: readonly string[] = []): string {
+  return [
+    'gateway:',
+    `  port: ${port}`,
+    '  log_level: warn',
+    '  api:',
+    '    host: 127.0.0.1',
+    ...api.map((l) => `    ${l}`),
+    '  cloud:',
+    '    queue:',
+    '      memory_only: true',
+    '',
+  ].join('\n');
+}
