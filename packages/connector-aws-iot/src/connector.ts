@@ -269,7 +269,16 @@ export class AwsIotConnector implements Connector {
       payload: msg.payload,
       qos: this.config.qos,
     });
-    if (this.config.qos === 0 || puback === undefined) return undefined;
+    if (this.config.qos === 0) return undefined;
+    // The SDK documents `undefined` for QoS 0 only; at QoS 1 no PUBACK is no acknowledgement, so the
+    // message is sent again rather than taken as delivered.
+    if (puback === undefined) {
+      return {
+        error: new TransientError('AWS IoT client completed a QoS 1 publish without a PUBACK', {
+          code: 'BIFROST_ERR_AWS_IOT_NO_PUBACK',
+        }),
+      };
+    }
     if (this.client === client) this.acks++;
     const verdict = classifyPuback(puback.reasonCode, puback.reasonString);
     if (verdict.ok) return undefined;

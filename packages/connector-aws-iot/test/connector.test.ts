@@ -11,6 +11,8 @@ class FakeClient extends EventEmitter {
   static last: FakeClient | undefined;
   static onStart: (c: FakeClient) => void = (c) => c.succeed();
   pubackCode = 0;
+  /** Completes publishes without a PUBACK packet, as the SDK does for QoS 0. */
+  noPuback = false;
   published: Array<{ topicName: string }> = [];
   constructor(readonly config: unknown) {
     super();
@@ -29,7 +31,7 @@ class FakeClient extends EventEmitter {
   }
   publish(packet: { topicName: string }) {
     this.published.push(packet);
-    return Promise.resolve({ type: 4, reasonCode: this.pubackCode });
+    return Promise.resolve(this.noPuback ? undefined : { type: 4, reasonCode: this.pubackCode });
   }
 }
 
@@ -120,6 +122,22 @@ describe('AwsIotConnector (SDK client faked)', () => {
       rejected: [{ id: p.id, kind: 'payload' }],
     });
     await c.close();
+  });
+
+  it('a QoS 1 publish completed without a PUBACK fails the write (sent again), never counts as delivered', async () => {
+    const c = makeConnector(config, tls);
+    await c.connect();
+    FakeClient.last!.noPuback = true;
+    await expect(c.write([point()], noCancel())).rejects.toMatchObject({
+      kind: 'transient',
+      code: 'BIFROST_ERR_AWS_IOT_NO_PUBACK',
+    });
+    await c.close();
+    const qos0 = makeConnector({ ...config, qos: 0 }, tls);
+    await qos0.connect();
+    FakeClient.last!.noPuback = true;
+    await expect(qos0.write([point()], noCancel())).resolves.toMatchObject({ bytes: expect.any(Number) as number });
+    await qos0.close();
   });
 
   it('unreadable certificate material is a config error', async () => {
