@@ -239,6 +239,17 @@ export class AwsIotConnector implements Connector {
       if (signal.aborted || this.client !== client) break;
       sends.push(this.send(client, msg));
     }
+    if (sends.length < messages.length) {
+      // Stopped before every message was handed to the client (the write was cancelled, or the
+      // client went away while it waited for the rate limiter): the messages never sent have no
+      // PUBACK, so the write fails and the host sends the batch again.
+      await Promise.allSettled(sends);
+      if (signal.aborted) throw cancelled(signal);
+      throw new TransientError(
+        `connection to AWS IoT lost during the write: ${messages.length - sends.length} of ${messages.length} messages not sent`,
+        { code: 'BIFROST_ERR_AWS_IOT_CONNECTION_LOST' },
+      );
+    }
     try {
       return await Promise.all(sends);
     } catch (err) {

@@ -140,6 +140,18 @@ describe('AwsIotConnector (SDK client faked)', () => {
     await qos0.close();
   });
 
+  it('a write whose client goes away while messages wait for the rate limiter fails; it never counts unsent points', async () => {
+    const c = makeConnector({ ...config, max_publish_rate: 1 }, tls);
+    await c.connect();
+    const fake = FakeClient.last!;
+    const write = c.write([point(), point(), point()], noCancel());
+    for (const until = Date.now() + 2000; fake.published.length === 0 && Date.now() < until;)
+      await new Promise((r) => setTimeout(r, 5));
+    await c.close();
+    await expect(write).rejects.toMatchObject({ kind: 'transient', code: 'BIFROST_ERR_AWS_IOT_CONNECTION_LOST' });
+    expect(fake.published.length).toBeLessThan(3);
+  });
+
   it('unreadable certificate material is a config error', async () => {
     await expect(makeConnector(config, { ...tls, cert: 'not a certificate' }).connect()).rejects.toMatchObject({
       kind: 'config',
